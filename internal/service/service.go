@@ -1,0 +1,171 @@
+// Package service is Pochta's application layer: every operation the web
+// admin, the REST API and the CLI offer is a method here, and each checks the
+// acting user's rights and validates its input before it touches storage.
+// The front ends decode input, call a method and present the result; none of
+// them writes to the store itself.
+package service
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/secret"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
+)
+
+// Errors the front ends map to HTTP statuses (403, 404, 409).
+var (
+	ErrForbidden = errors.New("forbidden")
+	ErrNotFound  = store.ErrNotFound
+	ErrConflict  = store.ErrConflict
+	// ErrUnauthenticated is returned for wrong credentials or a throttled login.
+	ErrUnauthenticated = errors.New("wrong login or password")
+)
+
+// ValidationError lists what is wrong with an input, by field (JSON name).
+// Its messages are translated when shown.
+type ValidationError struct {
+	Fields map[string]i18n.Message
+}
+
+// Error gives the English text of every field error, sorted by field.
+func (e *ValidationError) Error() string {
+	names := make([]string, 0, len(e.Fields))
+	for name := range e.Fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		parts = append(parts, i18n.Default.Message(i18n.Fallback, e.Fields[name]))
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Translated gives the field errors in language.
+func (e *ValidationError) Translated(language string) map[string]string {
+	out := make(map[string]string, len(e.Fields))
+	for name, message := range e.Fields {
+		out[name] = i18n.Default.Message(language, message)
+	}
+	return out
+}
+
+// fieldErrors collects validation errors while a method checks its input.
+type fieldErrors map[string]i18n.Message
+
+func (f fieldErrors) add(field, key string, args ...any) {
+	if _, seen := f[field]; !seen {
+		f[field] = i18n.M(key, args...)
+	}
+}
+
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: map[string]i18n.Message(f)}
+}
+
+// ConflictError is an [ErrConflict] that says what conflicts, in words.
+type ConflictError struct {
+	Message i18n.Message
+}
+
+func (e *ConflictError) Error() string { return i18n.Default.Message(i18n.Fallback, e.Message) }
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Actor is the signed-in user a call acts for.
+type Actor struct {
+	User store.User
+}
+
+// IsAdmin reports whether the actor may change everything.
+func (a *Actor) IsAdmin() bool { return a != nil && a.User.Role == store.RoleAdmin }
+
+// CanReadAll reports whether the actor may read everything (admin, auditor).
+func (a *Actor) CanReadAll() bool {
+	return a != nil && (a.User.Role == store.RoleAdmin || a.User.Role == store.RoleAuditor)
+}
+
+// System is the actor for work Pochta does by itself and for the CLI, which
+// runs with the rights of whoever can read the data folder.
+var System = &Actor{User: store.User{Login: "system", Role: store.RoleAdmin, Active: true}}
+
+// Service carries the dependencies of every operation.
+type Service struct {
+	store    *store.Store
+	box      *secret.Box
+	log      worklog.Recorder
+	logger   *slog.Logger
+	now      func() time.Time
+	throttle *throttle
+	settings settingsCache
+}
+
+// Options configure [New]. Store and Box are required.
+type Options struct {
+	Store  *store.Store
+	Box    *secret.Box
+	Log    worklog.Recorder // nil: the work log is written to Store directly
+	Logger *slog.Logger     // nil: slog.Default()
+}
+
+// New makes a Service.
+func New(options Options) *Service {
+	s := &Service{
+		store:    options.Store,
+		box:      options.Box,
+		log:      options.Log,
+		logger:   options.Logger,
+		now:      time.Now,
+		throttle: newThrottle(),
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.log == nil {
+		s.log = worklog.New(options.Store, s, s.logger)
+	}
+	return s
+}
+
+// Store gives the store, for packages of later issues that extend the service.
+func (s *Service) Store() *store.Store { return s.store }
+
+// Box gives the secret box.
+func (s *Service) Box() *secret.Box { return s.box }
+
+// WorkLog gives the work log recorder.
+func (s *Service) WorkLog() worklog.Recorder { return s.log }
+
+// requireAdmin fails with ErrForbidden unless actor is an admin.
+func requireAdmin(actor *Actor) error {
+	if !actor.IsAdmin() {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// requireReadAll fails with ErrForbidden unless actor may read everything.
+func requireReadAll(actor *Actor) error {
+	if !actor.CanReadAll() {
+		return ErrForbidden
+	}
+	return nil
+}
+
+func wrapNotFound(what string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,74 @@
+// Package servicetest builds a ready [service.Service] for tests of the
+// packages above it (web, api, cli): a fresh SQLite database in a temporary
+// folder, bootstrapped with the default site and an admin, plus helpers to add
+// users of each role.
+package servicetest
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"pochta.dev/pochta/internal/secret"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+// AdminPassword is the password of the bootstrapped "admin" user.
+const AdminPassword = "admin-password-1"
+
+// Env is a service over a fresh database.
+type Env struct {
+	Service *service.Service
+	Store   *store.Store
+	Admin   *service.Actor
+}
+
+// New makes an Env over a fresh SQLite database (or over dsn when not empty,
+// for example testpeer.PostgresDSN(t)).
+func New(t testing.TB, dsn ...string) *Env {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pochta.db")
+	if len(dsn) > 0 && dsn[0] != "" {
+		path = dsn[0]
+	}
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, err := secret.LoadOrCreateKey("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Options{Store: st, Box: box, Logger: slog.New(slog.DiscardHandler)})
+	if _, err := svc.Bootstrap(ctx, AdminPassword); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	admin, err := st.UserByLogin(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Service: svc, Store: st, Admin: &service.Actor{User: admin}}
+}
+
+// AddUser creates an active user with the given login, password and role.
+func (e *Env) AddUser(t testing.TB, login, password, role string) *service.Actor {
+	t.Helper()
+	ctx := context.Background()
+	active := true
+	if _, err := e.Service.CreateUser(ctx, e.Admin, service.UserInput{Login: &login, Password: &password, Role: &role, Active: &active}); err != nil {
+		t.Fatalf("add user %s: %v", login, err)
+	}
+	user, err := e.Store.UserByLogin(ctx, login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &service.Actor{User: user}
+}

@@ -1,0 +1,175 @@
+package service
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"pochta.dev/pochta/internal/i18n"
+)
+
+// Settings are the module settings of SPEC.md "Module settings".
+type Settings struct {
+	SaveSource           bool `json:"save_source"`
+	SaveAttachments      bool `json:"save_attachments"`
+	ConnectionTimeout    int  `json:"connection_timeout"` // seconds
+	CheckSpam            bool `json:"check_spam"`
+	LogKeepDays          int  `json:"log_keep_days"`
+	LogDisabled          bool `json:"log_disabled"`
+	SpamWordsUsed        int  `json:"spam_words_used"`
+	SpamMinWordCount     int  `json:"spam_min_word_count"`
+	MaxAttachmentSizeKB  int  `json:"max_attachment_size_kb"` // 0: the storage's own limit
+	UserMailboxesPerUser int  `json:"user_mailboxes_per_user"`
+}
+
+// DefaultSettings are the settings of a new installation.
+func DefaultSettings() Settings {
+	return Settings{
+		SaveSource:          true, // the lossless record; the original module defaults to no
+		SaveAttachments:     true,
+		ConnectionTimeout:   30,
+		CheckSpam:           true,
+		LogKeepDays:         7,
+		SpamWordsUsed:       21,
+		SpamMinWordCount:    5,
+		MaxAttachmentSizeKB: 50 * 1024,
+	}
+}
+
+// StorageLimitKB is the largest value either backend can hold in one column
+// (both SQLite's default SQLITE_MAX_LENGTH and PostgreSQL's bytea stop at
+// about 1 GB); "0" in MaxAttachmentSizeKB means this.
+const StorageLimitKB = 1_000_000
+
+// SettingsInput changes some settings; nil fields stay.
+type SettingsInput struct {
+	SaveSource           *bool `json:"save_source,omitempty"`
+	SaveAttachments      *bool `json:"save_attachments,omitempty"`
+	ConnectionTimeout    *int  `json:"connection_timeout,omitempty"`
+	CheckSpam            *bool `json:"check_spam,omitempty"`
+	LogKeepDays          *int  `json:"log_keep_days,omitempty"`
+	LogDisabled          *bool `json:"log_disabled,omitempty"`
+	SpamWordsUsed        *int  `json:"spam_words_used,omitempty"`
+	SpamMinWordCount     *int  `json:"spam_min_word_count,omitempty"`
+	MaxAttachmentSizeKB  *int  `json:"max_attachment_size_kb,omitempty"`
+	UserMailboxesPerUser *int  `json:"user_mailboxes_per_user,omitempty"`
+}
+
+// settingField ties a setting's stored name to its place in both structs and
+// its allowed range, so that loading, saving and validating share one table.
+type settingField struct {
+	name     string
+	boolean  func(*Settings) *bool
+	number   func(*Settings) *int
+	inBool   func(*SettingsInput) **bool
+	inNumber func(*SettingsInput) **int
+	min, max int
+}
+
+var settingFields = []settingField{
+	{name: "save_source", boolean: func(s *Settings) *bool { return &s.SaveSource }, inBool: func(i *SettingsInput) **bool { return &i.SaveSource }},
+	{name: "save_attachments", boolean: func(s *Settings) *bool { return &s.SaveAttachments }, inBool: func(i *SettingsInput) **bool { return &i.SaveAttachments }},
+	{name: "connection_timeout", number: func(s *Settings) *int { return &s.ConnectionTimeout }, inNumber: func(i *SettingsInput) **int { return &i.ConnectionTimeout }, min: 1, max: 600},
+	{name: "check_spam", boolean: func(s *Settings) *bool { return &s.CheckSpam }, inBool: func(i *SettingsInput) **bool { return &i.CheckSpam }},
+	{name: "log_keep_days", number: func(s *Settings) *int { return &s.LogKeepDays }, inNumber: func(i *SettingsInput) **int { return &i.LogKeepDays }, min: 1, max: 3650},
+	{name: "log_disabled", boolean: func(s *Settings) *bool { return &s.LogDisabled }, inBool: func(i *SettingsInput) **bool { return &i.LogDisabled }},
+	{name: "spam_words_used", number: func(s *Settings) *int { return &s.SpamWordsUsed }, inNumber: func(i *SettingsInput) **int { return &i.SpamWordsUsed }, min: 1, max: 1000},
+	{name: "spam_min_word_count", number: func(s *Settings) *int { return &s.SpamMinWordCount }, inNumber: func(i *SettingsInput) **int { return &i.SpamMinWordCount }, min: 0, max: 1000},
+	{name: "max_attachment_size_kb", number: func(s *Settings) *int { return &s.MaxAttachmentSizeKB }, inNumber: func(i *SettingsInput) **int { return &i.MaxAttachmentSizeKB }, min: 0, max: StorageLimitKB},
+	{name: "user_mailboxes_per_user", number: func(s *Settings) *int { return &s.UserMailboxesPerUser }, inNumber: func(i *SettingsInput) **int { return &i.UserMailboxesPerUser }, min: 0, max: 100000},
+}
+
+// settingsCache keeps the settings for a few seconds: they are read on every
+// work log write and every received message.
+type settingsCache struct {
+	mu      sync.Mutex
+	value   Settings
+	expires time.Time
+}
+
+const settingsCacheTTL = 5 * time.Second
+
+// Settings gives the current settings. Everyone signed in may read them.
+func (s *Service) Settings(ctx context.Context, actor *Actor) (Settings, error) {
+	if actor == nil {
+		return Settings{}, ErrForbidden
+	}
+	return s.currentSettings(ctx)
+}
+
+// currentSettings reads the settings for Pochta's own use, through the cache.
+func (s *Service) currentSettings(ctx context.Context) (Settings, error) {
+	s.settings.mu.Lock()
+	defer s.settings.mu.Unlock()
+	if s.now().Before(s.settings.expires) {
+		return s.settings.value, nil
+	}
+	stored, err := s.store.Settings(ctx)
+	if err != nil {
+		return Settings{}, err
+	}
+	settings := DefaultSettings()
+	for _, field := range settingFields {
+		value, ok := stored[field.name]
+		if !ok {
+			continue
+		}
+		if field.boolean != nil {
+			if parsed, err := strconv.ParseBool(value); err == nil {
+				*field.boolean(&settings) = parsed
+			}
+		} else if parsed, err := strconv.Atoi(value); err == nil {
+			*field.number(&settings) = parsed
+		}
+	}
+	s.settings.value, s.settings.expires = settings, s.now().Add(settingsCacheTTL)
+	return settings, nil
+}
+
+// UpdateSettings validates and saves the given settings. Only admins may.
+func (s *Service) UpdateSettings(ctx context.Context, actor *Actor, input SettingsInput) (Settings, error) {
+	if err := requireAdmin(actor); err != nil {
+		return Settings{}, err
+	}
+	errs := fieldErrors{}
+	values := map[string]string{}
+	for _, field := range settingFields {
+		if field.inBool != nil {
+			if value := *field.inBool(&input); value != nil {
+				values[field.name] = strconv.FormatBool(*value)
+			}
+			continue
+		}
+		value := *field.inNumber(&input)
+		if value == nil {
+			continue
+		}
+		if *value < field.min || *value > field.max {
+			errs.add(field.name, "error.range", i18n.Key("field."+field.name), field.min, field.max)
+			continue
+		}
+		values[field.name] = strconv.Itoa(*value)
+	}
+	if err := errs.err(); err != nil {
+		return Settings{}, err
+	}
+	if err := s.store.SaveSettings(ctx, values); err != nil {
+		return Settings{}, err
+	}
+	s.settings.mu.Lock()
+	s.settings.expires = time.Time{}
+	s.settings.mu.Unlock()
+	return s.currentSettings(ctx)
+}
+
+// LogPolicy implements worklog.Settings.
+func (s *Service) LogPolicy(ctx context.Context) (bool, int) {
+	settings, err := s.currentSettings(ctx)
+	if err != nil {
+		s.logger.Error("read settings", "error", err)
+		defaults := DefaultSettings()
+		return defaults.LogDisabled, defaults.LogKeepDays
+	}
+	return settings.LogDisabled, settings.LogKeepDays
+}

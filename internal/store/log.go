@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Work log levels. The web admin colours each one.
+const (
+	LevelInfo    = "info"
+	LevelRequest = "request" // a command sent to a server
+	LevelReply   = "reply"   // what the server answered
+	LevelError   = "error"
+)
+
+// LogEntry is one row of the work log.
+type LogEntry struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	Level     string    `json:"level"`
+	Type      string    `json:"type"`
+	Text      string    `json:"text"`
+	MailboxID int64     `json:"mailbox_id,omitempty"`
+	RuleID    int64     `json:"rule_id,omitempty"`
+	MessageID int64     `json:"message_id,omitempty"`
+}
+
+// AddLog appends entries to the work log in one transaction. An entry with a
+// zero time gets the current time.
+func (s *Store) AddLog(ctx context.Context, entries ...LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	now := s.now()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		statement, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO log (time, level, type, text, mailbox_id, rule_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)`))
+		if err != nil {
+			return fmt.Errorf("add log: %w", err)
+		}
+		defer statement.Close()
+		for _, entry := range entries {
+			at := entry.Time
+			if at.IsZero() {
+				at = now
+			}
+			if _, err := statement.ExecContext(ctx, micros(at), entry.Level, entry.Type, entry.Text,
+				optionalID(entry.MailboxID), optionalID(entry.RuleID), optionalID(entry.MessageID)); err != nil {
+				return fmt.Errorf("add log: %w", mapError(err))
+			}
+		}
+		return nil
+	})
+}
+
+// LogFilter narrows [Store.Log]. Zero fields do not filter.
+type LogFilter struct {
+	MailboxID int64
+	RuleID    int64
+	MessageID int64
+	Level     string
+	Since     time.Time
+	Until     time.Time
+	// MailboxIDs, when not nil, limits the log to these mailboxes (a user's
+	// own); an empty non-nil slice matches nothing.
+	MailboxIDs []int64
+	BeforeID   int64 // keyset paging: entries older than this ID
+	Limit      int   // 0 means 100
+}
+
+// Log lists work log entries, newest first.
+func (s *Store) Log(ctx context.Context, filter LogFilter) ([]LogEntry, error) {
+	var where []string
+	var args []any
+	add := func(clause string, value any) { where, args = append(where, clause), append(args, value) }
+	if filter.MailboxID != 0 {
+		add("mailbox_id = ?", filter.MailboxID)
+	}
+	if filter.RuleID != 0 {
+		add("rule_id = ?", filter.RuleID)
+	}
+	if filter.MessageID != 0 {
+		add("message_id = ?", filter.MessageID)
+	}
+	if filter.Level != "" {
+		add("level = ?", filter.Level)
+	}
+	if !filter.Since.IsZero() {
+		add("time >= ?", micros(filter.Since))
+	}
+	if !filter.Until.IsZero() {
+		add("time < ?", micros(filter.Until))
+	}
+	if filter.BeforeID != 0 {
+		add("id < ?", filter.BeforeID)
+	}
+	if filter.MailboxIDs != nil {
+		if len(filter.MailboxIDs) == 0 {
+			return nil, nil
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(filter.MailboxIDs)), ", ")
+		where = append(where, "mailbox_id IN ("+marks+")")
+		for _, id := range filter.MailboxIDs {
+			args = append(args, id)
+		}
+	}
+	query := `SELECT id, time, level, type, text, mailbox_id, rule_id, message_id FROM log`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := filter.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list log: %w", err)
+	}
+	defer rows.Close()
+	var entries []LogEntry
+	for rows.Next() {
+		var entry LogEntry
+		var at int64
+		var mailbox, rule, message sql.NullInt64
+		if err := rows.Scan(&entry.ID, &at, &entry.Level, &entry.Type, &entry.Text, &mailbox, &rule, &message); err != nil {
+			return nil, fmt.Errorf("list log: %w", err)
+		}
+		entry.Time, entry.MailboxID, entry.RuleID, entry.MessageID = fromMicros(at), mailbox.Int64, rule.Int64, message.Int64
+		entries = append(entries, entry)
+	}
+	return entries, rows.Err()
+}
+
+// PurgeLog deletes work log entries older than before and reports how many.
+func (s *Store) PurgeLog(ctx context.Context, before time.Time) (int64, error) {
+	result, err := s.exec(ctx, `DELETE FROM log WHERE time < ?`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge log: %w", err)
+	}
+	return result.RowsAffected()
+}

@@ -1,0 +1,298 @@
+// Package store keeps Pochta's state in a SQL database: SQLite (the embedded
+// default, through a pure-Go driver) or PostgreSQL (through pgx).
+//
+// One implementation serves both backends. Queries are written once with "?"
+// placeholders and rewritten for PostgreSQL; the few statements that differ
+// between the dialects live beside each other in this package. The schema is
+// applied by numbered migrations embedded in the binary (migrations/<dialect>).
+//
+// Times are kept as Unix microseconds in BIGINT columns so that both dialects
+// compare, index and round-trip them identically.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Dialect names a SQL backend.
+type Dialect string
+
+// The supported backends.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Errors returned by the store. Callers test them with [errors.Is].
+var (
+	// ErrNotFound is returned when the requested row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a write would break a uniqueness rule.
+	ErrConflict = errors.New("conflict")
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Store is a handle to the database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	now     func() time.Time
+}
+
+// Open connects to the database named by dsn and applies pending migrations.
+// A dsn starting with postgres:// or postgresql:// selects PostgreSQL; anything
+// else is taken as the path of a SQLite database file, created when missing.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	var s *Store
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(10)
+		s = &Store{db: db, dialect: Postgres, now: time.Now}
+	} else {
+		if dir := filepath.Dir(dsn); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("open sqlite: %w", err)
+			}
+		}
+		// WAL lets readers work beside the one writer; synchronous(FULL)
+		// makes a committed transaction survive a crash, which the "nothing
+		// lost" promise needs; BEGIN IMMEDIATE (txlock) takes the write lock
+		// up front so that concurrent writers wait instead of failing.
+		params := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(15000)&_txlock=immediate"
+		db, err := sql.Open("sqlite", "file:"+dsn+"?"+params)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+		}
+		db.SetMaxOpenConns(8)
+		s = &Store{db: db, dialect: SQLite, now: time.Now}
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("connect %s: %w", s.dialect, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dialect reports which backend the store uses.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB returns the underlying database handle, for packages of later issues
+// that add their own queries and for tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// SetClock replaces the time source; tests use it.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// migrate applies the embedded migrations that the database has not seen yet,
+// each in its own transaction, recording them in schema_migrations.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	dir := "migrations/" + string(s.dialect)
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migrate: bad migration name %q", name)
+		}
+		var seen int
+		if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&seen); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if seen > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(dir + "/" + name)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			for _, statement := range splitStatements(string(body)) {
+				if _, err := tx.ExecContext(ctx, statement); err != nil {
+					return fmt.Errorf("%s: %w\n%s", name, err, statement)
+				}
+			}
+			_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, micros(s.now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+// splitStatements splits a migration file on semicolons at line ends. The
+// migrations hold no semicolons inside literals, so this is enough.
+func splitStatements(body string) []string {
+	var out []string
+	var current strings.Builder
+	for _, line := range strings.Split(body, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
+			continue
+		}
+		current.WriteString(line)
+		current.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(current.String()), ";"))
+			current.Reset()
+		}
+	}
+	if strings.TrimSpace(current.String()) != "" {
+		out = append(out, current.String())
+	}
+	return out
+}
+
+// rebind rewrites "?" placeholders as $1, $2, ... for PostgreSQL. Queries in
+// this package never hold a literal question mark.
+func (s *Store) rebind(query string) string {
+	if s.dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// Rebind is [Store.rebind] for packages that add their own queries.
+func (s *Store) Rebind(query string) string { return s.rebind(query) }
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.rebind(query), args...)
+}
+
+// insert runs an INSERT ... RETURNING id and gives the new id. Both SQLite
+// (3.35 and later) and PostgreSQL support RETURNING.
+func (s *Store) insert(ctx context.Context, query string, args ...any) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, s.rebind(query+" RETURNING id"), args...).Scan(&id)
+	return id, mapError(err)
+}
+
+// inTx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	return nil
+}
+
+// mapError turns driver errors into the store's sentinel errors.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	text := err.Error()
+	// SQLite: "UNIQUE constraint failed"; PostgreSQL: SQLSTATE 23505.
+	if strings.Contains(text, "UNIQUE constraint failed") || strings.Contains(text, "SQLSTATE 23505") {
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+// micros converts a time to the stored representation.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros converts a stored time back; zero stays the zero time.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// nullMicros converts a nullable stored time.
+func nullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+// optionalMicros stores the zero time as NULL.
+func optionalMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
+
+// optionalID stores 0 as NULL.
+func optionalID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
