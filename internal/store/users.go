@@ -43,11 +43,22 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	return user, mapError(err)
 }
 
+func loginKey(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+
+func userSearchText(user *User) string {
+	return strings.ToLower(user.Login + "\n" + user.Name + "\n" + user.Email)
+}
+
+// likeEscape makes a user's text match literally in LIKE ... ESCAPE '\'.
+func likeEscape(text string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(text)
+}
+
 // CreateUser stores a new user; a taken login gives [ErrConflict].
 func (s *Store) CreateUser(ctx context.Context, user *User) error {
 	now := s.now()
-	id, err := s.insert(ctx, `INSERT INTO users (site_id, login, email, name, password_hash, active, role, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		user.SiteID, user.Login, user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), micros(now))
+	id, err := s.insert(ctx, `INSERT INTO users (site_id, login, login_key, search_text, email, name, password_hash, active, role, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), micros(now))
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", user.Login, err)
 	}
@@ -58,8 +69,8 @@ func (s *Store) CreateUser(ctx context.Context, user *User) error {
 // UpdateUser saves every field of user but its creation time.
 func (s *Store) UpdateUser(ctx context.Context, user *User) error {
 	now := s.now()
-	result, err := s.exec(ctx, `UPDATE users SET site_id = ?, login = ?, email = ?, name = ?, password_hash = ?, active = ?, role = ?, language = ?, updated_at = ? WHERE id = ?`,
-		user.SiteID, user.Login, user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), user.ID)
+	result, err := s.exec(ctx, `UPDATE users SET site_id = ?, login = ?, login_key = ?, search_text = ?, email = ?, name = ?, password_hash = ?, active = ?, role = ?, language = ?, updated_at = ? WHERE id = ?`,
+		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), user.ID)
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", user.ID, mapError(err))
 	}
@@ -87,7 +98,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
 
 // UserByLogin finds a user by login, ignoring case.
 func (s *Store) UserByLogin(ctx context.Context, login string) (User, error) {
-	user, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE LOWER(login) = ?`, strings.ToLower(login)))
+	user, err := scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE login_key = ?`, loginKey(login)))
 	if err != nil {
 		return user, fmt.Errorf("user %q: %w", login, err)
 	}
@@ -113,9 +124,7 @@ func (s *Store) Users(ctx context.Context, filter UserFilter) ([]User, error) {
 		where, args = append(where, "role = ?"), append(args, filter.Role)
 	}
 	if filter.Search != "" {
-		pattern := "%" + strings.ToLower(filter.Search) + "%"
-		where = append(where, "(LOWER(login) LIKE ? OR LOWER(name) LIKE ? OR LOWER(email) LIKE ?)")
-		args = append(args, pattern, pattern, pattern)
+		where, args = append(where, `search_text LIKE ? ESCAPE '\'`), append(args, "%"+likeEscape(strings.ToLower(filter.Search))+"%")
 	}
 	limit := filter.Limit
 	if limit <= 0 {

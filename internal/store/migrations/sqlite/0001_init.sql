@@ -15,7 +15,12 @@ CREATE TABLE sites (
 CREATE TABLE users (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     site_id        INTEGER NOT NULL REFERENCES sites(id),
-    login          TEXT    NOT NULL UNIQUE,
+    login          TEXT    NOT NULL,
+    -- login_key is the login lower-cased by Go (Unicode-aware, unlike SQL
+    -- LOWER in SQLite or the C locale), so logins are unique ignoring case;
+    -- search_text likewise serves the user list's search box.
+    login_key      TEXT    NOT NULL UNIQUE,
+    search_text    TEXT    NOT NULL DEFAULT '',
     email          TEXT    NOT NULL DEFAULT '',
     name           TEXT    NOT NULL DEFAULT '',
     password_hash  TEXT    NOT NULL,

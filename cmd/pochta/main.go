@@ -1,0 +1,148 @@
+// Command pochta is the Pochta mail module: one binary that serves the web
+// admin, the REST API and the mail protocols ("pochta serve"), and carries the
+// admin subcommands that work on the same data folder or database.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"pochta.dev/pochta/internal/app"
+)
+
+const usage = `Pochta: a self-hosted mail module.
+
+Usage:
+  pochta serve [--data DIR] [--http ADDR] [--db DSN]
+  pochta user add --login LOGIN [--password PASSWORD] [--role admin|auditor|user] [--email E] [--name N] [--site CODE]
+  pochta token create --user LOGIN [--name NAME]
+
+Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
+--db DSN (postgres://... for PostgreSQL, env POCHTA_DB; default SQLite in DIR).
+serve takes --http ADDR (default 127.0.0.1:8080, env POCHTA_HTTP).
+`
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	var usageErr usageError
+	if errors.As(err, &usageErr) {
+		fmt.Fprintf(os.Stderr, "pochta: %v\n\n%s", err, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pochta: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// run dispatches a command line; main and the tests call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("no command given")
+	}
+	switch {
+	case args[0] == "serve":
+		return serve(ctx, args[1:], stderr)
+	case args[0] == "user" && len(args) > 1 && args[1] == "add":
+		return userAdd(ctx, args[2:], stdin, stdout, stderr)
+	case args[0] == "token" && len(args) > 1 && args[1] == "create":
+		return tokenCreate(ctx, args[2:], stdout, stderr)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
+}
+
+// commonFlags are the flags every command takes.
+type commonFlags struct {
+	data, db string
+}
+
+func (c *commonFlags) register(flags *flag.FlagSet) {
+	flags.StringVar(&c.data, "data", envOr("POCHTA_DATA", "pochta-data"), "data folder (SQLite database and secret key)")
+	flags.StringVar(&c.db, "db", os.Getenv("POCHTA_DB"), "database DSN; postgres://... selects PostgreSQL (default: SQLite in the data folder)")
+}
+
+func (c *commonFlags) config(logger *slog.Logger) app.Config {
+	return app.Config{DataDir: c.data, DSN: c.db, SecretKey: os.Getenv("POCHTA_SECRET_KEY"), Logger: logger}
+}
+
+func envOr(name, fallback string) string {
+	if value := os.Getenv(name); value != "" {
+		return value
+	}
+	return fallback
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	return flags
+}
+
+func parse(flags *flag.FlagSet, args []string) error {
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if flags.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", flags.Name(), flags.Arg(0))
+	}
+	return nil
+}
+
+func newLogger(stderr io.Writer) *slog.Logger {
+	options := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if os.Getenv("POCHTA_LOG_FORMAT") == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, options))
+	}
+	return slog.New(slog.NewTextHandler(stderr, options))
+}
+
+// serve runs the server until SIGTERM or SIGINT.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	flags := newFlagSet("serve", stderr)
+	var common commonFlags
+	common.register(flags)
+	httpAddr := flags.String("http", envOr("POCHTA_HTTP", "127.0.0.1:8080"), "address of the web admin and API")
+	if err := parse(flags, args); err != nil {
+		return err
+	}
+	logger := newLogger(stderr)
+	config := common.config(logger)
+	config.HTTPAddr = *httpAddr
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	pochta, err := app.Open(ctx, config)
+	if err != nil {
+		return err
+	}
+	defer pochta.Close()
+	password, err := pochta.Service.Bootstrap(ctx, os.Getenv("POCHTA_ADMIN_PASSWORD"))
+	if err != nil {
+		return err
+	}
+	if password != "" && os.Getenv("POCHTA_ADMIN_PASSWORD") == "" {
+		fmt.Fprintf(stderr, "\nFirst start: sign in as user \"admin\" with password %q\n(shown only now; change it under Profile)\n\n", password)
+	}
+	return pochta.Serve(ctx, nil)
+}

@@ -1,0 +1,180 @@
+// Package app wires Pochta together: it opens the store and the secret key,
+// builds the service, mounts the web admin, the API, /healthz and /metrics on
+// one HTTP server, and runs the background jobs. cmd/pochta calls it; it is
+// the only package besides cmd that imports web and api.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"pochta.dev/pochta/internal/api"
+	"pochta.dev/pochta/internal/metrics"
+	"pochta.dev/pochta/internal/secret"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/web"
+	"pochta.dev/pochta/internal/worklog"
+)
+
+// Config says where Pochta keeps its data and where it listens.
+type Config struct {
+	DataDir   string // the data folder: SQLite database and secret key
+	DSN       string // postgres://... selects PostgreSQL; empty means SQLite in DataDir
+	HTTPAddr  string // the web admin and API address, e.g. 127.0.0.1:8080
+	SecretKey string // POCHTA_SECRET_KEY: overrides the key file when set
+	Logger    *slog.Logger
+}
+
+// SQLiteFileName is the database file in the data folder.
+const SQLiteFileName = "pochta.db"
+
+// App is an opened Pochta: store, service and the HTTP handler.
+type App struct {
+	Config  Config
+	Store   *store.Store
+	Service *service.Service
+	WorkLog *worklog.Log
+	Metrics *metrics.Metrics
+	logger  *slog.Logger
+}
+
+// Open opens the store (applying migrations) and builds the service.
+func Open(ctx context.Context, config Config) (*App, error) {
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	if config.DataDir == "" {
+		config.DataDir = "pochta-data"
+	}
+	if err := os.MkdirAll(config.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	dsn := config.DSN
+	if dsn == "" {
+		dsn = filepath.Join(config.DataDir, SQLiteFileName)
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret.LoadOrCreateKey(config.SecretKey, config.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := &App{Config: config, Store: st, Metrics: metrics.New(), logger: config.Logger}
+	// The work log reads its policy from the settings, which the service
+	// owns; the service writes to the work log. The indirection breaks the
+	// loop: the log asks the service only when it writes.
+	policy := &settingsPolicy{}
+	a.WorkLog = worklog.New(st, policy, config.Logger)
+	a.Service = service.New(service.Options{Store: st, Box: box, Log: a.WorkLog, Logger: config.Logger})
+	policy.service = a.Service
+	return a, nil
+}
+
+type settingsPolicy struct{ service *service.Service }
+
+func (p *settingsPolicy) LogPolicy(ctx context.Context) (bool, int) { return p.service.LogPolicy(ctx) }
+
+// Close closes the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Handler is the whole HTTP surface: /healthz, /metrics, /api/v1/ and the
+// web admin at /.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	mux.Handle("/api/", api.New(a.Service, a.logger))
+	mux.Handle("/", web.New(a.Service, web.Options{Logger: a.logger}))
+	return a.Metrics.Instrument(mux)
+}
+
+// healthz answers 200 when the database answers, else 503.
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := a.Store.Ping(ctx); err != nil {
+		a.logger.Error("health check failed", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "database unavailable")
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// Serve listens on Config.HTTPAddr and serves until ctx ends; then it stops
+// accepting, lets requests in flight finish (up to 30 s) and returns nil.
+// ready, when not nil, is called with the bound address once listening.
+func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
+	listener, err := net.Listen("tcp", a.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", a.Config.HTTPAddr, err)
+	}
+	server := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	jobs, stopJobs := context.WithCancel(context.Background())
+	defer stopJobs()
+	go a.WorkLog.RunPurge(jobs, 24*time.Hour)
+	go a.purgeSessions(jobs, time.Hour)
+
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(listener) }()
+	a.logger.Info("pochta serving", "http", "http://"+listener.Addr().String(), "db", string(a.Store.Dialect()))
+	if ready != nil {
+		ready(listener.Addr())
+	}
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.logger.Info("pochta stopping: finishing requests in flight")
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
+
+func (a *App) purgeSessions(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if _, err := a.Store.PurgeSessions(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Error("session purge failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
