@@ -12,7 +12,8 @@ run:
 # Runs every Fuzz target of every package for FUZZTIME each.
 fuzz:
 	@set -e; for pkg in $$(go list ./...); do \
-		for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+		list=$$(go test -list '^Fuzz' $$pkg); \
+		for target in $$(echo "$$list" | grep '^Fuzz' || true); do \
 			echo "fuzz: $$pkg $$target ($(FUZZTIME))"; \
 			go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \

@@ -252,7 +252,11 @@ pop3_uidl_format = %%08Xu%%08Xv
 		if u, err := user.Current(); err == nil {
 			name = u.Username
 		}
-		fmt.Fprintf(&b, "default_internal_user = %[1]s\ndefault_login_user = %[1]s\ndefault_internal_group = %[2]d\n", name, os.Getegid())
+		group := strconv.Itoa(os.Getegid())
+		if g, err := user.LookupGroupId(group); err == nil {
+			group = g.Name
+		}
+		fmt.Fprintf(&b, "default_internal_user = %[1]s\ndefault_login_user = %[1]s\ndefault_internal_group = %[2]s\n", name, group)
 		loginExtra = "  chroot =\n"
 	}
 	fmt.Fprintf(&b, `service imap-login {
