@@ -19,45 +19,45 @@ const (
 
 // Mailbox is a source of mail. Which fields apply depends on Type.
 type Mailbox struct {
-	ID                int64
-	SiteID            int64
-	Type              string
-	Active            bool
-	Name              string
-	Description       string
-	Server            string // POP3/IMAP server; SMTP: listen address ("*" = all)
-	Port              int
-	Security          string // "none", "tls" (implicit) or "starttls"
-	VerifyCert        bool
-	Login             string
-	PasswordSealed    []byte // encrypted by the service's secret box; never shown
-	APOP              bool
-	DeleteFromServer  bool
-	CheckInterval     int // minutes; 0 = manual only
-	Domains           []string
-	Relay             bool
-	RelayAuthOnly     bool
-	MaxMessages       int
-	MaxMessageSizeKB  int
-	KeepDays          int
-	Charset           string
-	ServiceID         int64
-	OwnerID           int64
-	WebURL            string
-	Folders           []string
-	SyncRange         string
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	LastCheckAt       time.Time
-	LastError         string
-	FailureStreak     int
-	NextCheckAt       time.Time
-	MessagesTotal     int64 // counted when listing
-	MessagesNew       int64
-	RulesCount        int64
-	SiteCode          string
-	ServiceName       string
-	OwnerLogin        string
+	ID               int64
+	SiteID           int64
+	Type             string
+	Active           bool
+	Name             string
+	Description      string
+	Server           string // POP3/IMAP server; SMTP: listen address ("*" = all)
+	Port             int
+	Security         string // "none", "tls" (implicit) or "starttls"
+	VerifyCert       bool
+	Login            string
+	PasswordSealed   []byte // encrypted by the service's secret box; never shown
+	APOP             bool
+	DeleteFromServer bool
+	CheckInterval    int // minutes; 0 = manual only
+	Domains          []string
+	Relay            bool
+	RelayAuthOnly    bool
+	MaxMessages      int
+	MaxMessageSizeKB int
+	KeepDays         int
+	Charset          string
+	ServiceID        int64
+	OwnerID          int64
+	WebURL           string
+	Folders          []string
+	SyncRange        string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastCheckAt      time.Time
+	LastError        string
+	FailureStreak    int
+	NextCheckAt      time.Time
+	MessagesTotal    int64 // counted when listing
+	MessagesNew      int64
+	RulesCount       int64
+	SiteCode         string
+	ServiceName      string
+	OwnerLogin       string
 }
 
 const mailboxColumns = `m.id, m.site_id, m.type, m.active, m.name, m.description, m.server, m.port, m.security, m.verify_cert,
@@ -173,7 +173,7 @@ type MailboxFilter struct {
 	Server   string // part of the server name
 	Active   *bool
 	SiteID   int64
-	OwnerID  int64 // only this owner's mailboxes (a user's own)
+	OwnerID  int64  // only this owner's mailboxes (a user's own)
 	ListenOn string // SMTP: exactly this server value
 	Port     int
 }
