@@ -44,6 +44,9 @@ func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (string, 
 	if errors.Is(err, store.ErrNotFound) {
 		site = store.Site{Code: DefaultSiteCode, Name: "Default site", Charset: "UTF-8", Language: "en"}
 		err = s.store.CreateSite(ctx, &site)
+		if err == nil {
+			err = s.installDefaultMailServices(ctx, site)
+		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("bootstrap: %w", err)

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"regexp"
 	"strings"
 
@@ -26,6 +28,16 @@ var (
 	siteCodePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 	domainPattern   = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
+
+// validHost reports whether text is a host name or an IP address.
+func validHost(text string) bool {
+	if net.ParseIP(strings.Trim(text, "[]")) != nil {
+		return true
+	}
+	return len(text) <= 253 && domainPattern.MatchString(text)
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 // KnownCharset reports whether the decoder knows the charset name.
 func KnownCharset(name string) bool {
@@ -108,7 +120,7 @@ func (s *Service) CreateSite(ctx context.Context, actor *Actor, input SiteInput)
 		}
 		return site, err
 	}
-	return site, nil
+	return site, s.installDefaultMailServices(ctx, site)
 }
 
 // UpdateSite changes a site; its code is fixed.

@@ -23,6 +23,7 @@ type Env struct {
 	Service *service.Service
 	Store   *store.Store
 	Admin   *service.Actor
+	Path    string // the SQLite database file, or the DSN
 }
 
 // New makes an Env over a fresh SQLite database (or over dsn when not empty,
@@ -55,7 +56,7 @@ func New(t testing.TB, dsn ...string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Service: svc, Store: st, Admin: &service.Actor{User: admin}}
+	return &Env{Service: svc, Store: st, Admin: &service.Actor{User: admin}, Path: path}
 }
 
 // AddUser creates an active user with the given login, password and role.

@@ -1,0 +1,263 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/store"
+)
+
+// applyMailboxInput copies input onto m and checks every rule of SPEC.md
+// "Mailboxes": the same for the web form and the API. Fields that do not
+// apply to m's type are cleared, so that a stored mailbox never carries
+// settings its type ignores.
+func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.Mailbox, input MailboxInput, creating bool) error {
+	errs := fieldErrors{}
+	text := func(target *string, value *string) {
+		if value != nil {
+			*target = strings.TrimSpace(*value)
+		}
+	}
+	flag := func(target *bool, value *bool) {
+		if value != nil {
+			*target = *value
+		}
+	}
+	number := func(target *int, value *int) {
+		if value != nil {
+			*target = *value
+		}
+	}
+	if input.Site != nil {
+		site, err := s.store.SiteByCode(ctx, strings.TrimSpace(*input.Site))
+		if err != nil {
+			errs.add("site", "error.unknown_site", i18n.Key("field.site"))
+		} else {
+			m.SiteID = site.ID
+		}
+	} else if creating && m.SiteID == 0 {
+		if site, err := s.DefaultSite(ctx); err == nil {
+			m.SiteID = site.ID
+		}
+	}
+	if m.SiteID == 0 {
+		errs.add("site", "error.required", i18n.Key("field.site"))
+	}
+	flag(&m.Active, input.Active)
+	text(&m.Name, input.Name)
+	if m.Name == "" {
+		errs.add("name", "error.required", i18n.Key("field.name"))
+	} else if len(m.Name) > 255 {
+		errs.add("name", "error.too_long", i18n.Key("field.name"), 255)
+	}
+	text(&m.Description, input.Description)
+	text(&m.Server, input.Server)
+	number(&m.Port, input.Port)
+	text(&m.Security, input.Security)
+	flag(&m.VerifyCert, input.VerifyCert)
+	text(&m.Login, input.Login)
+	if input.Password != nil && *input.Password != "" {
+		sealed, err := s.box.Seal(*input.Password)
+		if err != nil {
+			return err
+		}
+		m.PasswordSealed = sealed
+	}
+	flag(&m.APOP, input.APOP)
+	flag(&m.DeleteFromServer, input.DeleteFromServer)
+	number(&m.CheckInterval, input.CheckInterval)
+	if input.Domains != nil {
+		m.Domains = normaliseList(*input.Domains, true)
+	}
+	flag(&m.Relay, input.Relay)
+	flag(&m.RelayAuthOnly, input.RelayAuthOnly)
+	number(&m.MaxMessages, input.MaxMessages)
+	number(&m.MaxMessageSizeKB, input.MaxMessageSizeKB)
+	number(&m.KeepDays, input.KeepDays)
+	text(&m.Charset, input.Charset)
+	if input.ServiceID != nil {
+		m.ServiceID = *input.ServiceID
+	}
+	if input.OwnerID != nil {
+		m.OwnerID = *input.OwnerID
+	}
+	text(&m.WebURL, input.WebURL)
+	if input.Folders != nil {
+		m.Folders = normaliseList(*input.Folders, false)
+	}
+	text(&m.SyncRange, input.SyncRange)
+
+	// Shared rules.
+	if m.Charset != "" && !KnownCharset(m.Charset) {
+		errs.add("charset", "error.unknown_charset", i18n.Key("field.charset"))
+	}
+	ranges := []struct {
+		field    string
+		value    int
+		min, max int
+	}{
+		{"check_interval", m.CheckInterval, 0, 10080},
+		{"max_messages", m.MaxMessages, 0, 1_000_000},
+		{"max_message_size_kb", m.MaxMessageSizeKB, 0, 10_000_000},
+		{"keep_days", m.KeepDays, 0, 36500},
+	}
+	for _, r := range ranges {
+		if r.value < r.min || r.value > r.max {
+			errs.add(r.field, "error.range", i18n.Key("field."+r.field), r.min, r.max)
+		}
+	}
+	if m.WebURL != "" && !validWebURL(m.WebURL) {
+		errs.add("web_url", "error.url", i18n.Key("field.web_url"))
+	}
+
+	switch m.Type {
+	case store.MailboxPOP3:
+		s.checkRemoteMailbox(m, creating, errs)
+		m.Domains, m.Relay, m.RelayAuthOnly, m.ServiceID, m.OwnerID, m.Folders, m.SyncRange = []string{}, false, false, 0, 0, []string{}, ""
+	case store.MailboxIMAP:
+		s.checkRemoteMailbox(m, creating, errs)
+		s.checkIMAPMailbox(ctx, actor, m, errs)
+		m.APOP, m.DeleteFromServer, m.Domains, m.Relay, m.RelayAuthOnly = false, false, []string{}, false, false
+	case store.MailboxSMTP:
+		if err := s.checkSMTPMailbox(ctx, m, errs); err != nil {
+			return err
+		}
+		m.VerifyCert, m.Login, m.PasswordSealed, m.APOP, m.DeleteFromServer, m.CheckInterval = true, "", nil, false, false, 0
+		m.ServiceID, m.OwnerID, m.Folders, m.SyncRange, m.Security = 0, 0, []string{}, "", "none"
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	if m.Type == store.MailboxSMTP && m.Active {
+		return s.checkListenAddressFree(ctx, m)
+	}
+	return nil
+}
+
+// checkRemoteMailbox checks what POP3 and IMAP mailboxes share: a server to
+// log in to.
+func (s *Service) checkRemoteMailbox(m *store.Mailbox, creating bool, errs fieldErrors) {
+	if m.Server == "" {
+		errs.add("server", "error.required", i18n.Key("field.server"))
+	} else if !validHost(m.Server) {
+		errs.add("server", "error.host", i18n.Key("field.server"))
+	}
+	if !validPort(m.Port) {
+		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)
+	}
+	switch m.Security {
+	case "none", "tls", "starttls":
+	case "":
+		m.Security = "none"
+	default:
+		errs.add("security", "error.security", i18n.Key("field.security"))
+	}
+	if m.Login == "" {
+		errs.add("login", "error.required", i18n.Key("field.login"))
+	}
+	if len(m.PasswordSealed) == 0 && creating {
+		errs.add("password", "error.required", i18n.Key("field.password"))
+	}
+}
+
+func (s *Service) checkIMAPMailbox(ctx context.Context, actor *Actor, m *store.Mailbox, errs fieldErrors) {
+	if m.ServiceID == 0 {
+		errs.add("service_id", "error.required", i18n.Key("field.service_id"))
+	} else if service, err := s.store.MailServiceByID(ctx, m.ServiceID); err != nil || service.SiteID != m.SiteID {
+		errs.add("service_id", "error.service_site", i18n.Key("field.service_id"))
+	} else if !actor.IsAdmin() && !service.Active {
+		errs.add("service_id", "error.service_inactive", i18n.Key("field.service_id"))
+	}
+	if m.OwnerID == 0 {
+		errs.add("owner_id", "error.required", i18n.Key("field.owner_id"))
+	} else if _, err := s.store.UserByID(ctx, m.OwnerID); err != nil {
+		errs.add("owner_id", "error.unknown_user", i18n.Key("field.owner_id"))
+	}
+	if len(m.Folders) == 0 {
+		m.Folders = []string{"INBOX"}
+	}
+	if m.SyncRange == "" {
+		m.SyncRange = "month"
+	} else if !contains(SyncRanges, m.SyncRange) {
+		errs.add("sync_range", "error.invalid", i18n.Key("field.sync_range"))
+	}
+}
+
+// checkSMTPMailbox checks the internal SMTP server's listener settings.
+func (s *Service) checkSMTPMailbox(ctx context.Context, m *store.Mailbox, errs fieldErrors) error {
+	if m.Server == "" {
+		m.Server = "*"
+	}
+	if m.Server != "*" && !validHost(m.Server) {
+		errs.add("server", "error.listen", i18n.Key("field.listen"))
+	}
+	if !validPort(m.Port) {
+		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)
+	}
+	for _, domain := range m.Domains {
+		if !domainPattern.MatchString(domain) || len(domain) > 253 {
+			errs.add("domains", "error.domain_list", i18n.Key("field.domains"), domain)
+		}
+	}
+	// Relay needs a list of local domains (otherwise every recipient is
+	// local and there is nothing to relay), and "authenticated only" needs
+	// relay; cleared rather than refused, as the form disables them.
+	if len(m.Domains) == 0 {
+		m.Relay = false
+	}
+	if !m.Relay {
+		m.RelayAuthOnly = false
+	}
+	return nil
+}
+
+// checkListenAddressFree enforces that an address:port belongs to one active
+// SMTP mailbox; "*" overlaps every address on its port.
+func (s *Service) checkListenAddressFree(ctx context.Context, m *store.Mailbox) error {
+	active := true
+	page, err := s.store.Mailboxes(ctx, store.MailboxFilter{Types: []string{store.MailboxSMTP}, Active: &active, Port: m.Port}, store.MailboxSort{}, "", 1000)
+	if err != nil {
+		return err
+	}
+	for _, other := range page.Items {
+		if other.ID == m.ID {
+			continue
+		}
+		if other.Server == m.Server || other.Server == "*" || m.Server == "*" {
+			return &ConflictError{Message: i18n.M("error.listen_taken", fmt.Sprintf("%s:%d", m.Server, m.Port), other.Name, other.ID)}
+		}
+	}
+	return nil
+}
+
+// normaliseList trims items, drops empty ones and duplicates; domains are
+// also split on white space and lower-cased.
+func normaliseList(items []string, domains bool) []string {
+	var words []string
+	for _, item := range items {
+		if domains {
+			words = append(words, strings.Fields(strings.ToLower(item))...)
+		} else if trimmed := strings.TrimSpace(item); trimmed != "" {
+			words = append(words, trimmed)
+		}
+	}
+	seen := map[string]bool{}
+	out := []string{}
+	for _, word := range words {
+		if !seen[word] {
+			seen[word] = true
+			out = append(out, word)
+		}
+	}
+	return out
+}
+
+// IsConflict reports whether err is a conflict the user can read.
+func IsConflict(err error) (*ConflictError, bool) {
+	var conflict *ConflictError
+	ok := errors.As(err, &conflict)
+	return conflict, ok
+}

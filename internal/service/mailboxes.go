@@ -1,0 +1,307 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/store"
+)
+
+// MailboxView is a mailbox as the front ends and the API show it (API.md
+// "mailbox"). The password is never part of it.
+type MailboxView struct {
+	ID               int64      `json:"id"`
+	Site             string     `json:"site"`
+	Type             string     `json:"type"`
+	Active           bool       `json:"active"`
+	Name             string     `json:"name"`
+	Description      string     `json:"description"`
+	Server           string     `json:"server"`
+	Port             int        `json:"port"`
+	Security         string     `json:"security"`
+	VerifyCert       bool       `json:"verify_cert"`
+	Login            string     `json:"login"`
+	HasPassword      bool       `json:"has_password"`
+	APOP             bool       `json:"apop"`
+	DeleteFromServer bool       `json:"delete_from_server"`
+	CheckInterval    int        `json:"check_interval"`
+	Domains          []string   `json:"domains"`
+	Relay            bool       `json:"relay"`
+	RelayAuthOnly    bool       `json:"relay_auth_only"`
+	MaxMessages      int        `json:"max_messages"`
+	MaxMessageSizeKB int        `json:"max_message_size_kb"`
+	KeepDays         int        `json:"keep_days"`
+	Charset          string     `json:"charset"`
+	ServiceID        *int64     `json:"service_id"`
+	ServiceName      string     `json:"service_name,omitempty"`
+	OwnerID          *int64     `json:"owner_id"`
+	OwnerLogin       string     `json:"owner_login,omitempty"`
+	WebURL           string     `json:"web_url"`
+	Folders          []string   `json:"folders"`
+	SyncRange        string     `json:"sync_range"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	LastCheckAt      *time.Time `json:"last_check_at"`
+	LastError        string     `json:"last_error"`
+	FailureStreak    int        `json:"failure_streak"`
+	MessagesTotal    int64      `json:"messages_total"`
+	MessagesNew      int64      `json:"messages_new"`
+	RulesCount       int64      `json:"rules_count"`
+}
+
+// MailboxInput creates or changes a mailbox; nil fields stay (or take their
+// defaults on create). Password is write-only: nil or "" on edit keeps it.
+type MailboxInput struct {
+	Site             *string   `json:"site,omitempty"`
+	Type             *string   `json:"type,omitempty"`
+	Active           *bool     `json:"active,omitempty"`
+	Name             *string   `json:"name,omitempty"`
+	Description      *string   `json:"description,omitempty"`
+	Server           *string   `json:"server,omitempty"`
+	Port             *int      `json:"port,omitempty"`
+	Security         *string   `json:"security,omitempty"`
+	VerifyCert       *bool     `json:"verify_cert,omitempty"`
+	Login            *string   `json:"login,omitempty"`
+	Password         *string   `json:"password,omitempty"`
+	APOP             *bool     `json:"apop,omitempty"`
+	DeleteFromServer *bool     `json:"delete_from_server,omitempty"`
+	CheckInterval    *int      `json:"check_interval,omitempty"`
+	Domains          *[]string `json:"domains,omitempty"`
+	Relay            *bool     `json:"relay,omitempty"`
+	RelayAuthOnly    *bool     `json:"relay_auth_only,omitempty"`
+	MaxMessages      *int      `json:"max_messages,omitempty"`
+	MaxMessageSizeKB *int      `json:"max_message_size_kb,omitempty"`
+	KeepDays         *int      `json:"keep_days,omitempty"`
+	Charset          *string   `json:"charset,omitempty"`
+	ServiceID        *int64    `json:"service_id,omitempty"`
+	OwnerID          *int64    `json:"owner_id,omitempty"`
+	WebURL           *string   `json:"web_url,omitempty"`
+	Folders          *[]string `json:"folders,omitempty"`
+	SyncRange        *string   `json:"sync_range,omitempty"`
+}
+
+// MailboxCharsets are the charsets the form offers for incoming mail ("" =
+// the site's charset). The API accepts any charset the decoder knows.
+var MailboxCharsets = []string{"", "utf-8", "iso-8859-1", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5", "iso-8859-6",
+	"iso-8859-7", "iso-8859-8", "iso-8859-9", "iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15", "windows-1251",
+	"windows-1252", "cp866", "koi8-r"}
+
+// SyncRanges are the initial sync ranges of user mailboxes.
+var SyncRanges = []string{"day", "week", "month", "2months", "3months", "all"}
+
+// DefaultPort gives the usual port of a mailbox type with or without
+// implicit TLS; the form swaps between them when TLS is toggled.
+func DefaultPort(kind, security string) int {
+	switch {
+	case kind == store.MailboxPOP3 && security == "tls":
+		return 995
+	case kind == store.MailboxPOP3:
+		return 110
+	case kind == store.MailboxIMAP && security == "tls":
+		return 993
+	case kind == store.MailboxIMAP:
+		return 143
+	}
+	return 25
+}
+
+func optionalIDPointer(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
+func mailboxView(m store.Mailbox) MailboxView {
+	view := MailboxView{ID: m.ID, Site: m.SiteCode, Type: m.Type, Active: m.Active, Name: m.Name, Description: m.Description,
+		Server: m.Server, Port: m.Port, Security: m.Security, VerifyCert: m.VerifyCert, Login: m.Login,
+		HasPassword: len(m.PasswordSealed) > 0, APOP: m.APOP, DeleteFromServer: m.DeleteFromServer,
+		CheckInterval: m.CheckInterval, Domains: m.Domains, Relay: m.Relay, RelayAuthOnly: m.RelayAuthOnly,
+		MaxMessages: m.MaxMessages, MaxMessageSizeKB: m.MaxMessageSizeKB, KeepDays: m.KeepDays, Charset: m.Charset,
+		ServiceID: optionalIDPointer(m.ServiceID), ServiceName: m.ServiceName, OwnerID: optionalIDPointer(m.OwnerID),
+		OwnerLogin: m.OwnerLogin, WebURL: m.WebURL, Folders: m.Folders, SyncRange: m.SyncRange, CreatedAt: m.CreatedAt,
+		UpdatedAt: m.UpdatedAt, LastError: m.LastError, FailureStreak: m.FailureStreak, MessagesTotal: m.MessagesTotal,
+		MessagesNew: m.MessagesNew, RulesCount: m.RulesCount}
+	if !m.LastCheckAt.IsZero() {
+		at := m.LastCheckAt
+		view.LastCheckAt = &at
+	}
+	return view
+}
+
+// canSeeMailbox reports whether actor may read m.
+func canSeeMailbox(actor *Actor, m store.Mailbox) bool {
+	return actor.CanReadAll() || (actor != nil && m.OwnerID == actor.User.ID && m.OwnerID != 0)
+}
+
+// MailboxPage is a page of mailboxes.
+type MailboxPage struct {
+	Items      []MailboxView `json:"items"`
+	NextCursor string        `json:"next_cursor"`
+	Total      int64         `json:"total"`
+}
+
+// Mailboxes lists mailboxes: all of them for admins and auditors, a user's
+// own for a user.
+func (s *Service) Mailboxes(ctx context.Context, actor *Actor, filter store.MailboxFilter, order store.MailboxSort, cursor string, limit int) (MailboxPage, error) {
+	if actor == nil {
+		return MailboxPage{}, ErrForbidden
+	}
+	if !actor.CanReadAll() {
+		filter.OwnerID = actor.User.ID
+	}
+	page, err := s.store.Mailboxes(ctx, filter, order, cursor, limit)
+	if err != nil {
+		return MailboxPage{}, err
+	}
+	out := MailboxPage{Items: make([]MailboxView, 0, len(page.Items)), NextCursor: page.NextCursor, Total: page.Total}
+	for _, m := range page.Items {
+		out.Items = append(out.Items, mailboxView(m))
+	}
+	return out, nil
+}
+
+// Mailbox finds one mailbox the actor may see.
+func (s *Service) Mailbox(ctx context.Context, actor *Actor, id int64) (MailboxView, error) {
+	m, err := s.store.MailboxByID(ctx, id)
+	if err != nil {
+		return MailboxView{}, wrapNotFound("mailbox", err)
+	}
+	if !canSeeMailbox(actor, m) {
+		// A user learns nothing of other people's mailboxes, not even
+		// that they exist.
+		if actor.CanReadAll() {
+			return MailboxView{}, ErrForbidden
+		}
+		return MailboxView{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+	}
+	return mailboxView(m), nil
+}
+
+// newMailboxDefaults gives the field defaults of SPEC.md for a new mailbox.
+func newMailboxDefaults(kind string) store.Mailbox {
+	m := store.Mailbox{Type: kind, Active: true, VerifyCert: true, Security: "none", Domains: []string{}, Folders: []string{}}
+	switch kind {
+	case store.MailboxPOP3:
+		m.Port = 110
+	case store.MailboxSMTP:
+		m.Server, m.Port = "*", 25
+	case store.MailboxIMAP:
+		m.Port, m.Security, m.Folders, m.SyncRange = 993, "tls", []string{"INBOX"}, "month"
+	}
+	return m
+}
+
+// CreateMailbox adds a mailbox. Admins add any; a user adds only IMAP
+// mailboxes of their own, through an active service of their site, within the
+// per-user limit.
+func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input MailboxInput) (MailboxView, error) {
+	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
+		return MailboxView{}, ErrForbidden
+	}
+	kind := ""
+	if input.Type != nil {
+		kind = strings.TrimSpace(*input.Type)
+	}
+	if kind != store.MailboxPOP3 && kind != store.MailboxSMTP && kind != store.MailboxIMAP {
+		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.mailbox_type", i18n.Key("field.type"))}}
+	}
+	m := newMailboxDefaults(kind)
+	if !actor.IsAdmin() {
+		if kind != store.MailboxIMAP {
+			return MailboxView{}, ErrForbidden
+		}
+		owner := actor.User.ID
+		input.OwnerID, m.SiteID, input.Site = &owner, actor.User.SiteID, nil
+		settings, err := s.currentSettings(ctx)
+		if err != nil {
+			return MailboxView{}, err
+		}
+		if limit := settings.UserMailboxesPerUser; limit > 0 {
+			owned, err := s.store.CountOwnedMailboxes(ctx, actor.User.ID)
+			if err != nil {
+				return MailboxView{}, err
+			}
+			if owned >= limit {
+				return MailboxView{}, &ConflictError{Message: i18n.M("error.mailbox_limit", limit)}
+			}
+		}
+	}
+	if err := s.applyMailboxInput(ctx, actor, &m, input, true); err != nil {
+		return MailboxView{}, err
+	}
+	if err := s.store.CreateMailbox(ctx, &m); err != nil {
+		return MailboxView{}, err
+	}
+	s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "mailbox", MailboxID: m.ID, Text: fmt.Sprintf("Mailbox %q created by %s", m.Name, actor.User.Login)})
+	return s.Mailbox(ctx, actor, m.ID)
+}
+
+// UpdateMailbox changes a mailbox. Admins change any; a user changes their
+// own (and cannot hand it to someone else).
+func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, input MailboxInput) (MailboxView, error) {
+	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
+		return MailboxView{}, ErrForbidden
+	}
+	m, err := s.store.MailboxByID(ctx, id)
+	if err != nil {
+		return MailboxView{}, wrapNotFound("mailbox", err)
+	}
+	if !actor.IsAdmin() {
+		if m.OwnerID != actor.User.ID {
+			return MailboxView{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+		}
+		if input.OwnerID != nil && *input.OwnerID != actor.User.ID {
+			return MailboxView{}, ErrForbidden
+		}
+	}
+	if input.Type != nil && strings.TrimSpace(*input.Type) != m.Type {
+		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.fixed", i18n.Key("field.type"))}}
+	}
+	if input.Site != nil && strings.TrimSpace(*input.Site) != m.SiteCode {
+		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"site": i18n.M("error.fixed", i18n.Key("field.site"))}}
+	}
+	input.Site = nil
+	if err := s.applyMailboxInput(ctx, actor, &m, input, false); err != nil {
+		return MailboxView{}, err
+	}
+	if err := s.store.UpdateMailbox(ctx, &m); err != nil {
+		return MailboxView{}, err
+	}
+	return s.Mailbox(ctx, actor, m.ID)
+}
+
+// SetMailboxActive switches a mailbox on or off (the list's inline edit and
+// group actions).
+func (s *Service) SetMailboxActive(ctx context.Context, actor *Actor, id int64, active bool) error {
+	_, err := s.UpdateMailbox(ctx, actor, id, MailboxInput{Active: &active})
+	return err
+}
+
+// DeleteMailbox removes a mailbox with its messages, rules, UIDs and log.
+func (s *Service) DeleteMailbox(ctx context.Context, actor *Actor, id int64) error {
+	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
+		return ErrForbidden
+	}
+	m, err := s.store.MailboxByID(ctx, id)
+	if err != nil {
+		return wrapNotFound("mailbox", err)
+	}
+	if !actor.IsAdmin() && m.OwnerID != actor.User.ID {
+		return fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+	}
+	if err := s.store.DeleteMailbox(ctx, id); err != nil {
+		return wrapNotFound("mailbox", err)
+	}
+	s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "mailbox", Text: fmt.Sprintf("Mailbox %d %q deleted by %s with its %d messages", id, m.Name, actor.User.Login, m.MessagesTotal)})
+	return nil
+}
+
+// MailboxPassword gives the decrypted password of a mailbox, for the
+// fetchers. It is not for front ends: the password is write-only there.
+func (s *Service) MailboxPassword(m store.Mailbox) (string, error) {
+	return s.box.Open(m.PasswordSealed)
+}

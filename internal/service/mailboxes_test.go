@@ -1,0 +1,199 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/service/servicetest"
+	"pochta.dev/pochta/internal/store"
+)
+
+func serviceID(t *testing.T, env *servicetest.Env, name string) int64 {
+	t.Helper()
+	list, err := env.Service.MailServices(context.Background(), env.Admin, store.MailServiceFilter{Name: name})
+	if err != nil || len(list) == 0 {
+		t.Fatalf("mail service %s: %v", name, err)
+	}
+	return list[0].ID
+}
+
+func TestDefaultMailServicesPerSiteLanguage(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	english, _ := env.Service.MailServices(ctx, env.Admin, store.MailServiceFilter{})
+	if len(english) != 8 {
+		t.Errorf("English site has %d services, want 8", len(english))
+	}
+	if _, err := env.Service.CreateSite(ctx, env.Admin, service.SiteInput{Code: ptr("ru"), Name: ptr("Сайт"), Language: ptr("ru")}); err != nil {
+		t.Fatal(err)
+	}
+	site, _ := env.Store.SiteByCode(ctx, "ru")
+	russian, _ := env.Service.MailServices(ctx, env.Admin, store.MailServiceFilter{SiteID: site.ID})
+	names := map[string]bool{}
+	for _, m := range russian {
+		names[m.Name] = true
+	}
+	if len(russian) != 10 || !names["yandex"] || !names["mail.ru"] {
+		t.Errorf("Russian site services: %v", names)
+	}
+}
+
+func TestMailboxValidation(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	owner := env.AddUser(t, "ulysses", "user-password", store.RoleUser)
+	gmail := serviceID(t, env, "gmail")
+	tests := []struct {
+		name  string
+		input service.MailboxInput
+		field string
+		want  string
+	}{
+		{"no type", service.MailboxInput{Name: ptr("x")}, "type", "Type must be pop3, smtp or imap"},
+		{"pop3 no name", service.MailboxInput{Type: ptr("pop3"), Server: ptr("pop.example.com"), Login: ptr("a"), Password: ptr("b")}, "name", "Name is required"},
+		{"pop3 no server", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Login: ptr("a"), Password: ptr("b")}, "server", "Server is required"},
+		{"pop3 bad port", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("pop.example.com"), Port: ptr(70000), Login: ptr("a"), Password: ptr("b")}, "port", "Port must be a whole number from 1 to 65535"},
+		{"pop3 no password", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("pop.example.com"), Login: ptr("a")}, "password", "Password is required"},
+		{"pop3 star address", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("*"), Login: ptr("a"), Password: ptr("b")}, "server", "Server must be a host name such as mail.example.com or an IP address"},
+		{"bad charset", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Charset: ptr("klingon")}, "charset", "Charset is not a character set Pochta knows"},
+		{"bad domain", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Domains: &[]string{"example.com bad_domain!"}}, "domains", `Domains served: "bad_domain!" is not a domain name`},
+		{"imap no owner", service.MailboxInput{Type: ptr("imap"), Name: ptr("x"), ServiceID: &gmail, Server: ptr("imap.gmail.com"), Login: ptr("a"), Password: ptr("b")}, "owner_id", "Owner is required"},
+		{"imap no service", service.MailboxInput{Type: ptr("imap"), Name: ptr("x"), OwnerID: &owner.User.ID, Server: ptr("imap.gmail.com"), Login: ptr("a"), Password: ptr("b")}, "service_id", "Mail service is required"},
+		{"unknown site", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Site: ptr("zz")}, "site", "Site: there is no such site"},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			_, err := env.Service.CreateMailbox(ctx, env.Admin, test.input)
+			if got := fieldError(t, err, "en")[test.field]; got != test.want {
+				t.Errorf("%s: %q, want %q (all: %v)", test.field, got, test.want, err)
+			}
+		})
+	}
+}
+
+func TestMailboxTypesPasswordsAndListenConflicts(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	pop3, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("pop3"), Name: ptr("Support"),
+		Server: ptr("pop.example.com"), Port: ptr(995), Security: ptr("tls"), Login: ptr("support"), Password: ptr("very-secret-pop3-password"),
+		APOP: ptr(true), DeleteFromServer: ptr(true), CheckInterval: ptr(5), MaxMessages: ptr(100), Charset: ptr("koi8-r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pop3.HasPassword || pop3.Port != 995 || !pop3.APOP || !pop3.VerifyCert || pop3.CheckInterval != 5 || pop3.Charset != "koi8-r" {
+		t.Errorf("pop3 mailbox: %+v", pop3)
+	}
+	// An empty password on edit keeps the stored one.
+	if _, err := env.Service.UpdateMailbox(ctx, env.Admin, pop3.ID, service.MailboxInput{Password: ptr(""), Name: ptr("Support desk")}); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := env.Store.MailboxByID(ctx, pop3.ID)
+	if password, err := env.Service.MailboxPassword(stored); err != nil || password != "very-secret-pop3-password" {
+		t.Errorf("password after an edit with none: %q, %v", password, err)
+	}
+	// The password is nowhere in the database file in plain text.
+	env.Store.DB().Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(env.Path), "pochta.db*"))
+	for _, file := range files {
+		content, _ := os.ReadFile(file)
+		if bytes.Contains(content, []byte("very-secret-pop3-password")) {
+			t.Errorf("%s holds the plaintext password", file)
+		}
+	}
+
+	smtp, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("Inbound"), Port: ptr(2525),
+		Relay: ptr(true), RelayAuthOnly: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if smtp.Server != "*" || smtp.Relay || smtp.RelayAuthOnly {
+		t.Errorf("smtp defaults (relay needs domains): %+v", smtp)
+	}
+	_, err = env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("Second"), Server: ptr("127.0.0.1"), Port: ptr(2525)})
+	conflict, ok := service.IsConflict(err)
+	if !ok || !errors.Is(err, service.ErrConflict) {
+		t.Fatalf("second listener on *:2525: %v", err)
+	}
+	if want := `The address 127.0.0.1:2525 is already in use by the active SMTP mailbox "Inbound" (ID 2)`; conflict.Error() != want {
+		t.Errorf("conflict text %q", conflict.Error())
+	}
+	if _, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("Off"), Server: ptr("127.0.0.1"), Port: ptr(2525), Active: ptr(false)}); err != nil {
+		t.Errorf("an inactive mailbox may share the address: %v", err)
+	}
+}
+
+func TestUserMailboxRights(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	owner := env.AddUser(t, "ulysses", "user-password", store.RoleUser)
+	other := env.AddUser(t, "penelope", "user-password", store.RoleUser)
+	auditor := env.AddUser(t, "audrey", "auditor-pass", store.RoleAuditor)
+	gmail := serviceID(t, env, "gmail")
+	input := func() service.MailboxInput {
+		return service.MailboxInput{Type: ptr("imap"), Name: ptr("Mine"), ServiceID: &gmail, Server: ptr("imap.gmail.com"), Security: ptr("tls"),
+			Login: ptr("u@gmail.com"), Password: ptr("app-password"), OwnerID: &other.User.ID}
+	}
+	mine, err := env.Service.CreateMailbox(ctx, owner, input())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine.OwnerID == nil || *mine.OwnerID != owner.User.ID {
+		t.Errorf("owner not forced to the user: %+v", mine.OwnerID)
+	}
+	if _, err := env.Service.CreateMailbox(ctx, owner, service.MailboxInput{Type: ptr("pop3")}); !errors.Is(err, service.ErrForbidden) {
+		t.Errorf("user creates a system mailbox: %v", err)
+	}
+	if _, err := env.Service.CreateMailbox(ctx, auditor, input()); !errors.Is(err, service.ErrForbidden) {
+		t.Errorf("auditor creates a mailbox: %v", err)
+	}
+	if _, err := env.Service.Mailbox(ctx, other, mine.ID); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("another user reads the mailbox: %v", err)
+	}
+	if _, err := env.Service.UpdateMailbox(ctx, other, mine.ID, service.MailboxInput{Name: ptr("stolen")}); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("another user edits the mailbox: %v", err)
+	}
+	if err := env.Service.DeleteMailbox(ctx, auditor, mine.ID); !errors.Is(err, service.ErrForbidden) {
+		t.Errorf("auditor deletes: %v", err)
+	}
+	if page, err := env.Service.Mailboxes(ctx, other, store.MailboxFilter{}, store.MailboxSort{}, "", 10); err != nil || page.Total != 0 {
+		t.Errorf("another user's list: %+v, %v", page, err)
+	}
+	if page, err := env.Service.Mailboxes(ctx, auditor, store.MailboxFilter{}, store.MailboxSort{}, "", 10); err != nil || page.Total != 1 {
+		t.Errorf("auditor's list: %+v, %v", page, err)
+	}
+	if _, err := env.Service.UpdateSettings(ctx, env.Admin, service.SettingsInput{UserMailboxesPerUser: ptr(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Service.CreateMailbox(ctx, owner, input()); !errors.Is(err, service.ErrConflict) {
+		t.Errorf("over the per-user limit: %v", err)
+	}
+
+	// Saving the service reaches the mailbox; deactivating it moves the
+	// mailbox to "other".
+	if _, err := env.Service.UpdateMailService(ctx, env.Admin, gmail, service.MailServiceInput{Server: ptr("imap.googlemail.com")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := env.Service.Mailbox(ctx, owner, mine.ID); got.Server != "imap.googlemail.com" {
+		t.Errorf("service change not copied: %+v", got)
+	}
+	if _, err := env.Service.UpdateMailService(ctx, env.Admin, gmail, service.MailServiceInput{Active: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := env.Service.Mailbox(ctx, owner, mine.ID); got.ServiceName != "other" || !got.Active {
+		t.Errorf("after deactivating the service: %+v", got)
+	}
+	if err := env.Service.DeleteMailService(ctx, env.Admin, serviceID(t, env, "other")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := env.Service.Mailbox(ctx, owner, mine.ID); got.ServiceID != nil || got.Active {
+		t.Errorf("after deleting the last fallback: %+v", got)
+	}
+	if err := env.Service.DeleteMailbox(ctx, owner, mine.ID); err != nil {
+		t.Errorf("owner deletes own mailbox: %v", err)
+	}
+}
