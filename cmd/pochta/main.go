@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -144,5 +145,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if password != "" && os.Getenv("POCHTA_ADMIN_PASSWORD") == "" {
 		fmt.Fprintf(stderr, "\nFirst start: sign in as user \"admin\" with password %q\n(shown only now; change it under Profile)\n\n", password)
 	}
+	// The first start hashed a password with argon2id (32 MB); hand that
+	// memory back before idling.
+	debug.FreeOSMemory()
 	return pochta.Serve(ctx, nil)
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -170,11 +171,15 @@ func CheckPassword(hash, password string) bool {
 }
 
 // dummyHash is checked against when a login is unknown, so that an unknown
-// login takes as long as a wrong password.
-var dummyHash, _ = HashPassword("pochta-dummy-password")
+// login takes as long as a wrong password. It is made on first use: hashing
+// costs 32 MB and tens of milliseconds that a start should not pay.
+var dummyHash = sync.OnceValue(func() string {
+	hash, _ := HashPassword("pochta-dummy-password")
+	return hash
+})
 
 // CheckDummy spends the time of one password check.
-func CheckDummy(password string) { CheckPassword(dummyHash, password) }
+func CheckDummy(password string) { CheckPassword(dummyHash(), password) }
 
 // NewToken makes a random secret of n bytes, URL-safe base64 encoded.
 func NewToken(n int) string {
