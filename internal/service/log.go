@@ -22,8 +22,9 @@ func (s *Service) Log(ctx context.Context, actor *Actor, filter store.LogFilter)
 			filter.MailboxIDs = []int64{}
 		}
 	}
-	if filter.Limit <= 0 || filter.Limit > 1000 {
+	if filter.Limit <= 0 {
 		filter.Limit = 100
 	}
+	filter.Limit = min(filter.Limit, 1000)
 	return s.store.Log(ctx, filter)
 }

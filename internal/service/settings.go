@@ -90,10 +90,10 @@ type settingsCache struct {
 
 const settingsCacheTTL = 5 * time.Second
 
-// Settings gives the current settings. Everyone signed in may read them.
+// Settings gives the current settings to admins and auditors.
 func (s *Service) Settings(ctx context.Context, actor *Actor) (Settings, error) {
-	if actor == nil {
-		return Settings{}, ErrForbidden
+	if err := requireReadAll(actor); err != nil {
+		return Settings{}, err
 	}
 	return s.currentSettings(ctx)
 }

@@ -131,7 +131,9 @@ func (s *Service) applyUserInput(ctx context.Context, user *store.User, input Us
 	if input.Password != nil && *input.Password != "" {
 		if utf8.RuneCountInString(*input.Password) < MinPasswordLength {
 			errs.add("password", "error.password_short", i18n.Key("field.password"), MinPasswordLength)
-		} else if hash, err := secret.HashPassword(*input.Password); err == nil {
+		} else if hash, err := secret.HashPassword(*input.Password); err != nil {
+			errs.add("password", "error.invalid", i18n.Key("field.password"))
+		} else {
 			user.PasswordHash = hash
 		}
 	} else if creating {
@@ -184,15 +186,14 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, input UserInput)
 	return s.userView(ctx, user), nil
 }
 
-// UpdateUser changes a user. Admins change anything; users change only their
-// own name, e-mail, password and language.
+// UpdateUser changes a user. Admins change anything; everyone else changes
+// only their own name, e-mail, password and language.
 func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, input UserInput) (UserView, error) {
 	if actor == nil {
 		return UserView{}, ErrForbidden
 	}
 	if !actor.IsAdmin() {
-		self := actor.User.ID == id && actor.User.Role == store.RoleUser
-		if !self || input.Site != nil || input.Login != nil || input.Active != nil || input.Role != nil {
+		if actor.User.ID != id || input.Site != nil || input.Login != nil || input.Active != nil || input.Role != nil {
 			return UserView{}, ErrForbidden
 		}
 	}

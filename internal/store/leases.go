@@ -11,7 +11,7 @@ import (
 // holds it (or their hold expired, for example because their process died).
 // It reports whether holder now has it. A holder renews by acquiring again.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	now := s.now()
+	now := s.clock()
 	var got bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		result, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)

@@ -34,7 +34,7 @@ func (s *Store) AddLog(ctx context.Context, entries ...LogEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	now := s.now()
+	now := s.clock()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		statement, err := tx.PrepareContext(ctx, s.rebind(`INSERT INTO log (time, level, type, text, mailbox_id, rule_id, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)`))
 		if err != nil {

@@ -117,7 +117,7 @@ func mailboxWriteArgs(m *Mailbox) []any {
 
 // CreateMailbox stores a new mailbox.
 func (s *Store) CreateMailbox(ctx context.Context, m *Mailbox) error {
-	now := s.now()
+	now := s.clock()
 	args := append(mailboxWriteArgs(m), micros(now), micros(now))
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
 	id, err := s.insert(ctx, `INSERT INTO mailboxes (`+mailboxWriteColumns+`, created_at, updated_at) VALUES (`+marks+`)`, args...)
@@ -130,7 +130,7 @@ func (s *Store) CreateMailbox(ctx context.Context, m *Mailbox) error {
 
 // UpdateMailbox saves the settings of a mailbox (not its check state).
 func (s *Store) UpdateMailbox(ctx context.Context, m *Mailbox) error {
-	now := s.now()
+	now := s.clock()
 	assignments := strings.ReplaceAll(strings.ReplaceAll(mailboxWriteColumns, "\n\t", " "), ",", " = ?,") + " = ?"
 	args := append(mailboxWriteArgs(m), micros(now), m.ID)
 	result, err := s.exec(ctx, `UPDATE mailboxes SET `+assignments+`, updated_at = ? WHERE id = ?`, args...)
@@ -146,7 +146,7 @@ func (s *Store) UpdateMailbox(ctx context.Context, m *Mailbox) error {
 
 // SetMailboxActive switches a mailbox on or off.
 func (s *Store) SetMailboxActive(ctx context.Context, id int64, active bool) error {
-	result, err := s.exec(ctx, `UPDATE mailboxes SET active = ?, updated_at = ? WHERE id = ?`, active, micros(s.now()), id)
+	result, err := s.exec(ctx, `UPDATE mailboxes SET active = ?, updated_at = ? WHERE id = ?`, active, micros(s.clock()), id)
 	if err != nil {
 		return fmt.Errorf("mailbox %d: %w", id, mapError(err))
 	}

@@ -46,7 +46,7 @@ func scanMailService(row interface{ Scan(...any) error }) (MailService, error) {
 
 // CreateMailService stores a new mail service.
 func (s *Store) CreateMailService(ctx context.Context, m *MailService) error {
-	now := s.now()
+	now := s.clock()
 	id, err := s.insert(ctx, `INSERT INTO services (site_id, active, name, type, server, port, security, web_url, sort, smtp_server,
 		smtp_port, smtp_same_login, icon, logo, logo_type, is_other, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.SiteID, m.Active, m.Name, m.Type, m.Server, m.Port, m.Security, m.WebURL, m.Sort, m.SMTPServer, m.SMTPPort,
@@ -63,7 +63,7 @@ func (s *Store) CreateMailService(ctx context.Context, m *MailService) error {
 // provider's new server reaches all its users at once. The logo is kept
 // unless keepLogo is false.
 func (s *Store) UpdateMailService(ctx context.Context, m *MailService, keepLogo bool) error {
-	now := s.now()
+	now := s.clock()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		query := `UPDATE services SET site_id = ?, active = ?, name = ?, type = ?, server = ?, port = ?, security = ?, web_url = ?,
 			sort = ?, smtp_server = ?, smtp_port = ?, smtp_same_login = ?, icon = ?, is_other = ?, updated_at = ?`
@@ -164,7 +164,7 @@ func (s *Store) MailServices(ctx context.Context, filter MailServiceFilter) ([]M
 // (copying its connection fields), or, when to is nil, unbinds and
 // deactivates them. It reports how many mailboxes it changed.
 func (s *Store) RebindMailboxes(ctx context.Context, from int64, to *MailService) (int64, error) {
-	now := micros(s.now())
+	now := micros(s.clock())
 	var result sql.Result
 	var err error
 	if to == nil {

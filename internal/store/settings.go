@@ -27,7 +27,7 @@ func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
 
 // SaveSettings writes the given settings in one transaction.
 func (s *Store) SaveSettings(ctx context.Context, values map[string]string) error {
-	now := micros(s.now())
+	now := micros(s.clock())
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for name, value := range values {
 			_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)

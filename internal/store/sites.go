@@ -32,7 +32,7 @@ func scanSite(row interface{ Scan(...any) error }) (Site, error) {
 
 // CreateSite stores a new site and sets its ID and times.
 func (s *Store) CreateSite(ctx context.Context, site *Site) error {
-	now := s.now()
+	now := s.clock()
 	id, err := s.insert(ctx, `INSERT INTO sites (code, name, domain, charset, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		site.Code, site.Name, site.Domain, site.Charset, site.Language, micros(now), micros(now))
 	if err != nil {
@@ -44,7 +44,7 @@ func (s *Store) CreateSite(ctx context.Context, site *Site) error {
 
 // UpdateSite saves every field of site but its code and creation time.
 func (s *Store) UpdateSite(ctx context.Context, site *Site) error {
-	now := s.now()
+	now := s.clock()
 	result, err := s.exec(ctx, `UPDATE sites SET name = ?, domain = ?, charset = ?, language = ?, updated_at = ? WHERE id = ?`,
 		site.Name, site.Domain, site.Charset, site.Language, micros(now), site.ID)
 	if err != nil {

@@ -153,7 +153,7 @@ func (s *Store) migrate(ctx context.Context) error {
 					return fmt.Errorf("%s: %w\n%s", name, err, statement)
 				}
 			}
-			_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, micros(s.now()))
+			_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, micros(s.clock()))
 			return err
 		})
 		if err != nil {
@@ -296,3 +296,7 @@ func optionalID(id int64) any {
 	}
 	return id
 }
+
+// clock gives the current time as the database keeps it: UTC, whole
+// microseconds, so that what a create returns equals what a later read gives.
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

@@ -20,7 +20,7 @@ type Token struct {
 
 // CreateToken stores a token by the hash of its secret.
 func (s *Store) CreateToken(ctx context.Context, token *Token) error {
-	now := s.now()
+	now := s.clock()
 	id, err := s.insert(ctx, `INSERT INTO tokens (user_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		token.UserID, token.Name, token.Hash, micros(now), optionalMicros(token.ExpiresAt))
 	if err != nil {
@@ -42,7 +42,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (Token, error) {
 		return token, fmt.Errorf("token: %w", mapError(err))
 	}
 	token.CreatedAt, token.LastUsedAt, token.ExpiresAt = fromMicros(created), nullMicros(lastUsed), nullMicros(expires)
-	now := s.now()
+	now := s.clock()
 	if !token.ExpiresAt.IsZero() && now.After(token.ExpiresAt) {
 		return Token{}, fmt.Errorf("token: expired: %w", ErrNotFound)
 	}
@@ -68,7 +68,7 @@ type Session struct {
 
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, session *Session) error {
-	now := s.now()
+	now := s.clock()
 	session.CreatedAt, session.LastSeenAt = now.UTC(), now.UTC()
 	_, err := s.exec(ctx, `INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		session.ID, session.UserID, session.CSRFToken, micros(now), micros(now), micros(session.ExpiresAt))
@@ -82,7 +82,7 @@ func (s *Store) CreateSession(ctx context.Context, session *Session) error {
 func (s *Store) SessionByID(ctx context.Context, id string) (Session, error) {
 	var session Session
 	var created, seen, expires int64
-	err := s.queryRow(ctx, `SELECT id, user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id = ? AND expires_at > ?`, id, micros(s.now())).
+	err := s.queryRow(ctx, `SELECT id, user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id = ? AND expires_at > ?`, id, micros(s.clock())).
 		Scan(&session.ID, &session.UserID, &session.CSRFToken, &created, &seen, &expires)
 	if err != nil {
 		return session, fmt.Errorf("session: %w", mapError(err))
@@ -93,7 +93,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (Session, error) {
 
 // ExtendSession moves a session's expiry and records activity.
 func (s *Store) ExtendSession(ctx context.Context, id string, expires time.Time) error {
-	_, err := s.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, micros(s.now()), micros(expires), id)
+	_, err := s.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, micros(s.clock()), micros(expires), id)
 	return mapError(err)
 }
 
@@ -112,7 +112,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
 
 // PurgeSessions deletes expired sessions and reports how many went.
 func (s *Store) PurgeSessions(ctx context.Context) (int64, error) {
-	result, err := s.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, micros(s.now()))
+	result, err := s.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, micros(s.clock()))
 	if err != nil {
 		return 0, fmt.Errorf("purge sessions: %w", err)
 	}

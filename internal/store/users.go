@@ -56,7 +56,7 @@ func likeEscape(text string) string {
 
 // CreateUser stores a new user; a taken login gives [ErrConflict].
 func (s *Store) CreateUser(ctx context.Context, user *User) error {
-	now := s.now()
+	now := s.clock()
 	id, err := s.insert(ctx, `INSERT INTO users (site_id, login, login_key, search_text, email, name, password_hash, active, role, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), micros(now))
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Store) CreateUser(ctx context.Context, user *User) error {
 
 // UpdateUser saves every field of user but its creation time.
 func (s *Store) UpdateUser(ctx context.Context, user *User) error {
-	now := s.now()
+	now := s.clock()
 	result, err := s.exec(ctx, `UPDATE users SET site_id = ?, login = ?, login_key = ?, search_text = ?, email = ?, name = ?, password_hash = ?, active = ?, role = ?, language = ?, updated_at = ? WHERE id = ?`,
 		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), user.ID)
 	if err != nil {
@@ -83,7 +83,7 @@ func (s *Store) UpdateUser(ctx context.Context, user *User) error {
 
 // TouchUserLogin records a successful sign-in.
 func (s *Store) TouchUserLogin(ctx context.Context, id int64) error {
-	_, err := s.exec(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, micros(s.now()), id)
+	_, err := s.exec(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, micros(s.clock()), id)
 	return mapError(err)
 }
 

@@ -1,0 +1,87 @@
+package api
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestAuthentication(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name string
+		auth string
+		want int
+	}{
+		{"no credentials", "", http.StatusUnauthorized},
+		{"wrong password", basicAuth("admin", "wrong"), http.StatusUnauthorized},
+		{"unknown login", basicAuth("nobody", "wrong"), http.StatusUnauthorized},
+		{"NUL in the login", basicAuth("admin\x00", "admin-password-1"), http.StatusUnauthorized},
+		{"invalid UTF-8 in the login", basicAuth("\xff", "x"), http.StatusUnauthorized},
+		{"wrong token", "Bearer pt_nope", http.StatusUnauthorized},
+		{"empty token", "Bearer ", http.StatusUnauthorized},
+		{"unknown scheme", "Digest abc", http.StatusUnauthorized},
+		{"password", basicAuth("admin", "admin-password-1"), http.StatusOK},
+		{"login in another case", basicAuth("Auditor", auditorPassword), http.StatusOK},
+		{"token", h.user, http.StatusOK},
+		{"token, scheme in lower case", strings.Replace(h.user, "Bearer", "bearer", 1), http.StatusOK},
+	}
+	for _, test := range tests {
+		t.Run(test.name, func(t *testing.T) {
+			rec := h.expect(t, test.want, test.auth, "GET", "/api/v1/users", "")
+			if test.want != http.StatusUnauthorized {
+				return
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != `Basic realm="pochta", charset="UTF-8"` {
+				t.Errorf("WWW-Authenticate = %q", got)
+			}
+			if got := decodeAs[errorBody](t, rec); got.Error == "" {
+				t.Errorf("no error text: %s", rec.Body)
+			}
+		})
+	}
+	// The OpenAPI document is public.
+	h.expect(t, http.StatusOK, "", "GET", "/api/v1/openapi.json", "")
+}
+
+func TestTokenFromPostTokensWorks(t *testing.T) {
+	h := newHarness(t)
+	token := decodeAs[tokenResponse](t, h.expect(t, http.StatusCreated, basicAuth("admin", "admin-password-1"), "POST", "/api/v1/tokens", `{"name":"ci"}`))
+	h.expect(t, http.StatusCreated, "Bearer "+token.Token, "POST", "/api/v1/sites", `{"code":"ci","name":"Made by a token"}`)
+}
+
+func TestSignInThrottling(t *testing.T) {
+	h := newHarness(t)
+	for i := 1; i <= 5; i++ {
+		h.expect(t, http.StatusUnauthorized, basicAuth("user", "wrong"), "GET", "/api/v1/users", "")
+	}
+	rec := h.expect(t, http.StatusTooManyRequests, basicAuth("user", "wrong"), "GET", "/api/v1/users", "")
+	if got := rec.Header().Get("Retry-After"); got != retryAfterSeconds {
+		t.Errorf("Retry-After = %q", got)
+	}
+	if got := decodeAs[errorBody](t, rec); got.Error != "Too many failed sign-in attempts; try again later" {
+		t.Errorf("error = %q", got.Error)
+	}
+	// While throttled, even the right password is refused; tokens still work.
+	h.expect(t, http.StatusTooManyRequests, basicAuth("user", userPassword), "GET", "/api/v1/users", "")
+	h.expect(t, http.StatusOK, h.user, "GET", "/api/v1/users", "")
+	// Other logins are not affected: the limit per address is higher.
+	h.expect(t, http.StatusOK, basicAuth("auditor", auditorPassword), "GET", "/api/v1/users", "")
+}
+
+func TestClientIP(t *testing.T) {
+	for remote, want := range map[string]string{
+		"192.0.2.1:1234":   "192.0.2.1",
+		"[2001:db8::1]:80": "2001:db8::1",
+		"192.0.2.1":        "192.0.2.1",
+		"@":                "@",
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = remote
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		if got := clientIP(req); got != want {
+			t.Errorf("clientIP(%q) = %q, want %q", remote, got, want)
+		}
+	}
+}

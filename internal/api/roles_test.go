@@ -1,0 +1,149 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"pochta.dev/pochta/internal/store"
+)
+
+// roleFixture adds to a harness what the mutating requests below act on: a
+// site nobody uses (deletable) and a user who is neither caller.
+type roleFixture struct {
+	*harness
+	victimID int64
+}
+
+func newRoleFixture(t *testing.T) *roleFixture {
+	t.Helper()
+	h := newHarness(t)
+	h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/sites", `{"code":"spare","name":"Spare"}`)
+	victim := h.env.AddUser(t, "victim", "victim-password", store.RoleUser)
+	return &roleFixture{harness: h, victimID: victim.User.ID}
+}
+
+// snapshot is what the admin reads of everything the mutating routes can
+// change, plus the token count (tokens have no GET).
+func (f *roleFixture) snapshot(t *testing.T) string {
+	t.Helper()
+	var parts []string
+	for _, path := range []string{
+		"/api/v1/sites", "/api/v1/sites/s1", "/api/v1/sites/spare", "/api/v1/users", "/api/v1/settings",
+		fmt.Sprintf("/api/v1/users/%d", f.adminID), fmt.Sprintf("/api/v1/users/%d", f.userID),
+		fmt.Sprintf("/api/v1/users/%d", f.auditorID), fmt.Sprintf("/api/v1/users/%d", f.victimID),
+	} {
+		parts = append(parts, f.expect(t, http.StatusOK, f.admin, "GET", path, "").Body.String())
+	}
+	var tokens int
+	if err := f.env.Store.DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM tokens`).Scan(&tokens); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(parts, "\n") + fmt.Sprintf("\ntokens: %d", tokens)
+}
+
+// mutation is a request to a mutating route that an admin could make.
+type mutation struct {
+	route string // the route's "METHOD path" as in the route table
+	path  string
+	body  string
+}
+
+func (f *roleFixture) mutations(selfID int64) []mutation {
+	victim := fmt.Sprintf("/api/v1/users/%d", f.victimID)
+	self := fmt.Sprintf("/api/v1/users/%d", selfID)
+	return []mutation{
+		{"POST /api/v1/sites", "/api/v1/sites", `{"code":"x1","name":"New"}`},
+		{"PATCH /api/v1/sites/{code}", "/api/v1/sites/s1", `{"name":"Changed"}`},
+		{"DELETE /api/v1/sites/{code}", "/api/v1/sites/spare", ""},
+		{"POST /api/v1/users", "/api/v1/users", `{"login":"intruder","password":"long-enough","role":"admin"}`},
+		{"PATCH /api/v1/users/{id}", victim, `{"name":"Changed"}`},
+		{"PATCH /api/v1/users/{id}", victim, `{"password":"new-password-1"}`},
+		{"PATCH /api/v1/users/{id}", self, `{"role":"admin"}`},
+		{"PATCH /api/v1/users/{id}", self, `{"active":false}`},
+		{"PATCH /api/v1/users/{id}", self, `{"login":"renamed"}`},
+		{"DELETE /api/v1/users/{id}", victim, ""},
+		{"DELETE /api/v1/users/{id}", self, ""},
+		{"POST /api/v1/tokens", "/api/v1/tokens", fmt.Sprintf(`{"user_id":%d,"name":"stolen"}`, f.adminID)},
+		{"PATCH /api/v1/settings", "/api/v1/settings", `{"check_spam":false}`},
+	}
+}
+
+func TestMutatingRoutesForbidden(t *testing.T) {
+	f := newRoleFixture(t)
+	covered := map[string]bool{}
+	for _, m := range f.mutations(0) {
+		covered[m.route] = true
+	}
+	for _, rt := range (&api{}).routes() {
+		if rt.method != http.MethodGet && !covered[rt.method+" "+rt.path] {
+			t.Errorf("mutating route %s %s has no forbidden-role case", rt.method, rt.path)
+		}
+	}
+	for _, caller := range []struct {
+		name string
+		auth string
+		id   int64
+	}{{"auditor", f.auditor, f.auditorID}, {"user", f.user, f.userID}} {
+		for _, m := range f.mutations(caller.id) {
+			t.Run(caller.name+" "+m.route+" "+m.body, func(t *testing.T) {
+				before := f.snapshot(t)
+				got := decodeAs[errorBody](t, f.expect(t, http.StatusForbidden, caller.auth, strings.Fields(m.route)[0], m.path, m.body))
+				if got.Error != "You do not have the right to do this" {
+					t.Errorf("error = %q", got.Error)
+				}
+				if after := f.snapshot(t); after != before {
+					t.Errorf("the database changed:\nbefore %s\nafter  %s", before, after)
+				}
+			})
+		}
+	}
+}
+
+// The same requests succeed for an admin, so the cases above test rights
+// and not broken requests.
+func TestMutationsSucceedForAdmin(t *testing.T) {
+	f := newRoleFixture(t)
+	spareAdmin := f.addAdmin(t, "second", "")
+	for _, m := range f.mutations(f.userID) {
+		rec := f.do(t, spareAdmin, strings.Fields(m.route)[0], m.path, m.body)
+		if rec.Code >= 300 {
+			t.Errorf("%s %s %s: status %d, body %s", m.route, m.path, m.body, rec.Code, rec.Body)
+		}
+	}
+}
+
+func TestAuditorReadsEverything(t *testing.T) {
+	f := newLogFixture(t)
+	h := f.h
+	reads := map[string]string{
+		"GET /api/v1/openapi.json": "/api/v1/openapi.json",
+		"GET /api/v1/sites":        "/api/v1/sites",
+		"GET /api/v1/sites/{code}": "/api/v1/sites/s1",
+		"GET /api/v1/users":        "/api/v1/users",
+		"GET /api/v1/users/{id}":   fmt.Sprintf("/api/v1/users/%d", h.adminID),
+		"GET /api/v1/settings":     "/api/v1/settings",
+		"GET /api/v1/log":          "/api/v1/log",
+	}
+	for _, rt := range (&api{}).routes() {
+		if rt.method != http.MethodGet {
+			continue
+		}
+		path, ok := reads[rt.method+" "+rt.path]
+		if !ok {
+			t.Errorf("read route %s %s has no auditor case", rt.method, rt.path)
+			continue
+		}
+		rec := h.expect(t, http.StatusOK, h.auditor, "GET", path, "")
+		if rt.path == "/api/v1/users" || rt.path == "/api/v1/log" || rt.path == "/api/v1/sites" {
+			if items := decodeAs[listBody[any]](t, rec).Items; len(items) < 1 {
+				t.Errorf("%s: the auditor sees nothing", path)
+			}
+		}
+	}
+	if got := f.list(t, h.auditor, ""); len(strings.Split(got, ",")) != len(f.texts) {
+		t.Errorf("auditor's log = %s, want all %d rows", got, len(f.texts))
+	}
+}

@@ -1,0 +1,48 @@
+package api
+
+import (
+	"net/http"
+	"testing"
+
+	"pochta.dev/pochta/internal/service"
+)
+
+func TestSettings(t *testing.T) {
+	h := newHarness(t)
+	// Settings are for admins and auditors; a user has no business there.
+	h.expect(t, http.StatusForbidden, h.user, "GET", "/api/v1/settings", "")
+	got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.auditor, "GET", "/api/v1/settings", ""))
+	if got != service.DefaultSettings() {
+		t.Errorf("settings = %+v, want the defaults", got)
+	}
+	changed := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.admin, "PATCH", "/api/v1/settings", `{"connection_timeout":45,"save_source":false}`))
+	want := service.DefaultSettings()
+	want.ConnectionTimeout, want.SaveSource = 45, false
+	if changed != want {
+		t.Errorf("after PATCH = %+v, want %+v", changed, want)
+	}
+	if got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.auditor, "GET", "/api/v1/settings", "")); got != want {
+		t.Errorf("GET after PATCH = %+v, want %+v", got, want)
+	}
+}
+
+func TestSettingsFieldErrors(t *testing.T) {
+	h := newHarness(t)
+	russian := h.addAdmin(t, "ivan", "ru")
+	tests := []struct {
+		auth, body, field, want string
+	}{
+		{h.admin, `{"connection_timeout":0}`, "connection_timeout", "Connection timeout (seconds) must be a whole number from 1 to 600"},
+		{h.admin, `{"log_keep_days":-1}`, "log_keep_days", "Keep log for (days) must be a whole number from 1 to 3650"},
+		{russian, `{"connection_timeout":601}`, "connection_timeout", "Поле «Время ожидания соединения (секунды)» должно быть целым числом от 1 до 600"},
+	}
+	for _, test := range tests {
+		got := decodeAs[errorBody](t, h.expect(t, http.StatusBadRequest, test.auth, "PATCH", "/api/v1/settings", test.body))
+		if got.Fields[test.field] != test.want {
+			t.Errorf("%s: fields = %v, want %s = %q", test.body, got.Fields, test.field, test.want)
+		}
+	}
+	if got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.admin, "GET", "/api/v1/settings", "")); got != service.DefaultSettings() {
+		t.Errorf("a rejected PATCH changed the settings: %+v", got)
+	}
+}

@@ -1,0 +1,145 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+// logPageSize is how many work log entries one page shows.
+const logPageSize = 50
+
+// logLevels are the levels the filter offers, in the order of a conversation
+// with a server.
+var logLevels = []string{store.LevelInfo, store.LevelRequest, store.LevelReply, store.LevelError}
+
+// datetimeLocal is the value format of <input type="datetime-local">; the
+// page reads and shows times in UTC.
+const datetimeLocal = "2006-01-02T15:04"
+
+type logFilterForm struct {
+	MailboxID string
+	RuleID    string
+	MessageID string
+	Level     string
+	Since     string
+	Until     string
+}
+
+type logData struct {
+	Filter   logFilterForm
+	Levels   []string
+	Entries  []store.LogEntry
+	Errors   map[string]string
+	Filtered bool   // any filter set: the empty state says "no entries match"
+	Older    string // link to the next page, "" on the last
+	Newest   string // link back to the first page, "" on it
+}
+
+// logPage lists the work log, newest first, with keyset paging: "Older"
+// carries the ID of the last entry shown, so deep pages cost the same as the
+// first. The service decides what the reader may see.
+func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	data := s.newPage(w, r, session, "page.log.title", "log")
+	query := r.URL.Query()
+	form := logFilterForm{
+		MailboxID: strings.TrimSpace(query.Get("mailbox_id")),
+		RuleID:    strings.TrimSpace(query.Get("rule_id")),
+		MessageID: strings.TrimSpace(query.Get("message_id")),
+		Level:     strings.TrimSpace(query.Get("level")),
+		Since:     strings.TrimSpace(query.Get("since")),
+		Until:     strings.TrimSpace(query.Get("until")),
+	}
+	content := logData{Filter: form, Levels: logLevels, Errors: map[string]string{}}
+	t := func(key string, args ...any) string { return i18n.Default.T(data.Lang, key, args...) }
+	filter := store.LogFilter{Limit: logPageSize + 1}
+	id := func(field, value string) int64 {
+		if value == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n <= 0 {
+			content.Errors[field] = t("error.invalid", i18n.Key("field."+field))
+			return 0
+		}
+		return n
+	}
+	moment := func(field, value string) time.Time {
+		if value == "" {
+			return time.Time{}
+		}
+		for _, layout := range []string{datetimeLocal, datetimeLocal + ":05", "2006-01-02"} {
+			if at, err := time.ParseInLocation(layout, value, time.UTC); err == nil {
+				return at
+			}
+		}
+		// The page's own labels: its times are UTC, unlike the API's RFC 3339.
+		content.Errors[field] = t("error.invalid", i18n.Key("log."+field))
+		return time.Time{}
+	}
+	filter.MailboxID = id("mailbox_id", form.MailboxID)
+	filter.RuleID = id("rule_id", form.RuleID)
+	filter.MessageID = id("message_id", form.MessageID)
+	filter.Since = moment("since", form.Since)
+	filter.Until = moment("until", form.Until)
+	filter.BeforeID = id("before", strings.TrimSpace(query.Get("before")))
+	if form.Level != "" {
+		known := false
+		for _, level := range logLevels {
+			known = known || level == form.Level
+		}
+		if known {
+			filter.Level = form.Level
+		} else {
+			content.Errors["level"] = t("error.invalid", i18n.Key("field.level"))
+		}
+	}
+	content.Filtered = form != logFilterForm{}
+	if len(content.Errors) > 0 {
+		data.Content = content
+		s.render(w, r, http.StatusBadRequest, "log", data)
+		return
+	}
+	entries, err := s.svc.Log(r.Context(), session.Actor, filter)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	if len(entries) > logPageSize {
+		entries = entries[:logPageSize]
+		older := cloneQuery(query)
+		older.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
+		content.Older = "/log?" + older.Encode()
+	}
+	if filter.BeforeID != 0 {
+		newest := cloneQuery(query)
+		newest.Del("before")
+		content.Newest = "/log"
+		if encoded := newest.Encode(); encoded != "" {
+			content.Newest += "?" + encoded
+		}
+	}
+	content.Entries = entries
+	data.Content = content
+	s.render(w, r, http.StatusOK, "log", data)
+}
+
+// cloneQuery copies a query without its empty values, to keep paging links
+// short.
+func cloneQuery(query url.Values) url.Values {
+	out := url.Values{}
+	for key, values := range query {
+		for _, value := range values {
+			if value != "" {
+				out.Add(key, value)
+			}
+		}
+	}
+	return out
+}

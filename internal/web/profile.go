@@ -1,0 +1,92 @@
+package web
+
+import (
+	"net/http"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+)
+
+// profileFields is the order of the profile form, for the error summary.
+var profileFields = []string{"name", "email", "password", "password_repeat", "language"}
+
+type profileForm struct {
+	User     service.UserView
+	ReadOnly bool
+	Name     string
+	Email    string
+	Language string
+	Errors   map[string]string
+	Summary  []summaryItem
+}
+
+// profilePage shows the signed-in user's own record: name, e-mail, password
+// and language are theirs to change.
+func (s *server) profilePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language})
+}
+
+// saveProfile changes the user's own record through service.UpdateUser,
+// sending only the fields a user may change. The password is typed twice,
+// checked here: a typo would otherwise lock the user out.
+func (s *server) saveProfile(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !canEditSelf(session.Actor) {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	form := profileForm{Name: formValue(r, "name"), Email: formValue(r, "email"), Language: formValue(r, "language")}
+	input := service.UserInput{Name: &form.Name, Email: &form.Email, Language: &form.Language}
+	password := r.PostForm.Get("password")
+	if password != "" {
+		if password != r.PostForm.Get("password_repeat") {
+			form.Errors = map[string]string{"password_repeat": i18n.Default.T(lang, "error.password_mismatch")}
+		}
+		input.Password = &password
+	}
+	invalid := func(fieldErrors map[string]string) {
+		if user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID); err == nil {
+			form.User = user
+		}
+		form.Errors = fieldErrors
+		s.renderProfile(w, r, session, http.StatusUnprocessableEntity, form)
+	}
+	if form.Errors != nil {
+		invalid(form.Errors)
+		return
+	}
+	_, err := s.svc.UpdateUser(r.Context(), session.Actor, session.Actor.User.ID, input)
+	if s.formFailed(w, r, session, err, invalid) {
+		return
+	}
+	s.flash(w, r, "flash.profile_saved")
+	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+}
+
+func (s *server) renderProfile(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form profileForm) {
+	data := s.newPage(w, r, session, "page.profile.title", "profile")
+	form.ReadOnly = !canEditSelf(session.Actor)
+	form.Summary = summaryOf(form.Errors, profileFields...)
+	data.Content = form
+	s.render(w, r, status, "profile", data)
+}
+
+// switchLanguage is the header's language switch: it stores the choice on
+// the user's own record and goes back to the page it came from.
+func (s *server) switchLanguage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	language := formValue(r, "language")
+	if !i18n.Default.Has(language) {
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	if _, err := s.svc.UpdateUser(r.Context(), session.Actor, session.Actor.User.ID, service.UserInput{Language: &language}); err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, safeNext(formValue(r, "back")), http.StatusSeeOther)
+}

@@ -1,0 +1,360 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// pages holds one parsed template set per page: the shared layout plus the
+// page's own file, which defines "content". Parsing each page separately lets
+// every page define the same block names.
+type pages struct {
+	sets map[string]*template.Template
+}
+
+// loadPages parses every template at start-up. The templates are part of the
+// binary, so an error is a programming error and panics (tests catch it).
+func loadPages(statics *statics) *pages {
+	funcs := template.FuncMap{
+		"t":        translate,
+		"datetime": formatTime,
+		"asset":    statics.url,
+		"dict":     dict,
+		"langName": func(code string) string { return i18n.Default.T(code, "language.name") },
+		"hasKey": func(m map[string]string, key string) bool {
+			_, ok := m[key]
+			return ok
+		},
+	}
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	p := &pages{sets: map[string]*template.Template{}}
+	for _, name := range names {
+		base := strings.TrimSuffix(path.Base(name), ".html")
+		if base == "layout" {
+			continue
+		}
+		set := template.Must(template.New(base).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", name))
+		p.sets[base] = set
+	}
+	return p
+}
+
+// translate is the template function t: {{t $.Lang "key" args...}}.
+func translate(lang, key string, args ...any) string {
+	return i18n.Default.T(lang, key, args...)
+}
+
+// formatTime shows a time readably in UTC, the same for every reader; a zero
+// time is an empty cell.
+func formatTime(value any) string {
+	var at time.Time
+	switch v := value.(type) {
+	case time.Time:
+		at = v
+	case *time.Time:
+		if v == nil {
+			return ""
+		}
+		at = *v
+	default:
+		return ""
+	}
+	if at.IsZero() {
+		return ""
+	}
+	return at.UTC().Format("2006-01-02 15:04:05") + " UTC"
+}
+
+// dict builds a map from key/value pairs, to pass several values to a
+// sub-template.
+func dict(pairs ...any) (map[string]any, error) {
+	if len(pairs)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		key, ok := pairs[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", pairs[i])
+		}
+		m[key] = pairs[i+1]
+	}
+	return m, nil
+}
+
+// navItem is one link of the left navigation.
+type navItem struct {
+	ID    string // matches page.Nav for the current page
+	Path  string
+	Label string
+}
+
+type navGroup struct {
+	Label string
+	Items []navItem
+}
+
+// languageOption is one entry of a language select, named in its own
+// language so that a reader finds theirs whatever the page's language.
+type languageOption struct {
+	Code string
+	Name string
+}
+
+// page is what the layout needs, plus the page's own Content.
+type page struct {
+	Lang      string
+	Title     string
+	Nav       string
+	Path      string // the current URL, to come back to after a language switch
+	CSRF      string
+	Signed    bool
+	User      store.User
+	Role      string
+	Admin     bool // may change things
+	ReadAll   bool // admin or auditor
+	EditSelf  bool // may edit their own profile
+	Groups    []navGroup
+	Languages []languageOption
+	Flash     string
+	Content   any
+}
+
+// newPage fills the layout's data for a request. session may be nil (the
+// login and error pages when signed out). It consumes the flash cookie.
+func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *service.WebSession, titleKey, nav string) *page {
+	data := &page{Nav: nav, Path: r.URL.RequestURI(), Lang: requestLanguage(r)}
+	for _, code := range i18n.Default.Languages() {
+		data.Languages = append(data.Languages, languageOption{Code: code, Name: i18n.Default.T(code, "language.name")})
+	}
+	if session != nil {
+		actor := session.Actor
+		data.Signed = true
+		data.CSRF = session.CSRFToken
+		data.User = actor.User
+		data.Role = actor.User.Role
+		data.Admin = actor.IsAdmin()
+		data.ReadAll = actor.CanReadAll()
+		data.EditSelf = canEditSelf(actor)
+		data.Lang = s.svc.UserLanguage(r.Context(), actor.User)
+		data.Groups = navigation(data.Lang, actor)
+	}
+	data.Title = i18n.Default.T(data.Lang, titleKey)
+	if cookie, err := r.Cookie(flashCookie); err == nil {
+		if strings.HasPrefix(cookie.Value, "flash.") {
+			data.Flash = i18n.Default.T(data.Lang, cookie.Value)
+		}
+		s.clearCookie(w, r, flashCookie)
+	}
+	return data
+}
+
+// canEditSelf mirrors service.UpdateUser's rule for one's own record (admins,
+// and users of role "user"), so the profile form and the language switch are
+// offered only to those the service will let save them.
+func canEditSelf(actor *service.Actor) bool {
+	return actor != nil
+}
+
+// navigation builds the left menu, leaving out what the role cannot open.
+func navigation(lang string, actor *service.Actor) []navGroup {
+	t := func(key string) string { return i18n.Default.T(lang, key) }
+	mail := navGroup{Label: t("nav.group.mail"), Items: []navItem{
+		{"messages", "/messages", t("nav.messages")},
+		{"log", "/log", t("nav.log")},
+		{"rules", "/rules", t("nav.rules")},
+		{"mailboxes", "/mailboxes", t("nav.mailboxes")},
+		{"services", "/services", t("nav.services")},
+	}}
+	groups := []navGroup{mail}
+	if actor.CanReadAll() {
+		groups[0].Items = append(groups[0].Items, navItem{"settings", "/settings", t("nav.settings")})
+		groups = append(groups, navGroup{Label: t("nav.group.admin"), Items: []navItem{
+			{"sites", "/sites", t("nav.sites")},
+			{"users", "/users", t("nav.users")},
+		}})
+	}
+	return groups
+}
+
+// navOf gives the navigation ID of a path: its first segment.
+func navOf(p string) string {
+	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	return first
+}
+
+// flashCookie carries a catalog key (never free text) from a POST to the page
+// it redirects to: "Settings saved" after redirect-after-POST.
+const flashCookie = "pochta_flash"
+
+func (s *server) flash(w http.ResponseWriter, r *http.Request, key string) {
+	s.setCookie(w, r, flashCookie, key, 60)
+}
+
+// render executes a page into a buffer first, so a template error gives a
+// clean 500 rather than half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data *page) {
+	set, ok := s.pages.sets[name]
+	if !ok {
+		s.logger.Error("web: no such template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := set.ExecuteTemplate(&buf, "layout", data); err != nil {
+		s.logger.Error("web: render", "template", name, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// errorData is the content of the error page.
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// renderError shows a plain error page in the reader's language.
+func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int, key string) {
+	title := "page.error.title"
+	switch status {
+	case http.StatusForbidden:
+		title = "page.forbidden.title"
+	case http.StatusNotFound:
+		title = "page.not_found.title"
+	}
+	data := s.newPage(w, r, sessionFrom(r), title, navOf(r.URL.Path))
+	data.Content = errorData{Status: status, Message: i18n.Default.T(data.Lang, key)}
+	s.render(w, r, status, "error", data)
+}
+
+// statics serves the embedded CSS and JS. URLs carry a hash of the content,
+// so browsers may cache them for good and still see every change.
+type statics struct {
+	files   fs.FS
+	hashes  map[string]string
+	handler http.Handler
+}
+
+func loadStatics() *statics {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err)
+	}
+	st := &statics{files: sub, hashes: map[string]string{}}
+	entries, err := fs.ReadDir(sub, ".")
+	if err != nil {
+		panic(err)
+	}
+	for _, entry := range entries {
+		content, err := fs.ReadFile(sub, entry.Name())
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(content)
+		st.hashes[entry.Name()] = hex.EncodeToString(sum[:6])
+	}
+	st.handler = http.StripPrefix("/static/", http.FileServerFS(sub))
+	return st
+}
+
+// url gives the cache-busting URL of a static file.
+func (st *statics) url(name string) string {
+	return "/static/" + name + "?v=" + st.hashes[name]
+}
+
+func (st *statics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	hash, ok := st.hashes[name]
+	if !ok {
+		http.NotFound(w, r) // no directory listings, nothing but the known files
+		return
+	}
+	if r.URL.Query().Get("v") == hash {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	st.handler.ServeHTTP(w, r)
+}
+
+// summaryItem is one line of the error summary above a form, linking to the
+// field it is about.
+type summaryItem struct {
+	Field   string
+	Message string
+}
+
+// summaryOf lists field errors in the order the fields appear on the page
+// (order), then any others by name, for the summary above a form.
+func summaryOf(fieldErrors map[string]string, order ...string) []summaryItem {
+	var items []summaryItem
+	seen := map[string]bool{}
+	for _, name := range order {
+		if message, ok := fieldErrors[name]; ok && !seen[name] {
+			items = append(items, summaryItem{Field: name, Message: message})
+			seen[name] = true
+		}
+	}
+	var rest []string
+	for name := range fieldErrors {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	for _, name := range rest {
+		items = append(items, summaryItem{Field: name, Message: fieldErrors[name]})
+	}
+	return items
+}
+
+// confirmData is the content of the confirmation page shown before a delete:
+// the page itself is the server-side confirm step, so deleting works, and
+// stays deliberate, without JavaScript.
+type confirmData struct {
+	Question string
+	Action   string // where the confirming form posts
+	Cancel   string // where "Cancel" goes
+	Error    string // why a confirmed delete did not happen
+}
+
+// formValue gives a trimmed form field.
+func formValue(r *http.Request, name string) string {
+	return strings.TrimSpace(r.PostForm.Get(name))
+}
+
+// formHas reports whether the form sent a field at all.
+func formHas(r *http.Request, name string) bool {
+	_, ok := r.PostForm[name]
+	return ok
+}

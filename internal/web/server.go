@@ -1,0 +1,190 @@
+// Package web is Pochta's server-rendered web admin: html/template pages over
+// internal/service, with server-side sessions, CSRF tokens on every form and
+// strict security headers. Handlers stay thin: each one decodes the form,
+// calls one service method (which checks rights and validates) and renders.
+// Templates and static files are embedded, so `go build` needs no asset step,
+// and every page works without JavaScript.
+package web
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+
+	"pochta.dev/pochta/internal/service"
+)
+
+// Options configure [New].
+type Options struct {
+	// Logger receives request errors; nil means slog.Default().
+	Logger *slog.Logger
+	// SecureCookies forces the Secure flag of cookies on or off. Nil means
+	// automatic: Secure when the request came over TLS or a proxy says so
+	// with X-Forwarded-Proto: https.
+	SecureCookies *bool
+}
+
+// server holds what every handler needs. It has no mutable state after New.
+type server struct {
+	svc     *service.Service
+	logger  *slog.Logger
+	secure  *bool
+	pages   *pages
+	statics *statics
+}
+
+// New makes the web admin handler. It serves everything under "/" except
+// /api/, /healthz and /metrics, which the caller mounts separately.
+func New(svc *service.Service, options Options) http.Handler {
+	s := &server{svc: svc, logger: options.Logger, secure: options.SecureCookies}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	s.statics = loadStatics()
+	s.pages = loadPages(s.statics)
+	mux := http.NewServeMux()
+	s.routes(mux)
+	// Outermost first: headers go on every response, even a recovered panic;
+	// the session is known before the CSRF check, which runs before any
+	// handler sees a POST.
+	return s.securityHeaders(s.recoverPanics(s.withSession(s.checkCSRF(mux))))
+}
+
+// routes registers every page in one place, with method patterns, so the
+// whole surface of the web admin can be read at a glance.
+func (s *server) routes(mux *http.ServeMux) {
+	mux.Handle("GET /static/", s.statics)
+
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+
+	mux.HandleFunc("GET /{$}", s.signedIn(s.dashboard))
+	mux.HandleFunc("GET /messages", s.signedIn(s.notBuilt("nav.messages", "notbuilt.messages")))
+	mux.HandleFunc("GET /rules", s.signedIn(s.notBuilt("nav.rules", "notbuilt.rules")))
+	mux.HandleFunc("GET /mailboxes", s.signedIn(s.notBuilt("nav.mailboxes", "notbuilt.mailboxes")))
+	mux.HandleFunc("GET /services", s.signedIn(s.notBuilt("nav.services", "notbuilt.services")))
+
+	mux.HandleFunc("GET /log", s.signedIn(s.logPage))
+
+	mux.HandleFunc("GET /settings", s.signedIn(s.settingsPage))
+	mux.HandleFunc("POST /settings", s.signedIn(s.saveSettings))
+
+	mux.HandleFunc("GET /sites", s.signedIn(s.sitesPage))
+	mux.HandleFunc("GET /sites/new", s.signedIn(s.newSitePage))
+	mux.HandleFunc("POST /sites", s.signedIn(s.createSite))
+	mux.HandleFunc("GET /sites/{code}", s.signedIn(s.sitePage))
+	mux.HandleFunc("POST /sites/{code}", s.signedIn(s.updateSite))
+	mux.HandleFunc("GET /sites/{code}/delete", s.signedIn(s.deleteSitePage))
+	mux.HandleFunc("POST /sites/{code}/delete", s.signedIn(s.deleteSite))
+
+	mux.HandleFunc("GET /users", s.signedIn(s.usersPage))
+	mux.HandleFunc("GET /users/new", s.signedIn(s.newUserPage))
+	mux.HandleFunc("POST /users", s.signedIn(s.createUser))
+	mux.HandleFunc("GET /users/{id}", s.signedIn(s.userPage))
+	mux.HandleFunc("POST /users/{id}", s.signedIn(s.updateUser))
+	mux.HandleFunc("GET /users/{id}/delete", s.signedIn(s.deleteUserPage))
+	mux.HandleFunc("POST /users/{id}/delete", s.signedIn(s.deleteUser))
+	mux.HandleFunc("POST /users/{id}/token", s.signedIn(s.createToken))
+
+	mux.HandleFunc("GET /profile", s.signedIn(s.profilePage))
+	mux.HandleFunc("POST /profile", s.signedIn(s.saveProfile))
+	mux.HandleFunc("POST /profile/language", s.signedIn(s.switchLanguage))
+
+	mux.HandleFunc("/", s.notFound)
+}
+
+// contentSecurityPolicy allows only the app's own files: no inline script or
+// style, no framing, forms posting only back here.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// securityHeaders sets the headers every response carries.
+func (s *server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panicking handler into a logged 500 page instead of
+// a dropped connection.
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("web: panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// signedIn wraps a handler that needs a session: without one the browser is
+// sent to the login page, coming back to where it was afterwards.
+func (s *server) signedIn(next func(http.ResponseWriter, *http.Request, *service.WebSession)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		session := sessionFrom(r)
+		if session == nil {
+			target := "/login"
+			if r.Method == http.MethodGet && r.URL.Path != "/" {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		next(w, r, session)
+	}
+}
+
+// dashboard sends a signed-in user to the message list, the module's main page.
+func (s *server) dashboard(w http.ResponseWriter, r *http.Request, _ *service.WebSession) {
+	http.Redirect(w, r, "/messages", http.StatusSeeOther)
+}
+
+// notBuilt renders the layout with a notice for a page a later issue brings,
+// so the navigation is complete from the start.
+func (s *server) notBuilt(titleKey, whatKey string) func(http.ResponseWriter, *http.Request, *service.WebSession) {
+	return func(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+		data := s.newPage(w, r, session, titleKey, navOf(r.URL.Path))
+		data.Content = notBuiltData{What: whatKey}
+		s.render(w, r, http.StatusOK, "notbuilt", data)
+	}
+}
+
+// notBuiltData names, by catalog key, what brings a page that is not built.
+type notBuiltData struct {
+	What string
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "error.page_not_found")
+}
+
+// serviceError renders the page for an error a service call returned:
+// forbidden and not found have their own pages, anything else is logged and
+// shown as a plain 500 without its text (which may hold internals).
+func (s *server) serviceError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, service.ErrForbidden):
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	case errors.Is(err, service.ErrNotFound):
+		s.renderError(w, r, http.StatusNotFound, "error.not_found")
+	case errors.Is(err, service.ErrUnauthenticated):
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	default:
+		s.logger.Error("web: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+	}
+}

@@ -1,0 +1,239 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+)
+
+// settingsLayout groups the module settings (by JSON name) into panels and
+// names the help text of each. Only presentation lives here: the fields
+// themselves, their types and their ranges come from service.Settings, and a
+// setting missing from this table still shows, in an "Other" panel.
+var settingsLayout = []struct {
+	title  string
+	fields []string
+}{
+	{"settings.section.storage", []string{"save_source", "save_attachments", "max_attachment_size_kb"}},
+	{"settings.section.receiving", []string{"connection_timeout", "user_mailboxes_per_user"}},
+	{"settings.section.spam", []string{"check_spam", "spam_words_used", "spam_min_word_count"}},
+	{"settings.section.log", []string{"log_keep_days", "log_disabled"}},
+}
+
+// checkboxMarker names, in a hidden field, each checkbox the form had: an
+// unchecked box sends nothing, so only a marked field may be read as false.
+const checkboxMarker = "checkbox"
+
+type settingRow struct {
+	Name    string
+	Label   string
+	Help    string
+	Bool    bool
+	Checked bool
+	Value   string
+	Error   string
+}
+
+type settingSection struct {
+	Title string
+	Rows  []settingRow
+}
+
+type settingsData struct {
+	Sections []settingSection
+	Summary  []summaryItem
+	ReadOnly bool
+}
+
+// settingsValues is the form's state: numbers as typed, checkboxes as ticked.
+type settingsValues struct {
+	numbers map[string]string
+	flags   map[string]bool
+}
+
+// valuesOf turns service.Settings into form values through its JSON names,
+// so that a new setting needs no change here.
+func valuesOf(settings service.Settings) (settingsValues, error) {
+	encoded, err := json.Marshal(settings)
+	if err != nil {
+		return settingsValues{}, err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(encoded, &fields); err != nil {
+		return settingsValues{}, err
+	}
+	values := settingsValues{numbers: map[string]string{}, flags: map[string]bool{}}
+	for name, value := range fields {
+		switch v := value.(type) {
+		case bool:
+			values.flags[name] = v
+		case float64:
+			values.numbers[name] = strconv.FormatInt(int64(v), 10)
+		}
+	}
+	return values, nil
+}
+
+// settingsPage shows the module settings: admins edit them, auditors read
+// them. Users do not see them: the service lets any signed-in caller read
+// settings (other packages need them), but the page is for administration.
+func (s *server) settingsPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !session.Actor.CanReadAll() {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
+	settings, err := s.svc.Settings(r.Context(), session.Actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	values, err := valuesOf(settings)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.renderSettings(w, r, session, http.StatusOK, values, nil)
+}
+
+// saveSettings validates and saves the form; on an error the form comes back
+// with what was typed and a message by each bad field (422).
+func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !session.Actor.IsAdmin() {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	current, err := s.svc.Settings(r.Context(), session.Actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	known, err := valuesOf(current)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	submitted := settingsValues{numbers: map[string]string{}, flags: map[string]bool{}}
+	input := map[string]any{}
+	fieldErrors := map[string]string{}
+	marked := map[string]bool{}
+	for _, name := range r.PostForm[checkboxMarker] {
+		marked[name] = true
+	}
+	for name := range known.flags {
+		if marked[name] {
+			checked := r.PostForm.Get(name) != ""
+			submitted.flags[name], input[name] = checked, checked
+		} else {
+			submitted.flags[name] = known.flags[name]
+		}
+	}
+	for name := range known.numbers {
+		raw, ok := r.PostForm[name]
+		if !ok {
+			submitted.numbers[name] = known.numbers[name]
+			continue
+		}
+		text := strings.TrimSpace(raw[0])
+		submitted.numbers[name] = text
+		number, err := strconv.Atoi(text)
+		if err != nil {
+			fieldErrors[name] = i18n.Default.T(lang, "error.whole_number", i18n.Key("field."+name))
+			continue
+		}
+		input[name] = number
+	}
+	if len(fieldErrors) > 0 {
+		s.renderSettings(w, r, session, http.StatusUnprocessableEntity, submitted, fieldErrors)
+		return
+	}
+	var settingsInput service.SettingsInput
+	encoded, err := json.Marshal(input)
+	if err == nil {
+		err = json.Unmarshal(encoded, &settingsInput)
+	}
+	if err != nil {
+		s.serviceError(w, r, fmt.Errorf("settings form: %w", err))
+		return
+	}
+	_, err = s.svc.UpdateSettings(r.Context(), session.Actor, settingsInput)
+	var invalid *service.ValidationError
+	switch {
+	case errors.As(err, &invalid):
+		s.renderSettings(w, r, session, http.StatusUnprocessableEntity, submitted, invalid.Translated(lang))
+		return
+	case err != nil:
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: settings saved", "user", session.Actor.User.Login)
+	s.flash(w, r, "flash.settings_saved")
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+}
+
+func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, values settingsValues, fieldErrors map[string]string) {
+	data := s.newPage(w, r, session, "page.settings.title", "settings")
+	t := func(key string, args ...any) string { return i18n.Default.T(data.Lang, key, args...) }
+	row := func(name string) settingRow {
+		result := settingRow{Name: name, Label: t("field." + name), Error: fieldErrors[name]}
+		if help := "help." + name; i18n.Default.T(i18n.Fallback, help) != help {
+			result.Help = t(help)
+		}
+		if checked, ok := values.flags[name]; ok {
+			result.Bool, result.Checked = true, checked
+		} else {
+			result.Value = values.numbers[name]
+		}
+		return result
+	}
+	content := settingsData{ReadOnly: !session.Actor.IsAdmin()}
+	placed := map[string]bool{}
+	for _, section := range settingsLayout {
+		panel := settingSection{Title: t(section.title)}
+		for _, name := range section.fields {
+			if _, isFlag := values.flags[name]; !isFlag {
+				if _, isNumber := values.numbers[name]; !isNumber {
+					continue // a setting the service no longer has
+				}
+			}
+			placed[name] = true
+			panel.Rows = append(panel.Rows, row(name))
+		}
+		content.Sections = append(content.Sections, panel)
+	}
+	var others []string
+	for name := range values.flags {
+		if !placed[name] {
+			others = append(others, name)
+		}
+	}
+	for name := range values.numbers {
+		if !placed[name] {
+			others = append(others, name)
+		}
+	}
+	if len(others) > 0 {
+		sort.Strings(others)
+		panel := settingSection{Title: t("settings.section.other")}
+		for _, name := range others {
+			panel.Rows = append(panel.Rows, row(name))
+		}
+		content.Sections = append(content.Sections, panel)
+	}
+	var order []string
+	for _, section := range content.Sections {
+		for _, row := range section.Rows {
+			order = append(order, row.Name)
+		}
+	}
+	content.Summary = summaryOf(fieldErrors, order...)
+	data.Content = content
+	s.render(w, r, status, "settings", data)
+}

@@ -1,0 +1,192 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+// siteFields is the order of the site form, for the error summary.
+var siteFields = []string{"code", "name", "domain", "charset", "language"}
+
+// commonCharsets are offered as suggestions; any charset the decoder knows
+// is accepted.
+var commonCharsets = []string{"UTF-8", "windows-1251", "KOI8-R", "ISO-8859-1", "ISO-8859-5", "ISO-8859-15", "windows-1252", "IBM866"}
+
+type sitesData struct {
+	Sites []store.Site
+}
+
+type siteForm struct {
+	New      bool
+	ReadOnly bool
+	Site     store.Site // the stored site, for its dates (edit only)
+	Code     string
+	Name     string
+	Domain   string
+	Charset  string
+	Language string
+	Charsets []string
+	Errors   map[string]string
+	Summary  []summaryItem
+}
+
+// sitesPage lists the sites by code.
+func (s *server) sitesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	sites, err := s.svc.Sites(r.Context(), session.Actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	data := s.newPage(w, r, session, "page.sites.title", "sites")
+	data.Content = sitesData{Sites: sites}
+	s.render(w, r, http.StatusOK, "sites", data)
+}
+
+func (s *server) newSitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !session.Actor.IsAdmin() {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
+	s.renderSiteForm(w, r, session, http.StatusOK, siteForm{New: true, Charset: "UTF-8", Language: i18n.Fallback})
+}
+
+// siteInput reads the site form. The code is sent only when creating: it is
+// fixed afterwards.
+func siteInput(r *http.Request, creating bool) (service.SiteInput, siteForm) {
+	form := siteForm{
+		New: creating, Code: formValue(r, "code"), Name: formValue(r, "name"), Domain: formValue(r, "domain"),
+		Charset: formValue(r, "charset"), Language: formValue(r, "language"),
+	}
+	input := service.SiteInput{Name: &form.Name, Domain: &form.Domain, Charset: &form.Charset, Language: &form.Language}
+	if creating {
+		input.Code = &form.Code
+	}
+	return input, form
+}
+
+func (s *server) createSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	input, form := siteInput(r, true)
+	site, err := s.svc.CreateSite(r.Context(), session.Actor, input)
+	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+		form.Errors = fieldErrors
+		s.renderSiteForm(w, r, session, http.StatusUnprocessableEntity, form)
+	}) {
+		return
+	}
+	s.flash(w, r, "flash.site_created")
+	http.Redirect(w, r, "/sites/"+url.PathEscape(site.Code), http.StatusSeeOther)
+}
+
+func (s *server) sitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	site, err := s.svc.Site(r.Context(), session.Actor, r.PathValue("code"))
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.renderSiteForm(w, r, session, http.StatusOK, siteForm{
+		Site: site, Code: site.Code, Name: site.Name, Domain: site.Domain, Charset: site.Charset, Language: site.Language,
+	})
+}
+
+func (s *server) updateSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	code := r.PathValue("code")
+	input, form := siteInput(r, false)
+	site, err := s.svc.UpdateSite(r.Context(), session.Actor, code, input)
+	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+		form.Site, form.Code, form.Errors = site, code, fieldErrors
+		s.renderSiteForm(w, r, session, http.StatusUnprocessableEntity, form)
+	}) {
+		return
+	}
+	s.flash(w, r, "flash.saved")
+	http.Redirect(w, r, "/sites/"+url.PathEscape(site.Code), http.StatusSeeOther)
+}
+
+func (s *server) renderSiteForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form siteForm) {
+	title := "page.site.title"
+	if form.New {
+		title = "page.site_new.title"
+	}
+	data := s.newPage(w, r, session, title, "sites")
+	if !form.New {
+		data.Title = i18n.Default.T(data.Lang, title, form.Code)
+	}
+	form.ReadOnly = !session.Actor.IsAdmin()
+	form.Charsets = commonCharsets
+	form.Summary = summaryOf(form.Errors, siteFields...)
+	data.Content = form
+	s.render(w, r, status, "site", data)
+}
+
+// deleteSitePage asks before deleting a site.
+func (s *server) deleteSitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	s.confirmDeleteSite(w, r, session, http.StatusOK, "")
+}
+
+func (s *server) confirmDeleteSite(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, problem string) {
+	if !session.Actor.IsAdmin() {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
+	site, err := s.svc.Site(r.Context(), session.Actor, r.PathValue("code"))
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	data := s.newPage(w, r, session, "page.site_delete.title", "sites")
+	path := "/sites/" + url.PathEscape(site.Code)
+	data.Content = confirmData{
+		Question: i18n.Default.T(data.Lang, "confirm.delete_site", site.Name, site.Code),
+		Action:   path + "/delete", Cancel: path, Error: problem,
+	}
+	s.render(w, r, status, "confirm", data)
+}
+
+// deleteSite deletes only with confirm=yes, which the confirmation page (or
+// the JavaScript confirm dialog) adds; a bare POST shows the question.
+func (s *server) deleteSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if formValue(r, "confirm") != "yes" {
+		s.confirmDeleteSite(w, r, session, http.StatusOK, "")
+		return
+	}
+	err := s.svc.DeleteSite(r.Context(), session.Actor, r.PathValue("code"))
+	var conflict *service.ConflictError
+	if errors.As(err, &conflict) {
+		lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+		s.confirmDeleteSite(w, r, session, http.StatusConflict, i18n.Default.Message(lang, conflict.Message))
+		return
+	}
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.flash(w, r, "flash.site_deleted")
+	http.Redirect(w, r, "/sites", http.StatusSeeOther)
+}
+
+// formFailed handles the error of a form's service call: a validation error
+// goes to invalid with the field texts in the reader's language (the form
+// then re-renders with them), anything else gets its error page. It reports
+// whether there was an error.
+func (s *server) formFailed(w http.ResponseWriter, r *http.Request, session *service.WebSession, err error, invalid func(map[string]string)) bool {
+	if err == nil {
+		return false
+	}
+	var validation *service.ValidationError
+	if errors.As(err, &validation) {
+		invalid(validation.Translated(s.svc.UserLanguage(r.Context(), session.Actor.User)))
+		return true
+	}
+	var conflict *service.ConflictError
+	if errors.As(err, &conflict) {
+		invalid(map[string]string{"": i18n.Default.Message(s.svc.UserLanguage(r.Context(), session.Actor.User), conflict.Message)})
+		return true
+	}
+	s.serviceError(w, r, err)
+	return true
+}

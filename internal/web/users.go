@@ -1,0 +1,278 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+// usersPageSize is how many users one page of the list shows.
+const usersPageSize = 50
+
+// userFields is the order of the user form, for the error summary.
+var userFields = []string{"site", "login", "email", "name", "password", "role", "active", "language"}
+
+var roles = []string{store.RoleAdmin, store.RoleAuditor, store.RoleUser}
+
+type usersData struct {
+	Users  []service.UserView
+	Search string
+	Role   string
+	Roles  []string
+	Next   string // link to the next page, "" on the last
+	First  string // link back to the first page, "" on it
+}
+
+type userForm struct {
+	New          bool
+	ReadOnly     bool
+	User         service.UserView // the stored user (edit only)
+	Site         string
+	Login        string
+	Email        string
+	Name         string
+	Role         string
+	Active       bool
+	Language     string
+	Sites        []store.Site
+	Roles        []string
+	Errors       map[string]string
+	Summary      []summaryItem
+	PasswordHelp string // catalog key: "leave empty to keep" only on edit
+	CanToken     bool   // may make an API token for this user
+	NewToken     string // a token just made, shown this once
+}
+
+// usersPage lists users by ID with keyset paging, filtered by a search text
+// and role. Admins and auditors see everyone; a user sees only themselves
+// (the service decides).
+func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	query := r.URL.Query()
+	content := usersData{Search: query.Get("q"), Role: query.Get("role"), Roles: roles}
+	filter := store.UserFilter{Search: content.Search, Limit: usersPageSize + 1}
+	for _, role := range roles {
+		if role == content.Role {
+			filter.Role = role
+		}
+	}
+	if after, err := strconv.ParseInt(query.Get("after"), 10, 64); err == nil && after > 0 {
+		filter.AfterID = after
+		first := cloneQuery(query)
+		first.Del("after")
+		content.First = "/users"
+		if encoded := first.Encode(); encoded != "" {
+			content.First += "?" + encoded
+		}
+	}
+	users, err := s.svc.Users(r.Context(), session.Actor, filter)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	if len(users) > usersPageSize {
+		users = users[:usersPageSize]
+		next := cloneQuery(query)
+		next.Set("after", strconv.FormatInt(users[len(users)-1].ID, 10))
+		content.Next = "/users?" + next.Encode()
+	}
+	content.Users = users
+	data := s.newPage(w, r, session, "page.users.title", "users")
+	data.Content = content
+	s.render(w, r, http.StatusOK, "users", data)
+}
+
+func (s *server) newUserPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !session.Actor.IsAdmin() {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
+	form := userForm{New: true, Role: store.RoleUser, Active: true}
+	if site, err := s.svc.DefaultSite(r.Context()); err == nil {
+		form.Site = site.Code
+	}
+	s.renderUserForm(w, r, session, http.StatusOK, form)
+}
+
+// userInput reads the user form. An empty password means "keep it" on
+// edit; the active checkbox counts only when the form marked it as present.
+func userInput(r *http.Request) (service.UserInput, userForm) {
+	form := userForm{
+		Site: formValue(r, "site"), Login: formValue(r, "login"), Email: formValue(r, "email"), Name: formValue(r, "name"),
+		Role: formValue(r, "role"), Language: formValue(r, "language"), Active: r.PostForm.Get("active") != "",
+	}
+	input := service.UserInput{
+		Site: &form.Site, Login: &form.Login, Email: &form.Email, Name: &form.Name, Role: &form.Role, Language: &form.Language,
+	}
+	if password := r.PostForm.Get("password"); password != "" {
+		input.Password = &password
+	}
+	for _, marked := range r.PostForm[checkboxMarker] {
+		if marked == "active" {
+			input.Active = &form.Active
+		}
+	}
+	return input, form
+}
+
+func (s *server) createUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	input, form := userInput(r)
+	form.New = true
+	user, err := s.svc.CreateUser(r.Context(), session.Actor, input)
+	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+		form.Errors = fieldErrors
+		s.renderUserForm(w, r, session, http.StatusUnprocessableEntity, form)
+	}) {
+		return
+	}
+	s.logger.Info("web: user created", "user", user.Login, "by", session.Actor.User.Login)
+	s.flash(w, r, "flash.user_created")
+	http.Redirect(w, r, "/users/"+strconv.FormatInt(user.ID, 10), http.StatusSeeOther)
+}
+
+// pathID reads the {id} of a path; anything but a positive number is a 404.
+func (s *server) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		s.notFound(w, r)
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *server) userPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	s.showUser(w, r, session, id, http.StatusOK, "")
+}
+
+// showUser renders a stored user's form, with newToken shown once when one
+// was just made.
+func (s *server) showUser(w http.ResponseWriter, r *http.Request, session *service.WebSession, id int64, status int, newToken string) {
+	user, err := s.svc.User(r.Context(), session.Actor, id)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.renderUserForm(w, r, session, status, userForm{
+		User: user, Site: user.Site, Login: user.Login, Email: user.Email, Name: user.Name, Role: user.Role,
+		Active: user.Active, Language: user.Language, NewToken: newToken,
+	})
+}
+
+func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	input, form := userInput(r)
+	user, err := s.svc.UpdateUser(r.Context(), session.Actor, id, input)
+	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+		if stored, err := s.svc.User(r.Context(), session.Actor, id); err == nil {
+			form.User = stored
+		}
+		form.Errors = fieldErrors
+		s.renderUserForm(w, r, session, http.StatusUnprocessableEntity, form)
+	}) {
+		return
+	}
+	s.logger.Info("web: user saved", "user", user.Login, "by", session.Actor.User.Login)
+	s.flash(w, r, "flash.saved")
+	http.Redirect(w, r, "/users/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+}
+
+func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form userForm) {
+	title := "page.user.title"
+	if form.New {
+		title = "page.user_new.title"
+	}
+	data := s.newPage(w, r, session, title, "users")
+	if !form.New {
+		data.Title = i18n.Default.T(data.Lang, title, form.User.Login)
+	}
+	sites, err := s.svc.Sites(r.Context(), session.Actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	form.Sites, form.Roles = sites, roles
+	form.PasswordHelp = "help.password"
+	if form.New {
+		form.PasswordHelp = "help.password_new"
+	}
+	form.ReadOnly = !session.Actor.IsAdmin()
+	form.CanToken = !form.New && (session.Actor.IsAdmin() || session.Actor.User.ID == form.User.ID)
+	form.Summary = summaryOf(form.Errors, userFields...)
+	data.Content = form
+	s.render(w, r, status, "user", data)
+}
+
+// createToken makes an API token and shows it on the user's page this once:
+// it is stored only as a hash, so it cannot be shown again. The page is
+// rendered directly (no redirect) so the secret never sits in a cookie or URL.
+func (s *server) createToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	token, _, err := s.svc.CreateToken(r.Context(), session.Actor, id, formValue(r, "token_name"))
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: API token created", "user_id", id, "by", session.Actor.User.Login)
+	s.showUser(w, r, session, id, http.StatusOK, token)
+}
+
+func (s *server) deleteUserPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	s.confirmDeleteUser(w, r, session, id, http.StatusOK, "")
+}
+
+func (s *server) confirmDeleteUser(w http.ResponseWriter, r *http.Request, session *service.WebSession, id int64, status int, problem string) {
+	if !session.Actor.IsAdmin() {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return
+	}
+	user, err := s.svc.User(r.Context(), session.Actor, id)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	data := s.newPage(w, r, session, "page.user_delete.title", "users")
+	path := "/users/" + url.PathEscape(strconv.FormatInt(id, 10))
+	data.Content = confirmData{
+		Question: i18n.Default.T(data.Lang, "confirm.delete_user", user.Login),
+		Action:   path + "/delete", Cancel: path, Error: problem,
+	}
+	s.render(w, r, status, "confirm", data)
+}
+
+// deleteUser deletes only with confirm=yes; a bare POST shows the question.
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	if formValue(r, "confirm") != "yes" {
+		s.confirmDeleteUser(w, r, session, id, http.StatusOK, "")
+		return
+	}
+	err := s.svc.DeleteUser(r.Context(), session.Actor, id)
+	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+		s.confirmDeleteUser(w, r, session, id, http.StatusConflict, fieldErrors[""])
+	}) {
+		return
+	}
+	s.logger.Info("web: user deleted", "user_id", id, "by", session.Actor.User.Login)
+	s.flash(w, r, "flash.user_deleted")
+	http.Redirect(w, r, "/users", http.StatusSeeOther)
+}
