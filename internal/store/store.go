@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
@@ -43,7 +44,22 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict is returned when a write would break a uniqueness rule.
 	ErrConflict = errors.New("conflict")
+	// ErrInvalidText is returned for a text argument with a NUL character or
+	// invalid UTF-8. PostgreSQL refuses both and SQLite keeps them, so the
+	// store refuses them on both, before the database sees them.
+	ErrInvalidText = errors.New("text holds a NUL character or invalid UTF-8")
 )
+
+// checkText fails with ErrInvalidText when a string argument could not be
+// stored the same way on both backends.
+func checkText(args []any) error {
+	for _, arg := range args {
+		if text, ok := arg.(string); ok && (strings.IndexByte(text, 0) >= 0 || !utf8.ValidString(text)) {
+			return ErrInvalidText
+		}
+	}
+	return nil
+}
 
 //go:embed migrations
 var migrations embed.FS
@@ -211,20 +227,41 @@ func (s *Store) rebind(query string) string {
 func (s *Store) Rebind(query string) string { return s.rebind(query) }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
 	return s.db.ExecContext(ctx, s.rebind(query), args...)
 }
 
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+// rowScanner is what queryRow gives: a *sql.Row, or a row that fails.
+type rowScanner interface{ Scan(dest ...any) error }
+
+type failedRow struct{ err error }
+
+func (r failedRow) Scan(...any) error { return r.err }
+
+// queryRow runs a query for one row. A text argument that cannot be stored
+// cannot match a stored row either, so it gives sql.ErrNoRows.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if checkText(args) != nil {
+		return failedRow{err: sql.ErrNoRows}
+	}
 	return s.db.QueryRowContext(ctx, s.rebind(query), args...)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
 	return s.db.QueryContext(ctx, s.rebind(query), args...)
 }
 
 // insert runs an INSERT ... RETURNING id and gives the new id. Both SQLite
 // (3.35 and later) and PostgreSQL support RETURNING.
 func (s *Store) insert(ctx context.Context, query string, args ...any) (int64, error) {
+	if err := checkText(args); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := s.db.QueryRowContext(ctx, s.rebind(query+" RETURNING id"), args...).Scan(&id)
 	return id, mapError(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -382,6 +383,26 @@ func TestLeases(t *testing.T) {
 		}
 		if !acquire("node-a") {
 			t.Error("a released lease was refused")
+		}
+	})
+}
+
+func TestInvalidTextIsRefusedAlike(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		for _, bad := range []string{"nul\x00inside", "bad \xff utf-8"} {
+			site := store.Site{Code: "s9", Name: bad}
+			if err := st.CreateSite(ctx, &site); !errors.Is(err, store.ErrInvalidText) {
+				t.Errorf("CreateSite(%q): %v, want ErrInvalidText", bad, err)
+			}
+			if _, err := st.SiteByCode(ctx, bad); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("SiteByCode(%q): %v, want ErrNotFound", bad, err)
+			}
+			// A search lower-cases its text first, which turns invalid UTF-8
+			// into U+FFFD; a NUL stays and is refused.
+			if _, err := st.Users(ctx, store.UserFilter{Search: bad}); strings.Contains(bad, "\x00") != errors.Is(err, store.ErrInvalidText) {
+				t.Errorf("Users search %q: %v", bad, err)
+			}
 		}
 	})
 }
