@@ -118,6 +118,16 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("mail services", func(t *testing.T) {
+		run(t, chromedp.Click(chromedp.CSS(`nav.sidenav a[href="/services"]`)), chromedp.WaitVisible(chromedp.CSS("table.services-table")))
+		if got := text(t, "table.services-table tbody"); !strings.Contains(got, "gmail") {
+			t.Errorf("the mail services table lacks gmail: %q", got)
+		}
+		if got := text(t, "main h1"); got != "Mail services" {
+			t.Errorf("heading %q", got)
+		}
+	})
+
 	t.Run("settings save", func(t *testing.T) {
 		run(t, chromedp.Navigate(base+"/settings"), chromedp.WaitVisible(chromedp.CSS("#log_keep_days")))
 		run(t, chromedp.Clear(chromedp.CSS("#log_keep_days")), chromedp.SendKeys(chromedp.CSS("#log_keep_days"), "30"))

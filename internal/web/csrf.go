@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"mime"
 	"net/http"
 )
 
@@ -18,8 +19,8 @@ const (
 	csrfField       = "csrf_token"
 	csrfHeader      = "X-CSRF-Token"
 	loginCSRFCookie = "pochta_login_csrf"
-	// maxFormBytes bounds the body of a form post; the web admin has no
-	// uploads yet.
+	// maxFormBytes bounds the body of a form post; the only upload, a mail
+	// service logo, is at most 256 KB.
 	maxFormBytes = 1 << 20
 )
 
@@ -34,7 +35,13 @@ func (s *server) checkCSRF(next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		// Parse here, once, so that handlers can read r.PostForm directly.
-		if err := r.ParseForm(); err != nil {
+		// A multipart form (with a file) is read whole into memory: the body
+		// is bounded above, so nothing spills to temporary files.
+		parse := r.ParseForm
+		if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType == "multipart/form-data" {
+			parse = func() error { return r.ParseMultipartForm(maxFormBytes) }
+		}
+		if err := parse(); err != nil {
 			s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
 			return
 		}

@@ -36,11 +36,12 @@ type pages struct {
 // binary, so an error is a programming error and panics (tests catch it).
 func loadPages(statics *statics) *pages {
 	funcs := template.FuncMap{
-		"t":        translate,
-		"datetime": formatTime,
-		"asset":    statics.url,
-		"dict":     dict,
-		"langName": func(code string) string { return i18n.Default.T(code, "language.name") },
+		"t":           translate,
+		"datetime":    formatTime,
+		"asset":       statics.url,
+		"dict":        dict,
+		"serviceIcon": serviceIconURL(statics),
+		"langName":    func(code string) string { return i18n.Default.T(code, "language.name") },
 		"hasKey": func(m map[string]string, key string) bool {
 			_, ok := m[key]
 			return ok
@@ -271,17 +272,21 @@ func loadStatics() *statics {
 		panic(err)
 	}
 	st := &statics{files: sub, hashes: map[string]string{}}
-	entries, err := fs.ReadDir(sub, ".")
-	if err != nil {
-		panic(err)
-	}
-	for _, entry := range entries {
-		content, err := fs.ReadFile(sub, entry.Name())
+	// Every file, in sub-folders too (icons/), is known by its path.
+	err = fs.WalkDir(sub, ".", func(name string, entry fs.DirEntry, err error) error {
+		if err != nil || entry.IsDir() {
+			return err
+		}
+		content, err := fs.ReadFile(sub, name)
 		if err != nil {
-			panic(err)
+			return err
 		}
 		sum := sha256.Sum256(content)
-		st.hashes[entry.Name()] = hex.EncodeToString(sum[:6])
+		st.hashes[name] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	if err != nil {
+		panic(err)
 	}
 	st.handler = http.StripPrefix("/static/", http.FileServerFS(sub))
 	return st

@@ -66,7 +66,15 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /messages", s.signedIn(s.notBuilt("nav.messages", "notbuilt.messages")))
 	mux.HandleFunc("GET /rules", s.signedIn(s.notBuilt("nav.rules", "notbuilt.rules")))
 	mux.HandleFunc("GET /mailboxes", s.signedIn(s.notBuilt("nav.mailboxes", "notbuilt.mailboxes")))
-	mux.HandleFunc("GET /services", s.signedIn(s.notBuilt("nav.services", "notbuilt.services")))
+
+	mux.HandleFunc("GET /services", s.signedIn(s.servicesPage))
+	mux.HandleFunc("GET /services/new", s.signedIn(s.newServicePage))
+	mux.HandleFunc("POST /services", s.signedIn(s.createService))
+	mux.HandleFunc("POST /services/group", s.signedIn(s.servicesGroup))
+	mux.HandleFunc("GET /services/{id}", s.signedIn(s.servicePage))
+	mux.HandleFunc("POST /services/{id}", s.signedIn(s.updateService))
+	mux.HandleFunc("GET /services/{id}/logo", s.signedIn(s.serviceLogo))
+	mux.HandleFunc("GET /services/{id}/delete", s.signedIn(s.deleteServicePage))
 
 	mux.HandleFunc("GET /log", s.signedIn(s.logPage))
 

@@ -313,7 +313,7 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 	ts := newTestServer(t)
 	b := ts.signIn(t, "admin", servicetest.AdminPassword)
 	inline := regexp.MustCompile(`(?i)<script(?:\s[^>]*)?>[^<]|<style|\sstyle=|\son[a-z]+=`)
-	for _, path := range []string{"/login", "/messages", "/log", "/settings", "/sites", "/sites/new", "/sites/s1", "/users", "/users/new", "/users/1", "/profile"} {
+	for _, path := range []string{"/login", "/messages", "/log", "/settings", "/sites", "/sites/new", "/sites/s1", "/users", "/users/new", "/users/1", "/profile", "/services", "/services/new", "/services/1", "/services/1/delete"} {
 		r := b.get(path)
 		if m := inline.FindString(r.body); m != "" {
 			t.Errorf("%s has inline script or style: %q", path, m)
