@@ -18,16 +18,39 @@ import (
 // bodyTarget is a route that takes a JSON body, with a concrete path.
 type bodyTarget struct{ method, path string }
 
-// bodyTargets lists every POST and PATCH route of the route table. PATCH
-// /users/{id} acts on victimID rather than the caller, so that a fuzzed body
-// cannot lock the admin out and starve the rest of the run.
-func bodyTargets(victimID int64) []bodyTarget {
+// fuzzIDs are the rows the {id} routes of the fuzz targets act on, by the
+// path segment before {id}.
+type fuzzIDs map[string]int64
+
+// newFuzzIDs adds to a harness a victim user, a mail service and a mailbox.
+// PATCH /users/{id} acts on the victim rather than the caller, so that a
+// fuzzed body cannot lock the admin out and starve the rest of the run.
+func newFuzzIDs(t testing.TB, h *harness) fuzzIDs {
+	t.Helper()
+	victim := h.env.AddUser(t, "victim", "victim-password", store.RoleUser)
+	service := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/services", `{"site":"s1","name":"Fuzzed"}`))
+	mailbox := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/mailboxes",
+		`{"type":"pop3","name":"Fuzzed","server":"pop.example.com","login":"fuzz","password":"fuzz-secret"}`))
+	return fuzzIDs{"users": victim.User.ID, "services": service.ID, "mailboxes": mailbox.ID}
+}
+
+// bodyTargets lists every POST and PATCH route of the route table, with
+// {id} replaced by the row of ids for its resource.
+func bodyTargets(t testing.TB, ids fuzzIDs) []bodyTarget {
 	var targets []bodyTarget
-	replacer := strings.NewReplacer("{code}", "s1", "{id}", strconv.FormatInt(victimID, 10))
 	for _, rt := range (&api{}).routes() {
-		if rt.method == http.MethodPost || rt.method == http.MethodPatch {
-			targets = append(targets, bodyTarget{rt.method, replacer.Replace(rt.path)})
+		if rt.method != http.MethodPost && rt.method != http.MethodPatch {
+			continue
 		}
+		path := strings.ReplaceAll(rt.path, "{code}", "s1")
+		if resource, ok := strings.CutSuffix(path, "/{id}"); ok {
+			id, known := ids[resource[strings.LastIndexByte(resource, '/')+1:]]
+			if !known {
+				t.Fatalf("no fuzz row for %s", rt.path)
+			}
+			path = resource + "/" + strconv.FormatInt(id, 10)
+		}
+		targets = append(targets, bodyTarget{rt.method, path})
 	}
 	return targets
 }
@@ -61,8 +84,7 @@ func sendBody(t *testing.T, h *harness, target bodyTarget, body []byte) *httptes
 // (a panic would show up as a 500 through recoverPanics).
 func FuzzDecode(f *testing.F) {
 	h := newHarness(f)
-	victim := h.env.AddUser(f, "victim", "victim-password", store.RoleUser)
-	targets := bodyTargets(victim.User.ID)
+	targets := bodyTargets(f, newFuzzIDs(f, h))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, target := range targets {
 			sendBody(t, h, target, body)
@@ -79,11 +101,11 @@ func TestFuzzSeedsReachService(t *testing.T) {
 		t.Fatalf("seed files: %v (%v)", paths, err)
 	}
 	h := newHarness(t)
-	victim := h.env.AddUser(t, "victim", "victim-password", store.RoleUser)
+	targets := bodyTargets(t, newFuzzIDs(t, h))
 	statuses := map[string]int{}
 	for _, path := range paths {
 		body := readSeed(t, path)
-		for _, target := range bodyTargets(victim.User.ID) {
+		for _, target := range targets {
 			rec := sendBody(t, h, target, body)
 			kind := strconv.Itoa(rec.Code)
 			if rec.Code == http.StatusBadRequest && strings.Contains(rec.Body.String(), `"fields"`) {

@@ -91,7 +91,7 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 		}
 	}
 	walk(doc)
-	for _, name := range []string{"Site", "User", "Settings", "LogEntry", "Error", "Token"} {
+	for _, name := range []string{"Site", "User", "Settings", "LogEntry", "Error", "Token", "Service", "ServiceInput", "Mailbox", "MailboxInput", "MailboxList"} {
 		if resolve(doc, "#/components/schemas/"+name) == nil {
 			t.Errorf("schema %s is missing", name)
 		}

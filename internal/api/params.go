@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -46,17 +48,84 @@ func (q *query) err() error {
 func (q *query) get(name string) string { return q.values.Get(name) }
 
 // limit reads "limit": 1 to maxLimit, defaultLimit when absent.
-func (q *query) limit() int {
+func (q *query) limit() int { return q.limitOr(defaultLimit) }
+
+// limitOr reads "limit": 1 to maxLimit, fallback when absent.
+func (q *query) limitOr(fallback int) int {
 	raw := q.get("limit")
 	if raw == "" {
-		return defaultLimit
+		return fallback
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > maxLimit {
 		q.fail("limit", "error.range", i18n.Key("field.limit"), 1, maxLimit)
-		return defaultLimit
+		return fallback
 	}
 	return n
+}
+
+// ids reads a parameter that may repeat, each a positive integer ID; nil
+// when absent.
+func (q *query) ids(name string) []int64 {
+	var ids []int64
+	for _, raw := range q.values[name] {
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || id <= 0 {
+			q.fail(name, "error.invalid", i18n.Key("field."+name))
+			return nil
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// boolean reads "true" or "false"; nil when absent.
+func (q *query) boolean(name string) *bool {
+	raw := q.get(name)
+	if raw == "" {
+		return nil
+	}
+	if raw != "true" && raw != "false" {
+		q.fail(name, "error.invalid", i18n.Key("field."+name))
+		return nil
+	}
+	value := raw == "true"
+	return &value
+}
+
+// allOf reads a parameter that may repeat, each value one of allowed; nil
+// when absent.
+func (q *query) allOf(name, key string, allowed ...string) []string {
+	var values []string
+	for _, raw := range q.values[name] {
+		ok := false
+		for _, value := range allowed {
+			ok = ok || raw == value
+		}
+		if !ok {
+			q.fail(name, key, i18n.Key("field."+name))
+			return nil
+		}
+		values = append(values, raw)
+	}
+	return values
+}
+
+// siteID reads "site" as a site code and gives its ID; 0 when absent.
+func (q *query) siteID(a *api, r *http.Request, actor *service.Actor) (int64, error) {
+	code := q.get("site")
+	if code == "" {
+		return 0, nil
+	}
+	site, err := a.svc.Site(r.Context(), actor, code)
+	switch {
+	case errors.Is(err, service.ErrNotFound):
+		q.fail("site", "error.unknown_site", i18n.Key("field.site"))
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("site %q: %w", code, err)
+	}
+	return site.ID, nil
 }
 
 // id reads a positive integer ID parameter; 0 when absent.

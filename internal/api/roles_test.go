@@ -11,10 +11,11 @@ import (
 )
 
 // roleFixture adds to a harness what the mutating requests below act on: a
-// site nobody uses (deletable) and a user who is neither caller.
+// site nobody uses (deletable), a user who is neither caller, a mail service
+// and a POP3 mailbox of the admin's.
 type roleFixture struct {
 	*harness
-	victimID int64
+	victimID, serviceID, mailboxID int64
 }
 
 func newRoleFixture(t *testing.T) *roleFixture {
@@ -22,7 +23,10 @@ func newRoleFixture(t *testing.T) *roleFixture {
 	h := newHarness(t)
 	h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/sites", `{"code":"spare","name":"Spare"}`)
 	victim := h.env.AddUser(t, "victim", "victim-password", store.RoleUser)
-	return &roleFixture{harness: h, victimID: victim.User.ID}
+	service := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/services", `{"site":"s1","name":"Spare service"}`))
+	mailbox := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/mailboxes",
+		`{"type":"pop3","name":"Spare mailbox","server":"pop.example.com","login":"spare","password":"spare-secret"}`))
+	return &roleFixture{harness: h, victimID: victim.User.ID, serviceID: service.ID, mailboxID: mailbox.ID}
 }
 
 // snapshot is what the admin reads of everything the mutating routes can
@@ -34,11 +38,29 @@ func (f *roleFixture) snapshot(t *testing.T) string {
 		"/api/v1/sites", "/api/v1/sites/s1", "/api/v1/sites/spare", "/api/v1/users", "/api/v1/settings",
 		fmt.Sprintf("/api/v1/users/%d", f.adminID), fmt.Sprintf("/api/v1/users/%d", f.userID),
 		fmt.Sprintf("/api/v1/users/%d", f.auditorID), fmt.Sprintf("/api/v1/users/%d", f.victimID),
+		"/api/v1/services", "/api/v1/mailboxes", fmt.Sprintf("/api/v1/mailboxes/%d", f.mailboxID),
 	} {
 		parts = append(parts, f.expect(t, http.StatusOK, f.admin, "GET", path, "").Body.String())
 	}
 	var tokens int
 	if err := f.env.Store.DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM tokens`).Scan(&tokens); err != nil {
+		t.Fatal(err)
+	}
+	// Mailbox passwords are write-only: compare what is stored.
+	rows, err := f.env.Store.DB().QueryContext(context.Background(), `SELECT id, password_enc FROM mailboxes ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var sealed []byte
+		if err := rows.Scan(&id, &sealed); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, fmt.Sprintf("mailbox %d password %x", id, sealed))
+	}
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return strings.Join(parts, "\n") + fmt.Sprintf("\ntokens: %d", tokens)
@@ -49,25 +71,39 @@ type mutation struct {
 	route string // the route's "METHOD path" as in the route table
 	path  string
 	body  string
+	// userStatus is what a user gets when not 403: 404 for another's
+	// mailbox, whose existence a user does not learn.
+	userStatus int
 }
 
 func (f *roleFixture) mutations(selfID int64) []mutation {
 	victim := fmt.Sprintf("/api/v1/users/%d", f.victimID)
 	self := fmt.Sprintf("/api/v1/users/%d", selfID)
+	service := fmt.Sprintf("/api/v1/services/%d", f.serviceID)
+	mailbox := fmt.Sprintf("/api/v1/mailboxes/%d", f.mailboxID)
 	return []mutation{
-		{"POST /api/v1/sites", "/api/v1/sites", `{"code":"x1","name":"New"}`},
-		{"PATCH /api/v1/sites/{code}", "/api/v1/sites/s1", `{"name":"Changed"}`},
-		{"DELETE /api/v1/sites/{code}", "/api/v1/sites/spare", ""},
-		{"POST /api/v1/users", "/api/v1/users", `{"login":"intruder","password":"long-enough","role":"admin"}`},
-		{"PATCH /api/v1/users/{id}", victim, `{"name":"Changed"}`},
-		{"PATCH /api/v1/users/{id}", victim, `{"password":"new-password-1"}`},
-		{"PATCH /api/v1/users/{id}", self, `{"role":"admin"}`},
-		{"PATCH /api/v1/users/{id}", self, `{"active":false}`},
-		{"PATCH /api/v1/users/{id}", self, `{"login":"renamed"}`},
-		{"DELETE /api/v1/users/{id}", victim, ""},
-		{"DELETE /api/v1/users/{id}", self, ""},
-		{"POST /api/v1/tokens", "/api/v1/tokens", fmt.Sprintf(`{"user_id":%d,"name":"stolen"}`, f.adminID)},
-		{"PATCH /api/v1/settings", "/api/v1/settings", `{"check_spam":false}`},
+		{"POST /api/v1/sites", "/api/v1/sites", `{"code":"x1","name":"New"}`, 0},
+		{"PATCH /api/v1/sites/{code}", "/api/v1/sites/s1", `{"name":"Changed"}`, 0},
+		{"DELETE /api/v1/sites/{code}", "/api/v1/sites/spare", "", 0},
+		{"POST /api/v1/users", "/api/v1/users", `{"login":"intruder","password":"long-enough","role":"admin"}`, 0},
+		{"PATCH /api/v1/users/{id}", victim, `{"name":"Changed"}`, 0},
+		{"PATCH /api/v1/users/{id}", victim, `{"password":"new-password-1"}`, 0},
+		{"PATCH /api/v1/users/{id}", self, `{"role":"admin"}`, 0},
+		{"PATCH /api/v1/users/{id}", self, `{"active":false}`, 0},
+		{"PATCH /api/v1/users/{id}", self, `{"login":"renamed"}`, 0},
+		{"DELETE /api/v1/users/{id}", victim, "", 0},
+		{"DELETE /api/v1/users/{id}", self, "", 0},
+		{"POST /api/v1/tokens", "/api/v1/tokens", fmt.Sprintf(`{"user_id":%d,"name":"stolen"}`, f.adminID), 0},
+		{"PATCH /api/v1/settings", "/api/v1/settings", `{"check_spam":false}`, 0},
+		{"POST /api/v1/services", "/api/v1/services", `{"site":"s1","name":"New service"}`, 0},
+		{"PATCH /api/v1/services/{id}", service, `{"name":"Changed"}`, 0},
+		{"PATCH /api/v1/services/{id}", service, `{"active":false}`, 0},
+		{"DELETE /api/v1/services/{id}", service, "", 0},
+		{"POST /api/v1/mailboxes", "/api/v1/mailboxes", `{"type":"smtp","name":"New SMTP","port":2525}`, 0},
+		{"POST /api/v1/mailboxes", "/api/v1/mailboxes", `{"type":"pop3","name":"New POP3","server":"pop.example.com","login":"x","password":"secret"}`, 0},
+		{"PATCH /api/v1/mailboxes/{id}", mailbox, `{"name":"Changed"}`, http.StatusNotFound},
+		{"PATCH /api/v1/mailboxes/{id}", mailbox, `{"password":"stolen-password"}`, http.StatusNotFound},
+		{"DELETE /api/v1/mailboxes/{id}", mailbox, "", http.StatusNotFound},
 	}
 }
 
@@ -90,8 +126,12 @@ func TestMutatingRoutesForbidden(t *testing.T) {
 		for _, m := range f.mutations(caller.id) {
 			t.Run(caller.name+" "+m.route+" "+m.body, func(t *testing.T) {
 				before := f.snapshot(t)
-				got := decodeAs[errorBody](t, f.expect(t, http.StatusForbidden, caller.auth, strings.Fields(m.route)[0], m.path, m.body))
-				if got.Error != "You do not have the right to do this" {
+				want, text := http.StatusForbidden, "You do not have the right to do this"
+				if caller.name == "user" && m.userStatus != 0 {
+					want, text = m.userStatus, "Not found"
+				}
+				got := decodeAs[errorBody](t, f.expect(t, want, caller.auth, strings.Fields(m.route)[0], m.path, m.body))
+				if got.Error != text {
 					t.Errorf("error = %q", got.Error)
 				}
 				if after := f.snapshot(t); after != before {
@@ -119,13 +159,17 @@ func TestAuditorReadsEverything(t *testing.T) {
 	f := newLogFixture(t)
 	h := f.h
 	reads := map[string]string{
-		"GET /api/v1/openapi.json": "/api/v1/openapi.json",
-		"GET /api/v1/sites":        "/api/v1/sites",
-		"GET /api/v1/sites/{code}": "/api/v1/sites/s1",
-		"GET /api/v1/users":        "/api/v1/users",
-		"GET /api/v1/users/{id}":   fmt.Sprintf("/api/v1/users/%d", h.adminID),
-		"GET /api/v1/settings":     "/api/v1/settings",
-		"GET /api/v1/log":          "/api/v1/log",
+		"GET /api/v1/openapi.json":   "/api/v1/openapi.json",
+		"GET /api/v1/sites":          "/api/v1/sites",
+		"GET /api/v1/sites/{code}":   "/api/v1/sites/s1",
+		"GET /api/v1/users":          "/api/v1/users",
+		"GET /api/v1/users/{id}":     fmt.Sprintf("/api/v1/users/%d", h.adminID),
+		"GET /api/v1/settings":       "/api/v1/settings",
+		"GET /api/v1/log":            "/api/v1/log",
+		"GET /api/v1/services":       "/api/v1/services",
+		"GET /api/v1/services/{id}":  fmt.Sprintf("/api/v1/services/%d", firstServiceID(t, h)),
+		"GET /api/v1/mailboxes":      "/api/v1/mailboxes",
+		"GET /api/v1/mailboxes/{id}": fmt.Sprintf("/api/v1/mailboxes/%d", f.other),
 	}
 	for _, rt := range (&api{}).routes() {
 		if rt.method != http.MethodGet {
@@ -137,7 +181,8 @@ func TestAuditorReadsEverything(t *testing.T) {
 			continue
 		}
 		rec := h.expect(t, http.StatusOK, h.auditor, "GET", path, "")
-		if rt.path == "/api/v1/users" || rt.path == "/api/v1/log" || rt.path == "/api/v1/sites" {
+		switch rt.path {
+		case "/api/v1/users", "/api/v1/log", "/api/v1/sites", "/api/v1/services", "/api/v1/mailboxes":
 			if items := decodeAs[listBody[any]](t, rec).Items; len(items) < 1 {
 				t.Errorf("%s: the auditor sees nothing", path)
 			}

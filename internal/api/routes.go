@@ -62,6 +62,18 @@ func (a *api) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/settings", handle: a.getSettings},
 		{method: http.MethodPatch, path: "/api/v1/settings", handle: a.updateSettings},
 
+		{method: http.MethodGet, path: "/api/v1/services", handle: a.listServices},
+		{method: http.MethodPost, path: "/api/v1/services", handle: a.createService},
+		{method: http.MethodGet, path: "/api/v1/services/{id}", handle: a.getService},
+		{method: http.MethodPatch, path: "/api/v1/services/{id}", handle: a.updateService},
+		{method: http.MethodDelete, path: "/api/v1/services/{id}", handle: a.deleteService},
+
+		{method: http.MethodGet, path: "/api/v1/mailboxes", handle: a.listMailboxes},
+		{method: http.MethodPost, path: "/api/v1/mailboxes", handle: a.createMailbox},
+		{method: http.MethodGet, path: "/api/v1/mailboxes/{id}", handle: a.getMailbox},
+		{method: http.MethodPatch, path: "/api/v1/mailboxes/{id}", handle: a.updateMailbox},
+		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox},
+
 		{method: http.MethodGet, path: "/api/v1/log", handle: a.listLog},
 	}
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -23,17 +22,11 @@ func (a *api) listUsers(w http.ResponseWriter, r *http.Request, actor *service.A
 		Search:  q.get("q"),
 		Limit:   fetchSize(limit),
 	}
-	if code := q.get("site"); code != "" {
-		site, err := a.svc.Site(r.Context(), actor, code)
-		switch {
-		case errors.Is(err, service.ErrNotFound):
-			q.fail("site", "error.unknown_site", i18n.Key("field.site"))
-		case err != nil:
-			return fmt.Errorf("list users: site %q: %w", code, err)
-		default:
-			filter.SiteID = site.ID
-		}
+	siteID, err := q.siteID(a, r, actor)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
 	}
+	filter.SiteID = siteID
 	if err := q.err(); err != nil {
 		return err
 	}
