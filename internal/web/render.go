@@ -146,6 +146,18 @@ type page struct {
 
 // newPage fills the layout's data for a request. session may be nil (the
 // login and error pages when signed out). It consumes the flash cookie.
+// formPage starts the page of an edit form for one kind of record (which is
+// also its navigation item, in the plural): "page.KIND_new.title" for a new
+// record, else "page.KIND.title" with the record's name in it.
+func (s *server) formPage(w http.ResponseWriter, r *http.Request, session *service.WebSession, kind string, isNew bool, name string) *page {
+	if isNew {
+		return s.newPage(w, r, session, "page."+kind+"_new.title", kind+"s")
+	}
+	data := s.newPage(w, r, session, "page."+kind+".title", kind+"s")
+	data.Title = i18n.Default.T(data.Lang, "page."+kind+".title", name)
+	return data
+}
+
 func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *service.WebSession, titleKey, nav string) *page {
 	data := &page{Nav: nav, Path: r.URL.RequestURI(), Lang: requestLanguage(r)}
 	for _, code := range i18n.Default.Languages() {

@@ -279,14 +279,7 @@ func (s *server) updateService(w http.ResponseWriter, r *http.Request, session *
 }
 
 func (s *server) renderServiceForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form serviceForm) {
-	title := "page.service.title"
-	if form.New {
-		title = "page.service_new.title"
-	}
-	data := s.newPage(w, r, session, title, "services")
-	if !form.New {
-		data.Title = i18n.Default.T(data.Lang, title, form.Service.Name)
-	}
+	data := s.formPage(w, r, session, "service", form.New, form.Service.Name)
 	sites, err := s.svc.Sites(r.Context(), session.Actor)
 	if err != nil {
 		s.serviceError(w, r, err)

@@ -108,14 +108,7 @@ func (s *server) updateSite(w http.ResponseWriter, r *http.Request, session *ser
 }
 
 func (s *server) renderSiteForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form siteForm) {
-	title := "page.site.title"
-	if form.New {
-		title = "page.site_new.title"
-	}
-	data := s.newPage(w, r, session, title, "sites")
-	if !form.New {
-		data.Title = i18n.Default.T(data.Lang, title, form.Code)
-	}
+	data := s.formPage(w, r, session, "site", form.New, form.Code)
 	form.ReadOnly = !session.Actor.IsAdmin()
 	form.Charsets = commonCharsets
 	form.Summary = summaryOf(form.Errors, siteFields...)

@@ -187,14 +187,7 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *ser
 }
 
 func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form userForm) {
-	title := "page.user.title"
-	if form.New {
-		title = "page.user_new.title"
-	}
-	data := s.newPage(w, r, session, title, "users")
-	if !form.New {
-		data.Title = i18n.Default.T(data.Lang, title, form.User.Login)
-	}
+	data := s.formPage(w, r, session, "user", form.New, form.User.Login)
 	sites, err := s.svc.Sites(r.Context(), session.Actor)
 	if err != nil {
 		s.serviceError(w, r, err)
