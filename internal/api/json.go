@@ -221,6 +221,8 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, actor *service.
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	case errors.Is(err, service.ErrUnauthenticated):
 		status, body.Error, authHeader = http.StatusUnauthorized, text("error.unauthenticated"), true
+	case errors.Is(err, service.ErrInvalidText):
+		status, body.Error = http.StatusBadRequest, text("error.invalid_text")
 	case errors.Is(err, service.ErrForbidden):
 		status, body.Error = http.StatusForbidden, text("error.forbidden")
 	case errors.Is(err, service.ErrNotFound):

@@ -8,8 +8,9 @@ import (
 )
 
 // Text that reaches the service must be valid UTF-8 without NUL characters:
-// PostgreSQL's text type holds neither, and a query carrying one fails in the
-// database (a 500) instead of being refused as bad input. JSON decoding
+// PostgreSQL's text type holds neither. The store refuses such text on both
+// backends (store.ErrInvalidText, a 400 here); this earlier check exists to
+// name the offending field or parameter in the answer. JSON decoding
 // already replaces invalid UTF-8 with U+FFFD, so bodies need only the NUL
 // check; paths, queries and logins need both.
 

@@ -24,6 +24,9 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	ErrNotFound  = store.ErrNotFound
 	ErrConflict  = store.ErrConflict
+	// ErrInvalidText is returned for input text with a NUL character or
+	// invalid UTF-8, which no backend stores alike.
+	ErrInvalidText = store.ErrInvalidText
 	// ErrUnauthenticated is returned for wrong credentials or a throttled login.
 	ErrUnauthenticated = errors.New("wrong login or password")
 )

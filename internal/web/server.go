@@ -191,6 +191,8 @@ func (s *server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 		s.renderError(w, r, http.StatusNotFound, "error.not_found")
 	case errors.Is(err, service.ErrUnauthenticated):
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	case errors.Is(err, service.ErrInvalidText):
+		s.renderError(w, r, http.StatusBadRequest, "error.invalid_text")
 	default:
 		s.logger.Error("web: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")

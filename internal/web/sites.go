@@ -175,9 +175,16 @@ func (s *server) formFailed(w http.ResponseWriter, r *http.Request, session *ser
 		invalid(validation.Translated(s.svc.UserLanguage(r.Context(), session.Actor.User)))
 		return true
 	}
+	language := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	var conflict *service.ConflictError
 	if errors.As(err, &conflict) {
-		invalid(map[string]string{"": i18n.Default.Message(s.svc.UserLanguage(r.Context(), session.Actor.User), conflict.Message)})
+		invalid(map[string]string{"": i18n.Default.Message(language, conflict.Message)})
+		return true
+	}
+	if errors.Is(err, service.ErrInvalidText) {
+		// Keep what the person typed and say what is wrong, as for any
+		// other mistake in the form.
+		invalid(map[string]string{"": i18n.Default.T(language, "error.invalid_text")})
 		return true
 	}
 	s.serviceError(w, r, err)

@@ -553,6 +553,11 @@ func TestSites(t *testing.T) {
 	wantStatus(t, r, http.StatusUnprocessableEntity)
 	wantBody(t, r, "Code may hold only Latin letters", "Name is required", "Charset is not a character set Pochta knows", `value="bad code"`)
 
+	// Text no backend stores alike is a mistake in the form, not a 500.
+	r = b.postForm("/sites", url.Values{"code": {"s3"}, "name": {"nul\x00inside"}, "charset": {"UTF-8"}, "language": {"en"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantBody(t, r, "The text holds a NUL character or is not valid UTF-8")
+
 	r = b.postForm("/sites", url.Values{"code": {"s2"}, "name": {"Second"}, "domain": {"two.example"}, "charset": {"windows-1251"}, "language": {"ru"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if r.header.Get("Location") != "/sites/s2" {
