@@ -118,8 +118,8 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 		s.checkRemoteMailbox(m, creating, errs)
 		m.Domains, m.Relay, m.RelayAuthOnly, m.ServiceID, m.OwnerID, m.Folders, m.SyncRange = []string{}, false, false, 0, 0, []string{}, ""
 	case store.MailboxIMAP:
+		s.checkIMAPMailbox(ctx, actor, m, errs) // first: it may fill the server from the service
 		s.checkRemoteMailbox(m, creating, errs)
-		s.checkIMAPMailbox(ctx, actor, m, errs)
 		m.APOP, m.DeleteFromServer, m.Domains, m.Relay, m.RelayAuthOnly = false, false, []string{}, false, false
 	case store.MailboxSMTP:
 		if err := s.checkSMTPMailbox(ctx, m, errs); err != nil {
@@ -170,6 +170,13 @@ func (s *Service) checkIMAPMailbox(ctx context.Context, actor *Actor, m *store.M
 		errs.add("service_id", "error.service_site", i18n.Key("field.service_id"))
 	} else if !actor.IsAdmin() && !service.Active {
 		errs.add("service_id", "error.service_inactive", i18n.Key("field.service_id"))
+	} else if m.Server == "" && service.Server != "" {
+		// Picking a service fills the connection fields (the form does it
+		// in the browser; this covers forms without JavaScript and the API).
+		m.Server, m.Port, m.WebURL = service.Server, service.Port, service.WebURL
+		if service.Security != "" {
+			m.Security = service.Security
+		}
 	}
 	if m.OwnerID == 0 {
 		errs.add("owner_id", "error.required", i18n.Key("field.owner_id"))

@@ -197,3 +197,58 @@ func TestUserMailboxRights(t *testing.T) {
 		t.Errorf("owner deletes own mailbox: %v", err)
 	}
 }
+
+func TestMailboxGroupActions(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	var ids []int64
+	for i, port := range []int{2525, 2526, 2527} {
+		m, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr([]string{"a", "b", "c"}[i]), Port: ptr(port), Active: ptr(false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	// A fourth, active, takes *:2527, so activating "c" must fail alone.
+	if _, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("d"), Port: ptr(2527)}); err != nil {
+		t.Fatal(err)
+	}
+	result, err := env.Service.MailboxGroupAction(ctx, env.Admin, service.MailboxSelection{IDs: ids}, service.GroupActivate, "en")
+	if err != nil || result.Done != 2 || len(result.Failed) != 1 || result.Failed[0].Name != "c" {
+		t.Fatalf("activate = %+v, %v", result, err)
+	}
+	inactive := false
+	result, err = env.Service.MailboxGroupAction(ctx, env.Admin, service.MailboxSelection{Filter: &store.MailboxFilter{Active: &inactive}}, service.GroupDelete, "en")
+	if err != nil || result.Done != 1 {
+		t.Errorf("delete everything inactive = %+v, %v", result, err)
+	}
+	if page, _ := env.Service.Mailboxes(ctx, env.Admin, store.MailboxFilter{}, store.MailboxSort{}, "", 10); page.Total != 3 {
+		t.Errorf("%d mailboxes left, want 3", page.Total)
+	}
+	auditor := env.AddUser(t, "audrey", "auditor-pass", store.RoleAuditor)
+	if _, err := env.Service.MailboxGroupAction(ctx, auditor, service.MailboxSelection{IDs: ids}, service.GroupDelete, "en"); !errors.Is(err, service.ErrForbidden) {
+		t.Errorf("auditor group delete: %v", err)
+	}
+	if _, err := env.Service.MailboxGroupAction(ctx, env.Admin, service.MailboxSelection{IDs: ids}, "explode", "en"); err == nil {
+		t.Error("unknown action accepted")
+	}
+	// A user's "everything" is their own mailboxes only.
+	user := env.AddUser(t, "ulysses", "user-password", store.RoleUser)
+	if result, err := env.Service.MailboxGroupAction(ctx, user, service.MailboxSelection{Filter: &store.MailboxFilter{}}, service.GroupDelete, "en"); err != nil || result.Done != 0 {
+		t.Errorf("user deletes everything = %+v, %v", result, err)
+	}
+}
+
+func TestIMAPMailboxFilledFromService(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	owner := env.AddUser(t, "ulysses", "user-password", store.RoleUser)
+	gmail := serviceID(t, env, "gmail")
+	m, err := env.Service.CreateMailbox(ctx, owner, service.MailboxInput{Type: ptr("imap"), Name: ptr("Mine"), ServiceID: &gmail, Login: ptr("u@gmail.com"), Password: ptr("app-password")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Server != "imap.gmail.com" || m.Port != 993 || m.Security != "tls" || m.WebURL != "https://mail.google.com/" {
+		t.Errorf("not filled from the service: %+v", m)
+	}
+}
