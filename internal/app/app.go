@@ -140,6 +140,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 	defer stopJobs()
 	go a.WorkLog.RunPurge(jobs, 24*time.Hour)
 	go a.purgeSessions(jobs, time.Hour)
+	go a.optimizeStore(jobs, time.Hour)
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
@@ -162,6 +163,21 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+func (a *App) optimizeStore(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if err := a.Store.Optimize(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Error("store optimize failed", "error", err)
+		}
+	}
 }
 
 func (a *App) purgeSessions(ctx context.Context, interval time.Duration) {

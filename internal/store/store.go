@@ -110,7 +110,28 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if err := s.Optimize(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// Optimize refreshes the query planner's statistics where they are stale.
+// SQLite has no background ANALYZE: without statistics it sorts a whole
+// table for a list ordered by an indexed column (a page of 10,000 mailboxes
+// by name took 3.4 ms instead of 0.05 ms). PostgreSQL's autovacuum does this
+// by itself. Run at start and then hourly.
+func (s *Store) Optimize(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return nil
+	}
+	// 0x10002: also analyse tables that were never analysed (the first run
+	// on a database that grew before this pragma was ever run).
+	if _, err := s.db.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
+		return fmt.Errorf("optimize: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database.
