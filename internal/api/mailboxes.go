@@ -138,3 +138,67 @@ func (a *api) deleteMailbox(w http.ResponseWriter, r *http.Request, actor *servi
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// mailboxActionRequest is the body of POST /mailboxes/actions: an action on
+// the listed IDs, or on every mailbox a filter matches (the same filters as
+// GET /mailboxes).
+type mailboxActionRequest struct {
+	Action string               `json:"action"`
+	IDs    []int64              `json:"ids,omitempty"`
+	Filter *mailboxActionFilter `json:"filter,omitempty"`
+}
+
+type mailboxActionFilter struct {
+	IDs    []int64  `json:"id,omitempty"`
+	Name   string   `json:"name,omitempty"`
+	Types  []string `json:"type,omitempty"`
+	Kind   string   `json:"kind,omitempty"`
+	Server string   `json:"server,omitempty"`
+	Active *bool    `json:"active,omitempty"`
+	Site   string   `json:"site,omitempty"`
+}
+
+// mailboxActions activates, deactivates or deletes mailboxes in a group and
+// answers with what was done and what failed, mailbox by mailbox.
+func (a *api) mailboxActions(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	var request mailboxActionRequest
+	if err := decodeJSON(w, r, &request); err != nil {
+		return err
+	}
+	if (len(request.IDs) == 0) == (request.Filter == nil) {
+		return &service.ValidationError{Fields: map[string]i18n.Message{"ids": i18n.M("error.ids_or_filter")}}
+	}
+	selection := service.MailboxSelection{IDs: request.IDs}
+	if f := request.Filter; f != nil {
+		filter := store.MailboxFilter{IDs: f.IDs, Name: f.Name, Types: f.Types, Server: f.Server, Active: f.Active}
+		for _, kind := range f.Types {
+			if kind != store.MailboxPOP3 && kind != store.MailboxSMTP && kind != store.MailboxIMAP {
+				return &service.ValidationError{Fields: map[string]i18n.Message{"filter.type": i18n.M("error.mailbox_type", i18n.Key("field.type"))}}
+			}
+		}
+		if f.Kind != "" {
+			kinds, ok := mailboxKinds[f.Kind]
+			if !ok {
+				return &service.ValidationError{Fields: map[string]i18n.Message{"filter.kind": i18n.M("error.invalid", i18n.Key("field.kind"))}}
+			}
+			if len(filter.Types) == 0 {
+				filter.Types = kinds
+			} else if filter.Types = slices.DeleteFunc(filter.Types, func(t string) bool { return !slices.Contains(kinds, t) }); len(filter.Types) == 0 {
+				return respond(w, http.StatusOK, service.GroupResult{Failed: []service.GroupFailure{}})
+			}
+		}
+		if f.Site != "" {
+			site, err := a.svc.Site(r.Context(), actor, f.Site)
+			if err != nil {
+				return &service.ValidationError{Fields: map[string]i18n.Message{"filter.site": i18n.M("error.unknown_site", i18n.Key("field.site"))}}
+			}
+			filter.SiteID = site.ID
+		}
+		selection.Filter = &filter
+	}
+	result, err := a.svc.MailboxGroupAction(r.Context(), actor, selection, request.Action, a.svc.UserLanguage(r.Context(), actor.User))
+	if err != nil {
+		return fmt.Errorf("mailbox group action: %w", err)
+	}
+	return respond(w, http.StatusOK, result)
+}

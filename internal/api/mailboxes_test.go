@@ -339,3 +339,35 @@ func TestMailboxPasswordNeverShown(t *testing.T) {
 		}
 	}
 }
+
+func TestMailboxGroupActions(t *testing.T) {
+	h := newHarness(t)
+	first := createMailbox(t, h, h.admin, `{"type":"smtp","name":"First","server":"127.0.0.1","port":2525}`)
+	second := createMailbox(t, h, h.admin, `{"type":"smtp","name":"Second","server":"127.0.0.1","port":2525,"active":false}`)
+	third := createMailbox(t, h, h.admin, `{"type":"smtp","name":"Third","server":"127.0.0.1","port":2527,"active":false}`)
+
+	// Activating both inactive ones: "Second" clashes with "First".
+	body := fmt.Sprintf(`{"action":"activate","ids":[%d,%d]}`, second.ID, third.ID)
+	result := decodeAs[service.GroupResult](t, h.expect(t, http.StatusOK, h.admin, "POST", "/api/v1/mailboxes/actions", body))
+	if result.Done != 1 || len(result.Failed) != 1 || result.Failed[0].ID != second.ID || !strings.Contains(result.Failed[0].Error, "already in use") {
+		t.Errorf("activate = %+v", result)
+	}
+	// Everything the filter matches.
+	result = decodeAs[service.GroupResult](t, h.expect(t, http.StatusOK, h.admin, "POST", "/api/v1/mailboxes/actions", `{"action":"delete","filter":{"kind":"system","active":false}}`))
+	if result.Done != 1 {
+		t.Errorf("delete inactive = %+v", result)
+	}
+	if total := decodeAs[mailboxList](t, h.expect(t, http.StatusOK, h.admin, "GET", "/api/v1/mailboxes", "")).Total; total != 2 {
+		t.Errorf("%d mailboxes left, want 2 (%d and %d)", total, first.ID, third.ID)
+	}
+	for _, bad := range []string{
+		`{"action":"delete"}`,
+		fmt.Sprintf(`{"action":"delete","ids":[%d],"filter":{}}`, first.ID),
+		fmt.Sprintf(`{"action":"explode","ids":[%d]}`, first.ID),
+		`{"action":"delete","filter":{"kind":"robots"}}`,
+		`{"action":"delete","filter":{"type":["fax"]}}`,
+		`{"action":"delete","filter":{"site":"nowhere"}}`,
+	} {
+		h.expect(t, http.StatusBadRequest, h.admin, "POST", "/api/v1/mailboxes/actions", bad)
+	}
+}

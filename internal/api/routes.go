@@ -70,6 +70,7 @@ func (a *api) routes() []route {
 
 		{method: http.MethodGet, path: "/api/v1/mailboxes", handle: a.listMailboxes},
 		{method: http.MethodPost, path: "/api/v1/mailboxes", handle: a.createMailbox},
+		{method: http.MethodPost, path: "/api/v1/mailboxes/actions", handle: a.mailboxActions},
 		{method: http.MethodGet, path: "/api/v1/mailboxes/{id}", handle: a.getMailbox},
 		{method: http.MethodPatch, path: "/api/v1/mailboxes/{id}", handle: a.updateMailbox},
 		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox},
