@@ -1,0 +1,652 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Message is a stored message: its parsed fields and flags. The raw source
+// and attachment bodies are read separately.
+type Message struct {
+	ID              int64
+	MailboxID       int64
+	MessageID       string
+	InReplyTo       string
+	References      []string
+	ThreadID        int64
+	Subject         string
+	From            string
+	ReplyTo         string
+	To              string
+	Cc              string
+	Bcc             string
+	Date            time.Time
+	ReceivedAt      time.Time
+	Size            int64
+	Priority        int
+	Header          string
+	Text            string
+	HTML            string
+	RawSHA256       string
+	Read            bool
+	Spam            string // "unknown", "yes" or "no"
+	SpamRating      *int
+	SpamWords       string
+	ParseErrors     []string
+	AttachmentCount int
+	HasSource       bool
+	MailboxName     string
+}
+
+// Attachment is a part of a message kept apart from its text.
+type Attachment struct {
+	ID          int64
+	MessageID   int64
+	Filename    string
+	ContentType string
+	Size        int64
+	ContentID   string
+	Dropped     bool   // the body was not kept (too large, or attachments are not saved)
+	Data        []byte // only when asked for and kept
+}
+
+// UID is a message's identity on the server it was fetched from: a POP3
+// UIDL (Folder "") or an IMAP UID in a folder.
+type UID struct {
+	Folder string
+	UID    string
+}
+
+// NewMessage is what [Store.InsertMessage] stores.
+type NewMessage struct {
+	Message
+	Raw         []byte // the exact source; kept compressed when SaveSource
+	SaveSource  bool
+	Attachments []Attachment
+	UID         *UID // recorded in the same transaction, when the message was fetched
+}
+
+// zstd coders are safe for concurrent EncodeAll/DecodeAll and costly to make.
+var (
+	sourceEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	sourceDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(2<<30))
+)
+
+// RawHash is the duplicate key of a raw source.
+func RawHash(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// maxIndexedText is how much of a body the full-text index takes: a
+// PostgreSQL tsvector holds at most 1 MB, and the start of a message is
+// what people search for.
+const maxIndexedText = 256 << 10
+
+func indexedText(text string) string {
+	if len(text) <= maxIndexedText {
+		return text
+	}
+	return strings.ToValidUTF8(text[:maxIndexedText], "")
+}
+
+func addressText(m *Message) string {
+	return strings.Join([]string{m.From, m.ReplyTo, m.To, m.Cc, m.Bcc}, " ")
+}
+
+// InsertMessage stores a message, its source, attachments and full-text
+// entry, and its server UID, in one transaction: when it returns nil, all of
+// it is durable. A byte-identical source already in the same mailbox is not
+// stored again: the existing message's ID comes back with duplicate true
+// (and the UID is still recorded, so that a fetcher skips it next time).
+func (s *Store) InsertMessage(ctx context.Context, m *NewMessage) (id int64, duplicate bool, err error) {
+	if m.RawSHA256 == "" {
+		m.RawSHA256 = RawHash(m.Raw)
+	}
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = s.clock()
+	}
+	if m.Date.IsZero() {
+		m.Date = m.ReceivedAt
+	}
+	if m.Spam == "" {
+		m.Spam = "unknown"
+	}
+	if m.Priority == 0 {
+		m.Priority = 3
+	}
+	texts := []any{m.MessageID, m.InReplyTo, strings.Join(m.References, " "), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc,
+		m.Header, m.Text, m.HTML, strings.Join(m.ParseErrors, "\n")}
+	for _, a := range m.Attachments {
+		texts = append(texts, a.Filename, a.ContentType, a.ContentID)
+	}
+	if err := checkText(texts); err != nil {
+		return 0, false, fmt.Errorf("insert message: %w", err)
+	}
+	var compressed []byte
+	if m.SaveSource {
+		compressed = sourceEncoder.EncodeAll(m.Raw, make([]byte, 0, len(m.Raw)/3+64))
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, s.rebind(`SELECT id FROM messages WHERE mailbox_id = ? AND raw_sha256 = ? ORDER BY id LIMIT 1`),
+			m.MailboxID, m.RawSHA256).Scan(&id)
+		switch {
+		case err == nil:
+			duplicate = true
+		case errors.Is(err, sql.ErrNoRows):
+			if id, err = s.insertMessageRows(ctx, tx, m, compressed); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		if m.UID != nil {
+			_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO mailbox_uids (mailbox_id, folder, uid, message_id, created_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (mailbox_id, folder, uid) DO UPDATE SET message_id = excluded.message_id`),
+				m.MailboxID, m.UID.Folder, m.UID.UID, id, micros(s.clock()))
+			if err != nil {
+				return fmt.Errorf("record uid: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("insert message into mailbox %d: %w", m.MailboxID, mapError(err))
+	}
+	m.ID = id
+	return id, duplicate, nil
+}
+
+func (s *Store) insertMessageRows(ctx context.Context, tx *sql.Tx, m *NewMessage, compressed []byte) (int64, error) {
+	threadID, err := s.findThread(ctx, tx, m)
+	if err != nil {
+		return 0, err
+	}
+	parseErrors := strings.Join(m.ParseErrors, "\n")
+	query := `INSERT INTO messages (mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
+		date, received_at, size, priority, header, text_body, html_body, raw_sha256, is_read, spam, spam_rating, spam_words,
+		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	var id int64
+	err = tx.QueryRowContext(ctx, s.rebind(query), m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
+		optionalID(threadID), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
+		m.Priority, m.Header, m.Text, m.HTML, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
+		len(m.Attachments)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert message: %w", err)
+	}
+	if threadID == 0 {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE messages SET thread_id = id WHERE id = ?`), id); err != nil {
+			return 0, err
+		}
+	}
+	if compressed != nil {
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO message_sources (message_id, compression, data) VALUES (?, 'zstd', ?)`), id, compressed); err != nil {
+			return 0, fmt.Errorf("insert source: %w", err)
+		}
+	}
+	for _, a := range m.Attachments {
+		var data any
+		if !a.Dropped {
+			data = a.Data
+			if a.Data == nil {
+				data = []byte{}
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO attachments (message_id, filename, content_type, size, content_id, data, dropped) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			id, a.Filename, a.ContentType, a.Size, a.ContentID, data, a.Dropped); err != nil {
+			return 0, fmt.Errorf("insert attachment: %w", err)
+		}
+	}
+	if s.dialect == SQLite {
+		_, err = tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)`, id, m.Subject, addressText(&m.Message), indexedText(m.Text))
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE messages SET search = $1::tsvector WHERE id = $2`,
+			tsvectorLiteral(m.Subject, addressText(&m.Message), indexedText(m.Text)), id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("index message: %w", err)
+	}
+	return id, nil
+}
+
+// findThread gives the thread of the first earlier message of the mailbox
+// that this one answers or references, or 0 for a new thread.
+func (s *Store) findThread(ctx context.Context, tx *sql.Tx, m *NewMessage) (int64, error) {
+	parents := append([]string{}, m.References...)
+	if m.InReplyTo != "" {
+		parents = append(parents, m.InReplyTo)
+	}
+	for i := len(parents) - 1; i >= 0; i-- { // the nearest parent first
+		if parents[i] == "" {
+			continue
+		}
+		var thread sql.NullInt64
+		err := tx.QueryRowContext(ctx, s.rebind(`SELECT thread_id FROM messages WHERE mailbox_id = ? AND message_id = ? ORDER BY id LIMIT 1`), m.MailboxID, parents[i]).Scan(&thread)
+		if err == nil && thread.Valid {
+			return thread.Int64, nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("find thread: %w", err)
+		}
+	}
+	return 0, nil
+}
+
+const messageColumns = `m.id, m.mailbox_id, m.message_id, m.in_reply_to, m.refs, m.thread_id, m.subject, m.from_addr, m.reply_to,
+	m.to_addr, m.cc, m.bcc, m.date, m.received_at, m.size, m.priority, m.raw_sha256, m.is_read, m.spam, m.spam_rating,
+	m.spam_words, m.parse_errors, m.attachment_count, COALESCE((SELECT name FROM mailboxes WHERE id = m.mailbox_id), '')`
+
+func scanMessage(row interface{ Scan(...any) error }, full bool, extra ...any) (Message, error) {
+	var m Message
+	var refs, parseErrors string
+	var thread, rating sql.NullInt64
+	var date, received int64
+	dest := []any{&m.ID, &m.MailboxID, &m.MessageID, &m.InReplyTo, &refs, &thread, &m.Subject, &m.From, &m.ReplyTo,
+		&m.To, &m.Cc, &m.Bcc, &date, &received, &m.Size, &m.Priority, &m.RawSHA256, &m.Read, &m.Spam, &rating,
+		&m.SpamWords, &parseErrors, &m.AttachmentCount, &m.MailboxName}
+	if full {
+		dest = append(dest, &m.Header, &m.Text, &m.HTML, &m.HasSource)
+	}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return m, mapError(err)
+	}
+	m.References = strings.Fields(refs)
+	if parseErrors != "" {
+		m.ParseErrors = strings.Split(parseErrors, "\n")
+	}
+	m.ThreadID, m.Date, m.ReceivedAt = thread.Int64, fromMicros(date), fromMicros(received)
+	if rating.Valid {
+		value := int(rating.Int64)
+		m.SpamRating = &value
+	}
+	return m, nil
+}
+
+// MessageByID gives a message with its header and bodies.
+func (s *Store) MessageByID(ctx context.Context, id int64) (Message, error) {
+	m, err := scanMessage(s.queryRow(ctx, `SELECT `+messageColumns+`, m.header, m.text_body, m.html_body,
+		EXISTS (SELECT 1 FROM message_sources WHERE message_id = m.id) FROM messages m WHERE m.id = ?`, id), true)
+	if err != nil {
+		return m, fmt.Errorf("message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// MessageSource gives the exact raw source of a message, or ErrNotFound when
+// it was not kept.
+func (s *Store) MessageSource(ctx context.Context, id int64) ([]byte, error) {
+	var compression string
+	var data []byte
+	if err := s.queryRow(ctx, `SELECT compression, data FROM message_sources WHERE message_id = ?`, id).Scan(&compression, &data); err != nil {
+		return nil, fmt.Errorf("source of message %d: %w", id, mapError(err))
+	}
+	switch compression {
+	case "":
+		return data, nil
+	case "zstd":
+		raw, err := sourceDecoder.DecodeAll(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("source of message %d: %w", id, err)
+		}
+		return raw, nil
+	}
+	return nil, fmt.Errorf("source of message %d: unknown compression %q", id, compression)
+}
+
+// Attachments lists a message's attachments without their bodies.
+func (s *Store) Attachments(ctx context.Context, messageID int64) ([]Attachment, error) {
+	rows, err := s.query(ctx, `SELECT id, message_id, filename, content_type, size, content_id, dropped FROM attachments WHERE message_id = ? ORDER BY id`, messageID)
+	if err != nil {
+		return nil, fmt.Errorf("attachments of message %d: %w", messageID, err)
+	}
+	defer rows.Close()
+	list := []Attachment{}
+	for rows.Next() {
+		var a Attachment
+		if err := rows.Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.ContentID, &a.Dropped); err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
+	return list, rows.Err()
+}
+
+// AttachmentData gives one attachment with its body.
+func (s *Store) AttachmentData(ctx context.Context, messageID, attachmentID int64) (Attachment, error) {
+	var a Attachment
+	err := s.queryRow(ctx, `SELECT id, message_id, filename, content_type, size, content_id, dropped, data FROM attachments WHERE id = ? AND message_id = ?`,
+		attachmentID, messageID).Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.ContentID, &a.Dropped, &a.Data)
+	if err != nil {
+		return a, fmt.Errorf("attachment %d of message %d: %w", attachmentID, messageID, mapError(err))
+	}
+	return a, nil
+}
+
+// MessageFilter narrows [Store.Messages]. Zero fields do not filter.
+type MessageFilter struct {
+	IDs        []int64
+	MailboxIDs []int64 // any of these; a non-nil empty slice matches nothing
+	Query      string  // full text over subject, addresses and body
+	From       string  // words in the sender (from, reply-to)
+	To         string  // words in the recipients (to, cc, bcc)
+	Subject    string  // words in the subject
+	Text       string  // words in the body
+	Spam       string  // "yes", "no", "unknown"
+	Read       *bool
+	Since      time.Time
+	Until      time.Time
+}
+
+// MessageSort orders [Store.Messages].
+type MessageSort struct {
+	Column    string // "date" (default), "received_at", "size", "id"
+	Ascending bool
+}
+
+var messageSortColumns = map[string]string{"date": "m.date", "received_at": "m.received_at", "size": "m.size", "id": "m.id"}
+
+// MessagePage is one page of messages.
+type MessagePage struct {
+	Items      []Message
+	NextCursor string
+}
+
+// ftsQuery turns words a person typed into a full-text query that matches
+// messages holding every word (each as a prefix), in one column or all.
+func (s *Store) ftsQuery(text, column string) string {
+	words := searchWords(text)
+	if len(words) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(words))
+	for _, word := range words {
+		if s.dialect == SQLite {
+			// Quoted, so that no word is read as an FTS5 operator.
+			part := `"` + word + `"*`
+			if column != "" {
+				part = column + ": " + part
+			}
+			parts = append(parts, part)
+		} else {
+			weight := map[string]string{"subject": "A", "addresses": "B", "body": "C"}[column]
+			parts = append(parts, quoteLexeme(strings.ToLower(word))+":*"+weight)
+		}
+	}
+	if s.dialect == SQLite {
+		return strings.Join(parts, " AND ")
+	}
+	return strings.Join(parts, " & ")
+}
+
+// searchWords splits text into the words the full-text index knows:
+// runs of letters and digits, lower-cased by Go.
+func searchWords(text string) []string {
+	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// quoteLexeme writes a word as a tsvector or tsquery lexeme literal.
+func quoteLexeme(word string) string {
+	return "'" + strings.NewReplacer(`'`, `''`, `\`, `\\`).Replace(word) + "'"
+}
+
+// tsvectorLiteral builds the PostgreSQL search vector in Go: subject words
+// weighted A, addresses B, body C. Building it here rather than with
+// to_tsvector makes the index independent of the server's locale: under the
+// C locale PostgreSQL's parser neither splits nor lower-cases Cyrillic words.
+// Each word keeps one position per weight: the index answers "which
+// messages hold these words", not phrase queries.
+func tsvectorLiteral(subject, addresses, body string) string {
+	type entry struct{ positions []string }
+	entries := map[string]*entry{}
+	var order []string
+	position := 0
+	for _, part := range []struct{ text, weight string }{{subject, "A"}, {addresses, "B"}, {body, "C"}} {
+		seen := map[string]bool{}
+		for _, word := range searchWords(part.text) {
+			// PostgreSQL refuses lexemes over 2 KB; no one searches for them.
+			if len(word) > 200 || seen[word] {
+				continue
+			}
+			seen[word] = true
+			position = min(position+1, 16383)
+			e := entries[word]
+			if e == nil {
+				e = &entry{}
+				entries[word] = e
+				order = append(order, word)
+			}
+			e.positions = append(e.positions, strconv.Itoa(position)+part.weight)
+		}
+	}
+	var b strings.Builder
+	for i, word := range order {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(quoteLexeme(word))
+		b.WriteByte(':')
+		b.WriteString(strings.Join(entries[word].positions, ","))
+	}
+	return b.String()
+}
+
+type messageCursor struct {
+	Value int64 `json:"v"`
+	ID    int64 `json:"id"`
+}
+
+// Messages lists a page of messages, newest first by default. Paging is by
+// keyset (sort value, id), so a deep page costs what the first does.
+func (s *Store) Messages(ctx context.Context, filter MessageFilter, order MessageSort, cursor string, limit int) (MessagePage, error) {
+	var page MessagePage
+	column, ok := messageSortColumns[order.Column]
+	if !ok {
+		column = "m.date"
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 50
+	}
+	var where []string
+	var args []any
+	if filter.MailboxIDs != nil {
+		if len(filter.MailboxIDs) == 0 {
+			return page, nil
+		}
+		where = append(where, "m.mailbox_id IN ("+placeholders(len(filter.MailboxIDs))+")")
+		for _, id := range filter.MailboxIDs {
+			args = append(args, id)
+		}
+	}
+	if len(filter.IDs) > 0 {
+		where = append(where, "m.id IN ("+placeholders(len(filter.IDs))+")")
+		for _, id := range filter.IDs {
+			args = append(args, id)
+		}
+	}
+	if filter.Spam != "" {
+		where, args = append(where, "m.spam = ?"), append(args, filter.Spam)
+	}
+	if filter.Read != nil {
+		where, args = append(where, "m.is_read = ?"), append(args, *filter.Read)
+	}
+	if !filter.Since.IsZero() {
+		where, args = append(where, "m.date >= ?"), append(args, micros(filter.Since))
+	}
+	if !filter.Until.IsZero() {
+		where, args = append(where, "m.date < ?"), append(args, micros(filter.Until))
+	}
+	var search []string
+	for _, part := range []struct{ text, column string }{{filter.Query, ""}, {filter.From, "addresses"}, {filter.To, "addresses"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
+		if query := s.ftsQuery(part.text, part.column); query != "" {
+			search = append(search, query)
+		}
+	}
+	if len(search) > 0 {
+		if s.dialect == SQLite {
+			where, args = append(where, "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"), append(args, strings.Join(search, " AND "))
+		} else {
+			where, args = append(where, "m.search @@ CAST(? AS tsquery)"), append(args, strings.Join(search, " & "))
+		}
+	}
+	direction, compare := "DESC", "<"
+	if order.Ascending {
+		direction, compare = "ASC", ">"
+	}
+	if cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cursor)
+		var position messageCursor
+		if err == nil {
+			err = json.Unmarshal(raw, &position)
+		}
+		if err != nil {
+			return page, fmt.Errorf("messages: %w", ErrBadCursor)
+		}
+		where = append(where, "("+column+" "+compare+" ? OR ("+column+" = ? AND m.id "+compare+" ?))")
+		args = append(args, position.Value, position.Value, position.ID)
+	}
+	query := `SELECT ` + messageColumns + `, ` + column + ` FROM messages m`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + column + " " + direction + ", m.id " + direction + " LIMIT ?"
+	rows, err := s.query(ctx, query, append(args, limit+1)...)
+	if err != nil {
+		return page, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	var sortValues []int64
+	for rows.Next() {
+		var value int64
+		m, err := scanMessage(rows, false, &value)
+		if err != nil {
+			return page, fmt.Errorf("list messages: %w", err)
+		}
+		page.Items, sortValues = append(page.Items, m), append(sortValues, value)
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("list messages: %w", err)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		raw, _ := json.Marshal(messageCursor{Value: sortValues[limit-1], ID: page.Items[limit-1].ID})
+		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	return page, nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// SetMessagesRead marks messages read or unread.
+func (s *Store) SetMessagesRead(ctx context.Context, ids []int64, read bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{read}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.exec(ctx, `UPDATE messages SET is_read = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	return mapError(err)
+}
+
+// DeleteMessages removes messages with their sources, attachments and index
+// entries, in one transaction.
+func (s *Store) DeleteMessages(ctx context.Context, ids []int64) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	var deleted int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == SQLite {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM messages_fts WHERE rowid IN (`+placeholders(len(ids))+`)`, args...); err != nil {
+				return err
+			}
+		}
+		result, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM messages WHERE id IN (`+placeholders(len(ids))+`)`), args...)
+		if err != nil {
+			return err
+		}
+		deleted, err = result.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete messages: %w", err)
+	}
+	return deleted, nil
+}
+
+// KnownUIDs gives the UIDs recorded for a mailbox folder.
+func (s *Store) KnownUIDs(ctx context.Context, mailboxID int64, folder string) (map[string]bool, error) {
+	rows, err := s.query(ctx, `SELECT uid FROM mailbox_uids WHERE mailbox_id = ? AND folder = ?`, mailboxID, folder)
+	if err != nil {
+		return nil, fmt.Errorf("known uids of mailbox %d: %w", mailboxID, err)
+	}
+	defer rows.Close()
+	known := map[string]bool{}
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		known[uid] = true
+	}
+	return known, rows.Err()
+}
+
+// PruneUIDs forgets the UIDs of a folder that are not in present (messages
+// gone from the server), and reports how many went.
+func (s *Store) PruneUIDs(ctx context.Context, mailboxID int64, folder string, present map[string]bool) (int, error) {
+	known, err := s.KnownUIDs(ctx, mailboxID, folder)
+	if err != nil {
+		return 0, err
+	}
+	var gone []any
+	for uid := range known {
+		if !present[uid] {
+			gone = append(gone, uid)
+		}
+	}
+	for start := 0; start < len(gone); start += 500 {
+		batch := gone[start:min(start+500, len(gone))]
+		args := append([]any{mailboxID, folder}, batch...)
+		if _, err := s.exec(ctx, `DELETE FROM mailbox_uids WHERE mailbox_id = ? AND folder = ? AND uid IN (`+placeholders(len(batch))+`)`, args...); err != nil {
+			return 0, fmt.Errorf("prune uids of mailbox %d: %w", mailboxID, err)
+		}
+	}
+	return len(gone), nil
+}
+
+// MessagesOlderThan lists the IDs of a mailbox's messages received before a
+// time, at most limit of them (for retention, which deletes in batches).
+func (s *Store) MessagesOlderThan(ctx context.Context, mailboxID int64, before time.Time, limit int) ([]int64, error) {
+	rows, err := s.query(ctx, `SELECT id FROM messages WHERE mailbox_id = ? AND received_at < ? ORDER BY id LIMIT ?`, mailboxID, micros(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("old messages of mailbox %d: %w", mailboxID, err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
