@@ -650,3 +650,35 @@ func (s *Store) MessagesOlderThan(ctx context.Context, mailboxID int64, before t
 	}
 	return ids, rows.Err()
 }
+
+// SetMessagesSpam sets the spam flag ("yes", "no" or "unknown") of messages.
+func (s *Store) SetMessagesSpam(ctx context.Context, ids []int64, spam string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{spam}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.exec(ctx, `UPDATE messages SET spam = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	return mapError(err)
+}
+
+// MailboxesWithRetention lists the active and inactive mailboxes that keep
+// messages for a limited number of days.
+func (s *Store) MailboxesWithRetention(ctx context.Context) ([]Mailbox, error) {
+	rows, err := s.query(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m WHERE m.keep_days > 0 ORDER BY m.id`)
+	if err != nil {
+		return nil, fmt.Errorf("mailboxes with retention: %w", err)
+	}
+	defer rows.Close()
+	var list []Mailbox
+	for rows.Next() {
+		m, err := scanMailbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, m)
+	}
+	return list, rows.Err()
+}
