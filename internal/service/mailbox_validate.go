@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
@@ -11,9 +12,10 @@ import (
 )
 
 // applyMailboxInput copies input onto m and checks every rule of SPEC.md
-// "Mailboxes": the same for the web form and the API. Fields that do not
-// apply to m's type are cleared, so that a stored mailbox never carries
-// settings its type ignores.
+// "Mailboxes": the same for the web form and the API. Connection fields
+// that do not apply to m's type are cleared, so that a stored mailbox never
+// carries settings its type ignores (the "Additional" limits and the charset
+// are kept for every type: retention and charset apply to IMAP mail too).
 func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.Mailbox, input MailboxInput, creating bool) error {
 	errs := fieldErrors{}
 	text := func(target *string, value *string) {
@@ -78,7 +80,12 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 	number(&m.MaxMessageSizeKB, input.MaxMessageSizeKB)
 	number(&m.KeepDays, input.KeepDays)
 	text(&m.Charset, input.Charset)
+	// A new or changed service fills the connection fields the input does
+	// not set itself, and is checked for being switched on; a mailbox that
+	// keeps its service is not refused because an admin switched it off.
+	serviceChanged := creating
 	if input.ServiceID != nil {
+		serviceChanged = serviceChanged || *input.ServiceID != m.ServiceID
 		m.ServiceID = *input.ServiceID
 	}
 	if input.OwnerID != nil {
@@ -118,7 +125,7 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 		s.checkRemoteMailbox(m, creating, errs)
 		m.Domains, m.Relay, m.RelayAuthOnly, m.ServiceID, m.OwnerID, m.Folders, m.SyncRange = []string{}, false, false, 0, 0, []string{}, ""
 	case store.MailboxIMAP:
-		s.checkIMAPMailbox(ctx, actor, m, errs) // first: it may fill the server from the service
+		s.checkIMAPMailbox(ctx, actor, m, serviceChanged && input.Server == nil, serviceChanged, errs) // first: it may fill the server
 		s.checkRemoteMailbox(m, creating, errs)
 		m.APOP, m.DeleteFromServer, m.Domains, m.Relay, m.RelayAuthOnly = false, false, []string{}, false, false
 	case store.MailboxSMTP:
@@ -163,14 +170,14 @@ func (s *Service) checkRemoteMailbox(m *store.Mailbox, creating bool, errs field
 	}
 }
 
-func (s *Service) checkIMAPMailbox(ctx context.Context, actor *Actor, m *store.Mailbox, errs fieldErrors) {
+func (s *Service) checkIMAPMailbox(ctx context.Context, actor *Actor, m *store.Mailbox, fill, checkActive bool, errs fieldErrors) {
 	if m.ServiceID == 0 {
 		errs.add("service_id", "error.required", i18n.Key("field.service_id"))
 	} else if service, err := s.store.MailServiceByID(ctx, m.ServiceID); err != nil || service.SiteID != m.SiteID {
 		errs.add("service_id", "error.service_site", i18n.Key("field.service_id"))
-	} else if !actor.IsAdmin() && !service.Active {
+	} else if checkActive && !actor.IsAdmin() && !service.Active {
 		errs.add("service_id", "error.service_inactive", i18n.Key("field.service_id"))
-	} else if m.Server == "" && service.Server != "" {
+	} else if (fill || m.Server == "") && service.Server != "" {
 		// Picking a service fills the connection fields (the form does it
 		// in the browser; this covers forms without JavaScript and the API).
 		m.Server, m.Port, m.WebURL = service.Server, service.Port, service.WebURL
@@ -233,11 +240,21 @@ func (s *Service) checkListenAddressFree(ctx context.Context, m *store.Mailbox) 
 		if other.ID == m.ID {
 			continue
 		}
-		if other.Server == m.Server || other.Server == "*" || m.Server == "*" {
+		if other.Server == m.Server || listensEverywhere(other.Server) || listensEverywhere(m.Server) {
 			return &ConflictError{Message: i18n.M("error.listen_taken", fmt.Sprintf("%s:%d", m.Server, m.Port), other.Name, other.ID)}
 		}
 	}
 	return nil
+}
+
+// listensEverywhere reports whether a listen address takes every address of
+// the machine: "*", or the unspecified IPv4 or IPv6 address.
+func listensEverywhere(address string) bool {
+	if address == "*" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(address, "[]"))
+	return ip != nil && ip.IsUnspecified()
 }
 
 // normaliseList trims items, drops empty ones and duplicates; domains are

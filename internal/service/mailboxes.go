@@ -173,9 +173,6 @@ func (s *Service) Mailbox(ctx context.Context, actor *Actor, id int64) (MailboxV
 	if !canSeeMailbox(actor, m) {
 		// A user learns nothing of other people's mailboxes, not even
 		// that they exist.
-		if actor.CanReadAll() {
-			return MailboxView{}, ErrForbidden
-		}
 		return MailboxView{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
 	}
 	return mailboxView(m), nil

@@ -252,3 +252,41 @@ func TestIMAPMailboxFilledFromService(t *testing.T) {
 		t.Errorf("not filled from the service: %+v", m)
 	}
 }
+
+func TestMailboxServiceChangeAndUnspecifiedAddresses(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	owner := env.AddUser(t, "ulysses", "user-password", store.RoleUser)
+	gmail, yahoo := serviceID(t, env, "gmail"), serviceID(t, env, "yahoo")
+	m, err := env.Service.CreateMailbox(ctx, owner, service.MailboxInput{Type: ptr("imap"), Name: ptr("Mine"), ServiceID: &gmail, Login: ptr("u"), Password: ptr("p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Changing the service brings its server along.
+	m, err = env.Service.UpdateMailbox(ctx, owner, m.ID, service.MailboxInput{ServiceID: &yahoo})
+	if err != nil || m.Server != "imap.mail.yahoo.com" {
+		t.Errorf("after changing the service: %+v, %v", m, err)
+	}
+	// A switched-off service does not stop its user from renaming the mailbox.
+	if _, err := env.Service.UpdateMailService(ctx, env.Admin, yahoo, service.MailServiceInput{Active: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Service.UpdateMailService(ctx, env.Admin, serviceID(t, env, "other"), service.MailServiceInput{Active: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Service.UpdateMailbox(ctx, env.Admin, m.ID, service.MailboxInput{ServiceID: &yahoo, Active: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Service.UpdateMailbox(ctx, owner, m.ID, service.MailboxInput{Name: ptr("Renamed")}); err != nil {
+		t.Errorf("rename with a switched-off service: %v", err)
+	}
+	// 0.0.0.0 and :: take every address, as "*" does.
+	if _, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("All v4"), Server: ptr("0.0.0.0"), Port: ptr(2525)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, address := range []string{"127.0.0.1", "*", "::"} {
+		if _, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("Clash"), Server: ptr(address), Port: ptr(2525)}); !errors.Is(err, service.ErrConflict) {
+			t.Errorf("%s:2525 beside 0.0.0.0:2525: %v", address, err)
+		}
+	}
+}
