@@ -15,7 +15,26 @@ import (
 // and a POP3 mailbox of the admin's.
 type roleFixture struct {
 	*harness
-	victimID, serviceID, mailboxID int64
+	victimID, serviceID, mailboxID, messageID int64
+}
+
+// addMessage stores a message with one attachment in a mailbox, as the
+// receiving paths will, and gives its ID and the attachment's.
+func addMessage(t *testing.T, h *harness, mailboxID int64) (int64, int64) {
+	t.Helper()
+	ctx := context.Background()
+	m := &store.NewMessage{Message: store.Message{MailboxID: mailboxID, Subject: "Quarterly report", From: "a@example.com", Text: "numbers"},
+		Raw: []byte("Subject: Quarterly report\r\n\r\nnumbers\r\n"), SaveSource: true,
+		Attachments: []store.Attachment{{Filename: "отчёт.pdf", ContentType: "application/pdf", Size: 3, Data: []byte("pdf")}}}
+	id, _, err := h.env.Store.InsertMessage(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attachments, err := h.env.Store.Attachments(ctx, id)
+	if err != nil || len(attachments) != 1 {
+		t.Fatalf("attachments: %v %v", attachments, err)
+	}
+	return id, attachments[0].ID
 }
 
 func newRoleFixture(t *testing.T) *roleFixture {
@@ -26,7 +45,8 @@ func newRoleFixture(t *testing.T) *roleFixture {
 	service := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/services", `{"site":"s1","name":"Spare service"}`))
 	mailbox := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/mailboxes",
 		`{"type":"pop3","name":"Spare mailbox","server":"pop.example.com","login":"spare","password":"spare-secret"}`))
-	return &roleFixture{harness: h, victimID: victim.User.ID, serviceID: service.ID, mailboxID: mailbox.ID}
+	message, _ := addMessage(t, h, mailbox.ID)
+	return &roleFixture{harness: h, victimID: victim.User.ID, serviceID: service.ID, mailboxID: mailbox.ID, messageID: message}
 }
 
 // snapshot is what the admin reads of everything the mutating routes can
@@ -39,6 +59,7 @@ func (f *roleFixture) snapshot(t *testing.T) string {
 		fmt.Sprintf("/api/v1/users/%d", f.adminID), fmt.Sprintf("/api/v1/users/%d", f.userID),
 		fmt.Sprintf("/api/v1/users/%d", f.auditorID), fmt.Sprintf("/api/v1/users/%d", f.victimID),
 		"/api/v1/services", "/api/v1/mailboxes", fmt.Sprintf("/api/v1/mailboxes/%d", f.mailboxID),
+		"/api/v1/messages", fmt.Sprintf("/api/v1/messages/%d", f.messageID),
 	} {
 		parts = append(parts, f.expect(t, http.StatusOK, f.admin, "GET", path, "").Body.String())
 	}
@@ -81,6 +102,7 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 	self := fmt.Sprintf("/api/v1/users/%d", selfID)
 	service := fmt.Sprintf("/api/v1/services/%d", f.serviceID)
 	mailbox := fmt.Sprintf("/api/v1/mailboxes/%d", f.mailboxID)
+	message := fmt.Sprintf("/api/v1/messages/%d", f.messageID)
 	return []mutation{
 		{"POST /api/v1/sites", "/api/v1/sites", `{"code":"x1","name":"New"}`, 0},
 		{"PATCH /api/v1/sites/{code}", "/api/v1/sites/s1", `{"name":"Changed"}`, 0},
@@ -103,6 +125,10 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 		{"POST /api/v1/mailboxes", "/api/v1/mailboxes", `{"type":"pop3","name":"New POP3","server":"pop.example.com","login":"x","password":"secret"}`, 0},
 		{"PATCH /api/v1/mailboxes/{id}", mailbox, `{"name":"Changed"}`, http.StatusNotFound},
 		{"PATCH /api/v1/mailboxes/{id}", mailbox, `{"password":"stolen-password"}`, http.StatusNotFound},
+		{"POST /api/v1/messages/{id}/actions", message + "/actions", `{"action":"spam"}`, http.StatusNotFound},
+		{"POST /api/v1/messages/actions", "/api/v1/messages/actions", fmt.Sprintf(`{"action":"read","ids":[%d]}`, f.messageID), http.StatusOK},
+		{"POST /api/v1/messages/actions", "/api/v1/messages/actions", `{"action":"unread","filter":{}}`, http.StatusOK},
+		{"DELETE /api/v1/messages/{id}", message, "", http.StatusNotFound},
 		{"DELETE /api/v1/mailboxes/{id}", mailbox, "", http.StatusNotFound},
 		// A user's group action reaches only their own mailboxes: another's
 		// is reported as not found, and a filter matches none of them.
@@ -162,18 +188,23 @@ func TestMutationsSucceedForAdmin(t *testing.T) {
 func TestAuditorReadsEverything(t *testing.T) {
 	f := newLogFixture(t)
 	h := f.h
+	message, attachment := addMessage(t, h, f.other)
 	reads := map[string]string{
-		"GET /api/v1/openapi.json":   "/api/v1/openapi.json",
-		"GET /api/v1/sites":          "/api/v1/sites",
-		"GET /api/v1/sites/{code}":   "/api/v1/sites/s1",
-		"GET /api/v1/users":          "/api/v1/users",
-		"GET /api/v1/users/{id}":     fmt.Sprintf("/api/v1/users/%d", h.adminID),
-		"GET /api/v1/settings":       "/api/v1/settings",
-		"GET /api/v1/log":            "/api/v1/log",
-		"GET /api/v1/services":       "/api/v1/services",
-		"GET /api/v1/services/{id}":  fmt.Sprintf("/api/v1/services/%d", firstServiceID(t, h)),
-		"GET /api/v1/mailboxes":      "/api/v1/mailboxes",
-		"GET /api/v1/mailboxes/{id}": fmt.Sprintf("/api/v1/mailboxes/%d", f.other),
+		"GET /api/v1/messages":                                  "/api/v1/messages",
+		"GET /api/v1/messages/{id}":                             fmt.Sprintf("/api/v1/messages/%d", message),
+		"GET /api/v1/messages/{id}/raw":                         fmt.Sprintf("/api/v1/messages/%d/raw", message),
+		"GET /api/v1/messages/{id}/attachments/{attachment_id}": fmt.Sprintf("/api/v1/messages/%d/attachments/%d", message, attachment),
+		"GET /api/v1/openapi.json":                              "/api/v1/openapi.json",
+		"GET /api/v1/sites":                                     "/api/v1/sites",
+		"GET /api/v1/sites/{code}":                              "/api/v1/sites/s1",
+		"GET /api/v1/users":                                     "/api/v1/users",
+		"GET /api/v1/users/{id}":                                fmt.Sprintf("/api/v1/users/%d", h.adminID),
+		"GET /api/v1/settings":                                  "/api/v1/settings",
+		"GET /api/v1/log":                                       "/api/v1/log",
+		"GET /api/v1/services":                                  "/api/v1/services",
+		"GET /api/v1/services/{id}":                             fmt.Sprintf("/api/v1/services/%d", firstServiceID(t, h)),
+		"GET /api/v1/mailboxes":                                 "/api/v1/mailboxes",
+		"GET /api/v1/mailboxes/{id}":                            fmt.Sprintf("/api/v1/mailboxes/%d", f.other),
 	}
 	for _, rt := range (&api{}).routes() {
 		if rt.method != http.MethodGet {
@@ -186,7 +217,7 @@ func TestAuditorReadsEverything(t *testing.T) {
 		}
 		rec := h.expect(t, http.StatusOK, h.auditor, "GET", path, "")
 		switch rt.path {
-		case "/api/v1/users", "/api/v1/log", "/api/v1/sites", "/api/v1/services", "/api/v1/mailboxes":
+		case "/api/v1/users", "/api/v1/log", "/api/v1/sites", "/api/v1/services", "/api/v1/mailboxes", "/api/v1/messages":
 			if items := decodeAs[listBody[any]](t, rec).Items; len(items) < 1 {
 				t.Errorf("%s: the auditor sees nothing", path)
 			}
