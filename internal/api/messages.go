@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -252,4 +253,52 @@ func (a *api) messagesAction(w http.ResponseWriter, r *http.Request, actor *serv
 		return fmt.Errorf("message action: %w", err)
 	}
 	return respond(w, http.StatusOK, actionResult{Done: done})
+}
+
+// maxMessageBytes bounds an uploaded message. The intake holds a message in
+// memory while it parses it; larger mail is not mail people send.
+const maxMessageBytes = 200 << 20
+
+// uploadResult answers POST /mailboxes/{id}/messages.
+type uploadResult struct {
+	ID          int64    `json:"id"`
+	Duplicate   bool     `json:"duplicate"`
+	ParseErrors []string `json:"parse_errors"`
+}
+
+// uploadMessage stores a raw message body as if it had been received
+// by the mailbox. A byte-identical message already there is not stored
+// twice: the answer is 200 with "duplicate": true and its ID, else 201.
+func (a *api) uploadMessage(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	// Any Content-Type is taken: the body is the message, whatever a
+	// client's default (curl --data-binary sends a form type) says.
+	if r.ContentLength > maxMessageBytes {
+		return errorf(http.StatusRequestEntityTooLarge, "message is larger than %d bytes", maxMessageBytes)
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessageBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errorf(http.StatusRequestEntityTooLarge, "message is larger than %d bytes", maxMessageBytes)
+		}
+		return errorf(http.StatusBadRequest, "reading the message: %v", err)
+	}
+	result, err := a.svc.ImportMessage(r.Context(), actor, id, raw, "API")
+	if err != nil {
+		return fmt.Errorf("upload to mailbox %d: %w", id, err)
+	}
+	status := http.StatusCreated
+	if result.Duplicate {
+		status = http.StatusOK
+	} else {
+		w.Header().Set("Location", Prefix+"messages/"+strconv.FormatInt(result.ID, 10))
+	}
+	if result.ParseErrors == nil {
+		result.ParseErrors = []string{}
+	}
+	return respond(w, status, uploadResult{ID: result.ID, Duplicate: result.Duplicate, ParseErrors: result.ParseErrors})
 }

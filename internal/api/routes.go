@@ -79,6 +79,7 @@ func (a *api) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/messages/{id}/attachments/{attachment_id}", handle: a.getAttachment},
 		{method: http.MethodPost, path: "/api/v1/messages/{id}/actions", handle: a.messageAction},
 		{method: http.MethodGet, path: "/api/v1/mailboxes/{id}", handle: a.getMailbox},
+		{method: http.MethodPost, path: "/api/v1/mailboxes/{id}/messages", handle: a.uploadMessage},
 		{method: http.MethodPatch, path: "/api/v1/mailboxes/{id}", handle: a.updateMailbox},
 		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox},
 

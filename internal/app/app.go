@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"pochta.dev/pochta/internal/api"
@@ -136,11 +137,28 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
+	// Background jobs stop when Serve returns; Serve waits for them, so that
+	// a fetch cut short by the stop has closed its session first (a fetch
+	// stopped early loses nothing: see package fetch).
 	jobs, stopJobs := context.WithCancel(context.Background())
-	defer stopJobs()
-	go a.WorkLog.RunPurge(jobs, 24*time.Hour)
-	go a.purgeSessions(jobs, time.Hour)
-	go a.optimizeStore(jobs, time.Hour)
+	var running sync.WaitGroup
+	defer func() {
+		stopJobs()
+		running.Wait()
+	}()
+	for _, job := range []func(context.Context){
+		func(ctx context.Context) { a.WorkLog.RunPurge(ctx, 24*time.Hour) },
+		func(ctx context.Context) { a.purgeSessions(ctx, time.Hour) },
+		func(ctx context.Context) { a.optimizeStore(ctx, time.Hour) },
+		func(ctx context.Context) { a.Service.RunFetcher(ctx, 15*time.Second) },
+		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
+	} {
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			job(jobs)
+		}()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
@@ -163,6 +181,23 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// runRetention deletes messages past their mailbox's "keep days", at start
+// and then daily.
+func (a *App) runRetention(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		if err := a.Service.RunRetention(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Error("retention failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }
 
 func (a *App) optimizeStore(ctx context.Context, interval time.Duration) {

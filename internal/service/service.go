@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/pop3"
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/worklog"
@@ -112,6 +115,10 @@ type Service struct {
 	now      func() time.Time
 	throttle *throttle
 	settings settingsCache
+
+	fetcherOnce sync.Once
+	fetch       *fetch.Fetcher
+	dialer      pop3.Dialer // nil: TCP; tests put servers elsewhere
 }
 
 // Options configure [New]. Store and Box are required.
@@ -120,6 +127,8 @@ type Options struct {
 	Box    *secret.Box
 	Log    worklog.Recorder // nil: the work log is written to Store directly
 	Logger *slog.Logger     // nil: slog.Default()
+	// Dialer opens the connections to mail servers; nil dials TCP.
+	Dialer pop3.Dialer
 }
 
 // New makes a Service.
@@ -131,6 +140,7 @@ func New(options Options) *Service {
 		logger:   options.Logger,
 		now:      time.Now,
 		throttle: newThrottle(),
+		dialer:   options.Dialer,
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()

@@ -369,3 +369,42 @@ func (s *Store) CountOwnedMailboxes(ctx context.Context, userID int64) (int, err
 	err := s.queryRow(ctx, `SELECT COUNT(*) FROM mailboxes WHERE owner_id = ? AND type = ?`, userID, MailboxIMAP).Scan(&n)
 	return n, mapError(err)
 }
+
+// CheckState is the outcome of a mailbox check that the list shows and the
+// scheduler plans by.
+type CheckState struct {
+	LastCheckAt   time.Time
+	LastError     string
+	FailureStreak int
+	NextCheckAt   time.Time // zero: only by hand
+}
+
+// SetCheckState records the outcome of a check.
+func (s *Store) SetCheckState(ctx context.Context, id int64, state CheckState) error {
+	_, err := s.exec(ctx, `UPDATE mailboxes SET last_check_at = ?, last_error = ?, failure_streak = ?, next_check_at = ? WHERE id = ?`,
+		micros(state.LastCheckAt), state.LastError, state.FailureStreak, optionalMicros(state.NextCheckAt), id)
+	if err != nil {
+		return fmt.Errorf("check state of mailbox %d: %w", id, mapError(err))
+	}
+	return nil
+}
+
+// DueMailboxes lists the active mailboxes of a type that check on a
+// schedule and whose next check is due (or was never planned).
+func (s *Store) DueMailboxes(ctx context.Context, kind string, now time.Time) ([]Mailbox, error) {
+	rows, err := s.query(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m WHERE m.type = ? AND m.active = TRUE AND m.check_interval > 0
+		AND (m.next_check_at IS NULL OR m.next_check_at <= ?) ORDER BY m.next_check_at, m.id`, kind, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("due mailboxes: %w", err)
+	}
+	defer rows.Close()
+	var list []Mailbox
+	for rows.Next() {
+		m, err := scanMailbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, m)
+	}
+	return list, rows.Err()
+}

@@ -1,0 +1,210 @@
+// Package fetch brings mail in from external POP3 servers into system
+// mailboxes: one fetch of one mailbox at a time across every Pochta process
+// sharing the database, and a scheduler that fetches each mailbox on its
+// interval, backing off after failures.
+//
+// The order of one fetch is what makes it lose nothing: every new message
+// is stored, with its UIDL, in one transaction (through the intake) before
+// any DELE is sent, and DELE is sent only for messages whose UIDL is stored.
+// A fetch killed at any moment leaves either a message not yet stored (it is
+// fetched again next time) or a message stored and still on the server (its
+// UIDL is known, so it is not stored again, and it is deleted next time).
+//
+// Servers without UIDL: every message is downloaded on every fetch and
+// identified by the SHA-256 of its bytes, recorded as its UID ("sha256:…");
+// a message already stored is recognised by that hash and not stored again.
+// With "delete after receipt" this costs one download per message as usual;
+// without it, it costs a download of the whole mailbox on every check.
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"pochta.dev/pochta/internal/intake"
+	"pochta.dev/pochta/internal/pop3"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
+)
+
+// Deliverer stores a received message (the service's intake, with the
+// module's settings).
+type Deliverer interface {
+	Deliver(ctx context.Context, mailbox store.Mailbox, raw []byte, uid *store.UID, origin string) (intake.Result, error)
+}
+
+// Config is what a Fetcher needs.
+type Config struct {
+	Store    *store.Store
+	Deliver  Deliverer
+	Log      worklog.Recorder
+	Logger   *slog.Logger
+	Password func(store.Mailbox) (string, error) // the decrypted mailbox password
+	Timeout  func(context.Context) time.Duration // the connection timeout setting
+	// Holder names this process in leases; empty makes a random one.
+	Holder string
+	// Dialer opens connections (tests use it); nil dials TCP.
+	Dialer pop3.Dialer
+	// Window is how many commands are pipelined (default 32).
+	Window int
+}
+
+// Fetcher fetches mailboxes.
+type Fetcher struct {
+	config Config
+	now    func() time.Time
+}
+
+// ErrBusy is returned when another fetch of the mailbox holds its lease.
+var ErrBusy = errors.New("the mailbox is being checked right now")
+
+// leaseTTL is how long a fetch may go without renewing its lease before
+// another process may take over (a process killed mid-fetch frees its
+// mailboxes after this).
+const leaseTTL = 90 * time.Second
+
+// maxMessageBytes bounds one message held in memory for the intake.
+const maxMessageBytes = 256 << 20
+
+// New makes a Fetcher.
+func New(config Config) *Fetcher {
+	if config.Holder == "" {
+		config.Holder = fmt.Sprintf("pochta-%016x", rand.Uint64())
+	}
+	if config.Window <= 0 {
+		config.Window = 32
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	return &Fetcher{config: config, now: time.Now}
+}
+
+// Result is the outcome of one fetch.
+type Result struct {
+	Received   int // new messages stored
+	Duplicates int // messages already stored (byte-identical), not stored again
+	Deleted    int // messages deleted from the server
+	LeftOver   int // new messages left for the next connection (max per connection)
+	TooLarge   int // messages over the size limit, left on the server
+}
+
+// Fetch checks one POP3 mailbox now: it takes the mailbox's lease (ErrBusy
+// when another fetch has it), fetches, and records the outcome on the
+// mailbox (last check, error, failure streak, next check).
+func (f *Fetcher) Fetch(ctx context.Context, mailboxID int64) (Result, error) {
+	mailbox, err := f.config.Store.MailboxByID(ctx, mailboxID)
+	if err != nil {
+		return Result{}, err
+	}
+	if mailbox.Type != store.MailboxPOP3 {
+		return Result{}, fmt.Errorf("mailbox %d is not a POP3 mailbox", mailboxID)
+	}
+	lease := fmt.Sprintf("fetch:%d", mailboxID)
+	got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, leaseTTL)
+	if err != nil {
+		return Result{}, err
+	}
+	if !got {
+		return Result{}, ErrBusy
+	}
+	fetchCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	renewed := make(chan struct{})
+	go f.keepLease(fetchCtx, cancel, lease, renewed)
+	result, fetchErr := f.fetchPOP3(fetchCtx, mailbox)
+	cancel()
+	<-renewed
+	// The lease is given up with a fresh context: the fetch's may be done.
+	releaseCtx, releaseCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer releaseCancel()
+	if err := f.config.Store.ReleaseLease(releaseCtx, lease, f.config.Holder); err != nil {
+		f.config.Logger.Error("release fetch lease", "mailbox", mailboxID, "error", err)
+	}
+	if err := f.recordOutcome(releaseCtx, mailbox, fetchErr); err != nil {
+		f.config.Logger.Error("record check state", "mailbox", mailboxID, "error", err)
+	}
+	return result, fetchErr
+}
+
+// keepLease renews the lease while the fetch runs, and stops the fetch if
+// the lease is lost (another process then owns the mailbox).
+func (f *Fetcher) keepLease(ctx context.Context, stop context.CancelFunc, lease string, done chan<- struct{}) {
+	defer close(done)
+	ticker := time.NewTicker(leaseTTL / 3)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, leaseTTL)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil || !got {
+			f.config.Logger.Error("fetch lease lost; stopping the fetch", "lease", lease, "error", err)
+			stop()
+			return
+		}
+	}
+}
+
+// recordOutcome sets the mailbox's check state: the next check after its
+// interval with jitter, or, after failures, after an exponential backoff up
+// to a day.
+func (f *Fetcher) recordOutcome(ctx context.Context, mailbox store.Mailbox, fetchErr error) error {
+	now := f.now()
+	state := store.CheckState{LastCheckAt: now}
+	if fetchErr != nil && !errors.Is(fetchErr, context.Canceled) {
+		state.LastError, state.FailureStreak = fetchErr.Error(), mailbox.FailureStreak+1
+	}
+	if mailbox.CheckInterval > 0 {
+		state.NextCheckAt = now.Add(NextDelay(time.Duration(mailbox.CheckInterval)*time.Minute, state.FailureStreak, rand.Float64()))
+	}
+	return f.config.Store.SetCheckState(ctx, mailbox.ID, state)
+}
+
+// NextDelay is the time to the next check: the interval with up to 10%
+// jitter (so that mailboxes made together do not all connect at once), or,
+// after failures, the interval doubled per failure, up to a day. jitter is
+// in [0, 1).
+func NextDelay(interval time.Duration, failures int, jitter float64) time.Duration {
+	delay := interval
+	for i := 0; i < failures && delay < 24*time.Hour; i++ {
+		delay *= 2
+	}
+	delay = min(delay, 24*time.Hour)
+	return delay + time.Duration(float64(delay)/10*jitter)
+}
+
+// uidKey is how a server's UIDL is recorded: as sent, unless it is longer
+// than any server should send (RFC 1939: at most 70 characters), when its
+// hash stands in for it.
+func uidKey(uid string) string {
+	if len(uid) <= 200 {
+		return uid
+	}
+	sum := sha256.Sum256([]byte(uid))
+	return "uidl-sha256:" + hex.EncodeToString(sum[:])
+}
+
+// readMessage reads one message fully, up to limit bytes.
+func readMessage(r io.Reader, limit int64) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("message is larger than %d bytes", limit)
+	}
+	return raw, nil
+}

@@ -1,0 +1,217 @@
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+
+	"pochta.dev/pochta/internal/pop3"
+	"pochta.dev/pochta/internal/store"
+)
+
+// traceLog collects protocol lines for the work log and writes them in
+// batches: a fetch of thousands of messages would otherwise pay a database
+// transaction per command.
+type traceLog struct {
+	mu      sync.Mutex
+	log     func(context.Context, ...store.LogEntry)
+	mailbox int64
+	pending []store.LogEntry
+}
+
+func (t *traceLog) add(level, text string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pending = append(t.pending, store.LogEntry{Level: level, Type: "pop3", Text: text, MailboxID: t.mailbox})
+}
+
+func (t *traceLog) trace(direction, line string) {
+	switch direction {
+	case pop3.TraceConnect:
+		t.add(store.LevelInfo, "Connecting to "+line)
+	case pop3.TraceSend:
+		t.add(store.LevelRequest, line)
+	case pop3.TraceRecv:
+		t.add(store.LevelReply, line)
+	case pop3.TraceError:
+		t.add(store.LevelError, line)
+	}
+}
+
+// flush writes what was collected; it keeps order with entries written
+// directly after it.
+func (t *traceLog) flush(ctx context.Context) {
+	t.mu.Lock()
+	pending := t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	if len(pending) > 0 {
+		t.log(ctx, pending...)
+	}
+}
+
+// fetchPOP3 is one session with the server. See the package comment for
+// why its order loses nothing.
+func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result Result, err error) {
+	trace := &traceLog{log: f.config.Log.Record, mailbox: mailbox.ID}
+	defer func() {
+		if err != nil {
+			trace.add(store.LevelError, "Checking failed: "+err.Error())
+		}
+		trace.flush(context.WithoutCancel(ctx))
+	}()
+	password, err := f.config.Password(mailbox)
+	if err != nil {
+		return result, err
+	}
+	options := pop3.Options{
+		Security:           mailbox.Security,
+		InsecureSkipVerify: !mailbox.VerifyCert,
+		Trace:              trace.trace,
+		Dialer:             f.config.Dialer,
+	}
+	if f.config.Timeout != nil {
+		options.Timeout = f.config.Timeout(ctx)
+	}
+	address := net.JoinHostPort(mailbox.Server, strconv.Itoa(mailbox.Port))
+	client, err := pop3.Dial(ctx, address, options)
+	if err != nil {
+		return result, err
+	}
+	defer client.Close()
+	method := pop3.AuthAuto
+	if mailbox.APOP {
+		method = pop3.AuthAPOP
+	}
+	if err := client.Auth(ctx, mailbox.Login, password, method); err != nil {
+		return result, err
+	}
+	sizes, err := client.List(ctx)
+	if err != nil {
+		return result, err
+	}
+	sizeOf := make(map[int]int64, len(sizes))
+	for _, s := range sizes {
+		sizeOf[s.Number] = s.Size
+	}
+	uids, err := client.UIDL(ctx)
+	withoutUIDL := errors.Is(err, pop3.ErrNoUIDL)
+	if err != nil && !withoutUIDL {
+		return result, err
+	}
+	known, err := f.config.Store.KnownUIDs(ctx, mailbox.ID, "")
+	if err != nil {
+		return result, err
+	}
+
+	// Plan: which messages are new, which are stored and may be deleted,
+	// which are too large.
+	var fresh, storedOnServer []int
+	keyOf := map[int]string{}
+	present := map[string]bool{}
+	maxBytes := int64(mailbox.MaxMessageSizeKB) * 1024
+	if withoutUIDL {
+		trace.add(store.LevelInfo, "The server has no UIDL: every message is downloaded and recognised by its content")
+		for _, s := range sizes {
+			fresh = append(fresh, s.Number)
+		}
+	} else {
+		seen := map[string]int{}
+		for _, u := range uids {
+			key := uidKey(u.UID)
+			// A UIDL the server repeats (a broken server) is told apart
+			// by its place among the repeats; the content hash still
+			// keeps a message from being stored twice.
+			if n := seen[key]; n > 0 {
+				key = key + "#" + strconv.Itoa(n+1)
+			}
+			seen[uidKey(u.UID)]++
+			keyOf[u.Number], present[key] = key, true
+			if known[key] {
+				storedOnServer = append(storedOnServer, u.Number)
+			} else {
+				fresh = append(fresh, u.Number)
+			}
+		}
+	}
+	var fetchList []int
+	for _, n := range fresh {
+		if maxBytes > 0 && sizeOf[n] > maxBytes {
+			result.TooLarge++
+			trace.add(store.LevelInfo, fmt.Sprintf("Message %d (%d bytes) is larger than the mailbox's limit of %d KB: left on the server", n, sizeOf[n], mailbox.MaxMessageSizeKB))
+			continue
+		}
+		if mailbox.MaxMessages > 0 && len(fetchList) >= mailbox.MaxMessages {
+			result.LeftOver++
+			continue
+		}
+		fetchList = append(fetchList, n)
+	}
+	if result.LeftOver > 0 {
+		trace.add(store.LevelInfo, fmt.Sprintf("%d more new messages are left for the next connection (at most %d per connection)", result.LeftOver, mailbox.MaxMessages))
+	}
+
+	// Fetch and store, each message durably with its UID before anything
+	// is deleted.
+	var deletable []int
+	if mailbox.DeleteFromServer {
+		deletable = append(deletable, storedOnServer...)
+	}
+	trace.flush(ctx)
+	err = client.RetrPipelined(ctx, fetchList, f.config.Window, func(n int, r io.Reader) error {
+		raw, err := readMessage(r, maxMessageBytes)
+		if err != nil {
+			return fmt.Errorf("message %d: %w", n, err)
+		}
+		key := keyOf[n]
+		if withoutUIDL {
+			sum := sha256.Sum256(raw)
+			key = "sha256:" + hex.EncodeToString(sum[:])
+		}
+		delivered, err := f.config.Deliver.Deliver(ctx, mailbox, raw, &store.UID{UID: key}, "POP3")
+		if err != nil {
+			return err
+		}
+		if delivered.Duplicate {
+			result.Duplicates++
+		} else {
+			result.Received++
+		}
+		if mailbox.DeleteFromServer {
+			deletable = append(deletable, n)
+		}
+		return nil
+	})
+	if err != nil {
+		// What was stored stays stored; nothing is deleted this time. The
+		// session is closed without QUIT, so the server deletes nothing.
+		return result, err
+	}
+	if len(deletable) > 0 {
+		if err := client.DelePipelined(ctx, deletable); err != nil {
+			return result, err
+		}
+	}
+	if err := client.Quit(ctx); err != nil {
+		return result, err
+	}
+	result.Deleted = len(deletable)
+	if !withoutUIDL {
+		// Forget the UIDLs that are gone from the server (deleted by us
+		// at this QUIT, or by someone else), so the table does not grow.
+		for _, n := range deletable {
+			delete(present, keyOf[n])
+		}
+		if _, err := f.config.Store.PruneUIDs(ctx, mailbox.ID, "", present); err != nil {
+			return result, err
+		}
+	}
+	trace.add(store.LevelInfo, fmt.Sprintf("Received %d new messages", result.Received))
+	return result, nil
+}

@@ -1,0 +1,164 @@
+// Package intake is the one way a received message enters Pochta. The POP3
+// fetcher, the SMTP server, the IMAP sync, the API upload and "pochta import"
+// all hand their bytes to [Deliver]; none of them writes messages to the
+// store itself.
+//
+// Deliver parses with the tolerant parser (a message that fails to parse is
+// kept raw, with notes), applies the module's storage settings (source,
+// attachments and their size limit), and stores everything, with the
+// message's server UID when it has one, in one transaction. When Deliver
+// returns nil the message is durable: only then may a POP3 fetcher send DELE
+// or an SMTP server answer 250.
+package intake
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"pochta.dev/pochta/internal/mime"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
+)
+
+// Options carry the settings that decide what is kept.
+type Options struct {
+	SaveSource      bool
+	SaveAttachments bool
+	// MaxAttachmentBytes drops attachment bodies above it (0: no limit
+	// beyond the storage's); the message keeps their names and sizes and a
+	// note says they were dropped.
+	MaxAttachmentBytes int64
+	// Charset is the fallback for parts and headers that declare none or
+	// an unknown one (the mailbox's charset, else the site's).
+	Charset    string
+	ReceivedAt time.Time  // zero: now
+	UID        *store.UID // the message's identity on the server it came from
+	// Origin names the path in the work log line, e.g. "POP3" or "API".
+	Origin string
+}
+
+// Result says what Deliver stored.
+type Result struct {
+	ID          int64
+	Duplicate   bool // a byte-identical message was already in the mailbox
+	Subject     string
+	Size        int
+	ParseErrors []string
+}
+
+// Deliver stores one received message in a mailbox.
+func Deliver(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, raw []byte, options Options) (Result, error) {
+	parsed := mime.Parse(raw, mime.Options{FallbackCharset: options.Charset})
+	message := &store.NewMessage{
+		Message: store.Message{
+			MailboxID:   mailbox.ID,
+			MessageID:   parsed.MessageID,
+			InReplyTo:   parsed.InReplyTo,
+			References:  parsed.References,
+			Subject:     parsed.Subject,
+			From:        joinAddresses(parsed.From),
+			ReplyTo:     joinAddresses(parsed.ReplyTo),
+			To:          joinAddresses(parsed.To),
+			Cc:          joinAddresses(parsed.Cc),
+			Bcc:         joinAddresses(hiddenRecipients(parsed)),
+			Date:        parsed.Date,
+			ReceivedAt:  options.ReceivedAt,
+			Size:        int64(len(raw)),
+			Priority:    parsed.Priority,
+			Header:      parsed.HeaderText,
+			Text:        parsed.Text,
+			HTML:        parsed.HTML,
+			ParseErrors: parsed.ParseErrors,
+		},
+		Raw:        raw,
+		SaveSource: options.SaveSource,
+		UID:        options.UID,
+	}
+	for _, part := range parsed.Attachments {
+		attachment := store.Attachment{Filename: part.Filename, ContentType: part.ContentType, ContentID: part.ContentID,
+			Size: int64(part.Size), Data: part.Data}
+		switch {
+		case !options.SaveAttachments:
+			attachment.Dropped, attachment.Data = true, nil
+		case options.MaxAttachmentBytes > 0 && attachment.Size > options.MaxAttachmentBytes:
+			attachment.Dropped, attachment.Data = true, nil
+			message.ParseErrors = append(message.ParseErrors, fmt.Sprintf("attachment %q (%d bytes) was not kept: it is larger than the limit of %d bytes",
+				part.Filename, part.Size, options.MaxAttachmentBytes))
+		}
+		message.Attachments = append(message.Attachments, attachment)
+	}
+	id, duplicate, err := st.InsertMessage(ctx, message)
+	if err != nil {
+		log.Record(ctx, store.LogEntry{Level: store.LevelError, Type: "intake", MailboxID: mailbox.ID,
+			Text: fmt.Sprintf("Could not store a message (%d bytes): %v", len(raw), err)})
+		return Result{}, fmt.Errorf("deliver to mailbox %d: %w", mailbox.ID, err)
+	}
+	result := Result{ID: id, Duplicate: duplicate, Subject: parsed.Subject, Size: len(raw), ParseErrors: message.ParseErrors}
+	log.Record(ctx, logLine(mailbox, result, options.Origin))
+	return result, nil
+}
+
+// logLine is SPEC.md's "Receiving mail: subject (size)".
+func logLine(mailbox store.Mailbox, result Result, origin string) store.LogEntry {
+	subject := result.Subject
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	text := fmt.Sprintf("Receiving mail: %s (%s)", subject, humanSize(result.Size))
+	if origin != "" {
+		text += " via " + origin
+	}
+	if result.Duplicate {
+		text += ": already stored, kept once"
+	}
+	if len(result.ParseErrors) > 0 {
+		text += fmt.Sprintf("; %d parse notes", len(result.ParseErrors))
+	}
+	return store.LogEntry{Level: store.LevelInfo, Type: "receive", MailboxID: mailbox.ID, MessageID: result.ID, Text: text}
+}
+
+// hiddenRecipients are the recipients the message itself does not show to
+// others: Bcc, and the envelope recipients a delivering server recorded in
+// X-Original-To or Delivered-To when they are not among To and Cc.
+func hiddenRecipients(m *mime.Message) []mime.Address {
+	shown := map[string]bool{}
+	for _, list := range [][]mime.Address{m.To, m.Cc} {
+		for _, a := range list {
+			shown[strings.ToLower(a.Address)] = true
+		}
+	}
+	hidden := append([]mime.Address{}, m.Bcc...)
+	for _, a := range m.Bcc {
+		shown[strings.ToLower(a.Address)] = true
+	}
+	for _, list := range [][]mime.Address{m.XOriginalTo, m.DeliveredTo} {
+		for _, a := range list {
+			key := strings.ToLower(a.Address)
+			if key != "" && !shown[key] {
+				shown[key] = true
+				hidden = append(hidden, a)
+			}
+		}
+	}
+	return hidden
+}
+
+func joinAddresses(list []mime.Address) string {
+	parts := make([]string, 0, len(list))
+	for _, a := range list {
+		parts = append(parts, a.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func humanSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
