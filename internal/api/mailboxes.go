@@ -202,3 +202,56 @@ func (a *api) mailboxActions(w http.ResponseWriter, r *http.Request, actor *serv
 	}
 	return respond(w, http.StatusOK, result)
 }
+
+// checkResult is API.md's answer to "receive now": {"received": N, "error": ""}.
+type checkResult struct {
+	MailboxID int64  `json:"mailbox_id"`
+	Name      string `json:"name"`
+	Received  int    `json:"received"`
+	Error     string `json:"error"`
+}
+
+// checkMailbox receives mail for one mailbox now. A server's failure is in
+// "error" with 200: the request did what it was asked.
+func (a *api) checkMailbox(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	result, err := a.svc.CheckMailbox(r.Context(), actor, id)
+	if err != nil {
+		return fmt.Errorf("check mailbox %d: %w", id, err)
+	}
+	return respond(w, http.StatusOK, checkResult(result))
+}
+
+// checkAllMailboxes receives mail now for every active POP3 mailbox the
+// caller may check.
+func (a *api) checkAllMailboxes(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	results, err := a.svc.CheckAll(r.Context(), actor)
+	if err != nil {
+		return fmt.Errorf("check all mailboxes: %w", err)
+	}
+	items := make([]checkResult, 0, len(results))
+	for _, result := range results {
+		items = append(items, checkResult(result))
+	}
+	return respond(w, http.StatusOK, struct {
+		Items []checkResult `json:"items"`
+	}{items})
+}
+
+// testMailbox logs in with the body's settings (a POP3 mailbox's fields, and
+// "id" to use a stored mailbox's password) and reports the message count or
+// the server's error, saving nothing.
+func (a *api) testMailbox(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	var input service.TestInput
+	if err := decodeJSON(w, r, &input); err != nil {
+		return err
+	}
+	result, err := a.svc.TestConnection(r.Context(), actor, input)
+	if err != nil {
+		return fmt.Errorf("test connection: %w", err)
+	}
+	return respond(w, http.StatusOK, result)
+}

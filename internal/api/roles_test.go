@@ -129,6 +129,9 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 		{"POST /api/v1/messages/actions", "/api/v1/messages/actions", fmt.Sprintf(`{"action":"read","ids":[%d]}`, f.messageID), http.StatusOK},
 		{"POST /api/v1/messages/actions", "/api/v1/messages/actions", `{"action":"unread","filter":{}}`, http.StatusOK},
 		{"DELETE /api/v1/messages/{id}", message, "", http.StatusNotFound},
+		{"POST /api/v1/mailboxes/{id}/check", mailbox + "/check", "", http.StatusNotFound},
+		{"POST /api/v1/mailboxes/check", "/api/v1/mailboxes/check", "", http.StatusOK},
+		{"POST /api/v1/mailboxes/test", "/api/v1/mailboxes/test", fmt.Sprintf(`{"id":%d}`, f.mailboxID), http.StatusNotFound},
 		{"POST /api/v1/mailboxes/{id}/messages", mailbox + "/messages", "Subject: planted\r\n\r\nbody\r\n", http.StatusNotFound},
 		{"DELETE /api/v1/mailboxes/{id}", mailbox, "", http.StatusNotFound},
 		// A user's group action reaches only their own mailboxes: another's

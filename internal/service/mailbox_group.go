@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"errors"
+	"sort"
+	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/store"
@@ -95,14 +97,17 @@ func (s *Service) errorText(err error, language string) string {
 	var conflict *ConflictError
 	switch {
 	case errors.As(err, &validation):
-		text := ""
-		for _, message := range validation.Translated(language) {
-			if text != "" {
-				text += "; "
-			}
-			text += message
+		translated := validation.Translated(language)
+		fields := make([]string, 0, len(translated))
+		for field := range translated {
+			fields = append(fields, field)
 		}
-		return text
+		sort.Strings(fields)
+		texts := make([]string, 0, len(fields))
+		for _, field := range fields {
+			texts = append(texts, translated[field])
+		}
+		return strings.Join(texts, "; ")
 	case errors.As(err, &conflict):
 		return i18n.Default.Message(language, conflict.Message)
 	case errors.Is(err, ErrForbidden):

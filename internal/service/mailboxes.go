@@ -272,10 +272,25 @@ func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, inp
 }
 
 // SetMailboxActive switches a mailbox on or off (the list's inline edit and
-// group actions).
+// group actions). Switching on checks the whole mailbox, as saving it would
+// (an SMTP address may be taken); switching off checks only the rights, so
+// that a mailbox whose settings went stale can always be stopped.
 func (s *Service) SetMailboxActive(ctx context.Context, actor *Actor, id int64, active bool) error {
-	_, err := s.UpdateMailbox(ctx, actor, id, MailboxInput{Active: &active})
-	return err
+	if active {
+		_, err := s.UpdateMailbox(ctx, actor, id, MailboxInput{Active: &active})
+		return err
+	}
+	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
+		return ErrForbidden
+	}
+	m, err := s.store.MailboxByID(ctx, id)
+	if err != nil {
+		return wrapNotFound("mailbox", err)
+	}
+	if !actor.IsAdmin() && m.OwnerID != actor.User.ID {
+		return fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+	}
+	return s.store.SetMailboxActive(ctx, id, false)
 }
 
 // DeleteMailbox removes a mailbox with its messages, rules, UIDs and log.

@@ -161,15 +161,21 @@ func (s *Store) MailServices(ctx context.Context, filter MailServiceFilter) ([]M
 }
 
 // RebindMailboxes moves every mailbox bound to service from onto service to
-// (copying its connection fields), or, when to is nil, unbinds and
-// deactivates them. It reports how many mailboxes it changed.
+// (copying its connection fields, when it has a server), or, when to is
+// nil, unbinds and deactivates them. It reports how many mailboxes it
+// changed.
 func (s *Store) RebindMailboxes(ctx context.Context, from int64, to *MailService) (int64, error) {
 	now := micros(s.clock())
 	var result sql.Result
 	var err error
-	if to == nil {
+	switch {
+	case to == nil:
 		result, err = s.exec(ctx, `UPDATE mailboxes SET service_id = NULL, active = FALSE, updated_at = ? WHERE service_id = ?`, now, from)
-	} else {
+	case to.Server == "":
+		// A generic "other" service names no server: the mailboxes keep
+		// the connection settings they have.
+		result, err = s.exec(ctx, `UPDATE mailboxes SET service_id = ?, updated_at = ? WHERE service_id = ?`, to.ID, now, from)
+	default:
 		security := to.Security
 		if security == "" {
 			security = "tls"

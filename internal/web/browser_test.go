@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"pochta.dev/pochta/internal/service/servicetest"
+	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testpeer"
 )
 
@@ -194,6 +196,151 @@ func TestBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("settings error screenshot: %s", errorShot)
+		}
+	})
+
+	t.Run("mailbox form", func(t *testing.T) {
+		// pick sets a select and fires its change event, as a person's pick does.
+		pick := func(t *testing.T, css, value string) {
+			t.Helper()
+			script := `(() => { const s = document.querySelector(` + strconv.Quote(css) + `); s.value = ` + strconv.Quote(value) +
+				`; s.dispatchEvent(new Event("change", {bubbles: true})); return s.value; })()`
+			got, err := chromedp.Run(browserCtx, chromedp.Evaluate[string](script))
+			if err != nil || got != value {
+				t.Fatalf("pick %s in %s: got %q, %v", value, css, got, err)
+			}
+		}
+		typeInto := func(t *testing.T, css, text string) {
+			t.Helper()
+			run(t, chromedp.Clear(chromedp.CSS(css)), chromedp.SendKeys(chromedp.CSS(css), text))
+		}
+		shoot := func(t *testing.T, suffix string) {
+			t.Helper()
+			extra := os.Getenv("POCHTA_MAILBOX_SCREENSHOT")
+			if extra == "" {
+				return
+			}
+			shot, err := chromedp.Run(browserCtx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := strings.TrimSuffix(extra, ".png") + suffix + ".png"
+			if err := os.WriteFile(path, shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("mailbox form screenshot: %s", path)
+		}
+		saveCSS := ".form-actions button.btn-primary"
+
+		// POP3: an empty save shows the error by the field.
+		run(t, chromedp.Navigate(base+"/mailboxes/new?type=pop3"), chromedp.WaitVisible(chromedp.CSS("#name")))
+		if got := text(t, "main h1"); got != "New system mailbox" {
+			t.Errorf("heading %q", got)
+		}
+		if status := submit(t, saveCSS); status != 422 {
+			t.Fatalf("empty save ended with status %d, want 422", status)
+		}
+		errorCSS := ".field.has-error #name ~ #name-error"
+		run(t, chromedp.WaitVisible(chromedp.CSS(errorCSS)))
+		if got := text(t, errorCSS); got != "Name is required" {
+			t.Errorf("name error %q", got)
+		}
+		shoot(t, "-error")
+		typeInto(t, "#name", "Browser POP3")
+		typeInto(t, "#server", "pop.example.com")
+		typeInto(t, "#login", "browser")
+		typeInto(t, "#password", "browser-secret-1")
+		if got := value(t, "#port"); got != "110" {
+			t.Fatalf("port %q before TLS, want 110", got)
+		}
+		run(t, chromedp.WaitNotPresent(chromedp.CSS("#no_verify:enabled")))
+		pick(t, "#security", "tls")
+		if got := value(t, "#port"); got != "995" {
+			t.Errorf("port %q after picking TLS, want 995 (the script swaps it)", got)
+		}
+		run(t, chromedp.WaitVisible(chromedp.CSS("#no_verify:enabled")))
+		// The tabs: "Additional" shows its panel and hides the other.
+		run(t, chromedp.Click(chromedp.CSS(`a[data-tab="tab-additional"]`)), chromedp.WaitVisible(chromedp.CSS("#max_messages")),
+			chromedp.WaitNotVisible(chromedp.CSS("#name")))
+		shoot(t, "-additional")
+		run(t, chromedp.Click(chromedp.CSS(`a[data-tab="tab-mailbox"]`)), chromedp.WaitVisible(chromedp.CSS("#name")))
+		if status := submit(t, saveCSS); status != 200 {
+			t.Fatalf("save ended with status %d", status)
+		}
+		run(t, chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if got := text(t, ".flash"); got != "Mailbox created" {
+			t.Errorf("flash %q", got)
+		}
+		if got := text(t, "main h1"); got != "Mailbox “Browser POP3”" {
+			t.Errorf("heading %q", got)
+		}
+		if got := value(t, "#port"); got != "995" {
+			t.Errorf("saved port %q", got)
+		}
+		if got := value(t, "#password"); got != "" {
+			t.Errorf("the password came back: %q", got)
+		}
+		shoot(t, "")
+
+		// SMTP: the type swaps the fields at once; relay only with domains.
+		run(t, chromedp.Navigate(base+"/mailboxes/new?type=pop3"), chromedp.WaitVisible(chromedp.CSS("#server")))
+		pick(t, "#type", "smtp")
+		run(t, chromedp.WaitVisible(chromedp.CSS("#listen")), chromedp.WaitNotVisible(chromedp.CSS("#server")))
+		typeInto(t, "#name", "Browser SMTP")
+		typeInto(t, "#listen_port", "2526")
+		run(t, chromedp.WaitNotPresent(chromedp.CSS("#relay:enabled")))
+		run(t, chromedp.SendKeys(chromedp.CSS("#domains"), "example.com"), chromedp.WaitVisible(chromedp.CSS("#relay:enabled")))
+		shoot(t, "-smtp")
+		if status := submit(t, saveCSS); status != 200 {
+			t.Fatalf("SMTP save ended with status %d", status)
+		}
+		run(t, chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if got := text(t, "main h1"); got != "Mailbox “Browser SMTP”" {
+			t.Errorf("heading %q", got)
+		}
+		smtpPage, err := chromedp.Run(browserCtx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// IMAP: picking gmail fills the server.
+		run(t, chromedp.Navigate(base+"/mailboxes/new?type=imap"), chromedp.WaitVisible(chromedp.CSS("#service_id")))
+		pick(t, "#service_id", strconv.FormatInt(findService(t, ts, "gmail").ID, 10))
+		if got := value(t, "#server"); got != "imap.gmail.com" {
+			t.Errorf("server %q after picking gmail", got)
+		}
+		typeInto(t, "#name", "Browser IMAP")
+		typeInto(t, "#login", "someone@gmail.com")
+		typeInto(t, "#password", "imap-browser-secret")
+		pick(t, "#owner_id", strconv.FormatInt(ts.env.Admin.User.ID, 10))
+		shoot(t, "-imap")
+		if status := submit(t, saveCSS); status != 200 {
+			t.Fatalf("IMAP save ended with status %d", status)
+		}
+		run(t, chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if got := text(t, "main h1"); got != "Mailbox “Browser IMAP”" {
+			t.Errorf("heading %q", got)
+		}
+
+		// Delete the SMTP mailbox from its form, through the confirmation.
+		run(t, chromedp.Navigate(smtpPage), chromedp.WaitVisible(chromedp.CSS(".form-actions a.btn-danger-ghost")))
+		run(t, chromedp.Click(chromedp.CSS(".form-actions a.btn-danger-ghost")), chromedp.WaitVisible(chromedp.CSS(".panel-danger button.btn-danger")))
+		if got := text(t, ".panel-danger"); !strings.Contains(got, "Browser SMTP") {
+			t.Errorf("the confirmation does not name the mailbox: %q", got)
+		}
+		if status := submit(t, ".panel-danger button.btn-danger"); status != 200 {
+			t.Fatalf("delete ended with status %d", status)
+		}
+		list, err := ts.env.Service.Mailboxes(context.Background(), ts.env.Admin, store.MailboxFilter{}, store.MailboxSort{}, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range list.Items {
+			names = append(names, m.Name)
+		}
+		if got := strings.Join(names, ","); strings.Contains(got, "Browser SMTP") || !strings.Contains(got, "Browser POP3") || !strings.Contains(got, "Browser IMAP") {
+			t.Errorf("mailboxes after the delete: %s", got)
 		}
 	})
 }

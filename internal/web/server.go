@@ -65,7 +65,19 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", s.signedIn(s.dashboard))
 	mux.HandleFunc("GET /messages", s.signedIn(s.notBuilt("nav.messages", "notbuilt.messages")))
 	mux.HandleFunc("GET /rules", s.signedIn(s.notBuilt("nav.rules", "notbuilt.rules")))
-	mux.HandleFunc("GET /mailboxes", s.signedIn(s.notBuilt("nav.mailboxes", "notbuilt.mailboxes")))
+	mux.HandleFunc("GET /mailboxes", s.signedIn(s.mailboxesPage))
+	mux.HandleFunc("POST /mailboxes/group", s.signedIn(s.mailboxesGroup))
+	mux.HandleFunc("POST /mailboxes/{id}/rename", s.signedIn(s.renameMailbox))
+	mux.HandleFunc("POST /mailboxes/{id}/active", s.signedIn(s.switchMailbox))
+	mux.HandleFunc("POST /mailboxes/{id}/check", s.signedIn(s.checkMailbox))
+	mux.HandleFunc("GET /mailboxes/{id}/delete", s.signedIn(s.deleteMailboxPage))
+	mux.HandleFunc("GET /mailboxes/new", s.signedIn(s.newMailboxPage))
+	mux.HandleFunc("POST /mailboxes", s.signedIn(s.createMailbox))
+	mux.HandleFunc("GET /mailboxes/{id}", s.signedIn(s.mailboxPage))
+	mux.HandleFunc("POST /mailboxes/{id}", s.signedIn(s.updateMailbox))
+	// The mailbox form sends "add mailbox and create a rule" here; the rules
+	// page replaces this notice when it is built.
+	mux.HandleFunc("GET /rules/new", s.signedIn(s.notBuilt("nav.rules", "notbuilt.rules")))
 
 	mux.HandleFunc("GET /services", s.signedIn(s.servicesPage))
 	mux.HandleFunc("GET /services/new", s.signedIn(s.newServicePage))

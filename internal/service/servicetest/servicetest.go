@@ -6,7 +6,9 @@ package servicetest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"testing"
 
@@ -48,7 +50,7 @@ func New(t testing.TB, dsn ...string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := service.New(service.Options{Store: st, Box: box, Logger: slog.New(slog.DiscardHandler)})
+	svc := service.New(service.Options{Store: st, Box: box, Logger: slog.New(slog.DiscardHandler), Dialer: LoopbackDialer{}})
 	if _, err := svc.Bootstrap(ctx, AdminPassword); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
@@ -57,6 +59,24 @@ func New(t testing.TB, dsn ...string) *Env {
 		t.Fatal(err)
 	}
 	return &Env{Service: svc, Store: st, Admin: &service.Actor{User: admin}, Path: path}
+}
+
+// LoopbackDialer connects only to loopback addresses, without resolving
+// names: tests (and fuzzers) that make Pochta connect to a mail server must
+// never reach past this machine. A host name gives an error at once.
+type LoopbackDialer struct{}
+
+// DialContext dials address if its host is a loopback IP.
+func (LoopbackDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("test dialer: %s is not a loopback address; tests connect only to this machine", host)
+	}
+	var dialer net.Dialer
+	return dialer.DialContext(ctx, network, address)
 }
 
 // AddUser creates an active user with the given login, password and role.

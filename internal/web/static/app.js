@@ -41,3 +41,67 @@
     }
   });
 })();
+
+// Mailbox list: check all rows of the page, focus the name when the inline
+// rename opens (Escape closes it), one open menu at a time, and a click
+// elsewhere closes it. Without this file the <details> menus and forms
+// work just the same.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("input[data-check-all]").forEach(function (all) {
+      var selector = "input[type=checkbox][name=id][form='" + all.getAttribute("data-check-all") + "']";
+      all.addEventListener("change", function () {
+        document.querySelectorAll(selector).forEach(function (box) {
+          box.checked = all.checked;
+        });
+      });
+    });
+
+    document.querySelectorAll("details.rename").forEach(function (details) {
+      var input = details.querySelector("input[name=name]");
+      details.addEventListener("toggle", function () {
+        if (details.open && input) {
+          input.focus();
+          input.select();
+        }
+      });
+      if (input) {
+        input.addEventListener("keydown", function (event) {
+          if (event.key === "Escape") {
+            input.value = input.defaultValue;
+            details.open = false;
+            details.querySelector("summary").focus();
+          }
+        });
+      }
+    });
+
+    var menus = document.querySelectorAll("details.menu-wrap");
+    menus.forEach(function (menu) {
+      menu.addEventListener("toggle", function () {
+        if (!menu.open) {
+          return;
+        }
+        menus.forEach(function (other) {
+          if (other !== menu) {
+            other.open = false;
+          }
+        });
+      });
+      menu.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && menu.open) {
+          menu.open = false;
+          menu.querySelector("summary").focus();
+        }
+      });
+    });
+    document.addEventListener("click", function (event) {
+      menus.forEach(function (menu) {
+        if (menu.open && !menu.contains(event.target)) {
+          menu.open = false;
+        }
+      });
+    });
+  });
+})();

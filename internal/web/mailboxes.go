@@ -1,0 +1,547 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+// The mailbox list (SPEC.md "Mailboxes"): filter, sort, keyset paging,
+// inline rename and on/off, a row menu, and group actions on the checked
+// rows or on everything the filter matches. The form of one mailbox is
+// mailbox_form.go's.
+
+// mailboxPageSizes are the page sizes the list offers (mailboxDefaultSize
+// when none is asked for).
+var mailboxPageSizes = []int{20, 50, 100}
+
+const mailboxDefaultSize = 50
+
+// mailboxSortColumns are the columns the list sorts by (the store's names).
+var mailboxSortColumns = []string{"name", "active", "server", "type", "site", "updated_at", "id"}
+
+// mailboxKinds maps the kind filter to the mailbox types it means.
+var mailboxKinds = map[string][]string{
+	"system": {store.MailboxPOP3, store.MailboxSMTP},
+	"user":   {store.MailboxIMAP},
+	"all":    {store.MailboxPOP3, store.MailboxSMTP, store.MailboxIMAP},
+}
+
+// mailboxFilterFields are the query fields of the filter, in the order of
+// the form; the group form carries them with the prefix "f_".
+var mailboxFilterFields = []string{"id", "name", "type", "server", "kind", "active", "site"}
+
+// mailboxesQuery is what the list's URL asks for.
+type mailboxesQuery struct {
+	ID     string // one ID or several, separated by commas or spaces
+	Name   string
+	Type   string // "", pop3, smtp or imap
+	Server string
+	Kind   string // system, user or all
+	Active string // "", "yes" or "no"
+	Site   string // a site code
+	Sort   string
+	Desc   bool
+	Cursor string
+	Size   int
+
+	defaultKind string
+}
+
+// readMailboxesQuery reads the list's query (or, with prefix "f_", the
+// filter a group form carries), falling back to the defaults for anything
+// missing or unknown. The kind defaults to system mailboxes, or to user
+// mailboxes for a user, whose own mailboxes are all user ones.
+func readMailboxesQuery(values url.Values, prefix string, actor *service.Actor) mailboxesQuery {
+	get := func(name string) string { return strings.TrimSpace(values.Get(prefix + name)) }
+	q := mailboxesQuery{ID: get("id"), Name: get("name"), Type: get("type"), Server: get("server"), Kind: get("kind"),
+		Active: get("active"), Site: get("site"), Sort: get("sort"), Desc: get("desc") == "1", Cursor: get("cursor"),
+		Size: mailboxDefaultSize, defaultKind: "system"}
+	if actor != nil && !actor.CanReadAll() {
+		q.defaultKind = "user"
+		q.Site = "" // a user's mailboxes are all of their own site
+	}
+	if _, ok := mailboxKinds[q.Kind]; !ok {
+		q.Kind = q.defaultKind
+	}
+	switch q.Type {
+	case store.MailboxPOP3, store.MailboxSMTP, store.MailboxIMAP:
+	default:
+		q.Type = ""
+	}
+	if q.Active != "yes" && q.Active != "no" {
+		q.Active = ""
+	}
+	if !listContains(mailboxSortColumns, q.Sort) {
+		q.Sort, q.Desc = "name", false
+	}
+	if size, err := strconv.Atoi(get("size")); err == nil {
+		for _, allowed := range mailboxPageSizes {
+			if size == allowed {
+				q.Size = size
+			}
+		}
+	}
+	return q
+}
+
+func listContains(list []string, value string) bool {
+	for _, item := range list {
+		if item == value {
+			return true
+		}
+	}
+	return false
+}
+
+// filterValue gives the query value of one filter field.
+func (q mailboxesQuery) filterValue(name string) string {
+	switch name {
+	case "id":
+		return q.ID
+	case "name":
+		return q.Name
+	case "type":
+		return q.Type
+	case "server":
+		return q.Server
+	case "kind":
+		return q.Kind
+	case "active":
+		return q.Active
+	case "site":
+		return q.Site
+	}
+	return ""
+}
+
+// FilterSet reports whether the filter differs from the default one.
+func (q mailboxesQuery) FilterSet() bool {
+	return q.ID != "" || q.Name != "" || q.Type != "" || q.Server != "" || q.Kind != q.defaultKind || q.Active != "" || q.Site != ""
+}
+
+// url gives the list's URL for q, leaving out defaults to keep it short.
+func (q mailboxesQuery) url() string {
+	values := url.Values{}
+	for _, name := range mailboxFilterFields {
+		if value := q.filterValue(name); value != "" && !(name == "kind" && value == q.defaultKind) {
+			values.Set(name, value)
+		}
+	}
+	if q.Sort != "name" || q.Desc {
+		values.Set("sort", q.Sort)
+		if q.Desc {
+			values.Set("desc", "1")
+		}
+	}
+	if q.Size != mailboxDefaultSize {
+		values.Set("size", strconv.Itoa(q.Size))
+	}
+	if q.Cursor != "" {
+		values.Set("cursor", q.Cursor)
+	}
+	if len(values) == 0 {
+		return "/mailboxes"
+	}
+	return "/mailboxes?" + values.Encode()
+}
+
+// filter turns the query into the store's filter. nothing is true when the
+// query cannot match any mailbox (a malformed ID, an unknown site, a
+// protocol outside the kind), so there is no need to ask.
+func (q mailboxesQuery) filter(sites []store.Site) (filter store.MailboxFilter, nothing bool) {
+	filter = store.MailboxFilter{Name: q.Name, Server: q.Server}
+	for _, text := range strings.FieldsFunc(q.ID, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		id, err := strconv.ParseInt(text, 10, 64)
+		if err != nil || id <= 0 {
+			return filter, true
+		}
+		filter.IDs = append(filter.IDs, id)
+	}
+	for _, kind := range mailboxKinds[q.Kind] {
+		if q.Type == "" || q.Type == kind {
+			filter.Types = append(filter.Types, kind)
+		}
+	}
+	if len(filter.Types) == 0 {
+		return filter, true
+	}
+	if q.Active != "" {
+		active := q.Active == "yes"
+		filter.Active = &active
+	}
+	if q.Site != "" {
+		nothing = true
+		for _, site := range sites {
+			if site.Code == q.Site {
+				filter.SiteID, nothing = site.ID, false
+			}
+		}
+	}
+	return filter, nothing
+}
+
+// listSortLink is one sortable column header.
+type listSortLink struct {
+	URL     string
+	Current bool
+	Desc    bool
+}
+
+// listHidden is a hidden input of a form.
+type listHidden struct {
+	Name  string
+	Value string
+}
+
+// mailboxesData is the content of the list page.
+type mailboxesData struct {
+	Rows        []service.MailboxView
+	Total       int64
+	Query       mailboxesQuery
+	Sites       []store.Site
+	Sizes       []int
+	Sorts       map[string]listSortLink
+	Next        string // the next page's URL, "" on the last
+	First       string // the first page's URL, "" on the first
+	Hidden      []listHidden
+	Back        string                 // this list's URL, to come back to after an action
+	CanChange   bool                   // may rename, switch, check, delete and add
+	AddSystem   bool                   // may add system mailboxes (admins)
+	Failed      []service.GroupFailure // what an action could not change, and why
+	FailedTitle string                 // catalog key of the failure list's title; empty: "not changed"
+}
+
+// mailboxesDeleteData is the confirmation page of a delete.
+type mailboxesDeleteData struct {
+	Mailboxes []service.MailboxView
+	All       bool  // everything the filter matches
+	Total     int64 // how many that is
+	More      int64 // matching ones not listed
+	Messages  int64
+	Rules     int64
+	Hidden    []listHidden // the filter, for All
+	Back      string
+}
+
+// canChangeMailboxes reports whether the actor may change mailboxes at all:
+// admins any, users their own (the service decides which); auditors none.
+func canChangeMailboxes(actor *service.Actor) bool {
+	return actor.IsAdmin() || (actor != nil && actor.User.Role == store.RoleUser)
+}
+
+// mailboxesPage lists mailboxes. Which ones a reader sees is the service's
+// to decide: everything for admins and auditors, their own for a user.
+func (s *server) mailboxesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	s.renderMailboxes(w, r, session, r.URL.RequestURI(), http.StatusOK, func(*page, *mailboxesData) {})
+}
+
+// renderMailboxes renders the list at listURL (a safe /mailboxes URL),
+// which is the request's own URL for GET and the list a POST came from
+// otherwise; extra adds a notice or the result of an action.
+func (s *server) renderMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession, listURL string, status int, extra func(*page, *mailboxesData)) {
+	actor := session.Actor
+	parsed, err := url.Parse(listURL)
+	if err != nil {
+		parsed = &url.URL{Path: "/mailboxes"}
+	}
+	q := readMailboxesQuery(parsed.Query(), "", actor)
+	content := mailboxesData{Query: q, Sizes: mailboxPageSizes, Back: q.url(), CanChange: canChangeMailboxes(actor),
+		AddSystem: actor.IsAdmin(), Sorts: map[string]listSortLink{}}
+	if actor.CanReadAll() {
+		sites, err := s.svc.Sites(r.Context(), actor)
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		content.Sites = sites
+	}
+	filter, nothing := q.filter(content.Sites)
+	if !nothing {
+		list, err := s.svc.Mailboxes(r.Context(), actor, filter, store.MailboxSort{Column: q.Sort, Descending: q.Desc}, q.Cursor, q.Size)
+		if errors.Is(err, store.ErrBadCursor) {
+			s.renderError(w, r, http.StatusBadRequest, "error.bad_cursor")
+			return
+		}
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		content.Total = list.Total
+		content.Rows = list.Items
+		if list.NextCursor != "" {
+			next := q
+			next.Cursor = list.NextCursor
+			content.Next = next.url()
+		}
+	}
+	if q.Cursor != "" {
+		first := q
+		first.Cursor = ""
+		content.First = first.url()
+	}
+	for _, column := range mailboxSortColumns {
+		link := q
+		link.Cursor, link.Sort, link.Desc = "", column, column == q.Sort && !q.Desc
+		content.Sorts[column] = listSortLink{URL: link.url(), Current: column == q.Sort, Desc: q.Desc}
+	}
+	for _, name := range mailboxFilterFields {
+		content.Hidden = append(content.Hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
+	}
+	data := s.newPage(w, r, session, "page.mailboxes.title", "mailboxes")
+	data.Path = content.Back
+	extra(data, &content)
+	data.Content = content
+	s.render(w, r, status, "mailboxes", data)
+}
+
+// safeMailboxesBack keeps a "come back to" address within the list.
+func safeMailboxesBack(back string) string {
+	if strings.ContainsAny(back, "\\\r\n") {
+		return "/mailboxes"
+	}
+	if back == "/mailboxes" || strings.HasPrefix(back, "/mailboxes?") {
+		return back
+	}
+	return "/mailboxes"
+}
+
+// mailboxChangeAllowed answers 403 to a reader who may change nothing
+// (auditors), before anything else is looked at.
+func (s *server) mailboxChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
+	if !canChangeMailboxes(session.Actor) {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return false
+	}
+	return true
+}
+
+// mailboxErrorText gives the text of an error a change of one mailbox
+// returned, when it is the person's to fix (a bad name, an address in use);
+// ok is false for anything else, which is the error page's.
+func (s *server) mailboxErrorText(r *http.Request, session *service.WebSession, err error) (text string, ok bool) {
+	language := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	var validation *service.ValidationError
+	var conflict *service.ConflictError
+	switch {
+	case errors.As(err, &validation):
+		var texts []string
+		for _, item := range summaryOf(validation.Translated(language), "name", "active") {
+			texts = append(texts, item.Message)
+		}
+		return strings.Join(texts, "; "), true
+	case errors.As(err, &conflict):
+		return i18n.Default.Message(language, conflict.Message), true
+	case errors.Is(err, service.ErrInvalidText):
+		return i18n.Default.T(language, "error.invalid_text"), true
+	}
+	return "", false
+}
+
+// mailboxChanged finishes an inline change: back to the list with a flash,
+// or the list again with the reason when the change was refused.
+func (s *server) mailboxChanged(w http.ResponseWriter, r *http.Request, session *service.WebSession, id int64, err error, flash string) {
+	back := safeMailboxesBack(formValue(r, "back"))
+	if err != nil {
+		text, ok := s.mailboxErrorText(r, session, err)
+		if !ok {
+			s.serviceError(w, r, err)
+			return
+		}
+		name := ""
+		if m, err := s.svc.Mailbox(r.Context(), session.Actor, id); err == nil {
+			name = m.Name
+		}
+		s.renderMailboxes(w, r, session, back, http.StatusUnprocessableEntity, func(data *page, content *mailboxesData) {
+			content.Failed = []service.GroupFailure{{ID: id, Name: name, Error: text}}
+		})
+		return
+	}
+	s.flash(w, r, flash)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// renameMailbox is the list's inline edit of a name.
+func (s *server) renameMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok || !s.mailboxChangeAllowed(w, r, session) {
+		return
+	}
+	name := formValue(r, "name")
+	_, err := s.svc.UpdateMailbox(r.Context(), session.Actor, id, service.MailboxInput{Name: &name})
+	if err == nil {
+		s.logger.Info("web: mailbox renamed", "id", id, "name", name, "by", session.Actor.User.Login)
+	}
+	s.mailboxChanged(w, r, session, id, err, "flash.mailbox_renamed")
+}
+
+// switchMailbox is the list's inline on/off: active=1 or active=0.
+func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok || !s.mailboxChangeAllowed(w, r, session) {
+		return
+	}
+	var active bool
+	switch formValue(r, "active") {
+	case "1":
+		active = true
+	case "0":
+	default:
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	err := s.svc.SetMailboxActive(r.Context(), session.Actor, id, active)
+	flash := "flash.mailbox_deactivated"
+	if active {
+		flash = "flash.mailbox_activated"
+	}
+	if err == nil {
+		s.logger.Info("web: mailbox switched", "id", id, "active", active, "by", session.Actor.User.Login)
+	}
+	s.mailboxChanged(w, r, session, id, err, flash)
+}
+
+// checkMailbox is "Check now": it receives mail for the mailbox at once and
+// shows the list with "Received N new messages" or the server's error.
+func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok || !s.mailboxChangeAllowed(w, r, session) {
+		return
+	}
+	result, err := s.svc.CheckMailbox(r.Context(), session.Actor, id)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: mailbox checked", "mailbox", id, "received", result.Received, "error", result.Error, "by", session.Actor.User.Login)
+	s.renderMailboxes(w, r, session, safeMailboxesBack(formValue(r, "back")), http.StatusOK, func(data *page, content *mailboxesData) {
+		if result.Error != "" {
+			content.Failed = []service.GroupFailure{{ID: result.MailboxID, Name: result.Name, Error: result.Error}}
+			content.FailedTitle = "mailboxes.check_failed"
+			return
+		}
+		data.Flash = i18n.Default.T(data.Lang, "flash.received", result.Name, result.Received)
+	})
+}
+
+// deleteMailboxPage asks before deleting one mailbox: the group
+// confirmation page with that mailbox alone.
+func (s *server) deleteMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok || !s.mailboxChangeAllowed(w, r, session) {
+		return
+	}
+	s.confirmDeleteMailboxes(w, r, session, service.MailboxSelection{IDs: []int64{id}}, nil, safeMailboxesBack(r.URL.Query().Get("back")))
+}
+
+// mailboxesDeleteListed is how many mailboxes the confirmation of a delete
+// of everything matching a filter names; the rest it counts.
+const mailboxesDeleteListed = 50
+
+func (s *server) confirmDeleteMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession, selection service.MailboxSelection, hidden []listHidden, back string) {
+	content := mailboxesDeleteData{Back: back, Hidden: hidden}
+	add := func(m service.MailboxView) {
+		content.Mailboxes = append(content.Mailboxes, m)
+		content.Messages += m.MessagesTotal
+		content.Rules += m.RulesCount
+	}
+	if selection.Filter != nil {
+		list, err := s.svc.Mailboxes(r.Context(), session.Actor, *selection.Filter, store.MailboxSort{Column: "name"}, "", mailboxesDeleteListed)
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		for _, m := range list.Items {
+			add(m)
+		}
+		content.All, content.Total, content.More = true, list.Total, list.Total-int64(len(list.Items))
+	} else {
+		for _, id := range selection.IDs {
+			m, err := s.svc.Mailbox(r.Context(), session.Actor, id)
+			if err != nil {
+				s.serviceError(w, r, err)
+				return
+			}
+			add(m)
+		}
+		content.Total = int64(len(content.Mailboxes))
+	}
+	data := s.newPage(w, r, session, "page.mailboxes_delete.title", "mailboxes")
+	data.Content = content
+	s.render(w, r, http.StatusOK, "mailboxes_delete", data)
+}
+
+// mailboxesGroup runs a group action: activate, deactivate or delete (which
+// asks first unless confirm=yes), on the checked mailboxes or, with all=1,
+// on everything the filter carried in the f_ fields matches. The list comes
+// back with "Done: N" and a line for each mailbox that could not be changed.
+func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !s.mailboxChangeAllowed(w, r, session) {
+		return
+	}
+	actor := session.Actor
+	back := safeMailboxesBack(formValue(r, "back"))
+	action := formValue(r, "action")
+	if action != service.GroupActivate && action != service.GroupDeactivate && action != service.GroupDelete {
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	var selection service.MailboxSelection
+	var hidden []listHidden
+	if formValue(r, "all") != "" {
+		q := readMailboxesQuery(r.PostForm, "f_", actor)
+		var sites []store.Site
+		if actor.CanReadAll() {
+			list, err := s.svc.Sites(r.Context(), actor)
+			if err != nil {
+				s.serviceError(w, r, err)
+				return
+			}
+			sites = list
+		}
+		filter, nothing := q.filter(sites)
+		if nothing {
+			filter.IDs = []int64{-1} // matches no mailbox, and says so on the way
+		}
+		selection.Filter = &filter
+		for _, name := range mailboxFilterFields {
+			hidden = append(hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
+		}
+	} else {
+		for _, text := range r.PostForm["id"] {
+			id, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+			if err != nil || id <= 0 {
+				s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+				return
+			}
+			selection.IDs = append(selection.IDs, id)
+		}
+		if len(selection.IDs) == 0 {
+			s.flash(w, r, "flash.nothing_checked")
+			http.Redirect(w, r, back, http.StatusSeeOther)
+			return
+		}
+	}
+	if action == service.GroupDelete && formValue(r, "confirm") != "yes" {
+		s.confirmDeleteMailboxes(w, r, session, selection, hidden, back)
+		return
+	}
+	language := s.svc.UserLanguage(r.Context(), actor.User)
+	result, err := s.svc.MailboxGroupAction(r.Context(), actor, selection, action, language)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: mailboxes "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", result.Done,
+		"failed", len(result.Failed), "by", actor.User.Login)
+	s.renderMailboxes(w, r, session, back, http.StatusOK, func(data *page, content *mailboxesData) {
+		data.Flash = i18n.Default.T(data.Lang, "flash.mailboxes_done", result.Done)
+		content.Failed = result.Failed
+	})
+}
