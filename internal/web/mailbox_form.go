@@ -71,6 +71,11 @@ type mailboxForm struct {
 
 	CreateRule string
 
+	// The outcome of "Test connection", shown under its button.
+	Tested   bool
+	TestOK   bool
+	TestText string
+
 	Sites         []store.Site
 	Services      []service.MailServiceView
 	Users         []service.UserView
@@ -341,6 +346,10 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 		invalid(parseErrors)
 		return
 	}
+	if formHas(r, "test_connection") {
+		s.testMailboxConnection(w, r, session, form, service.TestInput{MailboxInput: input})
+		return
+	}
 	created, err := s.svc.CreateMailbox(r.Context(), actor, input)
 	if s.formFailed(w, r, session, err, invalid) {
 		return
@@ -403,6 +412,10 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 		invalid(parseErrors)
 		return
 	}
+	if formHas(r, "test_connection") {
+		s.testMailboxConnection(w, r, session, form, service.TestInput{MailboxInput: input, ID: &id})
+		return
+	}
 	saved, err := s.svc.UpdateMailbox(r.Context(), actor, id, input)
 	if s.formFailed(w, r, session, err, invalid) {
 		return
@@ -410,6 +423,27 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 	s.logger.Info("web: mailbox saved", "mailbox", saved.Name, "id", id, "by", actor.User.Login)
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/mailboxes/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+}
+
+// testMailboxConnection is the form's "Test connection": it logs in with
+// what the form holds (the stored password when the field is empty) and
+// shows the message count or the server's error, saving nothing.
+func (s *server) testMailboxConnection(w http.ResponseWriter, r *http.Request, session *service.WebSession, form mailboxForm, input service.TestInput) {
+	result, err := s.svc.TestConnection(r.Context(), session.Actor, input)
+	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+		form.Errors = pageFieldErrors(form.Type, fieldErrors)
+		s.renderMailboxForm(w, r, session, http.StatusUnprocessableEntity, form)
+	}) {
+		return
+	}
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	form.Tested, form.TestOK = true, result.OK
+	if result.OK {
+		form.TestText = i18n.Default.T(lang, "test.ok", result.Messages, result.Size)
+	} else {
+		form.TestText = i18n.Default.T(lang, "test.failed", result.Error)
+	}
+	s.renderMailboxForm(w, r, session, http.StatusOK, form)
 }
 
 // renderMailboxForm fills the choices of the form (sites, mail services,

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -346,4 +349,89 @@ func TestMailboxFormIMAPAndRights(t *testing.T) {
 	if err != nil || view.Name != "Ann's gmail" {
 		t.Errorf("auditor changed an IMAP mailbox: %+v %v", view, err)
 	}
+}
+
+// fakePOP3 answers one POP3 session on loopback: a greeting, USER/PASS
+// (only password "right"), STAT with two messages, QUIT.
+func fakePOP3(t *testing.T) (host string, port string) {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Close() })
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			go func(conn net.Conn) {
+				defer conn.Close()
+				lines := bufio.NewReader(conn)
+				fmt.Fprint(conn, "+OK fake ready\r\n")
+				for {
+					line, err := lines.ReadString('\n')
+					if err != nil {
+						return
+					}
+					command := strings.ToUpper(strings.Fields(line + " x")[0])
+					switch {
+					case command == "CAPA":
+						fmt.Fprint(conn, "+OK\r\nUSER\r\nUIDL\r\n.\r\n")
+					case command == "USER":
+						fmt.Fprint(conn, "+OK\r\n")
+					case command == "PASS" && strings.TrimSpace(line) == "PASS right":
+						fmt.Fprint(conn, "+OK logged in\r\n")
+					case command == "PASS":
+						fmt.Fprint(conn, "-ERR [AUTH] invalid password\r\n")
+					case command == "STAT":
+						fmt.Fprint(conn, "+OK 2 3072\r\n")
+					case command == "QUIT":
+						fmt.Fprint(conn, "+OK bye\r\n")
+						return
+					default:
+						fmt.Fprint(conn, "-ERR unknown\r\n")
+					}
+				}
+			}(conn)
+		}
+	}()
+	host, port, _ = net.SplitHostPort(listener.Addr().String())
+	return host, port
+}
+
+func TestMailboxFormTestConnection(t *testing.T) {
+	ts := newTestServer(t)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	host, port := fakePOP3(t)
+	form := pop3Values("Sales")
+	form.Set("server", host)
+	form.Set("port", port)
+	form.Set("security", "none")
+	form.Set("password", "right")
+	form.Set("test_connection", "1")
+	r := b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "Connected: 2 messages (3072 bytes) on the server. Nothing was saved.")
+	noPasswords(t, r)
+	if n := countMailboxes(t, ts); n != 0 {
+		t.Fatalf("testing saved %d mailboxes", n)
+	}
+	form.Set("password", "wrong")
+	r = b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "Could not connect:", "invalid password")
+
+	// On a stored mailbox an empty password field means the stored one.
+	form.Set("password", "right")
+	form.Del("test_connection")
+	r = b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusSeeOther)
+	location := r.header.Get("Location")
+	form.Set("password", "")
+	form.Set("test_connection", "1")
+	r = b.postForm(location, form)
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "Connected: 2 messages")
 }
