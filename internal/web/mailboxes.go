@@ -202,20 +202,19 @@ type listHidden struct {
 
 // mailboxesData is the content of the list page.
 type mailboxesData struct {
-	Rows        []service.MailboxView
-	Total       int64
-	Query       mailboxesQuery
-	Sites       []store.Site
-	Sizes       []int
-	Sorts       map[string]listSortLink
-	Next        string // the next page's URL, "" on the last
-	First       string // the first page's URL, "" on the first
-	Hidden      []listHidden
-	Back        string                 // this list's URL, to come back to after an action
-	CanChange   bool                   // may rename, switch, check, delete and add
-	AddSystem   bool                   // may add system mailboxes (admins)
-	Failed      []service.GroupFailure // what an action could not change, and why
-	FailedTitle string                 // catalog key of the failure list's title; empty: "not changed"
+	Rows      []service.MailboxView
+	Total     int64
+	Query     mailboxesQuery
+	Sites     []store.Site
+	Sizes     []int
+	Sorts     map[string]listSortLink
+	Next      string // the next page's URL, "" on the last
+	First     string // the first page's URL, "" on the first
+	Hidden    []listHidden
+	Back      string                 // this list's URL, to come back to after an action
+	CanChange bool                   // may rename, switch, check, delete and add
+	AddSystem bool                   // may add system mailboxes (admins)
+	Failed    []service.GroupFailure // what an action could not change, and why
 }
 
 // mailboxesDeleteData is the confirmation page of a delete.
@@ -408,7 +407,8 @@ func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *
 }
 
 // checkMailbox is "Check now": it receives mail for the mailbox at once and
-// shows the list with "Received N new messages" or the server's error.
+// shows "Received N new messages" or the server's error, with links to the
+// mailbox's messages and its log.
 func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
@@ -420,14 +420,34 @@ func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *s
 		return
 	}
 	s.logger.Info("web: mailbox checked", "mailbox", id, "received", result.Received, "error", result.Error, "by", session.Actor.User.Login)
-	s.renderMailboxes(w, r, session, safeMailboxesBack(formValue(r, "back")), http.StatusOK, func(data *page, content *mailboxesData) {
-		if result.Error != "" {
-			content.Failed = []service.GroupFailure{{ID: result.MailboxID, Name: result.Name, Error: result.Error}}
-			content.FailedTitle = "mailboxes.check_failed"
-			return
-		}
-		data.Flash = i18n.Default.T(data.Lang, "flash.received", result.Name, result.Received)
-	})
+	s.renderChecked(w, r, session, []service.CheckResult{result})
+}
+
+// checkAllMailboxes is "Receive mail now" for every POP3 mailbox the
+// actor may check.
+func (s *server) checkAllMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !s.mailboxChangeAllowed(w, r, session) {
+		return
+	}
+	results, err := s.svc.CheckAll(r.Context(), session.Actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: all mailboxes checked", "mailboxes", len(results), "by", session.Actor.User.Login)
+	s.renderChecked(w, r, session, results)
+}
+
+// checkedData is the content of the "Receive mail now" results page.
+type checkedData struct {
+	Results []service.CheckResult
+	Back    string
+}
+
+func (s *server) renderChecked(w http.ResponseWriter, r *http.Request, session *service.WebSession, results []service.CheckResult) {
+	data := s.newPage(w, r, session, "page.checked.title", "mailboxes")
+	data.Content = checkedData{Results: results, Back: safeMailboxesBack(formValue(r, "back"))}
+	s.render(w, r, http.StatusOK, "checked", data)
 }
 
 // deleteMailboxPage asks before deleting one mailbox: the group

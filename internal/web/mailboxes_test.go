@@ -172,17 +172,23 @@ func TestMailboxListFilters(t *testing.T) {
 	wantStatus(t, b.get("/mailboxes?cursor=not-a-cursor"), http.StatusBadRequest)
 
 	// Check now: a POST with CSRF that receives at once and shows the
-	// outcome on the list it came from. The test dialer refuses every
-	// address but loopback, and that refusal is the server error shown.
+	// outcome with links to the mailbox's messages and log. The test dialer
+	// refuses every address but loopback, and that refusal is the server
+	// error shown.
 	wantStatus(t, b.post("/mailboxes/"+mblID(f.alpha.ID)+"/check", url.Values{}), http.StatusForbidden)
 	r = b.postForm("/mailboxes/"+mblID(f.alpha.ID)+"/check", url.Values{"back": {"/mailboxes?name=alpha"}})
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Alpha POP", "not a loopback address")
-	wantNoBody(t, r, mblRow("Beta POP"))
+	wantBody(t, r, "Alpha POP", "not a loopback address", `href="/messages?mailbox_id=`+mblID(f.alpha.ID)+`"`,
+		`href="/log?mailbox_id=`+mblID(f.alpha.ID)+`"`, `href="/mailboxes?name=alpha"`)
 	wantStatus(t, b.postForm("/mailboxes/999999/check", url.Values{}), http.StatusNotFound)
 	r = b.postForm("/mailboxes/"+mblID(f.alpha.ID)+"/check", url.Values{"back": {"https://evil.example/"}})
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, mblRow("Beta POP")) // back fell back to the whole list
+	wantNoBody(t, r, "evil.example")
+	// Receive now for all: every active POP3 mailbox, one line each.
+	r = b.postForm("/mailboxes/check", url.Values{})
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "Alpha POP", "not a loopback address")
+	wantNoBody(t, r, "Gamma SMTP") // SMTP mailboxes receive by themselves
 
 	// The last check and its error, as the fetchers will leave them.
 	if _, err := ts.env.Store.DB().Exec(ts.env.Store.Rebind(`UPDATE mailboxes SET last_check_at = ?, last_error = ?, failure_streak = ? WHERE id = ?`),
@@ -568,10 +574,11 @@ func TestMailboxListBrowser(t *testing.T) {
 	if status := submit(alpha + " .menu-button"); status != 200 {
 		t.Fatalf("check now: status %d", status)
 	}
-	run(chromedp.WaitVisible(chromedp.CSS(".alert-error")))
-	if got := text(".alert-error"); !strings.Contains(got, "not a loopback address") {
+	run(chromedp.WaitVisible(chromedp.CSS(".check-results")))
+	if got := text(".check-results"); !strings.Contains(got, "not a loopback address") {
 		t.Errorf("check result %q", got)
 	}
+	run(chromedp.Navigate(base+"/mailboxes?kind=all"), chromedp.WaitVisible(chromedp.CSS("table.mailboxes-table")))
 
 	// Inline rename: the pencil opens the field, focused by app.js.
 	run(chromedp.Click(chromedp.CSS(alpha+" details.rename > summary")), chromedp.WaitVisible(chromedp.CSS(alpha+" .rename-form input[name=name]")))
