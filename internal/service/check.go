@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -57,15 +56,9 @@ func (s *Service) RunFetcher(ctx context.Context, tick time.Duration) {
 // to receive is reported in the result, not as an error: the error return
 // is for rights and missing mailboxes.
 func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (CheckResult, error) {
-	if actor == nil || actor.User.Role == store.RoleAuditor {
-		return CheckResult{}, ErrForbidden
-	}
-	mailbox, err := s.store.MailboxByID(ctx, id)
+	mailbox, err := s.changeableMailbox(ctx, actor, id)
 	if err != nil {
-		return CheckResult{}, wrapNotFound("mailbox", err)
-	}
-	if !canSeeMailbox(actor, mailbox) && !actor.IsAdmin() {
-		return CheckResult{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+		return CheckResult{}, err
 	}
 	language := s.UserLanguage(ctx, actor.User)
 	result := CheckResult{MailboxID: id, Name: mailbox.Name}
@@ -90,7 +83,7 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 // CheckAll receives mail now for every active POP3 mailbox the actor may
 // check, one after another.
 func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, error) {
-	if actor == nil || actor.User.Role == store.RoleAuditor {
+	if !canChangeMailboxes(actor) {
 		return nil, ErrForbidden
 	}
 	active := true
@@ -138,17 +131,14 @@ type TestResult struct {
 // TestConnection logs in to a POP3 server with the given settings and
 // reports the message count or the server's error, saving nothing.
 func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestInput) (TestResult, error) {
-	if actor == nil || actor.User.Role == store.RoleAuditor {
+	if !canChangeMailboxes(actor) {
 		return TestResult{}, ErrForbidden
 	}
 	mailbox := newMailboxDefaults(store.MailboxPOP3)
 	if input.ID != nil {
-		stored, err := s.store.MailboxByID(ctx, *input.ID)
+		stored, err := s.changeableMailbox(ctx, actor, *input.ID)
 		if err != nil {
-			return TestResult{}, wrapNotFound("mailbox", err)
-		}
-		if !canSeeMailbox(actor, stored) && !actor.IsAdmin() {
-			return TestResult{}, fmt.Errorf("mailbox %d: %w", *input.ID, ErrNotFound)
+			return TestResult{}, err
 		}
 		mailbox = stored
 	}
@@ -163,14 +153,9 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		}
 	}
 	errs := fieldErrors{}
-	text := func(target *string, value *string) {
-		if value != nil {
-			*target = *value
-		}
-	}
-	text(&mailbox.Server, input.Server)
-	text(&mailbox.Security, input.Security)
-	text(&mailbox.Login, input.Login)
+	setText(&mailbox.Server, input.Server)
+	setText(&mailbox.Security, input.Security)
+	setText(&mailbox.Login, input.Login)
 	if input.Port != nil {
 		mailbox.Port = *input.Port
 	}

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"fmt"
 
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/store"
@@ -37,15 +36,9 @@ func (s *Service) Deliver(ctx context.Context, mailbox store.Mailbox, raw []byte
 // upload, "pochta import") as if it had been received: admins into any
 // mailbox, a user into their own.
 func (s *Service) ImportMessage(ctx context.Context, actor *Actor, mailboxID int64, raw []byte, origin string) (intake.Result, error) {
-	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
-		return intake.Result{}, ErrForbidden
-	}
-	mailbox, err := s.store.MailboxByID(ctx, mailboxID)
+	mailbox, err := s.changeableMailbox(ctx, actor, mailboxID)
 	if err != nil {
-		return intake.Result{}, wrapNotFound("mailbox", err)
-	}
-	if !canSeeMailbox(actor, mailbox) {
-		return intake.Result{}, fmt.Errorf("mailbox %d: %w", mailboxID, ErrNotFound)
+		return intake.Result{}, err
 	}
 	return s.Deliver(ctx, mailbox, raw, nil, origin)
 }

@@ -18,21 +18,6 @@ import (
 // are kept for every type: retention and charset apply to IMAP mail too).
 func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.Mailbox, input MailboxInput, creating bool) error {
 	errs := fieldErrors{}
-	text := func(target *string, value *string) {
-		if value != nil {
-			*target = strings.TrimSpace(*value)
-		}
-	}
-	flag := func(target *bool, value *bool) {
-		if value != nil {
-			*target = *value
-		}
-	}
-	number := func(target *int, value *int) {
-		if value != nil {
-			*target = *value
-		}
-	}
 	if input.Site != nil {
 		site, err := s.store.SiteByCode(ctx, strings.TrimSpace(*input.Site))
 		if err != nil {
@@ -48,19 +33,19 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 	if m.SiteID == 0 {
 		errs.add("site", "error.required", i18n.Key("field.site"))
 	}
-	flag(&m.Active, input.Active)
-	text(&m.Name, input.Name)
+	setBool(&m.Active, input.Active)
+	setText(&m.Name, input.Name)
 	if m.Name == "" {
 		errs.add("name", "error.required", i18n.Key("field.name"))
 	} else if len(m.Name) > 255 {
 		errs.add("name", "error.too_long", i18n.Key("field.name"), 255)
 	}
-	text(&m.Description, input.Description)
-	text(&m.Server, input.Server)
-	number(&m.Port, input.Port)
-	text(&m.Security, input.Security)
-	flag(&m.VerifyCert, input.VerifyCert)
-	text(&m.Login, input.Login)
+	setText(&m.Description, input.Description)
+	setText(&m.Server, input.Server)
+	setInt(&m.Port, input.Port)
+	setText(&m.Security, input.Security)
+	setBool(&m.VerifyCert, input.VerifyCert)
+	setText(&m.Login, input.Login)
 	if input.Password != nil && *input.Password != "" {
 		sealed, err := s.box.Seal(*input.Password)
 		if err != nil {
@@ -68,18 +53,18 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 		}
 		m.PasswordSealed = sealed
 	}
-	flag(&m.APOP, input.APOP)
-	flag(&m.DeleteFromServer, input.DeleteFromServer)
-	number(&m.CheckInterval, input.CheckInterval)
+	setBool(&m.APOP, input.APOP)
+	setBool(&m.DeleteFromServer, input.DeleteFromServer)
+	setInt(&m.CheckInterval, input.CheckInterval)
 	if input.Domains != nil {
 		m.Domains = normaliseList(*input.Domains, true)
 	}
-	flag(&m.Relay, input.Relay)
-	flag(&m.RelayAuthOnly, input.RelayAuthOnly)
-	number(&m.MaxMessages, input.MaxMessages)
-	number(&m.MaxMessageSizeKB, input.MaxMessageSizeKB)
-	number(&m.KeepDays, input.KeepDays)
-	text(&m.Charset, input.Charset)
+	setBool(&m.Relay, input.Relay)
+	setBool(&m.RelayAuthOnly, input.RelayAuthOnly)
+	setInt(&m.MaxMessages, input.MaxMessages)
+	setInt(&m.MaxMessageSizeKB, input.MaxMessageSizeKB)
+	setInt(&m.KeepDays, input.KeepDays)
+	setText(&m.Charset, input.Charset)
 	// A new or changed service fills the connection fields the input does
 	// not set itself, and is checked for being switched on; a mailbox that
 	// keeps its service is not refused because an admin switched it off.
@@ -91,11 +76,11 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 	if input.OwnerID != nil {
 		m.OwnerID = *input.OwnerID
 	}
-	text(&m.WebURL, input.WebURL)
+	setText(&m.WebURL, input.WebURL)
 	if input.Folders != nil {
 		m.Folders = normaliseList(*input.Folders, false)
 	}
-	text(&m.SyncRange, input.SyncRange)
+	setText(&m.SyncRange, input.SyncRange)
 
 	// Shared rules.
 	if m.Charset != "" && !KnownCharset(m.Charset) {

@@ -196,7 +196,7 @@ func newMailboxDefaults(kind string) store.Mailbox {
 // mailboxes of their own, through an active service of their site, within the
 // per-user limit.
 func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input MailboxInput) (MailboxView, error) {
-	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
+	if !canChangeMailboxes(actor) {
 		return MailboxView{}, ErrForbidden
 	}
 	kind := ""
@@ -237,23 +237,38 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 	return s.Mailbox(ctx, actor, m.ID)
 }
 
-// UpdateMailbox changes a mailbox. Admins change any; a user changes their
-// own (and cannot hand it to someone else).
-func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, input MailboxInput) (MailboxView, error) {
-	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
-		return MailboxView{}, ErrForbidden
+// canChangeMailboxes reports whether the actor may change any mailbox at
+// all: admins, and users (their own); auditors read only.
+func canChangeMailboxes(actor *Actor) bool {
+	return actor != nil && (actor.IsAdmin() || actor.User.Role == store.RoleUser)
+}
+
+// changeableMailbox gives the mailbox id for a change by actor: ErrForbidden
+// for readers, and ErrNotFound for a user's look at someone else's mailbox
+// (a user learns nothing of others' mailboxes, not even that they exist).
+func (s *Service) changeableMailbox(ctx context.Context, actor *Actor, id int64) (store.Mailbox, error) {
+	if !canChangeMailboxes(actor) {
+		return store.Mailbox{}, ErrForbidden
 	}
 	m, err := s.store.MailboxByID(ctx, id)
 	if err != nil {
-		return MailboxView{}, wrapNotFound("mailbox", err)
+		return m, wrapNotFound("mailbox", err)
 	}
-	if !actor.IsAdmin() {
-		if m.OwnerID != actor.User.ID {
-			return MailboxView{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
-		}
-		if input.OwnerID != nil && *input.OwnerID != actor.User.ID {
-			return MailboxView{}, ErrForbidden
-		}
+	if !actor.IsAdmin() && m.OwnerID != actor.User.ID {
+		return store.Mailbox{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+	}
+	return m, nil
+}
+
+// UpdateMailbox changes a mailbox. Admins change any; a user changes their
+// own (and cannot hand it to someone else).
+func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, input MailboxInput) (MailboxView, error) {
+	m, err := s.changeableMailbox(ctx, actor, id)
+	if err != nil {
+		return MailboxView{}, err
+	}
+	if !actor.IsAdmin() && input.OwnerID != nil && *input.OwnerID != actor.User.ID {
+		return MailboxView{}, ErrForbidden
 	}
 	if input.Type != nil && strings.TrimSpace(*input.Type) != m.Type {
 		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.fixed", i18n.Key("field.type"))}}
@@ -280,30 +295,17 @@ func (s *Service) SetMailboxActive(ctx context.Context, actor *Actor, id int64, 
 		_, err := s.UpdateMailbox(ctx, actor, id, MailboxInput{Active: &active})
 		return err
 	}
-	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
-		return ErrForbidden
-	}
-	m, err := s.store.MailboxByID(ctx, id)
-	if err != nil {
-		return wrapNotFound("mailbox", err)
-	}
-	if !actor.IsAdmin() && m.OwnerID != actor.User.ID {
-		return fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+	if _, err := s.changeableMailbox(ctx, actor, id); err != nil {
+		return err
 	}
 	return s.store.SetMailboxActive(ctx, id, false)
 }
 
 // DeleteMailbox removes a mailbox with its messages, rules, UIDs and log.
 func (s *Service) DeleteMailbox(ctx context.Context, actor *Actor, id int64) error {
-	if actor == nil || (!actor.IsAdmin() && actor.User.Role != store.RoleUser) {
-		return ErrForbidden
-	}
-	m, err := s.store.MailboxByID(ctx, id)
+	m, err := s.changeableMailbox(ctx, actor, id)
 	if err != nil {
-		return wrapNotFound("mailbox", err)
-	}
-	if !actor.IsAdmin() && m.OwnerID != actor.User.ID {
-		return fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
+		return err
 	}
 	if err := s.store.DeleteMailbox(ctx, id); err != nil {
 		return wrapNotFound("mailbox", err)

@@ -141,11 +141,6 @@ func validWebURL(text string) bool {
 }
 
 func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailService, input MailServiceInput, errs fieldErrors) {
-	text := func(target *string, value *string) {
-		if value != nil {
-			*target = strings.TrimSpace(*value)
-		}
-	}
 	if input.Site != nil {
 		site, err := s.store.SiteByCode(ctx, strings.TrimSpace(*input.Site))
 		if err != nil {
@@ -160,17 +155,17 @@ func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailServic
 	if input.Active != nil {
 		m.Active = *input.Active
 	}
-	text(&m.Name, input.Name)
+	setText(&m.Name, input.Name)
 	if m.Name == "" {
 		errs.add("name", "error.required", i18n.Key("field.name"))
 	} else if len(m.Name) > 255 {
 		errs.add("name", "error.too_long", i18n.Key("field.name"), 255)
 	}
-	text(&m.Type, input.Type)
+	setText(&m.Type, input.Type)
 	if m.Type != store.MailboxIMAP {
 		errs.add("type", "error.invalid", i18n.Key("field.type"))
 	}
-	text(&m.Server, input.Server)
+	setText(&m.Server, input.Server)
 	if input.Port != nil {
 		m.Port = *input.Port
 	}
@@ -180,20 +175,20 @@ func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailServic
 	if (m.Server != "" || m.Port != 0) && !validPort(m.Port) {
 		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)
 	}
-	text(&m.Security, input.Security)
+	setText(&m.Security, input.Security)
 	switch m.Security {
 	case "", "tls", "starttls", "none":
 	default:
 		errs.add("security", "error.invalid", i18n.Key("field.security"))
 	}
-	text(&m.WebURL, input.WebURL)
+	setText(&m.WebURL, input.WebURL)
 	if m.WebURL != "" && !validWebURL(m.WebURL) {
 		errs.add("web_url", "error.url", i18n.Key("field.web_url"))
 	}
 	if input.Sort != nil {
 		m.Sort = *input.Sort
 	}
-	text(&m.SMTPServer, input.SMTPServer)
+	setText(&m.SMTPServer, input.SMTPServer)
 	if m.SMTPServer != "" && !validHost(m.SMTPServer) {
 		errs.add("smtp_server", "error.host", i18n.Key("field.smtp_server"))
 	}
@@ -206,7 +201,7 @@ func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailServic
 	if input.SMTPSameLogin != nil {
 		m.SMTPSameLogin = *input.SMTPSameLogin
 	}
-	text(&m.Icon, input.Icon)
+	setText(&m.Icon, input.Icon)
 	if m.Icon != "" && !contains(BuiltinIcons, m.Icon) {
 		errs.add("icon", "error.invalid", i18n.Key("field.icon"))
 	}

@@ -182,3 +182,25 @@ func wrapNotFound(what string, err error) error {
 	}
 	return err
 }
+
+// setText copies an input's text, trimmed, when the input has one; nil
+// leaves the field as it is (inputs are patches).
+func setText(target *string, value *string) {
+	if value != nil {
+		*target = strings.TrimSpace(*value)
+	}
+}
+
+// setBool copies an input's flag when the input has one.
+func setBool(target *bool, value *bool) {
+	if value != nil {
+		*target = *value
+	}
+}
+
+// setInt copies an input's number when the input has one.
+func setInt(target *int, value *int) {
+	if value != nil {
+		*target = *value
+	}
+}

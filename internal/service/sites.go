@@ -64,20 +64,15 @@ func (s *Service) Site(ctx context.Context, actor *Actor, code string) (store.Si
 }
 
 func (s *Service) applySiteInput(site *store.Site, input SiteInput, creating bool, errs fieldErrors) {
-	set := func(target *string, value *string) {
-		if value != nil {
-			*target = strings.TrimSpace(*value)
-		}
-	}
 	if creating {
-		set(&site.Code, input.Code)
+		setText(&site.Code, input.Code)
 	} else if input.Code != nil && strings.TrimSpace(*input.Code) != site.Code {
 		errs.add("code", "error.invalid", i18n.Key("field.code"))
 	}
-	set(&site.Name, input.Name)
-	set(&site.Domain, input.Domain)
-	set(&site.Charset, input.Charset)
-	set(&site.Language, input.Language)
+	setText(&site.Name, input.Name)
+	setText(&site.Domain, input.Domain)
+	setText(&site.Charset, input.Charset)
+	setText(&site.Language, input.Language)
 	if site.Code == "" {
 		errs.add("code", "error.required", i18n.Key("field.code"))
 	} else if !siteCodePattern.MatchString(site.Code) {
