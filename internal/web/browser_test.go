@@ -2,15 +2,19 @@ package web
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testpeer"
@@ -343,4 +347,163 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("mailboxes after the delete: %s", got)
 		}
 	})
+
+	// A hostile message in the view: its HTML sits in a sandboxed frame
+	// under its own CSP, so none of its script runs, nothing it names loads
+	// until the reader asks for remote images, and its cid: image does.
+	//
+	// POCHTA_WEB_SCREENSHOT_MESSAGES=path.png also writes screenshots of
+	// the list (path), a view (path with "-view") and the hostile message
+	// ("-hostile").
+	t.Run("message view is safe", func(t *testing.T) {
+		var mu sync.Mutex
+		var remotePaths []string
+		remote := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			remotePaths = append(remotePaths, r.URL.RequestURI())
+			mu.Unlock()
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(msgPNG)
+		}))
+		defer remote.Close()
+		remoteHits := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), remotePaths...)
+		}
+		// The app again, on a port of its own (cookies do not mind ports),
+		// noting the status of each attachment it serves (the cid: image).
+		var attachmentStatus []int
+		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			recorder := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			ts.srv.Config.Handler.ServeHTTP(recorder, r)
+			if strings.Contains(r.URL.Path, "/attachments/") {
+				mu.Lock()
+				attachmentStatus = append(attachmentStatus, recorder.status)
+				mu.Unlock()
+			}
+		}))
+		defer app.Close()
+
+		box := mblAdd(t, ts, mblPOP3("Browser mail", "pop.browser.example"))
+		var report int64
+		for i, m := range []msgMail{
+			{From: "Иван Петров <ivan@example.ru>", To: "team@example.com", Subject: msgReportSubject, Date: msgDay(1),
+				Text: "Привет!\n> Пришлите отчёт\n>> до пятницы", Attachment: &msgPart{Name: "отчёт.pdf", Type: "application/pdf", Data: msgPDF}},
+			{From: "News <news@example.com>", To: "team@example.com", Subject: "Weekly news", Date: msgDay(2), Text: "news", HTML: "<p>news</p>"},
+			{From: "boss@example.com", To: "admin@example.com", Subject: "", Date: msgDay(3), Text: "No subject at all"},
+		} {
+			id := msgImport(t, ts, box.ID, m.raw())
+			if i == 0 {
+				report = id
+			}
+			if i == 1 {
+				if _, err := ts.env.Service.MessageAction(context.Background(), ts.env.Admin, service.MessageSelection{IDs: []int64{id}}, "spam"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		hostile := msgImport(t, ts, box.ID, msgHostile(remote.URL+"/pixel.png").raw())
+		view := app.URL + "/messages/" + strconv.FormatInt(hostile, 10)
+		shoot := func(suffix string) {
+			t.Helper()
+			extra := os.Getenv("POCHTA_WEB_SCREENSHOT_MESSAGES")
+			if extra == "" {
+				return
+			}
+			shot, err := chromedp.Run(browserCtx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := strings.TrimSuffix(extra, ".png") + suffix + ".png"
+			if err := os.WriteFile(path, shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot: %s", path)
+		}
+		// loaded waits for the page's load event, which comes after its
+		// frames and their images have loaded.
+		loaded := func() {
+			t.Helper()
+			if _, err := chromedp.Run(browserCtx, chromedp.Poll[bool](`document.readyState === "complete"`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		run(t, chromedp.Navigate(base+"/messages?mailbox_id="+strconv.FormatInt(box.ID, 10)), chromedp.WaitVisible(chromedp.CSS("table.messages-table")))
+		loaded()
+		shoot("")
+		run(t, chromedp.Navigate(base+"/messages/"+strconv.FormatInt(report, 10)), chromedp.WaitVisible(chromedp.CSS(".message-text .quote-2")))
+		shoot("-view")
+
+		run(t, chromedp.Navigate(view), chromedp.WaitVisible(chromedp.CSS("iframe.message-frame")))
+		loaded()
+		title, err := chromedp.Run(browserCtx, chromedp.Title())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if title != "Hostile · Pochta" {
+			t.Errorf("the page title is %q", title)
+		}
+		marker, err := chromedp.Run(browserCtx, chromedp.Evaluate[string](`window.name + "|" + document.title + "|" + document.body.innerText.indexOf("PWNED")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if marker != "|Hostile · Pochta|-1" {
+			t.Errorf("the message's script ran: %q", marker)
+		}
+		sandbox, err := chromedp.Run(browserCtx, chromedp.AttributeValue(chromedp.CSS("iframe.message-frame"), "sandbox"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sandbox.Exists || sandbox.Value != "" {
+			t.Errorf("the frame's sandbox attribute: %+v", sandbox)
+		}
+		if got := remoteHits(); len(got) != 0 {
+			t.Errorf("remote requests before asking: %v", got)
+		}
+		mu.Lock()
+		statuses := append([]int(nil), attachmentStatus...)
+		mu.Unlock()
+		// The cid: image comes inside the page, not from a request.
+		if len(statuses) != 0 {
+			t.Errorf("the frame asked for attachments: %v", statuses)
+		}
+		if got := text(t, ".remote-bar"); !strings.Contains(got, "Remote images are blocked (1).") {
+			t.Errorf("remote bar %q", got)
+		}
+		shoot("-hostile")
+
+		// Show them: the remote image loads, and still nothing else.
+		run(t, chromedp.Click(chromedp.CSS(".remote-bar a")), chromedp.WaitNotPresent(chromedp.CSS(".remote-bar")),
+			chromedp.WaitVisible(chromedp.CSS(`iframe.message-frame[src$="remote=1"]`)))
+		loaded()
+		hits := remoteHits()
+		if len(hits) == 0 {
+			t.Fatal("the remote image did not load after asking")
+		}
+		for _, path := range hits {
+			if path != "/pixel.png" {
+				t.Errorf("a remote request the message should not make: %s", path)
+			}
+		}
+		marker, err = chromedp.Run(browserCtx, chromedp.Evaluate[string](`window.name + "|" + document.title`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if marker != "|Hostile · Pochta" {
+			t.Errorf("after remote images, the message's script ran: %q", marker)
+		}
+	})
+}
+
+// statusRecorder notes the status a handler answers with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
 }

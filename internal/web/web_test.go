@@ -390,7 +390,7 @@ func TestNavPagesAdmin(t *testing.T) {
 			t.Errorf("%s: Cache-Control %q", path, r.header.Get("Cache-Control"))
 		}
 	}
-	wantBody(t, b.get("/messages"), "This page is not built yet: it comes with the message store")
+	wantBody(t, b.get("/messages"), "No messages yet", `href="/messages.csv"`)
 	wantBody(t, b.get("/rules"), "This page is not built yet: it comes with")
 
 	r := b.get("/")
@@ -696,7 +696,7 @@ func TestRussianNavigation(t *testing.T) {
 	wantBody(t, r, "Сервисы › Почта", "Сообщения", "Журнал работы", "Правила", "Почтовые ящики", "Почтовые сервисы", "Настройки",
 		"Администрирование", "Сайты", "Пользователи", "Выйти", "Подходящих записей нет")
 	wantNoBody(t, r, ">Messages<", ">Mail log<")
-	wantBody(t, b.get("/messages"), "Эта страница ещё не готова")
+	wantBody(t, b.get("/messages"), "Сообщений пока нет", "Везде")
 
 	// Before sign-in the language comes from the browser.
 	anon := ts.browser(t)

@@ -1,0 +1,391 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+// The view of one message (SPEC.md "Messages", View): its addresses, the
+// text with quote levels coloured, the sanitised HTML in a sandboxed frame
+// under its own strict CSP, attachments, the full header and source, the
+// actions, its processing log, and previous/next within the list it was
+// opened from.
+
+// messageHTMLPolicy is the Content-Security-Policy of a message's HTML: no
+// script, no style sheets or fonts from anywhere, images only from here
+// (cid: parts) unless the reader asked for remote ones. The page is a
+// sandbox even when opened on its own, and only this app may frame it.
+const messageHTMLPolicy = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; " +
+	"frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+
+const messageHTMLPolicyRemote = "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; " +
+	"frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+
+// quoteBlock is a run of text lines at one quote level (0: not quoted).
+type quoteBlock struct {
+	Level int
+	Class string
+	Text  string
+}
+
+// quoteBlocks splits a text body into runs of lines by quote level: the
+// number of leading ">" (spaces between them allowed). Levels past four
+// share the colours again.
+func quoteBlocks(text string) []quoteBlock {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	var blocks []quoteBlock
+	for _, line := range strings.Split(text, "\n") {
+		level := 0
+		for rest := line; ; {
+			rest = strings.TrimLeft(rest, " ")
+			if !strings.HasPrefix(rest, ">") {
+				break
+			}
+			level++
+			rest = rest[1:]
+		}
+		if n := len(blocks); n > 0 && blocks[n-1].Level == level {
+			blocks[n-1].Text += "\n" + line
+			continue
+		}
+		class := "quote-0"
+		if level > 0 {
+			class = "quote-" + strconv.Itoa((level-1)%4+1)
+		}
+		blocks = append(blocks, quoteBlock{Level: level, Class: class, Text: line})
+	}
+	return blocks
+}
+
+type attachmentRow struct {
+	service.AttachmentView
+	SizeText string
+	URL      string
+}
+
+// messageData is the content of the view.
+type messageData struct {
+	Message     service.MessageView
+	Row         messageRow
+	Blocks      []quoteBlock
+	HTMLURL     string
+	RemoteURL   string // the view with remote images, when some were held back
+	Remote      bool
+	Attachments []attachmentRow
+	Log         []store.LogEntry
+	Prev, Next  string
+	Back        string // the list it was opened from
+	Self        string // this view, to come back to after an action
+	CanChange   bool
+	SpamRating  string
+	SpamStatus  string
+}
+
+func messageURL(id int64) string { return "/messages/" + strconv.FormatInt(id, 10) }
+
+// messagePage shows one message and marks it read (the service does not for
+// auditors).
+func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	actor := session.Actor
+	query := r.URL.Query()
+	back := listBack(query.Get("back"))
+	remote := query.Get("remote") == "1"
+	m, err := s.svc.Message(r.Context(), actor, id, service.MessageOptions{MarkRead: true, AllowRemote: remote})
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	data := s.newPage(w, r, session, "page.message.title", "messages")
+	content := messageData{Message: m, Row: newMessageRow(data.Lang, m, back), Blocks: quoteBlocks(m.Text), Back: back,
+		Self: messageLink(id, back), CanChange: canChangeMessages(actor), Remote: remote, SpamRating: spamText(m),
+		SpamStatus: spamStatusText(data.Lang, m.Spam)}
+	data.Title = content.Row.SubjectText
+	if m.HTML != "" {
+		content.HTMLURL = messageURL(id) + "/html"
+		if remote {
+			content.HTMLURL += "?remote=1"
+		}
+		if m.RemoteBlocked > 0 && !remote {
+			values := url.Values{"remote": {"1"}}
+			if back != "/messages" {
+				values.Set("back", back)
+			}
+			content.RemoteURL = messageURL(id) + "?" + values.Encode()
+		}
+	}
+	for _, a := range m.Attachments {
+		content.Attachments = append(content.Attachments, attachmentRow{AttachmentView: a, SizeText: humanSize(data.Lang, a.Size),
+			URL: messageURL(id) + "/attachments/" + strconv.FormatInt(a.ID, 10)})
+	}
+	log, err := s.svc.Log(r.Context(), actor, store.LogFilter{MessageID: id, Limit: 100})
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	content.Log = log
+	content.Prev, content.Next = s.messageNeighbours(r, actor, m, back)
+	data.Path = content.Self
+	data.Content = content
+	s.render(w, r, http.StatusOK, "message", data)
+}
+
+// messageNeighbours finds the messages before and after m in the list back
+// names (its filter and order), by keyset from m's own position.
+func (s *server) messageNeighbours(r *http.Request, actor *service.Actor, m service.MessageView, back string) (prev, next string) {
+	parsed, err := url.Parse(back)
+	if err != nil {
+		return "", ""
+	}
+	q := readMessagesQuery(parsed.Query(), "")
+	filter, nothing := q.filter()
+	if nothing {
+		return "", ""
+	}
+	order := q.order()
+	cursor := messageCursor(m, order.Column)
+	if after, err := s.svc.Messages(r.Context(), actor, filter, order, cursor, 1); err == nil && len(after.Items) > 0 {
+		next = messageLink(after.Items[0].ID, back)
+	}
+	reverse := store.MessageSort{Column: order.Column, Ascending: !order.Ascending}
+	if before, err := s.svc.Messages(r.Context(), actor, filter, reverse, cursor, 1); err == nil && len(before.Items) > 0 {
+		prev = messageLink(before.Items[0].ID, back)
+	}
+	return prev, next
+}
+
+// messageHTML serves a message's sanitised HTML as a page of its own, for
+// the view's sandboxed frame, under messageHTMLPolicy.
+func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	remote := r.URL.Query().Get("remote") == "1"
+	// cid: images travel inside the page as data: URLs. The frame is a
+	// sandbox with an opaque origin, so a browser sends its requests
+	// without the SameSite session cookie: a link to the attachment would
+	// meet the login page instead.
+	inlined := 0
+	m, err := s.svc.Message(r.Context(), session.Actor, id, service.MessageOptions{AllowRemote: remote, CIDURL: func(attachment int64) string {
+		a, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachment)
+		if err != nil {
+			return ""
+		}
+		media, _, err := mime.ParseMediaType(a.ContentType)
+		if err != nil || !inlineImageTypes[strings.ToLower(media)] || inlined+len(a.Data) > maxInlineImages {
+			return ""
+		}
+		inlined += len(a.Data)
+		return "data:" + strings.ToLower(media) + ";base64," + base64.StdEncoding.EncodeToString(a.Data)
+	}})
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	h := w.Header()
+	if remote {
+		h.Set("Content-Security-Policy", messageHTMLPolicyRemote)
+	} else {
+		h.Set("Content-Security-Policy", messageHTMLPolicy)
+	}
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "private, no-store")
+	var b strings.Builder
+	b.WriteString("<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">")
+	b.WriteString("<style>body{margin:8px;font-family:system-ui,sans-serif;font-size:14px;line-height:1.45;color:#1d2330;word-wrap:break-word}img{max-width:100%;height:auto}</style>")
+	b.WriteString("</head><body>\n")
+	b.WriteString(m.HTML)
+	b.WriteString("\n</body></html>\n")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(b.String()))
+	}
+}
+
+// messageSource shows the exact source as plain text.
+func (s *server) messageSource(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	s.writeSource(w, r, session, false)
+}
+
+// messageRaw downloads the exact source as a .eml file.
+func (s *server) messageRaw(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	s.writeSource(w, r, session, true)
+}
+
+func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *service.WebSession, download bool) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	raw, err := s.svc.MessageSource(r.Context(), session.Actor, id)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, no-store")
+	if download {
+		h.Set("Content-Type", "message/rfc822")
+		h.Set("Content-Disposition", `attachment; filename="message-`+strconv.FormatInt(id, 10)+`.eml"`)
+	} else {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Content-Disposition", "inline")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(raw)
+	}
+}
+
+// maxInlineImages caps the bytes of cid: images one page of HTML carries.
+const maxInlineImages = 16 << 20
+
+// inlineImageTypes are the attachment types served inline for cid: images;
+// SVG is not among them (it is a document that may hold script).
+var inlineImageTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/bmp": true,
+	"image/avif": true}
+
+// messageAttachment downloads an attachment with its exact bytes and its
+// original file name; ?inline=1 shows an image in place (cid: images).
+func (s *server) messageAttachment(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	attachmentID, err := strconv.ParseInt(r.PathValue("attachment"), 10, 64)
+	if err != nil || attachmentID <= 0 {
+		s.notFound(w, r)
+		return
+	}
+	a, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachmentID)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	writeAttachment(w, r, a, r.URL.Query().Get("inline") == "1")
+}
+
+// writeAttachment sends an attachment's bytes under its original name
+// (RFC 2231-encoded when not ASCII), never sniffed, and sandboxed should a
+// browser open it. It is the web's twin of the API's download.
+func writeAttachment(w http.ResponseWriter, r *http.Request, a store.Attachment, inline bool) {
+	contentType := a.ContentType
+	media, _, err := mime.ParseMediaType(contentType)
+	if err != nil || contentType == "" {
+		contentType, media = "application/octet-stream", "application/octet-stream"
+	}
+	name := a.Filename
+	if name == "" {
+		name = "attachment-" + strconv.FormatInt(a.ID, 10)
+	}
+	kind := "attachment"
+	if inline && inlineImageTypes[strings.ToLower(media)] {
+		kind = "inline"
+	}
+	disposition := mime.FormatMediaType(kind, map[string]string{"filename": name})
+	if disposition == "" {
+		disposition = kind
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", disposition)
+	h.Set("Content-Length", strconv.Itoa(len(a.Data)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(a.Data)
+	}
+}
+
+// deleteMessagePage asks before deleting one message.
+func (s *server) deleteMessagePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok || !s.messageChangeAllowed(w, r, session) {
+		return
+	}
+	back := safeMessagesBack(r.URL.Query().Get("back"))
+	s.confirmDeleteMessages(w, r, session, service.MessageSelection{IDs: []int64{id}}, nil, back, messageURL(id)+"/action")
+}
+
+// messageAction is one message's action from its row menu or its view:
+// read, unread, spam, not_spam, delete (asks first unless confirm=yes) or
+// apply_rules (which comes with the rules). It goes back where it came
+// from, or to the list when the message is gone or was just marked unread
+// from its view (showing it again would mark it read).
+func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	id, ok := s.pathID(w, r)
+	if !ok || !s.messageChangeAllowed(w, r, session) {
+		return
+	}
+	back := safeMessagesBack(formValue(r, "back"))
+	action := formValue(r, "action")
+	if action == service.ActionApplyRules {
+		s.flash(w, r, "flash.rules_not_yet")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	flash, known := messageActions[action]
+	if !known {
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	if action == service.ActionDelete && formValue(r, "confirm") != "yes" {
+		s.confirmDeleteMessages(w, r, session, service.MessageSelection{IDs: []int64{id}}, nil, back, messageURL(id)+"/action")
+		return
+	}
+	// A message the reader may not see is not found, as on its view.
+	if _, err := s.svc.Message(r.Context(), session.Actor, id, service.MessageOptions{}); err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	done, err := s.svc.MessageAction(r.Context(), session.Actor, service.MessageSelection{IDs: []int64{id}}, action)
+	if err != nil {
+		var conflict *service.ConflictError
+		if errors.As(err, &conflict) {
+			s.flash(w, r, "flash.rules_not_yet")
+			http.Redirect(w, r, back, http.StatusSeeOther)
+			return
+		}
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: message "+action, "id", id, "done", done, "by", session.Actor.User.Login)
+	if strings.HasPrefix(back, "/messages/") && (action == service.ActionDelete || action == service.ActionUnread) {
+		if parsed, err := url.Parse(back); err == nil {
+			back = listBack(parsed.Query().Get("back"))
+		} else {
+			back = "/messages"
+		}
+	}
+	s.flash(w, r, flash)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// spamStatusText names a message's spam flag.
+func spamStatusText(lang, spam string) string {
+	switch spam {
+	case "yes", "no":
+		return i18n.Default.T(lang, "messages.spam."+spam)
+	}
+	return i18n.Default.T(lang, "messages.spam.unknown")
+}

@@ -1,0 +1,699 @@
+package web
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+)
+
+// The message list (SPEC.md "Messages", List): full-text and field filters,
+// sorting by date, received time, size or ID, keyset paging, a column
+// chooser kept in a cookie, a row menu, group actions on the checked rows or
+// on everything the filter matches, and a CSV export of the same. The view
+// of one message is message_view.go's.
+
+var messagePageSizes = []int{20, 50, 100}
+
+const messageDefaultSize = 50
+
+// messageSortColumns are the sortable columns, by their query names; the
+// store names them the same except "received" (received_at).
+var messageSortColumns = map[string]string{"date": "date", "received": "received_at", "size": "size", "id": "id"}
+
+// messageColumns are the list's columns in their order on the page and in
+// the CSV export; messageDefaultColumns those shown until a reader chooses.
+var messageColumns = []string{"subject", "from", "reply_to", "to", "cc", "bcc", "date", "received", "mailbox", "size", "spam",
+	"attachments", "id", "message_id"}
+
+var messageDefaultColumns = []string{"subject", "from", "date", "mailbox", "size", "spam", "attachments", "id"}
+
+// messageColumnsCookie remembers the chosen columns, comma-separated.
+const messageColumnsCookie = "pochta_message_columns"
+
+// messageFilterFields are the filter's query fields in the order of the
+// form; group forms carry them with the prefix "f_".
+var messageFilterFields = []string{"q", "id", "mailbox_id", "spam", "read", "from", "to", "subject", "text"}
+
+// messagesQuery is what the list's URL asks for.
+type messagesQuery struct {
+	Q, ID, MailboxID, Spam, Read, From, To, Subject, Text string
+
+	Sort   string // a key of messageSortColumns
+	Asc    bool   // oldest (smallest) first; the default is newest first
+	Cursor string
+	Size   int
+}
+
+func readMessagesQuery(values url.Values, prefix string) messagesQuery {
+	get := func(name string) string { return strings.TrimSpace(values.Get(prefix + name)) }
+	q := messagesQuery{Q: get("q"), ID: get("id"), MailboxID: get("mailbox_id"), Spam: get("spam"), Read: get("read"),
+		From: get("from"), To: get("to"), Subject: get("subject"), Text: get("text"), Sort: get("sort"), Asc: get("asc") == "1",
+		Cursor: get("cursor"), Size: messageDefaultSize}
+	switch q.Spam {
+	case "yes", "no", "unknown":
+	default:
+		q.Spam = ""
+	}
+	if q.Read != "yes" && q.Read != "no" {
+		q.Read = ""
+	}
+	if _, ok := messageSortColumns[q.Sort]; !ok {
+		q.Sort, q.Asc = "date", false
+	}
+	if size, err := strconv.Atoi(get("size")); err == nil {
+		for _, allowed := range messagePageSizes {
+			if size == allowed {
+				q.Size = size
+			}
+		}
+	}
+	return q
+}
+
+func (q messagesQuery) filterValue(name string) string {
+	switch name {
+	case "q":
+		return q.Q
+	case "id":
+		return q.ID
+	case "mailbox_id":
+		return q.MailboxID
+	case "spam":
+		return q.Spam
+	case "read":
+		return q.Read
+	case "from":
+		return q.From
+	case "to":
+		return q.To
+	case "subject":
+		return q.Subject
+	case "text":
+		return q.Text
+	}
+	return ""
+}
+
+// FilterSet reports whether any filter field is set.
+func (q messagesQuery) FilterSet() bool {
+	for _, name := range messageFilterFields {
+		if q.filterValue(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// values gives the query of q without its defaults.
+func (q messagesQuery) values() url.Values {
+	values := url.Values{}
+	for _, name := range messageFilterFields {
+		if value := q.filterValue(name); value != "" {
+			values.Set(name, value)
+		}
+	}
+	if q.Sort != "date" || q.Asc {
+		values.Set("sort", q.Sort)
+		if q.Asc {
+			values.Set("asc", "1")
+		}
+	}
+	if q.Size != messageDefaultSize {
+		values.Set("size", strconv.Itoa(q.Size))
+	}
+	if q.Cursor != "" {
+		values.Set("cursor", q.Cursor)
+	}
+	return values
+}
+
+// url gives the list's URL for q.
+func (q messagesQuery) url() string { return withQuery("/messages", q.values()) }
+
+func withQuery(path string, values url.Values) string {
+	if len(values) == 0 {
+		return path
+	}
+	return path + "?" + values.Encode()
+}
+
+// filter turns the query into the store's filter; nothing is true when it
+// cannot match a message (a malformed ID), so there is no need to ask.
+func (q messagesQuery) filter() (filter store.MessageFilter, nothing bool) {
+	filter = store.MessageFilter{Query: q.Q, From: q.From, To: q.To, Subject: q.Subject, Text: q.Text, Spam: q.Spam}
+	for _, text := range strings.FieldsFunc(q.ID, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		id, err := strconv.ParseInt(text, 10, 64)
+		if err != nil || id <= 0 {
+			return filter, true
+		}
+		filter.IDs = append(filter.IDs, id)
+	}
+	if q.MailboxID != "" {
+		id, err := strconv.ParseInt(q.MailboxID, 10, 64)
+		if err != nil || id <= 0 {
+			return filter, true
+		}
+		filter.MailboxIDs = []int64{id}
+	}
+	if q.Read != "" {
+		read := q.Read == "yes"
+		filter.Read = &read
+	}
+	return filter, false
+}
+
+func (q messagesQuery) order() store.MessageSort {
+	return store.MessageSort{Column: messageSortColumns[q.Sort], Ascending: q.Asc}
+}
+
+// messageColumnChoice is one checkbox of the column chooser.
+type messageColumnChoice struct {
+	Name  string
+	Label string
+	On    bool
+}
+
+// chosenMessageColumns reads the columns cookie; no cookie, or nothing
+// known in it, gives the default columns.
+func chosenMessageColumns(r *http.Request) map[string]bool {
+	shown := map[string]bool{}
+	if cookie, err := r.Cookie(messageColumnsCookie); err == nil {
+		for _, name := range strings.Split(cookie.Value, ".") {
+			if listContains(messageColumns, name) {
+				shown[name] = true
+			}
+		}
+	}
+	if len(shown) == 0 {
+		for _, name := range messageDefaultColumns {
+			shown[name] = true
+		}
+	}
+	return shown
+}
+
+// messageColumnLabel is a column's header text.
+func messageColumnLabel(lang, name string) string {
+	return i18n.Default.T(lang, "messages.column."+name)
+}
+
+// messageRow is one message as the list shows it.
+type messageRow struct {
+	service.MessageView
+	SubjectText string // the subject, or "(no subject)"
+	NoSubject   bool
+	StatusClass string
+	StatusTitle string
+	SizeText    string
+	SpamText    string
+	Link        string // the view, with the list to come back to
+}
+
+// messageStatus describes a message's read and spam state for its icon.
+func messageStatus(lang string, m service.MessageView) (class, title string) {
+	read := "unread"
+	if m.Read {
+		read = "read"
+	}
+	spam := m.Spam
+	if spam != "yes" && spam != "no" {
+		spam = "unknown"
+	}
+	t := func(key string) string { return i18n.Default.T(lang, key) }
+	return "msg-" + read + " msg-spam-" + spam, t("messages.status."+read) + ", " + t("messages.status.spam_"+spam)
+}
+
+// humanSize writes a byte count readably: 812 B, 4.2 KB, 17.0 MB.
+func humanSize(lang string, size int64) string {
+	switch {
+	case size < 1024:
+		return i18n.Default.T(lang, "size.bytes", size)
+	case size < 1024*1024:
+		return i18n.Default.T(lang, "size.kb", strconv.FormatFloat(float64(size)/1024, 'f', 1, 64))
+	default:
+		return i18n.Default.T(lang, "size.mb", strconv.FormatFloat(float64(size)/(1024*1024), 'f', 1, 64))
+	}
+}
+
+func spamText(m service.MessageView) string {
+	if m.SpamRating == nil {
+		return "—"
+	}
+	return strconv.Itoa(*m.SpamRating) + "%"
+}
+
+func newMessageRow(lang string, m service.MessageView, back string) messageRow {
+	row := messageRow{MessageView: m, SubjectText: m.Subject, SizeText: humanSize(lang, m.Size), SpamText: spamText(m),
+		Link: messageLink(m.ID, back)}
+	if strings.TrimSpace(m.Subject) == "" {
+		row.SubjectText, row.NoSubject = i18n.Default.T(lang, "messages.no_subject"), true
+	}
+	row.StatusClass, row.StatusTitle = messageStatus(lang, m)
+	return row
+}
+
+// messageLink is the view of a message, remembering the list it was opened
+// from (for previous/next and the way back).
+func messageLink(id int64, back string) string {
+	link := "/messages/" + strconv.FormatInt(id, 10)
+	if back != "" && back != "/messages" {
+		link += "?back=" + url.QueryEscape(back)
+	}
+	return link
+}
+
+// messagesData is the content of the list page.
+type messagesData struct {
+	Rows        []messageRow
+	Query       messagesQuery
+	Mailboxes   []service.MailboxView
+	Sizes       []int
+	Sorts       map[string]listSortLink
+	Show        map[string]bool
+	Columns     []messageColumnChoice
+	Next, First string
+	Hidden      []listHidden
+	Back        string
+	CSV         string
+	CanChange   bool
+	Count       int // rows on this page
+}
+
+// canChangeMessages: admins any message, users those of their own
+// mailboxes (the service narrows it); auditors none.
+func canChangeMessages(actor *service.Actor) bool {
+	return actor.IsAdmin() || (actor != nil && actor.User.Role == store.RoleUser)
+}
+
+func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
+	if !canChangeMessages(session.Actor) {
+		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+		return false
+	}
+	return true
+}
+
+// safeMessagesBack keeps a "come back to" address within the messages.
+func safeMessagesBack(back string) string {
+	path, _, _ := strings.Cut(back, "?")
+	if strings.ContainsAny(back, "\\\r\n") || strings.Contains(path, "..") {
+		return "/messages"
+	}
+	if back == "/messages" || strings.HasPrefix(back, "/messages?") || strings.HasPrefix(back, "/messages/") {
+		return back
+	}
+	return "/messages"
+}
+
+// listBack is the list URL a view was opened from: a /messages URL with a
+// query, never another page.
+func listBack(back string) string {
+	if strings.ContainsAny(back, "\\\r\n") {
+		return "/messages"
+	}
+	if back == "/messages" || strings.HasPrefix(back, "/messages?") {
+		return back
+	}
+	return "/messages"
+}
+
+func (s *server) messagesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	s.renderMessages(w, r, session, r.URL.RequestURI(), http.StatusOK, func(*page, *messagesData) {})
+}
+
+// visibleMailboxes lists the mailboxes the reader may see, for the filter.
+func (s *server) visibleMailboxes(r *http.Request, actor *service.Actor) ([]service.MailboxView, error) {
+	list, err := s.svc.Mailboxes(r.Context(), actor, store.MailboxFilter{}, store.MailboxSort{Column: "name"}, "", 1000)
+	return list.Items, err
+}
+
+// renderMessages renders the list at listURL (a /messages URL); extra adds
+// the outcome of an action.
+func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session *service.WebSession, listURL string, status int, extra func(*page, *messagesData)) {
+	actor := session.Actor
+	parsed, err := url.Parse(listURL)
+	if err != nil {
+		parsed = &url.URL{Path: "/messages"}
+	}
+	q := readMessagesQuery(parsed.Query(), "")
+	data := s.newPage(w, r, session, "page.messages.title", "messages")
+	content := messagesData{Query: q, Sizes: messagePageSizes, Back: q.url(), CanChange: canChangeMessages(actor),
+		Sorts: map[string]listSortLink{}, Show: chosenMessageColumns(r)}
+	mailboxes, err := s.visibleMailboxes(r, actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	content.Mailboxes = mailboxes
+	filter, nothing := q.filter()
+	if !nothing {
+		list, err := s.svc.Messages(r.Context(), actor, filter, q.order(), q.Cursor, q.Size)
+		if errors.Is(err, store.ErrBadCursor) {
+			s.renderError(w, r, http.StatusBadRequest, "error.bad_cursor")
+			return
+		}
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		for _, m := range list.Items {
+			content.Rows = append(content.Rows, newMessageRow(data.Lang, m, content.Back))
+		}
+		if list.NextCursor != "" {
+			next := q
+			next.Cursor = list.NextCursor
+			content.Next = next.url()
+		}
+	}
+	content.Count = len(content.Rows)
+	if q.Cursor != "" {
+		first := q
+		first.Cursor = ""
+		content.First = first.url()
+	}
+	for name := range messageSortColumns {
+		link := q
+		// A column's first click sorts newest (largest) first, as dates do.
+		link.Cursor, link.Sort, link.Asc = "", name, name == q.Sort && !q.Asc
+		content.Sorts[name] = listSortLink{URL: link.url(), Current: name == q.Sort, Desc: !q.Asc}
+	}
+	for _, name := range messageFilterFields {
+		content.Hidden = append(content.Hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
+	}
+	for _, name := range messageColumns {
+		content.Columns = append(content.Columns, messageColumnChoice{Name: name, Label: messageColumnLabel(data.Lang, name), On: content.Show[name]})
+	}
+	csvQuery := q.values()
+	csvQuery.Del("cursor")
+	csvQuery.Del("size")
+	content.CSV = withQuery("/messages.csv", csvQuery)
+	data.Path = content.Back
+	extra(data, &content)
+	data.Content = content
+	s.render(w, r, status, "messages", data)
+}
+
+// messageColumnsSave is the column chooser, a GET form: it remembers the
+// checked columns in a cookie for a year and goes back to the list.
+func (s *server) messageColumnsSave(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	query := r.URL.Query()
+	var chosen []string
+	for _, name := range messageColumns {
+		if listContains(query["col"], name) {
+			chosen = append(chosen, name)
+		}
+	}
+	if query.Get("reset") != "" || len(chosen) == 0 {
+		s.clearCookie(w, r, messageColumnsCookie)
+	} else {
+		s.setCookie(w, r, messageColumnsCookie, strings.Join(chosen, "."), 365*24*3600)
+	}
+	http.Redirect(w, r, listBack(query.Get("back")), http.StatusSeeOther)
+}
+
+// messagesCSVPage is how many messages the export reads at a time.
+const messagesCSVPage = 500
+
+// messagesCSV exports every message the filter matches, with the chosen
+// columns, in the list's order: UTF-8 with a byte order mark, so that
+// spreadsheet programs read Cyrillic right, streamed page by page.
+func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	q := readMessagesQuery(r.URL.Query(), "")
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	filter, nothing := q.filter()
+	shown := chosenMessageColumns(r)
+	var columns []string
+	for _, name := range messageColumns {
+		if shown[name] {
+			columns = append(columns, name)
+		}
+	}
+	first := service.MessagePage{}
+	if !nothing {
+		var err error
+		first, err = s.svc.Messages(r.Context(), session.Actor, filter, q.order(), q.Cursor, messagesCSVPage)
+		if errors.Is(err, store.ErrBadCursor) {
+			s.renderError(w, r, http.StatusBadRequest, "error.bad_cursor")
+			return
+		}
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="messages-`+time.Now().UTC().Format("20060102-150405")+`.csv"`)
+	h.Set("Cache-Control", "private, no-store")
+	buffered := bufio.NewWriterSize(w, 32*1024)
+	_, _ = buffered.WriteString("\uFEFF")
+	out := csv.NewWriter(buffered)
+	header := make([]string, len(columns))
+	for i, name := range columns {
+		header[i] = messageColumnLabel(lang, name)
+	}
+	_ = out.Write(header)
+	page := first
+	for {
+		for _, m := range page.Items {
+			record := make([]string, len(columns))
+			for i, name := range columns {
+				record[i] = csvSafe(messageCSVValue(lang, m, name))
+			}
+			if err := out.Write(record); err != nil {
+				return
+			}
+		}
+		out.Flush()
+		if page.NextCursor == "" || r.Context().Err() != nil {
+			break
+		}
+		next, err := s.svc.Messages(r.Context(), session.Actor, filter, q.order(), page.NextCursor, messagesCSVPage)
+		if err != nil {
+			s.logger.Error("web: messages csv", "error", err)
+			break
+		}
+		page = next
+	}
+	out.Flush()
+	_ = buffered.Flush()
+}
+
+// messageCSVValue is one cell of the export: plain values, sizes in bytes,
+// times in UTC.
+func messageCSVValue(lang string, m service.MessageView, column string) string {
+	when := func(at time.Time) string {
+		if at.IsZero() {
+			return ""
+		}
+		return at.UTC().Format("2006-01-02 15:04:05")
+	}
+	switch column {
+	case "subject":
+		return m.Subject
+	case "from":
+		return m.From
+	case "reply_to":
+		return m.ReplyTo
+	case "to":
+		return m.To
+	case "cc":
+		return m.Cc
+	case "bcc":
+		return m.Bcc
+	case "date":
+		return when(m.Date)
+	case "received":
+		return when(m.ReceivedAt)
+	case "mailbox":
+		return m.MailboxName
+	case "size":
+		return strconv.FormatInt(m.Size, 10)
+	case "spam":
+		if m.SpamRating == nil {
+			return ""
+		}
+		return strconv.Itoa(*m.SpamRating)
+	case "attachments":
+		return strconv.Itoa(m.AttachmentN)
+	case "id":
+		return strconv.FormatInt(m.ID, 10)
+	case "message_id":
+		return m.MessageID
+	}
+	return ""
+}
+
+// csvSafe keeps a cell from being read as a formula by a spreadsheet: text
+// starting with = + - @ or a control character gets a leading apostrophe.
+func csvSafe(value string) string {
+	if value == "" {
+		return value
+	}
+	switch value[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		if _, err := strconv.ParseFloat(value, 64); err == nil {
+			return value
+		}
+		return "'" + value
+	}
+	return value
+}
+
+// messageActions are the actions of rows, groups and the view, with the
+// flash each leaves.
+var messageActions = map[string]string{
+	service.ActionRead:    "flash.messages_read",
+	service.ActionUnread:  "flash.messages_unread",
+	service.ActionSpam:    "flash.messages_spam",
+	service.ActionNotSpam: "flash.messages_not_spam",
+	service.ActionDelete:  "flash.messages_deleted",
+}
+
+// messagesDeleteListed is how many messages a delete confirmation names.
+const messagesDeleteListed = 50
+
+// messagesDeleteData is the confirmation page of a delete.
+type messagesDeleteData struct {
+	Rows   []messageRow
+	All    bool // everything the filter matches
+	More   bool // more match than are listed
+	Count  int
+	Action string // where the confirming form posts
+	IDs    []int64
+	Hidden []listHidden
+	Back   string
+}
+
+func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, session *service.WebSession, selection service.MessageSelection, hidden []listHidden, back, action string) {
+	data := s.newPage(w, r, session, "page.messages_delete.title", "messages")
+	content := messagesDeleteData{Back: back, Hidden: hidden, Action: action}
+	if selection.Filter != nil {
+		list, err := s.svc.Messages(r.Context(), session.Actor, *selection.Filter, store.MessageSort{}, "", messagesDeleteListed)
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		for _, m := range list.Items {
+			content.Rows = append(content.Rows, newMessageRow(data.Lang, m, ""))
+		}
+		content.All, content.More = true, list.NextCursor != ""
+	} else {
+		for _, id := range selection.IDs {
+			m, err := s.svc.Message(r.Context(), session.Actor, id, service.MessageOptions{})
+			if err != nil {
+				s.serviceError(w, r, err)
+				return
+			}
+			content.Rows = append(content.Rows, newMessageRow(data.Lang, m, ""))
+			content.IDs = append(content.IDs, id)
+		}
+	}
+	content.Count = len(content.Rows)
+	data.Content = content
+	s.render(w, r, http.StatusOK, "messages_delete", data)
+}
+
+// messagesGroup runs a group action on the checked messages or, with
+// all=1, on everything the filter in the f_ fields matches. Delete asks
+// first unless confirm=yes; applying rules says it comes with the rules.
+func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	if !s.messageChangeAllowed(w, r, session) {
+		return
+	}
+	actor := session.Actor
+	back := listBack(formValue(r, "back"))
+	action := formValue(r, "action")
+	if action == service.ActionApplyRules || strings.HasPrefix(action, "apply_rule:") {
+		s.flash(w, r, "flash.rules_not_yet")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if _, ok := messageActions[action]; !ok {
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	var selection service.MessageSelection
+	var hidden []listHidden
+	if formValue(r, "all") != "" {
+		q := readMessagesQuery(r.PostForm, "f_")
+		filter, nothing := q.filter()
+		if nothing {
+			filter.IDs = []int64{-1} // matches nothing
+		}
+		selection.Filter = &filter
+		for _, name := range messageFilterFields {
+			hidden = append(hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
+		}
+	} else {
+		ids, ok := formIDs(r)
+		if !ok {
+			s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+			return
+		}
+		if len(ids) == 0 {
+			s.flash(w, r, "flash.nothing_checked")
+			http.Redirect(w, r, back, http.StatusSeeOther)
+			return
+		}
+		selection.IDs = ids
+	}
+	if action == service.ActionDelete && formValue(r, "confirm") != "yes" {
+		s.confirmDeleteMessages(w, r, session, selection, hidden, back, "/messages/group")
+		return
+	}
+	done, err := s.svc.MessageAction(r.Context(), actor, selection, action)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: messages "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", done, "by", actor.User.Login)
+	s.renderMessages(w, r, session, back, http.StatusOK, func(data *page, _ *messagesData) {
+		data.Flash = i18n.Default.T(data.Lang, "flash.messages_done", done)
+	})
+}
+
+// formIDs reads the checked IDs of a group form.
+func formIDs(r *http.Request) ([]int64, bool) {
+	var ids []int64
+	for _, text := range r.PostForm["id"] {
+		id, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+		if err != nil || id <= 0 {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+// messageCursor writes the store's keyset position of a message in a sort,
+// so that the view can ask for its neighbours in the list it came from.
+func messageCursor(m service.MessageView, column string) string {
+	var value int64
+	switch column {
+	case "received_at":
+		value = m.ReceivedAt.UnixMicro()
+	case "size":
+		value = m.Size
+	case "id":
+		value = m.ID
+	default:
+		value = m.Date.UnixMicro()
+	}
+	raw, _ := json.Marshal(struct {
+		Value int64 `json:"v"`
+		ID    int64 `json:"id"`
+	}{value, m.ID})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
