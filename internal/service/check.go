@@ -75,7 +75,7 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 	case store.MailboxSMTP:
 		result.Error = i18n.Default.T(language, "check.smtp")
 	default:
-		result.Error = i18n.Default.T(language, "error.not_yet", "IMAP")
+		result.Error = i18n.Default.T(language, "error.not_yet", i18n.Key("action.imap_sync"))
 	}
 	return result, nil
 }

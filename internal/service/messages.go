@@ -254,7 +254,7 @@ func (s *Service) MessageAction(ctx context.Context, actor *Actor, selection Mes
 	switch action {
 	case ActionRead, ActionUnread, ActionSpam, ActionNotSpam, ActionDelete:
 	case ActionApplyRules:
-		return 0, &ConflictError{Message: i18n.M("error.not_yet", "apply_rules")}
+		return 0, &ConflictError{Message: i18n.M("error.not_yet", i18n.Key("action.apply_rules"))}
 	default:
 		return 0, &ValidationError{Fields: map[string]i18n.Message{"action": i18n.M("error.invalid", i18n.Key("field.action"))}}
 	}
