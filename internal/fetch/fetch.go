@@ -9,6 +9,9 @@
 // A fetch killed at any moment leaves either a message not yet stored (it is
 // fetched again next time) or a message stored and still on the server (its
 // UIDL is known, so it is not stored again, and it is deleted next time).
+// When the Deliverer can store batches ([BatchDeliverer]), messages are
+// stored up to 128 at a time while the next ones are read; the rule is the
+// same: DELE only after the batch holding the message has committed.
 //
 // Servers without UIDL: every message is downloaded on every fetch and
 // identified by the SHA-256 of its bytes, recorded as its UID ("sha256:…");
@@ -26,6 +29,10 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"pochta.dev/pochta/internal/intake"
@@ -39,6 +46,36 @@ import (
 type Deliverer interface {
 	Deliver(ctx context.Context, mailbox store.Mailbox, raw []byte, uid *store.UID, origin string) (intake.Result, error)
 }
+
+// Incoming is one fetched message for a [BatchDeliverer].
+type Incoming struct {
+	Raw []byte
+	UID *store.UID
+}
+
+// Stored is what a [BatchDeliverer] did with one message: Err when it was
+// not stored.
+type Stored struct {
+	Duplicate bool // a byte-identical message was already in the mailbox
+	Err       error
+}
+
+// BatchDeliverer is a Deliverer that can also store several messages of a
+// mailbox at once (parsing them in parallel, one transaction for the batch).
+// When the Config's Deliverer has this method the fetcher uses it: with
+// synchronous commits, one commit per message bounds a fetch at a few
+// hundred messages a second, however fast the server is. It returns one
+// Stored per message, in order; every message without Err is durable when
+// it returns.
+type BatchDeliverer interface {
+	DeliverBatch(ctx context.Context, mailbox store.Mailbox, messages []Incoming, origin string) []Stored
+}
+
+// Batch limits: a batch is stored when it has this many messages or bytes.
+const (
+	batchMessages = 128
+	batchBytes    = 8 << 20
+)
 
 // Config is what a Fetcher needs.
 type Config struct {
@@ -54,21 +91,41 @@ type Config struct {
 	Dialer pop3.Dialer
 	// Window is how many commands are pipelined (default 32).
 	Window int
+	// LeaseTTL is how long a fetch may go without renewing its mailbox's
+	// lease before another process may take the mailbox over: a process
+	// killed mid-fetch holds its mailboxes this long. Zero means the
+	// environment variable POCHTA_FETCH_LEASE_SECONDS when set (tests that
+	// kill processes shorten it), else 90 s.
+	LeaseTTL time.Duration
 }
 
 // Fetcher fetches mailboxes.
 type Fetcher struct {
 	config Config
 	now    func() time.Time
+
+	mu     sync.Mutex
+	active map[int64]bool // mailboxes this Fetcher is fetching now
 }
 
 // ErrBusy is returned when another fetch of the mailbox holds its lease.
 var ErrBusy = errors.New("the mailbox is being checked right now")
 
-// leaseTTL is how long a fetch may go without renewing its lease before
-// another process may take over (a process killed mid-fetch frees its
-// mailboxes after this).
-const leaseTTL = 90 * time.Second
+// defaultLeaseTTL is Config.LeaseTTL's default.
+const defaultLeaseTTL = 90 * time.Second
+
+// LeaseEnv names the environment variable that sets Config.LeaseTTL in
+// seconds when the field is zero.
+const LeaseEnv = "POCHTA_FETCH_LEASE_SECONDS"
+
+// leaseTTLFromEnv reads LeaseEnv: whole seconds, at least 1; anything else
+// gives the default.
+func leaseTTLFromEnv() time.Duration {
+	if seconds, err := strconv.Atoi(strings.TrimSpace(os.Getenv(LeaseEnv))); err == nil && seconds >= 1 {
+		return time.Duration(seconds) * time.Second
+	}
+	return defaultLeaseTTL
+}
 
 // maxMessageBytes bounds one message held in memory for the intake.
 const maxMessageBytes = 256 << 20
@@ -81,10 +138,13 @@ func New(config Config) *Fetcher {
 	if config.Window <= 0 {
 		config.Window = 32
 	}
+	if config.LeaseTTL <= 0 {
+		config.LeaseTTL = leaseTTLFromEnv()
+	}
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
-	return &Fetcher{config: config, now: time.Now}
+	return &Fetcher{config: config, now: time.Now, active: map[int64]bool{}}
 }
 
 // Result is the outcome of one fetch.
@@ -107,8 +167,25 @@ func (f *Fetcher) Fetch(ctx context.Context, mailboxID int64) (Result, error) {
 	if mailbox.Type != store.MailboxPOP3 {
 		return Result{}, fmt.Errorf("mailbox %d is not a POP3 mailbox", mailboxID)
 	}
+	// The lease keeps other processes out; within this one, the lease's
+	// holder is the same for every fetch, so renewing would succeed for a
+	// second fetch of the mailbox (say "Receive mail now" while the
+	// scheduler is at it) and the first to finish would free the mailbox
+	// while the other still runs.
+	f.mu.Lock()
+	if f.active[mailboxID] {
+		f.mu.Unlock()
+		return Result{}, ErrBusy
+	}
+	f.active[mailboxID] = true
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.active, mailboxID)
+		f.mu.Unlock()
+	}()
 	lease := fmt.Sprintf("fetch:%d", mailboxID)
-	got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, leaseTTL)
+	got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, f.config.LeaseTTL)
 	if err != nil {
 		return Result{}, err
 	}
@@ -138,7 +215,7 @@ func (f *Fetcher) Fetch(ctx context.Context, mailboxID int64) (Result, error) {
 // the lease is lost (another process then owns the mailbox).
 func (f *Fetcher) keepLease(ctx context.Context, stop context.CancelFunc, lease string, done chan<- struct{}) {
 	defer close(done)
-	ticker := time.NewTicker(leaseTTL / 3)
+	ticker := time.NewTicker(f.config.LeaseTTL / 3)
 	defer ticker.Stop()
 	for {
 		select {
@@ -146,7 +223,7 @@ func (f *Fetcher) keepLease(ctx context.Context, stop context.CancelFunc, lease 
 			return
 		case <-ticker.C:
 		}
-		got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, leaseTTL)
+		got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, f.config.LeaseTTL)
 		if ctx.Err() != nil {
 			return
 		}

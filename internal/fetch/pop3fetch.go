@@ -164,6 +164,10 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		deletable = append(deletable, storedOnServer...)
 	}
 	trace.flush(ctx)
+	var storer *batchStorer
+	if batcher, ok := f.config.Deliver.(BatchDeliverer); ok {
+		storer = newBatchStorer(ctx, batcher, mailbox)
+	}
 	err = client.RetrPipelined(ctx, fetchList, f.config.Window, func(n int, r io.Reader) error {
 		raw, err := readMessage(r, maxMessageBytes)
 		if err != nil {
@@ -173,6 +177,9 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		if withoutUIDL {
 			sum := sha256.Sum256(raw)
 			key = "sha256:" + hex.EncodeToString(sum[:])
+		}
+		if storer != nil {
+			return storer.add(n, Incoming{Raw: raw, UID: &store.UID{UID: key}})
 		}
 		delivered, err := f.config.Deliver.Deliver(ctx, mailbox, raw, &store.UID{UID: key}, "POP3")
 		if err != nil {
@@ -188,6 +195,17 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		}
 		return nil
 	})
+	if storer != nil {
+		// Messages read whole before a failure are stored all the same.
+		if storeErr := storer.finish(); err == nil {
+			err = storeErr
+		}
+		result.Received += storer.received
+		result.Duplicates += storer.duplicates
+		if mailbox.DeleteFromServer {
+			deletable = append(deletable, storer.stored...)
+		}
+	}
 	if err != nil {
 		// What was stored stays stored; nothing is deleted this time. The
 		// session is closed without QUIT, so the server deletes nothing.

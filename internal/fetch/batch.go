@@ -1,0 +1,106 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"pochta.dev/pochta/internal/store"
+)
+
+// batchStorer stores fetched messages in batches through a BatchDeliverer,
+// on its own goroutine, so that the next batch is read from the server
+// while the last one is parsed and committed. A message counts as stored
+// (and may be deleted from the server) only once its batch returned
+// without an error for it.
+type batchStorer struct {
+	ctx     context.Context
+	deliver BatchDeliverer
+	mailbox store.Mailbox
+	queue   chan storeBatch
+	done    chan struct{}
+	filling storeBatch
+
+	mu         sync.Mutex
+	err        error // the first message that could not be stored
+	received   int
+	duplicates int
+	stored     []int // message numbers stored, in order
+}
+
+type storeBatch struct {
+	messages []Incoming
+	numbers  []int
+	bytes    int
+}
+
+func newBatchStorer(ctx context.Context, deliver BatchDeliverer, mailbox store.Mailbox) *batchStorer {
+	s := &batchStorer{ctx: ctx, deliver: deliver, mailbox: mailbox, queue: make(chan storeBatch, 1), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+func (s *batchStorer) run() {
+	defer close(s.done)
+	for batch := range s.queue {
+		if s.failed() != nil {
+			continue // after a failure nothing more is stored or deleted
+		}
+		results := s.deliver.DeliverBatch(s.ctx, s.mailbox, batch.messages, "POP3")
+		s.mu.Lock()
+		if len(results) != len(batch.messages) && s.err == nil {
+			s.err = fmt.Errorf("stored %d results for %d messages", len(results), len(batch.messages))
+		}
+		for i, stored := range results {
+			if i >= len(batch.numbers) {
+				break
+			}
+			switch {
+			case stored.Err != nil:
+				if s.err == nil {
+					s.err = fmt.Errorf("message %d: %w", batch.numbers[i], stored.Err)
+				}
+				continue
+			case stored.Duplicate:
+				s.duplicates++
+			default:
+				s.received++
+			}
+			s.stored = append(s.stored, batch.numbers[i])
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *batchStorer) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// add queues message n; it returns the storing error that stops the fetch.
+func (s *batchStorer) add(n int, message Incoming) error {
+	if err := s.failed(); err != nil {
+		return err
+	}
+	s.filling.messages = append(s.filling.messages, message)
+	s.filling.numbers = append(s.filling.numbers, n)
+	s.filling.bytes += len(message.Raw)
+	if len(s.filling.messages) >= batchMessages || s.filling.bytes >= batchBytes {
+		s.queue <- s.filling
+		s.filling = storeBatch{}
+	}
+	return nil
+}
+
+// finish stores what is queued and waits: every message read whole is
+// stored, whatever stopped the fetch. It returns the storing error.
+func (s *batchStorer) finish() error {
+	if len(s.filling.messages) > 0 {
+		s.queue <- s.filling
+		s.filling = storeBatch{}
+	}
+	close(s.queue)
+	<-s.done
+	return s.failed()
+}
