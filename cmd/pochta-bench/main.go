@@ -4,6 +4,10 @@
 //
 //	go build -o /tmp/pochta ./cmd/pochta
 //	go run ./cmd/pochta-bench startup --binary /tmp/pochta --runs 10
+//	go run ./cmd/pochta-bench import --binary /tmp/pochta --backend sqlite --messages 100000
+//	go run ./cmd/pochta-bench list --backend sqlite --messages 1000000
+//	go run ./cmd/pochta-bench bigmessage --binary /tmp/pochta --size 100MB
+//	go run ./cmd/pochta-bench pop3 --messages 10000 --runs 3
 package main
 
 import (
@@ -25,13 +29,23 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: pochta-bench startup [--binary PATH] [--runs N]")
+		fmt.Fprintln(os.Stderr, "usage: pochta-bench startup|import|list|bigmessage|pop3 [flags] (-h for each)")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "startup":
 		err = startup(os.Args[2:])
+	case "import":
+		err = importBench(os.Args[2:])
+	case "list":
+		err = listBench(os.Args[2:])
+	case "bigmessage":
+		err = bigMessageBench(os.Args[2:])
+	case "pop3":
+		err = pop3Bench(os.Args[2:])
+	case "pop3-fetch": // the child process of pop3
+		err = pop3FetchChild(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}

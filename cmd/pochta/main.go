@@ -25,6 +25,7 @@ Usage:
   pochta serve [--data DIR] [--http ADDR] [--db DSN]
   pochta user add --login LOGIN [--password PASSWORD] [--role admin|auditor|user] [--email E] [--name N] [--site CODE]
   pochta token create --user LOGIN [--name NAME]
+  pochta import --mailbox ID [--quiet] PATH...   (.eml files, Maildir folders, mbox files)
 
 Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
 --db DSN (postgres://... for PostgreSQL, env POCHTA_DB; default SQLite in DIR).
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return userAdd(ctx, args[2:], stdin, stdout, stderr)
 	case args[0] == "token" && len(args) > 1 && args[1] == "create":
 		return tokenCreate(ctx, args[2:], stdout, stderr)
+	case args[0] == "import":
+		return importCommand(ctx, args[1:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -14,7 +14,10 @@ package intake
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"pochta.dev/pochta/internal/mime"
@@ -46,10 +49,38 @@ type Result struct {
 	Subject     string
 	Size        int
 	ParseErrors []string
+	// Err is set by DeliverBatch and StoreBatch for a message that was not
+	// stored; Deliver returns it as its error instead.
+	Err error
 }
 
 // Deliver stores one received message in a mailbox.
 func Deliver(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, raw []byte, options Options) (Result, error) {
+	prepared := Prepare(mailbox, raw, options)
+	prepared.message.UID = options.UID
+	results := StoreBatch(ctx, st, log, mailbox, []*Prepared{prepared})
+	if results[0].Err != nil {
+		return Result{}, results[0].Err
+	}
+	return results[0], nil
+}
+
+// Item is one message of a batch: its bytes and, when it was fetched, its
+// identity on the server.
+type Item struct {
+	Raw []byte
+	UID *store.UID
+}
+
+// Prepared is a parsed message ready to be stored by [StoreBatch].
+type Prepared struct {
+	message *store.NewMessage
+	origin  string
+}
+
+// Prepare parses a message and applies the storage settings; it touches no
+// database, so callers may prepare in parallel.
+func Prepare(mailbox store.Mailbox, raw []byte, options Options) *Prepared {
 	parsed := mime.Parse(raw, mime.Options{FallbackCharset: options.Charset})
 	message := &store.NewMessage{
 		Message: store.Message{
@@ -89,15 +120,99 @@ func Deliver(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox
 		}
 		message.Attachments = append(message.Attachments, attachment)
 	}
-	id, duplicate, err := st.InsertMessage(ctx, message)
-	if err != nil {
-		log.Record(ctx, store.LogEntry{Level: store.LevelError, Type: "intake", MailboxID: mailbox.ID,
-			Text: fmt.Sprintf("Could not store a message (%d bytes): %v", len(raw), err)})
-		return Result{}, fmt.Errorf("deliver to mailbox %d: %w", mailbox.ID, err)
+	// Hash and compress now (on the caller's goroutine, in parallel for a
+	// batch) and let go of the raw bytes: a 100 MB message need not stay
+	// in memory while the database writes it.
+	message.RawSHA256 = store.RawHash(raw)
+	message.CompressSource()
+	message.Raw = nil
+	return &Prepared{message: message, origin: options.Origin}
+}
+
+// PrepareBatch prepares items in parallel, on up to workers goroutines (0:
+// one per CPU), keeping their order. options.UID is ignored: each item
+// carries its own.
+func PrepareBatch(mailbox store.Mailbox, items []Item, options Options, workers int) []*Prepared {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	result := Result{ID: id, Duplicate: duplicate, Subject: parsed.Subject, Size: len(raw), ParseErrors: message.ParseErrors}
-	log.Record(ctx, logLine(mailbox, result, options.Origin))
-	return result, nil
+	workers = max(1, min(workers, len(items)))
+	prepared := make([]*Prepared, len(items))
+	var next atomic.Int64
+	var wait sync.WaitGroup
+	for range workers {
+		wait.Add(1)
+		go func() {
+			defer wait.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(items) {
+					return
+				}
+				itemOptions := options
+				itemOptions.UID = items[i].UID
+				prepared[i] = Prepare(mailbox, items[i].Raw, itemOptions)
+			}
+		}()
+	}
+	wait.Wait()
+	return prepared
+}
+
+// StoreBatch stores prepared messages of one mailbox in one transaction and
+// writes their work log lines. Every message whose result has no Err is
+// durable when StoreBatch returns. When the batch's transaction fails, the
+// messages are stored one by one, so that one bad message costs only
+// itself.
+func StoreBatch(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, batch []*Prepared) []Result {
+	results := make([]Result, len(batch))
+	messages := make([]*store.NewMessage, len(batch))
+	for i, p := range batch {
+		messages[i] = p.message
+	}
+	stored, err := st.InsertMessages(ctx, messages)
+	if err != nil && len(batch) > 1 && ctx.Err() == nil {
+		stored = make([]store.InsertResult, len(batch))
+		for i, m := range messages {
+			one, err := st.InsertMessages(ctx, []*store.NewMessage{m})
+			if err != nil {
+				stored[i].Err = err
+				continue
+			}
+			stored[i] = one[0]
+		}
+		err = nil
+	}
+	entries := make([]store.LogEntry, 0, len(batch))
+	for i, p := range batch {
+		m := p.message
+		result := Result{Subject: m.Subject, Size: int(m.Size), ParseErrors: m.ParseErrors}
+		switch {
+		case err != nil:
+			result.Err = err
+		case stored[i].Err != nil:
+			result.Err = stored[i].Err
+		default:
+			result.ID, result.Duplicate = stored[i].ID, stored[i].Duplicate
+		}
+		if result.Err != nil {
+			result.Err = fmt.Errorf("deliver to mailbox %d: %w", mailbox.ID, result.Err)
+			entries = append(entries, store.LogEntry{Level: store.LevelError, Type: "intake", MailboxID: mailbox.ID,
+				Text: fmt.Sprintf("Could not store a message (%d bytes): %v", m.Size, result.Err)})
+		} else {
+			entries = append(entries, logLine(mailbox, result, p.origin))
+		}
+		results[i] = result
+	}
+	log.Record(ctx, entries...)
+	return results
+}
+
+// DeliverBatch stores several received messages of one mailbox: it parses
+// them in parallel and stores them in one transaction (see [StoreBatch]).
+// A bulk import calls it with batches of a few hundred messages.
+func DeliverBatch(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, items []Item, options Options) []Result {
+	return StoreBatch(ctx, st, log, mailbox, PrepareBatch(mailbox, items, options, 0))
 }
 
 // logLine is SPEC.md's "Receiving mail: subject (size)".
