@@ -203,8 +203,8 @@ func pop3Bench(args []string) error {
 		_, l, _ := stats3(poplib)
 		fmt.Printf("  pochta / poplib:    %.2fx, batched %.2fx (target above 1x)\n", p/l, b/l)
 	}
-	fmt.Println("  (batched: the same fetch with a Deliverer that stores 128 messages per transaction through intake.DeliverBatch,")
-	fmt.Println("   as Service.CheckMailbox will once the service implements fetch.BatchDeliverer)")
+	fmt.Println("  (batched: the same fetch with a Deliverer built beside the service that stores 128 messages per")
+	fmt.Println("   transaction through intake.DeliverBatch; Service.CheckMailbox does the same through Service.DeliverBatch)")
 	return nil
 }
 
