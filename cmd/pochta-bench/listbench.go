@@ -187,9 +187,9 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 				args = append(args, id, boxes[i%len(boxes)], fmt.Sprintf("%d@bench.example.com", i), id, subject, from, to,
 					date.UnixMicro(), date.UnixMicro()+1000000, len(header)+len(body)+2, header, body, hex.EncodeToString(sum[:]))
 				if st.Dialect() == store.Postgres {
-					args = append(args, store.SearchVector(subject, from+" "+to, body))
+					args = append(args, store.SearchVector(subject, from, to, body))
 				} else {
-					fts = append(fts, id, subject, from+" "+to, body)
+					fts = append(fts, id, subject, from, to, body)
 				}
 			}
 			rows := strings.TrimSuffix(strings.Repeat(row+", ", count), ", ")
@@ -198,8 +198,8 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 				return err
 			}
 			if len(fts) > 0 {
-				rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", count), ", ")
-				if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES `+rows, fts...); err != nil {
+				rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", count), ", ")
+				if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES `+rows, fts...); err != nil {
 					tx.Rollback()
 					return err
 				}

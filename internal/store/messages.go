@@ -120,9 +120,12 @@ func indexedText(text string) string {
 	return strings.ToValidUTF8(text[:maxIndexedText], "")
 }
 
-func addressText(m *Message) string {
-	return strings.Join([]string{m.From, m.ReplyTo, m.To, m.Cc, m.Bcc}, " ")
-}
+// senderText and recipientText are what the full-text index holds of a
+// message's addresses: the sender (from, reply-to) and the recipients (to,
+// cc, bcc), apart, for the list's "from" and "to" filters.
+func senderText(m *Message) string { return m.From + " " + m.ReplyTo }
+
+func recipientText(m *Message) string { return strings.Join([]string{m.To, m.Cc, m.Bcc}, " ") }
 
 // InsertMessage stores a message, its source, attachments and full-text
 // entry, and its server UID, in one transaction: when it returns nil, all of
@@ -421,7 +424,7 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 		if s.dialect == Postgres {
 			query = strings.Replace(query, "attachment_count)", "attachment_count, search)", 1)
 			query = strings.TrimSuffix(query, ")") + ", CAST(? AS tsvector))"
-			args = append(args, tsvectorLiteral(m.Subject, addressText(&m.Message), indexedText(m.Text)))
+			args = append(args, tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text)))
 		}
 		if err := tx.exec(ctx, query, args...); err != nil {
 			return 0, fmt.Errorf("insert message: %w", err)
@@ -453,7 +456,7 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 		tx.indexed = append(tx.indexed, m)
 	} else {
 		err = tx.exec(ctx, `UPDATE messages SET search = CAST(? AS tsvector) WHERE id = ?`,
-			tsvectorLiteral(m.Subject, addressText(&m.Message), indexedText(m.Text)), id)
+			tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text)), id)
 		if err != nil {
 			return 0, fmt.Errorf("index message: %w", err)
 		}
@@ -493,8 +496,8 @@ func (s *Store) insertMessageParts(ctx context.Context, tx *messageStatements, m
 // messages instead of thousands).
 func (s *Store) indexBatch(ctx context.Context, tx *messageStatements) error {
 	for _, m := range tx.indexed {
-		if err := tx.exec(ctx, `INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)`,
-			m.ID, m.Subject, addressText(&m.Message), indexedText(m.Text)); err != nil {
+		if err := tx.exec(ctx, `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES (?, ?, ?, ?, ?)`,
+			m.ID, m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text)); err != nil {
 			return fmt.Errorf("index message: %w", err)
 		}
 	}
@@ -661,7 +664,7 @@ func (s *Store) ftsQuery(text, column string) string {
 			}
 			parts = append(parts, part)
 		} else {
-			weight := map[string]string{"subject": "A", "addresses": "B", "body": "C"}[column]
+			weight := map[string]string{"subject": "A", "sender": "B", "recipients": "C", "body": "D"}[column]
 			parts = append(parts, quoteLexeme(strings.ToLower(word))+":*"+weight)
 		}
 	}
@@ -683,17 +686,17 @@ func quoteLexeme(word string) string {
 }
 
 // tsvectorLiteral builds the PostgreSQL search vector in Go: subject words
-// weighted A, addresses B, body C. Building it here rather than with
+// weighted A, sender B, recipients C, body D. Building it here rather than with
 // to_tsvector makes the index independent of the server's locale: under the
 // C locale PostgreSQL's parser neither splits nor lower-cases Cyrillic words.
 // Each word keeps one position per weight: the index answers "which
 // messages hold these words", not phrase queries.
-func tsvectorLiteral(subject, addresses, body string) string {
+func tsvectorLiteral(subject, sender, recipients, body string) string {
 	type entry struct{ positions []string }
 	entries := map[string]*entry{}
 	var order []string
 	position := 0
-	for _, part := range []struct{ text, weight string }{{subject, "A"}, {addresses, "B"}, {body, "C"}} {
+	for _, part := range []struct{ text, weight string }{{subject, "A"}, {sender, "B"}, {recipients, "C"}, {body, "D"}} {
 		seen := map[string]bool{}
 		for _, word := range searchWords(part.text) {
 			// PostgreSQL refuses lexemes over 2 KB; no one searches for them.
@@ -726,8 +729,8 @@ func tsvectorLiteral(subject, addresses, body string) string {
 // SearchVector is the PostgreSQL search vector (a tsvector literal) the
 // store writes for a message, for tools that fill a database in bulk, such
 // as the benchmarks.
-func SearchVector(subject, addresses, body string) string {
-	return tsvectorLiteral(subject, addresses, indexedText(body))
+func SearchVector(subject, sender, recipients, body string) string {
+	return tsvectorLiteral(subject, sender, recipients, indexedText(body))
 }
 
 type messageCursor struct {
@@ -777,7 +780,7 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	}
 	var search []string
 	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
-	for _, part := range []struct{ text, column string }{{filter.Query, ""}, {filter.From, "addresses"}, {filter.To, "addresses"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
+	for _, part := range []struct{ text, column string }{{filter.Query, ""}, {filter.From, "sender"}, {filter.To, "recipients"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
 		if query := s.ftsQuery(part.text, part.column); query != "" {
 			search = append(search, query)
 		}

@@ -125,6 +125,8 @@ func TestMessageSearchFiltersAndPaging(t *testing.T) {
 			{"subject only", store.MessageFilter{Subject: "бухгалтерия"}, 0},
 			{"recipients", store.MessageFilter{To: "бухгалтерия"}, 25},
 			{"sender", store.MessageFilter{From: "sender1"}, 8},
+			{"a recipient is not a sender", store.MessageFilter{From: "бухгалтерия"}, 0},
+			{"a sender is not a recipient", store.MessageFilter{To: "sender1"}, 0},
 			{"body", store.MessageFilter{Text: "number"}, 25},
 			{"operators are words", store.MessageFilter{Query: `"OR" NEAR( *`}, 0},
 			{"mailbox", store.MessageFilter{MailboxIDs: []int64{boxB}}, 5},
