@@ -203,6 +203,36 @@ func (s *Service) Message(ctx context.Context, actor *Actor, id int64, options M
 	return view, nil
 }
 
+// MessageNeighbours gives the IDs of the messages before and after message
+// id in a list with filter and order (0 where there is none), for the
+// view's previous and next links.
+func (s *Service) MessageNeighbours(ctx context.Context, actor *Actor, id int64, filter store.MessageFilter, order store.MessageSort) (previous, next int64, err error) {
+	m, err := s.message(ctx, actor, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := s.restrict(ctx, actor, &filter); err != nil {
+		return 0, 0, err
+	}
+	cursor := store.MessageCursor(m, order.Column)
+	after, err := s.store.Messages(ctx, filter, order, cursor, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(after.Items) > 0 {
+		next = after.Items[0].ID
+	}
+	reverse := store.MessageSort{Column: order.Column, Ascending: !order.Ascending}
+	before, err := s.store.Messages(ctx, filter, reverse, cursor, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(before.Items) > 0 {
+		previous = before.Items[0].ID
+	}
+	return previous, next, nil
+}
+
 // MessageSource gives the exact source of a message the actor may read.
 func (s *Service) MessageSource(ctx context.Context, actor *Actor, id int64) ([]byte, error) {
 	if _, err := s.message(ctx, actor, id); err != nil {

@@ -733,6 +733,27 @@ func SearchVector(subject, sender, recipients, body string) string {
 	return tsvectorLiteral(subject, sender, recipients, indexedText(body))
 }
 
+func encodeMessageCursor(value, id int64) string {
+	raw, _ := json.Marshal(messageCursor{Value: value, ID: id})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// MessageCursor is the cursor of a list ordered by column that continues
+// right after m: the next page of [Store.Messages] starts at the message
+// that follows m (the previous one, with the order reversed).
+func MessageCursor(m Message, column string) string {
+	value := micros(m.Date)
+	switch column {
+	case "received_at":
+		value = micros(m.ReceivedAt)
+	case "size":
+		value = m.Size
+	case "id":
+		value = m.ID
+	}
+	return encodeMessageCursor(value, m.ID)
+}
+
 type messageCursor struct {
 	Value int64 `json:"v"`
 	ID    int64 `json:"id"`
@@ -844,8 +865,7 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	}
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
-		raw, _ := json.Marshal(messageCursor{Value: sortValues[limit-1], ID: page.Items[limit-1].ID})
-		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+		page.NextCursor = encodeMessageCursor(sortValues[limit-1], page.Items[limit-1].ID)
 	}
 	return page, nil
 }

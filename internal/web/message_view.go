@@ -154,14 +154,15 @@ func (s *server) messageNeighbours(r *http.Request, actor *service.Actor, m serv
 	if nothing {
 		return "", ""
 	}
-	order := q.order()
-	cursor := messageCursor(m, order.Column)
-	if after, err := s.svc.Messages(r.Context(), actor, filter, order, cursor, 1); err == nil && len(after.Items) > 0 {
-		next = messageLink(after.Items[0].ID, back)
+	previous, following, err := s.svc.MessageNeighbours(r.Context(), actor, m.ID, filter, q.order())
+	if err != nil {
+		return "", ""
 	}
-	reverse := store.MessageSort{Column: order.Column, Ascending: !order.Ascending}
-	if before, err := s.svc.Messages(r.Context(), actor, filter, reverse, cursor, 1); err == nil && len(before.Items) > 0 {
-		prev = messageLink(before.Items[0].ID, back)
+	if following != 0 {
+		next = messageLink(following, back)
+	}
+	if previous != 0 {
+		prev = messageLink(previous, back)
 	}
 	return prev, next
 }

@@ -2,9 +2,7 @@ package web
 
 import (
 	"bufio"
-	"encoding/base64"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -675,25 +673,4 @@ func formIDs(r *http.Request) ([]int64, bool) {
 		ids = append(ids, id)
 	}
 	return ids, true
-}
-
-// messageCursor writes the store's keyset position of a message in a sort,
-// so that the view can ask for its neighbours in the list it came from.
-func messageCursor(m service.MessageView, column string) string {
-	var value int64
-	switch column {
-	case "received_at":
-		value = m.ReceivedAt.UnixMicro()
-	case "size":
-		value = m.Size
-	case "id":
-		value = m.ID
-	default:
-		value = m.Date.UnixMicro()
-	}
-	raw, _ := json.Marshal(struct {
-		Value int64 `json:"v"`
-		ID    int64 `json:"id"`
-	}{value, m.ID})
-	return base64.RawURLEncoding.EncodeToString(raw)
 }
