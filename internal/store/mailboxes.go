@@ -294,21 +294,11 @@ func (s *Store) Mailboxes(ctx context.Context, filter MailboxFilter, order Mailb
 	if column != "m.id" {
 		orderBy += ", m.id " + direction
 	}
-	rows, err := s.query(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m`+where+orderBy+` LIMIT ?`, append(args, limit+1)...)
+	items, err := s.mailboxList(ctx, where+orderBy+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return page, fmt.Errorf("list mailboxes: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := scanMailbox(rows)
-		if err != nil {
-			return page, fmt.Errorf("list mailboxes: %w", err)
-		}
-		page.Items = append(page.Items, m)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("list mailboxes: %w", err)
-	}
+	page.Items = items
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		last := page.Items[limit-1]
@@ -392,10 +382,19 @@ func (s *Store) SetCheckState(ctx context.Context, id int64, state CheckState) e
 // DueMailboxes lists the active mailboxes of a type that check on a
 // schedule and whose next check is due (or was never planned).
 func (s *Store) DueMailboxes(ctx context.Context, kind string, now time.Time) ([]Mailbox, error) {
-	rows, err := s.query(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m WHERE m.type = ? AND m.active = TRUE AND m.check_interval > 0
+	list, err := s.mailboxList(ctx, `WHERE m.type = ? AND m.active = TRUE AND m.check_interval > 0
 		AND (m.next_check_at IS NULL OR m.next_check_at <= ?) ORDER BY m.next_check_at, m.id`, kind, micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("due mailboxes: %w", err)
+	}
+	return list, nil
+}
+
+// mailboxList reads the mailboxes a WHERE ... ORDER BY clause selects.
+func (s *Store) mailboxList(ctx context.Context, clause string, args ...any) ([]Mailbox, error) {
+	rows, err := s.query(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m `+clause, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var list []Mailbox

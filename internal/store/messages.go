@@ -991,18 +991,9 @@ func (s *Store) SetMessagesSpam(ctx context.Context, ids []int64, spam string) e
 // MailboxesWithRetention lists the active and inactive mailboxes that keep
 // messages for a limited number of days.
 func (s *Store) MailboxesWithRetention(ctx context.Context) ([]Mailbox, error) {
-	rows, err := s.query(ctx, `SELECT `+mailboxColumns+` FROM mailboxes m WHERE m.keep_days > 0 ORDER BY m.id`)
+	list, err := s.mailboxList(ctx, `WHERE m.keep_days > 0 ORDER BY m.id`)
 	if err != nil {
 		return nil, fmt.Errorf("mailboxes with retention: %w", err)
 	}
-	defer rows.Close()
-	var list []Mailbox
-	for rows.Next() {
-		m, err := scanMailbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, m)
-	}
-	return list, rows.Err()
+	return list, nil
 }
