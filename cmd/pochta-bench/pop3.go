@@ -204,7 +204,7 @@ func pop3Bench(args []string) error {
 		fmt.Printf("  pochta / poplib:    %.2fx, batched %.2fx (target above 1x)\n", p/l, b/l)
 	}
 	fmt.Println("  (batched: the same fetch with a Deliverer built beside the service that stores 128 messages per")
-	fmt.Println("   transaction through intake.DeliverBatch; Service.CheckMailbox does the same through Service.DeliverBatch)")
+	fmt.Println("   transaction through intake.DeliverBatch; Service.CheckMailbox parses ahead of its commits (fetch.BatchPreparer))")
 	return nil
 }
 

@@ -43,6 +43,13 @@ func (b *batchingService) DeliverBatch(ctx context.Context, mailbox store.Mailbo
 	return out
 }
 
+// PrepareBatch keeps the fetcher's two-stage pipeline (parse ahead, then
+// commit) in the test, storing through DeliverBatch above rather than the
+// embedded service's own.
+func (b *batchingService) PrepareBatch(ctx context.Context, mailbox store.Mailbox, messages []fetch.Incoming, origin string) func() []fetch.Stored {
+	return func() []fetch.Stored { return b.DeliverBatch(ctx, mailbox, messages, origin) }
+}
+
 type discardLog struct{}
 
 func (discardLog) Record(context.Context, ...store.LogEntry) {}

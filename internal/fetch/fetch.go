@@ -71,6 +71,15 @@ type BatchDeliverer interface {
 	DeliverBatch(ctx context.Context, mailbox store.Mailbox, messages []Incoming, origin string) []Stored
 }
 
+// BatchPreparer is a BatchDeliverer that can split a batch's work in two:
+// PrepareBatch parses (no database), and the function it returns stores.
+// The fetcher then parses the next batch while the previous one commits,
+// which on two cores nearly doubles what it can store. The function returns
+// one Stored per message, in order, as DeliverBatch does.
+type BatchPreparer interface {
+	PrepareBatch(ctx context.Context, mailbox store.Mailbox, messages []Incoming, origin string) func() []Stored
+}
+
 // Batch limits: a batch is stored when it has this many messages or bytes.
 const (
 	batchMessages = 128

@@ -47,22 +47,36 @@ func (s *Service) Deliver(ctx context.Context, mailbox store.Mailbox, raw []byte
 // service a fetch.BatchDeliverer. Every message without Err is durable when
 // it returns.
 func (s *Service) DeliverBatch(ctx context.Context, mailbox store.Mailbox, messages []fetch.Incoming, origin string) []fetch.Stored {
-	out := make([]fetch.Stored, len(messages))
+	return s.PrepareBatch(ctx, mailbox, messages, origin)()
+}
+
+// PrepareBatch parses fetched messages (no database) and returns the
+// function that stores them in one transaction; it makes the service a
+// fetch.BatchPreparer, so that the fetcher parses the next batch while this
+// one commits.
+func (s *Service) PrepareBatch(ctx context.Context, mailbox store.Mailbox, messages []fetch.Incoming, origin string) func() []fetch.Stored {
 	options, err := s.intakeOptions(ctx, mailbox, origin)
 	if err != nil {
-		for i := range out {
-			out[i].Err = err
+		return func() []fetch.Stored {
+			out := make([]fetch.Stored, len(messages))
+			for i := range out {
+				out[i].Err = err
+			}
+			return out
 		}
-		return out
 	}
 	items := make([]intake.Item, len(messages))
 	for i, m := range messages {
 		items[i] = intake.Item{Raw: m.Raw, UID: m.UID}
 	}
-	for i, result := range intake.DeliverBatch(ctx, s.store, s.log, mailbox, items, options) {
-		out[i] = fetch.Stored{Duplicate: result.Duplicate, Err: result.Err}
+	prepared := intake.PrepareBatch(mailbox, items, options, 0)
+	return func() []fetch.Stored {
+		out := make([]fetch.Stored, len(messages))
+		for i, result := range intake.StoreBatch(ctx, s.store, s.log, mailbox, prepared) {
+			out[i] = fetch.Stored{Duplicate: result.Duplicate, Err: result.Err}
+		}
+		return out
 	}
-	return out
 }
 
 // ImportMessage stores a message given by a person or a script (the API's

@@ -177,4 +177,7 @@ func peerCorpusThroughIntake(t *testing.T, env *servicetest.Env, files []string)
 
 // The service stores fetched mail in batches: the fetcher uses this when
 // its deliverer has it.
-var _ fetch.BatchDeliverer = (*service.Service)(nil)
+var (
+	_ fetch.BatchDeliverer = (*service.Service)(nil)
+	_ fetch.BatchPreparer  = (*service.Service)(nil)
+)
