@@ -84,11 +84,11 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-// importer feeds messages from files to the intake's batch path.
+// importer feeds messages from files to the service's batch intake, the
+// path every receiver takes.
 type importer struct {
 	service *service.Service
 	mailbox store.Mailbox
-	options intake.Options
 }
 
 func newImporter(ctx context.Context, svc *service.Service, mailboxID int64) (*importer, error) {
@@ -97,28 +97,11 @@ func newImporter(ctx context.Context, svc *service.Service, mailboxID int64) (*i
 	if _, err := svc.Mailbox(ctx, service.System, mailboxID); err != nil {
 		return nil, err
 	}
-	st := svc.Store()
-	mailbox, err := st.MailboxByID(ctx, mailboxID)
+	mailbox, err := svc.Store().MailboxByID(ctx, mailboxID)
 	if err != nil {
 		return nil, err
 	}
-	settings, err := svc.Settings(ctx, service.System)
-	if err != nil {
-		return nil, err
-	}
-	charset := mailbox.Charset
-	if charset == "" {
-		if site, err := st.SiteByID(ctx, mailbox.SiteID); err == nil {
-			charset = site.Charset
-		}
-	}
-	return &importer{service: svc, mailbox: mailbox, options: intake.Options{
-		SaveSource:         settings.SaveSource,
-		SaveAttachments:    settings.SaveAttachments,
-		MaxAttachmentBytes: int64(settings.MaxAttachmentSizeKB) * 1024,
-		Charset:            charset,
-		Origin:             "import",
-	}}, nil
+	return &importer{service: svc, mailbox: mailbox}, nil
 }
 
 // importSummary counts what an import did.
@@ -126,6 +109,22 @@ type importSummary struct {
 	read, stored, duplicates, withNotes, failed int
 	errors                                      []string
 	elapsed                                     time.Duration
+}
+
+// count adds what became of one message.
+func (s *importSummary) count(name string, result intake.Result) {
+	s.read++
+	switch {
+	case result.Err != nil:
+		s.fail(name, result.Err)
+	case result.Duplicate:
+		s.duplicates++
+	default:
+		s.stored++
+		if len(result.ParseErrors) > 0 {
+			s.withNotes++
+		}
+	}
 }
 
 func (s *importSummary) fail(name string, err error) {
@@ -160,7 +159,10 @@ type importBatch struct {
 	names    []string
 	bytes    int64 // input bytes consumed, for the percentage
 	problems []importProblem
-	prepared []*intake.Prepared
+	store    func() []intake.Result // stores the parsed items
+	// large are files too large to hold in memory: each is streamed into
+	// the intake on its own.
+	large []string
 }
 
 // importProblem is a path or message that could not be read.
@@ -184,7 +186,7 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 		batch := &importBatch{}
 		var size int64
 		flush := func() bool {
-			if len(batch.items) == 0 && len(batch.problems) == 0 && batch.bytes == 0 {
+			if len(batch.items) == 0 && len(batch.problems) == 0 && batch.bytes == 0 && len(batch.large) == 0 {
 				return true
 			}
 			select {
@@ -198,6 +200,14 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 		for _, source := range sources {
 			if source.err != nil {
 				batch.problems = append(batch.problems, importProblem{source.path, source.err})
+				continue
+			}
+			if source.size > intake.MaxInMemory && !isMbox(source.path) {
+				batch.large = append(batch.large, source.path)
+				batch.bytes += source.size
+				if !flush() {
+					return
+				}
 				continue
 			}
 			err := readMessages(source.path, func(name string, raw []byte, consumed int64) bool {
@@ -226,7 +236,7 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 	go func() {
 		defer close(parsed)
 		for batch := range read {
-			batch.prepared = intake.PrepareBatch(im.mailbox, batch.items, im.options, 0)
+			batch.store = im.service.PrepareMessages(ctx, im.mailbox, batch.items, "import")
 			for i := range batch.items {
 				batch.items[i].Raw = nil // prepared: hashed and compressed
 			}
@@ -241,24 +251,15 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 		for _, problem := range batch.problems {
 			summary.fail(problem.name, problem.err)
 		}
-		if len(batch.prepared) > 0 {
-			results := intake.StoreBatch(ctx, im.service.Store(), im.service.WorkLog(), im.mailbox, batch.prepared)
-			for i, result := range results {
-				summary.read++
-				switch {
-				case result.Err != nil:
-					summary.fail(batch.names[i], result.Err)
-				case result.Duplicate:
-					summary.duplicates++
-				default:
-					summary.stored++
-					if len(result.ParseErrors) > 0 {
-						summary.withNotes++
-					}
-				}
+		if len(batch.items) > 0 {
+			for i, result := range batch.store() {
+				summary.count(batch.names[i], result)
 			}
 		}
-		progress.add(len(batch.items), batch.bytes)
+		for _, path := range batch.large {
+			summary.count(path, im.importLarge(ctx, path))
+		}
+		progress.add(len(batch.items)+len(batch.large), batch.bytes)
 		if ctx.Err() != nil {
 			break
 		}
@@ -268,6 +269,33 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 	}
 	summary.elapsed = time.Since(started)
 	return summary
+}
+
+// importLarge streams one large message file into the intake, which spools
+// and parses it without holding it in memory.
+func (im *importer) importLarge(ctx context.Context, path string) intake.Result {
+	file, err := os.Open(path)
+	if err != nil {
+		return intake.Result{Err: err}
+	}
+	defer file.Close()
+	result, err := im.service.DeliverReader(ctx, im.mailbox, bufio.NewReaderSize(file, 64<<10), nil, "import")
+	if err != nil {
+		result.Err = err
+	}
+	return result
+}
+
+// isMbox reports whether a file starts as an mbox file does ("From ").
+func isMbox(path string) bool {
+	file, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	head := make([]byte, 5)
+	n, _ := io.ReadFull(file, head)
+	return string(head[:n]) == "From "
 }
 
 // importSource is one file to read, or a path that could not be read.

@@ -122,18 +122,19 @@ func (a *api) getMessageSource(w http.ResponseWriter, r *http.Request, actor *se
 	if err != nil {
 		return err
 	}
-	raw, err := a.svc.MessageSource(r.Context(), actor, id)
+	source, size, err := a.svc.MessageSource(r.Context(), actor, id)
 	if err != nil {
 		return fmt.Errorf("source of message %d: %w", id, err)
 	}
+	defer source.Close()
 	header := w.Header()
 	header.Set("Content-Type", "message/rfc822")
 	header.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fmt.Sprintf("message-%d.eml", id)}))
-	header.Set("Content-Length", strconv.Itoa(len(raw)))
+	header.Set("Content-Length", strconv.FormatInt(size, 10))
 	header.Set("X-Content-Type-Options", "nosniff")
 	header.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	w.Write(raw)
+	io.Copy(w, source)
 	return nil
 }
 
@@ -149,17 +150,18 @@ func (a *api) getAttachment(w http.ResponseWriter, r *http.Request, actor *servi
 	if err != nil {
 		return err
 	}
-	attachment, err := a.svc.MessageAttachment(r.Context(), actor, id, attachmentID)
+	attachment, body, err := a.svc.MessageAttachment(r.Context(), actor, id, attachmentID)
 	if err != nil {
 		return fmt.Errorf("attachment %d of message %d: %w", attachmentID, id, err)
 	}
-	WriteAttachment(w, attachment)
+	defer body.Close()
+	WriteAttachment(w, attachment, body)
 	return nil
 }
 
 // WriteAttachment writes an attachment as a download: the original file
 // name (RFC 6266 with an RFC 5987 UTF-8 form), nosniff and a sandbox CSP.
-func WriteAttachment(w http.ResponseWriter, attachment store.Attachment) {
+func WriteAttachment(w http.ResponseWriter, attachment store.Attachment, body io.Reader) {
 	contentType := attachment.ContentType
 	if _, _, err := mime.ParseMediaType(contentType); err != nil || contentType == "" {
 		contentType = "application/octet-stream"
@@ -175,12 +177,12 @@ func WriteAttachment(w http.ResponseWriter, attachment store.Attachment) {
 	header := w.Header()
 	header.Set("Content-Type", contentType)
 	header.Set("Content-Disposition", disposition)
-	header.Set("Content-Length", strconv.Itoa(len(attachment.Data)))
+	header.Set("Content-Length", strconv.FormatInt(attachment.Size, 10))
 	header.Set("X-Content-Type-Options", "nosniff")
 	header.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	header.Set("Cache-Control", "private, no-store")
 	w.WriteHeader(http.StatusOK)
-	w.Write(attachment.Data)
+	io.Copy(w, body)
 }
 
 // messageActionRequest is the body of the message action routes.
@@ -255,8 +257,8 @@ func (a *api) messagesAction(w http.ResponseWriter, r *http.Request, actor *serv
 	return respond(w, http.StatusOK, actionResult{Done: done})
 }
 
-// maxMessageBytes bounds an uploaded message. The intake holds a message in
-// memory while it parses it; larger mail is not mail people send.
+// maxMessageBytes bounds an uploaded message. The intake spools a large
+// message to a file rather than memory; larger mail is not mail people send.
 const maxMessageBytes = 200 << 20
 
 // uploadResult answers POST /mailboxes/{id}/messages.
@@ -279,16 +281,14 @@ func (a *api) uploadMessage(w http.ResponseWriter, r *http.Request, actor *servi
 	if r.ContentLength > maxMessageBytes {
 		return errorf(http.StatusRequestEntityTooLarge, "message is larger than %d bytes", maxMessageBytes)
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessageBytes))
+	// The body is streamed into the intake: a large message is spooled to
+	// a file, not held in memory.
+	result, err := a.svc.ImportMessage(r.Context(), actor, id, http.MaxBytesReader(w, r.Body, maxMessageBytes), "API")
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return errorf(http.StatusRequestEntityTooLarge, "message is larger than %d bytes", maxMessageBytes)
 		}
-		return errorf(http.StatusBadRequest, "reading the message: %v", err)
-	}
-	result, err := a.svc.ImportMessage(r.Context(), actor, id, raw, "API")
-	if err != nil {
 		return fmt.Errorf("upload to mailbox %d: %w", id, err)
 	}
 	status := http.StatusCreated

@@ -15,9 +15,10 @@ func TestMessagesAPI(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	box := createMailbox(t, h, h.admin, `{"type":"smtp","name":"Inbound","port":2525}`)
-	raw := "Subject: =?utf-8?b?0J/RgNC40LLQtdGC?=\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>\r\n"
-	m := &store.NewMessage{Message: store.Message{MailboxID: box.ID, Subject: "Привет", From: "Иван <ivan@example.ru>", Text: "Hi",
-		HTML: `<p onclick="x()">Hi</p><img src="cid:logo@x"><img src="https://t.example/p.gif">`}, Raw: []byte(raw), SaveSource: true,
+	raw := "Subject: =?utf-8?b?0J/RgNC40LLQtdGC?=\r\nContent-Type: text/html\r\n\r\n" +
+		`<p onclick="x()">Hi</p><img src="cid:logo@x"><img src="https://t.example/p.gif">` + "\r\n"
+	m := &store.NewMessage{Message: store.Message{MailboxID: box.ID, Subject: "Привет", From: "Иван <ivan@example.ru>"},
+		Content: store.Content{Text: "Hi"}, Raw: []byte(raw), SaveSource: true,
 		Attachments: []store.Attachment{{Filename: "логотип.png", ContentType: "image/png", ContentID: "logo@x", Size: 4, Data: []byte("\x89PNG")}}}
 	id, _, err := h.env.Store.InsertMessage(ctx, m)
 	if err != nil {

@@ -23,8 +23,9 @@ type roleFixture struct {
 func addMessage(t *testing.T, h *harness, mailboxID int64) (int64, int64) {
 	t.Helper()
 	ctx := context.Background()
-	m := &store.NewMessage{Message: store.Message{MailboxID: mailboxID, Subject: "Quarterly report", From: "a@example.com", Text: "numbers"},
-		Raw: []byte("Subject: Quarterly report\r\n\r\nnumbers\r\n"), SaveSource: true,
+	m := &store.NewMessage{Message: store.Message{MailboxID: mailboxID, Subject: "Quarterly report", From: "a@example.com"},
+		Content: store.Content{Text: "numbers"},
+		Raw:     []byte("Subject: Quarterly report\r\n\r\nnumbers\r\n"), SaveSource: true,
 		Attachments: []store.Attachment{{Filename: "отчёт.pdf", ContentType: "application/pdf", Size: 3, Data: []byte("pdf")}}}
 	id, _, err := h.env.Store.InsertMessage(ctx, m)
 	if err != nil {

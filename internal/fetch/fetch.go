@@ -80,6 +80,15 @@ type BatchPreparer interface {
 	PrepareBatch(ctx context.Context, mailbox store.Mailbox, messages []Incoming, origin string) func() []Stored
 }
 
+// SpoolDeliverer is a Deliverer that can also store a message spooled to a
+// file. The fetcher spools a message larger than [intake.MaxInMemory]
+// while reading it, so that a 100 MB message is never in memory; without
+// this method such a message is read into memory (up to a limit).
+type SpoolDeliverer interface {
+	SpoolOptions(ctx context.Context) (dir string, compress bool, err error)
+	DeliverSpool(ctx context.Context, mailbox store.Mailbox, spool *intake.Spool, uid *store.UID, origin string) (intake.Result, error)
+}
+
 // Batch limits: a batch is stored when it has this many messages or bytes.
 const (
 	batchMessages = 128
@@ -136,7 +145,8 @@ func leaseTTLFromEnv() time.Duration {
 	return defaultLeaseTTL
 }
 
-// maxMessageBytes bounds one message held in memory for the intake.
+// maxMessageBytes bounds one message: larger mail is not mail people send,
+// and a broken server must not fill the disk.
 const maxMessageBytes = 256 << 20
 
 // New makes a Fetcher.
@@ -283,14 +293,19 @@ func uidKey(uid string) string {
 	return "uidl-sha256:" + hex.EncodeToString(sum[:])
 }
 
-// readMessage reads one message fully, up to limit bytes.
+// errTooLarge is readMessage's error for a message over its limit.
+var errTooLarge = errors.New("message is too large")
+
+// readMessage reads one message fully, up to limit bytes. Over the limit it
+// returns what it read (limit+1 bytes) with errTooLarge; the rest is still
+// in r.
 func readMessage(r io.Reader, limit int64) ([]byte, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(raw)) > limit {
-		return nil, fmt.Errorf("message is larger than %d bytes", limit)
+		return raw, fmt.Errorf("%w: more than %d bytes", errTooLarge, limit)
 	}
 	return raw, nil
 }

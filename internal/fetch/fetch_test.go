@@ -120,7 +120,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		if len(messages) != 3 {
 			t.Fatalf("%d stored", len(messages))
 		}
-		raw, err := f.env.Service.MessageSource(ctx, f.env.Admin, messages[0].ID)
+		raw, err := f.env.Source(ctx, f.env.Admin, messages[0].ID)
 		if err != nil || !strings.Contains(string(raw), "\r\n.line that starts with a dot\r\n") {
 			t.Errorf("source not dot-unstuffed exactly: %q %v", raw, err)
 		}

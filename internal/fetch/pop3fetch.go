@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 
+	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/pop3"
 	"pochta.dev/pochta/internal/store"
 )
@@ -168,8 +170,30 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	if batcher, ok := f.config.Deliver.(BatchDeliverer); ok {
 		storer = newBatchStorer(ctx, batcher, mailbox)
 	}
+	spooler, _ := f.config.Deliver.(SpoolDeliverer)
 	err = client.RetrPipelined(ctx, fetchList, f.config.Window, func(n int, r io.Reader) error {
-		raw, err := readMessage(r, maxMessageBytes)
+		limit := int64(maxMessageBytes)
+		if spooler != nil {
+			limit = intake.MaxInMemory
+		}
+		raw, err := readMessage(r, limit)
+		if errors.Is(err, errTooLarge) && spooler != nil {
+			// Larger than is held in memory: spool the rest of it to a
+			// file and store it on its own.
+			delivered, err := f.deliverSpooled(ctx, spooler, mailbox, io.MultiReader(bytes.NewReader(raw), r), keyOf[n], withoutUIDL)
+			if err != nil {
+				return fmt.Errorf("message %d: %w", n, err)
+			}
+			if delivered.Duplicate {
+				result.Duplicates++
+			} else {
+				result.Received++
+			}
+			if mailbox.DeleteFromServer {
+				deletable = append(deletable, n)
+			}
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("message %d: %w", n, err)
 		}
@@ -232,4 +256,25 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	}
 	trace.add(store.LevelInfo, fmt.Sprintf("Received %d new messages", result.Received))
 	return result, nil
+}
+
+// deliverSpooled spools one large message from r and stores it; key is its
+// UIDL key, or made from its content when the server has no UIDL.
+func (f *Fetcher) deliverSpooled(ctx context.Context, spooler SpoolDeliverer, mailbox store.Mailbox, r io.Reader, key string, withoutUIDL bool) (intake.Result, error) {
+	dir, compress, err := spooler.SpoolOptions(ctx)
+	if err != nil {
+		return intake.Result{}, err
+	}
+	spool, err := intake.NewSpool(io.LimitReader(r, maxMessageBytes+1), dir, compress)
+	if err != nil {
+		return intake.Result{}, err
+	}
+	defer spool.Close()
+	if spool.Size() > maxMessageBytes {
+		return intake.Result{}, fmt.Errorf("%w: more than %d bytes", errTooLarge, maxMessageBytes)
+	}
+	if withoutUIDL {
+		key = "sha256:" + spool.SHA256()
+	}
+	return spooler.DeliverSpool(ctx, mailbox, spool, &store.UID{UID: key}, "POP3")
 }

@@ -40,6 +40,9 @@ type Options struct {
 	UID        *store.UID // the message's identity on the server it came from
 	// Origin names the path in the work log line, e.g. "POP3" or "API".
 	Origin string
+	// TempDir is where a large message is spooled ("": the system's
+	// temporary folder).
+	TempDir string
 }
 
 // Result says what Deliver stored.
@@ -82,6 +85,20 @@ type Prepared struct {
 // database, so callers may prepare in parallel.
 func Prepare(mailbox store.Mailbox, raw []byte, options Options) *Prepared {
 	parsed := mime.Parse(raw, mime.Options{FallbackCharset: options.Charset})
+	message := newMessage(mailbox, parsed, options)
+	// Hash and compress now (on the caller's goroutine, in parallel for a
+	// batch) and let go of the raw bytes.
+	message.Raw = raw
+	message.RawSHA256 = store.RawHash(raw)
+	message.CompressSource()
+	message.Raw = nil
+	return &Prepared{message: message, origin: options.Origin}
+}
+
+// newMessage is what the store keeps of a parsed message under the storage
+// settings. Attachments the parser left in the spool file (Open) are
+// streamed into the store.
+func newMessage(mailbox store.Mailbox, parsed *mime.Message, options Options) *store.NewMessage {
 	message := &store.NewMessage{
 		Message: store.Message{
 			MailboxID:   mailbox.ID,
@@ -96,37 +113,28 @@ func Prepare(mailbox store.Mailbox, raw []byte, options Options) *Prepared {
 			Bcc:         joinAddresses(hiddenRecipients(parsed)),
 			Date:        parsed.Date,
 			ReceivedAt:  options.ReceivedAt,
-			Size:        int64(len(raw)),
+			Size:        int64(parsed.Size),
 			Priority:    parsed.Priority,
-			Header:      parsed.HeaderText,
-			Text:        parsed.Text,
-			HTML:        parsed.HTML,
 			ParseErrors: parsed.ParseErrors,
 		},
-		Raw:        raw,
+		Content:    store.Content{Header: parsed.HeaderText, Text: parsed.Text, HTML: parsed.HTML},
 		SaveSource: options.SaveSource,
 		UID:        options.UID,
 	}
 	for _, part := range parsed.Attachments {
 		attachment := store.Attachment{Filename: part.Filename, ContentType: part.ContentType, ContentID: part.ContentID,
-			Size: int64(part.Size), Data: part.Data}
+			Size: int64(part.Size), Data: part.Data, Body: part.Open}
 		switch {
 		case !options.SaveAttachments:
-			attachment.Dropped, attachment.Data = true, nil
+			attachment.Dropped, attachment.Data, attachment.Body = true, nil, nil
 		case options.MaxAttachmentBytes > 0 && attachment.Size > options.MaxAttachmentBytes:
-			attachment.Dropped, attachment.Data = true, nil
+			attachment.Dropped, attachment.Data, attachment.Body = true, nil, nil
 			message.ParseErrors = append(message.ParseErrors, fmt.Sprintf("attachment %q (%d bytes) was not kept: it is larger than the limit of %d bytes",
 				part.Filename, part.Size, options.MaxAttachmentBytes))
 		}
 		message.Attachments = append(message.Attachments, attachment)
 	}
-	// Hash and compress now (on the caller's goroutine, in parallel for a
-	// batch) and let go of the raw bytes: a 100 MB message need not stay
-	// in memory while the database writes it.
-	message.RawSHA256 = store.RawHash(raw)
-	message.CompressSource()
-	message.Raw = nil
-	return &Prepared{message: message, origin: options.Origin}
+	return message
 }
 
 // PrepareBatch prepares items in parallel, on up to workers goroutines (0:
@@ -165,12 +173,21 @@ func PrepareBatch(mailbox store.Mailbox, items []Item, options Options, workers 
 // messages are stored one by one, so that one bad message costs only
 // itself.
 func StoreBatch(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, batch []*Prepared) []Result {
-	results := make([]Result, len(batch))
 	messages := make([]*store.NewMessage, len(batch))
 	for i, p := range batch {
 		messages[i] = p.message
 	}
-	stored, err := st.InsertMessages(ctx, messages)
+	// The log lines go into the batch's own transaction when the work log
+	// allows it: one disk sync for both.
+	var inline func([]store.InsertResult) []store.LogEntry
+	if enabled, ok := log.(interface{ Enabled(context.Context) bool }); ok && enabled.Enabled(ctx) {
+		inline = func(stored []store.InsertResult) []store.LogEntry {
+			_, entries := batchResults(mailbox, batch, stored, nil)
+			return entries
+		}
+	}
+	stored, err := st.InsertMessagesLogged(ctx, messages, inline)
+	logged := err == nil && inline != nil
 	if err != nil && len(batch) > 1 && ctx.Err() == nil {
 		stored = make([]store.InsertResult, len(batch))
 		for i, m := range messages {
@@ -183,6 +200,17 @@ func StoreBatch(ctx context.Context, st *store.Store, log worklog.Recorder, mail
 		}
 		err = nil
 	}
+	results, entries := batchResults(mailbox, batch, stored, err)
+	if !logged {
+		log.Record(ctx, entries...)
+	}
+	return results
+}
+
+// batchResults says what became of each message of a batch, and makes its
+// work log lines.
+func batchResults(mailbox store.Mailbox, batch []*Prepared, stored []store.InsertResult, err error) ([]Result, []store.LogEntry) {
+	results := make([]Result, len(batch))
 	entries := make([]store.LogEntry, 0, len(batch))
 	for i, p := range batch {
 		m := p.message
@@ -204,8 +232,7 @@ func StoreBatch(ctx context.Context, st *store.Store, log worklog.Recorder, mail
 		}
 		results[i] = result
 	}
-	log.Record(ctx, entries...)
-	return results
+	return results, entries
 }
 
 // DeliverBatch stores several received messages of one mailbox: it parses

@@ -34,9 +34,27 @@
 // goal here is partial success, and working on the in-memory bytes keeps
 // raw sub-messages byte-exact. go-message's charset package is imported
 // once, here, so that go-message readers elsewhere in the program see the
-// same charsets. The whole message is held in memory ([]byte in, copies of
-// decoded parts out); streaming is not needed for now because intake
-// already bounds message size.
+// same charsets. [Parse] holds the whole message in memory ([]byte in,
+// copies of decoded parts out), which suits ordinary mail.
+//
+// Large messages: [ParseAt] parses a message held by an io.ReaderAt
+// (typically a spool file). Up to [Options.MaxInMemory] it reads the
+// message and calls Parse. Above that it "hollows" the message: it reads
+// the source once and keeps only a reduced copy in which each run of
+// consecutive base64-looking lines (only [A-Za-z0-9+/=], each non-empty)
+// longer than [Options.MinSpan] is replaced by one marker line naming the
+// run's offset and length in the source. Such runs hold no boundary and
+// no header line, so the same tolerant parser, run on the reduced copy,
+// finds the same structure. Markers carry a random nonce per parse, so
+// that message content cannot forge one. A part whose body holds markers
+// and becomes an attachment is not decoded into memory: its
+// [Attachment.Open] streams the decoded bytes from the source (base64 and
+// identity encodings by streaming decoders that give exactly Parse's
+// bytes; quoted-printable and uuencode, rare in large parts, are decoded
+// in memory), and its Size is counted by decoding once at parse time. A
+// text part is read from the source up to [Options.MaxText]. The result
+// is otherwise what Parse gives, notes included; heap use is the reduced
+// copy plus a few buffers, whatever the attachments' size.
 //
 // The exported decoders [DecodeHeader], [ParseAddressList] and
 // [DecodeFilename] are used by Parse and are fuzzed on their own.

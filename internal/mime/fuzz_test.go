@@ -1,6 +1,8 @@
 package mime
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +126,60 @@ func FuzzParseDate(f *testing.F) {
 		d := ParseDate(v)
 		if !d.IsZero() && (d.Year() < 1900 || d.Year() > 9999) {
 			t.Fatalf("ParseDate(%q) = %v", v, d)
+		}
+	})
+}
+
+// FuzzParseAt checks that the large-message mode, forced on with tiny
+// limits, gives what Parse gives on the same input.
+func FuzzParseAt(f *testing.F) {
+	emls, _ := filepath.Glob(filepath.Join(goldenDir, "*.eml"))
+	for i, e := range emls {
+		if b, err := os.ReadFile(e); err == nil && i%4 == 0 {
+			f.Add(b, uint8(i))
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, minSpan uint8) {
+		options := Options{MaxParts: 50, MaxDepth: 8}
+		want := Parse(raw, options)
+		options.MaxInMemory = 1
+		options.MinSpan = int(minSpan%32) + 1
+		got, err := ParseAt(bytes.NewReader(raw), int64(len(raw)), options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range got.ParseErrors {
+			if strings.HasPrefix(e, "internal parser error") {
+				t.Fatal(e)
+			}
+		}
+		sameMessage(t, want, got)
+	})
+}
+
+// FuzzBase64Reader checks the streaming base64 decoder against
+// decodeBase64Body, with reads of every size.
+func FuzzBase64Reader(f *testing.F) {
+	for _, s := range []string{"QUJDRA==", "QUJD\r\nRA=\n=QQ", "Q!U", "QUJDR"} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, readSize uint8) {
+		want, wantTruncated, wantGarbage := decodeBase64Body(in)
+		r := newBase64Reader(bytes.NewReader(in))
+		var got []byte
+		buffer := make([]byte, int(readSize)+1)
+		for {
+			n, err := r.Read(buffer)
+			got = append(got, buffer[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, want) || r.Truncated != wantTruncated || r.Garbage != wantGarbage {
+			t.Fatalf("%d bytes truncated %v garbage %v, want %d bytes %v %v", len(got), r.Truncated, r.Garbage, len(want), wantTruncated, wantGarbage)
 		}
 	})
 }

@@ -1,12 +1,14 @@
 package mime
 
 import (
+	"bytes"
+	"io"
 	"strings"
 	"time"
 )
 
-// Options tunes [Parse]. The zero value is ready to use: zero fields take
-// safe defaults.
+// Options tunes [Parse] and [ParseAt]. The zero value is ready to use:
+// zero fields take safe defaults.
 type Options struct {
 	// FallbackCharset is the charset for text and headers that declare
 	// none and are not valid UTF-8, or that declare a charset no table
@@ -20,12 +22,28 @@ type Options struct {
 	// limit are dropped from the result (the raw source still has them).
 	// 0 or negative means 1000.
 	MaxParts int
+	// MaxInMemory is the largest message [ParseAt] reads into memory
+	// whole and hands to [Parse]; larger messages are parsed hollowed
+	// (see ParseAt). 0 or negative means DefaultMaxInMemory.
+	MaxInMemory int64
+	// MinSpan is the length above which ParseAt leaves a run of
+	// base64-looking lines of a large message in the source instead of
+	// copying it to memory. 0 or negative means DefaultMinSpan.
+	MinSpan int
+	// MaxText bounds the bytes (still transfer-encoded) that ParseAt
+	// reads into memory from the source for one text part of a large
+	// message; the rest of such a part is noted and left out of Text or
+	// HTML. 0 or negative means DefaultMaxText. Parse does not use it.
+	MaxText int
 }
 
 // Default limits for [Options].
 const (
-	DefaultMaxDepth = 20
-	DefaultMaxParts = 1000
+	DefaultMaxDepth    = 20
+	DefaultMaxParts    = 1000
+	DefaultMaxInMemory = 16 << 20
+	DefaultMinSpan     = 64 << 10
+	DefaultMaxText     = 8 << 20
 )
 
 func (o Options) withDefaults() Options {
@@ -34,6 +52,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxParts <= 0 {
 		o.MaxParts = DefaultMaxParts
+	}
+	if o.MaxInMemory <= 0 {
+		o.MaxInMemory = DefaultMaxInMemory
+	}
+	if o.MinSpan <= 0 {
+		o.MinSpan = DefaultMinSpan
+	}
+	if o.MaxText <= 0 {
+		o.MaxText = DefaultMaxText
 	}
 	return o
 }
@@ -74,8 +101,24 @@ type Attachment struct {
 	ContentType string // lower-case media type, e.g. "image/png"
 	ContentID   string // without angle brackets; set for inline parts referenced by cid: URLs
 	Disposition string // "attachment", "inline" or "" when the part said neither
-	Size        int    // len(Data)
-	Data        []byte // decoded bytes (transfer encoding removed, charset untouched)
+	Size        int    // decoded size in bytes: len(Data), or what Open yields
+	Data        []byte // decoded bytes (transfer encoding removed, charset untouched); nil when Open is set
+	// Open is set instead of Data for an attachment of a large message
+	// that [ParseAt] left in the source. Each call returns a new reader of
+	// the decoded bytes (the same bytes Data would hold), which reads the
+	// source as it goes, so the io.ReaderAt given to ParseAt must stay
+	// readable while the reader is used; a read error of the source is
+	// returned by the reader. Open is nil whenever Data is set.
+	Open func() io.Reader
+}
+
+// Reader returns a new reader of the attachment's decoded bytes, whether
+// they are in Data or left in the source (Open).
+func (a *Attachment) Reader() io.Reader {
+	if a.Open != nil {
+		return a.Open()
+	}
+	return bytes.NewReader(a.Data)
 }
 
 // Message is the parsed form of one message. Every string is valid UTF-8
@@ -100,7 +143,7 @@ type Message struct {
 	Attachments []Attachment
 	ParseErrors []string
 	HeaderText  string // the header block as text
-	Size        int    // len of the raw input
+	Size        int    // size of the raw input in bytes
 }
 
 // Get returns the decoded value of the first header field named name

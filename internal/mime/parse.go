@@ -19,8 +19,13 @@ type parser struct {
 	parts    int
 	texts    []string
 	htmls    []string
-	stopped  bool // MaxParts reached
+	stopped  bool // MaxParts reached, or the source failed (readErr)
 	attIndex int
+	// hollow is set by ParseAt for a large message: the bytes parsed are
+	// then a reduced copy in which markers stand for runs left in the
+	// source. nil for Parse.
+	hollow  *hollow
+	readErr error // the first error reading the source of a hollowed message
 }
 
 // Parse parses one message (or a bare MIME entity, or garbage) held in
@@ -28,13 +33,20 @@ type parser struct {
 // is skipped or kept as an attachment, and noted in ParseErrors. raw is
 // not modified and not retained (Attachments hold copies).
 func Parse(raw []byte, options Options) (m *Message) {
+	m, _ = parse(raw, options, nil)
+	return m
+}
+
+// parse is Parse on raw, or, with h set, on the reduced copy of a large
+// message (see ParseAt). err is set only when reading h's source failed.
+func parse(raw []byte, options Options, h *hollow) (m *Message, err error) {
 	m = &Message{Size: len(raw), Priority: 3}
 	defer func() {
 		if r := recover(); r != nil {
 			m.ParseErrors = append(m.ParseErrors, fmt.Sprintf("internal parser error, message read only in part: %v", r))
 		}
 	}()
-	p := &parser{opts: options.withDefaults(), m: m}
+	p := &parser{opts: options.withDefaults(), m: m, hollow: h}
 	d, ok := newCharsetDecoder(p.opts.FallbackCharset)
 	p.d = d
 	if !ok {
@@ -71,13 +83,16 @@ func Parse(raw []byte, options Options) (m *Message) {
 	m.HeaderText = strings.TrimRight(cleanBody(p.d.undeclared(hdr)), "\n")
 	p.topHeader(fields)
 	p.entity(fields, b[bStart:], "", 0, "text/plain", "")
+	if p.readErr != nil {
+		return m, p.readErr
+	}
 
 	m.Text = strings.Join(p.texts, "\n")
 	m.HTML = strings.Join(p.htmls, "\n")
 	if strings.TrimSpace(m.Text) == "" && m.HTML != "" {
 		m.Text = htmlToText(m.HTML)
 	}
-	return m
+	return m, nil
 }
 
 func (p *parser) note(format string, args ...any) {
@@ -306,6 +321,10 @@ func (p *parser) entity(fields []rawField, body []byte, path string, depth int, 
 	if strings.HasPrefix(mediaType, "multipart/") {
 		if depth >= p.opts.MaxDepth {
 			p.note("%s: nested deeper than %d levels, kept as an attachment", label, p.opts.MaxDepth)
+			if p.hollow.marked(body) {
+				p.attachHollow("", body, label, mediaType, filename, disposition, fields)
+				return
+			}
 			p.attach(body, mediaType, filename, disposition, fields)
 			return
 		}
@@ -313,38 +332,97 @@ func (p *parser) entity(fields []rawField, body []byte, path string, depth int, 
 		return
 	}
 
-	data := p.transferDecode(cte, body, label)
-
-	switch {
-	case mediaType == "message/rfc822" || mediaType == "message/global" || mediaType == "message/news":
-		p.innerMessage(data, filename, disposition, fields)
-		return
-	case (mediaType == "text/plain" || mediaType == "text/html") &&
-		disposition != "attachment" && !(disposition == "" && filename != "" && path != ""):
-		p.textPart(data, mediaType, ctParams["charset"], label)
-		return
-	case parentType == "multipart/alternative" && strings.HasPrefix(mediaType, "text/") && disposition == "":
-		// text/enriched and the like next to text/plain: not a file
+	role := partRoleOf(mediaType, disposition, filename, path, parentType)
+	if p.hollow.marked(body) {
+		p.hollowEntity(role, fields, body, mediaType, ctParams["charset"], filename, disposition, cte, label)
 		return
 	}
-	p.attach(data, mediaType, filename, disposition, fields)
+	data := p.transferDecode(cte, body, label)
+
+	switch role {
+	case roleMessage:
+		p.innerMessage(data, filename, disposition, fields)
+	case roleText:
+		p.textPart(data, mediaType, ctParams["charset"], label)
+	case roleSkipped:
+	default:
+		p.attach(data, mediaType, filename, disposition, fields)
+	}
+}
+
+// partRole is what becomes of a leaf part's decoded body.
+type partRole int
+
+const (
+	roleAttachment partRole = iota
+	roleMessage             // a forwarded message: an .eml attachment
+	roleText                // Text or HTML
+	roleSkipped             // dropped (its transfer encoding is still checked)
+)
+
+func partRoleOf(mediaType, disposition, filename, path, parentType string) partRole {
+	switch {
+	case mediaType == "message/rfc822" || mediaType == "message/global" || mediaType == "message/news":
+		return roleMessage
+	case (mediaType == "text/plain" || mediaType == "text/html") &&
+		disposition != "attachment" && !(disposition == "" && filename != "" && path != ""):
+		return roleText
+	case parentType == "multipart/alternative" && strings.HasPrefix(mediaType, "text/") && disposition == "":
+		// text/enriched and the like next to text/plain: not a file
+		return roleSkipped
+	}
+	return roleAttachment
+}
+
+// transferKind is a Content-Transfer-Encoding value's decoder.
+type transferKind int
+
+const (
+	kindIdentity transferKind = iota
+	kindBase64
+	kindQuotedPrintable
+	kindUuencode
+	kindUnknown
+)
+
+func transferKindOf(cte string) transferKind {
+	switch cte {
+	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "none", "quoted-printable-no":
+		return kindIdentity
+	case "base64", "x-base64", "base-64":
+		return kindBase64
+	case "quoted-printable", "qp", "x-quoted-printable":
+		return kindQuotedPrintable
+	case "x-uuencode", "uuencode", "x-uue", "uue":
+		return kindUuencode
+	}
+	return kindUnknown
+}
+
+// base64Notes records what decodeBase64Body (or a base64Reader) found.
+func (p *parser) base64Notes(truncated, garbage bool, label string) {
+	if truncated {
+		p.note("truncated base64 in %s", label)
+	} else if garbage {
+		p.note("invalid characters in base64 in %s, skipped", label)
+	}
+}
+
+func (p *parser) unknownEncodingNote(cte, label string) {
+	p.note("%s: unknown transfer encoding %q, kept as is", label, truncate(cleanText(cte), 40))
 }
 
 func (p *parser) transferDecode(cte string, body []byte, label string) []byte {
-	switch cte {
-	case "", "7bit", "8bit", "binary", "7-bit", "8-bit", "none", "quoted-printable-no":
+	switch transferKindOf(cte) {
+	case kindIdentity:
 		return body
-	case "base64", "x-base64", "base-64":
+	case kindBase64:
 		out, truncated, garbage := decodeBase64Body(body)
-		if truncated {
-			p.note("truncated base64 in %s", label)
-		} else if garbage {
-			p.note("invalid characters in base64 in %s, skipped", label)
-		}
+		p.base64Notes(truncated, garbage, label)
 		return out
-	case "quoted-printable", "qp", "x-quoted-printable":
+	case kindQuotedPrintable:
 		return decodeQP(body)
-	case "x-uuencode", "uuencode", "x-uue", "uue":
+	case kindUuencode:
 		if blocks := findUUBlocks(body); len(blocks) > 0 {
 			if blocks[0].truncated {
 				p.note("truncated uuencode in %s", label)
@@ -354,7 +432,7 @@ func (p *parser) transferDecode(cte string, body []byte, label string) []byte {
 		data, _, _ := decodeUU(body, 0)
 		return data
 	}
-	p.note("%s: unknown transfer encoding %q, kept as is", label, truncate(cleanText(cte), 40))
+	p.unknownEncodingNote(cte, label)
 	return body
 }
 
@@ -438,6 +516,12 @@ func sniffHTMLCharset(b []byte) string {
 
 // innerMessage keeps a message/rfc822 part as a .eml attachment.
 func (p *parser) innerMessage(data []byte, filename, disposition string, fields []rawField) {
+	p.attach(data, "message/rfc822", p.innerFilename(data, filename), disposition, fields)
+}
+
+// innerFilename names a forwarded message after its Subject when the part
+// gave no file name. data is the message, or at least its whole header.
+func (p *parser) innerFilename(data []byte, filename string) string {
 	if filename == "" {
 		inner, _, _, _ := splitHeader(data)
 		for _, f := range inner {
@@ -454,11 +538,22 @@ func (p *parser) innerMessage(data []byte, filename, disposition string, fields 
 			filename += ".eml"
 		}
 	}
-	p.attach(data, "message/rfc822", filename, disposition, fields)
+	return filename
 }
 
 // attach adds an attachment with a copy of data.
 func (p *parser) attach(data []byte, mediaType, filename, disposition string, fields []rawField) {
+	a := p.newAttachment(mediaType, filename, disposition, fields)
+	a.Size = len(data)
+	a.Data = bytes.Clone(data)
+	if a.Data == nil {
+		a.Data = []byte{}
+	}
+	p.m.Attachments = append(p.m.Attachments, a)
+}
+
+// newAttachment describes the next attachment, without its bytes.
+func (p *parser) newAttachment(mediaType, filename, disposition string, fields []rawField) Attachment {
 	n := len(p.m.Attachments) + 1
 	if filename == "" {
 		filename = fmt.Sprintf("attachment-%d%s", n, extensionFor(mediaType))
@@ -469,16 +564,11 @@ func (p *parser) attach(data []byte, mediaType, filename, disposition string, fi
 		cid = strings.TrimSuffix(strings.TrimPrefix(cid, "<"), ">")
 		cid = strings.TrimSpace(cid)
 	}
-	p.m.Attachments = append(p.m.Attachments, Attachment{
+	return Attachment{
 		Filename:    filename,
 		ContentType: mediaType,
 		ContentID:   cid,
 		Disposition: disposition,
-		Size:        len(data),
-		Data:        bytes.Clone(data),
-	})
-	if p.m.Attachments[n-1].Data == nil {
-		p.m.Attachments[n-1].Data = []byte{}
 	}
 }
 
@@ -529,7 +619,7 @@ func (p *parser) multipart(body []byte, path string, depth int, mediaType, bound
 		parts, closed, found = splitMultipart(body, boundary)
 	}
 	if !found {
-		if g := guessBoundary(body); g != "" && g != boundary {
+		if g := guessBoundary(body, p.hollow); g != "" && g != boundary {
 			if boundary == "" {
 				p.note("%s: multipart without a boundary, guessed one", label)
 			} else {
@@ -543,6 +633,12 @@ func (p *parser) multipart(body []byte, path string, depth int, mediaType, bound
 			p.note("%s: multipart without a boundary, read as plain text", label)
 		} else {
 			p.note("%s: boundary not found, read as plain text", label)
+		}
+		if p.hollow.marked(body) {
+			var ok bool
+			if body, ok = p.resolveText(body, label); !ok {
+				return
+			}
 		}
 		p.textPart(body, "text/plain", "", label)
 		return
@@ -625,11 +721,14 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, closed, found
 }
 
 // guessBoundary returns the boundary of the first line that looks like a
-// delimiter ("--" and at least 4 more characters, no spaces).
-func guessBoundary(body []byte) string {
+// delimiter ("--" and at least 4 more characters, no spaces) among the
+// first 200 lines. A marker of h counts as the lines it stands for, so
+// that a hollowed body gives the same answer as the original.
+func guessBoundary(body []byte, h *hollow) string {
 	i := 0
 	for n := 0; i < len(body) && n < 200; n++ {
 		line, next := nextLine(body, i)
+		n += h.extraLines(line)
 		if bytes.HasPrefix(line, []byte("--")) {
 			b := bytes.TrimRight(line[2:], " \t")
 			if len(b) >= 4 && bytes.IndexAny(b, " \t") < 0 && !bytes.HasSuffix(b, []byte("--")) {

@@ -2,11 +2,24 @@ package service
 
 import (
 	"context"
+	"io"
 
 	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/store"
 )
+
+// mailboxCharset is the fallback charset of a mailbox's undeclared text:
+// its own setting, else its site's.
+func (s *Service) mailboxCharset(ctx context.Context, mailbox store.Mailbox) string {
+	if mailbox.Charset != "" {
+		return mailbox.Charset
+	}
+	if site, err := s.store.SiteByID(ctx, mailbox.SiteID); err == nil {
+		return site.Charset
+	}
+	return ""
+}
 
 // intakeOptions are the module's storage settings for a mailbox, with its
 // charset (else its site's) as the fallback for undeclared text.
@@ -15,18 +28,14 @@ func (s *Service) intakeOptions(ctx context.Context, mailbox store.Mailbox, orig
 	if err != nil {
 		return intake.Options{}, err
 	}
-	charset := mailbox.Charset
-	if charset == "" {
-		if site, err := s.store.SiteByID(ctx, mailbox.SiteID); err == nil {
-			charset = site.Charset
-		}
-	}
+	charset := s.mailboxCharset(ctx, mailbox)
 	return intake.Options{
 		SaveSource:         settings.SaveSource,
 		SaveAttachments:    settings.SaveAttachments,
 		MaxAttachmentBytes: int64(settings.MaxAttachmentSizeKB) * 1024,
 		Charset:            charset,
 		Origin:             origin,
+		TempDir:            s.tempDir,
 	}, nil
 }
 
@@ -42,6 +51,39 @@ func (s *Service) Deliver(ctx context.Context, mailbox store.Mailbox, raw []byte
 	return intake.Deliver(ctx, s.store, s.log, mailbox, raw, options)
 }
 
+// DeliverReader stores a received message read from r, of any size (a large
+// one is spooled to a file rather than held in memory), as
+// [Service.Deliver] does.
+func (s *Service) DeliverReader(ctx context.Context, mailbox store.Mailbox, r io.Reader, uid *store.UID, origin string) (intake.Result, error) {
+	options, err := s.intakeOptions(ctx, mailbox, origin)
+	if err != nil {
+		return intake.Result{}, err
+	}
+	options.UID = uid
+	return intake.DeliverReader(ctx, s.store, s.log, mailbox, r, options)
+}
+
+// DeliverSpool stores a message the fetcher spooled (a large one), as
+// [Service.Deliver] does.
+func (s *Service) DeliverSpool(ctx context.Context, mailbox store.Mailbox, spool *intake.Spool, uid *store.UID, origin string) (intake.Result, error) {
+	options, err := s.intakeOptions(ctx, mailbox, origin)
+	if err != nil {
+		return intake.Result{}, err
+	}
+	options.UID = uid
+	return intake.DeliverSpool(ctx, s.store, s.log, mailbox, spool, options)
+}
+
+// SpoolOptions say where and how a receiver spools a large message for
+// [Service.DeliverSpool].
+func (s *Service) SpoolOptions(ctx context.Context) (dir string, compress bool, err error) {
+	settings, err := s.currentSettings(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	return s.tempDir, settings.SaveSource, nil
+}
+
 // DeliverBatch stores several fetched messages of a mailbox at once (parsed
 // in parallel, one transaction), as [Service.Deliver] does one; it makes the
 // service a fetch.BatchDeliverer. Every message without Err is durable when
@@ -55,37 +97,50 @@ func (s *Service) DeliverBatch(ctx context.Context, mailbox store.Mailbox, messa
 // fetch.BatchPreparer, so that the fetcher parses the next batch while this
 // one commits.
 func (s *Service) PrepareBatch(ctx context.Context, mailbox store.Mailbox, messages []fetch.Incoming, origin string) func() []fetch.Stored {
-	options, err := s.intakeOptions(ctx, mailbox, origin)
-	if err != nil {
-		return func() []fetch.Stored {
-			out := make([]fetch.Stored, len(messages))
-			for i := range out {
-				out[i].Err = err
-			}
-			return out
-		}
-	}
 	items := make([]intake.Item, len(messages))
 	for i, m := range messages {
 		items[i] = intake.Item{Raw: m.Raw, UID: m.UID}
 	}
-	prepared := intake.PrepareBatch(mailbox, items, options, 0)
+	store := s.PrepareMessages(ctx, mailbox, items, origin)
 	return func() []fetch.Stored {
-		out := make([]fetch.Stored, len(messages))
-		for i, result := range intake.StoreBatch(ctx, s.store, s.log, mailbox, prepared) {
+		results := store()
+		out := make([]fetch.Stored, len(results))
+		for i, result := range results {
 			out[i] = fetch.Stored{Duplicate: result.Duplicate, Err: result.Err}
 		}
 		return out
 	}
 }
 
+// PrepareMessages parses received messages of a mailbox in parallel (no
+// database) and returns the function that stores them in one transaction
+// with the module's settings, as [Service.Deliver] stores one. Every
+// receiving path that takes many messages at once (the fetcher, "pochta
+// import") goes through it. It checks no rights.
+func (s *Service) PrepareMessages(ctx context.Context, mailbox store.Mailbox, items []intake.Item, origin string) func() []intake.Result {
+	options, err := s.intakeOptions(ctx, mailbox, origin)
+	if err != nil {
+		return func() []intake.Result {
+			out := make([]intake.Result, len(items))
+			for i := range out {
+				out[i].Err = err
+			}
+			return out
+		}
+	}
+	prepared := intake.PrepareBatch(mailbox, items, options, 0)
+	return func() []intake.Result {
+		return intake.StoreBatch(ctx, s.store, s.log, mailbox, prepared)
+	}
+}
+
 // ImportMessage stores a message given by a person or a script (the API's
 // upload, "pochta import") as if it had been received: admins into any
 // mailbox, a user into their own.
-func (s *Service) ImportMessage(ctx context.Context, actor *Actor, mailboxID int64, raw []byte, origin string) (intake.Result, error) {
+func (s *Service) ImportMessage(ctx context.Context, actor *Actor, mailboxID int64, raw io.Reader, origin string) (intake.Result, error) {
 	mailbox, err := s.changeableMailbox(ctx, actor, mailboxID)
 	if err != nil {
 		return intake.Result{}, err
 	}
-	return s.Deliver(ctx, mailbox, raw, nil, origin)
+	return s.DeliverReader(ctx, mailbox, raw, nil, origin)
 }

@@ -35,7 +35,7 @@ func TestDeliverAppliesSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	result, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, []byte(sampleMessage), "API")
+	result, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, strings.NewReader(sampleMessage), "API")
 	if err != nil || result.Duplicate {
 		t.Fatalf("import: %+v, %v", result, err)
 	}
@@ -47,10 +47,10 @@ func TestDeliverAppliesSettings(t *testing.T) {
 		!strings.Contains(view.Text, "Quarterly numbers") || len(view.Attachments) != 1 || view.Attachments[0].Dropped {
 		t.Errorf("stored: %+v", view)
 	}
-	if raw, err := env.Service.MessageSource(ctx, env.Admin, result.ID); err != nil || string(raw) != sampleMessage {
+	if raw, err := env.Source(ctx, env.Admin, result.ID); err != nil || string(raw) != sampleMessage {
 		t.Errorf("source not byte-exact: %v", err)
 	}
-	if again, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, []byte(sampleMessage), "API"); err != nil || !again.Duplicate || again.ID != result.ID {
+	if again, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, strings.NewReader(sampleMessage), "API"); err != nil || !again.Duplicate || again.ID != result.ID {
 		t.Errorf("second import: %+v, %v", again, err)
 	}
 	log, _ := env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID})
@@ -64,7 +64,7 @@ func TestDeliverAppliesSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := strings.Replace(sampleMessage, "Report", "Report 2", 1)
-	result, err = env.Service.ImportMessage(ctx, env.Admin, box.ID, []byte(other), "API")
+	result, err = env.Service.ImportMessage(ctx, env.Admin, box.ID, strings.NewReader(other), "API")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,17 +72,17 @@ func TestDeliverAppliesSettings(t *testing.T) {
 	if view.HasSource || len(view.Attachments) != 1 || !view.Attachments[0].Dropped || view.Attachments[0].Size != 60 {
 		t.Errorf("with source and attachments off: %+v", view)
 	}
-	if _, err := env.Service.MessageSource(ctx, env.Admin, result.ID); !errors.Is(err, service.ErrNotFound) {
+	if _, err := env.Source(ctx, env.Admin, result.ID); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("source that was not kept: %v", err)
 	}
 
 	// Rights: an auditor may not import; a user only into their own.
 	auditor := env.AddUser(t, "audrey", "auditor-pass", store.RoleAuditor)
 	user := env.AddUser(t, "ulysses", "user-password", store.RoleUser)
-	if _, err := env.Service.ImportMessage(ctx, auditor, box.ID, []byte(sampleMessage), "API"); !errors.Is(err, service.ErrForbidden) {
+	if _, err := env.Service.ImportMessage(ctx, auditor, box.ID, strings.NewReader(sampleMessage), "API"); !errors.Is(err, service.ErrForbidden) {
 		t.Errorf("auditor imports: %v", err)
 	}
-	if _, err := env.Service.ImportMessage(ctx, user, box.ID, []byte(sampleMessage), "API"); !errors.Is(err, service.ErrNotFound) {
+	if _, err := env.Service.ImportMessage(ctx, user, box.ID, strings.NewReader(sampleMessage), "API"); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("user imports into a system mailbox: %v", err)
 	}
 }
@@ -95,12 +95,12 @@ func TestDeliverNeverRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, raw := range []string{"", "\x00\x00\x00", "garbage without headers", "Subject: \xff\xfe\r\n\r\n\x00body", "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nno end"} {
-		result, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, []byte(raw), "API")
+		result, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, strings.NewReader(raw), "API")
 		if err != nil {
 			t.Errorf("%q rejected: %v", raw, err)
 			continue
 		}
-		if source, err := env.Service.MessageSource(ctx, env.Admin, result.ID); err != nil || string(source) != raw {
+		if source, err := env.Source(ctx, env.Admin, result.ID); err != nil || string(source) != raw {
 			t.Errorf("%q: source %q, %v", raw, source, err)
 		}
 	}
@@ -154,7 +154,7 @@ func peerCorpusThroughIntake(t *testing.T, env *servicetest.Env, files []string)
 		if err != nil {
 			t.Fatal(err)
 		}
-		result, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, raw, "test")
+		result, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, bytes.NewReader(raw), "test")
 		if err != nil {
 			t.Errorf("%s rejected: %v", file, err)
 			continue
@@ -167,7 +167,7 @@ func peerCorpusThroughIntake(t *testing.T, env *servicetest.Env, files []string)
 		if len(result.ParseErrors) > 0 {
 			noted++
 		}
-		source, err := env.Service.MessageSource(ctx, env.Admin, result.ID)
+		source, err := env.Source(ctx, env.Admin, result.ID)
 		if err != nil || !bytes.Equal(source, raw) {
 			t.Errorf("%s: source does not come back exactly (%v)", file, err)
 		}

@@ -2,11 +2,15 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"pochta.dev/pochta/internal/htmlsafe"
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/intake"
+	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/store"
 )
 
@@ -182,8 +186,12 @@ func (s *Service) Message(ctx context.Context, actor *Actor, id int64, options M
 	if err != nil {
 		return MessageView{}, err
 	}
+	content, err := s.messageContent(ctx, m)
+	if err != nil {
+		return MessageView{}, err
+	}
 	view := messageView(m)
-	view.Header, view.Text = m.Header, m.Text
+	view.Header, view.Text = content.Header, content.Text
 	byCID := map[string]int64{}
 	for _, a := range attachments {
 		view.Attachments = append(view.Attachments, AttachmentView{ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, ContentID: a.ContentID, Dropped: a.Dropped})
@@ -191,8 +199,8 @@ func (s *Service) Message(ctx context.Context, actor *Actor, id int64, options M
 			byCID[a.ContentID] = a.ID
 		}
 	}
-	if m.HTML != "" {
-		safe := htmlsafe.Sanitize(m.HTML, htmlsafe.Options{AllowRemote: options.AllowRemote, CID: func(contentID string) string {
+	if content.HTML != "" {
+		safe := htmlsafe.Sanitize(content.HTML, htmlsafe.Options{AllowRemote: options.AllowRemote, CID: func(contentID string) string {
 			if attachment, ok := byCID[contentID]; ok && options.CIDURL != nil {
 				return options.CIDURL(attachment)
 			}
@@ -233,28 +241,74 @@ func (s *Service) MessageNeighbours(ctx context.Context, actor *Actor, id int64,
 	return previous, next, nil
 }
 
-// MessageSource gives the exact source of a message the actor may read.
-func (s *Service) MessageSource(ctx context.Context, actor *Actor, id int64) ([]byte, error) {
-	if _, err := s.message(ctx, actor, id); err != nil {
-		return nil, err
+// messageContent reads a message's header, text and HTML: from its source,
+// parsed again with its mailbox's charset (so that a corrected charset
+// setting shows old mail right), or, when the source was not kept, as
+// stored. A large source is spooled to a file and parsed from there.
+func (s *Service) messageContent(ctx context.Context, m store.Message) (store.Content, error) {
+	if !m.HasSource {
+		content, err := s.store.MessageContent(ctx, m.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Content{}, nil
+		}
+		return content, err
 	}
-	raw, err := s.store.MessageSource(ctx, id)
-	return raw, wrapNotFound("message source", err)
+	charset := ""
+	if mailbox, err := s.store.MailboxByID(ctx, m.MailboxID); err == nil {
+		charset = s.mailboxCharset(ctx, mailbox)
+	}
+	source, err := s.store.OpenSource(ctx, m.ID)
+	if err != nil {
+		return store.Content{}, err
+	}
+	defer source.Close()
+	var parsed *mime.Message
+	if m.Size <= intake.MaxInMemory {
+		raw, err := io.ReadAll(source)
+		if err != nil {
+			return store.Content{}, fmt.Errorf("message %d: %w", m.ID, err)
+		}
+		parsed = mime.Parse(raw, mime.Options{FallbackCharset: charset})
+	} else {
+		spool, err := intake.NewSpool(source, s.tempDir, false)
+		if err != nil {
+			return store.Content{}, fmt.Errorf("message %d: %w", m.ID, err)
+		}
+		defer spool.Close()
+		if parsed, err = spool.Parse(charset); err != nil {
+			return store.Content{}, fmt.Errorf("message %d: %w", m.ID, err)
+		}
+	}
+	return store.Content{Header: parsed.HeaderText, Text: parsed.Text, HTML: parsed.HTML}, nil
 }
 
-// MessageAttachment gives one attachment with its bytes.
-func (s *Service) MessageAttachment(ctx context.Context, actor *Actor, messageID, attachmentID int64) (store.Attachment, error) {
-	if _, err := s.message(ctx, actor, messageID); err != nil {
-		return store.Attachment{}, err
-	}
-	a, err := s.store.AttachmentData(ctx, messageID, attachmentID)
+// MessageSource gives the exact source of a message the actor may read, as
+// a stream (a source may be large), with its size.
+func (s *Service) MessageSource(ctx context.Context, actor *Actor, id int64) (io.ReadCloser, int64, error) {
+	m, err := s.message(ctx, actor, id)
 	if err != nil {
-		return a, wrapNotFound("attachment", err)
+		return nil, 0, err
 	}
-	if a.Dropped {
-		return a, fmt.Errorf("attachment %d was not kept: %w", attachmentID, ErrNotFound)
+	source, err := s.store.OpenSource(ctx, id)
+	if err != nil {
+		return nil, 0, wrapNotFound("message source", err)
 	}
-	return a, nil
+	return source, m.Size, nil
+}
+
+// MessageAttachment gives one attachment and a stream of its bytes.
+func (s *Service) MessageAttachment(ctx context.Context, actor *Actor, messageID, attachmentID int64) (store.Attachment, io.ReadCloser, error) {
+	if _, err := s.message(ctx, actor, messageID); err != nil {
+		return store.Attachment{}, nil, err
+	}
+	a, body, err := s.store.OpenAttachment(ctx, messageID, attachmentID)
+	if err != nil {
+		return a, nil, wrapNotFound("attachment", err)
+	}
+	if a.Dropped || body == nil {
+		return a, nil, fmt.Errorf("attachment %d was not kept: %w", attachmentID, ErrNotFound)
+	}
+	return a, body, nil
 }
 
 // Message actions (API.md "message actions").

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,9 @@ func TestMessagesRightsViewAndActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := storeMessage(t, env, box.ID, "raw one", store.Message{Subject: "Hello", HTML: `<p>Hi</p><img src="cid:logo"><img src="https://t.example/p.gif"><script>x()</script>`},
+	// The view reads the HTML from the source.
+	id := storeMessage(t, env, box.ID, "Subject: Hello\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"+
+		`<p>Hi</p><img src="cid:logo"><img src="https://t.example/p.gif"><script>x()</script>`, store.Message{Subject: "Hello"},
 		store.Attachment{Filename: "logo.png", ContentType: "image/png", ContentID: "logo", Size: 3, Data: []byte{1, 2, 3}})
 	storeMessage(t, env, system.ID, "raw two", store.Message{Subject: "System mail"})
 
@@ -57,7 +60,7 @@ func TestMessagesRightsViewAndActions(t *testing.T) {
 	if _, err := env.Service.Message(ctx, other, id, service.MessageOptions{}); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("another user opens the message: %v", err)
 	}
-	if _, err := env.Service.MessageSource(ctx, other, id); !errors.Is(err, service.ErrNotFound) {
+	if _, err := env.Source(ctx, other, id); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("another user reads the source: %v", err)
 	}
 
@@ -75,11 +78,15 @@ func TestMessagesRightsViewAndActions(t *testing.T) {
 	if len(view.Attachments) != 1 || view.Attachments[0].Filename != "logo.png" {
 		t.Errorf("attachments: %+v", view.Attachments)
 	}
-	attachment, err := env.Service.MessageAttachment(ctx, owner, id, view.Attachments[0].ID)
-	if err != nil || !bytes.Equal(attachment.Data, []byte{1, 2, 3}) {
-		t.Errorf("attachment bytes: %v, %v", attachment.Data, err)
+	_, body, err := env.Service.MessageAttachment(ctx, owner, id, view.Attachments[0].ID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if raw, err := env.Service.MessageSource(ctx, owner, id); err != nil || string(raw) != "raw one" {
+	if data, err := io.ReadAll(body); err != nil || !bytes.Equal(data, []byte{1, 2, 3}) {
+		t.Errorf("attachment bytes: %v, %v", data, err)
+	}
+	body.Close()
+	if raw, err := env.Source(ctx, owner, id); err != nil || !strings.HasPrefix(string(raw), "Subject: Hello\r\n") {
 		t.Errorf("source: %q, %v", raw, err)
 	}
 

@@ -119,6 +119,7 @@ type Service struct {
 	fetcherOnce sync.Once
 	fetch       *fetch.Fetcher
 	dialer      pop3.Dialer // nil: TCP; tests put servers elsewhere
+	tempDir     string
 }
 
 // Options configure [New]. Store and Box are required.
@@ -129,6 +130,9 @@ type Options struct {
 	Logger *slog.Logger     // nil: slog.Default()
 	// Dialer opens the connections to mail servers; nil dials TCP.
 	Dialer pop3.Dialer
+	// TempDir is where large messages are spooled while they are received
+	// or shown ("": the system's temporary folder).
+	TempDir string
 }
 
 // New makes a Service.
@@ -141,6 +145,7 @@ func New(options Options) *Service {
 		now:      time.Now,
 		throttle: newThrottle(),
 		dialer:   options.Dialer,
+		tempDir:  options.TempDir,
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()

@@ -95,9 +95,14 @@ func TestMailboxRoundTripAndDeleteCascade(t *testing.T) {
 		if err := db.QueryRow(st.Rebind(`INSERT INTO messages (mailbox_id, date, received_at) VALUES (?, 0, 0) RETURNING id`), box.ID).Scan(&messageID); err != nil {
 			t.Fatal(err)
 		}
+		var attachmentID int64
+		if err := db.QueryRow(st.Rebind(`INSERT INTO attachments (message_id, filename) VALUES (?, 'a.txt') RETURNING id`), messageID).Scan(&attachmentID); err != nil {
+			t.Fatal(err)
+		}
 		statements := []string{
 			`INSERT INTO message_sources (message_id, data) VALUES (` + fmt.Sprint(messageID) + `, 'x')`,
-			`INSERT INTO attachments (message_id, filename) VALUES (` + fmt.Sprint(messageID) + `, 'a.txt')`,
+			`INSERT INTO message_source_chunks (message_id, seq, data) VALUES (` + fmt.Sprint(messageID) + `, 1, 'x')`,
+			`INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES (` + fmt.Sprint(attachmentID) + `, 1, 'x')`,
 			`INSERT INTO mailbox_uids (mailbox_id, uid, message_id, created_at) VALUES (` + fmt.Sprint(box.ID) + `, 'u1', ` + fmt.Sprint(messageID) + `, 0)`,
 		}
 		for _, statement := range statements {
@@ -121,7 +126,8 @@ func TestMailboxRoundTripAndDeleteCascade(t *testing.T) {
 		if err := st.DeleteMailbox(ctx, box.ID); err != nil {
 			t.Fatal(err)
 		}
-		for _, table := range []string{"messages", "message_sources", "attachments", "mailbox_uids", "rules", "rule_conditions", "log"} {
+		for _, table := range []string{"messages", "message_sources", "message_source_chunks", "attachments", "attachment_chunks",
+			"mailbox_uids", "rules", "rule_conditions", "log"} {
 			var n int
 			if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil || n != 0 {
 				t.Errorf("%s keeps %d rows after the mailbox was deleted (%v)", table, n, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -36,9 +38,6 @@ type Message struct {
 	ReceivedAt      time.Time
 	Size            int64
 	Priority        int
-	Header          string
-	Text            string
-	HTML            string
 	RawSHA256       string
 	Read            bool
 	Spam            string // "unknown", "yes" or "no"
@@ -46,7 +45,7 @@ type Message struct {
 	SpamWords       string
 	ParseErrors     []string
 	AttachmentCount int
-	HasSource       bool
+	HasSource       bool // the exact source is kept (else only its Content)
 	MailboxName     string
 }
 
@@ -60,6 +59,20 @@ type Attachment struct {
 	ContentID   string
 	Dropped     bool   // the body was not kept (too large, or attachments are not saved)
 	Data        []byte // only when asked for and kept
+	// Body, set on a new attachment instead of Data, gives its bytes as a
+	// stream (a large attachment read from a spool file); the store
+	// writes it in chunks and never holds it whole.
+	Body func() io.Reader
+}
+
+// Content is a message's header block, text and HTML (unsanitised), as the
+// parser gives them. The store keeps it only for messages whose source is
+// not kept; otherwise it is read from the source when the message is
+// shown, so that the text is not on disk twice.
+type Content struct {
+	Header string `json:"header"`
+	Text   string `json:"text"`
+	HTML   string `json:"html"`
 }
 
 // UID is a message's identity on the server it was fetched from: a POP3
@@ -72,10 +85,18 @@ type UID struct {
 // NewMessage is what [Store.InsertMessage] stores.
 type NewMessage struct {
 	Message
-	Raw         []byte // the exact source; kept compressed when SaveSource
-	SaveSource  bool
-	Attachments []Attachment
-	UID         *UID // recorded in the same transaction, when the message was fetched
+	// Content's Text is also what the full-text index reads; all of it is
+	// stored only when the source is not.
+	Content
+	Raw        []byte // the exact source; kept compressed when SaveSource
+	SaveSource bool
+	// CompressedSource, set instead of Raw for a large message, gives its
+	// source as compressed by [SourceWriter] (a spool file), read in
+	// chunks inside the insert's transaction. RawSHA256 must then be set
+	// by the caller.
+	CompressedSource func() (io.Reader, error)
+	Attachments      []Attachment
+	UID              *UID // recorded in the same transaction, when the message was fetched
 
 	compressed []byte // the source, compressed by CompressSource
 }
@@ -84,7 +105,7 @@ type NewMessage struct {
 // importer can do it on its parsing goroutines rather than inside the
 // insert's transaction. InsertMessages does it for messages not done yet.
 func (m *NewMessage) CompressSource() {
-	if m.SaveSource && m.compressed == nil {
+	if m.SaveSource && m.compressed == nil && m.CompressedSource == nil {
 		// Mail text compresses to about a third; a large message is
 		// mostly base64 attachments, which compress to about 3/4, and
 		// growing the buffer by doubling would hold twice that.
@@ -96,9 +117,12 @@ func (m *NewMessage) CompressSource() {
 	}
 }
 
+// sourceLevel is the zstd level of stored sources.
+const sourceLevel = zstd.SpeedFastest
+
 // zstd coders are safe for concurrent EncodeAll/DecodeAll and costly to make.
 var (
-	sourceEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	sourceEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(sourceLevel), zstd.WithEncoderConcurrency(1))
 	sourceDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(2<<30))
 )
 
@@ -160,6 +184,13 @@ type InsertResult struct {
 // One commit for many messages is what makes a bulk import fast: with
 // synchronous=FULL each commit waits for the disk.
 func (s *Store) InsertMessages(ctx context.Context, ms []*NewMessage) ([]InsertResult, error) {
+	return s.InsertMessagesLogged(ctx, ms, nil)
+}
+
+// InsertMessagesLogged is [Store.InsertMessages] that also writes the work
+// log lines that log makes of the results, in the same transaction: one
+// commit (one disk sync) for a batch and its log rather than two.
+func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log func([]InsertResult) []LogEntry) ([]InsertResult, error) {
 	results := make([]InsertResult, len(ms))
 	for i, m := range ms {
 		if err := s.prepareMessage(m); err != nil {
@@ -192,7 +223,13 @@ func (s *Store) InsertMessages(ctx context.Context, ms []*NewMessage) ([]InsertR
 			}
 			results[i].ID, results[i].Duplicate = id, duplicate
 		}
-		return s.indexBatch(ctx, statements)
+		if err := s.indexBatch(ctx, statements); err != nil {
+			return err
+		}
+		if log != nil {
+			return s.insertLog(ctx, tx, log(results))
+		}
+		return nil
 	})
 	if err != nil {
 		mailbox := int64(0)
@@ -403,8 +440,8 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 	}
 	parseErrors := strings.Join(m.ParseErrors, "\n")
 	query := `INSERT INTO messages (mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
-		date, received_at, size, priority, header, text_body, html_body, raw_sha256, is_read, spam, spam_rating, spam_words,
-		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
+		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	var id int64
 	if len(tx.ids) > 0 {
 		// With the ID known up front, the thread of a new conversation
@@ -416,11 +453,11 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 		}
 		args := []any{id, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
 			threadID, m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
-			m.Priority, m.Header, m.Text, m.HTML, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
+			m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
 			len(m.Attachments)}
 		query = `INSERT INTO messages (id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
-		date, received_at, size, priority, header, text_body, html_body, raw_sha256, is_read, spam, spam_rating, spam_words,
-		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
+		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 		if s.dialect == Postgres {
 			query = strings.Replace(query, "attachment_count)", "attachment_count, search)", 1)
 			query = strings.TrimSuffix(query, ")") + ", CAST(? AS tsvector))"
@@ -437,7 +474,7 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 	}
 	err = tx.queryRow(ctx, query, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
 		optionalID(threadID), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
-		m.Priority, m.Header, m.Text, m.HTML, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
+		m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
 		len(m.Attachments)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
@@ -464,15 +501,56 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 	return id, nil
 }
 
-// insertMessageParts stores a new message's source and attachments.
+// insertMessageParts stores a new message's source (or, when the source is
+// not kept, its content) and attachments.
 func (s *Store) insertMessageParts(ctx context.Context, tx *messageStatements, m *NewMessage, compressed []byte) error {
 	id := m.ID
-	if compressed != nil {
-		if err := tx.exec(ctx, `INSERT INTO message_sources (message_id, compression, data) VALUES (?, 'zstd', ?)`, id, compressed); err != nil {
+	switch {
+	case m.SaveSource && m.CompressedSource != nil:
+		source, err := m.CompressedSource()
+		if err != nil {
+			return fmt.Errorf("read spooled source: %w", err)
+		}
+		if err := tx.insertChunked(ctx, sourceBlobs, id, source, `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'source', 'zstd', ?)`); err != nil {
 			return fmt.Errorf("insert source: %w", err)
+		}
+	case m.SaveSource && len(compressed) <= ChunkSize:
+		// The common case: one value, no chunking buffers.
+		if err := tx.exec(ctx, `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'source', 'zstd', ?)`, id, compressed); err != nil {
+			return fmt.Errorf("insert source: %w", err)
+		}
+	case m.SaveSource:
+		if err := tx.insertChunked(ctx, sourceBlobs, id, bytes.NewReader(compressed), `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'source', 'zstd', ?)`); err != nil {
+			return fmt.Errorf("insert source: %w", err)
+		}
+	default:
+		content, err := json.Marshal(m.Content)
+		if err != nil {
+			return fmt.Errorf("encode content: %w", err)
+		}
+		if err := tx.exec(ctx, `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'text', 'zstd', ?)`,
+			id, sourceEncoder.EncodeAll(content, nil)); err != nil {
+			return fmt.Errorf("insert content: %w", err)
 		}
 	}
 	for _, a := range m.Attachments {
+		if a.Body != nil && !a.Dropped {
+			var attachmentID int64
+			body := a.Body()
+			first, err := firstChunk(body)
+			if err != nil {
+				return fmt.Errorf("read attachment %q: %w", a.Filename, err)
+			}
+			err = tx.queryRow(ctx, `INSERT INTO attachments (message_id, filename, content_type, size, content_id, data, dropped) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				id, a.Filename, a.ContentType, a.Size, a.ContentID, first, false).Scan(&attachmentID)
+			if err != nil {
+				return fmt.Errorf("insert attachment: %w", err)
+			}
+			if err := tx.writeChunks(ctx, attachmentBlobs, attachmentID, body); err != nil {
+				return fmt.Errorf("insert attachment %q: %w", a.Filename, err)
+			}
+			continue
+		}
 		var data any
 		if !a.Dropped {
 			data = a.Data
@@ -486,6 +564,19 @@ func (s *Store) insertMessageParts(ctx context.Context, tx *messageStatements, m
 		}
 	}
 	return nil
+}
+
+// insertChunked inserts the owner row of a value read from r (query takes
+// the owner's ID and chunk 0) and then the value's other chunks.
+func (p *messageStatements) insertChunked(ctx context.Context, kind blobKind, owner int64, r io.Reader, query string) error {
+	first, err := firstChunk(r)
+	if err != nil {
+		return err
+	}
+	if err := p.exec(ctx, query, owner, first); err != nil {
+		return err
+	}
+	return p.writeChunks(ctx, kind, owner, r)
 }
 
 // indexBatch writes the SQLite full-text rows of a batch's new messages,
@@ -541,7 +632,7 @@ func scanMessage(row interface{ Scan(...any) error }, full bool, extra ...any) (
 		&m.To, &m.Cc, &m.Bcc, &date, &received, &m.Size, &m.Priority, &m.RawSHA256, &m.Read, &m.Spam, &rating,
 		&m.SpamWords, &parseErrors, &m.AttachmentCount, &m.MailboxName}
 	if full {
-		dest = append(dest, &m.Header, &m.Text, &m.HTML, &m.HasSource)
+		dest = append(dest, &m.HasSource)
 	}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return m, mapError(err)
@@ -558,10 +649,12 @@ func scanMessage(row interface{ Scan(...any) error }, full bool, extra ...any) (
 	return m, nil
 }
 
-// MessageByID gives a message with its header and bodies.
+// MessageByID gives a message's fields (its text is read from its source:
+// [Store.OpenSource], or for a message whose source was not kept
+// [Store.MessageContent]).
 func (s *Store) MessageByID(ctx context.Context, id int64) (Message, error) {
-	m, err := scanMessage(s.queryRow(ctx, `SELECT `+messageColumns+`, m.header, m.text_body, m.html_body,
-		EXISTS (SELECT 1 FROM message_sources WHERE message_id = m.id) FROM messages m WHERE m.id = ?`, id), true)
+	m, err := scanMessage(s.queryRow(ctx, `SELECT `+messageColumns+`,
+		EXISTS (SELECT 1 FROM message_sources WHERE message_id = m.id AND kind = 'source') FROM messages m WHERE m.id = ?`, id), true)
 	if err != nil {
 		return m, fmt.Errorf("message %d: %w", id, err)
 	}
@@ -569,24 +662,75 @@ func (s *Store) MessageByID(ctx context.Context, id int64) (Message, error) {
 }
 
 // MessageSource gives the exact raw source of a message, or ErrNotFound when
-// it was not kept.
+// it was not kept. It holds the whole source in memory: for a message that
+// may be large, use [Store.OpenSource].
 func (s *Store) MessageSource(ctx context.Context, id int64) ([]byte, error) {
+	source, err := s.OpenSource(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer source.Close()
+	raw, err := io.ReadAll(source)
+	if err != nil {
+		return nil, fmt.Errorf("source of message %d: %w", id, err)
+	}
+	return raw, nil
+}
+
+// OpenSource streams the exact raw source of a message, or gives
+// ErrNotFound when it was not kept. A small source is decompressed at once;
+// a large one is read and decompressed a chunk at a time.
+func (s *Store) OpenSource(ctx context.Context, id int64) (io.ReadCloser, error) {
 	var compression string
 	var data []byte
-	if err := s.queryRow(ctx, `SELECT compression, data FROM message_sources WHERE message_id = ?`, id).Scan(&compression, &data); err != nil {
+	var chunks int
+	err := s.queryRow(ctx, `SELECT compression, data, chunks FROM message_sources WHERE message_id = ? AND kind = 'source'`, id).Scan(&compression, &data, &chunks)
+	if err != nil {
 		return nil, fmt.Errorf("source of message %d: %w", id, mapError(err))
+	}
+	var compressed io.Reader = bytes.NewReader(data)
+	if chunks > 1 {
+		compressed = io.MultiReader(compressed, &chunkReader{ctx: ctx, store: s, kind: sourceBlobs, owner: id, chunks: chunks, next: 1})
 	}
 	switch compression {
 	case "":
-		return data, nil
+		return io.NopCloser(compressed), nil
 	case "zstd":
-		raw, err := sourceDecoder.DecodeAll(data, nil)
+		if chunks == 1 {
+			raw, err := sourceDecoder.DecodeAll(data, nil)
+			if err != nil {
+				return nil, fmt.Errorf("source of message %d: %w", id, err)
+			}
+			return io.NopCloser(bytes.NewReader(raw)), nil
+		}
+		decoder, err := zstd.NewReader(compressed, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, fmt.Errorf("source of message %d: %w", id, err)
 		}
-		return raw, nil
+		return decompressingReader{decoder}, nil
 	}
 	return nil, fmt.Errorf("source of message %d: unknown compression %q", id, compression)
+}
+
+// MessageContent gives the header, text and HTML kept for a message whose
+// source was not kept, or ErrNotFound (then they are in its source).
+func (s *Store) MessageContent(ctx context.Context, id int64) (Content, error) {
+	var compression string
+	var data []byte
+	err := s.queryRow(ctx, `SELECT compression, data FROM message_sources WHERE message_id = ? AND kind = 'text'`, id).Scan(&compression, &data)
+	if err != nil {
+		return Content{}, fmt.Errorf("content of message %d: %w", id, mapError(err))
+	}
+	if compression == "zstd" {
+		if data, err = sourceDecoder.DecodeAll(data, nil); err != nil {
+			return Content{}, fmt.Errorf("content of message %d: %w", id, err)
+		}
+	}
+	var content Content
+	if err := json.Unmarshal(data, &content); err != nil {
+		return Content{}, fmt.Errorf("content of message %d: %w", id, err)
+	}
+	return content, nil
 }
 
 // Attachments lists a message's attachments without their bodies.
@@ -607,15 +751,42 @@ func (s *Store) Attachments(ctx context.Context, messageID int64) ([]Attachment,
 	return list, rows.Err()
 }
 
-// AttachmentData gives one attachment with its body.
+// AttachmentData gives one attachment with its body, whole in memory: for
+// one that may be large, use [Store.OpenAttachment].
 func (s *Store) AttachmentData(ctx context.Context, messageID, attachmentID int64) (Attachment, error) {
-	var a Attachment
-	err := s.queryRow(ctx, `SELECT id, message_id, filename, content_type, size, content_id, dropped, data FROM attachments WHERE id = ? AND message_id = ?`,
-		attachmentID, messageID).Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.ContentID, &a.Dropped, &a.Data)
+	a, body, err := s.OpenAttachment(ctx, messageID, attachmentID)
 	if err != nil {
-		return a, fmt.Errorf("attachment %d of message %d: %w", attachmentID, messageID, mapError(err))
+		return a, err
+	}
+	if body == nil {
+		return a, nil
+	}
+	defer body.Close()
+	if a.Data, err = io.ReadAll(body); err != nil {
+		return a, fmt.Errorf("attachment %d of message %d: %w", attachmentID, messageID, err)
 	}
 	return a, nil
+}
+
+// OpenAttachment gives one attachment and a stream of its body (nil when
+// the body was not kept), read a chunk at a time.
+func (s *Store) OpenAttachment(ctx context.Context, messageID, attachmentID int64) (Attachment, io.ReadCloser, error) {
+	var a Attachment
+	var data []byte
+	var chunks int
+	err := s.queryRow(ctx, `SELECT id, message_id, filename, content_type, size, content_id, dropped, data, chunks FROM attachments WHERE id = ? AND message_id = ?`,
+		attachmentID, messageID).Scan(&a.ID, &a.MessageID, &a.Filename, &a.ContentType, &a.Size, &a.ContentID, &a.Dropped, &data, &chunks)
+	if err != nil {
+		return a, nil, fmt.Errorf("attachment %d of message %d: %w", attachmentID, messageID, mapError(err))
+	}
+	if a.Dropped || data == nil {
+		return a, nil, nil
+	}
+	var body io.Reader = bytes.NewReader(data)
+	if chunks > 1 {
+		body = io.MultiReader(body, &chunkReader{ctx: ctx, store: s, kind: attachmentBlobs, owner: a.ID, chunks: chunks, next: 1})
+	}
+	return a, io.NopCloser(body), nil
 }
 
 // MessageFilter narrows [Store.Messages]. Zero fields do not filter.

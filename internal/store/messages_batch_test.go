@@ -27,12 +27,12 @@ func TestInsertMessagesBatch(t *testing.T) {
 		}
 		one := "Subject: one\r\n\r\nпервое письмо\r\n"
 		batch := []*store.NewMessage{
-			newMessage(box, one, store.Message{MessageID: "one@x", Subject: "one", Text: "первое письмо"}),
+			newMessage(box, one, store.Message{MessageID: "one@x", Subject: "one"}, store.Content{Text: "первое письмо"}),
 			newMessage(box, "Subject: before\r\n\r\nalready here\r\n", store.Message{Subject: "before again"}), // duplicate of an earlier batch
 			newMessage(box, one, store.Message{Subject: "one again"}),                                          // duplicate within this batch
 			newMessage(other, one, store.Message{Subject: "one elsewhere"}),                                    // another mailbox: not a duplicate
 			newMessage(box, "Subject: bad\r\n\r\n", store.Message{Subject: "bad\x00"}),                         // refused alone
-			newMessage(box, "Subject: Re: one\r\n\r\nответ\r\n", store.Message{MessageID: "two@x", InReplyTo: "one@x", Subject: "Re: one", Text: "ответ"}),
+			newMessage(box, "Subject: Re: one\r\n\r\nответ\r\n", store.Message{MessageID: "two@x", InReplyTo: "one@x", Subject: "Re: one"}, store.Content{Text: "ответ"}),
 		}
 		batch[2].UID = &store.UID{UID: "uid-again"}
 		results, err := st.InsertMessages(ctx, batch)
@@ -93,7 +93,7 @@ func TestInsertMessagesLargeBatch(t *testing.T) {
 		var batch []*store.NewMessage
 		for i := range 300 {
 			raw := fmt.Sprintf("Subject: n%d\r\n\r\nbody %d\r\n", i%150, i%150)
-			batch = append(batch, newMessage(box, raw, store.Message{Subject: fmt.Sprintf("n%d", i%150), Text: "body"}))
+			batch = append(batch, newMessage(box, raw, store.Message{Subject: fmt.Sprintf("n%d", i%150)}, store.Content{Text: "body"}))
 		}
 		results, err := st.InsertMessages(ctx, batch)
 		if err != nil {

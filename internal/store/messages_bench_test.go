@@ -36,8 +36,8 @@ func BenchmarkInsertMessages(b *testing.B) {
 			n++
 			raw := fmt.Sprintf("Subject: message %d\r\nMessage-ID: <%d@x>\r\n\r\nbody of message %d with some words\r\n", n, n, n)
 			batch = append(batch, &store.NewMessage{Message: store.Message{MailboxID: box, MessageID: fmt.Sprintf("%d@x", n),
-				Subject: fmt.Sprintf("message %d", n), From: "a@example.com", To: "b@example.com", Text: fmt.Sprintf("body of message %d with some words", n)},
-				Raw: []byte(raw), SaveSource: true})
+				Subject: fmt.Sprintf("message %d", n), From: "a@example.com", To: "b@example.com"},
+				Content: store.Content{Text: fmt.Sprintf("body of message %d with some words", n)}, Raw: []byte(raw), SaveSource: true})
 		}
 		if _, err := st.InsertMessages(ctx, batch); err != nil {
 			b.Fatal(err)

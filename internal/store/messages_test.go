@@ -11,9 +11,13 @@ import (
 	"pochta.dev/pochta/internal/store"
 )
 
-func newMessage(mailboxID int64, raw string, fields store.Message) *store.NewMessage {
+func newMessage(mailboxID int64, raw string, fields store.Message, content ...store.Content) *store.NewMessage {
 	fields.MailboxID = mailboxID
-	return &store.NewMessage{Message: fields, Raw: []byte(raw), SaveSource: true}
+	m := &store.NewMessage{Message: fields, Raw: []byte(raw), SaveSource: true}
+	if len(content) > 0 {
+		m.Content = content[0]
+	}
+	return m
 }
 
 func TestMessageStorage(t *testing.T) {
@@ -23,8 +27,8 @@ func TestMessageStorage(t *testing.T) {
 		box := newMailbox(t, st, site.ID, 0)
 		raw := "Subject: Привет\r\nMessage-ID: <a@x>\r\n\r\nbody \x00\xff bytes\r\n" // the source keeps any bytes
 		first := newMessage(box, raw, store.Message{MessageID: "<a@x>", Subject: "Привет, мир", From: "Иван <ivan@example.ru>",
-			To: "Team <team@example.com>", Text: "Отчёт за квартал готов", HTML: "<p>Отчёт</p>", Size: int64(len(raw)),
-			ParseErrors: []string{"part 1: unknown charset x-foo"}})
+			To: "Team <team@example.com>", Size: int64(len(raw)),
+			ParseErrors: []string{"part 1: unknown charset x-foo"}}, store.Content{Text: "Отчёт за квартал готов", HTML: "<p>Отчёт</p>"})
 		first.Attachments = []store.Attachment{
 			{Filename: "отчёт.pdf", ContentType: "application/pdf", Size: 3, Data: []byte{0, 1, 2}},
 			{Filename: "big.iso", ContentType: "application/octet-stream", Size: 1 << 30, Dropped: true},
@@ -55,7 +59,7 @@ func TestMessageStorage(t *testing.T) {
 			t.Errorf("source round trip: %q, %v", source, err)
 		}
 		got, err := st.MessageByID(ctx, id)
-		if err != nil || got.Subject != "Привет, мир" || got.HTML != "<p>Отчёт</p>" || got.ThreadID != id || !got.HasSource ||
+		if err != nil || got.Subject != "Привет, мир" || got.ThreadID != id || !got.HasSource ||
 			got.Date.IsZero() || got.Spam != "unknown" || got.AttachmentCount != 2 || len(got.ParseErrors) != 1 {
 			t.Errorf("MessageByID = %+v, %v", got, err)
 		}
@@ -108,7 +112,8 @@ func TestMessageSearchFiltersAndPaging(t *testing.T) {
 				box = boxB
 			}
 			m := newMessage(box, fmt.Sprintf("raw %d", i), store.Message{Subject: subjects[i%5], From: fmt.Sprintf("Sender%d <s%d@example.com>", i%3, i%3),
-				To: "Бухгалтерия <buh@example.ru>", Text: fmt.Sprintf("message number %d", i), Date: base.Add(time.Duration(i%7) * time.Hour), Read: i%2 == 0})
+				To: "Бухгалтерия <buh@example.ru>", Date: base.Add(time.Duration(i%7) * time.Hour), Read: i%2 == 0},
+				store.Content{Text: fmt.Sprintf("message number %d", i)})
 			if _, _, err := st.InsertMessage(ctx, m); err != nil {
 				t.Fatal(err)
 			}

@@ -75,6 +75,12 @@ type Store struct {
 // A dsn starting with postgres:// or postgresql:// selects PostgreSQL; anything
 // else is taken as the path of a SQLite database file, created when missing.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, 0)
+}
+
+// open is Open, applying the migrations up to version upTo (0: all); tests
+// of a migration start from the schema before it.
+func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 	var s *Store
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db, err := sql.Open("pgx", dsn)
@@ -106,7 +112,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("connect %s: %w", s.dialect, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		s.db.Close()
 		return nil, err
 	}
@@ -152,7 +158,7 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // migrate applies the embedded migrations that the database has not seen yet,
 // each in its own transaction, recording them in schema_migrations.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -172,6 +178,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migrate: bad migration name %q", name)
+		}
+		if upTo > 0 && version > upTo {
+			break
 		}
 		var seen int
 		if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&seen); err != nil {

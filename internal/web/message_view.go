@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/base64"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -181,16 +182,21 @@ func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *se
 	// meet the login page instead.
 	inlined := 0
 	m, err := s.svc.Message(r.Context(), session.Actor, id, service.MessageOptions{AllowRemote: remote, CIDURL: func(attachment int64) string {
-		a, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachment)
+		a, body, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachment)
 		if err != nil {
 			return ""
 		}
+		defer body.Close()
 		media, _, err := mime.ParseMediaType(a.ContentType)
-		if err != nil || !inlineImageTypes[strings.ToLower(media)] || inlined+len(a.Data) > maxInlineImages {
+		if err != nil || !inlineImageTypes[strings.ToLower(media)] || inlined+int(a.Size) > maxInlineImages {
 			return ""
 		}
-		inlined += len(a.Data)
-		return "data:" + strings.ToLower(media) + ";base64," + base64.StdEncoding.EncodeToString(a.Data)
+		data, err := io.ReadAll(io.LimitReader(body, maxInlineImages-int64(inlined)))
+		if err != nil {
+			return ""
+		}
+		inlined += len(data)
+		return "data:" + strings.ToLower(media) + ";base64," + base64.StdEncoding.EncodeToString(data)
 	}})
 	if err != nil {
 		s.serviceError(w, r, err)
@@ -233,11 +239,12 @@ func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *se
 	if !ok {
 		return
 	}
-	raw, err := s.svc.MessageSource(r.Context(), session.Actor, id)
+	source, size, err := s.svc.MessageSource(r.Context(), session.Actor, id)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
 	}
+	defer source.Close()
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -249,10 +256,10 @@ func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *se
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		h.Set("Content-Disposition", "inline")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(raw)
+		_, _ = io.Copy(w, source)
 	}
 }
 
@@ -276,18 +283,19 @@ func (s *server) messageAttachment(w http.ResponseWriter, r *http.Request, sessi
 		s.notFound(w, r)
 		return
 	}
-	a, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachmentID)
+	a, body, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachmentID)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
 	}
-	writeAttachment(w, r, a, r.URL.Query().Get("inline") == "1")
+	defer body.Close()
+	writeAttachment(w, r, a, body, r.URL.Query().Get("inline") == "1")
 }
 
 // writeAttachment sends an attachment's bytes under its original name
 // (RFC 2231-encoded when not ASCII), never sniffed, and sandboxed should a
 // browser open it. It is the web's twin of the API's download.
-func writeAttachment(w http.ResponseWriter, r *http.Request, a store.Attachment, inline bool) {
+func writeAttachment(w http.ResponseWriter, r *http.Request, a store.Attachment, body io.Reader, inline bool) {
 	contentType := a.ContentType
 	media, _, err := mime.ParseMediaType(contentType)
 	if err != nil || contentType == "" {
@@ -308,13 +316,13 @@ func writeAttachment(w http.ResponseWriter, r *http.Request, a store.Attachment,
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Disposition", disposition)
-	h.Set("Content-Length", strconv.Itoa(len(a.Data)))
+	h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cache-Control", "private, no-store")
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(a.Data)
+		_, _ = io.Copy(w, body)
 	}
 }
 

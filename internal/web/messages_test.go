@@ -108,7 +108,7 @@ func (m msgMail) raw() []byte {
 
 func msgImport(t *testing.T, ts *testServer, mailboxID int64, raw []byte) int64 {
 	t.Helper()
-	result, err := ts.env.Service.ImportMessage(context.Background(), ts.env.Admin, mailboxID, raw, "test")
+	result, err := ts.env.Service.ImportMessage(context.Background(), ts.env.Admin, mailboxID, bytes.NewReader(raw), "test")
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}

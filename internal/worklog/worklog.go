@@ -46,6 +46,13 @@ func (l *Log) policy(ctx context.Context) (bool, int) {
 	return l.settings.LogPolicy(ctx)
 }
 
+// Enabled reports whether entries are kept (the log is not disabled), for a
+// caller that writes its lines inside a transaction of its own.
+func (l *Log) Enabled(ctx context.Context) bool {
+	disabled, _ := l.policy(ctx)
+	return !disabled
+}
+
 // Record stores entries unless the log is disabled.
 func (l *Log) Record(ctx context.Context, entries ...store.LogEntry) {
 	if disabled, _ := l.policy(ctx); disabled {

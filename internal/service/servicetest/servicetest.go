@@ -7,6 +7,7 @@ package servicetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -92,4 +93,15 @@ func (e *Env) AddUser(t testing.TB, login, password, role string) *service.Actor
 		t.Fatal(err)
 	}
 	return &service.Actor{User: user}
+}
+
+// Source reads a message's whole source through the service, as the
+// front ends stream it.
+func (e *Env) Source(ctx context.Context, actor *service.Actor, id int64) ([]byte, error) {
+	source, _, err := e.Service.MessageSource(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	defer source.Close()
+	return io.ReadAll(source)
 }

@@ -1,0 +1,141 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"pochta.dev/pochta/internal/mime"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
+)
+
+// MaxInMemory is the size up to which a message is read into memory and
+// stored as one value; a larger one is spooled to a temporary file (see
+// [Spool]) and stored in chunks, so that receiving it needs a few MB of
+// memory whatever its size.
+const MaxInMemory = 8 << 20
+
+// Spool is a received message written to temporary files as it was read:
+// its exact bytes (for the parser, which reads it once more) and, when the
+// source is to be kept, its compressed form (what the store keeps), with
+// the hash of the bytes. Close removes the files.
+type Spool struct {
+	raw        *os.File
+	compressed *os.File
+	size       int64
+	compSize   int64
+	hash       string
+}
+
+// NewSpool reads r to its end into a spool in dir ("" is the system's
+// temporary folder). It holds a few MB of memory whatever the size.
+func NewSpool(r io.Reader, dir string, compress bool) (spool *Spool, err error) {
+	spool = &Spool{}
+	defer func() {
+		if err != nil {
+			spool.Close()
+		}
+	}()
+	if spool.raw, err = os.CreateTemp(dir, "pochta-message-*.eml"); err != nil {
+		return nil, fmt.Errorf("spool message: %w", err)
+	}
+	hasher := sha256.New()
+	writers := []io.Writer{spool.raw, hasher}
+	var compressor io.WriteCloser
+	if compress {
+		if spool.compressed, err = os.CreateTemp(dir, "pochta-message-*.zst"); err != nil {
+			return nil, fmt.Errorf("spool message: %w", err)
+		}
+		if compressor, err = store.SourceWriter(spool.compressed); err != nil {
+			return nil, fmt.Errorf("spool message: %w", err)
+		}
+		writers = append(writers, compressor)
+	}
+	if spool.size, err = io.Copy(io.MultiWriter(writers...), r); err != nil {
+		return nil, fmt.Errorf("spool message: %w", err)
+	}
+	if compressor != nil {
+		if err := compressor.Close(); err != nil {
+			return nil, fmt.Errorf("spool message: %w", err)
+		}
+		if spool.compSize, err = spool.compressed.Seek(0, io.SeekCurrent); err != nil {
+			return nil, fmt.Errorf("spool message: %w", err)
+		}
+	}
+	spool.hash = hashString(hasher)
+	return spool, nil
+}
+
+func hashString(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+
+// Size is the message's size in bytes.
+func (s *Spool) Size() int64 { return s.size }
+
+// SHA256 is the hex SHA-256 of the message's bytes (its duplicate key).
+func (s *Spool) SHA256() string { return s.hash }
+
+// Parse parses the spooled message (see [mime.ParseAt]) with charset as the
+// fallback for undeclared text.
+func (s *Spool) Parse(charset string) (*mime.Message, error) {
+	return mime.ParseAt(s.raw, s.size, mime.Options{FallbackCharset: charset})
+}
+
+// Close removes the spool's files.
+func (s *Spool) Close() error {
+	var errs []error
+	for _, f := range []*os.File{s.raw, s.compressed} {
+		if f != nil {
+			errs = append(errs, f.Close(), os.Remove(f.Name()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DeliverReader stores a received message read from r, of any size: up to
+// [MaxInMemory] bytes it is [Deliver]; a larger message is spooled to a
+// temporary file in options.TempDir, parsed from there and stored in
+// chunks ([DeliverSpool]).
+func DeliverReader(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, r io.Reader, options Options) (Result, error) {
+	head, err := io.ReadAll(io.LimitReader(r, MaxInMemory+1))
+	if err != nil {
+		return Result{}, fmt.Errorf("read message: %w", err)
+	}
+	if len(head) <= MaxInMemory {
+		return Deliver(ctx, st, log, mailbox, head, options)
+	}
+	spool, err := NewSpool(io.MultiReader(bytes.NewReader(head), r), options.TempDir, options.SaveSource)
+	head = nil // the spool has it; let a large buffer go
+	if err != nil {
+		return Result{}, err
+	}
+	defer spool.Close()
+	return DeliverSpool(ctx, st, log, mailbox, spool, options)
+}
+
+// DeliverSpool stores a spooled message. The parser reads the spool file
+// and keeps only a reduced copy of the message in memory; large attachment
+// bodies are decoded from the file as the store writes them, in chunks.
+func DeliverSpool(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, spool *Spool, options Options) (Result, error) {
+	parsed, err := spool.Parse(options.Charset)
+	if err != nil {
+		return Result{}, fmt.Errorf("deliver to mailbox %d: %w", mailbox.ID, err)
+	}
+	message := newMessage(mailbox, parsed, options)
+	message.RawSHA256 = spool.hash
+	if options.SaveSource {
+		compressed, size := spool.compressed, spool.compSize
+		message.CompressedSource = func() (io.Reader, error) { return io.NewSectionReader(compressed, 0, size), nil }
+	}
+	results := StoreBatch(ctx, st, log, mailbox, []*Prepared{{message: message, origin: options.Origin}})
+	if results[0].Err != nil {
+		return Result{}, results[0].Err
+	}
+	return results[0], nil
+}
