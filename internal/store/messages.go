@@ -118,7 +118,7 @@ func (m *NewMessage) CompressSource() {
 }
 
 // sourceLevel is the zstd level of stored sources.
-const sourceLevel = zstd.SpeedFastest
+const sourceLevel = zstd.SpeedDefault
 
 // zstd coders are safe for concurrent EncodeAll/DecodeAll and costly to make.
 var (
@@ -285,6 +285,9 @@ type messageStatements struct {
 	ids    []int64 // PostgreSQL: message IDs reserved for the batch
 }
 
+// hashPrefix is the part of a source hash the duplicate index holds.
+func hashPrefix(hash string) string { return hash[:min(len(hash), 16)] }
+
 type hashKey struct {
 	mailbox int64
 	hash    string
@@ -306,8 +309,15 @@ func (p *messageStatements) loadHashes(ctx context.Context, ms []*NewMessage, re
 	for mailbox, hashes := range wanted {
 		for start := 0; start < len(hashes); start += 500 {
 			chunk := hashes[start:min(start+500, len(hashes))]
-			rows, err := p.tx.QueryContext(ctx, p.store.rebind(`SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = ? AND raw_sha256 IN (`+
-				placeholders(len(chunk))+`) GROUP BY raw_sha256`), append([]any{mailbox}, chunk...)...)
+			// The index holds the first 16 hex digits of each hash (64
+			// bits: as selective, a third of the space); the full hash
+			// is compared on the rows found.
+			prefixes := make([]any, len(chunk))
+			for i, hash := range chunk {
+				prefixes[i] = hashPrefix(hash.(string))
+			}
+			rows, err := p.tx.QueryContext(ctx, p.store.rebind(`SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = ? AND substr(raw_sha256, 1, 16) IN (`+
+				placeholders(len(chunk))+`) GROUP BY raw_sha256`), append([]any{mailbox}, prefixes...)...)
 			if err != nil {
 				return fmt.Errorf("duplicate check: %w", err)
 			}
@@ -318,7 +328,9 @@ func (p *messageStatements) loadHashes(ctx context.Context, ms []*NewMessage, re
 					rows.Close()
 					return err
 				}
-				p.hashes[hashKey{mailbox, hash}] = id
+				if seen[hashKey{mailbox, hash}] {
+					p.hashes[hashKey{mailbox, hash}] = id
+				}
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -608,7 +620,9 @@ func (s *Store) findThread(ctx context.Context, tx *messageStatements, m *NewMes
 			continue
 		}
 		var thread sql.NullInt64
-		err := tx.queryRow(ctx, `SELECT thread_id FROM messages WHERE mailbox_id = ? AND message_id = ? ORDER BY id LIMIT 1`, m.MailboxID, parents[i]).Scan(&thread)
+		// "+mailbox_id" keeps either planner on messages_msgid: a
+		// Message-ID names a few messages, a mailbox may hold millions.
+		err := tx.queryRow(ctx, `SELECT thread_id FROM messages WHERE message_id = ? AND +mailbox_id = ? ORDER BY id LIMIT 1`, parents[i], m.MailboxID).Scan(&thread)
 		if err == nil && thread.Valid {
 			return thread.Int64, nil
 		}
@@ -861,7 +875,11 @@ func quoteLexeme(word string) string {
 // to_tsvector makes the index independent of the server's locale: under the
 // C locale PostgreSQL's parser neither splits nor lower-cases Cyrillic words.
 // Each word keeps one position per weight: the index answers "which
-// messages hold these words", not phrase queries.
+// messages hold these words", not phrase queries. A word found only in the
+// body has no position at all (a third less space): such a lexeme matches
+// a query of any weight, so the subject, sender and recipient filters
+// recheck with ts_filter (see Messages), while the body's weight D matches
+// it as it should.
 func tsvectorLiteral(subject, sender, recipients, body string) string {
 	type entry struct{ positions []string }
 	entries := map[string]*entry{}
@@ -881,6 +899,12 @@ func tsvectorLiteral(subject, sender, recipients, body string) string {
 				e = &entry{}
 				entries[word] = e
 				order = append(order, word)
+				if part.weight == "D" {
+					// A word of the body alone goes in without a position:
+					// positions are four bytes a word, and only the
+					// columns' weights need them (see ftsQuery).
+					continue
+				}
 			}
 			e.positions = append(e.positions, strconv.Itoa(position)+part.weight)
 		}
@@ -891,8 +915,10 @@ func tsvectorLiteral(subject, sender, recipients, body string) string {
 			b.WriteByte(' ')
 		}
 		b.WriteString(quoteLexeme(word))
-		b.WriteByte(':')
-		b.WriteString(strings.Join(entries[word].positions, ","))
+		if positions := entries[word].positions; len(positions) > 0 {
+			b.WriteByte(':')
+			b.WriteString(strings.Join(positions, ","))
+		}
 	}
 	return b.String()
 }
@@ -972,9 +998,13 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	}
 	var search []string
 	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
+	var rechecks []any     // PostgreSQL: weight, query pairs for ts_filter
 	for _, part := range []struct{ text, column string }{{filter.Query, ""}, {filter.From, "sender"}, {filter.To, "recipients"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
 		if query := s.ftsQuery(part.text, part.column); query != "" {
 			search = append(search, query)
+			if weight := map[string]string{"subject": "a", "sender": "b", "recipients": "c"}[part.column]; weight != "" && s.dialect == Postgres {
+				rechecks = append(rechecks, "{"+weight+"}", s.ftsQuery(part.text, ""))
+			}
 		}
 	}
 	if len(search) > 0 {
@@ -1010,8 +1040,12 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	}
 	query := `SELECT ` + messageColumns + `, ` + column + ` FROM messages m`
 	if searchQuery != "" {
-		query = `WITH hits AS MATERIALIZED (SELECT id FROM messages WHERE search @@ CAST(? AS tsquery)) ` + query
-		args = append([]any{searchQuery}, args...)
+		hits := `SELECT id FROM messages WHERE search @@ CAST(? AS tsquery)`
+		for range len(rechecks) / 2 {
+			hits += ` AND ts_filter(search, CAST(? AS "char"[])) @@ CAST(? AS tsquery)`
+		}
+		query = `WITH hits AS MATERIALIZED (` + hits + `) ` + query
+		args = append(append([]any{searchQuery}, rechecks...), args...)
 	}
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")

@@ -113,7 +113,7 @@ func TestMessageSearchFiltersAndPaging(t *testing.T) {
 			}
 			m := newMessage(box, fmt.Sprintf("raw %d", i), store.Message{Subject: subjects[i%5], From: fmt.Sprintf("Sender%d <s%d@example.com>", i%3, i%3),
 				To: "Бухгалтерия <buh@example.ru>", Date: base.Add(time.Duration(i%7) * time.Hour), Read: i%2 == 0},
-				store.Content{Text: fmt.Sprintf("message number %d", i)})
+				store.Content{Text: fmt.Sprintf("message number %d, invoice from accounting", i)})
 			if _, _, err := st.InsertMessage(ctx, m); err != nil {
 				t.Fatal(err)
 			}
@@ -133,6 +133,14 @@ func TestMessageSearchFiltersAndPaging(t *testing.T) {
 			{"a recipient is not a sender", store.MessageFilter{From: "бухгалтерия"}, 0},
 			{"a sender is not a recipient", store.MessageFilter{To: "sender1"}, 0},
 			{"body", store.MessageFilter{Text: "number"}, 25},
+			// Words of the body alone are no sender, recipient or subject
+			// (PostgreSQL keeps them without a weight, rechecked).
+			{"a body word is not a sender", store.MessageFilter{From: "accounting"}, 0},
+			{"a body word is not a recipient", store.MessageFilter{To: "accounting"}, 0},
+			{"a body word is not a subject", store.MessageFilter{Subject: "accounting"}, 0},
+			{"a subject word in the body too", store.MessageFilter{Subject: "invoice"}, 5},
+			{"a subject word in the body, as body", store.MessageFilter{Text: "invoice"}, 25},
+			{"sender and subject", store.MessageFilter{From: "sender1", Subject: "invoice"}, 1},
 			{"operators are words", store.MessageFilter{Query: `"OR" NEAR( *`}, 0},
 			{"mailbox", store.MessageFilter{MailboxIDs: []int64{boxB}}, 5},
 			{"no mailboxes", store.MessageFilter{MailboxIDs: []int64{}}, 0},

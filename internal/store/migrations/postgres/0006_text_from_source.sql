@@ -39,3 +39,14 @@ DROP INDEX log_rule;
 CREATE INDEX log_rule ON log(rule_id, id) WHERE rule_id IS NOT NULL;
 DROP INDEX log_message;
 CREATE INDEX log_message ON log(message_id, id) WHERE message_id IS NOT NULL;
+
+-- Threads look a parent up by Message-ID and mailbox: messages_msgid finds
+-- the few messages with that ID, and the mailbox is checked on them; a
+-- second index per message on (mailbox_id, message_id) is not worth its
+-- space and its cost on every insert.
+DROP INDEX messages_mailbox_msgid;
+
+-- The duplicate check looks sources up by the first 16 hex digits of their
+-- hash (store.hashPrefix) and compares the whole hash on the rows found.
+DROP INDEX messages_hash;
+CREATE INDEX messages_hash ON messages(mailbox_id, substr(raw_sha256, 1, 16));
