@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
@@ -611,4 +613,117 @@ func TestOneFetchPerMailboxInProcess(t *testing.T) {
 	if got := h.check(t, id); got.Error != "" {
 		t.Errorf("a fetch after the first ended: %+v", got)
 	}
+}
+
+// largeFakeMessages are two small messages around one over
+// intake.MaxInMemory (spooled as it is read), with UIDLs or without, and
+// the large one's source and attachment.
+func largeFakeMessages(t *testing.T, withUIDL bool) (messages []fakeMessage, raw, attachment []byte) {
+	t.Helper()
+	raw, attachment = largeMessage(21, "M02", 9<<20+55)
+	if len(raw) <= intake.MaxInMemory {
+		t.Fatalf("the test message (%d bytes) is not large", len(raw))
+	}
+	messages = fakeMessages(3, withUIDL)
+	messages[1].data = string(raw)
+	return messages, raw, attachment
+}
+
+// noSpoolLeft fails the test when a spool file is left in dir.
+func noSpoolLeft(t *testing.T, dir, when string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "pochta-message-") {
+			t.Errorf("%s: spool file %s left behind", when, e.Name())
+		}
+	}
+}
+
+// TestHostileNoUIDLLarge: a server without UIDL holding a large message
+// among small ones. The large one is keyed by its spool's hash (the same
+// key the small ones get from their bytes), so that fetched twice it is
+// stored once; with delete after receipt everything is deleted.
+func TestHostileNoUIDLLarge(t *testing.T) {
+	for _, deleteAfter := range []bool{false, true} {
+		t.Run(fmt.Sprintf("delete=%v", deleteAfter), func(t *testing.T) {
+			spoolDir := t.TempDir()
+			t.Setenv("TMPDIR", spoolDir)
+			h := newHostileEnv(t)
+			messages, raw, attachment := largeFakeMessages(t, false)
+			server := newFakePOP3(t, messages...)
+			server.noUIDL = true
+			id := h.mailbox(t, server, deleteAfter)
+			if got := h.check(t, id); got.Error != "" || got.Received != 3 {
+				t.Fatalf("first fetch: %+v", got)
+			}
+			if got := h.check(t, id); got.Error != "" || got.Received != 0 {
+				t.Errorf("second fetch: %+v, want nothing new", got)
+			}
+			if subjects := strings.Join(h.subjects(t, id), ","); subjects != wantSubjects(3) {
+				t.Errorf("stored %q", subjects)
+			}
+			checkLarge(t, h.env, id, "M02", raw, attachment)
+			known, err := h.env.Store.KnownUIDs(context.Background(), id, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if key := "sha256:" + store.RawHash(raw); !known[key] {
+				t.Errorf("the large message's key %s is not recorded: %v", key, known)
+			}
+			want := 3
+			if deleteAfter {
+				want = 0
+			}
+			if server.left() != want {
+				t.Errorf("%d left on the server, want %d", server.left(), want)
+			}
+			noSpoolLeft(t, spoolDir, "after the fetches")
+		})
+	}
+}
+
+// TestHostileDropMidLargeRetr: the connection drops while a large message
+// is being spooled. The message before it is stored, the partial one is
+// not (and its spool files are removed), nothing is deleted; the next
+// fetch stores the rest, the large one whole, and deletes everything.
+func TestHostileDropMidLargeRetr(t *testing.T) {
+	spoolDir := t.TempDir()
+	t.Setenv("TMPDIR", spoolDir)
+	h := newHostileEnv(t)
+	messages, raw, attachment := largeFakeMessages(t, true)
+	server := newFakePOP3(t, messages...)
+	server.retr = func(session, n int, w *bufio.Writer, c net.Conn) bool {
+		if session != 1 || n != 2 {
+			return true
+		}
+		fmt.Fprintf(w, "+OK %d octets\r\n", len(raw))
+		w.Write(raw[:intake.MaxInMemory+1<<20]) // past what is held in memory: spooling
+		w.Flush()
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		return false
+	}
+	id := h.mailbox(t, server, true)
+	if got := h.check(t, id); got.Error == "" {
+		t.Fatalf("a dropped connection gave no error: %+v", got)
+	}
+	if subjects := strings.Join(h.subjects(t, id), ","); subjects != "M01" {
+		t.Errorf("after the drop, stored %q, want M01", subjects)
+	}
+	if first := server.sessionCommands(1); hasCommand(first, "DELE") || hasCommand(first, "QUIT") {
+		t.Errorf("DELE or QUIT reached the server in the dropped session: %q", first)
+	}
+	noSpoolLeft(t, spoolDir, "after the drop")
+	if got := h.check(t, id); got.Error != "" || got.Received != 2 {
+		t.Fatalf("second fetch: %+v, want 2 received", got)
+	}
+	if subjects := strings.Join(h.subjects(t, id), ","); subjects != wantSubjects(3) {
+		t.Errorf("after the second fetch, stored %q", subjects)
+	}
+	checkLarge(t, h.env, id, "M02", raw, attachment)
+	if server.left() != 0 {
+		t.Errorf("%d left on the server, want 0", server.left())
+	}
+	noSpoolLeft(t, spoolDir, "after the second fetch")
 }

@@ -36,8 +36,10 @@ type Spool struct {
 
 // NewSpool reads r to its end into a spool in dir ("" is the system's
 // temporary folder). It holds a few MB of memory whatever the size.
-func NewSpool(r io.Reader, dir string, compress bool) (spool *Spool, err error) {
-	spool = &Spool{}
+func NewSpool(r io.Reader, dir string, compress bool) (_ *Spool, err error) {
+	// Not the named result: "return nil, err" would clear it before the
+	// deferred Close, which must remove the files made so far.
+	spool := &Spool{}
 	defer func() {
 		if err != nil {
 			spool.Close()

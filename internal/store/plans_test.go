@@ -20,7 +20,7 @@ func TestInsertLookupsUseTheirIndexes(t *testing.T) {
 	}
 	defer st.Close()
 	plans := map[string]string{
-		`SELECT thread_id FROM messages WHERE message_id = 'x' AND +mailbox_id = 1 ORDER BY id LIMIT 1`: "messages_msgid",
+		`SELECT thread_id FROM messages WHERE message_id = 'x' AND +mailbox_id = 1 ORDER BY id LIMIT 1`:                                 "messages_msgid",
 		`SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = 1 AND substr(raw_sha256, 1, 16) IN ('a', 'b') GROUP BY raw_sha256`: "messages_hash",
 	}
 	for query, index := range plans {
