@@ -68,6 +68,13 @@ func ParseDate(v string) time.Time {
 	if v == "" || len(v) > 200 {
 		return time.Time{}
 	}
+	// Most mail writes RFC 5322's own form; try it before net/mail's
+	// list of layouts, whose failed attempts cost more than the parse.
+	if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", v); err == nil {
+		if t = sane(t); !t.IsZero() {
+			return fixZone(t)
+		}
+	}
 	if t, err := mail.ParseDate(v); err == nil {
 		if t = sane(t); !t.IsZero() {
 			return fixZone(t)

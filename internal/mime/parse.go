@@ -485,13 +485,31 @@ func cleanBody(s string) string {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}
 	if strings.IndexByte(s, '\r') >= 0 {
-		s = strings.ReplaceAll(s, "\r\n", "\n")
-		s = strings.ReplaceAll(s, "\r", "\n")
+		s = lineFeeds(s)
 	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return s
+}
+
+// lineFeeds turns CR LF and lone CR line ends into LF, in one pass.
+func lineFeeds(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for {
+		i := strings.IndexByte(s, '\r')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteByte('\n')
+		s = s[i+1:]
+		if len(s) > 0 && s[0] == '\n' {
+			s = s[1:]
+		}
+	}
 }
 
 func sniffHTMLCharset(b []byte) string {
