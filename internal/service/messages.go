@@ -253,9 +253,9 @@ func (s *Service) messageContent(ctx context.Context, m store.Message) (store.Co
 		}
 		return content, err
 	}
-	charset := ""
-	if mailbox, err := s.store.MailboxByID(ctx, m.MailboxID); err == nil {
-		charset = s.mailboxCharset(ctx, mailbox)
+	charset, err := s.store.MailboxCharset(ctx, m.MailboxID)
+	if err != nil {
+		return store.Content{}, err
 	}
 	source, err := s.store.OpenSource(ctx, m.ID)
 	if err != nil {

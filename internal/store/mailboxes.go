@@ -165,6 +165,19 @@ func (s *Store) MailboxByID(ctx context.Context, id int64) (Mailbox, error) {
 	return m, nil
 }
 
+// MailboxCharset gives the fallback charset of a mailbox's undeclared text:
+// its own setting, else its site's ("" when neither is set). It reads no
+// counts, unlike [Store.MailboxByID], so that showing one message of a
+// mailbox of millions stays cheap.
+func (s *Store) MailboxCharset(ctx context.Context, id int64) (string, error) {
+	var charset string
+	err := s.queryRow(ctx, `SELECT COALESCE(NULLIF(m.charset, ''), (SELECT charset FROM sites WHERE id = m.site_id), '') FROM mailboxes m WHERE m.id = ?`, id).Scan(&charset)
+	if err != nil {
+		return "", fmt.Errorf("charset of mailbox %d: %w", id, mapError(err))
+	}
+	return charset, nil
+}
+
 // MailboxFilter narrows [Store.Mailboxes]. Zero fields do not filter.
 type MailboxFilter struct {
 	IDs      []int64 // any of these
