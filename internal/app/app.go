@@ -82,9 +82,36 @@ func Open(ctx context.Context, config Config) (*App, error) {
 	// loop: the log asks the service only when it writes.
 	policy := &settingsPolicy{}
 	a.WorkLog = worklog.New(st, policy, config.Logger)
-	a.Service = service.New(service.Options{Store: st, Box: box, Log: a.WorkLog, Logger: config.Logger})
+	spool := filepath.Join(config.DataDir, "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("spool folder: %w", err)
+	}
+	removeStaleSpool(spool, time.Hour, config.Logger)
+	a.Service = service.New(service.Options{Store: st, Box: box, Log: a.WorkLog, Logger: config.Logger, TempDir: spool})
 	policy.service = a.Service
 	return a, nil
+}
+
+// removeStaleSpool deletes spool files older than age: a large message is
+// spooled while it is received and its file removed after, so an old one
+// is what a killed process left behind. Younger files may belong to
+// another process sharing the data folder, mid-delivery.
+func removeStaleSpool(dir string, age time.Duration, logger *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		logger.Warn("spool folder unreadable", "error", err)
+		return
+	}
+	for _, entry := range entries {
+		info, err := entry.Info()
+		if err != nil || !info.Mode().IsRegular() || time.Since(info.ModTime()) < age {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, entry.Name())); err != nil {
+			logger.Warn("stale spool file not removed", "file", entry.Name(), "error", err)
+		}
+	}
 }
 
 type settingsPolicy struct{ service *service.Service }
