@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -63,25 +64,56 @@ func bigMessageBench(args []string) error {
 }
 
 // importPeak runs "pochta import" of one file into a new data folder and
-// gives the process's peak RSS in KB (getrusage ru_maxrss) and its time.
+// gives the process's peak RSS in KB and its time.
+//
+// The import is started by a small child of this process (peakRSSChild),
+// not by this process itself: on Linux a child's ru_maxrss starts at its
+// parent's resident size when it was forked (and exec keeps it), so a
+// pochta started from here would report at least this process's RSS (about
+// 50 MB after benchMailbox), whatever it used itself.
 func importPeak(binary, data, file string) (int64, time.Duration, error) {
 	mailboxID, err := benchMailbox(data, "")
 	if err != nil {
 		return 0, 0, err
 	}
-	command := exec.Command(binary, "import", "--data", data, "--mailbox", fmt.Sprint(mailboxID), "--quiet", file)
-	var out bytes.Buffer
-	command.Stdout, command.Stderr = &out, &out
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	command := exec.Command(self, "peak-rss", binary, "import", "--data", data, "--mailbox", fmt.Sprint(mailboxID), "--quiet", file)
+	var out, report bytes.Buffer
+	command.Stdout, command.Stderr = &report, &out
 	started := time.Now()
 	if err := command.Run(); err != nil {
 		return 0, 0, fmt.Errorf("pochta import: %v\n%s", err, out.String())
 	}
 	took := time.Since(started)
+	kb, err := strconv.ParseInt(strings.TrimSpace(report.String()), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("peak-rss: %q: %w", report.String(), err)
+	}
+	return kb, took, nil
+}
+
+// peakRSSChild runs a command (its output to this process's stderr) and
+// prints its peak RSS in KB (getrusage ru_maxrss) on stdout. Run as a child
+// of the bench, it is a small process, so that the command's ru_maxrss is
+// its own peak (see importPeak).
+func peakRSSChild(args []string) error {
+	if len(args) == 0 {
+		return errors.New("peak-rss: no command")
+	}
+	command := exec.Command(args[0], args[1:]...)
+	command.Stdout, command.Stderr = os.Stderr, os.Stderr
+	if err := command.Run(); err != nil {
+		return err
+	}
 	usage, ok := command.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
-		return 0, 0, fmt.Errorf("no rusage")
+		return errors.New("no rusage")
 	}
-	return usage.Maxrss, took, nil
+	fmt.Println(usage.Maxrss)
+	return nil
 }
 
 // writeBigMessage writes a message of about size bytes: a short text part

@@ -46,6 +46,8 @@ func main() {
 		err = pop3Bench(os.Args[2:])
 	case "pop3-fetch": // the child process of pop3
 		err = pop3FetchChild(os.Args[2:])
+	case "peak-rss": // the child process of bigmessage
+		err = peakRSSChild(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}

@@ -160,9 +160,26 @@ type importBatch struct {
 	bytes    int64 // input bytes consumed, for the percentage
 	problems []importProblem
 	store    func() []intake.Result // stores the parsed items
-	// large are files too large to hold in memory: each is streamed into
-	// the intake on its own.
-	large []string
+	// large are messages too large to hold in memory: each is streamed
+	// into the intake on its own.
+	large []largeMessage
+}
+
+// largeMessage is a message too large to hold in memory: a file of its
+// own, or a message of an mbox file copied to a temporary file (removed
+// once it is imported).
+type largeMessage struct {
+	name, path string
+	temporary  bool
+}
+
+// removeTemporary removes the batch's temporary files.
+func (b *importBatch) removeTemporary() {
+	for _, large := range b.large {
+		if large.temporary {
+			os.Remove(large.path)
+		}
+	}
 }
 
 // importProblem is a path or message that could not be read.
@@ -179,6 +196,14 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 	sources, total := expandPaths(paths)
 	progress.total = total
 
+	// A message of an mbox file larger than intake.MaxInMemory is copied
+	// to a temporary file where the intake spools.
+	spoolDir, _, err := im.service.SpoolOptions(ctx)
+	if err != nil {
+		summary.fail("import", err)
+		return summary
+	}
+
 	read := make(chan *importBatch, 1)
 	parsed := make(chan *importBatch, 1)
 	go func() {
@@ -192,6 +217,7 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 			select {
 			case read <- batch:
 			case <-ctx.Done():
+				batch.removeTemporary()
 				return false
 			}
 			batch, size = &importBatch{}, 0
@@ -203,14 +229,14 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 				continue
 			}
 			if source.size > intake.MaxInMemory && !isMbox(source.path) {
-				batch.large = append(batch.large, source.path)
+				batch.large = append(batch.large, largeMessage{name: source.path, path: source.path})
 				batch.bytes += source.size
 				if !flush() {
 					return
 				}
 				continue
 			}
-			err := readMessages(source.path, func(name string, raw []byte, consumed int64) bool {
+			err := readMessages(source.path, spoolDir, func(name string, raw []byte, consumed int64) bool {
 				batch.bytes += consumed
 				if raw != nil {
 					batch.items = append(batch.items, intake.Item{Raw: raw})
@@ -221,6 +247,10 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 					return flush()
 				}
 				return ctx.Err() == nil
+			}, func(name, path string, consumed int64) bool {
+				batch.bytes += consumed
+				batch.large = append(batch.large, largeMessage{name: name, path: path, temporary: true})
+				return flush()
 			}, func(name string, err error) {
 				batch.problems = append(batch.problems, importProblem{name, err})
 			})
@@ -243,6 +273,10 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 			select {
 			case parsed <- batch:
 			case <-ctx.Done():
+				batch.removeTemporary()
+				for batch := range read {
+					batch.removeTemporary()
+				}
 				return
 			}
 		}
@@ -256,16 +290,18 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 				summary.count(batch.names[i], result)
 			}
 		}
-		for _, path := range batch.large {
-			summary.count(path, im.importLarge(ctx, path))
+		for _, large := range batch.large {
+			summary.count(large.name, im.importLarge(ctx, large.path))
 		}
+		batch.removeTemporary()
 		progress.add(len(batch.items)+len(batch.large), batch.bytes)
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	// Drain, so that the reader and parser goroutines end.
-	for range parsed {
+	for batch := range parsed {
+		batch.removeTemporary()
 	}
 	summary.elapsed = time.Since(started)
 	return summary
@@ -361,9 +397,11 @@ func expandPaths(paths []string) ([]importSource, int64) {
 // "From ") gives its messages one by one, streamed; any other file is one
 // message. emit gets each message with a name for error lines and the input
 // bytes it took; raw is nil when only bytes were consumed (an mbox's
-// separators). emit returns false to stop. problem reports a message that
-// is not one (an empty file).
-func readMessages(path string, emit func(name string, raw []byte, consumed int64) bool, problem func(name string, err error)) error {
+// separators). A message of an mbox larger than intake.MaxInMemory goes to
+// large instead, copied to a temporary file in dir that the callee removes.
+// emit and large return false to stop. problem reports a message that is
+// not one (an empty file).
+func readMessages(path, dir string, emit func(name string, raw []byte, consumed int64) bool, large func(name, path string, consumed int64) bool, problem func(name string, err error)) error {
 	file, err := os.Open(path)
 	if err != nil {
 		return err
@@ -375,7 +413,9 @@ func readMessages(path string, emit func(name string, raw []byte, consumed int64
 		return err
 	}
 	if string(head) == "From " {
-		return splitMbox(reader, func(n int, raw []byte, consumed int64) bool {
+		return splitMboxSpilling(reader, &mboxSpill{dir: dir, limit: intake.MaxInMemory, large: func(n int, spilled string, consumed int64) bool {
+			return large(fmt.Sprintf("%s (message %d)", path, n), spilled, consumed)
+		}}, func(n int, raw []byte, consumed int64) bool {
 			return emit(fmt.Sprintf("%s (message %d)", path, n), raw, consumed)
 		})
 	}
@@ -404,7 +444,81 @@ func readMessages(path string, emit func(name string, raw []byte, consumed int64
 // either; ">From ", ">>From " ... lines lose one ">" (mboxrd). Only one
 // message is in memory at a time.
 func splitMbox(reader *bufio.Reader, emit func(n int, raw []byte, consumed int64) bool) error {
-	var message bytes.Buffer
+	return splitMboxSpilling(reader, nil, emit)
+}
+
+// mboxSpill says where a message of an mbox larger than limit bytes goes
+// rather than memory: a temporary file in dir, given to large (which owns
+// it from then on).
+type mboxSpill struct {
+	dir   string
+	limit int
+	large func(n int, path string, consumed int64) bool
+}
+
+// mboxMessage is the message splitMbox is reading: in memory, or once it
+// is larger than its spill's limit, in a temporary file.
+type mboxMessage struct {
+	spill  *mboxSpill
+	memory bytes.Buffer
+	file   *os.File
+	writer *bufio.Writer
+	err    error
+}
+
+func (m *mboxMessage) Write(p []byte) {
+	switch {
+	case m.err != nil || len(p) == 0:
+		return
+	case m.file == nil && m.spill != nil && m.memory.Len()+len(p) > m.spill.limit:
+		if m.file, m.err = os.CreateTemp(m.spill.dir, "pochta-import-*.eml"); m.err != nil {
+			return
+		}
+		m.writer = bufio.NewWriterSize(m.file, 64<<10)
+		m.writer.Write(m.memory.Bytes())
+		m.memory = bytes.Buffer{} // let the large buffer go
+	}
+	if m.file != nil {
+		_, m.err = m.writer.Write(p)
+		return
+	}
+	m.memory.Write(p)
+}
+
+// spilled ends a message written to a temporary file and gives the file's
+// name; the caller owns the file.
+func (m *mboxMessage) spilled() (string, error) {
+	file := m.file
+	m.file = nil
+	err := m.err
+	if err == nil {
+		err = m.writer.Flush()
+	}
+	if closeErr := file.Close(); err == nil {
+		err = closeErr
+	}
+	m.writer, m.err = nil, nil
+	if err != nil {
+		os.Remove(file.Name())
+		return "", fmt.Errorf("copy a large message of an mbox file: %w", err)
+	}
+	return file.Name(), nil
+}
+
+// discard removes a temporary file that was not handed over.
+func (m *mboxMessage) discard() {
+	if m.file != nil {
+		m.file.Close()
+		os.Remove(m.file.Name())
+		m.file = nil
+	}
+}
+
+// splitMboxSpilling is splitMbox that hands a message larger than
+// spill.limit to spill.large as a temporary file (spill nil: never).
+func splitMboxSpilling(reader *bufio.Reader, spill *mboxSpill, emit func(n int, raw []byte, consumed int64) bool) (err error) {
+	message := &mboxMessage{spill: spill}
+	defer message.discard()
 	var consumed int64
 	n := 0
 	inMessage := false
@@ -412,16 +526,28 @@ func splitMbox(reader *bufio.Reader, emit func(n int, raw []byte, consumed int64
 	// pendingBlank is a blank line held back: it is the separator when a
 	// "From " line follows, else part of the message.
 	var pendingBlank []byte
-	finish := func() bool {
+	finish := func() (bool, error) {
 		if !inMessage {
-			return true
+			return true, nil
 		}
 		n++
-		raw := bytes.Clone(message.Bytes())
-		message.Reset()
+		if message.err != nil && message.file == nil {
+			return false, fmt.Errorf("copy a large message of an mbox file: %w", message.err)
+		}
+		if message.file != nil {
+			path, err := message.spilled()
+			if err != nil {
+				return false, err
+			}
+			ok := spill.large(n, path, consumed)
+			consumed = 0
+			return ok, nil
+		}
+		raw := bytes.Clone(message.memory.Bytes())
+		message.memory.Reset()
 		ok := emit(n, raw, consumed)
 		consumed = 0
-		return ok
+		return ok, nil
 	}
 	for {
 		line, err := reader.ReadSlice('\n')
@@ -457,8 +583,8 @@ func splitMbox(reader *bufio.Reader, emit func(n int, raw []byte, consumed int64
 		switch {
 		case previousBlank && bytes.HasPrefix(line, []byte("From ")):
 			pendingBlank = nil
-			if !finish() {
-				return nil
+			if ok, err := finish(); !ok {
+				return err
 			}
 			inMessage = true
 		case blank:
@@ -478,8 +604,8 @@ func splitMbox(reader *bufio.Reader, emit func(n int, raw []byte, consumed int64
 		}
 	}
 	// The blank line at the end of the file closes the last message.
-	finish()
-	return nil
+	_, err = finish()
+	return err
 }
 
 // mboxrdUnescape removes one ">" from a line of the form ">+From ".

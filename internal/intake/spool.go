@@ -84,9 +84,13 @@ func (s *Spool) Size() int64 { return s.size }
 func (s *Spool) SHA256() string { return s.hash }
 
 // Parse parses the spooled message (see [mime.ParseAt]) with charset as the
-// fallback for undeclared text.
+// fallback for undeclared text. A message is spooled because it is larger
+// than [MaxInMemory], so that is also the size above which the parser
+// keeps only a reduced copy: with mime's own default (16 MB) a message of
+// 8 to 16 MB was read whole and its attachments decoded in memory, which
+// took more memory than a 100 MB message does.
 func (s *Spool) Parse(charset string) (*mime.Message, error) {
-	return mime.ParseAt(s.raw, s.size, mime.Options{FallbackCharset: charset})
+	return mime.ParseAt(s.raw, s.size, mime.Options{FallbackCharset: charset, MaxInMemory: MaxInMemory})
 }
 
 // Close removes the spool's files.

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"pochta.dev/pochta/internal/intake"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/testpeer"
+)
+
+// generateLarge makes a message of a short text part and an attachment of
+// attachmentSize pseudo-random bytes in base64 (CRLF lines of 76
+// characters), and gives its source and the attachment's bytes.
+func generateLarge(seed uint64, subject string, attachmentSize int) (raw, attachment []byte) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	attachment = make([]byte, attachmentSize+8)
+	for i := 0; i+8 <= len(attachment); i += 8 {
+		binary.LittleEndian.PutUint64(attachment[i:], rng.Uint64())
+	}
+	attachment = attachment[:attachmentSize]
+	var b bytes.Buffer
+	b.Grow(attachmentSize/57*78 + 4096)
+	fmt.Fprintf(&b, "From: Anna <anna@example.com>\r\nTo: archive@example.com\r\nSubject: %s\r\n"+
+		"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <large-%d@example.com>\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"+
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nКвитанция %d: the backup is attached.\r\n\r\n"+
+		"--b1\r\nContent-Type: application/octet-stream; name=\"backup-%d.bin\"\r\n"+
+		"Content-Disposition: attachment; filename=\"backup-%d.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+		subject, seed, seed, seed, seed)
+	line := make([]byte, 76)
+	for i := 0; i < len(attachment); i += 57 {
+		chunk := attachment[i:min(i+57, len(attachment))]
+		base64.StdEncoding.Encode(line, chunk)
+		b.Write(line[:base64.StdEncoding.EncodedLen(len(chunk))])
+		b.WriteString("\r\n")
+	}
+	b.WriteString("--b1--\r\n")
+	return b.Bytes(), attachment
+}
+
+// TestImportLarge imports large .eml files (over intake.MaxInMemory, so
+// that they take importLarge's streaming path): one file alone, then a
+// folder with a large (LF line ends) and two small files, then the first
+// file again, then an mbox file holding a large message (copied to a
+// temporary file as it is read, not held in memory) between two small
+// ones, twice. The
+// summary counts, every stored source (byte for byte), the attachments'
+// bytes and the text are checked, on SQLite and on PostgreSQL.
+func TestImportLarge(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			dsn := ""
+			if backend == "postgres" {
+				dsn = testpeer.PostgresDSN(t)
+			}
+			testImportLarge(t, dsn)
+		})
+	}
+}
+
+func testImportLarge(t *testing.T, dsn string) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where large messages are spooled and mbox messages copied
+	data := filepath.Join(t.TempDir(), "data")
+	common := commonFlags{data: data, db: dsn}
+	pochta, err := openQuiet(ctx, common, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pochta.Close()
+	sites, err := pochta.Store.Sites(ctx)
+	if err != nil || len(sites) == 0 {
+		t.Fatalf("sites: %v, %v", sites, err)
+	}
+	mailbox := store.Mailbox{SiteID: sites[0].ID, Type: store.MailboxSMTP, Active: true, Name: "import", Port: 2525}
+	if err := pochta.Store.CreateMailbox(ctx, &mailbox); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	big, bigAttachment := generateLarge(1, "big alone", 9<<20+12345)
+	folderBig, folderAttachment := generateLarge(2, "big in a folder", 6<<20+100)
+	folderBig = bytes.ReplaceAll(folderBig, []byte("\r\n"), []byte("\n")) // as a Unix mail tool saves it
+	if len(big) <= intake.MaxInMemory || len(folderBig) <= intake.MaxInMemory {
+		t.Fatalf("the test messages (%d, %d bytes) are not large", len(big), len(folderBig))
+	}
+	// An mbox (LF line ends, mboxrd) with a large message between two
+	// small ones; its text has a line that must be escaped.
+	mboxBig, mboxAttachment := generateLarge(3, "big in an mbox", 6<<20+7)
+	mboxBig = bytes.ReplaceAll(mboxBig, []byte("\r\n"), []byte("\n"))
+	mboxBig = bytes.Replace(mboxBig, []byte("attached.\n"), []byte("attached.\n\nFrom here on, the data.\n"), 1)
+	if len(mboxBig) <= intake.MaxInMemory {
+		t.Fatalf("the mbox's large message (%d bytes) is not large", len(mboxBig))
+	}
+	small := func(n int) []byte {
+		return []byte("From: Boris <boris@example.com>\r\nTo: archive@example.com\r\nSubject: small " + strconv.Itoa(n) +
+			"\r\nMessage-ID: <small" + strconv.Itoa(n) + "@example.com>\r\n\r\nA small one, " + strconv.Itoa(n) + ".\r\n")
+	}
+	var mbox bytes.Buffer
+	for _, m := range [][]byte{bytes.ReplaceAll(small(3), []byte("\r\n"), []byte("\n")), mboxBig, bytes.ReplaceAll(small(4), []byte("\r\n"), []byte("\n"))} {
+		mbox.WriteString("From archive@example.com Mon Jan  1 10:00:00 2024\n")
+		mbox.Write(bytes.ReplaceAll(m, []byte("\nFrom here"), []byte("\n>From here")))
+		mbox.WriteString("\n")
+	}
+	bigPath := filepath.Join(dir, "big.eml")
+	mboxPath := filepath.Join(dir, "archive.mbox")
+	files := map[string][]byte{
+		bigPath:  big,
+		mboxPath: mbox.Bytes(),
+		filepath.Join(dir, "folder", "a-small.eml"): small(1),
+		filepath.Join(dir, "folder", "b-big.eml"):   folderBig,
+		filepath.Join(dir, "folder", "c-small.eml"): small(2),
+	}
+	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	runImport := func(path string, stored, duplicates int) {
+		t.Helper()
+		args := []string{"import", "--data", data, "--mailbox", strconv.FormatInt(mailbox.ID, 10), "--quiet"}
+		if dsn != "" {
+			args = append(args, "--db", dsn)
+		}
+		var stdout, stderr bytes.Buffer
+		if err := run(ctx, append(args, path), nil, &stdout, &stderr); err != nil {
+			t.Fatalf("import %s: %v\n%s\n%s", path, err, stdout.String(), stderr.String())
+		}
+		counts := summaryCounts(t, stdout.String())
+		if counts["stored"] != stored || counts["duplicates skipped"] != duplicates || counts["failed"] != 0 || counts["with parse notes"] != 0 {
+			t.Errorf("import %s: %v, want %d stored and %d duplicates\n%s", path, counts, stored, duplicates, stdout.String())
+		}
+		if !strings.Contains(stdout.String(), fmt.Sprintf("imported %d messages", stored+duplicates)) {
+			t.Errorf("import %s: summary\n%s", path, stdout.String())
+		}
+	}
+	runImport(bigPath, 1, 0)
+	runImport(filepath.Join(dir, "folder"), 3, 0)
+	runImport(bigPath, 0, 1)
+	runImport(mboxPath, 3, 0)
+	runImport(mboxPath, 0, 3)
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "pochta-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+
+	page, err := pochta.Store.Messages(ctx, store.MessageFilter{MailboxIDs: []int64{mailbox.ID}}, store.MessageSort{Column: "id", Ascending: true}, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{"big alone": big, "big in a folder": folderBig, "small 1": small(1), "small 2": small(2),
+		"big in an mbox": mboxBig, "small 3": bytes.ReplaceAll(small(3), []byte("\r\n"), []byte("\n")), "small 4": bytes.ReplaceAll(small(4), []byte("\r\n"), []byte("\n"))}
+	attachments := map[string][]byte{"big alone": bigAttachment, "big in a folder": folderAttachment, "big in an mbox": mboxAttachment}
+	if len(page.Items) != len(want) {
+		t.Fatalf("%d messages stored, want %d", len(page.Items), len(want))
+	}
+	for _, m := range page.Items {
+		raw, ok := want[m.Subject]
+		if !ok {
+			t.Errorf("unexpected message %q", m.Subject)
+			continue
+		}
+		delete(want, m.Subject)
+		if m, err = pochta.Store.MessageByID(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if m.Size != int64(len(raw)) || !m.HasSource {
+			t.Errorf("%s: size %d (want %d), has source %v", m.Subject, m.Size, len(raw), m.HasSource)
+		}
+		source, err := pochta.Store.OpenSource(ctx, m.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Subject, err)
+		}
+		got, err := io.ReadAll(source)
+		source.Close()
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("%s: source of %d bytes (%v) differs from the file's %d bytes", m.Subject, len(got), err, len(raw))
+		}
+		attachment, large := attachments[m.Subject]
+		if !large {
+			continue
+		}
+		view, err := pochta.Service.Message(ctx, service.System, m.ID, service.MessageOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(view.Text, "Квитанция") || len(view.Attachments) != 1 || !strings.Contains(view.Header, "Subject: "+m.Subject) {
+			t.Errorf("%s: text %q, header %q, attachments %+v", m.Subject, view.Text, view.Header, view.Attachments)
+			continue
+		}
+		a, body, err := pochta.Service.MessageAttachment(ctx, service.System, m.ID, view.Attachments[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotAttachment, err := io.ReadAll(body)
+		body.Close()
+		if err != nil || a.Size != int64(len(attachment)) || !bytes.Equal(gotAttachment, attachment) {
+			t.Errorf("%s: attachment of %d bytes, size %d (%v); want %d bytes equal to the original", m.Subject, len(gotAttachment), a.Size, err, len(attachment))
+		}
+	}
+}
+
+// TestSplitMboxSpilling: with a spill limit, splitMbox gives the same
+// messages and byte counts, those over the limit as temporary files.
+func TestSplitMboxSpilling(t *testing.T) {
+	const limit = 40
+	for _, mbox := range []string{
+		"From x\r\nSubject: a\r\n\r\nbody\r\n\r\nFrom y\r\nSubject: b, a longer one\r\n\r\nwith more lines\r\n>From escaped\r\n\r\n\r\n",
+		"From x\nA: b\n\n\n\nbody that is long enough to spill\n\n\nFrom y\nS: small\n\n",
+		"From x\nA: " + strings.Repeat("z", 200000) + "\n\nFrom y\nB: c\n\nd\n",
+		"From x\nSubject: no final blank line, and long enough",
+	} {
+		var want []string
+		var wantConsumed int64
+		if err := splitMbox(bufioReader(mbox), func(n int, raw []byte, consumed int64) bool {
+			want = append(want, string(raw))
+			wantConsumed += consumed
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		got := make([]string, len(want))
+		var consumed int64
+		spilled := 0
+		spill := &mboxSpill{dir: dir, limit: limit, large: func(n int, path string, bytes int64) bool {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(path)
+			got[n-1] = string(raw)
+			consumed += bytes
+			spilled++
+			return true
+		}}
+		err := splitMboxSpilling(bufioReader(mbox), spill, func(n int, raw []byte, bytes int64) bool {
+			if len(raw) > limit {
+				t.Errorf("message %d of %d bytes held in memory", n, len(raw))
+			}
+			got[n-1] = string(raw)
+			consumed += bytes
+			return true
+		})
+		if err != nil || strings.Join(got, "|") != strings.Join(want, "|") || consumed != wantConsumed {
+			t.Errorf("%q: got %q (%d bytes, %v), want %q (%d bytes)", mbox, got, consumed, err, want, wantConsumed)
+		}
+		if spilled == 0 {
+			t.Errorf("%q: nothing spilled", mbox)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%q: %d files left", mbox, len(entries))
+		}
+	}
+}
