@@ -111,7 +111,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 // worth too. A large message is mostly base64, which gains nothing from a
 // longer window; mail text loses about 3% of its compression.
 func SourceWriter(w io.Writer) (io.WriteCloser, error) {
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(sourceLevel), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(sourceWindow))
+	return zstd.NewWriter(w, append(sourceEncoderOptions(), zstd.WithWindowSize(sourceWindow))...)
 }
 
 // sourceWindow is SourceWriter's zstd window.

@@ -120,9 +120,17 @@ func (m *NewMessage) CompressSource() {
 // sourceLevel is the zstd level of stored sources.
 const sourceLevel = zstd.SpeedDefault
 
+// sourceEncoderOptions are the zstd settings of stored sources. Entropy
+// coding of literals even where no repeats were found is what makes
+// base64 attachments (most of a large message) compress to about 3/4: at
+// the default level zstd would store them as they are.
+func sourceEncoderOptions() []zstd.EOption {
+	return []zstd.EOption{zstd.WithEncoderLevel(sourceLevel), zstd.WithEncoderConcurrency(1), zstd.WithAllLitEntropyCompression(true)}
+}
+
 // zstd coders are safe for concurrent EncodeAll/DecodeAll and costly to make.
 var (
-	sourceEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(sourceLevel), zstd.WithEncoderConcurrency(1))
+	sourceEncoder, _ = zstd.NewWriter(nil, sourceEncoderOptions()...)
 	sourceDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(2<<30))
 )
 
