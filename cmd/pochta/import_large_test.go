@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"pochta.dev/pochta/internal/testmail"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,36 +17,6 @@ import (
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testpeer"
 )
-
-// generateLarge makes a message of a short text part and an attachment of
-// attachmentSize pseudo-random bytes in base64 (CRLF lines of 76
-// characters), and gives its source and the attachment's bytes.
-func generateLarge(seed uint64, subject string, attachmentSize int) (raw, attachment []byte) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	attachment = make([]byte, attachmentSize+8)
-	for i := 0; i+8 <= len(attachment); i += 8 {
-		binary.LittleEndian.PutUint64(attachment[i:], rng.Uint64())
-	}
-	attachment = attachment[:attachmentSize]
-	var b bytes.Buffer
-	b.Grow(attachmentSize/57*78 + 4096)
-	fmt.Fprintf(&b, "From: Anna <anna@example.com>\r\nTo: archive@example.com\r\nSubject: %s\r\n"+
-		"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <large-%d@example.com>\r\nMIME-Version: 1.0\r\n"+
-		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"+
-		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nКвитанция %d: the backup is attached.\r\n\r\n"+
-		"--b1\r\nContent-Type: application/octet-stream; name=\"backup-%d.bin\"\r\n"+
-		"Content-Disposition: attachment; filename=\"backup-%d.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-		subject, seed, seed, seed, seed)
-	line := make([]byte, 76)
-	for i := 0; i < len(attachment); i += 57 {
-		chunk := attachment[i:min(i+57, len(attachment))]
-		base64.StdEncoding.Encode(line, chunk)
-		b.Write(line[:base64.StdEncoding.EncodedLen(len(chunk))])
-		b.WriteString("\r\n")
-	}
-	b.WriteString("--b1--\r\n")
-	return b.Bytes(), attachment
-}
 
 // TestImportLarge imports large .eml files (over intake.MaxInMemory, so
 // that they take importLarge's streaming path): one file alone, then a
@@ -91,15 +59,15 @@ func testImportLarge(t *testing.T, dsn string) {
 	}
 
 	dir := t.TempDir()
-	big, bigAttachment := generateLarge(1, "big alone", 9<<20+12345)
-	folderBig, folderAttachment := generateLarge(2, "big in a folder", 6<<20+100)
+	big, bigAttachment := testmail.Large(1, "big alone", 9<<20+12345)
+	folderBig, folderAttachment := testmail.Large(2, "big in a folder", 6<<20+100)
 	folderBig = bytes.ReplaceAll(folderBig, []byte("\r\n"), []byte("\n")) // as a Unix mail tool saves it
 	if len(big) <= intake.MaxInMemory || len(folderBig) <= intake.MaxInMemory {
 		t.Fatalf("the test messages (%d, %d bytes) are not large", len(big), len(folderBig))
 	}
 	// An mbox (LF line ends, mboxrd) with a large message between two
 	// small ones; its text has a line that must be escaped.
-	mboxBig, mboxAttachment := generateLarge(3, "big in an mbox", 6<<20+7)
+	mboxBig, mboxAttachment := testmail.Large(3, "big in an mbox", 6<<20+7)
 	mboxBig = bytes.ReplaceAll(mboxBig, []byte("\r\n"), []byte("\n"))
 	mboxBig = bytes.Replace(mboxBig, []byte("attached.\n"), []byte("attached.\n\nFrom here on, the data.\n"), 1)
 	if len(mboxBig) <= intake.MaxInMemory {

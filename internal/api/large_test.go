@@ -3,15 +3,13 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"pochta.dev/pochta/internal/testmail"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,36 +18,6 @@ import (
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/testpeer"
 )
-
-// largeMessage makes a message of a short text part and an attachment of
-// attachmentSize pseudo-random bytes in base64 (CRLF lines of 76
-// characters), and gives its source and the attachment's bytes.
-func largeMessage(seed uint64, subject string, attachmentSize int) (raw, attachment []byte) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	attachment = make([]byte, attachmentSize+8)
-	for i := 0; i+8 <= len(attachment); i += 8 {
-		binary.LittleEndian.PutUint64(attachment[i:], rng.Uint64())
-	}
-	attachment = attachment[:attachmentSize]
-	var b bytes.Buffer
-	b.Grow(attachmentSize/57*78 + 4096)
-	fmt.Fprintf(&b, "From: Anna <anna@example.com>\r\nTo: archive@example.com\r\nSubject: %s\r\n"+
-		"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <large-%d@example.com>\r\nMIME-Version: 1.0\r\n"+
-		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"+
-		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nКвитанция %d: the backup is attached.\r\n\r\n"+
-		"--b1\r\nContent-Type: application/octet-stream; name=\"backup-%d.bin\"\r\n"+
-		"Content-Disposition: attachment; filename=\"backup-%d.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-		subject, seed, seed, seed, seed)
-	line := make([]byte, 76)
-	for i := 0; i < len(attachment); i += 57 {
-		chunk := attachment[i:min(i+57, len(attachment))]
-		base64.StdEncoding.Encode(line, chunk)
-		b.Write(line[:base64.StdEncoding.EncodedLen(len(chunk))])
-		b.WriteString("\r\n")
-	}
-	b.WriteString("--b1--\r\n")
-	return b.Bytes(), attachment
-}
 
 // endlessMessage produces a message of size bytes lazily: a header and
 // then base64-looking lines, without holding it in memory.
@@ -106,7 +74,7 @@ func testUploadLarge(t *testing.T, h *harness, spoolDir string) {
 	server := httptest.NewServer(h.handler)
 	t.Cleanup(server.Close)
 	mailbox := addMailbox(t, h.env.Store, "uploads", h.adminID)
-	raw, attachment := largeMessage(7, "uploaded backup", 9<<20+4321)
+	raw, attachment := testmail.Large(7, "uploaded backup", 9<<20+4321)
 	if len(raw) <= intake.MaxInMemory {
 		t.Fatalf("the test message (%d bytes) is not large", len(raw))
 	}
@@ -218,7 +186,7 @@ func testUploadLarge(t *testing.T, h *harness, spoolDir string) {
 	if _, err := h.env.Service.UpdateSettings(ctx, h.env.Admin, service.SettingsInput{SaveSource: &off}); err != nil {
 		t.Fatal(err)
 	}
-	raw, attachment = largeMessage(8, "uploaded, source not kept", 6<<20+99)
+	raw, attachment = testmail.Large(8, "uploaded, source not kept", 6<<20+99)
 	upload = request("POST", fmt.Sprintf("/api/v1/mailboxes/%d/messages", mailbox), bytes.NewReader(raw))
 	body = readAll(upload)
 	if err := json.Unmarshal(body, &result); upload.StatusCode != http.StatusCreated || err != nil {

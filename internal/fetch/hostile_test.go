@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"pochta.dev/pochta/internal/testmail"
 	"slices"
 	"strconv"
 	"strings"
@@ -620,7 +621,7 @@ func TestOneFetchPerMailboxInProcess(t *testing.T) {
 // the large one's source and attachment.
 func largeFakeMessages(t *testing.T, withUIDL bool) (messages []fakeMessage, raw, attachment []byte) {
 	t.Helper()
-	raw, attachment = largeMessage(21, "M02", 9<<20+55)
+	raw, attachment = testmail.Large(21, "M02", 9<<20+55)
 	if len(raw) <= intake.MaxInMemory {
 		t.Fatalf("the test message (%d bytes) is not large", len(raw))
 	}
