@@ -62,7 +62,7 @@ func readMailboxesQuery(values url.Values, prefix string, actor *service.Actor) 
 	get := func(name string) string { return strings.TrimSpace(values.Get(prefix + name)) }
 	q := mailboxesQuery{ID: get("id"), Name: get("name"), Type: get("type"), Server: get("server"), Kind: get("kind"),
 		Active: get("active"), Site: get("site"), Sort: get("sort"), Desc: get("desc") == "1", Cursor: get("cursor"),
-		Size: mailboxDefaultSize, defaultKind: "system"}
+		defaultKind: "system"}
 	if actor != nil && !actor.CanReadAll() {
 		q.defaultKind = "user"
 		q.Site = "" // a user's mailboxes are all of their own site
@@ -81,23 +81,8 @@ func readMailboxesQuery(values url.Values, prefix string, actor *service.Actor) 
 	if !listContains(mailboxSortColumns, q.Sort) {
 		q.Sort, q.Desc = "name", false
 	}
-	if size, err := strconv.Atoi(get("size")); err == nil {
-		for _, allowed := range mailboxPageSizes {
-			if size == allowed {
-				q.Size = size
-			}
-		}
-	}
+	q.Size = readPageSize(get("size"), mailboxPageSizes, mailboxDefaultSize)
 	return q
-}
-
-func listContains(list []string, value string) bool {
-	for _, item := range list {
-		if item == value {
-			return true
-		}
-	}
-	return false
 }
 
 // filterValue gives the query value of one filter field.
@@ -146,10 +131,13 @@ func (q mailboxesQuery) url() string {
 	if q.Cursor != "" {
 		values.Set("cursor", q.Cursor)
 	}
-	if len(values) == 0 {
-		return "/mailboxes"
-	}
-	return "/mailboxes?" + values.Encode()
+	return withQuery("/mailboxes", values)
+}
+
+// urlAt gives the list's URL for q at another page.
+func (q mailboxesQuery) urlAt(cursor string) string {
+	q.Cursor = cursor
+	return q.url()
 }
 
 // filter turns the query into the store's filter. nothing is true when the
@@ -157,13 +145,11 @@ func (q mailboxesQuery) url() string {
 // protocol outside the kind), so there is no need to ask.
 func (q mailboxesQuery) filter(sites []store.Site) (filter store.MailboxFilter, nothing bool) {
 	filter = store.MailboxFilter{Name: q.Name, Server: q.Server}
-	for _, text := range strings.FieldsFunc(q.ID, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-		id, err := strconv.ParseInt(text, 10, 64)
-		if err != nil || id <= 0 {
-			return filter, true
-		}
-		filter.IDs = append(filter.IDs, id)
+	ids, ok := parseIDList(q.ID)
+	if !ok {
+		return filter, true
 	}
+	filter.IDs = ids
 	for _, kind := range mailboxKinds[q.Kind] {
 		if q.Type == "" || q.Type == kind {
 			filter.Types = append(filter.Types, kind)
@@ -177,27 +163,13 @@ func (q mailboxesQuery) filter(sites []store.Site) (filter store.MailboxFilter, 
 		filter.Active = &active
 	}
 	if q.Site != "" {
-		nothing = true
-		for _, site := range sites {
-			if site.Code == q.Site {
-				filter.SiteID, nothing = site.ID, false
-			}
+		siteID, ok := siteIDByCode(sites, q.Site)
+		if !ok {
+			return filter, true
 		}
+		filter.SiteID = siteID
 	}
-	return filter, nothing
-}
-
-// listSortLink is one sortable column header.
-type listSortLink struct {
-	URL     string
-	Current bool
-	Desc    bool
-}
-
-// listHidden is a hidden input of a form.
-type listHidden struct {
-	Name  string
-	Value string
+	return filter, false
 }
 
 // mailboxesData is the content of the list page.
@@ -220,19 +192,26 @@ type mailboxesData struct {
 // mailboxesDeleteData is the confirmation page of a delete.
 type mailboxesDeleteData struct {
 	Mailboxes []service.MailboxView
-	All       bool  // everything the filter matches
-	Total     int64 // how many that is
+	Total     int64 // how many are to be deleted
 	More      int64 // matching ones not listed
 	Messages  int64
 	Rules     int64
-	Hidden    []listHidden // the filter, for All
-	Back      string
+	Form      deleteForm
 }
 
 // canChangeMailboxes reports whether the actor may change mailboxes at all:
 // admins any, users their own (the service decides which); auditors none.
 func canChangeMailboxes(actor *service.Actor) bool {
 	return actor.IsAdmin() || (actor != nil && actor.User.Role == store.RoleUser)
+}
+
+// filterSites are the sites the filter offers: every site to admins and
+// auditors, none to a user, whose mailboxes are all of their own site.
+func (s *server) filterSites(r *http.Request, actor *service.Actor) ([]store.Site, error) {
+	if !actor.CanReadAll() {
+		return nil, nil
+	}
+	return s.svc.Sites(r.Context(), actor)
 }
 
 // mailboxesPage lists mailboxes. Which ones a reader sees is the service's
@@ -253,46 +232,30 @@ func (s *server) renderMailboxes(w http.ResponseWriter, r *http.Request, session
 	q := readMailboxesQuery(parsed.Query(), "", actor)
 	content := mailboxesData{Query: q, Sizes: mailboxPageSizes, Back: q.url(), CanChange: canChangeMailboxes(actor),
 		AddSystem: actor.IsAdmin(), Sorts: map[string]listSortLink{}}
-	if actor.CanReadAll() {
-		sites, err := s.svc.Sites(r.Context(), actor)
-		if err != nil {
-			s.serviceError(w, r, err)
-			return
-		}
-		content.Sites = sites
+	sites, err := s.filterSites(r, actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
 	}
-	filter, nothing := q.filter(content.Sites)
+	content.Sites = sites
+	filter, nothing := q.filter(sites)
+	nextCursor := ""
 	if !nothing {
 		list, err := s.svc.Mailboxes(r.Context(), actor, filter, store.MailboxSort{Column: q.Sort, Descending: q.Desc}, q.Cursor, q.Size)
-		if errors.Is(err, store.ErrBadCursor) {
-			s.renderError(w, r, http.StatusBadRequest, "error.bad_cursor")
-			return
-		}
-		if err != nil {
-			s.serviceError(w, r, err)
+		if s.listFailed(w, r, err) {
 			return
 		}
 		content.Total = list.Total
 		content.Rows = list.Items
-		if list.NextCursor != "" {
-			next := q
-			next.Cursor = list.NextCursor
-			content.Next = next.url()
-		}
+		nextCursor = list.NextCursor
 	}
-	if q.Cursor != "" {
-		first := q
-		first.Cursor = ""
-		content.First = first.url()
-	}
+	content.First, content.Next = pageLinks(q.Cursor, nextCursor, q.urlAt)
 	for _, column := range mailboxSortColumns {
 		link := q
 		link.Cursor, link.Sort, link.Desc = "", column, column == q.Sort && !q.Desc
 		content.Sorts[column] = listSortLink{URL: link.url(), Current: column == q.Sort, Desc: q.Desc}
 	}
-	for _, name := range mailboxFilterFields {
-		content.Hidden = append(content.Hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
-	}
+	content.Hidden = filterHidden(mailboxFilterFields, q.filterValue)
 	data := s.newPage(w, r, session, "page.mailboxes.title", "mailboxes")
 	data.Path = content.Back
 	extra(data, &content)
@@ -301,24 +264,12 @@ func (s *server) renderMailboxes(w http.ResponseWriter, r *http.Request, session
 }
 
 // safeMailboxesBack keeps a "come back to" address within the list.
-func safeMailboxesBack(back string) string {
-	if strings.ContainsAny(back, "\\\r\n") {
-		return "/mailboxes"
-	}
-	if back == "/mailboxes" || strings.HasPrefix(back, "/mailboxes?") {
-		return back
-	}
-	return "/mailboxes"
-}
+func safeMailboxesBack(back string) string { return safeListBack(back, "/mailboxes") }
 
 // mailboxChangeAllowed answers 403 to a reader who may change nothing
 // (auditors), before anything else is looked at.
 func (s *server) mailboxChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
-	if !canChangeMailboxes(session.Actor) {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return false
-	}
-	return true
+	return s.allowed(w, r, canChangeMailboxes(session.Actor))
 }
 
 // mailboxErrorText gives the text of an error a change of one mailbox
@@ -465,7 +416,7 @@ func (s *server) deleteMailboxPage(w http.ResponseWriter, r *http.Request, sessi
 const mailboxesDeleteListed = 50
 
 func (s *server) confirmDeleteMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession, selection service.MailboxSelection, hidden []listHidden, back string) {
-	content := mailboxesDeleteData{Back: back, Hidden: hidden}
+	content := mailboxesDeleteData{Form: deleteForm{Action: "/mailboxes/group", Back: back, Hidden: hidden}}
 	add := func(m service.MailboxView) {
 		content.Mailboxes = append(content.Mailboxes, m)
 		content.Messages += m.MessagesTotal
@@ -480,7 +431,8 @@ func (s *server) confirmDeleteMailboxes(w http.ResponseWriter, r *http.Request, 
 		for _, m := range list.Items {
 			add(m)
 		}
-		content.All, content.Total, content.More = true, list.Total, list.Total-int64(len(list.Items))
+		content.Form.All, content.Total, content.More = true, list.Total, list.Total-int64(len(list.Items))
+		content.Form.Disabled = list.Total == 0
 	} else {
 		for _, id := range selection.IDs {
 			m, err := s.svc.Mailbox(r.Context(), session.Actor, id)
@@ -489,6 +441,7 @@ func (s *server) confirmDeleteMailboxes(w http.ResponseWriter, r *http.Request, 
 				return
 			}
 			add(m)
+			content.Form.IDs = append(content.Form.IDs, m.ID)
 		}
 		content.Total = int64(len(content.Mailboxes))
 	}
@@ -514,41 +467,27 @@ func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session 
 	}
 	var selection service.MailboxSelection
 	var hidden []listHidden
-	if formValue(r, "all") != "" {
+	if groupAll(r) {
 		q := readMailboxesQuery(r.PostForm, "f_", actor)
-		var sites []store.Site
-		if actor.CanReadAll() {
-			list, err := s.svc.Sites(r.Context(), actor)
-			if err != nil {
-				s.serviceError(w, r, err)
-				return
-			}
-			sites = list
+		sites, err := s.filterSites(r, actor)
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
 		}
 		filter, nothing := q.filter(sites)
 		if nothing {
-			filter.IDs = []int64{-1} // matches no mailbox, and says so on the way
+			filter.IDs = matchNoID()
 		}
 		selection.Filter = &filter
-		for _, name := range mailboxFilterFields {
-			hidden = append(hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
-		}
+		hidden = filterHidden(mailboxFilterFields, q.filterValue)
 	} else {
-		for _, text := range r.PostForm["id"] {
-			id, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
-			if err != nil || id <= 0 {
-				s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-				return
-			}
-			selection.IDs = append(selection.IDs, id)
-		}
-		if len(selection.IDs) == 0 {
-			s.flash(w, r, "flash.nothing_checked")
-			http.Redirect(w, r, back, http.StatusSeeOther)
+		ids, ok := s.checkedIDs(w, r, back)
+		if !ok {
 			return
 		}
+		selection.IDs = ids
 	}
-	if action == service.GroupDelete && formValue(r, "confirm") != "yes" {
+	if action == service.GroupDelete && !deleteConfirmed(r) {
 		s.confirmDeleteMailboxes(w, r, session, selection, hidden, back)
 		return
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"bufio"
 	"encoding/csv"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,7 +56,7 @@ func readMessagesQuery(values url.Values, prefix string) messagesQuery {
 	get := func(name string) string { return strings.TrimSpace(values.Get(prefix + name)) }
 	q := messagesQuery{Q: get("q"), ID: get("id"), MailboxID: get("mailbox_id"), Spam: get("spam"), Read: get("read"),
 		From: get("from"), To: get("to"), Subject: get("subject"), Text: get("text"), Sort: get("sort"), Asc: get("asc") == "1",
-		Cursor: get("cursor"), Size: messageDefaultSize}
+		Cursor: get("cursor"), Size: readPageSize(get("size"), messagePageSizes, messageDefaultSize)}
 	switch q.Spam {
 	case "yes", "no", "unknown":
 	default:
@@ -68,13 +67,6 @@ func readMessagesQuery(values url.Values, prefix string) messagesQuery {
 	}
 	if _, ok := messageSortColumns[q.Sort]; !ok {
 		q.Sort, q.Asc = "date", false
-	}
-	if size, err := strconv.Atoi(get("size")); err == nil {
-		for _, allowed := range messagePageSizes {
-			if size == allowed {
-				q.Size = size
-			}
-		}
 	}
 	return q
 }
@@ -139,24 +131,21 @@ func (q messagesQuery) values() url.Values {
 // url gives the list's URL for q.
 func (q messagesQuery) url() string { return withQuery("/messages", q.values()) }
 
-func withQuery(path string, values url.Values) string {
-	if len(values) == 0 {
-		return path
-	}
-	return path + "?" + values.Encode()
+// urlAt gives the list's URL for q at another page.
+func (q messagesQuery) urlAt(cursor string) string {
+	q.Cursor = cursor
+	return q.url()
 }
 
 // filter turns the query into the store's filter; nothing is true when it
 // cannot match a message (a malformed ID), so there is no need to ask.
 func (q messagesQuery) filter() (filter store.MessageFilter, nothing bool) {
 	filter = store.MessageFilter{Query: q.Q, From: q.From, To: q.To, Subject: q.Subject, Text: q.Text, Spam: q.Spam}
-	for _, text := range strings.FieldsFunc(q.ID, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-		id, err := strconv.ParseInt(text, 10, 64)
-		if err != nil || id <= 0 {
-			return filter, true
-		}
-		filter.IDs = append(filter.IDs, id)
+	ids, ok := parseIDList(q.ID)
+	if !ok {
+		return filter, true
 	}
+	filter.IDs = ids
 	if q.MailboxID != "" {
 		id, err := strconv.ParseInt(q.MailboxID, 10, 64)
 		if err != nil || id <= 0 {
@@ -289,42 +278,27 @@ type messagesData struct {
 }
 
 // canChangeMessages: admins any message, users those of their own
-// mailboxes (the service narrows it); auditors none.
-func canChangeMessages(actor *service.Actor) bool {
-	return actor.IsAdmin() || (actor != nil && actor.User.Role == store.RoleUser)
-}
+// mailboxes (the service narrows it); auditors none. Those are the people
+// who may change mailboxes, since a user's messages are their mailboxes'.
+func canChangeMessages(actor *service.Actor) bool { return canChangeMailboxes(actor) }
 
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
-	if !canChangeMessages(session.Actor) {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return false
-	}
-	return true
+	return s.allowed(w, r, canChangeMessages(session.Actor))
 }
 
-// safeMessagesBack keeps a "come back to" address within the messages.
+// safeMessagesBack keeps a "come back to" address within the messages: the
+// list, or the view of one message (with no way out of /messages/).
 func safeMessagesBack(back string) string {
 	path, _, _ := strings.Cut(back, "?")
-	if strings.ContainsAny(back, "\\\r\n") || strings.Contains(path, "..") {
-		return "/messages"
-	}
-	if back == "/messages" || strings.HasPrefix(back, "/messages?") || strings.HasPrefix(back, "/messages/") {
+	if strings.HasPrefix(back, "/messages/") && !strings.ContainsAny(back, "\\\r\n") && !strings.Contains(path, "..") {
 		return back
 	}
-	return "/messages"
+	return safeListBack(back, "/messages")
 }
 
 // listBack is the list URL a view was opened from: a /messages URL with a
 // query, never another page.
-func listBack(back string) string {
-	if strings.ContainsAny(back, "\\\r\n") {
-		return "/messages"
-	}
-	if back == "/messages" || strings.HasPrefix(back, "/messages?") {
-		return back
-	}
-	return "/messages"
-}
+func listBack(back string) string { return safeListBack(back, "/messages") }
 
 func (s *server) messagesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
 	s.renderMessages(w, r, session, r.URL.RequestURI(), http.StatusOK, func(*page, *messagesData) {})
@@ -355,40 +329,26 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 	}
 	content.Mailboxes = mailboxes
 	filter, nothing := q.filter()
+	nextCursor := ""
 	if !nothing {
 		list, err := s.svc.Messages(r.Context(), actor, filter, q.order(), q.Cursor, q.Size)
-		if errors.Is(err, store.ErrBadCursor) {
-			s.renderError(w, r, http.StatusBadRequest, "error.bad_cursor")
-			return
-		}
-		if err != nil {
-			s.serviceError(w, r, err)
+		if s.listFailed(w, r, err) {
 			return
 		}
 		for _, m := range list.Items {
 			content.Rows = append(content.Rows, newMessageRow(data.Lang, m, content.Back))
 		}
-		if list.NextCursor != "" {
-			next := q
-			next.Cursor = list.NextCursor
-			content.Next = next.url()
-		}
+		nextCursor = list.NextCursor
 	}
 	content.Count = len(content.Rows)
-	if q.Cursor != "" {
-		first := q
-		first.Cursor = ""
-		content.First = first.url()
-	}
+	content.First, content.Next = pageLinks(q.Cursor, nextCursor, q.urlAt)
 	for name := range messageSortColumns {
 		link := q
 		// A column's first click sorts newest (largest) first, as dates do.
 		link.Cursor, link.Sort, link.Asc = "", name, name == q.Sort && !q.Asc
 		content.Sorts[name] = listSortLink{URL: link.url(), Current: name == q.Sort, Desc: !q.Asc}
 	}
-	for _, name := range messageFilterFields {
-		content.Hidden = append(content.Hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
-	}
+	content.Hidden = filterHidden(messageFilterFields, q.filterValue)
 	for _, name := range messageColumns {
 		content.Columns = append(content.Columns, messageColumnChoice{Name: name, Label: messageColumnLabel(data.Lang, name), On: content.Show[name]})
 	}
@@ -441,12 +401,7 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 	if !nothing {
 		var err error
 		first, err = s.svc.Messages(r.Context(), session.Actor, filter, q.order(), q.Cursor, messagesCSVPage)
-		if errors.Is(err, store.ErrBadCursor) {
-			s.renderError(w, r, http.StatusBadRequest, "error.bad_cursor")
-			return
-		}
-		if err != nil {
-			s.serviceError(w, r, err)
+		if s.listFailed(w, r, err) {
 			return
 		}
 	}
@@ -564,19 +519,15 @@ const messagesDeleteListed = 50
 
 // messagesDeleteData is the confirmation page of a delete.
 type messagesDeleteData struct {
-	Rows   []messageRow
-	All    bool // everything the filter matches
-	More   bool // more match than are listed
-	Count  int
-	Action string // where the confirming form posts
-	IDs    []int64
-	Hidden []listHidden
-	Back   string
+	Rows  []messageRow
+	More  bool // more match than are listed
+	Count int
+	Form  deleteForm
 }
 
 func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, session *service.WebSession, selection service.MessageSelection, hidden []listHidden, back, action string) {
 	data := s.newPage(w, r, session, "page.messages_delete.title", "messages")
-	content := messagesDeleteData{Back: back, Hidden: hidden, Action: action}
+	content := messagesDeleteData{Form: deleteForm{Action: action, Back: back, Hidden: hidden}}
 	if selection.Filter != nil {
 		list, err := s.svc.Messages(r.Context(), session.Actor, *selection.Filter, store.MessageSort{}, "", messagesDeleteListed)
 		if err != nil {
@@ -586,7 +537,7 @@ func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, s
 		for _, m := range list.Items {
 			content.Rows = append(content.Rows, newMessageRow(data.Lang, m, ""))
 		}
-		content.All, content.More = true, list.NextCursor != ""
+		content.Form.All, content.More = true, list.NextCursor != ""
 	} else {
 		for _, id := range selection.IDs {
 			m, err := s.svc.Message(r.Context(), session.Actor, id, service.MessageOptions{})
@@ -595,10 +546,11 @@ func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, s
 				return
 			}
 			content.Rows = append(content.Rows, newMessageRow(data.Lang, m, ""))
-			content.IDs = append(content.IDs, id)
+			content.Form.IDs = append(content.Form.IDs, id)
 		}
 	}
 	content.Count = len(content.Rows)
+	content.Form.Disabled = content.Count == 0
 	data.Content = content
 	s.render(w, r, http.StatusOK, "messages_delete", data)
 }
@@ -624,30 +576,22 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 	}
 	var selection service.MessageSelection
 	var hidden []listHidden
-	if formValue(r, "all") != "" {
+	if groupAll(r) {
 		q := readMessagesQuery(r.PostForm, "f_")
 		filter, nothing := q.filter()
 		if nothing {
-			filter.IDs = []int64{-1} // matches nothing
+			filter.IDs = matchNoID()
 		}
 		selection.Filter = &filter
-		for _, name := range messageFilterFields {
-			hidden = append(hidden, listHidden{Name: "f_" + name, Value: q.filterValue(name)})
-		}
+		hidden = filterHidden(messageFilterFields, q.filterValue)
 	} else {
-		ids, ok := formIDs(r)
+		ids, ok := s.checkedIDs(w, r, back)
 		if !ok {
-			s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-			return
-		}
-		if len(ids) == 0 {
-			s.flash(w, r, "flash.nothing_checked")
-			http.Redirect(w, r, back, http.StatusSeeOther)
 			return
 		}
 		selection.IDs = ids
 	}
-	if action == service.ActionDelete && formValue(r, "confirm") != "yes" {
+	if action == service.ActionDelete && !deleteConfirmed(r) {
 		s.confirmDeleteMessages(w, r, session, selection, hidden, back, "/messages/group")
 		return
 	}
@@ -660,17 +604,4 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 	s.renderMessages(w, r, session, back, http.StatusOK, func(data *page, _ *messagesData) {
 		data.Flash = i18n.Default.T(data.Lang, "flash.messages_done", done)
 	})
-}
-
-// formIDs reads the checked IDs of a group form.
-func formIDs(r *http.Request) ([]int64, bool) {
-	var ids []int64
-	for _, text := range r.PostForm["id"] {
-		id, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
-		if err != nil || id <= 0 {
-			return nil, false
-		}
-		ids = append(ids, id)
-	}
-	return ids, true
 }

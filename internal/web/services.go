@@ -95,12 +95,8 @@ func (s *server) servicesPage(w http.ResponseWriter, r *http.Request, session *s
 		filter.ID = id
 	}
 	if content.Filter.Site != "" {
-		matchNothing = true
-		for _, site := range sites {
-			if site.Code == content.Filter.Site {
-				filter.SiteID, matchNothing = site.ID, false
-			}
-		}
+		siteID, ok := siteIDByCode(sites, content.Filter.Site)
+		filter.SiteID, matchNothing = siteID, matchNothing || !ok
 	}
 	switch content.Filter.Active {
 	case "yes", "no":
@@ -123,14 +119,11 @@ func (s *server) servicesPage(w http.ResponseWriter, r *http.Request, session *s
 }
 
 func (s *server) newServicePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
-	if !session.Actor.IsAdmin() {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	if !s.allowed(w, r, session.Actor.IsAdmin()) {
 		return
 	}
-	form := serviceForm{New: true, Active: true, Type: store.MailboxIMAP, Security: "tls", Sort: "100", SMTPSameLogin: true}
-	if site, err := s.svc.DefaultSite(r.Context()); err == nil {
-		form.Site = site.Code
-	}
+	form := serviceForm{New: true, Site: s.defaultSiteCode(r), Active: true, Type: store.MailboxIMAP, Security: "tls", Sort: "100",
+		SMTPSameLogin: true}
 	s.renderServiceForm(w, r, session, http.StatusOK, form)
 }
 
@@ -200,8 +193,7 @@ func (s *server) createService(w http.ResponseWriter, r *http.Request, session *
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	input, form, parseErrors := s.serviceInput(r, lang)
 	form.New = true
-	if !session.Actor.IsAdmin() {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	if !s.allowed(w, r, session.Actor.IsAdmin()) {
 		return
 	}
 	if len(parseErrors) > 0 {
@@ -261,8 +253,7 @@ func (s *server) updateService(w http.ResponseWriter, r *http.Request, session *
 		form.Errors = fieldErrors
 		s.renderServiceForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}
-	if !session.Actor.IsAdmin() {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	if !s.allowed(w, r, session.Actor.IsAdmin()) {
 		return
 	}
 	if len(parseErrors) > 0 {
@@ -330,8 +321,7 @@ func (s *server) deleteServicePage(w http.ResponseWriter, r *http.Request, sessi
 }
 
 func (s *server) confirmDeleteServices(w http.ResponseWriter, r *http.Request, session *service.WebSession, ids []int64, back string) {
-	if !session.Actor.IsAdmin() {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	if !s.allowed(w, r, session.Actor.IsAdmin()) {
 		return
 	}
 	var list []service.MailServiceView
@@ -348,48 +338,35 @@ func (s *server) confirmDeleteServices(w http.ResponseWriter, r *http.Request, s
 	s.render(w, r, http.StatusOK, "services_delete", data)
 }
 
-// safeServicesBack keeps a "come back to" address within the list.
+// safeServicesBack keeps a "come back to" address within the services: the
+// list, or the form of one service.
 func safeServicesBack(back string) string {
-	if strings.ContainsAny(back, "\\\r\n") {
-		return "/services"
-	}
-	if back == "/services" || strings.HasPrefix(back, "/services?") || strings.HasPrefix(back, "/services/") {
+	if strings.HasPrefix(back, "/services/") && !strings.ContainsAny(back, "\\\r\n") {
 		return back
 	}
-	return "/services"
+	return safeListBack(back, "/services")
 }
 
 // servicesGroup runs a group action on the checked services: activate,
 // deactivate, or delete (which asks first unless confirm=yes).
 func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
-	if !session.Actor.IsAdmin() {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	if !s.allowed(w, r, session.Actor.IsAdmin()) {
 		return
 	}
 	back := safeServicesBack(formValue(r, "back"))
-	var ids []int64
-	for _, text := range r.PostForm["id"] {
-		id, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
-		if err != nil || id <= 0 {
-			s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-			return
-		}
-		ids = append(ids, id)
-	}
 	action := formValue(r, "action")
 	if action != "activate" && action != "deactivate" && action != "delete" {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	if len(ids) == 0 {
-		s.flash(w, r, "flash.nothing_checked")
-		http.Redirect(w, r, back, http.StatusSeeOther)
+	ids, ok := s.checkedIDs(w, r, back)
+	if !ok {
 		return
 	}
 	flash := "flash.services_deleted"
 	switch action {
 	case "delete":
-		if formValue(r, "confirm") != "yes" {
+		if !deleteConfirmed(r) {
 			s.confirmDeleteServices(w, r, session, ids, back)
 			return
 		}

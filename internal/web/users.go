@@ -61,12 +61,7 @@ func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *serv
 	}
 	if after, err := strconv.ParseInt(query.Get("after"), 10, 64); err == nil && after > 0 {
 		filter.AfterID = after
-		first := cloneQuery(query)
-		first.Del("after")
-		content.First = "/users"
-		if encoded := first.Encode(); encoded != "" {
-			content.First += "?" + encoded
-		}
+		content.First = queryLink("/users", query, "after", "")
 	}
 	users, err := s.svc.Users(r.Context(), session.Actor, filter)
 	if err != nil {
@@ -75,9 +70,7 @@ func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *serv
 	}
 	if len(users) > usersPageSize {
 		users = users[:usersPageSize]
-		next := cloneQuery(query)
-		next.Set("after", strconv.FormatInt(users[len(users)-1].ID, 10))
-		content.Next = "/users?" + next.Encode()
+		content.Next = queryLink("/users", query, "after", strconv.FormatInt(users[len(users)-1].ID, 10))
 	}
 	content.Users = users
 	data := s.newPage(w, r, session, "page.users.title", "users")
@@ -86,14 +79,10 @@ func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *serv
 }
 
 func (s *server) newUserPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
-	if !session.Actor.IsAdmin() {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	if !s.allowed(w, r, session.Actor.IsAdmin()) {
 		return
 	}
-	form := userForm{New: true, Role: store.RoleUser, Active: true}
-	if site, err := s.svc.DefaultSite(r.Context()); err == nil {
-		form.Site = site.Code
-	}
+	form := userForm{New: true, Site: s.defaultSiteCode(r), Role: store.RoleUser, Active: true}
 	s.renderUserForm(w, r, session, http.StatusOK, form)
 }
 
@@ -231,8 +220,7 @@ func (s *server) deleteUserPage(w http.ResponseWriter, r *http.Request, session 
 }
 
 func (s *server) confirmDeleteUser(w http.ResponseWriter, r *http.Request, session *service.WebSession, id int64, status int, problem string) {
-	if !session.Actor.IsAdmin() {
-		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
+	if !s.allowed(w, r, session.Actor.IsAdmin()) {
 		return
 	}
 	user, err := s.svc.User(r.Context(), session.Actor, id)
