@@ -90,6 +90,9 @@ func TestMailServices(t *testing.T) {
 	wantNoBody(t, r, ">outlook.com<")
 	r = b.get("/services?server=nothing-like-this")
 	wantBody(t, r, "No mail services match", "Try a wider filter.")
+	// A malformed ID matches nothing, whatever the site says.
+	r = b.get("/services?id=abc&site=s1")
+	wantBody(t, r, "No mail services match")
 
 	wantStatus(t, b.get("/services/new"), http.StatusOK)
 	form := serviceValues("")
