@@ -208,7 +208,7 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 		m.CompressSource()
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		statements := &messageStatements{store: s, tx: tx}
+		statements := &messageStatements{store: s, tx: tx, uids: map[uidKey]int64{}}
 		defer statements.close()
 		if s.dialect == SQLite && len(ms) > 1 {
 			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
@@ -230,6 +230,9 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 				return err
 			}
 			results[i].ID, results[i].Duplicate = id, duplicate
+		}
+		if err := statements.writeRows(ctx); err != nil {
+			return err
 		}
 		if err := s.indexBatch(ctx, statements); err != nil {
 			return err
@@ -291,6 +294,60 @@ type messageStatements struct {
 	// batch adds: the duplicate check, with one query per batch.
 	hashes map[hashKey]int64
 	ids    []int64 // PostgreSQL: message IDs reserved for the batch
+	// sources (message ID, compressed source pairs) and uids are written
+	// many rows a statement after the batch's messages (writeRows): one
+	// statement per row was a sixth of a fetch's commit.
+	sources []any
+	uids    map[uidKey]int64
+}
+
+type uidKey struct {
+	mailbox int64
+	uid     UID
+}
+
+// rowsPerStatement bounds the rows of one multi-row INSERT.
+const rowsPerStatement = 64
+
+// writeRows writes the sources and UIDs the batch collected.
+func (p *messageStatements) writeRows(ctx context.Context) error {
+	for start := 0; start < len(p.sources); start += 2 * rowsPerStatement {
+		chunk := p.sources[start:min(start+2*rowsPerStatement, len(p.sources))]
+		query := `INSERT INTO message_sources (message_id, kind, compression, data) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, 'source', 'zstd', ?), ", len(chunk)/2), ", ")
+		if err := p.exec(ctx, query, chunk...); err != nil {
+			return fmt.Errorf("insert sources: %w", err)
+		}
+	}
+	p.sources = nil
+	now := micros(p.store.clock())
+	args := make([]any, 0, 5*min(len(p.uids), rowsPerStatement))
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		query := `INSERT INTO mailbox_uids (mailbox_id, folder, uid, message_id, created_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(args)/5), ", ") +
+			` ON CONFLICT (mailbox_id, folder, uid) DO UPDATE SET message_id = excluded.message_id`
+		err := p.exec(ctx, query, args...)
+		args = args[:0]
+		return err
+	}
+	// Each UID once (a map): PostgreSQL refuses a statement that updates
+	// one row twice.
+	for key, id := range p.uids {
+		args = append(args, key.mailbox, key.uid.Folder, key.uid.UID, id, now)
+		if len(args) == 5*rowsPerStatement {
+			if err := flush(); err != nil {
+				return fmt.Errorf("record uids: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("record uids: %w", err)
+	}
+	p.uids = map[uidKey]int64{}
+	return nil
 }
 
 // hashPrefix is the part of a source hash the duplicate index holds.
@@ -443,12 +500,7 @@ func (s *Store) insertOne(ctx context.Context, tx *messageStatements, m *NewMess
 		tx.hashes[key] = id
 	}
 	if m.UID != nil {
-		err := tx.exec(ctx, `INSERT INTO mailbox_uids (mailbox_id, folder, uid, message_id, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (mailbox_id, folder, uid) DO UPDATE SET message_id = excluded.message_id`,
-			m.MailboxID, m.UID.Folder, m.UID.UID, id, micros(s.clock()))
-		if err != nil {
-			return 0, false, fmt.Errorf("record uid: %w", err)
-		}
+		tx.uids[uidKey{m.MailboxID, *m.UID}] = id
 	}
 	return id, duplicate, nil
 }
@@ -536,9 +588,7 @@ func (s *Store) insertMessageParts(ctx context.Context, tx *messageStatements, m
 		}
 	case m.SaveSource && len(compressed) <= ChunkSize:
 		// The common case: one value, no chunking buffers.
-		if err := tx.exec(ctx, `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'source', 'zstd', ?)`, id, compressed); err != nil {
-			return fmt.Errorf("insert source: %w", err)
-		}
+		tx.sources = append(tx.sources, id, compressed)
 	case m.SaveSource:
 		if err := tx.insertChunked(ctx, sourceBlobs, id, bytes.NewReader(compressed), `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'source', 'zstd', ?)`); err != nil {
 			return fmt.Errorf("insert source: %w", err)
