@@ -656,10 +656,16 @@ func (p *messageStatements) insertChunked(ctx context.Context, kind blobKind, ow
 // segment per message and constant merging (135 messages/s at 20,000
 // messages instead of thousands).
 func (s *Store) indexBatch(ctx context.Context, tx *messageStatements) error {
-	for _, m := range tx.indexed {
-		if err := tx.exec(ctx, `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES (?, ?, ?, ?, ?)`,
-			m.ID, m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text)); err != nil {
-			return fmt.Errorf("index message: %w", err)
+	for start := 0; start < len(tx.indexed); start += rowsPerStatement {
+		chunk := tx.indexed[start:min(start+rowsPerStatement, len(tx.indexed))]
+		args := make([]any, 0, 5*len(chunk))
+		for _, m := range chunk {
+			args = append(args, m.ID, m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text))
+		}
+		query := `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		if err := tx.exec(ctx, query, args...); err != nil {
+			return fmt.Errorf("index messages: %w", err)
 		}
 	}
 	tx.indexed = nil
