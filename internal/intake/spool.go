@@ -30,7 +30,7 @@ type Spool struct {
 	raw        *os.File
 	compressed *os.File
 	size       int64
-	compSize   int64
+	compressedSize   int64
 	hash       string
 }
 
@@ -67,7 +67,7 @@ func NewSpool(r io.Reader, dir string, compress bool) (_ *Spool, err error) {
 		if err := compressor.Close(); err != nil {
 			return nil, fmt.Errorf("spool message: %w", err)
 		}
-		if spool.compSize, err = spool.compressed.Seek(0, io.SeekCurrent); err != nil {
+		if spool.compressedSize, err = spool.compressed.Seek(0, io.SeekCurrent); err != nil {
 			return nil, fmt.Errorf("spool message: %w", err)
 		}
 	}
@@ -136,7 +136,7 @@ func DeliverSpool(ctx context.Context, st *store.Store, log worklog.Recorder, ma
 	message := newMessage(mailbox, parsed, options)
 	message.RawSHA256 = spool.hash
 	if options.SaveSource {
-		compressed, size := spool.compressed, spool.compSize
+		compressed, size := spool.compressed, spool.compressedSize
 		message.CompressedSource = func() (io.Reader, error) { return io.NewSectionReader(compressed, 0, size), nil }
 	}
 	results := StoreBatch(ctx, st, log, mailbox, []*Prepared{{message: message, origin: options.Origin}})
