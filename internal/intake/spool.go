@@ -27,11 +27,11 @@ const MaxInMemory = 8 << 20
 // source is to be kept, its compressed form (what the store keeps), with
 // the hash of the bytes. Close removes the files.
 type Spool struct {
-	raw        *os.File
-	compressed *os.File
-	size       int64
-	compressedSize   int64
-	hash       string
+	raw            *os.File
+	compressed     *os.File
+	size           int64
+	compressedSize int64
+	hash           string
 }
 
 // NewSpool reads r to its end into a spool in dir ("" is the system's
