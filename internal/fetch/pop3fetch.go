@@ -187,6 +187,18 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		storer = newBatchStorer(ctx, batcher, mailbox)
 	}
 	spooler, _ := f.config.Deliver.(SpoolDeliverer)
+	// stored counts a message stored on its own (not through the batch
+	// storer) and makes it deletable.
+	stored := func(n int, delivered intake.Result) {
+		if delivered.Duplicate {
+			result.Duplicates++
+		} else {
+			result.Received++
+		}
+		if mailbox.DeleteFromServer {
+			deletable = append(deletable, n)
+		}
+	}
 	err = client.RetrPipelined(ctx, fetchList, f.config.Window, func(n int, r io.Reader) error {
 		limit := int64(maxMessageBytes)
 		if spooler != nil {
@@ -200,14 +212,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 			if err != nil {
 				return fmt.Errorf("message %d: %w", n, err)
 			}
-			if delivered.Duplicate {
-				result.Duplicates++
-			} else {
-				result.Received++
-			}
-			if mailbox.DeleteFromServer {
-				deletable = append(deletable, n)
-			}
+			stored(n, delivered)
 			return nil
 		}
 		if err != nil {
@@ -225,14 +230,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		if err != nil {
 			return err
 		}
-		if delivered.Duplicate {
-			result.Duplicates++
-		} else {
-			result.Received++
-		}
-		if mailbox.DeleteFromServer {
-			deletable = append(deletable, n)
-		}
+		stored(n, delivered)
 		return nil
 	})
 	if storer != nil {

@@ -69,6 +69,7 @@ type serviceForm struct {
 type servicesDeleteData struct {
 	Services []service.MailServiceView
 	Back     string
+	Form     deleteForm
 }
 
 // servicesPage lists mail services with a filter; admins get the group
@@ -334,7 +335,7 @@ func (s *server) confirmDeleteServices(w http.ResponseWriter, r *http.Request, s
 		list = append(list, one)
 	}
 	data := s.newPage(w, r, session, "page.services_delete.title", "services")
-	data.Content = servicesDeleteData{Services: list, Back: back}
+	data.Content = servicesDeleteData{Services: list, Back: back, Form: deleteForm{Action: "/services/group", Back: back, IDs: ids}}
 	s.render(w, r, http.StatusOK, "services_delete", data)
 }
 
