@@ -52,7 +52,7 @@ type Mailbox struct {
 	LastError        string
 	FailureStreak    int
 	NextCheckAt      time.Time
-	MessagesTotal    int64 // counted when listing
+	MessagesTotal    int64 // kept on the row by the message writes
 	MessagesNew      int64
 	RulesCount       int64
 	SiteCode         string
@@ -64,8 +64,7 @@ const mailboxColumns = `m.id, m.site_id, m.type, m.active, m.name, m.description
 	m.login, m.password_enc, m.apop, m.delete_from_server, m.check_interval, m.domains, m.relay, m.relay_auth_only,
 	m.max_messages, m.max_message_size_kb, m.keep_days, m.charset, m.service_id, m.owner_id, m.web_url, m.folders,
 	m.sync_range, m.created_at, m.updated_at, m.last_check_at, m.last_error, m.failure_streak, m.next_check_at,
-	(SELECT COUNT(*) FROM messages WHERE mailbox_id = m.id),
-	(SELECT COUNT(*) FROM messages WHERE mailbox_id = m.id AND is_read = FALSE),
+	m.messages_total, m.messages_unread,
 	(SELECT COUNT(*) FROM rules WHERE mailbox_id = m.id),
 	COALESCE((SELECT code FROM sites WHERE id = m.site_id), ''),
 	COALESCE((SELECT name FROM services WHERE id = m.service_id), ''),

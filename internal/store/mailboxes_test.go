@@ -92,7 +92,8 @@ func TestMailboxRoundTripAndDeleteCascade(t *testing.T) {
 		// Everything that hangs off the mailbox goes with it.
 		db := st.DB()
 		var messageID, ruleID int64
-		if err := db.QueryRow(st.Rebind(`INSERT INTO messages (mailbox_id, date, received_at) VALUES (?, 0, 0) RETURNING id`), box.ID).Scan(&messageID); err != nil {
+		messageID, _, err = st.InsertMessage(ctx, newMessage(box.ID, "Subject: x\r\n\r\nx\r\n", store.Message{Subject: "x"}))
+		if err != nil {
 			t.Fatal(err)
 		}
 		var attachmentID int64
@@ -100,7 +101,6 @@ func TestMailboxRoundTripAndDeleteCascade(t *testing.T) {
 			t.Fatal(err)
 		}
 		statements := []string{
-			`INSERT INTO message_sources (message_id, data) VALUES (` + fmt.Sprint(messageID) + `, 'x')`,
 			`INSERT INTO message_source_chunks (message_id, seq, data) VALUES (` + fmt.Sprint(messageID) + `, 1, 'x')`,
 			`INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES (` + fmt.Sprint(attachmentID) + `, 1, 'x')`,
 			`INSERT INTO mailbox_uids (mailbox_id, uid, message_id, created_at) VALUES (` + fmt.Sprint(box.ID) + `, 'u1', ` + fmt.Sprint(messageID) + `, 0)`,

@@ -208,7 +208,7 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 		m.CompressSource()
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		statements := &messageStatements{store: s, tx: tx, uids: map[uidKey]int64{}}
+		statements := &messageStatements{store: s, tx: tx, uids: map[uidKey]int64{}, added: map[int64]*mailboxCounts{}}
 		defer statements.close()
 		if s.dialect == SQLite && len(ms) > 1 {
 			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
@@ -232,6 +232,9 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 			results[i].ID, results[i].Duplicate = id, duplicate
 		}
 		if err := statements.writeRows(ctx); err != nil {
+			return err
+		}
+		if err := s.adjustCounts(ctx, tx, statements.added); err != nil {
 			return err
 		}
 		if log != nil {
@@ -300,6 +303,50 @@ type messageStatements struct {
 	// statement per row was a sixth of a fetch's commit.
 	sources []any
 	uids    map[uidKey]int64
+	// added counts the batch's new messages per mailbox, for the
+	// mailbox's counts.
+	added map[int64]*mailboxCounts
+}
+
+// mailboxCounts is a change to a mailbox's message counts.
+type mailboxCounts struct{ total, unread int64 }
+
+// adjustCounts applies count changes to mailboxes within a transaction.
+func (s *Store) adjustCounts(ctx context.Context, tx *sql.Tx, changes map[int64]*mailboxCounts) error {
+	for mailbox, change := range changes {
+		if change.total == 0 && change.unread == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE mailboxes SET messages_total = messages_total + ?, messages_unread = messages_unread + ? WHERE id = ?`),
+			change.total, change.unread, mailbox); err != nil {
+			return fmt.Errorf("mailbox counts: %w", err)
+		}
+	}
+	return nil
+}
+
+// countsOf gives, per mailbox, how many of the messages ids (that match
+// the condition, if any) there are and how many of them are unread.
+func (s *Store) countsOf(ctx context.Context, tx *sql.Tx, ids []any, condition string, conditionArgs ...any) (map[int64]*mailboxCounts, error) {
+	query := `SELECT mailbox_id, COUNT(*), COALESCE(SUM(CASE WHEN is_read THEN 0 ELSE 1 END), 0) FROM messages WHERE id IN (` + placeholders(len(ids)) + `)`
+	if condition != "" {
+		query += " AND " + condition
+	}
+	rows, err := tx.QueryContext(ctx, s.rebind(query+` GROUP BY mailbox_id`), append(append([]any{}, ids...), conditionArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[int64]*mailboxCounts{}
+	for rows.Next() {
+		var mailbox int64
+		c := &mailboxCounts{}
+		if err := rows.Scan(&mailbox, &c.total, &c.unread); err != nil {
+			return nil, err
+		}
+		counts[mailbox] = c
+	}
+	return counts, rows.Err()
 }
 
 type uidKey struct {
@@ -499,6 +546,15 @@ func (s *Store) insertOne(ctx context.Context, tx *messageStatements, m *NewMess
 			return 0, false, err
 		}
 		tx.hashes[key] = id
+		counts := tx.added[m.MailboxID]
+		if counts == nil {
+			counts = &mailboxCounts{}
+			tx.added[m.MailboxID] = counts
+		}
+		counts.total++
+		if !m.Read {
+			counts.unread++
+		}
 	}
 	if m.UID != nil {
 		tx.uids[uidKey{m.MailboxID, *m.UID}] = id
@@ -1144,11 +1200,27 @@ func (s *Store) SetMessagesRead(ctx context.Context, ids []int64, read bool) err
 	if len(ids) == 0 {
 		return nil
 	}
-	args := []any{read}
-	for _, id := range ids {
-		args = append(args, id)
+	ids64 := make([]any, len(ids))
+	for i, id := range ids {
+		ids64[i] = id
 	}
-	_, err := s.exec(ctx, `UPDATE messages SET is_read = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The messages whose flag changes move between read and unread.
+		changing, err := s.countsOf(ctx, tx, ids64, "is_read <> ?", read)
+		if err != nil {
+			return err
+		}
+		for _, c := range changing {
+			c.unread, c.total = c.total, 0
+			if read {
+				c.unread = -c.unread
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE messages SET is_read = ? WHERE id IN (`+placeholders(len(ids))+`)`), append([]any{read}, ids64...)...); err != nil {
+			return err
+		}
+		return s.adjustCounts(ctx, tx, changing)
+	})
 	return mapError(err)
 }
 
@@ -1164,6 +1236,16 @@ func (s *Store) DeleteMessages(ctx context.Context, ids []int64) (int64, error) 
 	}
 	var deleted int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		gone, err := s.countsOf(ctx, tx, args, "")
+		if err != nil {
+			return err
+		}
+		for _, c := range gone {
+			c.total, c.unread = -c.total, -c.unread
+		}
+		if err := s.adjustCounts(ctx, tx, gone); err != nil {
+			return err
+		}
 		if s.dialect == SQLite {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM messages_fts WHERE rowid IN (`+placeholders(len(ids))+`)`, args...); err != nil {
 				return err

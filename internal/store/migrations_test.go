@@ -60,6 +60,10 @@ func TestMigrationKeepsTextOfMessagesWithoutSource(t *testing.T) {
 			if m, err := st.MessageByID(ctx, without); err != nil || m.HasSource {
 				t.Errorf("message without source: %+v, %v", m, err)
 			}
+			// Migration 0007 counts the mailbox's messages onto its row.
+			if m, err := st.MailboxByID(ctx, mailbox); err != nil || m.MessagesTotal != 2 || m.MessagesNew != 2 {
+				t.Errorf("mailbox counts after the migrations: %d/%d, %v", m.MessagesTotal, m.MessagesNew, err)
+			}
 			source, err := st.MessageSource(ctx, withSource)
 			if err != nil || string(source) != "Subject: a\r\n\r\ntext a\r\n" {
 				t.Errorf("source kept: %q, %v", source, err)
