@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,4 +85,38 @@ func TestClientIP(t *testing.T) {
 			t.Errorf("clientIP(%q) = %q, want %q", remote, got, want)
 		}
 	}
+}
+
+// Tokens are listed without their secrets, each to whom it may concern, and
+// a revoked token stops working at once.
+func TestListAndRevokeTokens(t *testing.T) {
+	h := newHarness(t)
+	mine := decodeAs[tokenResponse](t, h.expect(t, http.StatusCreated, h.user, "POST", "/api/v1/tokens", `{"name":"laptop"}`))
+	listed := decodeAs[listBody[tokenInfo]](t, h.expect(t, http.StatusOK, "Bearer "+mine.Token, "GET", "/api/v1/tokens", ""))
+	names := map[string]bool{}
+	for _, token := range listed.Items {
+		if token.UserID != h.userID {
+			t.Errorf("a user sees another's token: %+v", token)
+		}
+		names[token.Name] = true
+	}
+	if !names["laptop"] || len(listed.Items) < 2 { // the harness's own and the new one
+		t.Errorf("the user's tokens: %+v", listed.Items)
+	}
+	if body := h.expect(t, http.StatusOK, h.user, "GET", "/api/v1/tokens", "").Body.String(); strings.Contains(body, mine.Token) || strings.Contains(body, "pt_") {
+		t.Errorf("a secret is listed: %s", body)
+	}
+	h.expect(t, http.StatusForbidden, h.user, "GET", fmt.Sprintf("/api/v1/tokens?user_id=%d", h.adminID), "")
+	all := decodeAs[listBody[tokenInfo]](t, h.expect(t, http.StatusOK, h.admin, "GET", "/api/v1/tokens", ""))
+	if len(all.Items) <= len(listed.Items) {
+		t.Errorf("an admin sees %d tokens, the user %d", len(all.Items), len(listed.Items))
+	}
+
+	h.expect(t, http.StatusNoContent, h.user, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", mine.ID), "")
+	h.expect(t, http.StatusUnauthorized, "Bearer "+mine.Token, "GET", "/api/v1/tokens", "")
+	h.expect(t, http.StatusNotFound, h.user, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", mine.ID), "")
+	// An admin revokes anyone's.
+	other := decodeAs[tokenResponse](t, h.expect(t, http.StatusCreated, h.user, "POST", "/api/v1/tokens", `{"name":"phone"}`))
+	h.expect(t, http.StatusNoContent, h.admin, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", other.ID), "")
+	h.expect(t, http.StatusUnauthorized, "Bearer "+other.Token, "GET", "/api/v1/tokens", "")
 }

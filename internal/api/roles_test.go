@@ -16,6 +16,7 @@ import (
 type roleFixture struct {
 	*harness
 	victimID, serviceID, mailboxID, messageID int64
+	adminTokenID                              int64
 }
 
 // addMessage stores a message with one attachment in a mailbox, as the
@@ -47,7 +48,12 @@ func newRoleFixture(t *testing.T) *roleFixture {
 	mailbox := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/mailboxes",
 		`{"type":"pop3","name":"Spare mailbox","server":"pop.example.com","login":"spare","password":"spare-secret"}`))
 	message, _ := addMessage(t, h, mailbox.ID)
-	return &roleFixture{harness: h, victimID: victim.User.ID, serviceID: service.ID, mailboxID: mailbox.ID, messageID: message}
+	_, token, err := h.env.Service.CreateToken(context.Background(), h.env.Admin, h.env.Admin.User.ID, "admin's")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &roleFixture{harness: h, victimID: victim.User.ID, serviceID: service.ID, mailboxID: mailbox.ID, messageID: message,
+		adminTokenID: token.ID}
 }
 
 // snapshot is what the admin reads of everything the mutating routes can
@@ -117,6 +123,7 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 		{"DELETE /api/v1/users/{id}", victim, "", 0},
 		{"DELETE /api/v1/users/{id}", self, "", 0},
 		{"POST /api/v1/tokens", "/api/v1/tokens", fmt.Sprintf(`{"user_id":%d,"name":"stolen"}`, f.adminID), 0},
+		{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", f.adminTokenID), "", 0},
 		{"PATCH /api/v1/settings", "/api/v1/settings", `{"check_spam":false}`, 0},
 		{"POST /api/v1/services", "/api/v1/services", `{"site":"s1","name":"New service"}`, 0},
 		{"PATCH /api/v1/services/{id}", service, `{"name":"Changed"}`, 0},
@@ -203,6 +210,7 @@ func TestAuditorReadsEverything(t *testing.T) {
 		"GET /api/v1/sites":                                     "/api/v1/sites",
 		"GET /api/v1/sites/{code}":                              "/api/v1/sites/s1",
 		"GET /api/v1/users":                                     "/api/v1/users",
+		"GET /api/v1/tokens":                                    "/api/v1/tokens",
 		"GET /api/v1/users/{id}":                                fmt.Sprintf("/api/v1/users/%d", h.adminID),
 		"GET /api/v1/settings":                                  "/api/v1/settings",
 		"GET /api/v1/log":                                       "/api/v1/log",

@@ -57,7 +57,9 @@ func (a *api) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/users/{id}", handle: a.getUser},
 		{method: http.MethodPatch, path: "/api/v1/users/{id}", handle: a.updateUser},
 		{method: http.MethodDelete, path: "/api/v1/users/{id}", handle: a.deleteUser},
+		{method: http.MethodGet, path: "/api/v1/tokens", handle: a.listTokens},
 		{method: http.MethodPost, path: "/api/v1/tokens", handle: a.createToken},
+		{method: http.MethodDelete, path: "/api/v1/tokens/{id}", handle: a.revokeToken},
 
 		{method: http.MethodGet, path: "/api/v1/settings", handle: a.getSettings},
 		{method: http.MethodPatch, path: "/api/v1/settings", handle: a.updateSettings},

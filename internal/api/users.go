@@ -111,6 +111,56 @@ type tokenResponse struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// tokenInfo is a token as listed: never its secret.
+type tokenInfo struct {
+	ID         int64      `json:"id"`
+	UserID     int64      `json:"user_id"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// listTokens lists API tokens without their secrets: an admin's anyone's
+// (?user_id= narrows), others' their own.
+func (a *api) listTokens(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	q := newQuery(r)
+	userID := q.id("user_id")
+	if err := q.err(); err != nil {
+		return err
+	}
+	tokens, err := a.svc.Tokens(r.Context(), actor, userID)
+	if err != nil {
+		return fmt.Errorf("list tokens: %w", err)
+	}
+	items := make([]tokenInfo, len(tokens))
+	for i, token := range tokens {
+		items[i] = tokenInfo{ID: token.ID, UserID: token.UserID, Name: token.Name, CreatedAt: token.CreatedAt,
+			LastUsedAt: optionalTime(token.LastUsedAt), ExpiresAt: optionalTime(token.ExpiresAt)}
+	}
+	return respond(w, http.StatusOK, listBody[tokenInfo]{Items: items})
+}
+
+// revokeToken deletes a token: it stops working at once.
+func (a *api) revokeToken(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := a.svc.RevokeToken(r.Context(), actor, id); err != nil {
+		return fmt.Errorf("revoke token %d: %w", id, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (a *api) createToken(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
 	var input tokenRequest
 	if err := decodeJSON(w, r, &input); err != nil {

@@ -148,6 +148,42 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	return value, token, nil
 }
 
+// Tokens lists API tokens without their secrets: admins anyone's (userID
+// 0: everyone's), others their own (userID 0 or theirs).
+func (s *Service) Tokens(ctx context.Context, actor *Actor, userID int64) ([]store.Token, error) {
+	if actor == nil {
+		return nil, ErrForbidden
+	}
+	if !actor.IsAdmin() {
+		if userID != 0 && userID != actor.User.ID {
+			return nil, ErrForbidden
+		}
+		userID = actor.User.ID
+	}
+	return s.store.Tokens(ctx, userID)
+}
+
+// RevokeToken deletes an API token, which stops working at once: admins
+// anyone's, others their own.
+func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error {
+	if actor == nil {
+		return ErrForbidden
+	}
+	token, err := s.store.TokenByID(ctx, id)
+	if err != nil {
+		return wrapNotFound("token", err)
+	}
+	if !actor.IsAdmin() && token.UserID != actor.User.ID {
+		return ErrForbidden
+	}
+	if err := s.store.DeleteToken(ctx, id); err != nil {
+		return wrapNotFound("token", err)
+	}
+	s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "token",
+		Text: fmt.Sprintf("API token %d %q of user %d revoked by %s", token.ID, token.Name, token.UserID, actor.User.Login)})
+	return nil
+}
+
 // WebSession is a signed-in web admin session as the web layer sees it.
 type WebSession struct {
 	Cookie    string // the secret the browser holds; only its hash is stored

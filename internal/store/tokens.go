@@ -56,6 +56,58 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (Token, error) {
 	return token, nil
 }
 
+// Tokens lists the API tokens of a user (0: of every user), newest first;
+// Hash is left empty.
+func (s *Store) Tokens(ctx context.Context, userID int64) ([]Token, error) {
+	query, args := `SELECT id, user_id, name, created_at, last_used_at, expires_at FROM tokens`, []any{}
+	if userID != 0 {
+		query, args = query+` WHERE user_id = ?`, append(args, userID)
+	}
+	rows, err := s.query(ctx, query+` ORDER BY id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	defer rows.Close()
+	list := []Token{}
+	for rows.Next() {
+		var token Token
+		var created int64
+		var lastUsed, expires sql.NullInt64
+		if err := rows.Scan(&token.ID, &token.UserID, &token.Name, &created, &lastUsed, &expires); err != nil {
+			return nil, fmt.Errorf("tokens: %w", err)
+		}
+		token.CreatedAt, token.LastUsedAt, token.ExpiresAt = fromMicros(created), nullMicros(lastUsed), nullMicros(expires)
+		list = append(list, token)
+	}
+	return list, rows.Err()
+}
+
+// TokenByID finds a token by its ID; Hash is left empty.
+func (s *Store) TokenByID(ctx context.Context, id int64) (Token, error) {
+	var token Token
+	var created int64
+	var lastUsed, expires sql.NullInt64
+	err := s.queryRow(ctx, `SELECT id, user_id, name, created_at, last_used_at, expires_at FROM tokens WHERE id = ?`, id).
+		Scan(&token.ID, &token.UserID, &token.Name, &created, &lastUsed, &expires)
+	if err != nil {
+		return token, fmt.Errorf("token %d: %w", id, mapError(err))
+	}
+	token.CreatedAt, token.LastUsedAt, token.ExpiresAt = fromMicros(created), nullMicros(lastUsed), nullMicros(expires)
+	return token, nil
+}
+
+// DeleteToken removes a token: it stops working at once.
+func (s *Store) DeleteToken(ctx context.Context, id int64) error {
+	result, err := s.exec(ctx, `DELETE FROM tokens WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete token %d: %w", id, mapError(err))
+	}
+	if n, err := result.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("delete token %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // Session is a signed-in web admin session. ID is the hash of the cookie.
 type Session struct {
 	ID         string

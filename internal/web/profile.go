@@ -2,9 +2,11 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
 )
 
 // profileFields is the order of the profile form, for the error summary.
@@ -18,6 +20,9 @@ type profileForm struct {
 	Language string
 	Errors   map[string]string
 	Summary  []summaryItem
+	Tokens   []store.Token
+	// NewToken is the secret of a token just made, shown this once.
+	NewToken string
 }
 
 // profilePage shows the signed-in user's own record: name, e-mail, password
@@ -72,8 +77,80 @@ func (s *server) renderProfile(w http.ResponseWriter, r *http.Request, session *
 	data := s.newPage(w, r, session, "page.profile.title", "profile")
 	form.ReadOnly = !canEditSelf(session.Actor)
 	form.Summary = summaryOf(form.Errors, profileFields...)
+	tokens, err := s.svc.Tokens(r.Context(), session.Actor, 0)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	form.Tokens = tokens
 	data.Content = form
 	s.render(w, r, status, "profile", data)
+}
+
+// makeToken makes an API token for the signed-in user and shows its secret
+// on the page it answers with, once: never in a redirect, cookie or URL.
+func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	name := strings.TrimSpace(formValue(r, "token_name"))
+	if name == "" {
+		name = "web"
+	}
+	secret, _, err := s.svc.CreateToken(r.Context(), session.Actor, session.Actor.User.ID, name)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language, NewToken: secret})
+}
+
+// revokeTokenPage asks before revoking one of the user's API tokens.
+func (s *server) revokeTokenPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	token, ok := s.ownToken(w, r, session)
+	if !ok {
+		return
+	}
+	data := s.newPage(w, r, session, "page.token_revoke.title", "profile")
+	data.Content = token
+	s.render(w, r, http.StatusOK, "token_revoke", data)
+}
+
+// revokeToken revokes one of the user's API tokens.
+func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	token, ok := s.ownToken(w, r, session)
+	if !ok {
+		return
+	}
+	if err := s.svc.RevokeToken(r.Context(), session.Actor, token.ID); err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.flash(w, r, "flash.token_revoked")
+	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+}
+
+// ownToken finds the path's token among the signed-in user's own; another's
+// is not found.
+func (s *server) ownToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) (store.Token, bool) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return store.Token{}, false
+	}
+	tokens, err := s.svc.Tokens(r.Context(), session.Actor, session.Actor.User.ID)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return store.Token{}, false
+	}
+	for _, token := range tokens {
+		if token.ID == id {
+			return token, true
+		}
+	}
+	s.notFound(w, r)
+	return store.Token{}, false
 }
 
 // switchLanguage is the header's language switch: it stores the choice on

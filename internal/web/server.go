@@ -124,6 +124,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /profile", s.signedIn(s.profilePage))
 	mux.HandleFunc("POST /profile", s.signedIn(s.saveProfile))
 	mux.HandleFunc("POST /profile/language", s.signedIn(s.switchLanguage))
+	mux.HandleFunc("POST /profile/tokens", s.signedIn(s.makeToken))
+	mux.HandleFunc("GET /profile/tokens/{id}/revoke", s.signedIn(s.revokeTokenPage))
+	mux.HandleFunc("POST /profile/tokens/{id}/revoke", s.signedIn(s.revokeToken))
 
 	mux.HandleFunc("/", s.notFound)
 }

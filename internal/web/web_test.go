@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -727,5 +728,44 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
 		}
+	}
+}
+
+// A user makes an API token in the profile (its secret shown once, on the
+// page that answers, never in a redirect), sees it listed without the
+// secret, and revokes it after a confirmation; it then stops working.
+func TestProfileAPITokens(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser(t, "tina", store.RoleUser)
+	b := ts.signIn(t, "tina", "password-tina")
+	wantBody(t, b.get("/profile"), "API tokens", "No API tokens.")
+	r := b.postForm("/profile/tokens", url.Values{"token_name": {"backup script"}})
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "Copy it now", "backup script")
+	start := strings.Index(r.body, "pt_")
+	if start < 0 {
+		t.Fatal("no secret on the page")
+	}
+	secret := r.body[start : start+strings.IndexByte(r.body[start:], '<')]
+	actor, err := ts.env.Service.TokenActor(context.Background(), secret)
+	if err != nil || actor.User.Login != "tina" {
+		t.Fatalf("the token shown: %v", err)
+	}
+	r = b.get("/profile")
+	wantBody(t, r, "backup script")
+	wantNoBody(t, r, secret)
+	tokens, err := ts.env.Service.Tokens(context.Background(), actor, 0)
+	if err != nil || len(tokens) != 1 {
+		t.Fatalf("tokens: %v, %v", tokens, err)
+	}
+	revoke := fmt.Sprintf("/profile/tokens/%d/revoke", tokens[0].ID)
+	wantBody(t, b.get(revoke), "Revoke the API token “backup script”?")
+	// Another user's token is not found.
+	ts.addUser(t, "otto", store.RoleUser)
+	wantStatus(t, ts.signIn(t, "otto", "password-otto").postForm(revoke, url.Values{}), http.StatusNotFound)
+	wantStatus(t, b.postForm(revoke, url.Values{}), http.StatusSeeOther)
+	wantBody(t, b.get("/profile"), "The API token was revoked", "No API tokens.")
+	if _, err := ts.env.Service.TokenActor(context.Background(), secret); err == nil {
+		t.Error("a revoked token still works")
 	}
 }
