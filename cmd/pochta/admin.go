@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"pochta.dev/pochta/internal/app"
@@ -102,5 +105,79 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("token create: %w", err)
 	}
 	fmt.Fprintln(stdout, token)
+	return nil
+}
+
+// tokenList is "pochta token list [--user LOGIN]": the API tokens, without
+// their secrets.
+func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := newFlagSet("token list", stderr)
+	var common commonFlags
+	common.register(flags)
+	login := flags.String("user", "", "only this user's tokens")
+	if err := parse(flags, args); err != nil {
+		return err
+	}
+	pochta, err := openQuiet(ctx, common, stderr)
+	if err != nil {
+		return err
+	}
+	defer pochta.Close()
+	var userID int64
+	if *login != "" {
+		user, err := pochta.Store.UserByLogin(ctx, *login)
+		if err != nil {
+			return fmt.Errorf("token list: %w", err)
+		}
+		userID = user.ID
+	}
+	tokens, err := pochta.Service.Tokens(ctx, service.System, userID)
+	if err != nil {
+		return fmt.Errorf("token list: %w", err)
+	}
+	fmt.Fprintf(stdout, "%-6s %-8s %-20s %-17s %s\n", "ID", "USER", "CREATED", "LAST USED", "NAME")
+	for _, token := range tokens {
+		lastUsed := "never"
+		if !token.LastUsedAt.IsZero() {
+			lastUsed = token.LastUsedAt.Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(stdout, "%-6d %-8d %-20s %-17s %s\n", token.ID, token.UserID, token.CreatedAt.Format("2006-01-02 15:04:05"), lastUsed, token.Name)
+	}
+	return nil
+}
+
+// tokenRevoke is "pochta token revoke ID...": the tokens stop working at once.
+func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := newFlagSet("token revoke", stderr)
+	var common commonFlags
+	common.register(flags)
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if flags.NArg() == 0 {
+		return usagef("token revoke: give the IDs of the tokens (pochta token list shows them)")
+	}
+	var ids []int64
+	for _, arg := range flags.Args() {
+		id, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil || id <= 0 {
+			return usagef("token revoke: %q is not a token ID", arg)
+		}
+		ids = append(ids, id)
+	}
+	pochta, err := openQuiet(ctx, common, stderr)
+	if err != nil {
+		return err
+	}
+	defer pochta.Close()
+	for _, id := range ids {
+		if err := pochta.Service.RevokeToken(ctx, service.System, id); err != nil {
+			return fmt.Errorf("token revoke %d: %w", id, err)
+		}
+		fmt.Fprintf(stdout, "revoked token %d\n", id)
+	}
 	return nil
 }

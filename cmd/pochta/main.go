@@ -25,6 +25,8 @@ Usage:
   pochta serve [--data DIR] [--http ADDR] [--db DSN]
   pochta user add --login LOGIN [--password PASSWORD] [--role admin|auditor|user] [--email E] [--name N] [--site CODE]
   pochta token create --user LOGIN [--name NAME]
+  pochta token list [--user LOGIN]
+  pochta token revoke ID...
   pochta import --mailbox ID [--quiet] PATH...   (.eml files, Maildir folders, mbox files)
 
 Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
@@ -65,6 +67,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return userAdd(ctx, args[2:], stdin, stdout, stderr)
 	case args[0] == "token" && len(args) > 1 && args[1] == "create":
 		return tokenCreate(ctx, args[2:], stdout, stderr)
+	case args[0] == "token" && len(args) > 1 && args[1] == "list":
+		return tokenList(ctx, args[2:], stdout, stderr)
+	case args[0] == "token" && len(args) > 1 && args[1] == "revoke":
+		return tokenRevoke(ctx, args[2:], stdout, stderr)
 	case args[0] == "import":
 		return importCommand(ctx, args[1:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":

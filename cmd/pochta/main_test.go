@@ -173,7 +173,24 @@ func TestAdminCommands(t *testing.T) {
 	if token := strings.TrimSpace(stdout.String()); !strings.HasPrefix(token, "pt_") || len(token) < 40 {
 		t.Errorf("token = %q", token)
 	}
-	tests := [][]string{{}, {"frobnicate"}, {"user"}, {"serve", "--nope"}, {"token", "create", "--data", data}}
+	stdout.Reset()
+	if err := run(ctx, []string{"token", "list", "--data", data, "--user", "ivan"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("token list: %v", err)
+	}
+	fields := strings.Fields(strings.Split(strings.TrimSpace(stdout.String()), "\n")[1])
+	if len(fields) < 5 || fields[len(fields)-1] != "ci" || strings.Contains(stdout.String(), "pt_") {
+		t.Fatalf("token list printed %q", stdout.String())
+	}
+	stdout.Reset()
+	if err := run(ctx, []string{"token", "revoke", "--data", data, fields[0]}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("token revoke: %v", err)
+	}
+	stdout.Reset()
+	if err := run(ctx, []string{"token", "list", "--data", data}, nil, &stdout, &stderr); err != nil || strings.Count(strings.TrimSpace(stdout.String()), "\n") != 0 {
+		t.Errorf("after revoking: %q, %v", stdout.String(), err)
+	}
+	tests := [][]string{{}, {"frobnicate"}, {"user"}, {"serve", "--nope"}, {"token", "create", "--data", data},
+		{"token", "revoke", "--data", data}, {"token", "revoke", "--data", data, "x"}, {"token", "revoke", "--data", data, "999"}}
 	for _, args := range tests {
 		if err := run(ctx, args, nil, io.Discard, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
