@@ -204,7 +204,7 @@ func (s *Service) StartSession(ctx context.Context, actor *Actor) (WebSession, e
 	if err := s.store.CreateSession(ctx, &session); err != nil {
 		return WebSession{}, err
 	}
-	return WebSession{Cookie: cookie, CSRFToken: session.CSRFToken, Actor: actor, ExpiresAt: session.ExpiresAt}, nil
+	return WebSession{Cookie: cookie, CSRFToken: session.CSRFToken, Actor: &Actor{User: actor.User, session: session.ID}, ExpiresAt: session.ExpiresAt}, nil
 }
 
 // Session finds the session of a cookie value, sliding its expiry forward.
@@ -231,7 +231,7 @@ func (s *Service) Session(ctx context.Context, cookie string) (WebSession, error
 			return WebSession{}, err
 		}
 	}
-	return WebSession{Cookie: cookie, CSRFToken: session.CSRFToken, Actor: &Actor{User: user}, ExpiresAt: session.ExpiresAt}, nil
+	return WebSession{Cookie: cookie, CSRFToken: session.CSRFToken, Actor: &Actor{User: user, session: session.ID}, ExpiresAt: session.ExpiresAt}, nil
 }
 
 // EndSession signs a session out.

@@ -92,6 +92,10 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // Actor is the signed-in user a call acts for.
 type Actor struct {
 	User store.User
+	// session is the web session the actor acts through (its stored ID),
+	// empty for API tokens and the CLI: changing one's own password ends
+	// one's other sessions, not this one.
+	session string
 }
 
 // IsAdmin reports whether the actor may change everything.

@@ -208,3 +208,39 @@ func TestUserLanguageFallsBackToSite(t *testing.T) {
 		t.Errorf("language = %q, want the user's en", got)
 	}
 }
+
+// Changing one's own password signs out one's other sessions (whoever held
+// the old password), not the one that changed it; an admin's reset signs
+// the user out everywhere.
+func TestPasswordChangeEndsOtherSessions(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	user := env.AddUser(t, "penelope", "user-password", store.RoleUser)
+	here, err := env.Service.StartSession(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere, err := env.Service.StartSession(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, err := env.Service.Session(ctx, here.Cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Service.UpdateUser(ctx, current.Actor, user.User.ID, service.UserInput{Password: ptr("a-new-password")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Service.Session(ctx, here.Cookie); err != nil {
+		t.Errorf("the session that changed the password: %v", err)
+	}
+	if _, err := env.Service.Session(ctx, elsewhere.Cookie); !errors.Is(err, service.ErrUnauthenticated) {
+		t.Errorf("another session after the password change: %v", err)
+	}
+	if _, err := env.Service.UpdateUser(ctx, env.Admin, user.User.ID, service.UserInput{Password: ptr("reset-by-admin")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Service.Session(ctx, here.Cookie); !errors.Is(err, service.ErrUnauthenticated) {
+		t.Errorf("a session after an admin's reset: %v", err)
+	}
+}

@@ -220,9 +220,14 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, input 
 		return UserView{}, err
 	}
 	// A changed password or a deactivation signs the user out everywhere,
-	// except the session that changed its own password.
-	if (user.PasswordHash != oldHash && actor.User.ID != id) || !user.Active {
-		if err := s.store.DeleteUserSessions(ctx, id); err != nil {
+	// except in the session that changed its own password: whoever else
+	// held the old password is out.
+	if user.PasswordHash != oldHash || !user.Active {
+		keep := ""
+		if actor.User.ID == id && user.Active {
+			keep = actor.session
+		}
+		if err := s.store.DeleteUserSessions(ctx, id, keep); err != nil {
 			return UserView{}, err
 		}
 	}

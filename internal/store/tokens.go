@@ -155,10 +155,10 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return mapError(err)
 }
 
-// DeleteUserSessions ends every session of a user, for example after a
-// password change.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
-	_, err := s.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+// DeleteUserSessions ends every session of a user but keep (its ID; ""
+// keeps none), for example after a password change.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep string) error {
+	_, err := s.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keep)
 	return mapError(err)
 }
 
