@@ -22,7 +22,7 @@ import (
 const usage = `Pochta: a self-hosted mail module.
 
 Usage:
-  pochta serve [--data DIR] [--http ADDR] [--db DSN]
+  pochta serve [--data DIR] [--http ADDR] [--db DSN] [--trusted-proxies LIST]
   pochta user add --login LOGIN [--password PASSWORD] [--role admin|auditor|user] [--email E] [--name N] [--site CODE]
   pochta token create --user LOGIN [--name NAME]
   pochta token list [--user LOGIN]
@@ -31,7 +31,9 @@ Usage:
 
 Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
 --db DSN (postgres://... for PostgreSQL, env POCHTA_DB; default SQLite in DIR).
-serve takes --http ADDR (default 127.0.0.1:8080, env POCHTA_HTTP).
+serve takes --http ADDR (default 127.0.0.1:8080, env POCHTA_HTTP) and
+--trusted-proxies (env POCHTA_TRUSTED_PROXIES): the reverse proxies, e.g.
+127.0.0.1,10.0.0.0/8, whose X-Forwarded-For and X-Forwarded-Proto count.
 `
 
 func main() {
@@ -134,12 +136,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var common commonFlags
 	common.register(flags)
 	httpAddr := flags.String("http", envOr("POCHTA_HTTP", "127.0.0.1:8080"), "address of the web admin and API")
+	proxies := flags.String("trusted-proxies", os.Getenv("POCHTA_TRUSTED_PROXIES"), "reverse proxies whose X-Forwarded-For and -Proto are believed: addresses or prefixes, comma-separated")
 	if err := parse(flags, args); err != nil {
 		return err
+	}
+	trusted, err := app.ParseTrustedProxies(*proxies)
+	if err != nil {
+		return usageError{err}
 	}
 	logger := newLogger(stderr)
 	config := common.config(logger)
 	config.HTTPAddr = *httpAddr
+	config.TrustedProxies = trusted
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pochta, err := app.Open(ctx, config)

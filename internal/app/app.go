@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -32,6 +33,10 @@ type Config struct {
 	HTTPAddr  string // the web admin and API address, e.g. 127.0.0.1:8080
 	SecretKey string // POCHTA_SECRET_KEY: overrides the key file when set
 	Logger    *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (see ParseTrustedProxies); none by
+	// default, so a client's own headers count for nothing.
+	TrustedProxies []netip.Prefix
 }
 
 // SQLiteFileName is the database file in the data folder.
@@ -129,7 +134,7 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	mux.Handle("/api/", api.New(a.Service, a.logger))
 	mux.Handle("/", web.New(a.Service, web.Options{Logger: a.logger}))
-	return a.Metrics.Instrument(mux)
+	return a.Metrics.Instrument(trustProxies(mux, a.Config.TrustedProxies))
 }
 
 // healthz answers 200 when the database answers, else 503.
