@@ -128,6 +128,8 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 		{"POST /api/v1/services", "/api/v1/services", `{"site":"s1","name":"New service"}`, 0},
 		{"PATCH /api/v1/services/{id}", service, `{"name":"Changed"}`, 0},
 		{"PATCH /api/v1/services/{id}", service, `{"active":false}`, 0},
+		{"PUT /api/v1/services/{id}/logo", service + "/logo", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 0},
+		{"DELETE /api/v1/services/{id}/logo", service + "/logo", "", 0},
 		{"DELETE /api/v1/services/{id}", service, "", 0},
 		{"POST /api/v1/mailboxes", "/api/v1/mailboxes", `{"type":"smtp","name":"New SMTP","port":2525}`, 0},
 		{"POST /api/v1/mailboxes", "/api/v1/mailboxes", `{"type":"pop3","name":"New POP3","server":"pop.example.com","login":"x","password":"secret"}`, 0},
@@ -201,6 +203,7 @@ func TestAuditorReadsEverything(t *testing.T) {
 	f := newLogFixture(t)
 	h := f.h
 	message, attachment := addMessage(t, h, f.other)
+	h.expect(t, http.StatusOK, h.admin, "PUT", fmt.Sprintf("/api/v1/services/%d/logo", firstServiceID(t, h)), "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
 	reads := map[string]string{
 		"GET /api/v1/messages":                                  "/api/v1/messages",
 		"GET /api/v1/messages/{id}":                             fmt.Sprintf("/api/v1/messages/%d", message),
@@ -216,6 +219,7 @@ func TestAuditorReadsEverything(t *testing.T) {
 		"GET /api/v1/log":                                       "/api/v1/log",
 		"GET /api/v1/services":                                  "/api/v1/services",
 		"GET /api/v1/services/{id}":                             fmt.Sprintf("/api/v1/services/%d", firstServiceID(t, h)),
+		"GET /api/v1/services/{id}/logo":                        fmt.Sprintf("/api/v1/services/%d/logo", firstServiceID(t, h)),
 		"GET /api/v1/mailboxes":                                 "/api/v1/mailboxes",
 		"GET /api/v1/mailboxes/{id}":                            fmt.Sprintf("/api/v1/mailboxes/%d", f.other),
 	}

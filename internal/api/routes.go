@@ -69,6 +69,9 @@ func (a *api) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/services/{id}", handle: a.getService},
 		{method: http.MethodPatch, path: "/api/v1/services/{id}", handle: a.updateService},
 		{method: http.MethodDelete, path: "/api/v1/services/{id}", handle: a.deleteService},
+		{method: http.MethodGet, path: "/api/v1/services/{id}/logo", handle: a.getServiceLogo},
+		{method: http.MethodPut, path: "/api/v1/services/{id}/logo", handle: a.putServiceLogo},
+		{method: http.MethodDelete, path: "/api/v1/services/{id}/logo", handle: a.deleteServiceLogo},
 
 		{method: http.MethodGet, path: "/api/v1/mailboxes", handle: a.listMailboxes},
 		{method: http.MethodPost, path: "/api/v1/mailboxes", handle: a.createMailbox},

@@ -2,8 +2,11 @@ package api
 
 import (
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
@@ -86,4 +89,72 @@ func (a *api) deleteService(w http.ResponseWriter, r *http.Request, actor *servi
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// maxLogoBytes bounds an uploaded logo (the service refuses more than
+// 256 KB; reading a little more lets it say so).
+const maxLogoBytes = 256<<10 + 1
+
+// getServiceLogo sends a service's uploaded logo.
+func (a *api) getServiceLogo(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	logo, contentType, err := a.svc.MailServiceLogo(r.Context(), actor, id)
+	if err == nil && (len(logo) == 0 || contentType == "") {
+		err = service.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("logo of service %d: %w", id, err)
+	}
+	header := w.Header()
+	header.Set("Content-Type", contentType)
+	header.Set("X-Content-Type-Options", "nosniff")
+	header.Set("Content-Security-Policy", "default-src 'none'")
+	header.Set("Content-Length", strconv.Itoa(len(logo)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(logo)
+	return nil
+}
+
+// putServiceLogo sets a service's logo from the request body, an image
+// (PNG, JPEG, GIF, WebP; not SVG) of at most 256 KB named by its
+// Content-Type.
+func (a *api) putServiceLogo(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	logo, err := io.ReadAll(io.LimitReader(r.Body, maxLogoBytes))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "reading the logo: %v", err)
+	}
+	if len(logo) == 0 {
+		return errorf(http.StatusBadRequest, "the body is empty: send the image (DELETE removes a logo)")
+	}
+	// The bytes say what the image is; a client's Content-Type (curl sends
+	// a form type by default) only where they do not.
+	contentType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if sniffed := http.DetectContentType(logo); strings.HasPrefix(sniffed, "image/") {
+		contentType = sniffed
+	}
+	view, err := a.svc.UpdateMailService(r.Context(), actor, id, service.MailServiceInput{Logo: logo, LogoType: contentType})
+	if err != nil {
+		return fmt.Errorf("logo of service %d: %w", id, err)
+	}
+	return respond(w, http.StatusOK, view)
+}
+
+// deleteServiceLogo removes a service's uploaded logo (its icon stays).
+func (a *api) deleteServiceLogo(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	view, err := a.svc.UpdateMailService(r.Context(), actor, id, service.MailServiceInput{Logo: []byte{}})
+	if err != nil {
+		return fmt.Errorf("logo of service %d: %w", id, err)
+	}
+	return respond(w, http.StatusOK, view)
 }

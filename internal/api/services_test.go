@@ -124,3 +124,26 @@ func firstServiceOf(t testing.TB, h *harness, site string) int64 {
 	}
 	return list.Items[0].ID
 }
+
+// A service's logo is uploaded as the request body, read back byte for
+// byte, refused when it is not a raster image, and removed.
+func TestServiceLogo(t *testing.T) {
+	h := newHarness(t)
+	path := fmt.Sprintf("/api/v1/services/%d/logo", firstServiceID(t, h))
+	h.expect(t, http.StatusNotFound, h.admin, "GET", path, "")
+	png := "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x20\x00\x00\x00\x20\x08\x06\x00\x00\x00"
+	view := decodeAs[struct {
+		HasLogo bool `json:"has_logo"`
+	}](t, h.expect(t, http.StatusOK, h.admin, "PUT", path, png))
+	if !view.HasLogo {
+		t.Error("has_logo is false after the upload")
+	}
+	rec := h.expect(t, http.StatusOK, h.auditor, "GET", path, "")
+	if rec.Body.String() != png || rec.Header().Get("Content-Type") != "image/png" {
+		t.Errorf("logo back: %q as %q", rec.Body.String(), rec.Header().Get("Content-Type"))
+	}
+	h.expect(t, http.StatusBadRequest, h.admin, "PUT", path, `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
+	h.expect(t, http.StatusBadRequest, h.admin, "PUT", path, "")
+	h.expect(t, http.StatusOK, h.admin, "DELETE", path, "")
+	h.expect(t, http.StatusNotFound, h.admin, "GET", path, "")
+}
