@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/fetch"
+	"pochta.dev/pochta/internal/testmail"
 	"pochta.dev/pochta/internal/testpeer"
 )
 
@@ -276,5 +277,89 @@ func TestCrashDuringFetch(t *testing.T) {
 	checkExactlyOnce(t, ids, "crash", total)
 	if n := onServer(dovecot, "crash"); n != 0 {
 		t.Errorf("%d messages left on the server", n)
+	}
+}
+
+// TestCrashDuringLargeFetch is TestCrashDuringFetch for messages too large
+// to hold in memory (spooled to a file as they are read, stored in chunks):
+// kill -9 at random moments of a delete-after fetch of three 9 MB messages
+// among small ones, restart, and at the end each is stored exactly once,
+// the server is empty and no spool file is left behind.
+func TestCrashDuringLargeFetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts the server")
+	}
+	const user, total, kills = "crashbig", 12, 6
+	binary := buildBinary(t)
+	dovecot := testpeer.Dovecot(t)
+	dovecot.AddUser(user, "crashbig-secret")
+	for i := range total {
+		raw := crashMessage(user, i)
+		if i%4 == 1 { // 1, 5, 9: large
+			large, _ := testmail.Large(uint64(i), fmt.Sprintf("%s message %d", user, i), 9<<20)
+			raw = bytes.Replace(large, []byte(fmt.Sprintf("<large-%d@example.com>", i)), []byte(fmt.Sprintf("<%s-%d@pochta.test>", user, i)), 1)
+		}
+		if err := dovecot.Deliver(user, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	env := []string{"POCHTA_ADMIN_PASSWORD=" + crashAdminPassword, fetch.LeaseEnv + "=2"}
+	command, base0, _ := startServer(t, binary, env, "--data", data)
+	var base atomic.Value
+	base.Store(base0)
+	mailboxID := createPOP3Mailbox(t, base0, dovecot, user, "crashbig-secret", 2)
+	stopKicking := kicker(func() string { return base.Load().(string) }, mailboxID)
+	defer stopKicking()
+
+	seed := time.Now().UnixNano()
+	random := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("random seed %d", seed)
+	deadline := time.Now().Add(120 * time.Second)
+	for kill := 1; kill <= kills && onServer(dovecot, user) > 0; kill++ {
+		before := logins(dovecot, user)
+		for logins(dovecot, user) == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: no fetch started in time", kill)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(20+random.IntN(400)) * time.Millisecond)
+		if err := command.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		command.Wait()
+		command, base0, _ = startServer(t, binary, env, "--data", data)
+		base.Store(base0)
+		if ids, err := storedMessageIDs(context.Background(), base0, mailboxID); err == nil {
+			t.Logf("kill %d: %d stored, %d on the server", kill, len(ids), onServer(dovecot, user))
+		}
+	}
+	var ids []string
+	ctx := context.Background()
+	for {
+		var err error
+		ids, err = storedMessageIDs(ctx, base0, mailboxID)
+		if err == nil && len(ids) >= total && onServer(dovecot, user) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not finished in time: %d stored, %d on the server (%v)", len(ids), onServer(dovecot, user), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	stopKicking()
+	time.Sleep(500 * time.Millisecond)
+	ids, err := storedMessageIDs(ctx, base0, mailboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, ids, user, total)
+	if n := onServer(dovecot, user); n != 0 {
+		t.Errorf("%d messages left on the server", n)
+	}
+	// The spool files of the killed processes went at the restarts.
+	if entries, err := os.ReadDir(filepath.Join(data, "spool")); err != nil || len(entries) != 0 {
+		t.Errorf("spool folder after the fetch: %d files (%v)", len(entries), err)
 	}
 }

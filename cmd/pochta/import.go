@@ -471,7 +471,7 @@ func (m *mboxMessage) Write(p []byte) {
 	case m.err != nil || len(p) == 0:
 		return
 	case m.file == nil && m.spill != nil && m.memory.Len()+len(p) > m.spill.limit:
-		if m.file, m.err = os.CreateTemp(m.spill.dir, "pochta-import-*.eml"); m.err != nil {
+		if m.file, m.err = os.CreateTemp(m.spill.dir, intake.SpoolPrefix()+"*.eml"); m.err != nil {
 			return
 		}
 		m.writer = bufio.NewWriterSize(m.file, 64<<10)

@@ -104,7 +104,7 @@ func testUploadLarge(t *testing.T, h *harness, spoolDir string) {
 		t.Helper()
 		entries, _ := os.ReadDir(spoolDir)
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "pochta-message-") {
+			if intake.SpoolOwner(e.Name()) != 0 {
 				t.Errorf("%s: spool file %s left behind", when, e.Name())
 			}
 		}

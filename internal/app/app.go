@@ -15,9 +15,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"pochta.dev/pochta/internal/api"
+	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/metrics"
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/service"
@@ -98,10 +100,10 @@ func Open(ctx context.Context, config Config) (*App, error) {
 	return a, nil
 }
 
-// removeStaleSpool deletes spool files older than age: a large message is
-// spooled while it is received and its file removed after, so an old one
-// is what a killed process left behind. Younger files may belong to
-// another process sharing the data folder, mid-delivery.
+// removeStaleSpool deletes spool files that no running process owns (a
+// large message is spooled while it is received and its file removed
+// after, so such a file is what a killed process left behind), and any
+// older than age whatever their owner (a reused process ID).
 func removeStaleSpool(dir string, age time.Duration, logger *slog.Logger) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -110,13 +112,26 @@ func removeStaleSpool(dir string, age time.Duration, logger *slog.Logger) {
 	}
 	for _, entry := range entries {
 		info, err := entry.Info()
-		if err != nil || !info.Mode().IsRegular() || time.Since(info.ModTime()) < age {
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		owner := intake.SpoolOwner(entry.Name())
+		if owner == os.Getpid() || (processRunning(owner) && time.Since(info.ModTime()) < age) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, entry.Name())); err != nil {
 			logger.Warn("stale spool file not removed", "file", entry.Name(), "error", err)
 		}
 	}
+}
+
+// processRunning reports whether a process with this ID exists (0: no).
+func processRunning(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 type settingsPolicy struct{ service *service.Service }

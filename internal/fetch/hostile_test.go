@@ -635,7 +635,7 @@ func noSpoolLeft(t *testing.T, dir, when string) {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "pochta-message-") {
+		if intake.SpoolOwner(e.Name()) != 0 {
 			t.Errorf("%s: spool file %s left behind", when, e.Name())
 		}
 	}

@@ -45,14 +45,14 @@ func NewSpool(r io.Reader, dir string, compress bool) (_ *Spool, err error) {
 			spool.Close()
 		}
 	}()
-	if spool.raw, err = os.CreateTemp(dir, "pochta-message-*.eml"); err != nil {
+	if spool.raw, err = os.CreateTemp(dir, SpoolPrefix()+"*.eml"); err != nil {
 		return nil, fmt.Errorf("spool message: %w", err)
 	}
 	hasher := sha256.New()
 	writers := []io.Writer{spool.raw, hasher}
 	var compressor io.WriteCloser
 	if compress {
-		if spool.compressed, err = os.CreateTemp(dir, "pochta-message-*.zst"); err != nil {
+		if spool.compressed, err = os.CreateTemp(dir, SpoolPrefix()+"*.zst"); err != nil {
 			return nil, fmt.Errorf("spool message: %w", err)
 		}
 		if compressor, err = store.SourceWriter(spool.compressed); err != nil {
@@ -73,6 +73,20 @@ func NewSpool(r io.Reader, dir string, compress bool) (_ *Spool, err error) {
 	}
 	spool.hash = hashString(hasher)
 	return spool, nil
+}
+
+// SpoolPrefix starts the names of this process's spool files: the process
+// ID in it lets a restarted Pochta remove what a killed one left behind
+// without touching the files of another process sharing the folder.
+func SpoolPrefix() string { return fmt.Sprintf("pochta-%d-message-", os.Getpid()) }
+
+// SpoolOwner gives the process ID in a spool file's name, or 0.
+func SpoolOwner(name string) int {
+	var pid int
+	if _, err := fmt.Sscanf(name, "pochta-%d-message-", &pid); err != nil {
+		return 0
+	}
+	return pid
 }
 
 func hashString(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
