@@ -2,3 +2,11 @@ package store
 
 // OpenUpTo opens a database with the migrations up to version upTo only.
 var OpenUpTo = open
+
+// SetFrequentMatches sets the count of full-text matches from which a
+// search walks the date index, until the returned function restores it.
+func SetFrequentMatches(n int) func() {
+	old := frequentMatches
+	frequentMatches = n
+	return func() { frequentMatches = old }
+}

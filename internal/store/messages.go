@@ -1125,9 +1125,14 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 			}
 		}
 	}
+	from := "messages m"
 	if len(search) > 0 {
 		if s.dialect == SQLite {
-			where, args = append(where, "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"), append(args, strings.Join(search, " AND "))
+			match := strings.Join(search, " AND ")
+			where, args = append(where, "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"), append(args, match)
+			if index := s.walkIndex(ctx, filter, column, match); index != "" {
+				from += " INDEXED BY " + index
+			}
 		} else {
 			// The matches come from the GIN index first, behind a
 			// materialized CTE: left to itself, PostgreSQL walks the date
@@ -1156,7 +1161,7 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		where = append(where, "("+column+", m.id) "+compare+" (?, ?)")
 		args = append(args, position.Value, position.ID)
 	}
-	query := `SELECT ` + messageColumns + `, ` + column + ` FROM messages m`
+	query := `SELECT ` + messageColumns + `, ` + column + ` FROM ` + from
 	if searchQuery != "" {
 		hits := `SELECT id FROM messages WHERE search @@ CAST(? AS tsquery)`
 		for range len(rechecks) / 2 {
@@ -1191,6 +1196,35 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		page.NextCursor = encodeMessageCursor(sortValues[limit-1], page.Items[limit-1].ID)
 	}
 	return page, nil
+}
+
+// frequentMatches is the number of full-text matches from which a search
+// walks the date index instead of sorting its matches: SQLite fetches and
+// sorts every match (73 ms for 10,000 of them at 1,000,000 messages), while
+// walking the list's own order and testing each row against the matches
+// stops at the page's end, which for a frequent word comes soon. For a rare
+// word the walk would read the whole table, so the matches are counted
+// first, up to this number. A variable for the tests.
+var frequentMatches = 2000
+
+// walkIndex gives the index a frequent-word search of the message list
+// walks (SQLite), or "" to sort the matches: only for the date order with
+// no filter but the search and at most one mailbox, where the walk is
+// known to end early.
+func (s *Store) walkIndex(ctx context.Context, filter MessageFilter, column, match string) string {
+	if column != "m.date" || len(filter.IDs) > 0 || filter.Spam != "" || filter.Read != nil || !filter.Since.IsZero() ||
+		!filter.Until.IsZero() || len(filter.MailboxIDs) > 1 {
+		return ""
+	}
+	var matches int
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)`, match, frequentMatches).Scan(&matches)
+	if err != nil || matches < frequentMatches {
+		return ""
+	}
+	if len(filter.MailboxIDs) == 1 {
+		return "messages_mailbox_date"
+	}
+	return "messages_date"
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }

@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"pochta.dev/pochta/internal/store"
+)
+
+// A frequent word's search walks the date index (SQLite) and must list
+// exactly what sorting its matches lists, page by page, both ways, in all
+// mailboxes and in one.
+func TestFrequentWordSearchWalksTheDateIndex(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "walk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	site := newSite(t, st, "s1")
+	boxes := []int64{newMailbox(t, st, site.ID, 0), newMailbox(t, st, site.ID, 0)}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var batch []*store.NewMessage
+	for i := range 300 {
+		text := fmt.Sprintf("message %d", i)
+		if i%3 == 0 {
+			text += " invoice"
+		}
+		// Dates repeat, so that the id breaks ties across pages.
+		batch = append(batch, newMessage(boxes[i%2], fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i, text),
+			store.Message{Subject: fmt.Sprint(i), Date: base.Add(time.Duration(i%37) * time.Hour)}, store.Content{Text: text}))
+	}
+	if _, err := st.InsertMessages(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	list := func(filter store.MessageFilter, order store.MessageSort) []int64 {
+		t.Helper()
+		var ids []int64
+		cursor := ""
+		for {
+			page, err := st.Messages(ctx, filter, order, cursor, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range page.Items {
+				ids = append(ids, m.ID)
+			}
+			if page.NextCursor == "" {
+				return ids
+			}
+			cursor = page.NextCursor
+		}
+	}
+	for _, filter := range []store.MessageFilter{{Query: "invoice"}, {Query: "invoice", MailboxIDs: boxes[:1]}} {
+		for _, order := range []store.MessageSort{{}, {Ascending: true}} {
+			sorted := list(filter, order)
+			restore := store.SetFrequentMatches(10)
+			walked := list(filter, order)
+			restore()
+			if len(sorted) == 0 || !slices.Equal(sorted, walked) {
+				t.Errorf("%+v %+v: sorted %v\nwalked %v", filter, order, sorted, walked)
+			}
+		}
+	}
+}
