@@ -47,7 +47,10 @@ type goldenAt struct {
 
 const goldenDir = "testdata/golden"
 
-func TestGolden(t *testing.T) {
+// eachGolden runs test on every message of the golden corpus with its
+// expectations, each in a subtest named after the file.
+func eachGolden(t *testing.T, test func(t *testing.T, name string, raw []byte, g *golden)) {
+	t.Helper()
 	emls, err := filepath.Glob(filepath.Join(goldenDir, "*.eml"))
 	if err != nil {
 		t.Fatal(err)
@@ -72,14 +75,20 @@ func TestGolden(t *testing.T) {
 			if err := dec.Decode(&g); err != nil {
 				t.Fatalf("bad expectations: %v", err)
 			}
-			m := Parse(raw, Options{FallbackCharset: g.FallbackCharset})
-			checkClean(t, name, m)
-			checkGolden(t, m, &g)
-			if t.Failed() {
-				t.Logf("parse errors: %q", m.ParseErrors)
-			}
+			test(t, name, raw, &g)
 		})
 	}
+}
+
+func TestGolden(t *testing.T) {
+	eachGolden(t, func(t *testing.T, name string, raw []byte, g *golden) {
+		m := Parse(raw, Options{FallbackCharset: g.FallbackCharset})
+		checkClean(t, name, m)
+		checkGolden(t, m, g)
+		if t.Failed() {
+			t.Logf("parse errors: %q", m.ParseErrors)
+		}
+	})
 }
 
 func addrStrings(l []Address) []string {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -88,38 +87,16 @@ func hollowOptions(fallback string, minSpan int) Options {
 }
 
 func TestParseAtGoldenEquivalence(t *testing.T) {
-	emls, err := filepath.Glob(filepath.Join(goldenDir, "*.eml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(emls) < 60 {
-		t.Fatalf("golden corpus has %d messages", len(emls))
-	}
-	for _, eml := range emls {
-		name := strings.TrimSuffix(filepath.Base(eml), ".eml")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(eml)
-			if err != nil {
-				t.Fatal(err)
+	eachGolden(t, func(t *testing.T, _ string, raw []byte, g *golden) {
+		want := Parse(raw, Options{FallbackCharset: g.FallbackCharset})
+		for _, minSpan := range []int{1, 3, 40, 100} {
+			got := parseAtBytes(t, raw, hollowOptions(g.FallbackCharset, minSpan))
+			sameMessage(t, want, got)
+			if t.Failed() {
+				t.Fatalf("MinSpan %d", minSpan)
 			}
-			js, err := os.ReadFile(strings.TrimSuffix(eml, ".eml") + ".json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var g golden
-			if err := json.Unmarshal(js, &g); err != nil {
-				t.Fatal(err)
-			}
-			want := Parse(raw, Options{FallbackCharset: g.FallbackCharset})
-			for _, minSpan := range []int{1, 3, 40, 100} {
-				got := parseAtBytes(t, raw, hollowOptions(g.FallbackCharset, minSpan))
-				sameMessage(t, want, got)
-				if t.Failed() {
-					t.Fatalf("MinSpan %d", minSpan)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // base64Lines encodes data as base64 lines of width characters.
