@@ -106,7 +106,7 @@ func (a *api) deleteMessage(w http.ResponseWriter, r *http.Request, actor *servi
 	if err != nil {
 		return err
 	}
-	if _, err := a.svc.Message(r.Context(), actor, id, service.MessageOptions{}); err != nil {
+	if _, err := a.svc.MessageSummary(r.Context(), actor, id); err != nil {
 		return fmt.Errorf("delete message %d: %w", id, err)
 	}
 	if _, err := a.svc.MessageAction(r.Context(), actor, service.MessageSelection{IDs: []int64{id}}, service.ActionDelete); err != nil {
@@ -222,7 +222,7 @@ func (a *api) messageAction(w http.ResponseWriter, r *http.Request, actor *servi
 	if len(request.IDs) > 0 || request.Filter != nil {
 		return &service.ValidationError{Fields: map[string]i18n.Message{"ids": i18n.M("error.invalid", i18n.Key("field.ids"))}}
 	}
-	if _, err := a.svc.Message(r.Context(), actor, id, service.MessageOptions{}); err != nil {
+	if _, err := a.svc.MessageSummary(r.Context(), actor, id); err != nil {
 		return fmt.Errorf("message %d: %w", id, err)
 	}
 	done, err := a.svc.MessageAction(r.Context(), actor, service.MessageSelection{IDs: []int64{id}}, request.Action)

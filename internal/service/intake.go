@@ -9,18 +9,6 @@ import (
 	"pochta.dev/pochta/internal/store"
 )
 
-// mailboxCharset is the fallback charset of a mailbox's undeclared text:
-// its own setting, else its site's.
-func (s *Service) mailboxCharset(ctx context.Context, mailbox store.Mailbox) string {
-	if mailbox.Charset != "" {
-		return mailbox.Charset
-	}
-	if site, err := s.store.SiteByID(ctx, mailbox.SiteID); err == nil {
-		return site.Charset
-	}
-	return ""
-}
-
 // intakeOptions are the module's storage settings for a mailbox, with its
 // charset (else its site's) as the fallback for undeclared text.
 func (s *Service) intakeOptions(ctx context.Context, mailbox store.Mailbox, origin string) (intake.Options, error) {
@@ -28,7 +16,12 @@ func (s *Service) intakeOptions(ctx context.Context, mailbox store.Mailbox, orig
 	if err != nil {
 		return intake.Options{}, err
 	}
-	charset := s.mailboxCharset(ctx, mailbox)
+	// The mailbox's charset, else its site's: the same rule the view uses
+	// when it parses the source again.
+	charset, err := s.store.MailboxCharset(ctx, mailbox.ID)
+	if err != nil {
+		charset = mailbox.Charset
+	}
 	return intake.Options{
 		SaveSource:         settings.SaveSource,
 		SaveAttachments:    settings.SaveAttachments,

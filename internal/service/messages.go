@@ -160,6 +160,17 @@ func containsID(ids []int64, id int64) bool {
 	return false
 }
 
+// MessageSummary gives one message's fields, as in a list row, without
+// reading its source: for checking that the actor may see it, and for
+// confirmation pages. [Service.Message] parses the source for the view.
+func (s *Service) MessageSummary(ctx context.Context, actor *Actor, id int64) (MessageView, error) {
+	m, err := s.message(ctx, actor, id)
+	if err != nil {
+		return MessageView{}, err
+	}
+	return messageView(m), nil
+}
+
 // MessageOptions say how to show one message.
 type MessageOptions struct {
 	MarkRead    bool // opening in the web admin marks it read (not for auditors)

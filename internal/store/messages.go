@@ -280,7 +280,12 @@ func (s *Store) prepareMessage(m *NewMessage) error {
 		m.Priority = 3
 	}
 	texts := []any{m.MessageID, m.InReplyTo, strings.Join(m.References, " "), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc,
-		m.Header, m.Text, m.HTML, strings.Join(m.ParseErrors, "\n")}
+		m.Text, strings.Join(m.ParseErrors, "\n")}
+	if !m.SaveSource {
+		// Stored only when the source is not (the text also goes to the
+		// full-text index, so it is checked either way).
+		texts = append(texts, m.Header, m.HTML)
+	}
 	for _, a := range m.Attachments {
 		texts = append(texts, a.Filename, a.ContentType, a.ContentID)
 	}

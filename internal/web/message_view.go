@@ -363,7 +363,7 @@ func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *
 		return
 	}
 	// A message the reader may not see is not found, as on its view.
-	if _, err := s.svc.Message(r.Context(), session.Actor, id, service.MessageOptions{}); err != nil {
+	if _, err := s.svc.MessageSummary(r.Context(), session.Actor, id); err != nil {
 		s.serviceError(w, r, err)
 		return
 	}

@@ -540,7 +540,7 @@ func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, s
 		content.Form.All, content.More = true, list.NextCursor != ""
 	} else {
 		for _, id := range selection.IDs {
-			m, err := s.svc.Message(r.Context(), session.Actor, id, service.MessageOptions{})
+			m, err := s.svc.MessageSummary(r.Context(), session.Actor, id)
 			if err != nil {
 				s.serviceError(w, r, err)
 				return
