@@ -91,6 +91,7 @@ func Prepare(mailbox store.Mailbox, raw []byte, options Options) *Prepared {
 	message.Raw = raw
 	message.RawSHA256 = store.RawHash(raw)
 	message.CompressSource()
+	message.PrepareSearch()
 	message.Raw = nil
 	return &Prepared{message: message, origin: options.Origin}
 }

@@ -98,7 +98,25 @@ type NewMessage struct {
 	Attachments      []Attachment
 	UID              *UID // recorded in the same transaction, when the message was fetched
 
-	compressed []byte // the source, compressed by CompressSource
+	compressed []byte  // the source, compressed by CompressSource
+	searchBody *string // the body as the SQLite full-text index takes it, by PrepareSearch
+}
+
+// PrepareSearch readies the body's text for the full-text index ahead of
+// the insert, like CompressSource, so that a bulk importer does it on its
+// parsing goroutines rather than inside the insert's transaction.
+func (m *NewMessage) PrepareSearch() {
+	if m.searchBody == nil {
+		body := distinctPieces(indexedText(m.Text))
+		m.searchBody = &body
+	}
+}
+
+// searchText is the body as the full-text index takes it: each piece once
+// (see distinctPieces; PostgreSQL's vector keeps no count either).
+func (m *NewMessage) searchText() string {
+	m.PrepareSearch()
+	return *m.searchBody
 }
 
 // CompressSource compresses the source ahead of the insert, so that a bulk
@@ -117,8 +135,11 @@ func (m *NewMessage) CompressSource() {
 	}
 }
 
-// sourceLevel is the zstd level of stored sources.
-const sourceLevel = zstd.SpeedDefault
+// sourceLevel is the zstd level of stored sources. The fastest level costs
+// a fifth less time a message than the default (22 against 28 us for 4 KB
+// of mail, a third of preparing it for storage) for 2% more bytes (0.398
+// of the source against 0.390).
+const sourceLevel = zstd.SpeedFastest
 
 // sourceEncoderOptions are the zstd settings of stored sources. Entropy
 // coding of literals even where no repeats were found is what makes
@@ -595,7 +616,7 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 		if s.dialect == Postgres {
 			query = strings.Replace(query, "attachment_count)", "attachment_count, search)", 1)
 			query = strings.TrimSuffix(query, ")") + ", CAST(? AS tsvector))"
-			args = append(args, tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text)))
+			args = append(args, tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()))
 		}
 		if err := tx.exec(ctx, query, args...); err != nil {
 			return 0, fmt.Errorf("insert message: %w", err)
@@ -627,7 +648,7 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 		tx.indexed = append(tx.indexed, m)
 	} else {
 		err = tx.exec(ctx, `UPDATE messages SET search = CAST(? AS tsvector) WHERE id = ?`,
-			tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text)), id)
+			tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()), id)
 		if err != nil {
 			return 0, fmt.Errorf("index message: %w", err)
 		}
@@ -723,7 +744,7 @@ func (s *Store) indexBatch(ctx context.Context, tx *messageStatements) error {
 	// two thirds of its time merging them).
 	for _, m := range tx.indexed {
 		if err := tx.exec(ctx, `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES (?, ?, ?, ?, ?)`,
-			m.ID, m.Subject, senderText(&m.Message), recipientText(&m.Message), indexedText(m.Text)); err != nil {
+			m.ID, m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()); err != nil {
 			return fmt.Errorf("index message: %w", err)
 		}
 	}
