@@ -329,7 +329,12 @@ func TestMailboxPasswordNeverShown(t *testing.T) {
 	record(http.StatusOK, h.admin, "GET", "/api/v1/mailboxes", "")
 	record(http.StatusOK, h.auditor, "GET", "/api/v1/mailboxes", "")
 	record(http.StatusOK, h.user, "GET", "/api/v1/mailboxes", "")
-	record(http.StatusCreated, h.admin, "POST", "/api/v1/mailboxes", `{"type":"smtp","name":"S","port":2525,"password":"`+secret+`"}`)
+	// An SMTP mailbox has no password: one given is refused, and the
+	// refusal does not repeat it.
+	refusal := h.expect(t, http.StatusBadRequest, h.admin, "POST", "/api/v1/mailboxes", `{"type":"smtp","name":"S","port":2525,"password":"`+secret+`"}`).Body.String()
+	if strings.Contains(refusal, secret) || !strings.Contains(refusal, "does not apply") {
+		t.Errorf("SMTP mailbox with a password: %s", refusal)
+	}
 	for _, body := range bodies {
 		if strings.Contains(body, secret) || strings.Contains(body, `"password"`) || strings.Contains(body, "password_") {
 			t.Errorf("a response shows the password: %s", body)

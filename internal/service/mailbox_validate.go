@@ -12,12 +12,16 @@ import (
 )
 
 // applyMailboxInput copies input onto m and checks every rule of SPEC.md
-// "Mailboxes": the same for the web form and the API. Connection fields
-// that do not apply to m's type are cleared, so that a stored mailbox never
-// carries settings its type ignores (the "Additional" limits and the charset
-// are kept for every type: retention and charset apply to IMAP mail too).
+// "Mailboxes": the same for the web form and the API. A value for a
+// connection field that m's type does not have is refused (an empty or
+// default one is let through, so that what a GET returns can be sent
+// back), and such fields are stored empty, so that a stored mailbox never
+// carries settings its type ignores (the "Additional" limits and the
+// charset are kept for every type: retention and charset apply to IMAP
+// mail too).
 func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.Mailbox, input MailboxInput, creating bool) error {
 	errs := fieldErrors{}
+	refuseInapplicable(m.Type, input, errs)
 	if input.Site != nil {
 		site, err := s.store.SiteByCode(ctx, strings.TrimSpace(*input.Site))
 		if err != nil {
@@ -127,6 +131,45 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 		return s.checkListenAddressFree(ctx, m)
 	}
 	return nil
+}
+
+// refuseInapplicable adds an error for each field of input that is given a
+// value although mailboxes of the type do not have the field: an API client
+// setting relay on a POP3 mailbox learns that it has no effect, rather than
+// finding it gone. The web form sends only its type's fields.
+func refuseInapplicable(kind string, input MailboxInput, errs fieldErrors) {
+	refuse := func(field, label string, given bool) {
+		if given {
+			errs.add(field, "error.not_applicable", i18n.Key("field."+label), i18n.Key("value.mailbox_type."+kind))
+		}
+	}
+	isTrue := func(value *bool) bool { return value != nil && *value }
+	text := func(value *string) bool { return value != nil && strings.TrimSpace(*value) != "" }
+	number := func(value *int) bool { return value != nil && *value != 0 }
+	id := func(value *int64) bool { return value != nil && *value != 0 }
+	list := func(value *[]string) bool { return value != nil && len(normaliseList(*value, false)) > 0 }
+	if kind != store.MailboxSMTP {
+		refuse("domains", "domains", list(input.Domains))
+		refuse("relay", "relay", isTrue(input.Relay))
+		refuse("relay_auth_only", "relay_auth_only", isTrue(input.RelayAuthOnly))
+	}
+	if kind != store.MailboxPOP3 {
+		refuse("apop", "apop", isTrue(input.APOP))
+		refuse("delete_from_server", "delete_from_server", isTrue(input.DeleteFromServer))
+	}
+	if kind != store.MailboxIMAP {
+		refuse("service_id", "service_id", id(input.ServiceID))
+		refuse("owner_id", "owner_id", id(input.OwnerID))
+		refuse("folders", "folders", list(input.Folders))
+		refuse("sync_range", "sync_range", text(input.SyncRange))
+	}
+	if kind == store.MailboxSMTP {
+		refuse("verify_cert", "no_verify", input.VerifyCert != nil && !*input.VerifyCert)
+		refuse("login", "login", text(input.Login))
+		refuse("password", "password", text(input.Password))
+		refuse("check_interval", "check_interval", number(input.CheckInterval))
+		refuse("security", "security", text(input.Security) && strings.TrimSpace(*input.Security) != "none")
+	}
 }
 
 // checkRemoteMailbox checks what POP3 and IMAP mailboxes share: a server to

@@ -65,6 +65,13 @@ func TestMailboxValidation(t *testing.T) {
 		{"imap no owner", service.MailboxInput{Type: ptr("imap"), Name: ptr("x"), ServiceID: &gmail, Server: ptr("imap.gmail.com"), Login: ptr("a"), Password: ptr("b")}, "owner_id", "Owner is required"},
 		{"imap no service", service.MailboxInput{Type: ptr("imap"), Name: ptr("x"), OwnerID: &owner.User.ID, Server: ptr("imap.gmail.com"), Login: ptr("a"), Password: ptr("b")}, "service_id", "Mail service is required"},
 		{"unknown site", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Site: ptr("zz")}, "site", "Site: there is no such site"},
+		// A value for a field the type does not have is refused, not dropped.
+		{"pop3 relay", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("pop.example.com"), Login: ptr("a"), Password: ptr("b"), Relay: ptr(true)}, "relay", `Relay messages to recipients of other domains does not apply to a mailbox of type "External POP3 server"`},
+		{"pop3 folders", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("pop.example.com"), Login: ptr("a"), Password: ptr("b"), Folders: &[]string{"INBOX"}}, "folders", `Folders to sync does not apply to a mailbox of type "External POP3 server"`},
+		{"imap apop", service.MailboxInput{Type: ptr("imap"), Name: ptr("x"), ServiceID: &gmail, OwnerID: &owner.User.ID, Login: ptr("a"), Password: ptr("b"), APOP: ptr(true)}, "apop", `APOP (MD5) authentication does not apply to a mailbox of type "User mailbox (IMAP)"`},
+		{"smtp login", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Login: ptr("someone")}, "login", `Login does not apply to a mailbox of type "Internal SMTP server"`},
+		{"smtp no verify", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), VerifyCert: ptr(false)}, "verify_cert", `Don't verify the certificate does not apply to a mailbox of type "Internal SMTP server"`},
+		{"smtp security", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Security: ptr("tls")}, "security", `TLS does not apply to a mailbox of type "Internal SMTP server"`},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
