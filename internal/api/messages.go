@@ -3,12 +3,11 @@ package api
 import (
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"pochta.dev/pochta/internal/download"
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
@@ -127,14 +126,7 @@ func (a *api) getMessageSource(w http.ResponseWriter, r *http.Request, actor *se
 		return fmt.Errorf("source of message %d: %w", id, err)
 	}
 	defer source.Close()
-	header := w.Header()
-	header.Set("Content-Type", "message/rfc822")
-	header.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fmt.Sprintf("message-%d.eml", id)}))
-	header.Set("Content-Length", strconv.FormatInt(size, 10))
-	header.Set("X-Content-Type-Options", "nosniff")
-	header.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	io.Copy(w, source)
+	download.Write(w, r, download.Source(id, size, false), source)
 	return nil
 }
 
@@ -155,34 +147,8 @@ func (a *api) getAttachment(w http.ResponseWriter, r *http.Request, actor *servi
 		return fmt.Errorf("attachment %d of message %d: %w", attachmentID, id, err)
 	}
 	defer body.Close()
-	WriteAttachment(w, attachment, body)
+	download.Write(w, r, download.Attachment(attachment, false), body)
 	return nil
-}
-
-// WriteAttachment writes an attachment as a download: the original file
-// name (RFC 6266 with an RFC 5987 UTF-8 form), nosniff and a sandbox CSP.
-func WriteAttachment(w http.ResponseWriter, attachment store.Attachment, body io.Reader) {
-	contentType := attachment.ContentType
-	if _, _, err := mime.ParseMediaType(contentType); err != nil || contentType == "" {
-		contentType = "application/octet-stream"
-	}
-	name := attachment.Filename
-	if name == "" {
-		name = "attachment-" + strconv.FormatInt(attachment.ID, 10)
-	}
-	disposition := mime.FormatMediaType("attachment", map[string]string{"filename": name})
-	if disposition == "" {
-		disposition = "attachment"
-	}
-	header := w.Header()
-	header.Set("Content-Type", contentType)
-	header.Set("Content-Disposition", disposition)
-	header.Set("Content-Length", strconv.FormatInt(attachment.Size, 10))
-	header.Set("X-Content-Type-Options", "nosniff")
-	header.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	header.Set("Cache-Control", "private, no-store")
-	w.WriteHeader(http.StatusOK)
-	io.Copy(w, body)
 }
 
 // messageActionRequest is the body of the message action routes.

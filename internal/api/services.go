@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"pochta.dev/pochta/internal/download"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
 )
@@ -108,13 +110,7 @@ func (a *api) getServiceLogo(w http.ResponseWriter, r *http.Request, actor *serv
 	if err != nil {
 		return fmt.Errorf("logo of service %d: %w", id, err)
 	}
-	header := w.Header()
-	header.Set("Content-Type", contentType)
-	header.Set("X-Content-Type-Options", "nosniff")
-	header.Set("Content-Security-Policy", "default-src 'none'")
-	header.Set("Content-Length", strconv.Itoa(len(logo)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(logo)
+	download.Write(w, r, download.Logo(contentType, len(logo)), bytes.NewReader(logo))
 	return nil
 }
 

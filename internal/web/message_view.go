@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"pochta.dev/pochta/internal/download"
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
@@ -188,7 +189,7 @@ func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *se
 		}
 		defer body.Close()
 		media, _, err := mime.ParseMediaType(a.ContentType)
-		if err != nil || !inlineImageTypes[strings.ToLower(media)] || inlined+int(a.Size) > maxInlineImages {
+		if err != nil || !download.IsInlineImage(media) || inlined+int(a.Size) > maxInlineImages {
 			return ""
 		}
 		data, err := io.ReadAll(io.LimitReader(body, maxInlineImages-int64(inlined)))
@@ -234,7 +235,7 @@ func (s *server) messageRaw(w http.ResponseWriter, r *http.Request, session *ser
 	s.writeSource(w, r, session, true)
 }
 
-func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *service.WebSession, download bool) {
+func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *service.WebSession, asFile bool) {
 	id, ok := s.pathID(w, r)
 	if !ok {
 		return
@@ -245,31 +246,11 @@ func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *se
 		return
 	}
 	defer source.Close()
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "private, no-store")
-	if download {
-		h.Set("Content-Type", "message/rfc822")
-		h.Set("Content-Disposition", `attachment; filename="message-`+strconv.FormatInt(id, 10)+`.eml"`)
-	} else {
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("Content-Disposition", "inline")
-	}
-	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, source)
-	}
+	download.Write(w, r, download.Source(id, size, !asFile), source)
 }
 
 // maxInlineImages caps the bytes of cid: images one page of HTML carries.
 const maxInlineImages = 16 << 20
-
-// inlineImageTypes are the attachment types served inline for cid: images;
-// SVG is not among them (it is a document that may hold script).
-var inlineImageTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/bmp": true,
-	"image/avif": true}
 
 // messageAttachment downloads an attachment with its exact bytes and its
 // original file name; ?inline=1 shows an image in place (cid: images).
@@ -289,41 +270,7 @@ func (s *server) messageAttachment(w http.ResponseWriter, r *http.Request, sessi
 		return
 	}
 	defer body.Close()
-	writeAttachment(w, r, a, body, r.URL.Query().Get("inline") == "1")
-}
-
-// writeAttachment sends an attachment's bytes under its original name
-// (RFC 2231-encoded when not ASCII), never sniffed, and sandboxed should a
-// browser open it. It is the web's twin of the API's download.
-func writeAttachment(w http.ResponseWriter, r *http.Request, a store.Attachment, body io.Reader, inline bool) {
-	contentType := a.ContentType
-	media, _, err := mime.ParseMediaType(contentType)
-	if err != nil || contentType == "" {
-		contentType, media = "application/octet-stream", "application/octet-stream"
-	}
-	name := a.Filename
-	if name == "" {
-		name = "attachment-" + strconv.FormatInt(a.ID, 10)
-	}
-	kind := "attachment"
-	if inline && inlineImageTypes[strings.ToLower(media)] {
-		kind = "inline"
-	}
-	disposition := mime.FormatMediaType(kind, map[string]string{"filename": name})
-	if disposition == "" {
-		disposition = kind
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Disposition", disposition)
-	h.Set("Content-Length", strconv.FormatInt(a.Size, 10))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "private, no-store")
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, body)
-	}
+	download.Write(w, r, download.Attachment(a, r.URL.Query().Get("inline") == "1"), body)
 }
 
 // deleteMessagePage asks before deleting one message.

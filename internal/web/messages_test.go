@@ -642,7 +642,7 @@ func TestMessageView(t *testing.T) {
 	}
 	r = b.get(report + "/raw")
 	if r.body != string(f.reportRaw) || r.header.Get("Content-Type") != "message/rfc822" ||
-		r.header.Get("Content-Disposition") != `attachment; filename="message-`+mblID(f.report)+`.eml"` {
+		r.header.Get("Content-Disposition") != `attachment; filename=message-`+mblID(f.report)+`.eml` {
 		t.Errorf("raw: %v", r.header)
 	}
 	wantStatus(t, b.get("/messages/999999"), http.StatusNotFound)

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"pochta.dev/pochta/internal/download"
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
@@ -299,16 +301,7 @@ func (s *server) serviceLogo(w http.ResponseWriter, r *http.Request, session *se
 		s.serviceError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'")
-	h.Set("Cache-Control", "private, no-cache")
-	h.Set("Content-Length", strconv.Itoa(len(logo)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(logo)
-	}
+	download.Write(w, r, download.Logo(contentType, len(logo)), bytes.NewReader(logo))
 }
 
 // deleteServicePage asks before deleting one service: the group

@@ -213,7 +213,7 @@ func TestMailServiceLogo(t *testing.T) {
 	if r.body != string(logo) {
 		t.Errorf("logo came back as %d different bytes", len(r.body))
 	}
-	for name, want := range map[string]string{"Content-Type": "image/png", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"} {
+	for name, want := range map[string]string{"Content-Type": "image/png", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"} {
 		if got := r.header.Get(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
