@@ -203,14 +203,6 @@ func (a *api) mailboxActions(w http.ResponseWriter, r *http.Request, actor *serv
 	return respond(w, http.StatusOK, result)
 }
 
-// checkResult is API.md's answer to "receive now": {"received": N, "error": ""}.
-type checkResult struct {
-	MailboxID int64  `json:"mailbox_id"`
-	Name      string `json:"name"`
-	Received  int    `json:"received"`
-	Error     string `json:"error"`
-}
-
 // checkMailbox receives mail for one mailbox now. A server's failure is in
 // "error" with 200: the request did what it was asked.
 func (a *api) checkMailbox(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
@@ -222,7 +214,7 @@ func (a *api) checkMailbox(w http.ResponseWriter, r *http.Request, actor *servic
 	if err != nil {
 		return fmt.Errorf("check mailbox %d: %w", id, err)
 	}
-	return respond(w, http.StatusOK, checkResult(result))
+	return respond(w, http.StatusOK, result)
 }
 
 // checkAllMailboxes receives mail now for every active POP3 mailbox the
@@ -232,13 +224,12 @@ func (a *api) checkAllMailboxes(w http.ResponseWriter, r *http.Request, actor *s
 	if err != nil {
 		return fmt.Errorf("check all mailboxes: %w", err)
 	}
-	items := make([]checkResult, 0, len(results))
-	for _, result := range results {
-		items = append(items, checkResult(result))
+	if results == nil {
+		results = []service.CheckResult{}
 	}
 	return respond(w, http.StatusOK, struct {
-		Items []checkResult `json:"items"`
-	}{items})
+		Items []service.CheckResult `json:"items"`
+	}{results})
 }
 
 // testMailbox logs in with the body's settings (a POP3 mailbox's fields, and

@@ -261,7 +261,7 @@ func (f *Fetcher) recordOutcome(ctx context.Context, mailbox store.Mailbox, fetc
 	now := f.now()
 	state := store.CheckState{LastCheckAt: now}
 	if fetchErr != nil && !errors.Is(fetchErr, context.Canceled) {
-		state.LastError, state.FailureStreak = fetchErr.Error(), mailbox.FailureStreak+1
+		state.LastError, state.ErrorReason, state.FailureStreak = fetchErr.Error(), FailureReason(fetchErr), mailbox.FailureStreak+1
 	}
 	if mailbox.CheckInterval > 0 {
 		state.NextCheckAt = now.Add(NextDelay(time.Duration(mailbox.CheckInterval)*time.Minute, state.FailureStreak, rand.Float64()))

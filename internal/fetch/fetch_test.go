@@ -3,6 +3,7 @@ package fetch_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,12 +189,13 @@ func TestFetchFromDovecot(t *testing.T) {
 		box := f.mailbox(t, "tls", service.MailboxInput{Security: ptr("tls"), Port: ptr(f.dovecot.POP3SPort)})
 		f.deliver(t, "tls", mail(1, "Secret"))
 		got := f.check(t, box.ID)
-		if got.Received != 0 || !strings.Contains(got.Error, "certificate") {
+		if got.Received != 0 || got.Reason != fetch.ReasonCertificate || !strings.Contains(got.Error, `tick "Don't verify the certificate"`) ||
+			!strings.Contains(got.Detail, "certificate") {
 			t.Errorf("with verification on: %+v", got)
 		}
 		stored, _ := f.env.Store.MailboxByID(ctx, box.ID)
-		if stored.FailureStreak != 1 || stored.LastError == "" {
-			t.Errorf("failure not recorded: streak %d, error %q", stored.FailureStreak, stored.LastError)
+		if stored.FailureStreak != 1 || stored.LastError == "" || stored.LastErrorReason != fetch.ReasonCertificate {
+			t.Errorf("failure not recorded: streak %d, error %q (%s)", stored.FailureStreak, stored.LastError, stored.LastErrorReason)
 		}
 		if _, err := f.env.Service.UpdateMailbox(ctx, f.env.Admin, box.ID, service.MailboxInput{VerifyCert: ptr(false)}); err != nil {
 			t.Fatal(err)
@@ -202,7 +204,7 @@ func TestFetchFromDovecot(t *testing.T) {
 			t.Errorf("with verification off: %+v", got)
 		}
 		stored, _ = f.env.Store.MailboxByID(ctx, box.ID)
-		if stored.FailureStreak != 0 || stored.LastError != "" {
+		if stored.FailureStreak != 0 || stored.LastError != "" || stored.LastErrorReason != "" {
 			t.Errorf("success did not clear the failure: %+v", stored)
 		}
 	})
@@ -236,13 +238,39 @@ func TestFetchFromDovecot(t *testing.T) {
 		}
 		started := time.Now()
 		got := f.check(t, box.ID)
-		if got.Error == "" {
-			t.Fatalf("a wrong password was accepted: %+v", got)
+		if got.Error != "The server did not accept the login or the password" || got.Reason != fetch.ReasonLogin || !strings.Contains(got.Detail, "***: -ERR [AUTH]") {
+			t.Fatalf("a wrong password: %+v", got)
 		}
 		stored, _ := f.env.Store.MailboxByID(ctx, box.ID)
 		// One failure doubles the 5-minute interval (plus up to 10% jitter).
 		if wait := stored.NextCheckAt.Sub(started); wait < 10*time.Minute || wait > 12*time.Minute {
 			t.Errorf("next check in %v after a failure, want about 10 minutes", wait)
+		}
+	})
+
+	t.Run("nothing listens at the port", func(t *testing.T) {
+		listener, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closedPort := listener.Addr().(*net.TCPAddr).Port
+		listener.Close()
+		box := f.mailbox(t, "plain", service.MailboxInput{Port: ptr(closedPort)})
+		got := f.check(t, box.ID)
+		if got.Reason != fetch.ReasonRefused || got.Error != "The server refused the connection: check the server name and the port" {
+			t.Errorf("check: %+v", got)
+		}
+		// The failure is logged once, with its context, not once as the
+		// client met it and again as the check ended.
+		log, _ := f.env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID, Limit: 100})
+		var errorLines []string
+		for _, entry := range log {
+			if entry.Level == store.LevelError {
+				errorLines = append(errorLines, entry.Text)
+			}
+		}
+		if len(errorLines) != 1 || !strings.HasPrefix(errorLines[0], "Checking failed: pop3 127.0.0.1:") || !strings.Contains(errorLines[0], "connection refused") {
+			t.Errorf("error lines: %q", errorLines)
 		}
 	})
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 
 	"pochta.dev/pochta/internal/intake"
@@ -26,6 +27,24 @@ type traceLog struct {
 	mailbox int64
 	pending []store.LogEntry
 	lines   int // lines in the last pending row
+}
+
+// failed logs the error that ended a check. The client has usually traced
+// the same failure already (a refused connection, a dropped line); that
+// line, still pending and last, becomes this one, which says the same with
+// its context, rather than the log saying it twice.
+func (t *traceLog) failed(err error) {
+	text := "Checking failed: " + err.Error()
+	t.mu.Lock()
+	if n := len(t.pending); n > 0 {
+		if last := &t.pending[n-1]; last.Level == store.LevelError && strings.Contains(err.Error(), last.Text) {
+			last.Text = text
+			t.mu.Unlock()
+			return
+		}
+	}
+	t.mu.Unlock()
+	t.add(store.LevelError, text)
 }
 
 // Trace lines of one level in a row (a pipelined burst of commands, a
@@ -80,7 +99,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	trace := &traceLog{log: f.config.Log.Record, mailbox: mailbox.ID}
 	defer func() {
 		if err != nil {
-			trace.add(store.LevelError, "Checking failed: "+err.Error())
+			trace.failed(err)
 		}
 		trace.flush(context.WithoutCancel(ctx))
 	}()

@@ -18,7 +18,20 @@ type CheckResult struct {
 	MailboxID int64  `json:"mailbox_id"`
 	Name      string `json:"name"`
 	Received  int    `json:"received"`
-	Error     string `json:"error"`
+	// Error says in plain words, in the actor's language, why nothing
+	// could be received; Reason is its fetch.FailureReason and Detail the
+	// error's own text (host, port, the server's reply).
+	Error  string `json:"error"`
+	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// FailureText says a fetch.FailureReason in plain words.
+func FailureText(language, reason string) string {
+	if reason == "" {
+		reason = fetch.ReasonOther
+	}
+	return i18n.Default.T(language, "fetch_error."+reason)
 }
 
 // fetcher gives the POP3 fetcher, made on first use.
@@ -70,7 +83,8 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 		case errors.Is(err, fetch.ErrBusy):
 			result.Error = i18n.Default.T(language, "check.busy")
 		case err != nil:
-			result.Error = err.Error()
+			result.Reason, result.Detail = fetch.FailureReason(err), err.Error()
+			result.Error = FailureText(language, result.Reason)
 		}
 	case store.MailboxSMTP:
 		result.Error = i18n.Default.T(language, "check.smtp")
@@ -120,12 +134,15 @@ type TestInput struct {
 	ID *int64 `json:"id,omitempty"`
 }
 
-// TestResult is what "Test connection" reports.
+// TestResult is what "Test connection" reports. A failure is said as in
+// [CheckResult].
 type TestResult struct {
 	OK       bool   `json:"ok"`
 	Messages int    `json:"messages"`
 	Size     int64  `json:"size"`
 	Error    string `json:"error"`
+	Reason   string `json:"reason,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 }
 
 // TestConnection logs in to a POP3 server with the given settings and
@@ -188,9 +205,14 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		return TestResult{}, err
 	}
 	options := pop3.Options{Security: mailbox.Security, InsecureSkipVerify: !mailbox.VerifyCert, Timeout: s.connectionTimeout(ctx), Dialer: s.dialer}
+	language := s.UserLanguage(ctx, actor.User)
+	failed := func(err error) (TestResult, error) {
+		reason := fetch.FailureReason(err)
+		return TestResult{Error: FailureText(language, reason), Reason: reason, Detail: err.Error()}, nil
+	}
 	client, err := pop3.Dial(ctx, net.JoinHostPort(mailbox.Server, strconv.Itoa(mailbox.Port)), options)
 	if err != nil {
-		return TestResult{Error: err.Error()}, nil
+		return failed(err)
 	}
 	defer client.Close()
 	method := pop3.AuthAuto
@@ -198,11 +220,11 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		method = pop3.AuthAPOP
 	}
 	if err := client.Auth(ctx, mailbox.Login, password, method); err != nil {
-		return TestResult{Error: err.Error()}, nil
+		return failed(err)
 	}
 	count, size, err := client.Stat(ctx)
 	if err != nil {
-		return TestResult{Error: err.Error()}, nil
+		return failed(err)
 	}
 	client.Quit(ctx)
 	return TestResult{OK: true, Messages: count, Size: size}, nil

@@ -7,24 +7,40 @@ import (
 )
 
 // Log lists the work log, newest first. Admins and auditors read all of it;
-// a user reads only the entries of mailboxes they own.
+// a user reads only the entries of mailboxes they own, and the subjects only
+// of the messages in them.
 func (s *Service) Log(ctx context.Context, actor *Actor, filter store.LogFilter) ([]store.LogEntry, error) {
 	if actor == nil {
 		return nil, ErrForbidden
 	}
+	var owned map[int64]bool
 	if !actor.CanReadAll() {
-		owned, err := s.store.OwnedMailboxIDs(ctx, actor.User.ID)
+		ids, err := s.store.OwnedMailboxIDs(ctx, actor.User.ID)
 		if err != nil {
 			return nil, err
 		}
-		filter.MailboxIDs = owned
-		if owned == nil {
+		filter.MailboxIDs = ids
+		if ids == nil {
 			filter.MailboxIDs = []int64{}
+		}
+		owned = make(map[int64]bool, len(ids))
+		for _, id := range ids {
+			owned[id] = true
 		}
 	}
 	if filter.Limit <= 0 {
 		filter.Limit = 100
 	}
 	filter.Limit = min(filter.Limit, 1000)
-	return s.store.Log(ctx, filter)
+	entries, err := s.store.Log(ctx, filter)
+	if owned != nil {
+		// A line of one's own mailbox may name a message since moved to
+		// another's: its subject is not the reader's to see.
+		for i := range entries {
+			if entry := &entries[i]; entry.MessageMailboxID != 0 && !owned[entry.MessageMailboxID] {
+				entry.MessageSubject = ""
+			}
+		}
+	}
+	return entries, err
 }

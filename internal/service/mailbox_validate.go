@@ -269,7 +269,7 @@ func (s *Service) checkListenAddressFree(ctx context.Context, m *store.Mailbox) 
 			continue
 		}
 		if other.Server == m.Server || listensEverywhere(other.Server) || listensEverywhere(m.Server) {
-			return &ConflictError{Message: i18n.M("error.listen_taken", fmt.Sprintf("%s:%d", m.Server, m.Port), other.Name, other.ID)}
+			return &ConflictError{Message: i18n.M("error.listen_taken", fmt.Sprintf("%s:%d", m.Server, m.Port), other.Name, other.ID), Fields: []string{"server", "port"}}
 		}
 	}
 	return nil

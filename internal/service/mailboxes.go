@@ -46,6 +46,7 @@ type MailboxView struct {
 	UpdatedAt        time.Time  `json:"updated_at"`
 	LastCheckAt      *time.Time `json:"last_check_at"`
 	LastError        string     `json:"last_error"`
+	LastErrorReason  string     `json:"last_error_reason"`
 	FailureStreak    int        `json:"failure_streak"`
 	MessagesTotal    int64      `json:"messages_total"`
 	MessagesNew      int64      `json:"messages_new"`
@@ -123,7 +124,7 @@ func mailboxView(m store.Mailbox) MailboxView {
 		MaxMessages: m.MaxMessages, MaxMessageSizeKB: m.MaxMessageSizeKB, KeepDays: m.KeepDays, Charset: m.Charset,
 		ServiceID: optionalIDPointer(m.ServiceID), ServiceName: m.ServiceName, OwnerID: optionalIDPointer(m.OwnerID),
 		OwnerLogin: m.OwnerLogin, WebURL: m.WebURL, Folders: m.Folders, SyncRange: m.SyncRange, CreatedAt: m.CreatedAt,
-		UpdatedAt: m.UpdatedAt, LastError: m.LastError, FailureStreak: m.FailureStreak, MessagesTotal: m.MessagesTotal,
+		UpdatedAt: m.UpdatedAt, LastError: m.LastError, LastErrorReason: m.LastErrorReason, FailureStreak: m.FailureStreak, MessagesTotal: m.MessagesTotal,
 		MessagesNew: m.MessagesNew, RulesCount: m.RulesCount}
 	if !m.LastCheckAt.IsZero() {
 		at := m.LastCheckAt

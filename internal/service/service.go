@@ -82,6 +82,9 @@ func (f fieldErrors) err() error {
 // ConflictError is an [ErrConflict] that says what conflicts, in words.
 type ConflictError struct {
 	Message i18n.Message
+	// Fields names the input fields whose values clash, for a form to
+	// mark; empty when the conflict is not one field's.
+	Fields []string
 }
 
 func (e *ConflictError) Error() string { return i18n.Default.Message(i18n.Fallback, e.Message) }

@@ -132,6 +132,30 @@ func (s *Service) UpdateSettings(ctx context.Context, actor *Actor, input Settin
 	if err := requireAdmin(actor); err != nil {
 		return Settings{}, err
 	}
+	values, errs := settingValues(input)
+	if err := errs.err(); err != nil {
+		return Settings{}, err
+	}
+	if err := s.store.SaveSettings(ctx, values); err != nil {
+		return Settings{}, err
+	}
+	s.settings.mu.Lock()
+	s.settings.expires = time.Time{}
+	s.settings.mu.Unlock()
+	return s.currentSettings(ctx)
+}
+
+// CheckSettings validates input as UpdateSettings does, saving nothing: a
+// form that found some fields unreadable reports the others' mistakes in
+// the same answer.
+func CheckSettings(input SettingsInput) error {
+	_, errs := settingValues(input)
+	return errs.err()
+}
+
+// settingValues gives the stored form of the settings input sets, and the
+// errors of those out of range.
+func settingValues(input SettingsInput) (map[string]string, fieldErrors) {
 	errs := fieldErrors{}
 	values := map[string]string{}
 	for _, field := range settingFields {
@@ -151,16 +175,7 @@ func (s *Service) UpdateSettings(ctx context.Context, actor *Actor, input Settin
 		}
 		values[field.name] = strconv.Itoa(*value)
 	}
-	if err := errs.err(); err != nil {
-		return Settings{}, err
-	}
-	if err := s.store.SaveSettings(ctx, values); err != nil {
-		return Settings{}, err
-	}
-	s.settings.mu.Lock()
-	s.settings.expires = time.Time{}
-	s.settings.mu.Unlock()
-	return s.currentSettings(ctx)
+	return values, errs
 }
 
 // LogPolicy implements worklog.Settings.

@@ -26,6 +26,12 @@ type LogEntry struct {
 	MailboxID int64     `json:"mailbox_id,omitempty"`
 	RuleID    int64     `json:"rule_id,omitempty"`
 	MessageID int64     `json:"message_id,omitempty"`
+
+	// Filled by [Store.Log] for display, not stored: the mailbox's name, and
+	// the message's subject and mailbox (0 when the message is gone).
+	MailboxName      string `json:"-"`
+	MessageSubject   string `json:"-"`
+	MessageMailboxID int64  `json:"-"`
 }
 
 // AddLog appends entries to the work log in one transaction. An entry with a
@@ -137,16 +143,23 @@ func (s *Store) Log(ctx context.Context, filter LogFilter) ([]LogEntry, error) {
 			args = append(args, id)
 		}
 	}
-	query := `SELECT id, time, level, type, text, mailbox_id, rule_id, message_id FROM log`
+	page := `SELECT id, time, level, type, text, mailbox_id, rule_id, message_id FROM log`
 	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+		page += " WHERE " + strings.Join(where, " AND ")
 	}
 	limit := filter.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	query += " ORDER BY id DESC LIMIT ?"
+	page += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
+	// The page is picked first (keyset, by the log's own indexes); only its
+	// rows are then joined to the names they show, by primary key.
+	query := `SELECT l.id, l.time, l.level, l.type, l.text, l.mailbox_id, l.rule_id, l.message_id, mb.name, m.subject, m.mailbox_id
+		FROM (` + page + `) l
+		LEFT JOIN mailboxes mb ON mb.id = l.mailbox_id
+		LEFT JOIN messages m ON m.id = l.message_id
+		ORDER BY l.id DESC`
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list log: %w", err)
@@ -156,11 +169,14 @@ func (s *Store) Log(ctx context.Context, filter LogFilter) ([]LogEntry, error) {
 	for rows.Next() {
 		var entry LogEntry
 		var at int64
-		var mailbox, rule, message sql.NullInt64
-		if err := rows.Scan(&entry.ID, &at, &entry.Level, &entry.Type, &entry.Text, &mailbox, &rule, &message); err != nil {
+		var mailbox, rule, message, messageMailbox sql.NullInt64
+		var mailboxName, subject sql.NullString
+		if err := rows.Scan(&entry.ID, &at, &entry.Level, &entry.Type, &entry.Text, &mailbox, &rule, &message,
+			&mailboxName, &subject, &messageMailbox); err != nil {
 			return nil, fmt.Errorf("list log: %w", err)
 		}
 		entry.Time, entry.MailboxID, entry.RuleID, entry.MessageID = fromMicros(at), mailbox.Int64, rule.Int64, message.Int64
+		entry.MailboxName, entry.MessageSubject, entry.MessageMailboxID = mailboxName.String, subject.String, messageMailbox.Int64
 		entries = append(entries, entry)
 	}
 	return entries, rows.Err()

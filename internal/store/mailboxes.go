@@ -50,6 +50,7 @@ type Mailbox struct {
 	UpdatedAt        time.Time
 	LastCheckAt      time.Time
 	LastError        string
+	LastErrorReason  string // fetch.FailureReason of LastError; "" when unknown
 	FailureStreak    int
 	NextCheckAt      time.Time
 	MessagesTotal    int64 // kept on the row by the message writes
@@ -63,7 +64,7 @@ type Mailbox struct {
 const mailboxColumns = `m.id, m.site_id, m.type, m.active, m.name, m.description, m.server, m.port, m.security, m.verify_cert,
 	m.login, m.password_enc, m.apop, m.delete_from_server, m.check_interval, m.domains, m.relay, m.relay_auth_only,
 	m.max_messages, m.max_message_size_kb, m.keep_days, m.charset, m.service_id, m.owner_id, m.web_url, m.folders,
-	m.sync_range, m.created_at, m.updated_at, m.last_check_at, m.last_error, m.failure_streak, m.next_check_at,
+	m.sync_range, m.created_at, m.updated_at, m.last_check_at, m.last_error, m.last_error_reason, m.failure_streak, m.next_check_at,
 	m.messages_total, m.messages_unread,
 	(SELECT COUNT(*) FROM rules WHERE mailbox_id = m.id),
 	COALESCE((SELECT code FROM sites WHERE id = m.site_id), ''),
@@ -78,7 +79,7 @@ func scanMailbox(row interface{ Scan(...any) error }) (Mailbox, error) {
 	err := row.Scan(&m.ID, &m.SiteID, &m.Type, &m.Active, &m.Name, &m.Description, &m.Server, &m.Port, &m.Security, &m.VerifyCert,
 		&m.Login, &m.PasswordSealed, &m.APOP, &m.DeleteFromServer, &m.CheckInterval, &domains, &m.Relay, &m.RelayAuthOnly,
 		&m.MaxMessages, &m.MaxMessageSizeKB, &m.KeepDays, &m.Charset, &serviceID, &ownerID, &m.WebURL, &folders,
-		&m.SyncRange, &created, &updated, &lastCheck, &m.LastError, &m.FailureStreak, &nextCheck,
+		&m.SyncRange, &created, &updated, &lastCheck, &m.LastError, &m.LastErrorReason, &m.FailureStreak, &nextCheck,
 		&m.MessagesTotal, &m.MessagesNew, &m.RulesCount, &m.SiteCode, &m.ServiceName, &m.OwnerLogin)
 	if err != nil {
 		return m, mapError(err)
@@ -377,14 +378,15 @@ func (s *Store) CountOwnedMailboxes(ctx context.Context, userID int64) (int, err
 type CheckState struct {
 	LastCheckAt   time.Time
 	LastError     string
+	ErrorReason   string // fetch.FailureReason of the error
 	FailureStreak int
 	NextCheckAt   time.Time // zero: only by hand
 }
 
 // SetCheckState records the outcome of a check.
 func (s *Store) SetCheckState(ctx context.Context, id int64, state CheckState) error {
-	_, err := s.exec(ctx, `UPDATE mailboxes SET last_check_at = ?, last_error = ?, failure_streak = ?, next_check_at = ? WHERE id = ?`,
-		micros(state.LastCheckAt), state.LastError, state.FailureStreak, optionalMicros(state.NextCheckAt), id)
+	_, err := s.exec(ctx, `UPDATE mailboxes SET last_check_at = ?, last_error = ?, last_error_reason = ?, failure_streak = ?, next_check_at = ? WHERE id = ?`,
+		micros(state.LastCheckAt), state.LastError, state.ErrorReason, state.FailureStreak, optionalMicros(state.NextCheckAt), id)
 	if err != nil {
 		return fmt.Errorf("check state of mailbox %d: %w", id, mapError(err))
 	}

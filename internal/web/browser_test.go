@@ -108,7 +108,6 @@ func TestBrowser(t *testing.T) {
 	t.Run("navigation", func(t *testing.T) {
 		for _, page := range []struct{ path, heading string }{
 			{"/log", "Mail log"},
-			{"/rules", "Rules"},
 			{"/mailboxes", "Mailboxes"},
 			{"/services", "Mail services"},
 			{"/settings", "Module settings"},

@@ -32,14 +32,29 @@ type logFilterForm struct {
 	Until     string
 }
 
+// logMailbox is an option of the mailbox filter.
+type logMailbox struct {
+	ID   string
+	Name string
+}
+
+// logRow is a work log entry as the page shows it.
+type logRow struct {
+	store.LogEntry
+	TypeLabel   string // the type through the catalog, else as stored
+	MessageLink bool   // the message is there and the reader may open it
+	MessageGone bool   // the message was deleted
+}
+
 type logData struct {
-	Filter   logFilterForm
-	Levels   []string
-	Entries  []store.LogEntry
-	Errors   map[string]string
-	Filtered bool   // any filter set: the empty state says "no entries match"
-	Older    string // link to the next page, "" on the last
-	Newest   string // link back to the first page, "" on it
+	Filter    logFilterForm
+	Levels    []string
+	Mailboxes []logMailbox // the mailboxes the reader may see, by name
+	Entries   []logRow
+	Errors    map[string]string
+	Filtered  bool   // any filter set: the empty state says "no entries match"
+	Older     string // link to the next page, "" on the last
+	Newest    string // link back to the first page, "" on it
 }
 
 // logPage lists the work log, newest first, with keyset paging: "Older"
@@ -48,8 +63,12 @@ type logData struct {
 func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
 	data := s.newPage(w, r, session, "page.log.title", "log")
 	query := r.URL.Query()
+	mailboxID := strings.TrimSpace(query.Get("mailbox_id"))
+	if mailboxID == "" {
+		mailboxID = strings.TrimSpace(query.Get("mailbox")) // the short form links may use
+	}
 	form := logFilterForm{
-		MailboxID: strings.TrimSpace(query.Get("mailbox_id")),
+		MailboxID: mailboxID,
 		RuleID:    strings.TrimSpace(query.Get("rule_id")),
 		MessageID: strings.TrimSpace(query.Get("message_id")),
 		Level:     strings.TrimSpace(query.Get("level")),
@@ -57,6 +76,30 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 		Until:     strings.TrimSpace(query.Get("until")),
 	}
 	content := logData{Filter: form, Levels: logLevels, Errors: map[string]string{}}
+	visible, err := s.visibleMailboxes(r, session.Actor)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	// visibleIDs is nil for readers of everything: they may open any message.
+	var visibleIDs map[int64]bool
+	if !session.Actor.CanReadAll() {
+		visibleIDs = make(map[int64]bool, len(visible))
+	}
+	listed := false
+	for _, m := range visible {
+		id := strconv.FormatInt(m.ID, 10)
+		content.Mailboxes = append(content.Mailboxes, logMailbox{ID: id, Name: m.Name})
+		listed = listed || id == form.MailboxID
+		if visibleIDs != nil {
+			visibleIDs[m.ID] = true
+		}
+	}
+	if form.MailboxID != "" && !listed {
+		// A mailbox beyond the list (or an ID typed into the URL) stays
+		// selected, so the filter shown is the filter applied.
+		content.Mailboxes = append(content.Mailboxes, logMailbox{ID: form.MailboxID, Name: "#" + form.MailboxID})
+	}
 	t := func(key string, args ...any) string { return i18n.Default.T(data.Lang, key, args...) }
 	filter := store.LogFilter{Limit: logPageSize + 1}
 	id := func(field, value string) int64 {
@@ -125,7 +168,20 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 			content.Newest += "?" + encoded
 		}
 	}
-	content.Entries = entries
+	content.Entries = make([]logRow, 0, len(entries))
+	for _, entry := range entries {
+		row := logRow{LogEntry: entry, TypeLabel: entry.Type}
+		if entry.Type != "" {
+			if key := "value.log_type." + entry.Type; t(key) != key {
+				row.TypeLabel = t(key)
+			}
+		}
+		if entry.MessageID != 0 {
+			row.MessageGone = entry.MessageMailboxID == 0
+			row.MessageLink = !row.MessageGone && (visibleIDs == nil || visibleIDs[entry.MessageMailboxID])
+		}
+		content.Entries = append(content.Entries, row)
+	}
 	data.Content = content
 	s.render(w, r, http.StatusOK, "log", data)
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -20,10 +19,6 @@ var mailboxFields = []string{"site", "active", "name", "description", "type",
 	"listen", "listen_port", "domains", "relay", "relay_auth_only",
 	"service_id", "web_url", "owner_id", "folders", "sync_range",
 	"max_messages", "max_message_size_kb", "keep_days", "charset"}
-
-// ruleTemplates are the choices of "Add mailbox and create a rule" ("" =
-// don't): the rule form opens with that template after the mailbox is saved.
-var ruleTemplates = []string{"manual", "webhook", "forward"}
 
 // mailboxForm is the state of the mailbox form: every field as typed, for
 // all three types (only the current type's fields are shown and read).
@@ -69,24 +64,23 @@ type mailboxForm struct {
 	KeepDays         string
 	Charset          string
 
-	CreateRule string
-
 	// The outcome of "Test connection", shown under its button.
 	Tested   bool
 	TestOK   bool
 	TestText string
+	// TestDetail is a failed test's error as the software said it.
+	TestDetail string
 
-	Sites         []store.Site
-	Services      []service.MailServiceView
-	Users         []service.UserView
-	Charsets      []string
-	SyncRanges    []string
-	RuleTemplates []string
-	SiteCharset   string
-	MultiSite     bool
-	AttachLimit   string // the info line of tab "Additional"; "" when unknown
-	Errors        map[string]string
-	Summary       []summaryItem
+	Sites       []store.Site
+	Services    []service.MailServiceView
+	Users       []service.UserView
+	Charsets    []string
+	SyncRanges  []string
+	SiteCharset string
+	MultiSite   bool
+	AttachLimit string // the info line of tab "Additional"; "" when unknown
+	Errors      map[string]string
+	Summary     []summaryItem
 }
 
 // System reports whether the form is for a system mailbox (two tabs).
@@ -193,7 +187,6 @@ func readMailboxForm(r *http.Request, form *mailboxForm) {
 	text("max_message_size_kb", &form.MaxMessageSizeKB)
 	text("keep_days", &form.KeepDays)
 	text("charset", &form.Charset)
-	text("create_rule", &form.CreateRule)
 	checked := func(name string) bool { return r.PostForm.Get(name) != "" }
 	for _, marked := range r.PostForm[checkboxMarker] {
 		switch marked {
@@ -357,14 +350,6 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	s.logger.Info("web: mailbox created", "mailbox", created.Name, "id", created.ID, "type", created.Type, "by", actor.User.Login)
 	s.flash(w, r, "flash.mailbox_created")
 	id := strconv.FormatInt(created.ID, 10)
-	if form.System() {
-		for _, template := range ruleTemplates {
-			if form.CreateRule == template {
-				http.Redirect(w, r, "/rules/new?"+url.Values{"mailbox_id": {id}, "template": {template}}.Encode(), http.StatusSeeOther)
-				return
-			}
-		}
-	}
 	http.Redirect(w, r, "/mailboxes/"+id, http.StatusSeeOther)
 }
 
@@ -441,7 +426,7 @@ func (s *server) testMailboxConnection(w http.ResponseWriter, r *http.Request, s
 	if result.OK {
 		form.TestText = i18n.Default.T(lang, "test.ok", result.Messages, result.Size)
 	} else {
-		form.TestText = i18n.Default.T(lang, "test.failed", result.Error)
+		form.TestText, form.TestDetail = i18n.Default.T(lang, "test.failed", result.Error), result.Detail
 	}
 	s.renderMailboxForm(w, r, session, http.StatusOK, form)
 }
@@ -481,7 +466,7 @@ func (s *server) renderMailboxForm(w http.ResponseWriter, r *http.Request, sessi
 	form.Admin = actor.IsAdmin()
 	form.ReadOnly = !actor.IsAdmin() && !(actor.User.Role == store.RoleUser && form.Type == store.MailboxIMAP)
 	form.CanSwitch = form.New && form.System() && actor.IsAdmin()
-	form.Charsets, form.SyncRanges, form.RuleTemplates = service.MailboxCharsets, service.SyncRanges, ruleTemplates
+	form.Charsets, form.SyncRanges = service.MailboxCharsets, service.SyncRanges
 	if form.Type == store.MailboxIMAP {
 		if form.Services, err = s.mailboxServices(ctx, actor, form); err != nil {
 			s.serviceError(w, r, err)

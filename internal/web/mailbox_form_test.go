@@ -96,7 +96,10 @@ func TestMailboxFormPOP3(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "<h1>New system mailbox</h1>", `href="#tab-mailbox"`, `href="#tab-additional"`, `id="port" name="port" type="number" value="110"`,
 		`name="change_type"`, `data-for-type="smtp" disabled hidden`, "Attachments larger than 51200 KB are dropped",
-		"Site charset (UTF-8)", `name="create_rule"`, "Test connection", "/static/mailbox.js?v=")
+		"Site charset (UTF-8)", "Test connection", "/static/mailbox.js?v=",
+		"It uses the password typed in the form, or the saved password when the field is empty.")
+	// Rules are not built yet: no "add mailbox and create a rule".
+	wantNoBody(t, r, `name="create_rule"`, "create a rule", "type the password again")
 
 	// A field error, with what was typed kept but the password.
 	r = b.postForm("/mailboxes", pop3Values(""))
@@ -190,7 +193,8 @@ func TestMailboxFormPOP3(t *testing.T) {
 		t.Errorf("changing the type stored a mailbox: %d", n)
 	}
 
-	// "Add mailbox and create a rule" goes on to the rule form.
+	// A stray create_rule (rules are not built yet) is ignored: the
+	// mailbox is saved and its own form opens, not a page not built.
 	form = pop3Values("With rule")
 	form.Set("create_rule", "manual")
 	r = b.postForm("/mailboxes", form)
@@ -199,7 +203,7 @@ func TestMailboxFormPOP3(t *testing.T) {
 	if len(list.Items) != 1 {
 		t.Fatalf("mailbox with rule not created: %+v", list)
 	}
-	want := "/rules/new?mailbox_id=" + strconv.FormatInt(list.Items[0].ID, 10) + "&template=manual"
+	want := "/mailboxes/" + strconv.FormatInt(list.Items[0].ID, 10)
 	if loc := r.header.Get("Location"); loc != want {
 		t.Errorf("Location %q, want %q", loc, want)
 	}
@@ -241,10 +245,15 @@ func TestMailboxFormSMTP(t *testing.T) {
 		t.Errorf("with domains %+v", m)
 	}
 
-	// The same port taken by another active SMTP mailbox: a conflict at the top.
+	// The same port taken by another active SMTP mailbox: the address and
+	// port fields are marked, and the summary says it once.
 	r = b.postForm("/mailboxes", smtpValues("Second"))
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	wantBody(t, r, `class="alert alert-error"`, `The address *:2525 is already in use by the active SMTP mailbox &#34;Inbound&#34; (ID `, `value="Second"`)
+	wantBody(t, r, `The address *:2525 is already in use by the active SMTP mailbox &#34;Inbound&#34; (ID `, `value="Second"`,
+		`id="listen-error"`, `id="listen_port-error"`)
+	if n := strings.Count(r.body, "is already in use"); n != 3 {
+		t.Errorf("the clash is said %d times, want 3 (summary, address, port)", n)
+	}
 	if n := countMailboxes(t, ts); n != 1 {
 		t.Errorf("%d mailboxes after the conflict", n)
 	}
@@ -421,7 +430,8 @@ func TestMailboxFormTestConnection(t *testing.T) {
 	form.Set("password", "wrong")
 	r = b.postForm("/mailboxes", form)
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Could not connect:", "invalid password")
+	// Plain words first, the server's own reply beside them.
+	wantBody(t, r, "The test failed: The server did not accept the login or the password", `class="error-detail mono"`, "invalid password")
 
 	// On a stored mailbox an empty password field means the stored one.
 	form.Set("password", "right")

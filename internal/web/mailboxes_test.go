@@ -65,6 +65,35 @@ func mblID(id int64) string { return strconv.FormatInt(id, 10) }
 // mblRow is how a mailbox's row shows its name: a link to its form.
 func mblRow(name string) string { return ">" + name + "</a>" }
 
+// mblRowHTML is the table row of one mailbox in a list page.
+func mblRowHTML(t *testing.T, r result, id int64) string {
+	t.Helper()
+	start := strings.Index(r.body, `<tr id="mailbox-`+mblID(id)+`"`)
+	if start < 0 {
+		t.Fatalf("no row of mailbox %d", id)
+	}
+	end := strings.Index(r.body[start:], "</tr>")
+	if end < 0 {
+		t.Fatalf("row of mailbox %d does not end", id)
+	}
+	return r.body[start : start+end]
+}
+
+func TestMailboxListEmpty(t *testing.T) {
+	ts := newTestServer(t)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	// No mailboxes at all, no filter: "none yet" and the ways to add one.
+	r := b.get("/mailboxes")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "No system mailboxes yet", "Add a system mailbox to receive mail",
+		`<a class="btn btn-primary" href="/mailboxes/new?type=pop3">Add system mailbox</a>`,
+		`<a class="btn" href="/mailboxes/new?type=imap">Add user mailbox</a>`)
+	wantNoBody(t, r, "No mailboxes match", "Try a wider filter")
+	r = b.get("/mailboxes?kind=all")
+	wantBody(t, r, "No mailboxes match", "Try a wider filter")
+	wantNoBody(t, r, "No system mailboxes yet", "No mailboxes yet")
+}
+
 // mblOrder fails unless the names appear in the body in this order.
 func mblOrder(t *testing.T, r result, names ...string) {
 	t.Helper()
@@ -126,12 +155,22 @@ func TestMailboxListFilters(t *testing.T) {
 		"pop.alpha.example:110", "*:2525", "<td>POP3</td>", "<td>SMTP</td>", `href="/mailboxes/new?type=pop3"`, `href="/mailboxes/new?type=imap"`,
 		`<option value="system" selected>`, `name="id" value="`+mblID(f.alpha.ID)+`" form="mailboxes-group"`,
 		`action="/mailboxes/`+mblID(f.alpha.ID)+`/rename"`, `action="/mailboxes/`+mblID(f.alpha.ID)+`/active"`,
-		`href="/rules?mailbox_id=`+mblID(f.alpha.ID)+`"`, `href="/rules/new?mailbox_id=`+mblID(f.alpha.ID)+`"`,
 		`href="/log?mailbox_id=`+mblID(f.alpha.ID)+`"`, `href="/messages?mailbox_id=`+mblID(f.alpha.ID)+`"`,
-		"Rules (0)", "Messages (0/0)", `action="/mailboxes/`+mblID(f.alpha.ID)+`/check"`, `href="/mailboxes/`+mblID(f.alpha.ID)+`"`,
+		"Messages (0/0)", `action="/mailboxes/`+mblID(f.alpha.ID)+`/check"`, `href="/mailboxes/`+mblID(f.alpha.ID)+`"`,
 		`href="/mailboxes/`+mblID(f.alpha.ID)+`/delete?back=%2fmailboxes"`, "Apply to all 3 mailboxes matching the filter",
 		`name="f_kind" value="system"`, "never")
 	wantNoBody(t, r, mblRow("Joe IMAP"), mblRow("Ann IMAP"), "<td>IMAP</td>")
+	// Rules are not built yet: no links lead to them.
+	wantNoBody(t, r, `href="/rules`, "Rules (0)", "Add rule")
+	// An SMTP mailbox listens rather than being checked: a dash, not "never".
+	smtpRow := mblRowHTML(t, r, f.gamma.ID)
+	if !strings.Contains(smtpRow, `<span class="muted" title="SMTP mailboxes receive by themselves: there is nothing to check">—</span>`) ||
+		strings.Contains(smtpRow, "never") {
+		t.Errorf("SMTP row's last check is not a dash:\n%s", smtpRow)
+	}
+	if !strings.Contains(mblRowHTML(t, r, f.alpha.ID), "never") {
+		t.Error("POP3 row never checked does not say never")
+	}
 	mblOrder(t, r, "Alpha POP", "Beta POP", "Gamma SMTP") // by name
 
 	cases := []struct {
@@ -178,7 +217,7 @@ func TestMailboxListFilters(t *testing.T) {
 	wantStatus(t, b.post("/mailboxes/"+mblID(f.alpha.ID)+"/check", url.Values{}), http.StatusForbidden)
 	r = b.postForm("/mailboxes/"+mblID(f.alpha.ID)+"/check", url.Values{"back": {"/mailboxes?name=alpha"}})
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Alpha POP", "not a loopback address", `href="/messages?mailbox_id=`+mblID(f.alpha.ID)+`"`,
+	wantBody(t, r, "Alpha POP", `<div class="check-failed" role="alert">Receiving mail failed</div>`, "not a loopback address", `href="/messages?mailbox_id=`+mblID(f.alpha.ID)+`"`,
 		`href="/log?mailbox_id=`+mblID(f.alpha.ID)+`"`, `href="/mailboxes?name=alpha"`)
 	wantStatus(t, b.postForm("/mailboxes/999999/check", url.Values{}), http.StatusNotFound)
 	r = b.postForm("/mailboxes/"+mblID(f.alpha.ID)+"/check", url.Values{"back": {"https://evil.example/"}})
@@ -190,13 +229,24 @@ func TestMailboxListFilters(t *testing.T) {
 	wantBody(t, r, "Alpha POP", "not a loopback address")
 	wantNoBody(t, r, "Gamma SMTP") // SMTP mailboxes receive by themselves
 
-	// The last check and its error, as the fetchers will leave them.
-	if _, err := ts.env.Store.DB().Exec(ts.env.Store.Rebind(`UPDATE mailboxes SET last_check_at = ?, last_error = ?, failure_streak = ? WHERE id = ?`),
-		int64(1_700_000_000_000_000), "-ERR [AUTH] invalid password", 3, f.beta.ID); err != nil {
+	// The last check and its error, as the fetchers will leave them: the
+	// reason in plain words, the error's own text in the tooltip.
+	if _, err := ts.env.Store.DB().Exec(ts.env.Store.Rebind(`UPDATE mailboxes SET last_check_at = ?, last_error = ?, last_error_reason = ?, failure_streak = ? WHERE id = ?`),
+		int64(1_700_000_000_000_000), "-ERR [AUTH] invalid password", "login", 3, f.beta.ID); err != nil {
 		t.Fatal(err)
 	}
 	r = b.get("/mailboxes?name=beta")
-	wantBody(t, r, `<div class="mailbox-error">-ERR [AUTH] invalid password <span class="nowrap">(failures in a row: 3)</span>`, "2023-11-14 22:13:20 UTC")
+	wantBody(t, r, `<div class="mailbox-error" title="-ERR [AUTH] invalid password">The server did not accept the login or the password <span class="nowrap">(failures in a row: 3)</span>`, "2023-11-14 22:13:20 UTC")
+	// An error recorded before reasons were shows as it was said.
+	if _, err := ts.env.Store.DB().Exec(ts.env.Store.Rebind(`UPDATE mailboxes SET last_error_reason = '' WHERE id = ?`), f.beta.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantBody(t, b.get("/mailboxes?name=beta"), `title="-ERR [AUTH] invalid password">-ERR [AUTH] invalid password <span`)
+	wantStatus(t, b.postForm("/profile/language", url.Values{"language": {"ru"}, "back": {"/mailboxes"}}), http.StatusSeeOther)
+	if _, err := ts.env.Store.DB().Exec(ts.env.Store.Rebind(`UPDATE mailboxes SET last_error_reason = 'login' WHERE id = ?`), f.beta.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantBody(t, b.get("/mailboxes?name=beta"), "Сервер не принял логин или пароль")
 }
 
 func TestMailboxListSortAndPaging(t *testing.T) {
@@ -417,7 +467,7 @@ func TestMailboxListRoles(t *testing.T) {
 	a := ts.signIn(t, "audit", "password-audit")
 	r := a.get("/mailboxes?kind=all")
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, mblRow("Alpha POP"), mblRow("Joe IMAP"), mblRow("Ann IMAP"), `href="/log?mailbox_id=`, "Rules (0)")
+	wantBody(t, r, mblRow("Alpha POP"), mblRow("Joe IMAP"), mblRow("Ann IMAP"), `href="/log?mailbox_id=`)
 	wantNoBody(t, r, `name="id" value=`, `/mailboxes/new`, `/rename"`, `/active"`, `/check"`, `action="/mailboxes/group"`,
 		`/delete?`, "/rules/new")
 	alpha := "/mailboxes/" + mblID(f.alpha.ID)

@@ -284,8 +284,8 @@ func (s *server) deleteMessagePage(w http.ResponseWriter, r *http.Request, sessi
 }
 
 // messageAction is one message's action from its row menu or its view:
-// read, unread, spam, not_spam, delete (asks first unless confirm=yes) or
-// apply_rules (which comes with the rules). It goes back where it came
+// read, unread, spam, not_spam or delete (asks first unless confirm=yes);
+// applying rules is not offered until the rules exist. It goes back where it came
 // from, or to the list when the message is gone or was just marked unread
 // from its view (showing it again would mark it read).
 func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
@@ -295,11 +295,6 @@ func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *
 	}
 	back := safeMessagesBack(formValue(r, "back"))
 	action := formValue(r, "action")
-	if action == service.ActionApplyRules {
-		s.flash(w, r, "flash.rules_not_yet")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
 	flash, known := messageActions[action]
 	if !known {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")

@@ -187,7 +187,10 @@ func TestMessageListFilters(t *testing.T) {
 		`name="id" value="`+mblID(f.report)+`" form="messages-group"`, `action="/messages/`+mblID(f.report)+`/action"`,
 		`href="/messages/`+mblID(f.report)+`/delete?back=%2fmessages"`, "Apply to all messages matching the filter",
 		`<span class="msg-icon msg-unread msg-spam-unknown" title="Unread, spam: unknown"`, "</svg> 1</td>", "—",
-		`value="apply_rules"`, "Apply rule: comes with the rules")
+		// The From column: the display name on one line, the full address in the title.
+		`<span class="addr-line" title="Иван Петров &lt;ivan@example.ru&gt;">Иван Петров</span>`)
+	// Rules are not built yet: the list offers no way to apply them.
+	wantNoBody(t, r, `value="apply_rules"`, "Apply rule", "Apply all manual rules", `name="rule"`)
 	msgOrder(t, r, f.annMail, f.joeMail, f.news, f.report) // newest first
 
 	cases := []struct {
@@ -433,9 +436,9 @@ func TestMessageActions(t *testing.T) {
 	}
 	wantStatus(t, action(f.report, "explode", nil), http.StatusBadRequest)
 	wantStatus(t, b.postForm("/messages/999999/action", url.Values{"action": {"read"}}), http.StatusNotFound)
-	r = action(f.report, "apply_rules", nil)
-	wantStatus(t, r, http.StatusSeeOther)
-	wantBody(t, b.get(r.header.Get("Location")), "Applying rules comes with the rules engine")
+	// Applying rules is not offered until the rules exist.
+	wantStatus(t, action(f.report, "apply_rules", nil), http.StatusBadRequest)
+	wantNoBody(t, b.get("/messages/"+mblID(f.report)), `value="apply_rules"`, "Apply all manual rules")
 
 	// Delete asks first, on its own page and on a plain POST.
 	r = b.get("/messages/" + mblID(f.news) + "/delete?back=" + url.QueryEscape("/messages?from=news"))
@@ -479,8 +482,7 @@ func TestMessageActions(t *testing.T) {
 	wantBody(t, b.get("/messages"), "Check at least one row first")
 	wantStatus(t, group(url.Values{"action": {"read"}, "id": {"x"}}), http.StatusBadRequest)
 	wantStatus(t, group(url.Values{"action": {"nope"}, "id": {mblID(f.report)}}), http.StatusBadRequest)
-	r = group(url.Values{"action": {"apply_rules"}, "id": {mblID(f.report)}})
-	wantStatus(t, r, http.StatusSeeOther)
+	wantStatus(t, group(url.Values{"action": {"apply_rules"}, "id": {mblID(f.report)}}), http.StatusBadRequest)
 
 	// On everything the filter matches: all of Ann's mailbox and Joe's.
 	r = group(url.Values{"action": {"read"}, "all": {"1"}, "f_to": {"gmail"}})
@@ -598,9 +600,11 @@ func TestMessageView(t *testing.T) {
 		`<div class="quote-0">Привет! Квартальный отчёт во вложении.</div><div class="quote-1">&gt; Пришлите отчёт</div><div class="quote-2">&gt;&gt; до пятницы</div><div class="quote-0">Спасибо</div>`,
 		"отчёт за март.pdf", "Spam filter", "not rated yet", "Full header", "Subject: =?utf-8?b?",
 		`href="/messages/`+mblID(f.report)+`/source"`, `href="/messages/`+mblID(f.report)+`/raw" download`,
-		"Processing log", `action="/messages/`+mblID(f.report)+`/action"`, `value="unread"`, "Apply all manual rules",
+		"Processing log", `action="/messages/`+mblID(f.report)+`/action"`, `value="unread"`,
 		"/static/messages.js?v=")
 	wantNoBody(t, r, "<iframe") // a text-only message has no HTML frame
+	// Rules are not built yet: the view offers no way to apply them.
+	wantNoBody(t, r, "Apply all manual rules", `value="apply_rules"`)
 	if m, _ := msgGet(t, ts, f.report); !m.Read {
 		t.Error("opening did not mark read")
 	}

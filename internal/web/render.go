@@ -38,6 +38,7 @@ func loadPages(statics *statics) *pages {
 	funcs := template.FuncMap{
 		"t":           translate,
 		"datetime":    formatTime,
+		"addrshort":   shortAddresses,
 		"asset":       statics.url,
 		"dict":        dict,
 		"serviceIcon": serviceIconURL(statics),
@@ -192,13 +193,13 @@ func canEditSelf(actor *service.Actor) bool {
 	return actor != nil
 }
 
-// navigation builds the left menu, leaving out what the role cannot open.
+// navigation builds the left menu, leaving out what the role cannot open
+// and pages not built yet (Rules comes back with the rules engine).
 func navigation(lang string, actor *service.Actor) []navGroup {
 	t := func(key string) string { return i18n.Default.T(lang, key) }
 	mail := navGroup{Label: t("nav.group.mail"), Items: []navItem{
 		{"messages", "/messages", t("nav.messages")},
 		{"log", "/log", t("nav.log")},
-		{"rules", "/rules", t("nav.rules")},
 		{"mailboxes", "/mailboxes", t("nav.mailboxes")},
 		{"services", "/services", t("nav.services")},
 	}}
@@ -336,10 +337,14 @@ type summaryItem struct {
 func summaryOf(fieldErrors map[string]string, order ...string) []summaryItem {
 	var items []summaryItem
 	seen := map[string]bool{}
+	said := map[string]bool{} // one message for several fields (a clash) is listed once
 	for _, name := range order {
 		if message, ok := fieldErrors[name]; ok && !seen[name] {
-			items = append(items, summaryItem{Field: name, Message: message})
 			seen[name] = true
+			if !said[message] {
+				items = append(items, summaryItem{Field: name, Message: message})
+				said[message] = true
+			}
 		}
 	}
 	var rest []string
@@ -350,7 +355,10 @@ func summaryOf(fieldErrors map[string]string, order ...string) []summaryItem {
 	}
 	sort.Strings(rest)
 	for _, name := range rest {
-		items = append(items, summaryItem{Field: name, Message: fieldErrors[name]})
+		if message := fieldErrors[name]; !said[message] {
+			items = append(items, summaryItem{Field: name, Message: message})
+			said[message] = true
+		}
 	}
 	return items
 }

@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -237,4 +238,23 @@ func TestMailServiceLogo(t *testing.T) {
 	wantStatus(t, b.postMultipart(path, form, "", "", nil), http.StatusSeeOther)
 	wantStatus(t, b.get(path+"/logo"), http.StatusNotFound)
 	wantStatus(t, b.get("/services/999999/logo"), http.StatusNotFound)
+}
+
+func TestMailServicesEmpty(t *testing.T) {
+	ts := newTestServer(t)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	form := url.Values{"action": {"delete"}, "confirm": {"yes"}}
+	for _, match := range regexp.MustCompile(`name="id" value="(\d+)"`).FindAllStringSubmatch(b.get("/services?site=s1").body, -1) {
+		form.Add("id", match[1])
+	}
+	if len(form["id"]) == 0 {
+		t.Fatal("no services listed to delete")
+	}
+	wantStatus(t, b.postForm("/services/group", form), http.StatusSeeOther)
+	// None at all, no filter: "none yet" and the way to add one.
+	r := b.get("/services")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "No mail services yet", "Add a mail service for employees", `<a class="btn btn-primary" href="/services/new">Add</a>`)
+	wantNoBody(t, r, "No mail services match", `name="id" value=`)
+	wantBody(t, b.get("/services?name=x"), "No mail services match", "Try a wider filter.")
 }

@@ -150,10 +150,6 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 		}
 		input[name] = number
 	}
-	if len(fieldErrors) > 0 {
-		s.renderSettings(w, r, session, http.StatusUnprocessableEntity, submitted, fieldErrors)
-		return
-	}
 	var settingsInput service.SettingsInput
 	encoded, err := json.Marshal(input)
 	if err == nil {
@@ -161,6 +157,17 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 	}
 	if err != nil {
 		s.serviceError(w, r, fmt.Errorf("settings form: %w", err))
+		return
+	}
+	if len(fieldErrors) > 0 {
+		// Say what is wrong with the readable fields too, in one answer.
+		var invalid *service.ValidationError
+		if errors.As(service.CheckSettings(settingsInput), &invalid) {
+			for name, text := range invalid.Translated(lang) {
+				fieldErrors[name] = text
+			}
+		}
+		s.renderSettings(w, r, session, http.StatusUnprocessableEntity, submitted, fieldErrors)
 		return
 	}
 	_, err = s.svc.UpdateSettings(r.Context(), session.Actor, settingsInput)

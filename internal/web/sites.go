@@ -178,7 +178,15 @@ func (s *server) formFailed(w http.ResponseWriter, r *http.Request, session *ser
 	language := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	var conflict *service.ConflictError
 	if errors.As(err, &conflict) {
-		invalid(map[string]string{"": i18n.Default.Message(language, conflict.Message)})
+		message := i18n.Default.Message(language, conflict.Message)
+		fieldErrors := map[string]string{}
+		for _, field := range conflict.Fields {
+			fieldErrors[field] = message // the summary lists it once
+		}
+		if len(fieldErrors) == 0 {
+			fieldErrors[""] = message
+		}
+		invalid(fieldErrors)
 		return true
 	}
 	if errors.Is(err, service.ErrInvalidText) {

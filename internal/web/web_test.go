@@ -392,9 +392,13 @@ func TestNavPagesAdmin(t *testing.T) {
 		}
 	}
 	wantBody(t, b.get("/messages"), "No messages yet", `href="/messages.csv"`)
+	// The rules page is not built: it answers a typed URL but no link leads there.
 	wantBody(t, b.get("/rules"), "This page is not built yet: it comes with")
+	wantNoBody(t, b.get("/messages"), `href="/rules`)
+	r := b.get("/settings")
+	wantNoBody(t, r, `id="smtp-server"`, "comes with the SMTP server")
 
-	r := b.get("/")
+	r = b.get("/")
 	wantStatus(t, r, http.StatusSeeOther)
 	if r.header.Get("Location") != "/messages" {
 		t.Errorf("/ goes to %q", r.header.Get("Location"))
@@ -469,7 +473,9 @@ func TestSettings(t *testing.T) {
 	r := b.get("/settings")
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "Connection timeout (seconds)", "Keep log for (days)", "Save message source", `name="checkbox" value="save_source"`,
-		"SMTP server", ">Save</button>", `id="connection_timeout" name="connection_timeout" value="30"`)
+		">Save</button>", `id="connection_timeout" name="connection_timeout" value="30"`)
+	// The SMTP server panel comes with the SMTP server: no placeholder until then.
+	wantNoBody(t, r, "SMTP server", `id="smtp-server"`)
 
 	t.Run("save", func(t *testing.T) {
 		form := url.Values{"checkbox": {"save_source", "check_spam"}, "check_spam": {"1"}, "log_keep_days": {"30"}, "connection_timeout": {"45"}}
@@ -497,6 +503,10 @@ func TestSettings(t *testing.T) {
 		r = b.postForm("/settings", url.Values{"connection_timeout": {"abc"}})
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 		wantBody(t, r, "Connection timeout (seconds) must be a whole number")
+		// An unreadable field and one out of range are both reported at once.
+		r = b.postForm("/settings", url.Values{"connection_timeout": {"0"}, "log_keep_days": {"twelve"}})
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		wantBody(t, r, `id="connection_timeout-error"`, `id="log_keep_days-error"`, "Connection timeout (seconds) must be a whole number from 1 to 600")
 	})
 }
 
@@ -694,8 +704,9 @@ func TestRussianNavigation(t *testing.T) {
 	b := ts.signIn(t, "ivan", "password-ivan")
 	r := b.get("/log")
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Сервисы › Почта", "Сообщения", "Журнал работы", "Правила", "Почтовые ящики", "Почтовые сервисы", "Настройки",
+	wantBody(t, r, "Сервисы › Почта", "Сообщения", "Журнал работы", "Почтовые ящики", "Почтовые сервисы", "Настройки",
 		"Администрирование", "Сайты", "Пользователи", "Выйти", "Подходящих записей нет")
+	wantNoBody(t, r, `href="/rules"`) // not built yet
 	wantNoBody(t, r, ">Messages<", ">Mail log<")
 	wantBody(t, b.get("/messages"), "Сообщений пока нет", "Везде")
 
