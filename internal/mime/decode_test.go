@@ -36,6 +36,11 @@ func TestDecodeHeader(t *testing.T) {
 		{"=?ks_c_5601-1987?B?" + b64s(enc(korean.EUCKR, "한국")) + "?=", "", "한국"},
 		{"=?iso-2022-jp?B?" + b64s(enc(japanese.ISO2022JP, "日本")) + "?=", "", "日本"},
 		{"=?utf-8?B?0J/RgNC4?= =?koi8-r?B?" + b64s(enc(charmap.KOI8R, "вет")) + "?=", "", "Привет"},
+		// Not base64 at all: kept as written rather than shown as bytes no
+		// one wrote; a stray character in real base64 is still skipped.
+		{"=?utf-8?B?brokenbase64!!!?=", "", "=?utf-8?B?brokenbase64!!!?="},
+		{"Re: =?utf-8?B?brokenbase64!!!?= x", "", "Re: =?utf-8?B?brokenbase64!!!?= x"},
+		{"=?utf-8?B?0J/RgNC4 0LLQtdGC?=", "", "Привет"},
 	} {
 		if got := DecodeHeader(c.in, c.fallback); got != c.want {
 			t.Errorf("DecodeHeader(%q, %q) = %q, want %q", c.in, c.fallback, got, c.want)

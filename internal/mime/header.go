@@ -219,10 +219,36 @@ func parseEncodedWord(v []byte, start int) (charset string, data []byte, end int
 	// a base64 text never does.
 	if enc == 'b' {
 		data = decodeBase64Loose(text)
+		if !utf8.Valid(data) && isUTF8Label(charset) && !base64Text(text) {
+			// Not base64 at all ("=?utf-8?B?broken!!!?="): decoding it
+			// loosely would show bytes no one wrote. RFC 2047 leaves a
+			// malformed encoded word as it is written.
+			return "", nil, 0, false
+		}
 	} else {
 		data = decodeQWord(text)
 	}
 	return charset, data, end, true
+}
+
+// base64Text reports whether text is made of base64 only: the alphabet,
+// its URL-safe variant and padding.
+func base64Text(text []byte) bool {
+	for _, c := range text {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '-', c == '_', c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isUTF8Label reports whether an encoded word's charset label (with an
+// optional RFC 2231 "*language") names UTF-8.
+func isUTF8Label(label string) bool {
+	label, _, _ = strings.Cut(label, "*")
+	return strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8")
 }
 
 // decodeBase64Loose decodes base64, ignoring characters outside the
