@@ -146,7 +146,7 @@ func TestMailboxFieldErrors(t *testing.T) {
 		body   string
 		fields map[string]string
 	}{
-		{`{"type":"pop3"}`, map[string]string{"name": "Name is required", "server": "Server is required", "login": "Login is required", "password": "Password is required"}},
+		{`{"type":"pop3"}`, map[string]string{"name": "Name is required", "server": "Mail server (POP3) is required", "login": "Login is required", "password": "Password is required"}},
 		{`{}`, map[string]string{"type": "Type must be pop3, smtp or imap"}},
 		{`{"type":"mbox","name":"x"}`, map[string]string{"type": "Type must be pop3, smtp or imap"}},
 		{`{"type":"imap","name":"x","server":"imap.example.com","login":"a","password":"b"}`, map[string]string{"service_id": "", "owner_id": ""}},

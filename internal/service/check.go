@@ -190,7 +190,7 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		password = *input.Password
 	}
 	if mailbox.Server == "" {
-		errs.add("server", "error.required", i18n.Key("field.server"))
+		errs.add("server", "error.required", i18n.Key("field.pop3_server"))
 	}
 	if !validPort(mailbox.Port) {
 		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)

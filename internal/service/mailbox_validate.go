@@ -175,10 +175,15 @@ func refuseInapplicable(kind string, input MailboxInput, errs fieldErrors) {
 // checkRemoteMailbox checks what POP3 and IMAP mailboxes share: a server to
 // log in to.
 func (s *Service) checkRemoteMailbox(m *store.Mailbox, creating bool, errs fieldErrors) {
+	// Named as the form labels it for the type.
+	server := i18n.Key("field.pop3_server")
+	if m.Type == store.MailboxIMAP {
+		server = i18n.Key("field.imap_server")
+	}
 	if m.Server == "" {
-		errs.add("server", "error.required", i18n.Key("field.server"))
+		errs.add("server", "error.required", server)
 	} else if !validHost(m.Server) {
-		errs.add("server", "error.host", i18n.Key("field.server"))
+		errs.add("server", "error.host", server)
 	}
 	if !validPort(m.Port) {
 		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)

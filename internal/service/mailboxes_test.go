@@ -56,10 +56,10 @@ func TestMailboxValidation(t *testing.T) {
 	}{
 		{"no type", service.MailboxInput{Name: ptr("x")}, "type", "Type must be pop3, smtp or imap"},
 		{"pop3 no name", service.MailboxInput{Type: ptr("pop3"), Server: ptr("pop.example.com"), Login: ptr("a"), Password: ptr("b")}, "name", "Name is required"},
-		{"pop3 no server", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Login: ptr("a"), Password: ptr("b")}, "server", "Server is required"},
+		{"pop3 no server", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Login: ptr("a"), Password: ptr("b")}, "server", "Mail server (POP3) is required"},
 		{"pop3 bad port", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("pop.example.com"), Port: ptr(70000), Login: ptr("a"), Password: ptr("b")}, "port", "Port must be a whole number from 1 to 65535"},
 		{"pop3 no password", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("pop.example.com"), Login: ptr("a")}, "password", "Password is required"},
-		{"pop3 star address", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("*"), Login: ptr("a"), Password: ptr("b")}, "server", "Server must be a host name such as mail.example.com or an IP address"},
+		{"pop3 star address", service.MailboxInput{Type: ptr("pop3"), Name: ptr("x"), Server: ptr("*"), Login: ptr("a"), Password: ptr("b")}, "server", "Mail server (POP3) must be a host name such as mail.example.com or an IP address"},
 		{"bad charset", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Charset: ptr("klingon")}, "charset", "Charset is not a character set Pochta knows"},
 		{"bad domain", service.MailboxInput{Type: ptr("smtp"), Name: ptr("x"), Domains: &[]string{"example.com bad_domain!"}}, "domains", `Domains served: "bad_domain!" is not a domain name`},
 		{"imap no owner", service.MailboxInput{Type: ptr("imap"), Name: ptr("x"), ServiceID: &gmail, Server: ptr("imap.gmail.com"), Login: ptr("a"), Password: ptr("b")}, "owner_id", "Owner is required"},

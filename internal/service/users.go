@@ -262,6 +262,15 @@ func (s *Service) DeleteUser(ctx context.Context, actor *Actor, id int64) error 
 	return s.store.DeleteUser(ctx, id)
 }
 
+// OwnedMailboxCount says how many user mailboxes a user owns, for the
+// question before deleting them: the mailboxes stay, without an owner.
+func (s *Service) OwnedMailboxCount(ctx context.Context, actor *Actor, userID int64) (int, error) {
+	if err := requireAdmin(actor); err != nil {
+		return 0, err
+	}
+	return s.store.CountOwnedMailboxes(ctx, userID)
+}
+
 // UserLanguage gives the interface language of a user: their own choice, else
 // their site's, else English.
 func (s *Service) UserLanguage(ctx context.Context, user store.User) string {
