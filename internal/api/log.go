@@ -54,8 +54,9 @@ func (a *api) listLog(w http.ResponseWriter, r *http.Request, actor *service.Act
 	}
 	page, more := trimPage(entries, limit)
 	body := listBody[logEntry]{Items: make([]logEntry, 0, len(page))}
+	language := a.svc.UserLanguage(r.Context(), actor.User) // the text as the caller reads the rest of the API
 	for _, entry := range page {
-		body.Items = append(body.Items, logEntry{ID: entry.ID, Time: entry.Time, Level: entry.Level, Type: entry.Type, Text: entry.Text,
+		body.Items = append(body.Items, logEntry{ID: entry.ID, Time: entry.Time, Level: entry.Level, Type: entry.Type, Text: service.LogText(language, entry),
 			MailboxID: optionalID(entry.MailboxID), RuleID: optionalID(entry.RuleID), MessageID: optionalID(entry.MessageID)})
 	}
 	if more {

@@ -16,6 +16,7 @@ import (
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/pop3"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // traceLog collects protocol lines for the work log and writes them in
@@ -34,17 +35,22 @@ type traceLog struct {
 // line, still pending and last, becomes this one, which says the same with
 // its context, rather than the log saying it twice.
 func (t *traceLog) failed(err error) {
-	text := "Checking failed: " + err.Error()
+	line := t.line(store.LevelError, worklog.Part("log.check_failed", err.Error()))
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if n := len(t.pending); n > 0 {
 		if last := &t.pending[n-1]; last.Level == store.LevelError && strings.Contains(err.Error(), last.Text) {
-			last.Text = text
-			t.mu.Unlock()
+			*last = line
 			return
 		}
 	}
-	t.mu.Unlock()
-	t.add(store.LevelError, text)
+	t.pending = append(t.pending, line)
+	t.lines = 1
+}
+
+// line makes one of the fetch's own log lines.
+func (t *traceLog) line(level string, parts ...store.LogPart) store.LogEntry {
+	return worklog.Say(store.LogEntry{Level: level, Type: "pop3", MailboxID: t.mailbox}, parts...)
 }
 
 // Trace lines of one level in a row (a pipelined burst of commands, a
@@ -53,31 +59,32 @@ func (t *traceLog) failed(err error) {
 // a message, and the work log was a tenth of its time.
 const traceLinesPerRow = 64
 
-func (t *traceLog) add(level, text string) {
+func (t *traceLog) add(level string, parts ...store.LogPart) {
+	line := t.line(level, parts...)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if n := len(t.pending); n > 0 && level != store.LevelError {
 		last := &t.pending[n-1]
 		if last.Level == level && t.lines < traceLinesPerRow {
-			last.Text += "\n" + text
+			*last = worklog.Join(*last, line)
 			t.lines++
 			return
 		}
 	}
-	t.pending = append(t.pending, store.LogEntry{Level: level, Type: "pop3", Text: text, MailboxID: t.mailbox})
+	t.pending = append(t.pending, line)
 	t.lines = 1
 }
 
 func (t *traceLog) trace(direction, line string) {
 	switch direction {
 	case pop3.TraceConnect:
-		t.add(store.LevelInfo, "Connecting to "+line)
+		t.add(store.LevelInfo, worklog.Part("log.pop3_connecting", line))
 	case pop3.TraceSend:
-		t.add(store.LevelRequest, line)
+		t.add(store.LevelRequest, worklog.Literal(line))
 	case pop3.TraceRecv:
-		t.add(store.LevelReply, line)
+		t.add(store.LevelReply, worklog.Literal(line))
 	case pop3.TraceError:
-		t.add(store.LevelError, line)
+		t.add(store.LevelError, worklog.Literal(line))
 	}
 }
 
@@ -154,7 +161,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	present := map[string]bool{}
 	maxBytes := int64(mailbox.MaxMessageSizeKB) * 1024
 	if withoutUIDL {
-		trace.add(store.LevelInfo, "The server has no UIDL: every message is downloaded and recognised by its content")
+		trace.add(store.LevelInfo, worklog.Part("log.pop3_no_uidl"))
 		for _, s := range sizes {
 			fresh = append(fresh, s.Number)
 		}
@@ -181,7 +188,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	for _, n := range fresh {
 		if maxBytes > 0 && sizeOf[n] > maxBytes {
 			result.TooLarge++
-			trace.add(store.LevelInfo, fmt.Sprintf("Message %d (%d bytes) is larger than the mailbox's limit of %d KB: left on the server", n, sizeOf[n], mailbox.MaxMessageSizeKB))
+			trace.add(store.LevelInfo, worklog.Part("log.pop3_too_large", n, sizeOf[n], mailbox.MaxMessageSizeKB))
 			continue
 		}
 		if mailbox.MaxMessages > 0 && len(fetchList) >= mailbox.MaxMessages {
@@ -191,7 +198,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		fetchList = append(fetchList, n)
 	}
 	if result.LeftOver > 0 {
-		trace.add(store.LevelInfo, fmt.Sprintf("%d more new messages are left for the next connection (at most %d per connection)", result.LeftOver, mailbox.MaxMessages))
+		trace.add(store.LevelInfo, worklog.Part("log.pop3_left_over", result.LeftOver, mailbox.MaxMessages))
 	}
 
 	// Fetch and store, each message durably with its UID before anything
@@ -287,7 +294,7 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 			return result, err
 		}
 	}
-	trace.add(store.LevelInfo, fmt.Sprintf("Received %d new messages", result.Received))
+	trace.add(store.LevelInfo, worklog.Part("log.pop3_received", result.Received))
 	return result, nil
 }
 

@@ -226,8 +226,8 @@ func batchResults(mailbox store.Mailbox, batch []*Prepared, stored []store.Inser
 		}
 		if result.Err != nil {
 			result.Err = fmt.Errorf("deliver to mailbox %d: %w", mailbox.ID, result.Err)
-			entries = append(entries, store.LogEntry{Level: store.LevelError, Type: "intake", MailboxID: mailbox.ID,
-				Text: fmt.Sprintf("Could not store a message (%d bytes): %v", m.Size, result.Err)})
+			entries = append(entries, worklog.Say(store.LogEntry{Level: store.LevelError, Type: "intake", MailboxID: mailbox.ID},
+				worklog.Part("log.store_failed", m.Size, result.Err)))
 		} else {
 			entries = append(entries, logLine(mailbox, result, p.origin))
 		}
@@ -245,21 +245,22 @@ func DeliverBatch(ctx context.Context, st *store.Store, log worklog.Recorder, ma
 
 // logLine is SPEC.md's "Receiving mail: subject (size)".
 func logLine(mailbox store.Mailbox, result Result, origin string) store.LogEntry {
-	subject := result.Subject
-	if subject == "" {
-		subject = "(no subject)"
+	parts := make([]store.LogPart, 1, 4)
+	if result.Subject == "" {
+		parts[0] = worklog.Part("log.receive_no_subject", humanSize(result.Size))
+	} else {
+		parts[0] = worklog.Part("log.receive", result.Subject, humanSize(result.Size))
 	}
-	text := fmt.Sprintf("Receiving mail: %s (%s)", subject, humanSize(result.Size))
 	if origin != "" {
-		text += " via " + origin
+		parts = append(parts, worklog.Part("log.receive_via", origin))
 	}
 	if result.Duplicate {
-		text += ": already stored, kept once"
+		parts = append(parts, worklog.Part("log.receive_duplicate"))
 	}
 	if len(result.ParseErrors) > 0 {
-		text += fmt.Sprintf("; %d parse notes", len(result.ParseErrors))
+		parts = append(parts, worklog.Part("log.receive_notes", len(result.ParseErrors)))
 	}
-	return store.LogEntry{Level: store.LevelInfo, Type: "receive", MailboxID: mailbox.ID, MessageID: result.ID, Text: text}
+	return worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "receive", MailboxID: mailbox.ID, MessageID: result.ID}, parts...)
 }
 
 // hiddenRecipients are the recipients the message itself does not show to

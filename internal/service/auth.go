@@ -10,6 +10,7 @@ import (
 
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // ErrThrottled is returned by [Service.Login] while too many recent attempts
@@ -179,8 +180,8 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error
 	if err := s.store.DeleteToken(ctx, id); err != nil {
 		return wrapNotFound("token", err)
 	}
-	s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "token",
-		Text: fmt.Sprintf("API token %d %q of user %d revoked by %s", token.ID, token.Name, token.UserID, actor.User.Login)})
+	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "token"},
+		worklog.Part("log.token_revoked", token.ID, token.Name, token.UserID, actor.User.Login)))
 	return nil
 }
 

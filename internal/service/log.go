@@ -4,7 +4,11 @@ import (
 	"context"
 
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
+
+// LogText says a work log line in language (see worklog.Say).
+func LogText(language string, entry store.LogEntry) string { return worklog.Text(language, entry) }
 
 // Log lists the work log, newest first. Admins and auditors read all of it;
 // a user reads only the entries of mailboxes they own, and the subjects only

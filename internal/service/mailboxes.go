@@ -8,6 +8,7 @@ import (
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // MailboxView is a mailbox as the front ends and the API show it (API.md
@@ -234,7 +235,8 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 	if err := s.store.CreateMailbox(ctx, &m); err != nil {
 		return MailboxView{}, err
 	}
-	s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "mailbox", MailboxID: m.ID, Text: fmt.Sprintf("Mailbox %q created by %s", m.Name, actor.User.Login)})
+	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "mailbox", MailboxID: m.ID},
+		worklog.Part("log.mailbox_created", m.Name, actor.User.Login)))
 	return s.Mailbox(ctx, actor, m.ID)
 }
 
@@ -311,7 +313,8 @@ func (s *Service) DeleteMailbox(ctx context.Context, actor *Actor, id int64) err
 	if err := s.store.DeleteMailbox(ctx, id); err != nil {
 		return wrapNotFound("mailbox", err)
 	}
-	s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "mailbox", Text: fmt.Sprintf("Mailbox %d %q deleted by %s with its %d messages", id, m.Name, actor.User.Login, m.MessagesTotal)})
+	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "mailbox"},
+		worklog.Part("log.mailbox_deleted", id, m.Name, actor.User.Login, m.MessagesTotal)))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // MailServiceView is a mail service as the front ends show it.
@@ -292,12 +293,11 @@ func (s *Service) rebindToOther(ctx context.Context, serviceID, siteID int64) er
 		return err
 	}
 	if moved > 0 {
-		text := "Mail service %d changed: %d mailboxes deactivated (the site has no \"other\" service)"
-		args := []any{serviceID, moved}
+		part := worklog.Part("log.service_mailboxes_off", serviceID, moved)
 		if target != nil {
-			text, args = "Mail service %d changed: %d mailboxes moved to \"%s\"", append(args, target.Name)
+			part = worklog.Part("log.service_mailboxes_moved", serviceID, moved, target.Name)
 		}
-		s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "service", Text: sprintf(text, args...)})
+		s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "service"}, part))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // AttachmentView is an attachment as the front ends show it.
@@ -419,8 +420,8 @@ func (s *Service) RunRetention(ctx context.Context) error {
 			deleted += len(ids)
 		}
 		if deleted > 0 {
-			s.log.Record(ctx, store.LogEntry{Level: store.LevelInfo, Type: "retention", MailboxID: m.ID,
-				Text: fmt.Sprintf("Deleted %d messages older than %d days", deleted, m.KeepDays)})
+			s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "retention", MailboxID: m.ID},
+				worklog.Part("log.retention", deleted, m.KeepDays)))
 		}
 	}
 	return nil

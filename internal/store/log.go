@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -26,12 +27,64 @@ type LogEntry struct {
 	MailboxID int64     `json:"mailbox_id,omitempty"`
 	RuleID    int64     `json:"rule_id,omitempty"`
 	MessageID int64     `json:"message_id,omitempty"`
+	// Parts is Text in pieces a front end can say in its reader's
+	// language (see worklog.Say); nil for text as a server or an error
+	// said it.
+	Parts []LogPart `json:"-"`
 
 	// Filled by [Store.Log] for display, not stored: the mailbox's name, and
 	// the message's subject and mailbox (0 when the message is gone).
 	MailboxName      string `json:"-"`
 	MessageSubject   string `json:"-"`
 	MessageMailboxID int64  `json:"-"`
+}
+
+// LogPart is one piece of a log line: a message catalog key and its
+// arguments, or, with no key, its one argument as literal text.
+type LogPart struct {
+	Key  string
+	Args []string
+}
+
+// encodeLogParts writes parts as JSON arrays of strings, the key first:
+// [["log.receive","Subject","3.4 KB"],["","\n"]].
+func encodeLogParts(parts []LogPart) string {
+	if len(parts) == 0 {
+		return ""
+	}
+	rows := make([][]string, len(parts))
+	for i, part := range parts {
+		rows[i] = append([]string{part.Key}, part.Args...)
+	}
+	encoded, err := json.Marshal(rows)
+	if err != nil { // strings always encode
+		return ""
+	}
+	return string(encoded)
+}
+
+// decodeLogParts reads encodeLogParts' form; anything else is no parts
+// (the line is then shown as its text).
+func decodeLogParts(encoded string) []LogPart {
+	if encoded == "" {
+		return nil
+	}
+	var rows [][]string
+	if err := json.Unmarshal([]byte(encoded), &rows); err != nil {
+		return nil
+	}
+	parts := make([]LogPart, 0, len(rows))
+	for _, row := range rows {
+		if len(row) == 0 {
+			return nil
+		}
+		part := LogPart{Key: row[0]}
+		if len(row) > 1 {
+			part.Args = row[1:]
+		}
+		parts = append(parts, part)
+	}
+	return parts
 }
 
 // AddLog appends entries to the work log in one transaction. An entry with a
@@ -53,7 +106,7 @@ const logRowsPerStatement = 64
 // insertLog writes entries within a transaction, many rows a statement.
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) error {
 	now := micros(s.clock())
-	const row = "(?, ?, ?, ?, ?, ?, ?)"
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
 	var statement *sql.Stmt
 	defer func() {
 		if statement != nil {
@@ -62,16 +115,16 @@ func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) e
 	}()
 	for start := 0; start < len(entries); start += logRowsPerStatement {
 		chunk := entries[start:min(start+logRowsPerStatement, len(entries))]
-		args := make([]any, 0, 7*len(chunk))
+		args := make([]any, 0, 8*len(chunk))
 		for _, entry := range chunk {
 			at := now
 			if !entry.Time.IsZero() {
 				at = micros(entry.Time)
 			}
-			args = append(args, at, entry.Level, entry.Type, entry.Text,
+			args = append(args, at, entry.Level, entry.Type, entry.Text, encodeLogParts(entry.Parts),
 				optionalID(entry.MailboxID), optionalID(entry.RuleID), optionalID(entry.MessageID))
 		}
-		query := s.rebind(`INSERT INTO log (time, level, type, text, mailbox_id, rule_id, message_id) VALUES ` +
+		query := s.rebind(`INSERT INTO log (time, level, type, text, parts, mailbox_id, rule_id, message_id) VALUES ` +
 			strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)), ", "))
 		var err error
 		if len(chunk) == logRowsPerStatement {
@@ -143,7 +196,7 @@ func (s *Store) Log(ctx context.Context, filter LogFilter) ([]LogEntry, error) {
 			args = append(args, id)
 		}
 	}
-	page := `SELECT id, time, level, type, text, mailbox_id, rule_id, message_id FROM log`
+	page := `SELECT id, time, level, type, text, parts, mailbox_id, rule_id, message_id FROM log`
 	if len(where) > 0 {
 		page += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -155,7 +208,7 @@ func (s *Store) Log(ctx context.Context, filter LogFilter) ([]LogEntry, error) {
 	args = append(args, limit)
 	// The page is picked first (keyset, by the log's own indexes); only its
 	// rows are then joined to the names they show, by primary key.
-	query := `SELECT l.id, l.time, l.level, l.type, l.text, l.mailbox_id, l.rule_id, l.message_id, mb.name, m.subject, m.mailbox_id
+	query := `SELECT l.id, l.time, l.level, l.type, l.text, l.parts, l.mailbox_id, l.rule_id, l.message_id, mb.name, m.subject, m.mailbox_id
 		FROM (` + page + `) l
 		LEFT JOIN mailboxes mb ON mb.id = l.mailbox_id
 		LEFT JOIN messages m ON m.id = l.message_id
@@ -171,11 +224,13 @@ func (s *Store) Log(ctx context.Context, filter LogFilter) ([]LogEntry, error) {
 		var at int64
 		var mailbox, rule, message, messageMailbox sql.NullInt64
 		var mailboxName, subject sql.NullString
-		if err := rows.Scan(&entry.ID, &at, &entry.Level, &entry.Type, &entry.Text, &mailbox, &rule, &message,
+		var parts string
+		if err := rows.Scan(&entry.ID, &at, &entry.Level, &entry.Type, &entry.Text, &parts, &mailbox, &rule, &message,
 			&mailboxName, &subject, &messageMailbox); err != nil {
 			return nil, fmt.Errorf("list log: %w", err)
 		}
 		entry.Time, entry.MailboxID, entry.RuleID, entry.MessageID = fromMicros(at), mailbox.Int64, rule.Int64, message.Int64
+		entry.Parts = decodeLogParts(parts)
 		entry.MailboxName, entry.MessageSubject, entry.MessageMailboxID = mailboxName.String, subject.String, messageMailbox.Int64
 		entries = append(entries, entry)
 	}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"pochta.dev/pochta/internal/store"
@@ -58,6 +59,31 @@ func TestLogNamesItsMailboxAndMessage(t *testing.T) {
 		page, err := st.Log(ctx, store.LogFilter{Limit: 1, BeforeID: entries[0].ID, MailboxIDs: []int64{box}})
 		if err != nil || len(page) != 1 || page[0].Text != "kept" || page[0].MessageSubject != "Счёт № 7" {
 			t.Errorf("keyset page: %+v, %v", page, err)
+		}
+	})
+}
+
+// A line's parts come back as they were written, on both backends, beside
+// its text; a line without parts has none.
+func TestLogPartsRoundTrip(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		parts := []store.LogPart{{Key: "log.receive", Args: []string{"Счёт «7» \"quoted\"\n", "3.4 KB"}}, {Args: []string{"\n"}}, {Key: "log.receive_duplicate"}}
+		if err := st.AddLog(ctx,
+			store.LogEntry{Level: store.LevelInfo, Type: "receive", Text: "Receiving mail: ...", Parts: parts},
+			store.LogEntry{Level: store.LevelReply, Type: "pop3", Text: "+OK"},
+		); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := st.Log(ctx, store.LogFilter{})
+		if err != nil || len(entries) != 2 {
+			t.Fatalf("Log = %+v, %v", entries, err)
+		}
+		if entries[0].Text != "+OK" || entries[0].Parts != nil {
+			t.Errorf("plain line: %+v", entries[0])
+		}
+		if got := entries[1]; got.Text != "Receiving mail: ..." || !reflect.DeepEqual(got.Parts, parts) {
+			t.Errorf("parts: %+v, want %+v", got.Parts, parts)
 		}
 	})
 }

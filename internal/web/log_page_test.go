@@ -66,11 +66,13 @@ func TestLogPageNamesAndFilter(t *testing.T) {
 	wantNoBody(t, r, "Alpha POP", "Ann IMAP", "Beta POP", "Gamma SMTP", "Weekly news", "Ann private", "odd type",
 		`href="/messages/`+mblID(f.annMail)+`"`)
 
-	// Types go through the catalog; the stored text stays as it was.
+	// Types and Pochta's own lines go through the catalog; a line written
+	// as plain text (a server's reply, an old line) stays as it was.
 	if r := b.postForm("/profile/language", url.Values{"language": {"ru"}, "back": {"/log"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("language switch: %d", r.status)
 	}
 	r = b.get("/log")
-	wantBody(t, r, `<td class="nowrap">Приём</td>`, `<a href="/messages/`+mblID(untitled)+`">(без темы)</a>`, "Receiving mail: Weekly news")
-	wantNoBody(t, r, `<td class="nowrap">Receiving</td>`)
+	wantBody(t, r, `<td class="nowrap">Приём</td>`, `<a href="/messages/`+mblID(untitled)+`">(без темы)</a>`,
+		"Получение письма: Weekly news", "Получение письма: (без темы)", "odd type")
+	wantNoBody(t, r, `<td class="nowrap">Receiving</td>`, "Receiving mail:")
 }

@@ -1,0 +1,90 @@
+package worklog
+
+import (
+	"fmt"
+	"strings"
+
+	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/store"
+)
+
+// Part is a piece of a log line said through the message catalog: key
+// with its arguments (each written with fmt's %v; the catalog's texts for
+// log lines take %s).
+func Part(key string, args ...any) store.LogPart {
+	texts := make([]string, len(args))
+	for i, arg := range args {
+		texts[i] = fmt.Sprint(arg)
+	}
+	return store.LogPart{Key: key, Args: texts}
+}
+
+// Literal is a piece of a log line said as it is in every language: a
+// subject, an error's own text, a server's reply.
+func Literal(text string) store.LogPart {
+	return store.LogPart{Args: []string{text}}
+}
+
+// Say sets entry's text from parts: its Parts for the web admin to say in
+// each reader's language, and its Text in English for the API, the command
+// line and whoever reads the database.
+func Say(entry store.LogEntry, parts ...store.LogPart) store.LogEntry {
+	entry.Text = Render(i18n.Fallback, parts)
+	entry.Parts = nil
+	for _, part := range parts {
+		if part.Key != "" {
+			entry.Parts = parts
+			break
+		}
+	}
+	// Literal pieces alone read the same in every language: Text is all.
+	return entry
+}
+
+// Join appends line to entry as a line of its own (the fetcher's trace
+// keeps lines of one level in one row), keeping both translatable.
+func Join(entry, line store.LogEntry) store.LogEntry {
+	if len(entry.Parts) == 0 && len(line.Parts) == 0 {
+		entry.Text += "\n" + line.Text
+		return entry
+	}
+	parts := entry.Parts
+	if len(parts) == 0 {
+		parts = []store.LogPart{Literal(entry.Text)}
+	}
+	parts = append(parts, Literal("\n"))
+	if len(line.Parts) == 0 {
+		parts = append(parts, Literal(line.Text))
+	} else {
+		parts = append(parts, line.Parts...)
+	}
+	entry.Text += "\n" + line.Text
+	entry.Parts = parts
+	return entry
+}
+
+// Render says parts in language.
+func Render(language string, parts []store.LogPart) string {
+	var text strings.Builder
+	for _, part := range parts {
+		if part.Key == "" {
+			text.WriteString(strings.Join(part.Args, ""))
+			continue
+		}
+		args := make([]any, len(part.Args))
+		for i, arg := range part.Args {
+			args[i] = arg
+		}
+		text.WriteString(i18n.Default.T(language, part.Key, args...))
+	}
+	return text.String()
+}
+
+// Text says entry in language: its parts when it has them, else its text
+// as it was written.
+func Text(language string, entry store.LogEntry) string {
+	if len(entry.Parts) == 0 {
+		return entry.Text
+	}
+	return Render(language, entry.Parts)
+}
