@@ -176,7 +176,7 @@ func TestMailboxFormPOP3(t *testing.T) {
 	form.Set("server", "")
 	r = b.postForm(path, form)
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	wantBody(t, r, "Server is required", `id="server-error"`, "<h1>Mailbox “Sales”</h1>")
+	wantBody(t, r, "Mail server (POP3) is required", `id="server-error"`, "<h1>Mailbox “Sales”</h1>")
 	noPasswords(t, r)
 
 	// Without JavaScript, "Change" shows the SMTP fields and saves nothing;

@@ -3,12 +3,15 @@ package web
 import (
 	"encoding/base64"
 	"errors"
+	"html"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/download"
 	"pochta.dev/pochta/internal/i18n"
@@ -80,6 +83,7 @@ type messageData struct {
 	Row         messageRow
 	Blocks      []quoteBlock
 	HTMLURL     string
+	FrameClass  string // the HTML frame's height class, from frameHeightClass
 	RemoteURL   string // the view with remote images, when some were held back
 	Remote      bool
 	Attachments []attachmentRow
@@ -117,6 +121,7 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	data.Title = content.Row.SubjectText
 	if m.HTML != "" {
 		content.HTMLURL = messageURL(id) + "/html"
+		content.FrameClass = frameHeightClass(m.HTML)
 		if remote {
 			content.HTMLURL += "?remote=1"
 		}
@@ -136,6 +141,9 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
+	}
+	for i := range log {
+		log[i].Text = service.LogText(data.Lang, log[i]) // in the reader's language
 	}
 	content.Log = log
 	content.Prev, content.Next = s.messageNeighbours(r, actor, m, back)
@@ -167,6 +175,80 @@ func (s *server) messageNeighbours(r *http.Request, actor *service.Actor, m serv
 		prev = messageLink(previous, back)
 	}
 	return prev, next
+}
+
+// The HTML frame is a sandbox without scripts and with an opaque origin, so
+// neither the frame nor the page can measure its content and fit the frame
+// to it. Instead the server estimates the height from the sanitised HTML
+// (lines of text at the frame's 14px/1.45 type, wrapped at about 90
+// characters, block ends, images) and picks one of a few fixed heights, from
+// 8rem to a maximum of 70vh (app.css .frame-fit-N); a longer message scrolls
+// inside the frame, which the reader may also resize.
+
+// frameBreak matches the tags that end a line of text in the frame;
+// frameMargin those with a margin of about a line after them.
+var (
+	frameBreak  = regexp.MustCompile(`(?i)<br\b[^>]*>|</(?:p|div|li|tr|h[1-6]|blockquote|pre|table|ul|ol|dt|dd)\s*>|<hr\b[^>]*>`)
+	frameMargin = regexp.MustCompile(`(?i)</(?:p|h[1-6]|blockquote|ul|ol|table|pre)\s*>`)
+	frameTag    = regexp.MustCompile(`<[^>]*>`)
+	frameImage  = regexp.MustCompile(`(?i)<img\b[^>]*>`)
+	// frameShown is an image the frame shows: a blocked remote image has
+	// lost its source and shows only its alt text.
+	frameShown   = regexp.MustCompile(`(?i)\ssrc="(?:data:|https?:)`)
+	frameHeight  = regexp.MustCompile(`(?i)\sheight="(\d{1,4})"`)
+	frameHeading = regexp.MustCompile(`(?i)</h[12]\s*>`)
+)
+
+// frameHeights are the frame heights in lines of text (about 20px each, with
+// the body's margins), matching .frame-fit-1 to -5 in app.css; anything taller
+// gets the maximum, .frame-fit-6.
+var frameHeights = []int{4, 8, 13, 19, 26}
+
+// estimateFrameLines guesses how many lines of text the HTML takes: each run
+// of text between line-ending tags wraps at about 90 characters, a <br>
+// alone is an empty line, paragraphs add a margin, big headings a line, and
+// an image its height attribute or else ten lines (a blocked one: its alt
+// text).
+func estimateFrameLines(body string) int {
+	const perLine, imageLines = 90, 10
+	lines := len(frameMargin.FindAllStringIndex(body, -1))*2/3 + len(frameHeading.FindAllStringIndex(body, -1))
+	for _, image := range frameImage.FindAllString(body, -1) {
+		switch height := frameHeight.FindStringSubmatch(image); {
+		case !frameShown.MatchString(image):
+			lines++ // its alt text
+		case height != nil:
+			pixels, _ := strconv.Atoi(height[1])
+			lines += pixels/20 + 1
+		default:
+			lines += imageLines
+		}
+	}
+	textLines := func(segment string) int {
+		text := html.UnescapeString(frameTag.ReplaceAllString(segment, " "))
+		n := utf8.RuneCountInString(strings.Join(strings.Fields(text), " "))
+		return (n + perLine - 1) / perLine
+	}
+	at := 0
+	for _, match := range frameBreak.FindAllStringIndex(body, -1) {
+		n := textLines(body[at:match[0]])
+		if n == 0 && strings.HasPrefix(strings.ToLower(body[match[0]:match[1]]), "<br") {
+			n = 1
+		}
+		lines += n
+		at = match[1]
+	}
+	return lines + textLines(body[at:])
+}
+
+// frameHeightClass picks the frame's height class for a message's HTML.
+func frameHeightClass(body string) string {
+	lines := estimateFrameLines(body)
+	for i, height := range frameHeights {
+		if lines <= height {
+			return "frame-fit-" + strconv.Itoa(i+1)
+		}
+	}
+	return "frame-fit-" + strconv.Itoa(len(frameHeights)+1)
 }
 
 // messageHTML serves a message's sanitised HTML as a page of its own, for

@@ -807,7 +807,7 @@ func TestQuoteBlocks(t *testing.T) {
 	if got := humanSize("en", 812); got != "812 B" {
 		t.Error(got)
 	}
-	if got := humanSize("ru", 4300); got != "4.2 КБ" {
+	if got := humanSize("ru", 4300); got != "4,2 КБ" { // Russian writes a decimal comma
 		t.Error(got)
 	}
 	if got := safeMessagesBack("//evil.example"); got != "/messages" {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
@@ -77,7 +78,8 @@ func (s *server) renderProfile(w http.ResponseWriter, r *http.Request, session *
 	data := s.newPage(w, r, session, "page.profile.title", "profile")
 	form.ReadOnly = !canEditSelf(session.Actor)
 	form.Summary = summaryOf(form.Errors, profileFields...)
-	tokens, err := s.svc.Tokens(r.Context(), session.Actor, 0)
+	// The user's own tokens: for an admin, 0 would list everyone's.
+	tokens, err := s.svc.Tokens(r.Context(), session.Actor, session.Actor.User.ID)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
@@ -113,9 +115,82 @@ func (s *server) revokeTokenPage(w http.ResponseWriter, r *http.Request, session
 	if !ok {
 		return
 	}
-	data := s.newPage(w, r, session, "page.token_revoke.title", "profile")
-	data.Content = token
+	s.renderRevokeToken(w, r, session, "profile", tokenRevokeData{Token: token,
+		Action: "/profile/tokens/" + strconv.FormatInt(token.ID, 10) + "/revoke", Cancel: "/profile"})
+}
+
+// tokenRevokeData is the content of the page that asks before revoking a
+// token: from the profile, or from a user's page (admins).
+type tokenRevokeData struct {
+	Token  store.Token
+	Action string // where the confirming form posts
+	Cancel string // where "Cancel" goes, and where the revoke comes back to
+}
+
+func (s *server) renderRevokeToken(w http.ResponseWriter, r *http.Request, session *service.WebSession, nav string, content tokenRevokeData) {
+	data := s.newPage(w, r, session, "page.token_revoke.title", nav)
+	data.Content = content
 	s.render(w, r, http.StatusOK, "token_revoke", data)
+}
+
+// userTokenPaths gives the revoke and back paths of a token on a user's page.
+func userTokenPaths(userID, tokenID int64) (action, back string) {
+	back = "/users/" + strconv.FormatInt(userID, 10)
+	return back + "/tokens/" + strconv.FormatInt(tokenID, 10) + "/revoke", back
+}
+
+// revokeUserTokenPage asks before revoking a token listed on a user's page
+// (/users/{id}/tokens/{token}/revoke). The service decides who may: admins
+// anyone's, others their own.
+func (s *server) revokeUserTokenPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	userID, token, ok := s.userToken(w, r, session)
+	if !ok {
+		return
+	}
+	action, back := userTokenPaths(userID, token.ID)
+	s.renderRevokeToken(w, r, session, "users", tokenRevokeData{Token: token, Action: action, Cancel: back})
+}
+
+// revokeUserToken revokes a token from a user's page and goes back to it.
+func (s *server) revokeUserToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	userID, token, ok := s.userToken(w, r, session)
+	if !ok {
+		return
+	}
+	if err := s.svc.RevokeToken(r.Context(), session.Actor, token.ID); err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.logger.Info("web: API token revoked", "user_id", userID, "token_id", token.ID, "by", session.Actor.User.Login)
+	_, back := userTokenPaths(userID, token.ID)
+	s.flash(w, r, "flash.token_revoked")
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// userToken finds the path's token among the path's user's tokens; a token
+// of another user is not found, one the actor may not list is forbidden.
+func (s *server) userToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) (int64, store.Token, bool) {
+	userID, ok := s.pathID(w, r)
+	if !ok {
+		return 0, store.Token{}, false
+	}
+	tokenID, err := strconv.ParseInt(r.PathValue("token"), 10, 64)
+	if err != nil || tokenID <= 0 {
+		s.notFound(w, r)
+		return 0, store.Token{}, false
+	}
+	tokens, err := s.svc.Tokens(r.Context(), session.Actor, userID)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return 0, store.Token{}, false
+	}
+	for _, token := range tokens {
+		if token.ID == tokenID && token.UserID == userID {
+			return userID, token, true
+		}
+	}
+	s.notFound(w, r)
+	return 0, store.Token{}, false
 }
 
 // revokeToken revokes one of the user's API tokens.
@@ -165,5 +240,6 @@ func (s *server) switchLanguage(w http.ResponseWriter, r *http.Request, session 
 		s.serviceError(w, r, err)
 		return
 	}
+	s.rememberLanguage(w, r, language)
 	http.Redirect(w, r, safeNext(formValue(r, "back")), http.StatusSeeOther)
 }

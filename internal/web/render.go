@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ func loadPages(statics *statics) *pages {
 	funcs := template.FuncMap{
 		"t":           translate,
 		"datetime":    formatTime,
+		"decimal":     formatDecimal,
 		"addrshort":   shortAddresses,
 		"asset":       statics.url,
 		"dict":        dict,
@@ -67,6 +69,18 @@ func loadPages(statics *statics) *pages {
 // translate is the template function t: {{t $.Lang "key" args...}}.
 func translate(lang, key string, args ...any) string {
 	return i18n.Default.T(lang, key, args...)
+}
+
+// formatDecimal writes a number with prec digits after the decimal
+// separator of the page's language (catalog key number.decimal_separator:
+// "3.7" in English, "3,7" in Russian). It is for pages only: the API and CSV
+// keep plain machine numbers. No thousands separators: the pages use none.
+func formatDecimal(lang string, value float64, prec int) string {
+	text := strconv.FormatFloat(value, 'f', prec, 64)
+	if separator := i18n.Default.T(lang, "number.decimal_separator"); separator != "." && separator != "number.decimal_separator" {
+		text = strings.Replace(text, ".", separator, 1)
+	}
+	return text
 }
 
 // formatTime shows a time readably in UTC, the same for every reader; a zero
@@ -175,6 +189,9 @@ func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *servic
 		data.EditSelf = canEditSelf(actor)
 		data.Lang = s.svc.UserLanguage(r.Context(), actor.User)
 		data.Groups = navigation(data.Lang, actor)
+		// Keep the sign-in page's language in step with the user's, also
+		// after a change through the profile or by an admin.
+		s.rememberLanguage(w, r, data.Lang)
 	}
 	data.Title = i18n.Default.T(data.Lang, titleKey)
 	if cookie, err := r.Cookie(flashCookie); err == nil {
@@ -368,6 +385,7 @@ func summaryOf(fieldErrors map[string]string, order ...string) []summaryItem {
 // stays deliberate, without JavaScript.
 type confirmData struct {
 	Question string
+	Note     string // what else the delete touches, when anything
 	Action   string // where the confirming form posts
 	Cancel   string // where "Cancel" goes
 	Error    string // why a confirmed delete did not happen

@@ -120,6 +120,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /users/{id}/delete", s.signedIn(s.deleteUserPage))
 	mux.HandleFunc("POST /users/{id}/delete", s.signedIn(s.deleteUser))
 	mux.HandleFunc("POST /users/{id}/token", s.signedIn(s.createToken))
+	mux.HandleFunc("GET /users/{id}/tokens/{token}/revoke", s.signedIn(s.revokeUserTokenPage))
+	mux.HandleFunc("POST /users/{id}/tokens/{token}/revoke", s.signedIn(s.revokeUserToken))
 
 	mux.HandleFunc("GET /profile", s.signedIn(s.profilePage))
 	mux.HandleFunc("POST /profile", s.signedIn(s.saveProfile))

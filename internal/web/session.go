@@ -16,6 +16,14 @@ import (
 // (service.StartSession), so a leaked database does not sign anyone in.
 const sessionCookie = "pochta_session"
 
+// languageCookie remembers on this browser the interface language of the
+// last user who signed in here, so the sign-in page after "Sign out" keeps
+// speaking it rather than following Accept-Language. It is not a secret
+// (only a language code) and lives a year.
+const languageCookie = "pochta_lang"
+
+const languageCookieAge = 365 * 24 * 60 * 60
+
 type sessionKey struct{}
 
 // sessionFrom gives the session withSession found for the request, or nil.
@@ -131,6 +139,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearCookie(w, r, loginCSRFCookie)
 	s.setCookie(w, r, sessionCookie, session.Cookie, 0)
+	s.rememberLanguage(w, r, s.svc.UserLanguage(r.Context(), actor.User))
 	http.Redirect(w, r, content.Next, http.StatusSeeOther)
 }
 
@@ -169,9 +178,25 @@ func safeNext(next string) string {
 	return next
 }
 
-// requestLanguage picks the interface language before sign-in: a supported
-// language from Accept-Language, else English.
+// rememberLanguage stores the signed-in user's interface language in the
+// language cookie, unless the browser already holds it.
+func (s *server) rememberLanguage(w http.ResponseWriter, r *http.Request, lang string) {
+	if !i18n.Default.Has(lang) {
+		return
+	}
+	if cookie, err := r.Cookie(languageCookie); err == nil && cookie.Value == lang {
+		return
+	}
+	s.setCookie(w, r, languageCookie, lang, languageCookieAge)
+}
+
+// requestLanguage picks the interface language before sign-in: the language
+// of the last user signed in on this browser (languageCookie), else a
+// supported language from Accept-Language, else English.
 func requestLanguage(r *http.Request) string {
+	if cookie, err := r.Cookie(languageCookie); err == nil && i18n.Default.Has(cookie.Value) {
+		return cookie.Value
+	}
 	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
 		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
 		base, _, _ := strings.Cut(strings.ToLower(tag), "-")

@@ -45,6 +45,9 @@ type userForm struct {
 	PasswordHelp string // catalog key: "leave empty to keep" only on edit
 	CanToken     bool   // may make an API token for this user
 	NewToken     string // a token just made, shown this once
+
+	// Tokens are the user's API tokens, listed when CanToken.
+	Tokens []store.Token
 }
 
 // usersPage lists users by ID with keyset paging, filtered by a search text
@@ -189,6 +192,14 @@ func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session 
 	}
 	form.ReadOnly = !session.Actor.IsAdmin()
 	form.CanToken = !form.New && (session.Actor.IsAdmin() || session.Actor.User.ID == form.User.ID)
+	if form.CanToken {
+		tokens, err := s.svc.Tokens(r.Context(), session.Actor, form.User.ID)
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		form.Tokens = tokens
+	}
 	form.Summary = summaryOf(form.Errors, userFields...)
 	data.Content = form
 	s.render(w, r, status, "user", data)
@@ -228,12 +239,21 @@ func (s *server) confirmDeleteUser(w http.ResponseWriter, r *http.Request, sessi
 		s.serviceError(w, r, err)
 		return
 	}
+	owned, err := s.svc.OwnedMailboxCount(r.Context(), session.Actor, id)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
 	data := s.newPage(w, r, session, "page.user_delete.title", "users")
 	path := "/users/" + url.PathEscape(strconv.FormatInt(id, 10))
-	data.Content = confirmData{
+	confirm := confirmData{
 		Question: i18n.Default.T(data.Lang, "confirm.delete_user", user.Login),
 		Action:   path + "/delete", Cancel: path, Error: problem,
 	}
+	if owned > 0 {
+		confirm.Note = i18n.Default.T(data.Lang, "confirm.delete_user_mailboxes", owned)
+	}
+	data.Content = confirm
 	s.render(w, r, status, "confirm", data)
 }
 

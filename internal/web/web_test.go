@@ -649,6 +649,19 @@ func TestUsers(t *testing.T) {
 		t.Fatal("inactive user signed in")
 	}
 
+	// The question names what stays behind: her user mailbox.
+	services, err := ts.env.Service.MailServices(context.Background(), ts.env.Admin, store.MailServiceFilter{})
+	if err != nil || len(services) == 0 {
+		t.Fatalf("services %v, %v", services, err)
+	}
+	if _, err := ts.env.Service.CreateMailbox(context.Background(), ts.env.Admin, service.MailboxInput{Type: new("imap"), Name: new("Anna's mail"),
+		ServiceID: &services[0].ID, OwnerID: &user.ID, Server: new("imap.example.com"), Login: new("anna"), Password: new("imap-password")}); err != nil {
+		t.Fatal(err)
+	}
+	r = b.get(location + "/delete")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "Delete the user anna?", "Their user mailboxes (1) and the mail in them stay, without an owner")
+
 	r = b.postForm(location+"/delete", url.Values{"confirm": {"yes"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if _, err := ts.env.Store.UserByLogin(context.Background(), "anna"); err == nil {
