@@ -783,6 +783,7 @@ func TestProfileAPITokens(t *testing.T) {
 		t.Fatalf("tokens: %v, %v", tokens, err)
 	}
 	revoke := fmt.Sprintf("/profile/tokens/%d/revoke", tokens[0].ID)
+	wantBody(t, b.get("/profile"), `href="`+revoke+`"`, "backup script")
 	wantBody(t, b.get(revoke), "Revoke the API token “backup script”?")
 	// Another user's token is not found.
 	ts.addUser(t, "otto", store.RoleUser)
