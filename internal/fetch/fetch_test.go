@@ -215,6 +215,18 @@ func TestFetchFromDovecot(t *testing.T) {
 		if got := f.check(t, box.ID); got.Received != 1 || got.Error != "" {
 			t.Errorf("check: %+v", got)
 		}
+		// The log says how it connected, in words, not the client's codes.
+		log, _ := f.env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID, Limit: 1000})
+		var info []string
+		for _, entry := range log {
+			if entry.Level == store.LevelInfo {
+				info = append(info, entry.Text)
+			}
+		}
+		all := strings.Join(info, "\n")
+		if !strings.Contains(all, ", then STARTTLS") || !strings.Contains(all, "Secured: TLS 1.") || strings.Contains(all, "(starttls)") {
+			t.Errorf("connect lines: %q", info)
+		}
 	})
 
 	t.Run("APOP", func(t *testing.T) {

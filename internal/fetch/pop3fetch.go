@@ -78,7 +78,7 @@ func (t *traceLog) add(level string, parts ...store.LogPart) {
 func (t *traceLog) trace(direction, line string) {
 	switch direction {
 	case pop3.TraceConnect:
-		t.add(store.LevelInfo, worklog.Part("log.pop3_connecting", line))
+		t.add(store.LevelInfo, connectPart(line))
 	case pop3.TraceSend:
 		t.add(store.LevelRequest, worklog.Literal(line))
 	case pop3.TraceRecv:
@@ -86,6 +86,25 @@ func (t *traceLog) trace(direction, line string) {
 	case pop3.TraceError:
 		t.add(store.LevelError, worklog.Literal(line))
 	}
+}
+
+// connectPart says a connect trace line of the POP3 client: "ADDR
+// (SECURITY)" as it connects, "TLS VERSION SUITE" once the handshake is done.
+func connectPart(line string) store.LogPart {
+	if suite, ok := strings.CutPrefix(line, "TLS "); ok {
+		return worklog.Part("log.pop3_secured", suite)
+	}
+	if address, security, ok := strings.Cut(line, " ("); ok {
+		switch strings.TrimSuffix(security, ")") {
+		case pop3.SecurityTLS:
+			return worklog.Part("log.pop3_connecting_tls", address)
+		case pop3.SecurityStartTLS:
+			return worklog.Part("log.pop3_connecting_starttls", address)
+		case pop3.SecurityNone, "":
+			return worklog.Part("log.pop3_connecting_plain", address)
+		}
+	}
+	return worklog.Part("log.pop3_connecting", line)
 }
 
 // flush writes what was collected; it keeps order with entries written
