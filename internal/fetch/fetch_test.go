@@ -125,7 +125,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		if err != nil || !strings.Contains(string(raw), "\r\n.line that starts with a dot\r\n") {
 			t.Errorf("source not dot-unstuffed exactly: %q %v", raw, err)
 		}
-		log, _ := f.env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID, Limit: 1000})
+		log, _ := f.env.Service.Log(ctx, f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 1000})
 		var text strings.Builder
 		for _, entry := range log {
 			text.WriteString(entry.Text + "\n")
@@ -175,7 +175,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		if n := f.onServer(t, "sized"); n != 1 {
 			t.Errorf("%d left on the server, want the large one", n)
 		}
-		log, _ := f.env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID, Limit: 1000})
+		log, _ := f.env.Service.Log(ctx, f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 1000})
 		found := false
 		for _, entry := range log {
 			found = found || strings.Contains(entry.Text, "left on the server")
@@ -216,7 +216,7 @@ func TestFetchFromDovecot(t *testing.T) {
 			t.Errorf("check: %+v", got)
 		}
 		// The log says how it connected, in words, not the client's codes.
-		log, _ := f.env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID, Limit: 1000})
+		log, _ := f.env.Service.Log(ctx, f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 1000})
 		var info []string
 		for _, entry := range log {
 			if entry.Level == store.LevelInfo {
@@ -235,7 +235,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		if got := f.check(t, box.ID); got.Received != 1 || got.Error != "" {
 			t.Errorf("check: %+v", got)
 		}
-		log, _ := f.env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID, Limit: 1000})
+		log, _ := f.env.Service.Log(ctx, f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 1000})
 		for _, entry := range log {
 			if strings.HasPrefix(entry.Text, "APOP ") && !strings.Contains(entry.Text, "***") {
 				t.Errorf("APOP digest not masked: %q", entry.Text)
@@ -274,7 +274,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		}
 		// The failure is logged once, with its context, not once as the
 		// client met it and again as the check ended.
-		log, _ := f.env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID, Limit: 100})
+		log, _ := f.env.Service.Log(ctx, f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 100})
 		var errorLines []string
 		for _, entry := range log {
 			if entry.Level == store.LevelError {

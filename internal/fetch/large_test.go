@@ -102,7 +102,7 @@ func TestFetchLargeFromDovecot(t *testing.T) {
 		t.Errorf("%d stored after the second check, want 4", n)
 	}
 	// The work log names the large message once, with its size.
-	log, _ := f.env.Store.Log(context.Background(), store.LogFilter{MailboxID: box.ID, Limit: 1000})
+	log, _ := f.env.Service.Log(context.Background(), f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 1000})
 	logged := 0
 	for _, entry := range log {
 		if strings.Contains(entry.Text, "Receiving mail: Large backup (") {

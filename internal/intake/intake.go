@@ -247,9 +247,9 @@ func DeliverBatch(ctx context.Context, st *store.Store, log worklog.Recorder, ma
 func logLine(mailbox store.Mailbox, result Result, origin string) store.LogEntry {
 	parts := make([]store.LogPart, 1, 4)
 	if result.Subject == "" {
-		parts[0] = worklog.Part("log.receive_no_subject", humanSize(result.Size))
+		parts[0] = worklog.Part("log.receive_no_subject", worklog.Size(result.Size))
 	} else {
-		parts[0] = worklog.Part("log.receive", result.Subject, humanSize(result.Size))
+		parts[0] = worklog.Part("log.receive", result.Subject, worklog.Size(result.Size))
 	}
 	if origin != "" {
 		parts = append(parts, worklog.Part("log.receive_via", origin))
@@ -295,14 +295,4 @@ func joinAddresses(list []mime.Address) string {
 		parts = append(parts, a.String())
 	}
 	return strings.Join(parts, ", ")
-}
-
-func humanSize(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -53,7 +53,7 @@ func TestDeliverAppliesSettings(t *testing.T) {
 	if again, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, strings.NewReader(sampleMessage), "API"); err != nil || !again.Duplicate || again.ID != result.ID {
 		t.Errorf("second import: %+v, %v", again, err)
 	}
-	log, _ := env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID})
+	log, _ := env.Service.Log(ctx, env.Admin, store.LogFilter{MailboxID: box.ID})
 	if len(log) == 0 || !strings.HasPrefix(log[0].Text, "Receiving mail: Report (") {
 		t.Errorf("work log: %+v", log)
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 
+	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/worklog"
 )
@@ -37,6 +38,11 @@ func (s *Service) Log(ctx context.Context, actor *Actor, filter store.LogFilter)
 	}
 	filter.Limit = min(filter.Limit, 1000)
 	entries, err := s.store.Log(ctx, filter)
+	for i := range entries {
+		if entry := &entries[i]; entry.Text == "" {
+			entry.Text = worklog.Text(i18n.Fallback, *entry) // English, as lines without parts are
+		}
+	}
 	if owned != nil {
 		// A line of one's own mailbox may name a message since moved to
 		// another's: its subject is not the reader's to see.

@@ -127,7 +127,7 @@ func TestRetention(t *testing.T) {
 	if len(page.Items) != 1 {
 		t.Errorf("%d messages after retention, want 1", len(page.Items))
 	}
-	entries, _ := env.Store.Log(ctx, store.LogFilter{MailboxID: box.ID})
+	entries, _ := env.Service.Log(ctx, env.Admin, store.LogFilter{MailboxID: box.ID})
 	if len(entries) == 0 || !strings.Contains(entries[0].Text, "Deleted 1 messages older than 30 days") {
 		t.Errorf("retention not logged: %+v", entries)
 	}

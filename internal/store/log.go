@@ -27,9 +27,10 @@ type LogEntry struct {
 	MailboxID int64     `json:"mailbox_id,omitempty"`
 	RuleID    int64     `json:"rule_id,omitempty"`
 	MessageID int64     `json:"message_id,omitempty"`
-	// Parts is Text in pieces a front end can say in its reader's
+	// Parts is the line in pieces a front end says in its reader's
 	// language (see worklog.Say); nil for text as a server or an error
-	// said it.
+	// said it. A line read back with parts has no Text: the service says
+	// it (service.Log, worklog.Text).
 	Parts []LogPart `json:"-"`
 
 	// Filled by [Store.Log] for display, not stored: the mailbox's name, and
@@ -121,7 +122,14 @@ func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) e
 			if !entry.Time.IsZero() {
 				at = micros(entry.Time)
 			}
-			args = append(args, at, entry.Level, entry.Type, entry.Text, encodeLogParts(entry.Parts),
+			// A line with parts is kept as its parts alone: its text is
+			// theirs in English, said again when read (worklog.Text), and
+			// keeping both held a received message's subject twice.
+			text := entry.Text
+			if len(entry.Parts) > 0 {
+				text = ""
+			}
+			args = append(args, at, entry.Level, entry.Type, text, encodeLogParts(entry.Parts),
 				optionalID(entry.MailboxID), optionalID(entry.RuleID), optionalID(entry.MessageID))
 		}
 		query := s.rebind(`INSERT INTO log (time, level, type, text, parts, mailbox_id, rule_id, message_id) VALUES ` +

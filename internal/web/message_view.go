@@ -109,7 +109,11 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	query := r.URL.Query()
 	back := listBack(query.Get("back"))
 	remote := query.Get("remote") == "1"
-	m, err := s.svc.Message(r.Context(), actor, id, service.MessageOptions{MarkRead: true, AllowRemote: remote})
+	// The page itself shows no HTML (the frame loads it from /html), but
+	// sizes the frame from it: a cid: image stands as a placeholder here,
+	// so that it counts as the image the frame will show.
+	m, err := s.svc.Message(r.Context(), actor, id, service.MessageOptions{MarkRead: true, AllowRemote: remote,
+		CIDURL: func(int64) string { return cidPlaceholder }})
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
@@ -198,6 +202,10 @@ var (
 	frameHeight  = regexp.MustCompile(`(?i)\sheight="(\d{1,4})"`)
 	frameHeading = regexp.MustCompile(`(?i)</h[12]\s*>`)
 )
+
+// cidPlaceholder stands for a cid: image in the HTML the frame's height is
+// estimated from (a 1x1 GIF).
+const cidPlaceholder = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
 
 // frameHeights are the frame heights in lines of text (about 20px each, with
 // the body's margins), matching .frame-fit-1 to -5 in app.css; anything taller

@@ -254,16 +254,7 @@ func messageStatus(lang string, m service.MessageView) (class, title string) {
 
 // humanSize writes a byte count readably: 812 B, 4.2 KB, 17.0 MB, with the
 // decimal separator of lang (4,2 КБ in Russian).
-func humanSize(lang string, size int64) string {
-	switch {
-	case size < 1024:
-		return i18n.Default.T(lang, "size.bytes", size)
-	case size < 1024*1024:
-		return i18n.Default.T(lang, "size.kb", formatDecimal(lang, float64(size)/1024, 1))
-	default:
-		return i18n.Default.T(lang, "size.mb", formatDecimal(lang, float64(size)/(1024*1024), 1))
-	}
-}
+func humanSize(lang string, size int64) string { return i18n.Default.Size(lang, size) }
 
 func spamText(m service.MessageView) string {
 	if m.SpamRating == nil {

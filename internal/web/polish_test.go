@@ -184,3 +184,19 @@ func TestFrameHeightClass(t *testing.T) {
 		}
 	}
 }
+
+// A cid: image counts toward the frame's height as the image the frame
+// shows, not as its alt text (the page's HTML maps cid: images to a
+// placeholder only for the estimate).
+func TestFrameHeightCountsCIDImages(t *testing.T) {
+	ts := newTestServer(t)
+	f := mblSetup(t, ts)
+	id := msgImport(t, ts, f.alpha.ID, msgMail{From: "a@example.com", To: "b@example.com", Subject: "Logo", Date: msgDay(5),
+		HTML:   `<p>Hello</p><img src="cid:logo@test" alt="inline logo">`,
+		Inline: &msgPart{Name: "logo.png", Type: "image/png", ContentID: "logo@test", Data: msgPNG}}.raw())
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	r := b.get("/messages/" + mblID(id))
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "frame-fit-3")
+	wantNoBody(t, r, cidPlaceholder)
+}

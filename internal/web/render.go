@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,16 +70,10 @@ func translate(lang, key string, args ...any) string {
 	return i18n.Default.T(lang, key, args...)
 }
 
-// formatDecimal writes a number with prec digits after the decimal
-// separator of the page's language (catalog key number.decimal_separator:
-// "3.7" in English, "3,7" in Russian). It is for pages only: the API and CSV
-// keep plain machine numbers. No thousands separators: the pages use none.
+// formatDecimal writes a number in the page's language (i18n
+// Catalog.Decimal). No thousands separators: the pages use none.
 func formatDecimal(lang string, value float64, prec int) string {
-	text := strconv.FormatFloat(value, 'f', prec, 64)
-	if separator := i18n.Default.T(lang, "number.decimal_separator"); separator != "." && separator != "number.decimal_separator" {
-		text = strings.Replace(text, ".", separator, 1)
-	}
-	return text
+	return i18n.Default.Decimal(lang, value, prec)
 }
 
 // formatTime shows a time readably in UTC, the same for every reader; a zero

@@ -2,6 +2,7 @@ package worklog
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
@@ -19,15 +20,22 @@ func Part(key string, args ...any) store.LogPart {
 	return store.LogPart{Key: key, Args: texts}
 }
 
+// Size is an argument of a Part that each reader sees as a size in their
+// own language ("3.4 KB", "3,4 КБ"). It is marked by a NUL byte, which no
+// stored text has (the store refuses it), so no subject can pass for one.
+func Size(bytes int) string { return sizeMark + strconv.Itoa(bytes) }
+
+const sizeMark = "\x00size:"
+
 // Literal is a piece of a log line said as it is in every language: a
 // subject, an error's own text, a server's reply.
 func Literal(text string) store.LogPart {
 	return store.LogPart{Args: []string{text}}
 }
 
-// Say sets entry's text from parts: its Parts for the web admin to say in
-// each reader's language, and its Text in English for the API, the command
-// line and whoever reads the database.
+// Say sets entry's text from parts: its Parts, which the store keeps and
+// the front ends say in each reader's language, and its Text in English
+// for whoever reads the entry before it is stored.
 func Say(entry store.LogEntry, parts ...store.LogPart) store.LogEntry {
 	entry.Text = Render(i18n.Fallback, parts)
 	entry.Parts = nil
@@ -74,6 +82,11 @@ func Render(language string, parts []store.LogPart) string {
 		args := make([]any, len(part.Args))
 		for i, arg := range part.Args {
 			args[i] = arg
+			if digits, ok := strings.CutPrefix(arg, sizeMark); ok {
+				if bytes, err := strconv.ParseInt(digits, 10, 64); err == nil {
+					args[i] = i18n.Default.Size(language, bytes)
+				}
+			}
 		}
 		text.WriteString(i18n.Default.T(language, part.Key, args...))
 	}

@@ -56,3 +56,18 @@ func TestJoin(t *testing.T) {
 		})
 	}
 }
+
+// A size argument is said in each reader's own way.
+func TestSize(t *testing.T) {
+	entry := worklog.Say(store.LogEntry{}, worklog.Part("log.receive", "Отчёт", worklog.Size(3482)))
+	if want := "Receiving mail: Отчёт (3.4 KB)"; entry.Text != want {
+		t.Errorf("Text = %q, want %q", entry.Text, want)
+	}
+	if got, want := worklog.Text("ru", entry), "Получение письма: Отчёт (3,4 КБ)"; got != want {
+		t.Errorf("in Russian %q, want %q", got, want)
+	}
+	small := worklog.Say(store.LogEntry{}, worklog.Part("log.receive_no_subject", worklog.Size(391)))
+	if got, want := worklog.Text("ru", small), "Получение письма: (без темы) (391 Б)"; got != want {
+		t.Errorf("in Russian %q, want %q", got, want)
+	}
+}
