@@ -744,7 +744,9 @@ func TestHostileSTLS(t *testing.T) {
 			f.send("+OK ready")
 			f.capa([]string{"STLS"})
 			f.expect("STLS")
-			f.send("+OK begin TLS", "+OK injected")
+			// One write, as an attacker injects it into the reply's packet:
+			// two writes could reach the client apart, after it looked.
+			f.send("+OK begin TLS\r\n+OK injected")
 			f.waitClose()
 		})
 		_, err := Dial(t.Context(), addr, Options{Security: SecurityStartTLS})
