@@ -81,6 +81,21 @@ func (f *fixture) check(t *testing.T, id int64) service.CheckResult {
 	return result
 }
 
+// logLines gives the texts of a mailbox's work log lines of one level, as
+// the service says them (in English), newest first.
+func (f *fixture) logLines(t *testing.T, mailboxID int64, level string) []string {
+	t.Helper()
+	log, err := f.env.Service.Log(context.Background(), f.env.Admin, store.LogFilter{MailboxID: mailboxID, Level: level, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, entry := range log {
+		texts = append(texts, entry.Text)
+	}
+	return texts
+}
+
 // onServer counts the messages left in a user's Maildir.
 func (f *fixture) onServer(t *testing.T, user string) int {
 	t.Helper()
@@ -216,13 +231,7 @@ func TestFetchFromDovecot(t *testing.T) {
 			t.Errorf("check: %+v", got)
 		}
 		// The log says how it connected, in words, not the client's codes.
-		log, _ := f.env.Service.Log(ctx, f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 1000})
-		var info []string
-		for _, entry := range log {
-			if entry.Level == store.LevelInfo {
-				info = append(info, entry.Text)
-			}
-		}
+		info := f.logLines(t, box.ID, store.LevelInfo)
 		all := strings.Join(info, "\n")
 		if !strings.Contains(all, ", then STARTTLS") || !strings.Contains(all, "Secured: TLS 1.") || strings.Contains(all, "(starttls)") {
 			t.Errorf("connect lines: %q", info)
@@ -274,13 +283,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		}
 		// The failure is logged once, with its context, not once as the
 		// client met it and again as the check ended.
-		log, _ := f.env.Service.Log(ctx, f.env.Admin, store.LogFilter{MailboxID: box.ID, Limit: 100})
-		var errorLines []string
-		for _, entry := range log {
-			if entry.Level == store.LevelError {
-				errorLines = append(errorLines, entry.Text)
-			}
-		}
+		errorLines := f.logLines(t, box.ID, store.LevelError)
 		if len(errorLines) != 1 || !strings.HasPrefix(errorLines[0], "Checking failed: pop3 127.0.0.1:") || !strings.Contains(errorLines[0], "connection refused") {
 			t.Errorf("error lines: %q", errorLines)
 		}
