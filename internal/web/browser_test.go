@@ -10,14 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
-	"pochta.dev/pochta/internal/testpeer"
 )
 
 // TestBrowser drives a real headless Chromium through the web admin: the
@@ -27,43 +25,11 @@ import (
 //
 // POCHTA_WEB_SCREENSHOT=path also writes the settings screenshot there.
 func TestBrowser(t *testing.T) {
-	chromium := testpeer.Chromium(t)
 	ts := newTestServer(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-
-	base := ts.srv.URL
-	run := func(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(browserCtx, actions...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(t *testing.T, css string) string {
-		t.Helper()
-		value, err := chromedp.Run(browserCtx, chromedp.Text(chromedp.CSS(css)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", css, err)
-		}
-		return strings.TrimSpace(value)
-	}
+	browser := newChromium(t, ts)
+	browserCtx, base := browser.ctx, ts.srv.URL
+	run := func(t *testing.T, actions ...chromedp.Action[chromedp.Void]) { t.Helper(); browser.run(t, actions...) }
+	text := func(t *testing.T, css string) string { t.Helper(); return browser.text(t, css) }
 	value := func(t *testing.T, css string) string {
 		t.Helper()
 		v, err := chromedp.Run(browserCtx, chromedp.Value(chromedp.CSS(css)))
@@ -72,16 +38,7 @@ func TestBrowser(t *testing.T) {
 		}
 		return v
 	}
-	// submit clicks a button that posts a form and waits for the page that
-	// comes back, returning its HTTP status.
-	submit := func(t *testing.T, css string) int64 {
-		t.Helper()
-		resp, err := chromedp.RunResponse(browserCtx, chromedp.Click(chromedp.CSS(css)))
-		if err != nil {
-			t.Fatalf("submit %s: %v", css, err)
-		}
-		return resp.Status
-	}
+	submit := func(t *testing.T, css string) int64 { t.Helper(); return browser.submit(t, css) }
 
 	t.Run("redirect to login and sign in", func(t *testing.T) {
 		run(t, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("form.login-form")))

@@ -18,7 +18,6 @@ import (
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
-	"pochta.dev/pochta/internal/testpeer"
 )
 
 // The helpers of the mailbox list tests are prefixed "mbl" so that they
@@ -558,41 +557,13 @@ func TestMailboxPagesNoInlineScriptOrStyle(t *testing.T) {
 //
 // POCHTA_WEB_SCREENSHOT_MAILBOXES=path.png also writes screenshots there.
 func TestMailboxListBrowser(t *testing.T) {
-	chromium := testpeer.Chromium(t)
 	ts := newTestServer(t)
 	f := mblSetup(t, ts)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	base := ts.srv.URL
-	run := func(actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(browserCtx, actions...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(css string) string {
-		t.Helper()
-		value, err := chromedp.Run(browserCtx, chromedp.Text(chromedp.CSS(css)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", css, err)
-		}
-		return strings.TrimSpace(value)
-	}
-	submit := func(css string) int64 {
-		t.Helper()
-		resp, err := chromedp.RunResponse(browserCtx, chromedp.Click(chromedp.CSS(css)))
-		if err != nil {
-			t.Fatalf("submit %s: %v", css, err)
-		}
-		return resp.Status
-	}
+	browser := newChromium(t, ts)
+	browserCtx, base := browser.ctx, ts.srv.URL
+	run := func(actions ...chromedp.Action[chromedp.Void]) { t.Helper(); browser.run(t, actions...) }
+	text := func(css string) string { t.Helper(); return browser.text(t, css) }
+	submit := func(css string) int64 { t.Helper(); return browser.submit(t, css) }
 	screenshot := func(suffix string) {
 		t.Helper()
 		path := os.Getenv("POCHTA_WEB_SCREENSHOT_MAILBOXES")
