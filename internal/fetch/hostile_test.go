@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"pochta.dev/pochta/internal/testmail"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"pochta.dev/pochta/internal/fetch"
+	"pochta.dev/pochta/internal/testmail"
 
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/service"
@@ -331,8 +333,13 @@ func TestHostileDropMidRetr(t *testing.T) {
 		t.Errorf("%d left on the server after the drop, want 8", server.left())
 	}
 	box, _ := h.env.Store.MailboxByID(context.Background(), id)
-	if box.FailureStreak != 1 || box.LastError == "" {
-		t.Errorf("failure not recorded: streak %d, error %q", box.FailureStreak, box.LastError)
+	if box.FailureStreak != 1 || box.LastError == "" || box.LastErrorReason != fetch.ReasonClosed {
+		t.Errorf("failure not recorded: streak %d, error %q (%s)", box.FailureStreak, box.LastError, box.LastErrorReason)
+	}
+	// The drop is one error line of the log, said with its context.
+	errorLines, err := h.env.Service.Log(context.Background(), h.env.Admin, store.LogFilter{MailboxID: id, Level: store.LevelError})
+	if err != nil || len(errorLines) != 1 || !strings.HasPrefix(errorLines[0].Text, "Checking failed: ") {
+		t.Errorf("error lines: %+v, %v", errorLines, err)
 	}
 
 	got = h.check(t, id)
@@ -400,8 +407,8 @@ func TestHostileStall(t *testing.T) {
 			started := time.Now()
 			got := h.check(t, id)
 			took := time.Since(started)
-			if !strings.Contains(got.Error, "timeout") {
-				t.Errorf("error %q, want a timeout", got.Error)
+			if got.Reason != fetch.ReasonTimeout || !strings.Contains(got.Detail, "timeout") {
+				t.Errorf("result %+v, want a timeout", got)
 			}
 			if took > 5*time.Second {
 				t.Errorf("the stall took %v to notice with a 1 s timeout", took)
