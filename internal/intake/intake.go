@@ -243,6 +243,10 @@ func DeliverBatch(ctx context.Context, st *store.Store, log worklog.Recorder, ma
 	return StoreBatch(ctx, st, log, mailbox, PrepareBatch(mailbox, items, options, 0))
 }
 
+// knownOrigins are the ways in that the catalog names in words ("by
+// import", "при импорте"); another origin is named as it is.
+var knownOrigins = map[string]bool{"log.receive_via_pop3": true, "log.receive_via_api": true, "log.receive_via_import": true}
+
 // logLine is SPEC.md's "Receiving mail: subject (size)".
 func logLine(mailbox store.Mailbox, result Result, origin string) store.LogEntry {
 	parts := make([]store.LogPart, 1, 4)
@@ -251,7 +255,10 @@ func logLine(mailbox store.Mailbox, result Result, origin string) store.LogEntry
 	} else {
 		parts[0] = worklog.Part("log.receive", result.Subject, worklog.Size(result.Size))
 	}
-	if origin != "" {
+	switch key := "log.receive_via_" + strings.ToLower(origin); {
+	case knownOrigins[key]:
+		parts = append(parts, worklog.Part(key))
+	case origin != "":
 		parts = append(parts, worklog.Part("log.receive_via", origin))
 	}
 	if result.Duplicate {

@@ -3,12 +3,14 @@ package intake_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // recorder keeps the work log lines.
@@ -65,5 +67,46 @@ func TestDeliverBatch(t *testing.T) {
 	result, err := intake.Deliver(ctx, st, log, mailbox, one, options)
 	if err != nil || !result.Duplicate || result.ID != results[0].ID {
 		t.Errorf("Deliver of a stored message: %+v, %v", result, err)
+	}
+}
+
+// The "Receiving mail" line names the way in, in words where the catalog
+// has them, and is said in each reader's language.
+func TestReceiveLineOrigins(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "pochta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	site := store.Site{Code: "s1", Name: "s1"}
+	if err := st.CreateSite(ctx, &site); err != nil {
+		t.Fatal(err)
+	}
+	mailbox := store.Mailbox{SiteID: site.ID, Type: store.MailboxSMTP, Active: true, Name: "box", Port: 2525}
+	if err := st.CreateMailbox(ctx, &mailbox); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ origin, english, russian string }{
+		{"POP3", "Receiving mail: m0 (43 B) via POP3", "Получение письма: m0 (43 Б) по POP3"},
+		{"import", "Receiving mail: m1 (43 B) by import", "Получение письма: m1 (43 Б) при импорте"},
+		{"API", "Receiving mail: m2 (43 B) via the API", "Получение письма: m2 (43 Б) через API"},
+		{"SMTP", "Receiving mail: m3 (43 B) via SMTP", "Получение письма: m3 (43 Б) через SMTP"},
+	}
+	for i, test := range tests {
+		log := &recorder{}
+		raw := []byte(fmt.Sprintf("From: a@example.com\r\nSubject: m%d\r\n\r\nhello\r\n", i))
+		if _, err := intake.Deliver(ctx, st, log, mailbox, raw, intake.Options{SaveSource: true, Origin: test.origin}); err != nil {
+			t.Fatal(err)
+		}
+		if len(log.entries) != 1 {
+			t.Fatalf("%s: %d log lines", test.origin, len(log.entries))
+		}
+		if got := log.entries[0].Text; got != test.english {
+			t.Errorf("%s: %q, want %q", test.origin, got, test.english)
+		}
+		if got := worklog.Text("ru", log.entries[0]); got != test.russian {
+			t.Errorf("%s in Russian: %q, want %q", test.origin, got, test.russian)
+		}
 	}
 }
