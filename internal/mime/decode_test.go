@@ -41,6 +41,8 @@ func TestDecodeHeader(t *testing.T) {
 		{"=?utf-8?B?brokenbase64!!!?=", "", "=?utf-8?B?brokenbase64!!!?="},
 		{"Re: =?utf-8?B?brokenbase64!!!?= x", "", "Re: =?utf-8?B?brokenbase64!!!?= x"},
 		{"=?utf-8?B?0J/RgNC4 0LLQtdGC?=", "", "Привет"},
+		// A character split across two words, a space left in the first.
+		{"=?utf-8?B?0J/R ?= =?utf-8?B?gNC40LLQtdGC?=", "", "Привет"},
 	} {
 		if got := DecodeHeader(c.in, c.fallback); got != c.want {
 			t.Errorf("DecodeHeader(%q, %q) = %q, want %q", c.in, c.fallback, got, c.want)

@@ -232,11 +232,12 @@ func parseEncodedWord(v []byte, start int) (charset string, data []byte, end int
 }
 
 // base64Text reports whether text is made of base64 only: the alphabet,
-// its URL-safe variant and padding.
+// its URL-safe variant, padding, and the spaces broken mailers leave in.
 func base64Text(text []byte) bool {
 	for _, c := range text {
 		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '-', c == '_', c == '=':
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '-', c == '_', c == '=',
+			c == ' ', c == '\t':
 		default:
 			return false
 		}
