@@ -88,7 +88,15 @@ func (a *api) deleteUser(w http.ResponseWriter, r *http.Request, actor *service.
 	if err != nil {
 		return err
 	}
-	if err := a.svc.DeleteUser(r.Context(), actor, id); err != nil {
+	var options service.DeleteUserOptions
+	switch r.URL.Query().Get("mailboxes") {
+	case "delete":
+		options.DeleteMailboxes = true
+	case "", "keep":
+	default:
+		return &service.ValidationError{Fields: map[string]i18n.Message{"mailboxes": i18n.M("error.invalid", i18n.Key("field.mailboxes"))}}
+	}
+	if err := a.svc.DeleteUser(r.Context(), actor, id, options); err != nil {
 		return fmt.Errorf("delete user %d: %w", id, err)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -31,7 +31,11 @@ func TestUsersCRUD(t *testing.T) {
 	if patched.Name != "Olga P." || patched.Active || patched.Role != "auditor" {
 		t.Errorf("PATCH = %+v", patched)
 	}
-	h.expect(t, http.StatusNoContent, h.admin, "DELETE", path, "")
+	rec = h.expect(t, http.StatusBadRequest, h.admin, "DELETE", path+"?mailboxes=burn", "")
+	if !strings.Contains(rec.Body.String(), `"mailboxes"`) {
+		t.Errorf("a bad mailboxes choice: %s", rec.Body)
+	}
+	h.expect(t, http.StatusNoContent, h.admin, "DELETE", path+"?mailboxes=delete", "")
 	h.expect(t, http.StatusNotFound, h.admin, "GET", path, "")
 	h.expect(t, http.StatusNotFound, h.admin, "PATCH", path, `{"name":"Gone"}`)
 	h.expect(t, http.StatusNotFound, h.admin, "DELETE", path, "")

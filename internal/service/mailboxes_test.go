@@ -297,3 +297,38 @@ func TestMailboxServiceChangeAndUnspecifiedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Deleting a user keeps their user mailboxes switched off and without an
+// owner, or deletes them with their mail when asked.
+func TestDeleteUserMailboxes(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	gmail := serviceID(t, env, "gmail")
+	mailboxOf := func(login string) (int64, int64) {
+		t.Helper()
+		owner := env.AddUser(t, login, "password-"+login, store.RoleUser)
+		m, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("imap"), Name: ptr(login + " mail"), ServiceID: &gmail,
+			OwnerID: &owner.User.ID, Login: ptr(login), Password: ptr("imap-password")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return owner.User.ID, m.ID
+	}
+
+	kept, keptBox := mailboxOf("kept")
+	if err := env.Service.DeleteUser(ctx, env.Admin, kept, service.DeleteUserOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := env.Store.MailboxByID(ctx, keptBox)
+	if err != nil || m.Active || m.OwnerID != 0 {
+		t.Errorf("kept mailbox: %+v, %v (want switched off, no owner)", m, err)
+	}
+
+	gone, goneBox := mailboxOf("gone")
+	if err := env.Service.DeleteUser(ctx, env.Admin, gone, service.DeleteUserOptions{DeleteMailboxes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Store.MailboxByID(ctx, goneBox); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("mailbox of a user deleted with their mailboxes: %v", err)
+	}
+}

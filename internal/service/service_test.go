@@ -68,7 +68,7 @@ func TestRolesOnSitesUsersSettings(t *testing.T) {
 		if _, err := env.Service.UpdateSettings(ctx, actor, service.SettingsInput{LogKeepDays: ptr(30)}); !errors.Is(err, service.ErrForbidden) {
 			t.Errorf("UpdateSettings as %v: %v", actor, err)
 		}
-		if err := env.Service.DeleteUser(ctx, actor, env.Admin.User.ID); !errors.Is(err, service.ErrForbidden) {
+		if err := env.Service.DeleteUser(ctx, actor, env.Admin.User.ID, service.DeleteUserOptions{}); !errors.Is(err, service.ErrForbidden) {
 			t.Errorf("DeleteUser as %v: %v", actor, err)
 		}
 		if _, err := env.Service.CreateUser(ctx, actor, service.UserInput{Login: ptr("new"), Password: ptr("password1")}); !errors.Is(err, service.ErrForbidden) {
@@ -102,7 +102,7 @@ func TestLastAdminIsKept(t *testing.T) {
 	env := servicetest.New(t)
 	ctx := context.Background()
 	id := env.Admin.User.ID
-	if err := env.Service.DeleteUser(ctx, env.Admin, id); !errors.Is(err, service.ErrConflict) {
+	if err := env.Service.DeleteUser(ctx, env.Admin, id, service.DeleteUserOptions{}); !errors.Is(err, service.ErrConflict) {
 		t.Errorf("delete last admin: %v", err)
 	}
 	if _, err := env.Service.UpdateUser(ctx, env.Admin, id, service.UserInput{Role: ptr(store.RoleUser)}); !errors.Is(err, service.ErrConflict) {
@@ -112,7 +112,7 @@ func TestLastAdminIsKept(t *testing.T) {
 		t.Errorf("deactivate last admin: %v", err)
 	}
 	env.AddUser(t, "second", "second-admin", store.RoleAdmin)
-	if err := env.Service.DeleteUser(ctx, env.Admin, id); err != nil {
+	if err := env.Service.DeleteUser(ctx, env.Admin, id, service.DeleteUserOptions{}); err != nil {
 		t.Errorf("delete one of two admins: %v", err)
 	}
 }

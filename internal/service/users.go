@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -246,7 +247,7 @@ func (s *Service) keepOneAdmin(ctx context.Context) error {
 }
 
 // DeleteUser removes a user. The last active admin cannot be removed.
-func (s *Service) DeleteUser(ctx context.Context, actor *Actor, id int64) error {
+func (s *Service) DeleteUser(ctx context.Context, actor *Actor, id int64, options DeleteUserOptions) error {
 	if err := requireAdmin(actor); err != nil {
 		return err
 	}
@@ -259,7 +260,30 @@ func (s *Service) DeleteUser(ctx context.Context, actor *Actor, id int64) error 
 			return err
 		}
 	}
+	owned, err := s.store.OwnedMailboxIDs(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, mailboxID := range owned {
+		if options.DeleteMailboxes {
+			err = s.DeleteMailbox(ctx, actor, mailboxID)
+		} else {
+			err = s.store.SetMailboxActive(ctx, mailboxID, false)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("mailbox %d of user %d: %w", mailboxID, id, err)
+		}
+	}
 	return s.store.DeleteUser(ctx, id)
+}
+
+// DeleteUserOptions says what becomes of a deleted user's user mailboxes:
+// they hold the mail of the person's own accounts.
+type DeleteUserOptions struct {
+	// DeleteMailboxes deletes them with their mail. Otherwise they stay,
+	// switched off (no one is left to sync them for) and without an owner,
+	// for an admin to give to someone else or delete.
+	DeleteMailboxes bool
 }
 
 // OwnedMailboxCount says how many user mailboxes a user owns, for the

@@ -378,10 +378,18 @@ func summaryOf(fieldErrors map[string]string, order ...string) []summaryItem {
 // stays deliberate, without JavaScript.
 type confirmData struct {
 	Question string
-	Note     string // what else the delete touches, when anything
-	Action   string // where the confirming form posts
-	Cancel   string // where "Cancel" goes
-	Error    string // why a confirmed delete did not happen
+	Note     string         // what else the delete touches, when anything
+	Option   *confirmOption // a choice that goes with the delete, when there is one
+	Action   string         // where the confirming form posts
+	Cancel   string         // where "Cancel" goes
+	Error    string         // why a confirmed delete did not happen
+}
+
+// confirmOption is a checkbox on a confirmation page ("also delete ..."),
+// sent as Name=yes when ticked.
+type confirmOption struct {
+	Name  string
+	Label string
 }
 
 // formValue gives a trimmed form field.

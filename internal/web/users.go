@@ -252,6 +252,7 @@ func (s *server) confirmDeleteUser(w http.ResponseWriter, r *http.Request, sessi
 	}
 	if owned > 0 {
 		confirm.Note = i18n.Default.T(data.Lang, "confirm.delete_user_mailboxes", owned)
+		confirm.Option = &confirmOption{Name: "delete_mailboxes", Label: i18n.Default.T(data.Lang, "confirm.delete_user_mailboxes_too", owned)}
 	}
 	data.Content = confirm
 	s.render(w, r, status, "confirm", data)
@@ -267,7 +268,7 @@ func (s *server) deleteUser(w http.ResponseWriter, r *http.Request, session *ser
 		s.confirmDeleteUser(w, r, session, id, http.StatusOK, "")
 		return
 	}
-	err := s.svc.DeleteUser(r.Context(), session.Actor, id)
+	err := s.svc.DeleteUser(r.Context(), session.Actor, id, service.DeleteUserOptions{DeleteMailboxes: formValue(r, "delete_mailboxes") == "yes"})
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		s.confirmDeleteUser(w, r, session, id, http.StatusConflict, fieldErrors[""])
 	}) {

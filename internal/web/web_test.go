@@ -660,12 +660,28 @@ func TestUsers(t *testing.T) {
 	}
 	r = b.get(location + "/delete")
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Delete the user anna?", "Their user mailboxes (1) and the mail in them stay, without an owner")
+	wantBody(t, r, "Delete the user anna?", "Their user mailboxes (1) hold the mail of their own accounts",
+		`<input type="checkbox" name="delete_mailboxes" value="yes"> Also delete their 1 user mailboxes and the mail in them`)
 
 	r = b.postForm(location+"/delete", url.Values{"confirm": {"yes"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if _, err := ts.env.Store.UserByLogin(context.Background(), "anna"); err == nil {
 		t.Fatal("user not deleted")
+	}
+	// Without the tick her mailbox stays, switched off and without an owner.
+	page, err := ts.env.Store.Mailboxes(context.Background(), store.MailboxFilter{Name: "Anna's mail"}, store.MailboxSort{}, "", 10)
+	if err != nil || len(page.Items) != 1 || page.Items[0].Active || page.Items[0].OwnerID != 0 {
+		t.Fatalf("Anna's mailbox after deleting her: %+v, %v", page.Items, err)
+	}
+	// With the tick, a user's mailboxes go with them.
+	bert := ts.addUser(t, "bert", store.RoleUser).User.ID
+	if _, err := ts.env.Service.CreateMailbox(context.Background(), ts.env.Admin, service.MailboxInput{Type: new("imap"), Name: new("Bert's mail"),
+		ServiceID: &services[0].ID, OwnerID: &bert, Server: new("imap.example.com"), Login: new("bert"), Password: new("imap-password")}); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, b.postForm("/users/"+strconv.FormatInt(bert, 10)+"/delete", url.Values{"confirm": {"yes"}, "delete_mailboxes": {"yes"}}), http.StatusSeeOther)
+	if page, err := ts.env.Store.Mailboxes(context.Background(), store.MailboxFilter{Name: "Bert's mail"}, store.MailboxSort{}, "", 10); err != nil || len(page.Items) != 0 {
+		t.Fatalf("Bert's mailbox after deleting him with it: %+v, %v", page.Items, err)
 	}
 	// The last admin stays.
 	r = b.postForm("/users/1/delete", url.Values{"confirm": {"yes"}})
