@@ -552,6 +552,25 @@ func TestHostileDuplicateUIDL(t *testing.T) {
 	}
 }
 
+// fetchTwiceWithoutUIDL makes a mailbox on a server without UIDL that
+// holds three messages and fetches it twice: the first fetch stores the
+// three, the second nothing (they are recognised by their content).
+func (h *hostileEnv) fetchTwiceWithoutUIDL(t *testing.T, server *fakePOP3, deleteAfter bool) int64 {
+	t.Helper()
+	server.noUIDL = true
+	id := h.mailbox(t, server, deleteAfter)
+	if got := h.check(t, id); got.Error != "" || got.Received != 3 {
+		t.Fatalf("first fetch: %+v", got)
+	}
+	if got := h.check(t, id); got.Error != "" || got.Received != 0 {
+		t.Errorf("second fetch: %+v, want nothing new", got)
+	}
+	if subjects := strings.Join(h.subjects(t, id), ","); subjects != wantSubjects(3) {
+		t.Errorf("stored %q", subjects)
+	}
+	return id
+}
+
 // TestHostileNoUIDL: a server without UIDL. Messages are stored once; a
 // second fetch keeping them on the server stores nothing new (they are
 // recognised by their content); with delete after receipt they are
@@ -561,17 +580,7 @@ func TestHostileNoUIDL(t *testing.T) {
 		t.Run(fmt.Sprintf("delete=%v", deleteAfter), func(t *testing.T) {
 			h := newHostileEnv(t)
 			server := newFakePOP3(t, fakeMessages(3, false)...)
-			server.noUIDL = true
-			id := h.mailbox(t, server, deleteAfter)
-			if got := h.check(t, id); got.Error != "" || got.Received != 3 {
-				t.Fatalf("first fetch: %+v", got)
-			}
-			if got := h.check(t, id); got.Error != "" || got.Received != 0 {
-				t.Errorf("second fetch: %+v, want nothing new", got)
-			}
-			if subjects := strings.Join(h.subjects(t, id), ","); subjects != wantSubjects(3) {
-				t.Errorf("stored %q", subjects)
-			}
+			h.fetchTwiceWithoutUIDL(t, server, deleteAfter)
 			want := 3
 			if deleteAfter {
 				want = 0
@@ -660,17 +669,7 @@ func TestHostileNoUIDLLarge(t *testing.T) {
 			h := newHostileEnv(t)
 			messages, raw, attachment := largeFakeMessages(t, false)
 			server := newFakePOP3(t, messages...)
-			server.noUIDL = true
-			id := h.mailbox(t, server, deleteAfter)
-			if got := h.check(t, id); got.Error != "" || got.Received != 3 {
-				t.Fatalf("first fetch: %+v", got)
-			}
-			if got := h.check(t, id); got.Error != "" || got.Received != 0 {
-				t.Errorf("second fetch: %+v, want nothing new", got)
-			}
-			if subjects := strings.Join(h.subjects(t, id), ","); subjects != wantSubjects(3) {
-				t.Errorf("stored %q", subjects)
-			}
+			id := h.fetchTwiceWithoutUIDL(t, server, deleteAfter)
 			checkLarge(t, h.env, id, "M02", raw, attachment)
 			known, err := h.env.Store.KnownUIDs(context.Background(), id, "")
 			if err != nil {

@@ -20,13 +20,15 @@ func (r *recorder) Record(_ context.Context, entries ...store.LogEntry) {
 	r.entries = append(r.entries, entries...)
 }
 
-func TestDeliverBatch(t *testing.T) {
+// newStore opens a fresh SQLite store with one site and one mailbox.
+func newStore(t *testing.T) (*store.Store, store.Mailbox) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "pochta.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	site := store.Site{Code: "s1", Name: "s1"}
 	if err := st.CreateSite(ctx, &site); err != nil {
 		t.Fatal(err)
@@ -35,6 +37,12 @@ func TestDeliverBatch(t *testing.T) {
 	if err := st.CreateMailbox(ctx, &mailbox); err != nil {
 		t.Fatal(err)
 	}
+	return st, mailbox
+}
+
+func TestDeliverBatch(t *testing.T) {
+	ctx := context.Background()
+	st, mailbox := newStore(t)
 	one := []byte("From: a@example.com\r\nSubject: one\r\n\r\nhello\r\n")
 	broken := []byte("Subject: broken\nContent-Type: multipart/mixed\n\nno boundary\n")
 	items := []intake.Item{{Raw: one}, {Raw: broken}, {Raw: bytes.Clone(one), UID: &store.UID{UID: "u1"}}}
@@ -74,19 +82,7 @@ func TestDeliverBatch(t *testing.T) {
 // has them, and is said in each reader's language.
 func TestReceiveLineOrigins(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "pochta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	site := store.Site{Code: "s1", Name: "s1"}
-	if err := st.CreateSite(ctx, &site); err != nil {
-		t.Fatal(err)
-	}
-	mailbox := store.Mailbox{SiteID: site.ID, Type: store.MailboxSMTP, Active: true, Name: "box", Port: 2525}
-	if err := st.CreateMailbox(ctx, &mailbox); err != nil {
-		t.Fatal(err)
-	}
+	st, mailbox := newStore(t)
 	tests := []struct{ origin, english, russian string }{
 		{"POP3", "Receiving mail: m0 (43 B) via POP3", "Получение письма: m0 (43 Б) по POP3"},
 		{"import", "Receiving mail: m1 (43 B) by import", "Получение письма: m1 (43 Б) при импорте"},
