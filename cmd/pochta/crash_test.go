@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -192,6 +193,25 @@ func kicker(base func() string, mailboxID int64) (stop func()) {
 	}
 }
 
+// killDuringFetch waits for the next fetch of user's mailbox to start in
+// the Pochta process (a new Dovecot login), lets it run for delay, and
+// kills the process with SIGKILL.
+func killDuringFetch(t *testing.T, dovecot *testpeer.DovecotServer, user string, command *exec.Cmd, deadline time.Time, kill int, delay time.Duration) {
+	t.Helper()
+	before := logins(dovecot, user)
+	for logins(dovecot, user) == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("kill %d: no fetch started in time", kill)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(delay)
+	if err := command.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	command.Wait()
+}
+
 // TestCrashDuringFetch kills "pochta serve" with SIGKILL at 20 random
 // moments of a fetch of 500 messages with delete after receipt, restarting
 // it on the same SQLite data folder each time (default durability). At the
@@ -230,19 +250,7 @@ func TestCrashDuringFetch(t *testing.T) {
 	deadline := time.Now().Add(150 * time.Second)
 	inProgress := 0
 	for kill := 1; kill <= kills; kill++ {
-		// Wait for a fetch to start in this process: a new login.
-		before := logins(dovecot, "crash")
-		for logins(dovecot, "crash") == before {
-			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: no fetch started in time", kill)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(50+random.IntN(651)) * time.Millisecond)
-		if err := command.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		command.Wait()
+		killDuringFetch(t, dovecot, "crash", command, deadline, kill, time.Duration(50+random.IntN(651))*time.Millisecond)
 		if onServer(dovecot, "crash") > 0 {
 			inProgress++
 		}
@@ -317,18 +325,7 @@ func TestCrashDuringLargeFetch(t *testing.T) {
 	t.Logf("random seed %d", seed)
 	deadline := time.Now().Add(120 * time.Second)
 	for kill := 1; kill <= kills && onServer(dovecot, user) > 0; kill++ {
-		before := logins(dovecot, user)
-		for logins(dovecot, user) == before {
-			if time.Now().After(deadline) {
-				t.Fatalf("kill %d: no fetch started in time", kill)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(20+random.IntN(400)) * time.Millisecond)
-		if err := command.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		command.Wait()
+		killDuringFetch(t, dovecot, user, command, deadline, kill, time.Duration(20+random.IntN(400))*time.Millisecond)
 		command, base0, _ = startServer(t, binary, env, "--data", data)
 		base.Store(base0)
 		if ids, err := storedMessageIDs(context.Background(), base0, mailboxID); err == nil {

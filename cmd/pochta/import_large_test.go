@@ -49,14 +49,7 @@ func testImportLarge(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	defer pochta.Close()
-	sites, err := pochta.Store.Sites(ctx)
-	if err != nil || len(sites) == 0 {
-		t.Fatalf("sites: %v, %v", sites, err)
-	}
-	mailbox := store.Mailbox{SiteID: sites[0].ID, Type: store.MailboxSMTP, Active: true, Name: "import", Port: 2525}
-	if err := pochta.Store.CreateMailbox(ctx, &mailbox); err != nil {
-		t.Fatal(err)
-	}
+	mailbox := importMailbox(t, pochta.Store)
 
 	dir := t.TempDir()
 	big, bigAttachment := testmail.Large(1, "big alone", 9<<20+12345)

@@ -27,14 +27,7 @@ func importSetup(t *testing.T) (string, int64) {
 		t.Fatal(err)
 	}
 	defer pochta.Close()
-	sites, err := pochta.Store.Sites(ctx)
-	if err != nil || len(sites) == 0 {
-		t.Fatalf("sites: %v, %v", sites, err)
-	}
-	mailbox := store.Mailbox{SiteID: sites[0].ID, Type: store.MailboxSMTP, Active: true, Name: "import", Port: 2525}
-	if err := pochta.Store.CreateMailbox(ctx, &mailbox); err != nil {
-		t.Fatal(err)
-	}
+	mailbox := importMailbox(t, pochta.Store)
 	return data, mailbox.ID
 }
 
@@ -211,4 +204,20 @@ func TestSplitMbox(t *testing.T) {
 
 func bufioReader(text string) *bufio.Reader {
 	return bufio.NewReaderSize(strings.NewReader(text), 64<<10)
+}
+
+// importMailbox makes the SMTP mailbox the import tests import into, on
+// the first site.
+func importMailbox(t *testing.T, st *store.Store) store.Mailbox {
+	t.Helper()
+	ctx := context.Background()
+	sites, err := st.Sites(ctx)
+	if err != nil || len(sites) == 0 {
+		t.Fatalf("sites: %v, %v", sites, err)
+	}
+	mailbox := store.Mailbox{SiteID: sites[0].ID, Type: store.MailboxSMTP, Active: true, Name: "import", Port: 2525}
+	if err := st.CreateMailbox(ctx, &mailbox); err != nil {
+		t.Fatal(err)
+	}
+	return mailbox
 }
