@@ -1,0 +1,543 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// InsertMessage stores a message, its source, attachments and full-text
+// entry, and its server UID, in one transaction: when it returns nil, all of
+// it is durable. A byte-identical source already in the same mailbox is not
+// stored again: the existing message's ID comes back with duplicate true
+// (and the UID is still recorded, so that a fetcher skips it next time).
+func (s *Store) InsertMessage(ctx context.Context, m *NewMessage) (id int64, duplicate bool, err error) {
+	results, err := s.InsertMessages(ctx, []*NewMessage{m})
+	if err != nil {
+		return 0, false, err
+	}
+	if results[0].Err != nil {
+		return 0, false, results[0].Err
+	}
+	return results[0].ID, results[0].Duplicate, nil
+}
+
+// InsertResult is what [Store.InsertMessages] did with one message.
+type InsertResult struct {
+	ID        int64
+	Duplicate bool
+	// Err is set when this message alone was refused before the
+	// transaction (ErrInvalidText); the others of the batch are stored.
+	Err error
+}
+
+// InsertMessages stores a batch of messages in one transaction, each as
+// [Store.InsertMessage] would: a byte-identical source already in the same
+// mailbox, or earlier in the same batch, is a duplicate, and UIDs are
+// recorded. When it returns a nil error every message whose result has no
+// Err is durable; when it returns an error, none of the batch is stored.
+// One commit for many messages is what makes a bulk import fast: with
+// synchronous=FULL each commit waits for the disk.
+func (s *Store) InsertMessages(ctx context.Context, ms []*NewMessage) ([]InsertResult, error) {
+	return s.InsertMessagesLogged(ctx, ms, nil)
+}
+
+// InsertMessagesLogged is [Store.InsertMessages] that also writes the work
+// log lines that log makes of the results, in the same transaction: one
+// commit (one disk sync) for a batch and its log rather than two.
+func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log func([]InsertResult) []LogEntry) ([]InsertResult, error) {
+	results := make([]InsertResult, len(ms))
+	for i, m := range ms {
+		if err := s.prepareMessage(m); err != nil {
+			results[i].Err = fmt.Errorf("insert message into mailbox %d: %w", m.MailboxID, err)
+			continue
+		}
+		m.CompressSource()
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		statements := &messageStatements{store: s, tx: tx, uids: map[uidKey]int64{}, added: map[int64]*mailboxCounts{}}
+		defer statements.close()
+		if s.dialect == SQLite && len(ms) > 1 {
+			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+				return err
+			}
+		}
+		if err := statements.loadHashes(ctx, ms, results); err != nil {
+			return err
+		}
+		if err := statements.reserveIDs(ctx, ms, results); err != nil {
+			return err
+		}
+		for i, m := range ms {
+			if results[i].Err != nil {
+				continue
+			}
+			id, duplicate, err := s.insertOne(ctx, statements, m, m.compressed)
+			if err != nil {
+				return err
+			}
+			results[i].ID, results[i].Duplicate = id, duplicate
+		}
+		if err := statements.writeRows(ctx); err != nil {
+			return err
+		}
+		if err := s.adjustCounts(ctx, tx, statements.added); err != nil {
+			return err
+		}
+		if log != nil {
+			if err := s.insertLog(ctx, tx, log(results)); err != nil {
+				return err
+			}
+		}
+		// The full-text rows last: any other statement after them would
+		// make FTS5 write its pending terms as a segment of their own.
+		return s.indexBatch(ctx, statements)
+	})
+	if err != nil {
+		mailbox := int64(0)
+		if len(ms) > 0 {
+			mailbox = ms[0].MailboxID
+		}
+		return nil, fmt.Errorf("insert messages into mailbox %d: %w", mailbox, mapError(err))
+	}
+	for i, m := range ms {
+		if results[i].Err == nil {
+			m.ID = results[i].ID
+		}
+	}
+	return results, nil
+}
+
+// prepareMessage fills defaults and refuses text the backends would not
+// store alike.
+func (s *Store) prepareMessage(m *NewMessage) error {
+	if m.RawSHA256 == "" {
+		m.RawSHA256 = RawHash(m.Raw)
+	}
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = s.clock()
+	}
+	if m.Date.IsZero() {
+		m.Date = m.ReceivedAt
+	}
+	if m.Spam == "" {
+		m.Spam = "unknown"
+	}
+	if m.Priority == 0 {
+		m.Priority = 3
+	}
+	texts := []any{m.MessageID, m.InReplyTo, strings.Join(m.References, " "), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc,
+		m.Text, strings.Join(m.ParseErrors, "\n")}
+	if !m.SaveSource {
+		// Stored only when the source is not (the text also goes to the
+		// full-text index, so it is checked either way).
+		texts = append(texts, m.Header, m.HTML)
+	}
+	for _, a := range m.Attachments {
+		texts = append(texts, a.Filename, a.ContentType, a.ContentID)
+	}
+	return checkText(texts)
+}
+
+// messageStatements are the statements of one insert transaction, prepared
+// once for the batch.
+type messageStatements struct {
+	store    *Store
+	tx       *sql.Tx
+	prepared map[string]*sql.Stmt
+	indexed  []*NewMessage // new messages whose full-text rows are still to be written
+	// hashes are the sources already in the batch's mailboxes, and those the
+	// batch adds: the duplicate check, with one query per batch.
+	hashes map[hashKey]int64
+	ids    []int64 // PostgreSQL: message IDs reserved for the batch
+	// sources (message ID, compressed source pairs) and uids are written
+	// many rows a statement after the batch's messages (writeRows): one
+	// statement per row was a sixth of a fetch's commit.
+	sources []any
+	uids    map[uidKey]int64
+	// added counts the batch's new messages per mailbox, for the
+	// mailbox's counts.
+	added map[int64]*mailboxCounts
+}
+
+// rowsPerStatement bounds the rows of one multi-row INSERT.
+const rowsPerStatement = 64
+
+// writeRows writes the sources and UIDs the batch collected.
+func (p *messageStatements) writeRows(ctx context.Context) error {
+	for start := 0; start < len(p.sources); start += 2 * rowsPerStatement {
+		chunk := p.sources[start:min(start+2*rowsPerStatement, len(p.sources))]
+		query := `INSERT INTO message_sources (message_id, kind, compression, data) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, 'source', 'zstd', ?), ", len(chunk)/2), ", ")
+		if err := p.exec(ctx, query, chunk...); err != nil {
+			return fmt.Errorf("insert sources: %w", err)
+		}
+	}
+	p.sources = nil
+	now := micros(p.store.clock())
+	args := make([]any, 0, 5*min(len(p.uids), rowsPerStatement))
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		query := `INSERT INTO mailbox_uids (mailbox_id, folder, uid, message_id, created_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(args)/5), ", ") +
+			` ON CONFLICT (mailbox_id, folder, uid) DO UPDATE SET message_id = excluded.message_id`
+		err := p.exec(ctx, query, args...)
+		args = args[:0]
+		return err
+	}
+	// Each UID once (a map): PostgreSQL refuses a statement that updates
+	// one row twice.
+	for key, id := range p.uids {
+		args = append(args, key.mailbox, key.uid.Folder, key.uid.UID, id, now)
+		if len(args) == 5*rowsPerStatement {
+			if err := flush(); err != nil {
+				return fmt.Errorf("record uids: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("record uids: %w", err)
+	}
+	p.uids = map[uidKey]int64{}
+	return nil
+}
+
+// hashPrefix is the part of a source hash the duplicate index holds.
+func hashPrefix(hash string) string { return hash[:min(len(hash), 16)] }
+
+type hashKey struct {
+	mailbox int64
+	hash    string
+}
+
+// loadHashes finds which of the batch's sources its mailboxes already hold.
+func (p *messageStatements) loadHashes(ctx context.Context, ms []*NewMessage, results []InsertResult) error {
+	p.hashes = map[hashKey]int64{}
+	wanted := map[int64][]any{}
+	seen := map[hashKey]bool{}
+	for i, m := range ms {
+		key := hashKey{m.MailboxID, m.RawSHA256}
+		if results[i].Err != nil || seen[key] {
+			continue
+		}
+		seen[key] = true
+		wanted[m.MailboxID] = append(wanted[m.MailboxID], m.RawSHA256)
+	}
+	for mailbox, hashes := range wanted {
+		for start := 0; start < len(hashes); start += 500 {
+			chunk := hashes[start:min(start+500, len(hashes))]
+			// The index holds the first 16 hex digits of each hash (64
+			// bits: as selective, a third of the space); the full hash
+			// is compared on the rows found.
+			prefixes := make([]any, len(chunk))
+			for i, hash := range chunk {
+				prefixes[i] = hashPrefix(hash.(string))
+			}
+			rows, err := p.tx.QueryContext(ctx, p.store.rebind(`SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = ? AND substr(raw_sha256, 1, 16) IN (`+
+				placeholders(len(chunk))+`) GROUP BY raw_sha256`), append([]any{mailbox}, prefixes...)...)
+			if err != nil {
+				return fmt.Errorf("duplicate check: %w", err)
+			}
+			for rows.Next() {
+				var hash string
+				var id int64
+				if err := rows.Scan(&hash, &id); err != nil {
+					rows.Close()
+					return err
+				}
+				if seen[hashKey{mailbox, hash}] {
+					p.hashes[hashKey{mailbox, hash}] = id
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reserveIDs takes message IDs from the PostgreSQL sequence for the batch in
+// one query, so that each message is one INSERT with its thread and search
+// vector rather than an INSERT and two UPDATEs.
+func (p *messageStatements) reserveIDs(ctx context.Context, ms []*NewMessage, results []InsertResult) error {
+	n := 0
+	for i := range ms {
+		if results[i].Err == nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if p.store.dialect == SQLite {
+		// The transaction holds SQLite's write lock (BEGIN IMMEDIATE): the
+		// next IDs are ours. AUTOINCREMENT never reuses an ID, so start
+		// after the larger of the sequence and the largest ID.
+		var last int64
+		err := p.tx.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+			COALESCE((SELECT MAX(id) FROM messages), 0))`).Scan(&last)
+		if err != nil {
+			return fmt.Errorf("reserve message ids: %w", err)
+		}
+		for i := range n {
+			p.ids = append(p.ids, last+1+int64(i))
+		}
+		return nil
+	}
+	rows, err := p.tx.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return fmt.Errorf("reserve message ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		p.ids = append(p.ids, id)
+	}
+	return rows.Err()
+}
+
+func (p *messageStatements) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if stmt, ok := p.prepared[query]; ok {
+		return stmt, nil
+	}
+	stmt, err := p.tx.PrepareContext(ctx, p.store.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if p.prepared == nil {
+		p.prepared = map[string]*sql.Stmt{}
+	}
+	p.prepared[query] = stmt
+	return stmt, nil
+}
+
+func (p *messageStatements) exec(ctx context.Context, query string, args ...any) error {
+	stmt, err := p.get(ctx, query)
+	if err != nil {
+		return err
+	}
+	_, err = stmt.ExecContext(ctx, args...)
+	return err
+}
+
+func (p *messageStatements) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	stmt, err := p.get(ctx, query)
+	if err != nil {
+		// A *sql.Row cannot be made with an error; run it unprepared so
+		// that the error surfaces from Scan.
+		return p.tx.QueryRowContext(ctx, p.store.rebind(query), args...)
+	}
+	return stmt.QueryRowContext(ctx, args...)
+}
+
+func (p *messageStatements) close() {
+	for _, stmt := range p.prepared {
+		stmt.Close()
+	}
+}
+
+func (s *Store) insertOne(ctx context.Context, tx *messageStatements, m *NewMessage, compressed []byte) (id int64, duplicate bool, err error) {
+	key := hashKey{m.MailboxID, m.RawSHA256}
+	if known, ok := tx.hashes[key]; ok {
+		id, duplicate = known, true
+	} else {
+		if id, err = s.insertMessageRows(ctx, tx, m, compressed); err != nil {
+			return 0, false, err
+		}
+		tx.hashes[key] = id
+		counts := tx.added[m.MailboxID]
+		if counts == nil {
+			counts = &mailboxCounts{}
+			tx.added[m.MailboxID] = counts
+		}
+		counts.total++
+		if !m.Read {
+			counts.unread++
+		}
+	}
+	if m.UID != nil {
+		tx.uids[uidKey{m.MailboxID, *m.UID}] = id
+	}
+	return id, duplicate, nil
+}
+
+func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m *NewMessage, compressed []byte) (int64, error) {
+	threadID, err := s.findThread(ctx, tx, m)
+	if err != nil {
+		return 0, err
+	}
+	parseErrors := strings.Join(m.ParseErrors, "\n")
+	query := `INSERT INTO messages (mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
+		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
+		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	var id int64
+	if len(tx.ids) > 0 {
+		// With the ID known up front, the thread of a new conversation
+		// and (PostgreSQL) the search vector go into the one INSERT:
+		// updating a row afterwards rewrites all of it.
+		id, tx.ids = tx.ids[0], tx.ids[1:]
+		if threadID == 0 {
+			threadID = id
+		}
+		args := []any{id, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
+			threadID, m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
+			m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
+			len(m.Attachments)}
+		query = `INSERT INTO messages (id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
+		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
+		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if s.dialect == Postgres {
+			query = strings.Replace(query, "attachment_count)", "attachment_count, search)", 1)
+			query = strings.TrimSuffix(query, ")") + ", CAST(? AS tsvector))"
+			args = append(args, tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()))
+		}
+		if err := tx.exec(ctx, query, args...); err != nil {
+			return 0, fmt.Errorf("insert message: %w", err)
+		}
+		m.ID = id
+		if s.dialect == SQLite {
+			tx.indexed = append(tx.indexed, m)
+		}
+		return id, s.insertMessageParts(ctx, tx, m, compressed)
+	}
+	err = tx.queryRow(ctx, query, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
+		optionalID(threadID), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
+		m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
+		len(m.Attachments)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert message: %w", err)
+	}
+	m.ID = id
+	if threadID == 0 {
+		if err := tx.exec(ctx, `UPDATE messages SET thread_id = id WHERE id = ?`, id); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.insertMessageParts(ctx, tx, m, compressed); err != nil {
+		return 0, err
+	}
+	if s.dialect == SQLite {
+		// The full-text rows go in after the whole batch (indexBatch).
+		tx.indexed = append(tx.indexed, m)
+	} else {
+		err = tx.exec(ctx, `UPDATE messages SET search = CAST(? AS tsvector) WHERE id = ?`,
+			tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()), id)
+		if err != nil {
+			return 0, fmt.Errorf("index message: %w", err)
+		}
+	}
+	return id, nil
+}
+
+// insertMessageParts stores a new message's source (or, when the source is
+// not kept, its content) and attachments.
+func (s *Store) insertMessageParts(ctx context.Context, tx *messageStatements, m *NewMessage, compressed []byte) error {
+	id := m.ID
+	switch {
+	case m.SaveSource && m.CompressedSource != nil:
+		source, err := m.CompressedSource()
+		if err != nil {
+			return fmt.Errorf("read spooled source: %w", err)
+		}
+		if err := tx.insertChunked(ctx, sourceBlobs, id, source, `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'source', 'zstd', ?)`); err != nil {
+			return fmt.Errorf("insert source: %w", err)
+		}
+	case m.SaveSource && len(compressed) <= ChunkSize:
+		// The common case: one value, no chunking buffers.
+		tx.sources = append(tx.sources, id, compressed)
+	case m.SaveSource:
+		if err := tx.insertChunked(ctx, sourceBlobs, id, bytes.NewReader(compressed), `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'source', 'zstd', ?)`); err != nil {
+			return fmt.Errorf("insert source: %w", err)
+		}
+	default:
+		content, err := json.Marshal(m.Content)
+		if err != nil {
+			return fmt.Errorf("encode content: %w", err)
+		}
+		if err := tx.exec(ctx, `INSERT INTO message_sources (message_id, kind, compression, data) VALUES (?, 'text', 'zstd', ?)`,
+			id, sourceEncoder.EncodeAll(content, nil)); err != nil {
+			return fmt.Errorf("insert content: %w", err)
+		}
+	}
+	for _, a := range m.Attachments {
+		if a.Body != nil && !a.Dropped {
+			var attachmentID int64
+			body := a.Body()
+			first, err := firstChunk(body)
+			if err != nil {
+				return fmt.Errorf("read attachment %q: %w", a.Filename, err)
+			}
+			err = tx.queryRow(ctx, `INSERT INTO attachments (message_id, filename, content_type, size, content_id, data, dropped) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				id, a.Filename, a.ContentType, a.Size, a.ContentID, first, false).Scan(&attachmentID)
+			if err != nil {
+				return fmt.Errorf("insert attachment: %w", err)
+			}
+			if err := tx.writeChunks(ctx, attachmentBlobs, attachmentID, body); err != nil {
+				return fmt.Errorf("insert attachment %q: %w", a.Filename, err)
+			}
+			continue
+		}
+		var data any
+		if !a.Dropped {
+			data = a.Data
+			if a.Data == nil {
+				data = []byte{}
+			}
+		}
+		if err := tx.exec(ctx, `INSERT INTO attachments (message_id, filename, content_type, size, content_id, data, dropped) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			id, a.Filename, a.ContentType, a.Size, a.ContentID, data, a.Dropped); err != nil {
+			return fmt.Errorf("insert attachment: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertChunked inserts the owner row of a value read from r (query takes
+// the owner's ID and chunk 0) and then the value's other chunks.
+func (p *messageStatements) insertChunked(ctx context.Context, kind blobKind, owner int64, r io.Reader, query string) error {
+	first, err := firstChunk(r)
+	if err != nil {
+		return err
+	}
+	if err := p.exec(ctx, query, owner, first); err != nil {
+		return err
+	}
+	return p.writeChunks(ctx, kind, owner, r)
+}
+
+// findThread gives the thread of the first earlier message of the mailbox
+// that this one answers or references, or 0 for a new thread.
+func (s *Store) findThread(ctx context.Context, tx *messageStatements, m *NewMessage) (int64, error) {
+	parents := append([]string{}, m.References...)
+	if m.InReplyTo != "" {
+		parents = append(parents, m.InReplyTo)
+	}
+	for i := len(parents) - 1; i >= 0; i-- { // the nearest parent first
+		if parents[i] == "" {
+			continue
+		}
+		var thread sql.NullInt64
+		// "+mailbox_id" keeps either planner on messages_msgid: a
+		// Message-ID names a few messages, a mailbox may hold millions.
+		err := tx.queryRow(ctx, `SELECT thread_id FROM messages WHERE message_id = ? AND +mailbox_id = ? ORDER BY id LIMIT 1`, parents[i], m.MailboxID).Scan(&thread)
+		if err == nil && thread.Valid {
+			return thread.Int64, nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("find thread: %w", err)
+		}
+	}
+	return 0, nil
+}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MessageFilter narrows [Store.Messages]. Zero fields do not filter.
+type MessageFilter struct {
+	IDs        []int64
+	MailboxIDs []int64 // any of these; a non-nil empty slice matches nothing
+	Query      string  // full text over subject, addresses and body
+	From       string  // words in the sender (from, reply-to)
+	To         string  // words in the recipients (to, cc, bcc)
+	Subject    string  // words in the subject
+	Text       string  // words in the body
+	Spam       string  // "yes", "no", "unknown"
+	Read       *bool
+	Since      time.Time
+	Until      time.Time
+}
+
+// MessageSort orders [Store.Messages].
+type MessageSort struct {
+	Column    string // "date" (default), "received_at", "size", "id"
+	Ascending bool
+}
+
+var messageSortColumns = map[string]string{"date": "m.date", "received_at": "m.received_at", "size": "m.size", "id": "m.id"}
+
+// MessagePage is one page of messages.
+type MessagePage struct {
+	Items      []Message
+	NextCursor string
+}
+
+func encodeMessageCursor(value, id int64) string {
+	raw, _ := json.Marshal(messageCursor{Value: value, ID: id})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// MessageCursor is the cursor of a list ordered by column that continues
+// right after m: the next page of [Store.Messages] starts at the message
+// that follows m (the previous one, with the order reversed).
+func MessageCursor(m Message, column string) string {
+	value := micros(m.Date)
+	switch column {
+	case "received_at":
+		value = micros(m.ReceivedAt)
+	case "size":
+		value = m.Size
+	case "id":
+		value = m.ID
+	}
+	return encodeMessageCursor(value, m.ID)
+}
+
+type messageCursor struct {
+	Value int64 `json:"v"`
+	ID    int64 `json:"id"`
+}
+
+// Messages lists a page of messages, newest first by default. Paging is by
+// keyset (sort value, id), so a deep page costs what the first does.
+func (s *Store) Messages(ctx context.Context, filter MessageFilter, order MessageSort, cursor string, limit int) (MessagePage, error) {
+	var page MessagePage
+	column, ok := messageSortColumns[order.Column]
+	if !ok {
+		column = "m.date"
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 50
+	}
+	var where []string
+	var args []any
+	if filter.MailboxIDs != nil {
+		if len(filter.MailboxIDs) == 0 {
+			return page, nil
+		}
+		where = append(where, "m.mailbox_id IN ("+placeholders(len(filter.MailboxIDs))+")")
+		for _, id := range filter.MailboxIDs {
+			args = append(args, id)
+		}
+	}
+	if len(filter.IDs) > 0 {
+		where = append(where, "m.id IN ("+placeholders(len(filter.IDs))+")")
+		for _, id := range filter.IDs {
+			args = append(args, id)
+		}
+	}
+	if filter.Spam != "" {
+		where, args = append(where, "m.spam = ?"), append(args, filter.Spam)
+	}
+	if filter.Read != nil {
+		where, args = append(where, "m.is_read = ?"), append(args, *filter.Read)
+	}
+	if !filter.Since.IsZero() {
+		where, args = append(where, "m.date >= ?"), append(args, micros(filter.Since))
+	}
+	if !filter.Until.IsZero() {
+		where, args = append(where, "m.date < ?"), append(args, micros(filter.Until))
+	}
+	var search []string
+	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
+	var rechecks []any     // PostgreSQL: weight, query pairs for ts_filter
+	for _, part := range []struct{ text, column string }{{filter.Query, ""}, {filter.From, "sender"}, {filter.To, "recipients"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
+		if query := s.ftsQuery(part.text, part.column); query != "" {
+			search = append(search, query)
+			if weight := map[string]string{"subject": "a", "sender": "b", "recipients": "c"}[part.column]; weight != "" && s.dialect == Postgres {
+				rechecks = append(rechecks, "{"+weight+"}", s.ftsQuery(part.text, ""))
+			}
+		}
+	}
+	from := "messages m"
+	if len(search) > 0 {
+		if s.dialect == SQLite {
+			match := strings.Join(search, " AND ")
+			where, args = append(where, "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"), append(args, match)
+			if index := s.walkIndex(ctx, filter, column, match); index != "" {
+				from += " INDEXED BY " + index
+			}
+		} else {
+			// The matches come from the GIN index first, behind a
+			// materialized CTE: left to itself, PostgreSQL walks the date
+			// index and tests every row, hoping to fill the page early,
+			// which for a rare word reads the whole table (2 s at
+			// 1,000,000 messages).
+			searchQuery = strings.Join(search, " & ")
+			where = append(where, "m.id IN (SELECT id FROM hits)")
+		}
+	}
+	direction, compare := "DESC", "<"
+	if order.Ascending {
+		direction, compare = "ASC", ">"
+	}
+	if cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cursor)
+		var position messageCursor
+		if err == nil {
+			err = json.Unmarshal(raw, &position)
+		}
+		if err != nil {
+			return page, fmt.Errorf("messages: %w", ErrBadCursor)
+		}
+		// A row value, so that both backends seek the (column, id) index
+		// to the cursor instead of walking it from the start.
+		where = append(where, "("+column+", m.id) "+compare+" (?, ?)")
+		args = append(args, position.Value, position.ID)
+	}
+	query := `SELECT ` + messageColumns + `, ` + column + ` FROM ` + from
+	if searchQuery != "" {
+		hits := `SELECT id FROM messages WHERE search @@ CAST(? AS tsquery)`
+		for range len(rechecks) / 2 {
+			hits += ` AND ts_filter(search, CAST(? AS "char"[])) @@ CAST(? AS tsquery)`
+		}
+		query = `WITH hits AS MATERIALIZED (` + hits + `) ` + query
+		args = append(append([]any{searchQuery}, rechecks...), args...)
+	}
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + column + " " + direction + ", m.id " + direction + " LIMIT ?"
+	rows, err := s.query(ctx, query, append(args, limit+1)...)
+	if err != nil {
+		return page, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	var sortValues []int64
+	for rows.Next() {
+		var value int64
+		m, err := scanMessage(rows, false, &value)
+		if err != nil {
+			return page, fmt.Errorf("list messages: %w", err)
+		}
+		page.Items, sortValues = append(page.Items, m), append(sortValues, value)
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("list messages: %w", err)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.NextCursor = encodeMessageCursor(sortValues[limit-1], page.Items[limit-1].ID)
+	}
+	return page, nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
