@@ -15,7 +15,7 @@ func (s *Store) adjustCounts(ctx context.Context, tx *sql.Tx, changes map[int64]
 		if change.total == 0 && change.unread == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE mailboxes SET messages_total = messages_total + ?, messages_unread = messages_unread + ? WHERE id = ?`),
+		if _, err := s.execOn(ctx, tx, `UPDATE mailboxes SET messages_total = messages_total + ?, messages_unread = messages_unread + ? WHERE id = ?`,
 			change.total, change.unread, mailbox); err != nil {
 			return fmt.Errorf("mailbox counts: %w", err)
 		}
@@ -30,7 +30,7 @@ func (s *Store) countsOf(ctx context.Context, tx *sql.Tx, ids []any, condition s
 	if condition != "" {
 		query += " AND " + condition
 	}
-	rows, err := tx.QueryContext(ctx, s.rebind(query+` GROUP BY mailbox_id`), append(append([]any{}, ids...), conditionArgs...)...)
+	rows, err := s.queryOn(ctx, tx, query+` GROUP BY mailbox_id`, append(append([]any{}, ids...), conditionArgs...)...)
 	if err != nil {
 		return nil, err
 	}

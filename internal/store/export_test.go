@@ -10,3 +10,6 @@ func SetFrequentMatches(n int) func() {
 	frequentMatches = n
 	return func() { frequentMatches = old }
 }
+
+// MapError is mapError, for tests of driver errors.
+var MapError = mapError

@@ -63,7 +63,7 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 		statements := &messageStatements{store: s, tx: tx, uids: map[uidKey]int64{}, added: map[int64]*mailboxCounts{}}
 		defer statements.close()
 		if s.dialect == SQLite && len(ms) > 1 {
-			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -65536`); err != nil {
+			if _, err := s.execOn(ctx, tx, `PRAGMA cache_size = -65536`); err != nil {
 				return err
 			}
 		}
@@ -240,8 +240,8 @@ func (p *messageStatements) loadHashes(ctx context.Context, ms []*NewMessage, re
 			for i, hash := range chunk {
 				prefixes[i] = hashPrefix(hash.(string))
 			}
-			rows, err := p.tx.QueryContext(ctx, p.store.rebind(`SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = ? AND substr(raw_sha256, 1, 16) IN (`+
-				placeholders(len(chunk))+`) GROUP BY raw_sha256`), append([]any{mailbox}, prefixes...)...)
+			rows, err := p.store.queryOn(ctx, p.tx, `SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = ? AND substr(raw_sha256, 1, 16) IN (`+
+				placeholders(len(chunk))+`) GROUP BY raw_sha256`, append([]any{mailbox}, prefixes...)...)
 			if err != nil {
 				return fmt.Errorf("duplicate check: %w", err)
 			}
@@ -283,7 +283,7 @@ func (p *messageStatements) reserveIDs(ctx context.Context, ms []*NewMessage, re
 		// next IDs are ours. AUTOINCREMENT never reuses an ID, so start
 		// after the larger of the sequence and the largest ID.
 		var last int64
-		err := p.tx.QueryRowContext(ctx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+		err := p.store.queryRowOn(ctx, p.tx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
 			COALESCE((SELECT MAX(id) FROM messages), 0))`).Scan(&last)
 		if err != nil {
 			return fmt.Errorf("reserve message ids: %w", err)
@@ -293,7 +293,7 @@ func (p *messageStatements) reserveIDs(ctx context.Context, ms []*NewMessage, re
 		}
 		return nil
 	}
-	rows, err := p.tx.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)`, n)
+	rows, err := p.store.queryOn(ctx, p.tx, `SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, ?)`, n)
 	if err != nil {
 		return fmt.Errorf("reserve message ids: %w", err)
 	}
@@ -323,7 +323,12 @@ func (p *messageStatements) get(ctx context.Context, query string) (*sql.Stmt, e
 	return stmt, nil
 }
 
+// exec runs a statement of the batch, prepared once per transaction, with
+// the store's text check like every other statement (execOn).
 func (p *messageStatements) exec(ctx context.Context, query string, args ...any) error {
+	if err := checkText(args); err != nil {
+		return err
+	}
 	stmt, err := p.get(ctx, query)
 	if err != nil {
 		return err
@@ -332,12 +337,14 @@ func (p *messageStatements) exec(ctx context.Context, query string, args ...any)
 	return err
 }
 
-func (p *messageStatements) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+// queryRow is exec for a statement that gives one row.
+func (p *messageStatements) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if err := checkText(args); err != nil {
+		return failedRow{err: err}
+	}
 	stmt, err := p.get(ctx, query)
 	if err != nil {
-		// A *sql.Row cannot be made with an error; run it unprepared so
-		// that the error surfaces from Scan.
-		return p.tx.QueryRowContext(ctx, p.store.rebind(query), args...)
+		return failedRow{err: err}
 	}
 	return stmt.QueryRowContext(ctx, args...)
 }

@@ -14,9 +14,9 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	now := s.clock()
 	var got bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		result, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		result, err := s.execOn(ctx, tx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-			WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`), name, holder, micros(now.Add(ttl)), micros(now))
+			WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`, name, holder, micros(now.Add(ttl)), micros(now))
 		if err != nil {
 			return fmt.Errorf("acquire lease %s: %w", name, err)
 		}

@@ -132,19 +132,22 @@ func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) e
 			args = append(args, at, entry.Level, entry.Type, text, encodeLogParts(entry.Parts),
 				optionalID(entry.MailboxID), optionalID(entry.RuleID), optionalID(entry.MessageID))
 		}
-		query := s.rebind(`INSERT INTO log (time, level, type, text, parts, mailbox_id, rule_id, message_id) VALUES ` +
-			strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)), ", "))
+		query := `INSERT INTO log (time, level, type, text, parts, mailbox_id, rule_id, message_id) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)), ", ")
 		var err error
 		if len(chunk) == logRowsPerStatement {
 			// Full chunks share one prepared statement.
+			if err := checkText(args); err != nil {
+				return fmt.Errorf("add log: %w", err)
+			}
 			if statement == nil {
-				if statement, err = tx.PrepareContext(ctx, query); err != nil {
+				if statement, err = tx.PrepareContext(ctx, s.rebind(query)); err != nil {
 					return fmt.Errorf("add log: %w", err)
 				}
 			}
 			_, err = statement.ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, query, args...)
+			_, err = s.execOn(ctx, tx, query, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("add log: %w", mapError(err))

@@ -351,11 +351,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, id int64) error {
 		if s.dialect == SQLite {
 			// The full-text index is a virtual table that foreign keys
 			// do not reach.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE mailbox_id = ?)`, id); err != nil {
+			if _, err := s.execOn(ctx, tx, `DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE mailbox_id = ?)`, id); err != nil {
 				return fmt.Errorf("delete mailbox %d: %w", id, err)
 			}
 		}
-		result, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM mailboxes WHERE id = ?`), id)
+		result, err := s.execOn(ctx, tx, `DELETE FROM mailboxes WHERE id = ?`, id)
 		if err != nil {
 			return fmt.Errorf("delete mailbox %d: %w", id, mapError(err))
 		}

@@ -287,7 +287,7 @@ func (s *Store) SetMessagesRead(ctx context.Context, ids []int64, read bool) err
 				c.unread = -c.unread
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE messages SET is_read = ? WHERE id IN (`+placeholders(len(ids))+`)`), append([]any{read}, ids64...)...); err != nil {
+		if _, err := s.execOn(ctx, tx, `UPDATE messages SET is_read = ? WHERE id IN (`+placeholders(len(ids))+`)`, append([]any{read}, ids64...)...); err != nil {
 			return err
 		}
 		return s.adjustCounts(ctx, tx, changing)
@@ -318,11 +318,11 @@ func (s *Store) DeleteMessages(ctx context.Context, ids []int64) (int64, error) 
 			return err
 		}
 		if s.dialect == SQLite {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM messages_fts WHERE rowid IN (`+placeholders(len(ids))+`)`, args...); err != nil {
+			if _, err := s.execOn(ctx, tx, `DELETE FROM messages_fts WHERE rowid IN (`+placeholders(len(ids))+`)`, args...); err != nil {
 				return err
 			}
 		}
-		result, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM messages WHERE id IN (`+placeholders(len(ids))+`)`), args...)
+		result, err := s.execOn(ctx, tx, `DELETE FROM messages WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func (s *Store) UpdateMailService(ctx context.Context, m *MailService, keepLogo 
 			query += `, logo = ?, logo_type = ?`
 			args = append(args, m.Logo, m.LogoType)
 		}
-		result, err := tx.ExecContext(ctx, s.rebind(query+` WHERE id = ?`), append(args, m.ID)...)
+		result, err := s.execOn(ctx, tx, query+` WHERE id = ?`, append(args, m.ID)...)
 		if err != nil {
 			return fmt.Errorf("update mail service %d: %w", m.ID, mapError(err))
 		}
@@ -84,8 +84,8 @@ func (s *Store) UpdateMailService(ctx context.Context, m *MailService, keepLogo 
 		if security == "" {
 			security = "tls"
 		}
-		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE mailboxes SET server = ?, port = ?, security = ?, web_url = ?, updated_at = ?
-			WHERE service_id = ?`), m.Server, m.Port, security, m.WebURL, micros(now), m.ID); err != nil {
+		if _, err := s.execOn(ctx, tx, `UPDATE mailboxes SET server = ?, port = ?, security = ?, web_url = ?, updated_at = ?
+			WHERE service_id = ?`, m.Server, m.Port, security, m.WebURL, micros(now), m.ID); err != nil {
 			return fmt.Errorf("update mail service %d: copy to mailboxes: %w", m.ID, err)
 		}
 		m.UpdatedAt = now.UTC()

@@ -30,8 +30,8 @@ func (s *Store) SaveSettings(ctx context.Context, values map[string]string) erro
 	now := micros(s.clock())
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for name, value := range values {
-			_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
-				ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`), name, value, now)
+			_, err := s.execOn(ctx, tx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, now)
 			if err != nil {
 				return fmt.Errorf("save setting %s: %w", name, err)
 			}

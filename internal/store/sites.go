@@ -98,13 +98,13 @@ func (s *Store) Sites(ctx context.Context) ([]Site, error) {
 func (s *Store) DeleteSite(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var users, mailboxes int
-		if err := tx.QueryRowContext(ctx, s.rebind(`SELECT (SELECT COUNT(*) FROM users WHERE site_id = ?), (SELECT COUNT(*) FROM mailboxes WHERE site_id = ?)`), id, id).Scan(&users, &mailboxes); err != nil {
+		if err := s.queryRowOn(ctx, tx, `SELECT (SELECT COUNT(*) FROM users WHERE site_id = ?), (SELECT COUNT(*) FROM mailboxes WHERE site_id = ?)`, id, id).Scan(&users, &mailboxes); err != nil {
 			return fmt.Errorf("delete site %d: %w", id, err)
 		}
 		if users > 0 || mailboxes > 0 {
 			return fmt.Errorf("delete site %d: %w: %d users and %d mailboxes belong to it", id, ErrConflict, users, mailboxes)
 		}
-		result, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM sites WHERE id = ?`), id)
+		result, err := s.execOn(ctx, tx, `DELETE FROM sites WHERE id = ?`, id)
 		if err != nil {
 			return fmt.Errorf("delete site %d: %w", id, mapError(err))
 		}

@@ -199,7 +199,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 					return fmt.Errorf("%s: %w\n%s", name, err, statement)
 				}
 			}
-			_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, micros(s.clock()))
+			_, err := s.execOn(ctx, tx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, micros(s.clock()))
 			return err
 		})
 		if err != nil {
@@ -255,79 +255,6 @@ func (s *Store) rebind(query string) string {
 
 // Rebind is [Store.rebind] for packages that add their own queries.
 func (s *Store) Rebind(query string) string { return s.rebind(query) }
-
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := checkText(args); err != nil {
-		return nil, err
-	}
-	return s.db.ExecContext(ctx, s.rebind(query), args...)
-}
-
-// rowScanner is what queryRow gives: a *sql.Row, or a row that fails.
-type rowScanner interface{ Scan(dest ...any) error }
-
-type failedRow struct{ err error }
-
-func (r failedRow) Scan(...any) error { return r.err }
-
-// queryRow runs a query for one row. A text argument that cannot be stored
-// cannot match a stored row either, so it gives sql.ErrNoRows.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
-	if checkText(args) != nil {
-		return failedRow{err: sql.ErrNoRows}
-	}
-	return s.db.QueryRowContext(ctx, s.rebind(query), args...)
-}
-
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := checkText(args); err != nil {
-		return nil, err
-	}
-	return s.db.QueryContext(ctx, s.rebind(query), args...)
-}
-
-// insert runs an INSERT ... RETURNING id and gives the new id. Both SQLite
-// (3.35 and later) and PostgreSQL support RETURNING.
-func (s *Store) insert(ctx context.Context, query string, args ...any) (int64, error) {
-	if err := checkText(args); err != nil {
-		return 0, err
-	}
-	var id int64
-	err := s.db.QueryRowContext(ctx, s.rebind(query+" RETURNING id"), args...).Scan(&id)
-	return id, mapError(err)
-}
-
-// inTx runs fn in a transaction, committing when fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", mapError(err))
-	}
-	return nil
-}
-
-// mapError turns driver errors into the store's sentinel errors.
-func mapError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
-	}
-	text := err.Error()
-	// SQLite: "UNIQUE constraint failed"; PostgreSQL: SQLSTATE 23505.
-	if strings.Contains(text, "UNIQUE constraint failed") || strings.Contains(text, "SQLSTATE 23505") {
-		return fmt.Errorf("%w: %v", ErrConflict, err)
-	}
-	return err
-}
 
 // micros converts a time to the stored representation.
 func micros(t time.Time) int64 { return t.UnixMicro() }

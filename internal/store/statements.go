@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlitecodes "modernc.org/sqlite/lib"
+)
+
+// querier is what a statement runs on: the database, or a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// execOn runs a statement on the database or a transaction: its text
+// arguments checked (the same refusal on both backends, inside a
+// transaction as outside) and its placeholders rebound.
+func (s *Store) execOn(ctx context.Context, on querier, query string, args ...any) (sql.Result, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
+	return on.ExecContext(ctx, s.rebind(query), args...)
+}
+
+// queryOn is execOn for a query that gives rows.
+func (s *Store) queryOn(ctx context.Context, on querier, query string, args ...any) (*sql.Rows, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
+	return on.QueryContext(ctx, s.rebind(query), args...)
+}
+
+// queryRowOn is execOn for a query of one row. A text argument that cannot
+// be stored cannot match a stored row either, so it gives sql.ErrNoRows.
+func (s *Store) queryRowOn(ctx context.Context, on querier, query string, args ...any) rowScanner {
+	if checkText(args) != nil {
+		return failedRow{err: sql.ErrNoRows}
+	}
+	return on.QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.execOn(ctx, s.db, query, args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.queryOn(ctx, s.db, query, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	return s.queryRowOn(ctx, s.db, query, args...)
+}
+
+// rowScanner is what queryRow gives: a *sql.Row, or a row that fails.
+type rowScanner interface{ Scan(dest ...any) error }
+
+type failedRow struct{ err error }
+
+func (r failedRow) Scan(...any) error { return r.err }
+
+// insert runs an INSERT ... RETURNING id and gives the new id. Both SQLite
+// (3.35 and later) and PostgreSQL support RETURNING.
+func (s *Store) insert(ctx context.Context, query string, args ...any) (int64, error) {
+	if err := checkText(args); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := s.db.QueryRowContext(ctx, s.rebind(query+" RETURNING id"), args...).Scan(&id)
+	return id, mapError(err)
+}
+
+// inTx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	return nil
+}
+
+// postgresUniqueViolation is PostgreSQL's SQLSTATE for a broken unique or
+// primary key constraint.
+const postgresUniqueViolation = "23505"
+
+// mapError turns driver errors into the store's sentinel errors, by the
+// drivers' error codes (their texts change between versions and locales).
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}
+
+// isUniqueViolation tells whether err is a driver's refusal of a row that
+// would break a unique or primary key constraint.
+func isUniqueViolation(err error) bool {
+	var postgresError *pgconn.PgError
+	if errors.As(err, &postgresError) {
+		return postgresError.Code == postgresUniqueViolation
+	}
+	var sqliteError *sqlite.Error
+	if errors.As(err, &sqliteError) {
+		// The connection reports extended result codes.
+		code := sqliteError.Code()
+		return code == sqlitecodes.SQLITE_CONSTRAINT_UNIQUE || code == sqlitecodes.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
