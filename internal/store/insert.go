@@ -29,8 +29,11 @@ func (s *Store) InsertMessage(ctx context.Context, m *NewMessage) (id int64, dup
 
 // InsertResult is what [Store.InsertMessages] did with one message.
 type InsertResult struct {
-	ID        int64
+	ID        int64 // 0 for a dropped message
 	Duplicate bool
+	// Dropped is set for a message that was not stored because its
+	// NewMessage said Dropped: only its UID was recorded.
+	Dropped bool
 	// Err is set when this message alone was refused before the
 	// transaction (ErrInvalidText); the others of the batch are stored.
 	Err error
@@ -38,9 +41,11 @@ type InsertResult struct {
 
 // InsertMessages stores a batch of messages in one transaction, each as
 // [Store.InsertMessage] would: a byte-identical source already in the same
-// mailbox, or earlier in the same batch, is a duplicate, and UIDs are
-// recorded. When it returns a nil error every message whose result has no
-// Err is durable; when it returns an error, none of the batch is stored.
+// mailbox, or earlier in the same batch, is a duplicate (its jobs are not
+// written), UIDs are recorded, and a new message's jobs are written with
+// it. A message marked Dropped only has its UID recorded. When it returns
+// a nil error every message whose result has no Err is durable; when it
+// returns an error, none of the batch is stored, jobs and UIDs included.
 // One commit for many messages is what makes a bulk import fast: with
 // synchronous=FULL each commit waits for the disk.
 func (s *Store) InsertMessages(ctx context.Context, ms []*NewMessage) ([]InsertResult, error) {
@@ -55,6 +60,10 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 	for i, m := range ms {
 		if err := s.prepareMessage(m); err != nil {
 			results[i].Err = fmt.Errorf("insert message into mailbox %d: %w", m.MailboxID, err)
+			continue
+		}
+		if m.Dropped {
+			results[i].Dropped = true
 			continue
 		}
 		m.CompressSource()
@@ -75,6 +84,14 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 		}
 		for i, m := range ms {
 			if results[i].Err != nil {
+				continue
+			}
+			if results[i].Dropped {
+				// Stored nowhere, but known to the server's bookkeeping, so
+				// that it is not fetched again.
+				if m.UID != nil {
+					statements.uids[uidKey{m.MailboxID, *m.UID}] = 0
+				}
 				continue
 			}
 			id, duplicate, err := s.insertOne(ctx, statements, m, m.compressed)
@@ -116,6 +133,13 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 // prepareMessage fills defaults and refuses text the backends would not
 // store alike.
 func (s *Store) prepareMessage(m *NewMessage) error {
+	var uid []any
+	if m.UID != nil {
+		uid = []any{m.UID.Folder, m.UID.UID}
+	}
+	if m.Dropped {
+		return checkText(uid)
+	}
 	if m.RawSHA256 == "" {
 		m.RawSHA256 = RawHash(m.Raw)
 	}
@@ -141,7 +165,10 @@ func (s *Store) prepareMessage(m *NewMessage) error {
 	for _, a := range m.Attachments {
 		texts = append(texts, a.Filename, a.ContentType, a.ContentID)
 	}
-	return checkText(texts)
+	for _, job := range m.Jobs {
+		texts = append(texts, job.Kind)
+	}
+	return checkText(append(texts, uid...))
 }
 
 // messageStatements are the statements of one insert transaction, prepared
@@ -159,7 +186,8 @@ type messageStatements struct {
 	// many rows a statement after the batch's messages (writeRows): one
 	// statement per row was a sixth of a fetch's commit.
 	sources []any
-	uids    map[uidKey]int64
+	uids    map[uidKey]int64 // 0: a dropped message's UID, recorded with no message
+	jobs    []any            // the new messages' jobs, jobColumns values a row
 	// added counts the batch's new messages per mailbox, for the
 	// mailbox's counts.
 	added map[int64]*mailboxCounts
@@ -185,9 +213,11 @@ func (p *messageStatements) writeRows(ctx context.Context) error {
 		if len(args) == 0 {
 			return nil
 		}
+		// A dropped message's UID (no message) does not undo what an
+		// earlier fetch recorded for the same UID.
 		query := `INSERT INTO mailbox_uids (mailbox_id, folder, uid, message_id, created_at) VALUES ` +
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(args)/5), ", ") +
-			` ON CONFLICT (mailbox_id, folder, uid) DO UPDATE SET message_id = excluded.message_id`
+			` ON CONFLICT (mailbox_id, folder, uid) DO UPDATE SET message_id = COALESCE(excluded.message_id, mailbox_uids.message_id)`
 		err := p.exec(ctx, query, args...)
 		args = args[:0]
 		return err
@@ -195,7 +225,7 @@ func (p *messageStatements) writeRows(ctx context.Context) error {
 	// Each UID once (a map): PostgreSQL refuses a statement that updates
 	// one row twice.
 	for key, id := range p.uids {
-		args = append(args, key.mailbox, key.uid.Folder, key.uid.UID, id, now)
+		args = append(args, key.mailbox, key.uid.Folder, key.uid.UID, optionalID(id), now)
 		if len(args) == 5*rowsPerStatement {
 			if err := flush(); err != nil {
 				return fmt.Errorf("record uids: %w", err)
@@ -206,7 +236,31 @@ func (p *messageStatements) writeRows(ctx context.Context) error {
 		return fmt.Errorf("record uids: %w", err)
 	}
 	p.uids = map[uidKey]int64{}
+	for start := 0; start < len(p.jobs); start += jobColumns * rowsPerStatement {
+		chunk := p.jobs[start:min(start+jobColumns*rowsPerStatement, len(p.jobs))]
+		query := `INSERT INTO jobs (kind, mailbox_id, message_id, payload, run_at, created_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", len(chunk)/jobColumns), ", ")
+		if err := p.exec(ctx, query, chunk...); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+	}
+	p.jobs = nil
 	return nil
+}
+
+// jobColumns is the number of values of a job row that the insert writes.
+const jobColumns = 6
+
+// addJobs collects a new message's jobs for writeRows.
+func (p *messageStatements) addJobs(m *NewMessage) {
+	now := p.store.clock()
+	for _, job := range m.Jobs {
+		runAt := job.RunAt
+		if runAt.IsZero() {
+			runAt = now
+		}
+		p.jobs = append(p.jobs, job.Kind, m.MailboxID, m.ID, job.Payload, micros(runAt), micros(now))
+	}
 }
 
 // hashPrefix is the part of a source hash the duplicate index holds.
@@ -224,7 +278,7 @@ func (p *messageStatements) loadHashes(ctx context.Context, ms []*NewMessage, re
 	seen := map[hashKey]bool{}
 	for i, m := range ms {
 		key := hashKey{m.MailboxID, m.RawSHA256}
-		if results[i].Err != nil || seen[key] {
+		if results[i].Err != nil || results[i].Dropped || seen[key] {
 			continue
 		}
 		seen[key] = true
@@ -271,7 +325,7 @@ func (p *messageStatements) loadHashes(ctx context.Context, ms []*NewMessage, re
 func (p *messageStatements) reserveIDs(ctx context.Context, ms []*NewMessage, results []InsertResult) error {
 	n := 0
 	for i := range ms {
-		if results[i].Err == nil {
+		if results[i].Err == nil && !results[i].Dropped {
 			n++
 		}
 	}
@@ -364,6 +418,7 @@ func (s *Store) insertOne(ctx context.Context, tx *messageStatements, m *NewMess
 			return 0, false, err
 		}
 		tx.hashes[key] = id
+		tx.addJobs(m)
 		counts := tx.added[m.MailboxID]
 		if counts == nil {
 			counts = &mailboxCounts{}

@@ -91,6 +91,14 @@ type NewMessage struct {
 	CompressedSource func() (io.Reader, error)
 	Attachments      []Attachment
 	UID              *UID // recorded in the same transaction, when the message was fetched
+	// Jobs are follow-up work on the message, written in its transaction
+	// with its ID and mailbox; none for a duplicate.
+	Jobs []NewJob
+	// Dropped marks a message that is stored nowhere (a judge refused it):
+	// only its UID is recorded, with no message, so that a fetcher does not
+	// fetch it again. Nothing else of it is written: no row, source,
+	// count, index entry or job; only its UID's text is checked.
+	Dropped bool
 
 	compressed []byte  // the source, compressed by CompressSource
 	searchBody *string // the body as the SQLite full-text index takes it, by PrepareSearch

@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"pochta.dev/pochta/internal/store"
@@ -69,5 +71,83 @@ func TestMigrationKeepsTextOfMessagesWithoutSource(t *testing.T) {
 				t.Errorf("source kept: %q, %v", source, err)
 			}
 		})
+	}
+}
+
+// column is what the schema comparison looks at of a column.
+type column struct {
+	name    string
+	notNull bool
+}
+
+// schemaOf lists a database's tables with their columns, by name.
+func schemaOf(t *testing.T, st *store.Store) map[string][]column {
+	t.Helper()
+	ctx := context.Background()
+	query := `SELECT table_name, column_name, is_nullable = 'NO' FROM information_schema.columns
+		WHERE table_schema = current_schema() ORDER BY table_name, column_name`
+	if st.Dialect() == store.SQLite {
+		// A primary key column is not null whatever SQLite's table_info
+		// says (an INTEGER PRIMARY KEY is the rowid).
+		query = `SELECT m.name, c.name, c."notnull" OR c.pk > 0 FROM sqlite_master m, pragma_table_info(m.name) c
+			WHERE m.type = 'table' ORDER BY m.name, c.name`
+	}
+	rows, err := st.DB().QueryContext(ctx, query)
+	if err != nil {
+		t.Fatalf("read the schema: %v", err)
+	}
+	defer rows.Close()
+	tables := map[string][]column{}
+	for rows.Next() {
+		var table string
+		var c column
+		if err := rows.Scan(&table, &c.name, &c.notNull); err != nil {
+			t.Fatalf("read the schema: %v", err)
+		}
+		tables[table] = append(tables[table], c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read the schema: %v", err)
+	}
+	return tables
+}
+
+// The two dialects' migrations make the same tables with the same columns
+// (names and whether they take NULL), except where the full-text index
+// differs by design: SQLite's FTS5 tables, PostgreSQL's search column.
+func TestMigrationsGiveTheSameSchema(t *testing.T) {
+	ctx := context.Background()
+	sqlite, err := store.Open(ctx, filepath.Join(t.TempDir(), "schema.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sqlite.Close() })
+	postgres, err := store.Open(ctx, testpeer.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { postgres.Close() })
+	sqliteTables, postgresTables := schemaOf(t, sqlite), schemaOf(t, postgres)
+	for table := range sqliteTables {
+		// SQLite's own tables: the AUTOINCREMENT sequence, the planner's statistics.
+		if strings.HasPrefix(table, "sqlite_") || strings.HasPrefix(table, "messages_fts") {
+			delete(sqliteTables, table)
+		}
+	}
+	postgresTables["messages"] = slices.DeleteFunc(postgresTables["messages"], func(c column) bool { return c.name == "search" })
+	if _, ok := sqliteTables["jobs"]; !ok {
+		t.Error("no jobs table: the comparison did not see the latest migration")
+	}
+	for table, columns := range sqliteTables {
+		if other, ok := postgresTables[table]; !ok {
+			t.Errorf("table %s only on SQLite", table)
+		} else if !slices.Equal(columns, other) {
+			t.Errorf("table %s:\n SQLite     %v\n PostgreSQL %v", table, columns, other)
+		}
+	}
+	for table := range postgresTables {
+		if _, ok := sqliteTables[table]; !ok {
+			t.Errorf("table %s only on PostgreSQL", table)
+		}
 	}
 }
