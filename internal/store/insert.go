@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // InsertMessage stores a message, its source, attachments and full-text
@@ -68,10 +70,36 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 		}
 		m.CompressSource()
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	var err error
+	if s.dialect == Postgres {
+		err = s.insertBatchPostgres(ctx, ms, results, log)
+	} else {
+		err = s.insertBatchSQLite(ctx, ms, results, log)
+	}
+	if err != nil {
+		mailbox := int64(0)
+		if len(ms) > 0 {
+			mailbox = ms[0].MailboxID
+		}
+		return nil, fmt.Errorf("insert messages into mailbox %d: %w", mailbox, mapError(err))
+	}
+	for i, m := range ms {
+		if results[i].Err == nil {
+			m.ID = results[i].ID
+		}
+	}
+	return results, nil
+}
+
+// insertBatchSQLite stores the messages of ms whose results have no Err
+// (prepared by InsertMessagesLogged) in one transaction, a statement a
+// row: SQLite runs in the process, so a statement costs no round trip, and
+// its full-text rows must go one a statement anyway (indexBatch).
+func (s *Store) insertBatchSQLite(ctx context.Context, ms []*NewMessage, results []InsertResult, log func([]InsertResult) []LogEntry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
 		statements := &messageStatements{store: s, tx: tx, uids: map[uidKey]int64{}, added: map[int64]*mailboxCounts{}}
 		defer statements.close()
-		if s.dialect == SQLite && len(ms) > 1 {
+		if len(ms) > 1 {
 			if _, err := s.execOn(ctx, tx, `PRAGMA cache_size = -65536`); err != nil {
 				return err
 			}
@@ -115,19 +143,6 @@ func (s *Store) InsertMessagesLogged(ctx context.Context, ms []*NewMessage, log 
 		// make FTS5 write its pending terms as a segment of their own.
 		return s.indexBatch(ctx, statements)
 	})
-	if err != nil {
-		mailbox := int64(0)
-		if len(ms) > 0 {
-			mailbox = ms[0].MailboxID
-		}
-		return nil, fmt.Errorf("insert messages into mailbox %d: %w", mailbox, mapError(err))
-	}
-	for i, m := range ms {
-		if results[i].Err == nil {
-			m.ID = results[i].ID
-		}
-	}
-	return results, nil
 }
 
 // prepareMessage fills defaults and refuses text the backends would not
@@ -172,16 +187,18 @@ func (s *Store) prepareMessage(m *NewMessage) error {
 }
 
 // messageStatements are the statements of one insert transaction, prepared
-// once for the batch.
+// once for the batch (SQLite), or those of a PostgreSQL batch's large
+// messages, run one at a time on pg.
 type messageStatements struct {
 	store    *Store
 	tx       *sql.Tx
+	pg       pgx.Tx
 	prepared map[string]*sql.Stmt
 	indexed  []*NewMessage // new messages whose full-text rows are still to be written
 	// hashes are the sources already in the batch's mailboxes, and those the
 	// batch adds: the duplicate check, with one query per batch.
 	hashes map[hashKey]int64
-	ids    []int64 // PostgreSQL: message IDs reserved for the batch
+	ids    []int64 // message IDs reserved for the batch
 	// sources (message ID, compressed source pairs) and uids are written
 	// many rows a statement after the batch's messages (writeRows): one
 	// statement per row was a sixth of a fetch's commit.
@@ -222,8 +239,7 @@ func (p *messageStatements) writeRows(ctx context.Context) error {
 		args = args[:0]
 		return err
 	}
-	// Each UID once (a map): PostgreSQL refuses a statement that updates
-	// one row twice.
+	// Each UID once (a map), with the batch's last message under it.
 	for key, id := range p.uids {
 		args = append(args, key.mailbox, key.uid.Folder, key.uid.UID, optionalID(id), now)
 		if len(args) == 5*rowsPerStatement {
@@ -319,9 +335,9 @@ func (p *messageStatements) loadHashes(ctx context.Context, ms []*NewMessage, re
 	return nil
 }
 
-// reserveIDs takes message IDs from the PostgreSQL sequence for the batch in
-// one query, so that each message is one INSERT with its thread and search
-// vector rather than an INSERT and two UPDATEs.
+// reserveIDs takes the message IDs of the batch up front, so that each
+// message is one INSERT with its thread rather than an INSERT and an
+// UPDATE.
 func (p *messageStatements) reserveIDs(ctx context.Context, ms []*NewMessage, results []InsertResult) error {
 	n := 0
 	for i := range ms {
@@ -332,34 +348,19 @@ func (p *messageStatements) reserveIDs(ctx context.Context, ms []*NewMessage, re
 	if n == 0 {
 		return nil
 	}
-	if p.store.dialect == SQLite {
-		// The transaction holds SQLite's write lock (BEGIN IMMEDIATE): the
-		// next IDs are ours. AUTOINCREMENT never reuses an ID, so start
-		// after the larger of the sequence and the largest ID.
-		var last int64
-		err := p.store.queryRowOn(ctx, p.tx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
-			COALESCE((SELECT MAX(id) FROM messages), 0))`).Scan(&last)
-		if err != nil {
-			return fmt.Errorf("reserve message ids: %w", err)
-		}
-		for i := range n {
-			p.ids = append(p.ids, last+1+int64(i))
-		}
-		return nil
-	}
-	rows, err := p.store.queryOn(ctx, p.tx, `SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, ?)`, n)
+	// The transaction holds SQLite's write lock (BEGIN IMMEDIATE): the next
+	// IDs are ours. AUTOINCREMENT never reuses an ID, so start after the
+	// larger of the sequence and the largest ID.
+	var last int64
+	err := p.store.queryRowOn(ctx, p.tx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+		COALESCE((SELECT MAX(id) FROM messages), 0))`).Scan(&last)
 	if err != nil {
 		return fmt.Errorf("reserve message ids: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		p.ids = append(p.ids, id)
+	for i := range n {
+		p.ids = append(p.ids, last+1+int64(i))
 	}
-	return rows.Err()
+	return nil
 }
 
 func (p *messageStatements) get(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -383,6 +384,10 @@ func (p *messageStatements) exec(ctx context.Context, query string, args ...any)
 	if err := checkText(args); err != nil {
 		return err
 	}
+	if p.pg != nil {
+		_, err := p.pg.Exec(ctx, p.store.rebind(query), args...)
+		return err
+	}
 	stmt, err := p.get(ctx, query)
 	if err != nil {
 		return err
@@ -395,6 +400,9 @@ func (p *messageStatements) exec(ctx context.Context, query string, args ...any)
 func (p *messageStatements) queryRow(ctx context.Context, query string, args ...any) rowScanner {
 	if err := checkText(args); err != nil {
 		return failedRow{err: err}
+	}
+	if p.pg != nil {
+		return p.pg.QueryRow(ctx, p.store.rebind(query), args...)
 	}
 	stmt, err := p.get(ctx, query)
 	if err != nil {
@@ -440,67 +448,30 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 	if err != nil {
 		return 0, err
 	}
-	parseErrors := strings.Join(m.ParseErrors, "\n")
-	query := `INSERT INTO messages (mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
-		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
-		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	var id int64
-	if len(tx.ids) > 0 {
-		// With the ID known up front, the thread of a new conversation
-		// and (PostgreSQL) the search vector go into the one INSERT:
-		// updating a row afterwards rewrites all of it.
-		id, tx.ids = tx.ids[0], tx.ids[1:]
-		if threadID == 0 {
-			threadID = id
-		}
-		args := []any{id, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
-			threadID, m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
-			m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
-			len(m.Attachments)}
-		query = `INSERT INTO messages (id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
-		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
-		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-		if s.dialect == Postgres {
-			query = strings.Replace(query, "attachment_count)", "attachment_count, search)", 1)
-			query = strings.TrimSuffix(query, ")") + ", CAST(? AS tsvector))"
-			args = append(args, tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()))
-		}
-		if err := tx.exec(ctx, query, args...); err != nil {
-			return 0, fmt.Errorf("insert message: %w", err)
-		}
-		m.ID = id
-		if s.dialect == SQLite {
-			tx.indexed = append(tx.indexed, m)
-		}
-		return id, s.insertMessageParts(ctx, tx, m, compressed)
+	if len(tx.ids) == 0 {
+		return 0, errors.New("insert message: no message id reserved")
 	}
-	err = tx.queryRow(ctx, query, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
-		optionalID(threadID), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
-		m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, parseErrors,
-		len(m.Attachments)).Scan(&id)
+	// With the ID known up front, the thread of a new conversation goes
+	// into the one INSERT: updating a row afterwards rewrites all of it.
+	id := tx.ids[0]
+	tx.ids = tx.ids[1:]
+	if threadID == 0 {
+		threadID = id
+	}
+	err = tx.exec(ctx, `INSERT INTO messages (id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
+		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
+		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
+		threadID, m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
+		m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, strings.Join(m.ParseErrors, "\n"),
+		len(m.Attachments))
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
 	}
 	m.ID = id
-	if threadID == 0 {
-		if err := tx.exec(ctx, `UPDATE messages SET thread_id = id WHERE id = ?`, id); err != nil {
-			return 0, err
-		}
-	}
-	if err := s.insertMessageParts(ctx, tx, m, compressed); err != nil {
-		return 0, err
-	}
-	if s.dialect == SQLite {
-		// The full-text rows go in after the whole batch (indexBatch).
-		tx.indexed = append(tx.indexed, m)
-	} else {
-		err = tx.exec(ctx, `UPDATE messages SET search = CAST(? AS tsvector) WHERE id = ?`,
-			tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()), id)
-		if err != nil {
-			return 0, fmt.Errorf("index message: %w", err)
-		}
-	}
-	return id, nil
+	// The full-text rows go in after the whole batch (indexBatch).
+	tx.indexed = append(tx.indexed, m)
+	return id, s.insertMessageParts(ctx, tx, m, compressed)
 }
 
 // insertMessageParts stores a new message's source (or, when the source is

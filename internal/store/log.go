@@ -104,6 +104,32 @@ func (s *Store) AddLog(ctx context.Context, entries ...LogEntry) error {
 // per line was a tenth of its time.
 const logRowsPerStatement = 64
 
+// logColumns are the values of a work log row as stored.
+type logColumns struct {
+	time                   int64
+	level, kind, text      string
+	parts                  string
+	mailbox, rule, message int64 // 0: NULL
+}
+
+// logRow gives the stored values of an entry; now is the time of an entry
+// without one.
+func logRow(entry LogEntry, now int64) logColumns {
+	at := now
+	if !entry.Time.IsZero() {
+		at = micros(entry.Time)
+	}
+	// A line with parts is kept as its parts alone: its text is theirs in
+	// English, said again when read (worklog.Text), and keeping both held a
+	// received message's subject twice.
+	text := entry.Text
+	if len(entry.Parts) > 0 {
+		text = ""
+	}
+	return logColumns{time: at, level: entry.Level, kind: entry.Type, text: text, parts: encodeLogParts(entry.Parts),
+		mailbox: entry.MailboxID, rule: entry.RuleID, message: entry.MessageID}
+}
+
 // insertLog writes entries within a transaction, many rows a statement.
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) error {
 	now := micros(s.clock())
@@ -118,19 +144,9 @@ func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) e
 		chunk := entries[start:min(start+logRowsPerStatement, len(entries))]
 		args := make([]any, 0, 8*len(chunk))
 		for _, entry := range chunk {
-			at := now
-			if !entry.Time.IsZero() {
-				at = micros(entry.Time)
-			}
-			// A line with parts is kept as its parts alone: its text is
-			// theirs in English, said again when read (worklog.Text), and
-			// keeping both held a received message's subject twice.
-			text := entry.Text
-			if len(entry.Parts) > 0 {
-				text = ""
-			}
-			args = append(args, at, entry.Level, entry.Type, text, encodeLogParts(entry.Parts),
-				optionalID(entry.MailboxID), optionalID(entry.RuleID), optionalID(entry.MessageID))
+			row := logRow(entry, now)
+			args = append(args, row.time, row.level, row.kind, row.text, row.parts,
+				optionalID(row.mailbox), optionalID(row.rule), optionalID(row.message))
 		}
 		query := `INSERT INTO log (time, level, type, text, parts, mailbox_id, rule_id, message_id) VALUES ` +
 			strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)), ", ")

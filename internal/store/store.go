@@ -54,12 +54,23 @@ var (
 // stored the same way on both backends.
 func checkText(args []any) error {
 	for _, arg := range args {
-		if text, ok := arg.(string); ok && (strings.IndexByte(text, 0) >= 0 || !utf8.ValidString(text)) {
-			return ErrInvalidText
+		switch value := arg.(type) {
+		case string:
+			if !storableText(value) {
+				return ErrInvalidText
+			}
+		case []string: // an array of a PostgreSQL batch
+			for _, text := range value {
+				if !storableText(text) {
+					return ErrInvalidText
+				}
+			}
 		}
 	}
 	return nil
 }
+
+func storableText(text string) bool { return strings.IndexByte(text, 0) < 0 && utf8.ValidString(text) }
 
 //go:embed migrations
 var migrations embed.FS
