@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,9 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"pochta.dev/pochta/internal/intake"
+	"pochta.dev/pochta/internal/mailfile"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
 )
@@ -160,25 +159,28 @@ type importBatch struct {
 	bytes    int64 // input bytes consumed, for the percentage
 	problems []importProblem
 	store    func() []intake.Result // stores the parsed items
-	// large are messages too large to hold in memory: each is streamed
-	// into the intake on its own.
-	large []largeMessage
+	// large is a message too large to hold in memory, after the items: the
+	// storing side streams it into the intake while the reading side
+	// waits.
+	large *largeMessage
 }
 
-// largeMessage is a message too large to hold in memory: a file of its
-// own, or a message of an mbox file copied to a temporary file (removed
-// once it is imported).
+// largeMessage is a message larger than intake.MaxInMemory, read from its
+// file by the storing side (the intake spools it); done lets the reading
+// side, which waits for it, read on.
 type largeMessage struct {
-	name, path string
-	temporary  bool
+	name   string
+	reader io.Reader
+	done   chan struct{}
 }
 
-// removeTemporary removes the batch's temporary files.
-func (b *importBatch) removeTemporary() {
-	for _, large := range b.large {
-		if large.temporary {
-			os.Remove(large.path)
-		}
+// release lets the reading side read on past the batch's large message,
+// stored or not. Whoever holds a batch last releases it: otherwise the
+// reading side waits for ever.
+func (b *importBatch) release() {
+	if b.large != nil {
+		close(b.large.done)
+		b.large = nil
 	}
 }
 
@@ -193,75 +195,20 @@ type importProblem struct {
 func (im *importer) run(ctx context.Context, paths []string, progress *progress) importSummary {
 	started := time.Now()
 	var summary importSummary
-	sources, total := expandPaths(paths)
+	sources, total := mailfile.Expand(paths)
 	progress.total = total
-
-	// A message of an mbox file larger than intake.MaxInMemory is copied
-	// to a temporary file where the intake spools.
-	spoolDir, _, err := im.service.SpoolOptions(ctx)
-	if err != nil {
-		summary.fail("import", err)
-		return summary
-	}
 
 	read := make(chan *importBatch, 1)
 	parsed := make(chan *importBatch, 1)
 	go func() {
 		defer close(read)
-		batch := &importBatch{}
-		var size int64
-		flush := func() bool {
-			if len(batch.items) == 0 && len(batch.problems) == 0 && batch.bytes == 0 && len(batch.large) == 0 {
-				return true
-			}
-			select {
-			case read <- batch:
-			case <-ctx.Done():
-				batch.removeTemporary()
-				return false
-			}
-			batch, size = &importBatch{}, 0
-			return true
-		}
-		for _, source := range sources {
-			if source.err != nil {
-				batch.problems = append(batch.problems, importProblem{source.path, source.err})
-				continue
-			}
-			if source.size > intake.MaxInMemory && !isMbox(source.path) {
-				batch.large = append(batch.large, largeMessage{name: source.path, path: source.path})
-				batch.bytes += source.size
-				if !flush() {
-					return
-				}
-				continue
-			}
-			err := readMessages(source.path, spoolDir, func(name string, raw []byte, consumed int64) bool {
-				batch.bytes += consumed
-				if raw != nil {
-					batch.items = append(batch.items, intake.Item{Raw: raw})
-					batch.names = append(batch.names, name)
-					size += int64(len(raw))
-				}
-				if len(batch.items) >= importBatchMessages || size >= importBatchBytes {
-					return flush()
-				}
-				return ctx.Err() == nil
-			}, func(name, path string, consumed int64) bool {
-				batch.bytes += consumed
-				batch.large = append(batch.large, largeMessage{name: name, path: path, temporary: true})
-				return flush()
-			}, func(name string, err error) {
-				batch.problems = append(batch.problems, importProblem{name, err})
-			})
-			if err != nil {
-				batch.problems = append(batch.problems, importProblem{source.path, err})
-			}
-			if ctx.Err() != nil {
-				return
-			}
-		}
-		flush()
+		reading := &importReading{ctx: ctx, batches: read, batch: &importBatch{}}
+		readSources(ctx, sources, reading.take, func(consumed int64) {
+			reading.batch.bytes += consumed
+		}, func(name string, err error) {
+			reading.batch.problems = append(reading.batch.problems, importProblem{name, err})
+		})
+		reading.flush()
 	}()
 	go func() {
 		defer close(parsed)
@@ -273,9 +220,9 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 			select {
 			case parsed <- batch:
 			case <-ctx.Done():
-				batch.removeTemporary()
+				batch.release()
 				for batch := range read {
-					batch.removeTemporary()
+					batch.release()
 				}
 				return
 			}
@@ -290,334 +237,160 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 				summary.count(batch.names[i], result)
 			}
 		}
-		for _, large := range batch.large {
-			summary.count(large.name, im.importLarge(ctx, large.path))
+		messages := len(batch.items)
+		if batch.large != nil {
+			summary.count(batch.large.name, im.deliverLarge(ctx, batch.large.reader))
+			messages++
 		}
-		batch.removeTemporary()
-		progress.add(len(batch.items)+len(batch.large), batch.bytes)
+		batch.release()
+		progress.add(messages, batch.bytes)
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	// Drain, so that the reader and parser goroutines end.
 	for batch := range parsed {
-		batch.removeTemporary()
+		batch.release()
 	}
 	summary.elapsed = time.Since(started)
 	return summary
 }
 
-// importLarge streams one large message file into the intake, which spools
+// deliverLarge streams one large message into the intake, which spools
 // and parses it without holding it in memory.
-func (im *importer) importLarge(ctx context.Context, path string) intake.Result {
-	file, err := os.Open(path)
-	if err != nil {
-		return intake.Result{Err: err}
-	}
-	defer file.Close()
-	result, err := im.service.DeliverReader(ctx, im.mailbox, bufio.NewReaderSize(file, 64<<10), nil, "import")
+func (im *importer) deliverLarge(ctx context.Context, message io.Reader) intake.Result {
+	result, err := im.service.DeliverReader(ctx, im.mailbox, message, nil, "import")
 	if err != nil {
 		result.Err = err
 	}
 	return result
 }
 
-// isMbox reports whether a file starts as an mbox file does ("From ").
-func isMbox(path string) bool {
-	file, err := os.Open(path)
+// readSources reads the messages of sources in order (see mailfile.Read)
+// and gives each to take with its name, a stream of its bytes (valid
+// until take returns) and its size when known (else -1). consumed gets the
+// input bytes taken, for the percentage; problem the paths that could not
+// be read and the files whose reading failed. An error of take ends its
+// file (a read error: the file's problem); once ctx is done, readSources
+// stops.
+func readSources(ctx context.Context, sources []mailfile.Source, take func(name string, message io.Reader, size int64) error, consumed func(int64), problem func(name string, err error)) {
+	for _, source := range sources {
+		if source.Err != nil {
+			problem(source.Path, source.Err)
+			continue
+		}
+		var taken int64
+		err := mailfile.Read(source.Path, func(message mailfile.Message) error {
+			if err := take(message.Name, message.Reader, message.Size); err != nil {
+				return err
+			}
+			taken += message.Consumed()
+			consumed(message.Consumed())
+			return nil
+		})
+		// The bytes of a file no message took (what a failed read left)
+		// count as read: the percentage reaches 100.
+		if rest := source.Size - taken; rest > 0 {
+			consumed(rest)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			problem(source.Path, err)
+		}
+	}
+}
+
+// importReading is the reading side of an import: it collects small
+// messages into batches and hands each large one to the storing side.
+type importReading struct {
+	ctx     context.Context
+	batches chan<- *importBatch
+	batch   *importBatch
+	size    int64  // bytes of the batch's messages
+	buffer  []byte // the message being read, reused
+}
+
+// take reads one message: into the batch when the intake keeps it in
+// memory, else as a stream for the storing side, waiting until it is
+// stored.
+func (r *importReading) take(name string, message io.Reader, size int64) error {
+	if size > intake.MaxInMemory {
+		return r.handOver(name, message)
+	}
+	// One byte more than the intake keeps in memory tells the two apart.
+	head, err := readHead(r.buffer, message, intake.MaxInMemory+1)
+	r.buffer = head
 	if err != nil {
+		return err
+	}
+	if len(head) > intake.MaxInMemory {
+		// The stream gets the buffer; let it go once read.
+		r.buffer = nil
+		return r.handOver(name, io.MultiReader(bytes.NewReader(head), message))
+	}
+	if len(head) == 0 {
+		// An mbox file's empty entry (a separator, nothing after it): not
+		// a message.
+		return r.ctx.Err()
+	}
+	r.batch.items = append(r.batch.items, intake.Item{Raw: bytes.Clone(head)})
+	r.batch.names = append(r.batch.names, name)
+	r.size += int64(len(head))
+	if len(r.batch.items) >= importBatchMessages || r.size >= importBatchBytes {
+		r.flush()
+	}
+	return r.ctx.Err()
+}
+
+// handOver gives a large message's stream to the storing side in a batch
+// of its own and waits until it has been read: the file's reader must not
+// move on before.
+func (r *importReading) handOver(name string, message io.Reader) error {
+	large := &largeMessage{name: name, reader: message, done: make(chan struct{})}
+	r.batch.large = large
+	if !r.flush() {
+		return r.ctx.Err() // not sent: nobody reads it
+	}
+	<-large.done
+	return r.ctx.Err()
+}
+
+// flush sends the batch on (if it holds anything) and starts the next; it
+// is false when the import was interrupted before the batch could go.
+func (r *importReading) flush() bool {
+	batch := r.batch
+	if len(batch.items) == 0 && len(batch.problems) == 0 && batch.bytes == 0 && batch.large == nil {
+		return true
+	}
+	select {
+	case r.batches <- batch:
+	case <-r.ctx.Done():
 		return false
 	}
-	defer file.Close()
-	head := make([]byte, 5)
-	n, _ := io.ReadFull(file, head)
-	return string(head[:n]) == "From "
+	r.batch, r.size = &importBatch{}, 0
+	return true
 }
 
-// importSource is one file to read, or a path that could not be read.
-type importSource struct {
-	path string
-	size int64
-	err  error
-}
-
-// expandPaths turns the command line's paths into files: a Maildir gives
-// the files of cur/ and new/, another folder its files, a file itself. It
-// also sums their sizes for the percentage.
-func expandPaths(paths []string) ([]importSource, int64) {
-	var sources []importSource
-	var total int64
-	add := func(path string) {
-		info, err := os.Stat(path)
-		if err != nil {
-			sources = append(sources, importSource{path: path, err: err})
-			return
+// readHead reads message into buffer (reused) up to limit bytes, growing
+// it only as the message needs: most messages are small.
+func readHead(buffer []byte, message io.Reader, limit int) ([]byte, error) {
+	buffer = buffer[:0]
+	for len(buffer) < limit {
+		if len(buffer) == cap(buffer) {
+			buffer = slices.Grow(buffer, min(max(cap(buffer), 64<<10), limit-len(buffer)))
 		}
-		sources = append(sources, importSource{path: path, size: info.Size()})
-		total += info.Size()
-	}
-	for _, path := range paths {
-		info, err := os.Stat(path)
-		if err != nil {
-			sources = append(sources, importSource{path: path, err: err})
-			continue
-		}
-		if !info.IsDir() {
-			add(path)
-			continue
-		}
-		var folders []string
-		for _, sub := range []string{"cur", "new"} {
-			if fi, err := os.Stat(filepath.Join(path, sub)); err == nil && fi.IsDir() {
-				folders = append(folders, filepath.Join(path, sub))
-			}
-		}
-		if len(folders) == 0 {
-			folders = []string{path} // a folder of .eml files
-		}
-		for _, folder := range folders {
-			entries, err := os.ReadDir(folder)
-			if err != nil {
-				sources = append(sources, importSource{path: folder, err: err})
-				continue
-			}
-			sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-			for _, entry := range entries {
-				if strings.HasPrefix(entry.Name(), ".") || !entry.Type().IsRegular() {
-					continue
-				}
-				add(filepath.Join(folder, entry.Name()))
-			}
-		}
-	}
-	return sources, total
-}
-
-// readMessages reads one file: an mbox file (its first line starts with
-// "From ") gives its messages one by one, streamed; any other file is one
-// message. emit gets each message with a name for error lines and the input
-// bytes it took; raw is nil when only bytes were consumed (an mbox's
-// separators). A message of an mbox larger than intake.MaxInMemory goes to
-// large instead, copied to a temporary file in dir that the callee removes.
-// emit and large return false to stop. problem reports a message that is
-// not one (an empty file).
-func readMessages(path, dir string, emit func(name string, raw []byte, consumed int64) bool, large func(name, path string, consumed int64) bool, problem func(name string, err error)) error {
-	file, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	reader := bufio.NewReaderSize(file, 64<<10)
-	head, err := reader.Peek(5)
-	if err != nil && err != io.EOF {
-		return err
-	}
-	if string(head) == "From " {
-		return splitMboxSpilling(reader, &mboxSpill{dir: dir, limit: intake.MaxInMemory, large: func(n int, spilled string, consumed int64) bool {
-			return large(fmt.Sprintf("%s (message %d)", path, n), spilled, consumed)
-		}}, func(n int, raw []byte, consumed int64) bool {
-			return emit(fmt.Sprintf("%s (message %d)", path, n), raw, consumed)
-		})
-	}
-	// One allocation of the file's size: io.ReadAll's doubling would hold
-	// up to twice a large message.
-	var size int64
-	if info, err := file.Stat(); err == nil {
-		size = info.Size()
-	}
-	buffer := bytes.NewBuffer(make([]byte, 0, size+1))
-	if _, err := buffer.ReadFrom(reader); err != nil {
-		return err
-	}
-	raw := buffer.Bytes()
-	if len(raw) == 0 {
-		problem(path, errors.New("empty file, not a message"))
-		return nil
-	}
-	emit(path, raw, int64(len(raw)))
-	return nil
-}
-
-// splitMbox streams the messages of an mbox: a "From " line at the start of
-// the file or after a blank line begins a message and is not part of it;
-// the blank line before it ends the previous one and is not part of it
-// either; ">From ", ">>From " ... lines lose one ">" (mboxrd). Only one
-// message is in memory at a time.
-func splitMbox(reader *bufio.Reader, emit func(n int, raw []byte, consumed int64) bool) error {
-	return splitMboxSpilling(reader, nil, emit)
-}
-
-// mboxSpill says where a message of an mbox larger than limit bytes goes
-// rather than memory: a temporary file in dir, given to large (which owns
-// it from then on).
-type mboxSpill struct {
-	dir   string
-	limit int
-	large func(n int, path string, consumed int64) bool
-}
-
-// mboxMessage is the message splitMbox is reading: in memory, or once it
-// is larger than its spill's limit, in a temporary file.
-type mboxMessage struct {
-	spill  *mboxSpill
-	memory bytes.Buffer
-	file   *os.File
-	writer *bufio.Writer
-	err    error
-}
-
-func (m *mboxMessage) Write(p []byte) {
-	switch {
-	case m.err != nil || len(p) == 0:
-		return
-	case m.file == nil && m.spill != nil && m.memory.Len()+len(p) > m.spill.limit:
-		if m.file, m.err = os.CreateTemp(m.spill.dir, intake.SpoolPrefix()+"*.eml"); m.err != nil {
-			return
-		}
-		m.writer = bufio.NewWriterSize(m.file, 64<<10)
-		m.writer.Write(m.memory.Bytes())
-		m.memory = bytes.Buffer{} // let the large buffer go
-	}
-	if m.file != nil {
-		_, m.err = m.writer.Write(p)
-		return
-	}
-	m.memory.Write(p)
-}
-
-// spilled ends a message written to a temporary file and gives the file's
-// name; the caller owns the file.
-func (m *mboxMessage) spilled() (string, error) {
-	file := m.file
-	m.file = nil
-	err := m.err
-	if err == nil {
-		err = m.writer.Flush()
-	}
-	if closeErr := file.Close(); err == nil {
-		err = closeErr
-	}
-	m.writer, m.err = nil, nil
-	if err != nil {
-		os.Remove(file.Name())
-		return "", fmt.Errorf("copy a large message of an mbox file: %w", err)
-	}
-	return file.Name(), nil
-}
-
-// discard removes a temporary file that was not handed over.
-func (m *mboxMessage) discard() {
-	if m.file != nil {
-		m.file.Close()
-		os.Remove(m.file.Name())
-		m.file = nil
-	}
-}
-
-// splitMboxSpilling is splitMbox that hands a message larger than
-// spill.limit to spill.large as a temporary file (spill nil: never).
-func splitMboxSpilling(reader *bufio.Reader, spill *mboxSpill, emit func(n int, raw []byte, consumed int64) bool) (err error) {
-	message := &mboxMessage{spill: spill}
-	defer message.discard()
-	var consumed int64
-	n := 0
-	inMessage := false
-	previousBlank := true // the file's start counts as after a blank line
-	// pendingBlank is a blank line held back: it is the separator when a
-	// "From " line follows, else part of the message.
-	var pendingBlank []byte
-	finish := func() (bool, error) {
-		if !inMessage {
-			return true, nil
-		}
-		n++
-		if message.err != nil && message.file == nil {
-			return false, fmt.Errorf("copy a large message of an mbox file: %w", message.err)
-		}
-		if message.file != nil {
-			path, err := message.spilled()
-			if err != nil {
-				return false, err
-			}
-			ok := spill.large(n, path, consumed)
-			consumed = 0
-			return ok, nil
-		}
-		raw := bytes.Clone(message.memory.Bytes())
-		message.memory.Reset()
-		ok := emit(n, raw, consumed)
-		consumed = 0
-		return ok, nil
-	}
-	for {
-		line, err := reader.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: take it in pieces; none of
-			// them is a separator or a blank line.
-			consumed += int64(len(line))
-			message.Write(pendingBlank)
-			pendingBlank = nil
-			message.Write(line)
-			previousBlank = false
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = reader.ReadSlice('\n')
-				consumed += int64(len(line))
-				message.Write(line)
-			}
-			if err != nil && err != io.EOF {
-				return err
-			}
-			if err == io.EOF {
-				break
-			}
-			continue
-		}
-		if len(line) == 0 && err == io.EOF {
-			break
-		}
-		if err != nil && err != io.EOF {
-			return err
-		}
-		consumed += int64(len(line))
-		blank := len(line) == 1 && line[0] == '\n' || len(line) == 2 && line[0] == '\r' && line[1] == '\n'
-		switch {
-		case previousBlank && bytes.HasPrefix(line, []byte("From ")):
-			pendingBlank = nil
-			if ok, err := finish(); !ok {
-				return err
-			}
-			inMessage = true
-		case blank:
-			message.Write(pendingBlank)
-			pendingBlank = append(pendingBlank[:0:0], line...)
-		default:
-			message.Write(pendingBlank)
-			pendingBlank = nil
-			if unescaped, ok := mboxrdUnescape(line); ok {
-				line = unescaped
-			}
-			message.Write(line)
-		}
-		previousBlank = blank
+		n, err := message.Read(buffer[len(buffer):min(cap(buffer), limit)])
+		buffer = buffer[:len(buffer)+n]
 		if err == io.EOF {
-			break
+			return buffer, nil
+		}
+		if err != nil {
+			return buffer, err
 		}
 	}
-	// The blank line at the end of the file closes the last message.
-	_, err = finish()
-	return err
-}
-
-// mboxrdUnescape removes one ">" from a line of the form ">+From ".
-func mboxrdUnescape(line []byte) ([]byte, bool) {
-	i := 0
-	for i < len(line) && line[i] == '>' {
-		i++
-	}
-	if i == 0 || !bytes.HasPrefix(line[i:], []byte("From ")) {
-		return nil, false
-	}
-	return line[1:], true
+	return buffer, nil
 }
 
 // progress shows how an import goes: a bar redrawn in place on a terminal,

@@ -19,13 +19,13 @@ import (
 )
 
 // TestImportLarge imports large .eml files (over intake.MaxInMemory, so
-// that they take importLarge's streaming path): one file alone, then a
-// folder with a large (LF line ends) and two small files, then the first
-// file again, then an mbox file holding a large message (copied to a
-// temporary file as it is read, not held in memory) between two small
-// ones, twice. The
-// summary counts, every stored source (byte for byte), the attachments'
-// bytes and the text are checked, on SQLite and on PostgreSQL.
+// that they take the streaming path into the intake, which spools them):
+// one file alone, then a folder with a large (LF line ends) and two small
+// files, then the first file again, then an mbox file holding a large
+// message (streamed out of the mbox file into the intake, not held in
+// memory) between two small ones, twice. The summary counts, every stored
+// source (byte for byte), the attachments' bytes and the text are
+// checked, on SQLite and on PostgreSQL.
 func TestImportLarge(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
@@ -176,60 +176,6 @@ func testImportLarge(t *testing.T, dsn string) {
 		body.Close()
 		if err != nil || a.Size != int64(len(attachment)) || !bytes.Equal(gotAttachment, attachment) {
 			t.Errorf("%s: attachment of %d bytes, size %d (%v); want %d bytes equal to the original", m.Subject, len(gotAttachment), a.Size, err, len(attachment))
-		}
-	}
-}
-
-// TestSplitMboxSpilling: with a spill limit, splitMbox gives the same
-// messages and byte counts, those over the limit as temporary files.
-func TestSplitMboxSpilling(t *testing.T) {
-	const limit = 40
-	for _, mbox := range []string{
-		"From x\r\nSubject: a\r\n\r\nbody\r\n\r\nFrom y\r\nSubject: b, a longer one\r\n\r\nwith more lines\r\n>From escaped\r\n\r\n\r\n",
-		"From x\nA: b\n\n\n\nbody that is long enough to spill\n\n\nFrom y\nS: small\n\n",
-		"From x\nA: " + strings.Repeat("z", 200000) + "\n\nFrom y\nB: c\n\nd\n",
-		"From x\nSubject: no final blank line, and long enough",
-	} {
-		var want []string
-		var wantConsumed int64
-		if err := splitMbox(bufioReader(mbox), func(n int, raw []byte, consumed int64) bool {
-			want = append(want, string(raw))
-			wantConsumed += consumed
-			return true
-		}); err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		got := make([]string, len(want))
-		var consumed int64
-		spilled := 0
-		spill := &mboxSpill{dir: dir, limit: limit, large: func(n int, path string, bytes int64) bool {
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.Remove(path)
-			got[n-1] = string(raw)
-			consumed += bytes
-			spilled++
-			return true
-		}}
-		err := splitMboxSpilling(bufioReader(mbox), spill, func(n int, raw []byte, bytes int64) bool {
-			if len(raw) > limit {
-				t.Errorf("message %d of %d bytes held in memory", n, len(raw))
-			}
-			got[n-1] = string(raw)
-			consumed += bytes
-			return true
-		})
-		if err != nil || strings.Join(got, "|") != strings.Join(want, "|") || consumed != wantConsumed {
-			t.Errorf("%q: got %q (%d bytes, %v), want %q (%d bytes)", mbox, got, consumed, err, want, wantConsumed)
-		}
-		if spilled == 0 {
-			t.Errorf("%q: nothing spilled", mbox)
-		}
-		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-			t.Errorf("%q: %d files left", mbox, len(entries))
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -170,40 +169,6 @@ func TestImportFilesMaildirMbox(t *testing.T) {
 	if notes != 1 {
 		t.Errorf("the broken message is not stored with parse notes")
 	}
-}
-
-func TestSplitMbox(t *testing.T) {
-	for _, test := range []struct {
-		name, mbox string
-		want       []string
-	}{
-		{"crlf", "From x\r\nSubject: a\r\n\r\nbody\r\n\r\nFrom y\r\nSubject: b\r\n\r\nb\r\n", []string{"Subject: a\r\n\r\nbody\r\n", "Subject: b\r\n\r\nb\r\n"}},
-		{"no final blank line", "From x\nSubject: a\n\nbody", []string{"Subject: a\n\nbody"}},
-		{"blank lines kept inside", "From x\nA: b\n\n\n\nbody\n\n\n", []string{"A: b\n\n\n\nbody\n\n"}},
-		{"mboxrd", "From x\nA: b\n\n>From a\n>>From b\n> From c\n\n", []string{"A: b\n\nFrom a\n>From b\n> From c\n"}},
-		{"long line", "From x\nA: " + strings.Repeat("z", 200000) + "\n\n", []string{"A: " + strings.Repeat("z", 200000) + "\n"}},
-	} {
-		t.Run(test.name, func(t *testing.T) {
-			var got []string
-			var consumed int64
-			reader := bufioReader(test.mbox)
-			err := splitMbox(reader, func(n int, raw []byte, bytes int64) bool {
-				got = append(got, string(raw))
-				consumed += bytes
-				return true
-			})
-			if err != nil || strings.Join(got, "|") != strings.Join(test.want, "|") {
-				t.Errorf("got %q, %v; want %q", got, err, test.want)
-			}
-			if consumed != int64(len(test.mbox)) {
-				t.Errorf("consumed %d of %d bytes", consumed, len(test.mbox))
-			}
-		})
-	}
-}
-
-func bufioReader(text string) *bufio.Reader {
-	return bufio.NewReaderSize(strings.NewReader(text), 64<<10)
 }
 
 // importMailbox makes the SMTP mailbox the import tests import into, on

@@ -198,6 +198,15 @@ func TestMboxReaderError(t *testing.T) {
 // TestMboxReaderMatchesReference: on generated inputs made of the lines
 // that matter to a splitter, the reader gives the old splitter's messages.
 func TestMboxReaderMatchesReference(t *testing.T) {
+	// The inputs of the importer's test of its splitter's spilling.
+	for _, mbox := range []string{
+		"From x\r\nSubject: a\r\n\r\nbody\r\n\r\nFrom y\r\nSubject: b, a longer one\r\n\r\nwith more lines\r\n>From escaped\r\n\r\n\r\n",
+		"From x\nA: b\n\n\n\nbody that is long enough to spill\n\n\nFrom y\nS: small\n\n",
+		"From x\nA: " + strings.Repeat("z", 200000) + "\n\nFrom y\nB: c\n\nd\n",
+		"From x\nSubject: no final blank line, and long enough",
+	} {
+		compareWithReference(t, []byte(mbox))
+	}
 	random := rand.New(rand.NewPCG(12, 2026))
 	for range 600 {
 		mbox := generatedMbox(random)
