@@ -114,3 +114,65 @@ func TestChunkedSourceAndAttachment(t *testing.T) {
 		}
 	})
 }
+
+// A batch mixes ordinary messages with large ones, whose parts are
+// written in chunks from readers: a small source beside a streamed
+// attachment, a source over a chunk given as raw bytes. Each comes back
+// whole, its attachments in their order.
+func TestBatchWithLargeParts(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		site := newSite(t, st, "s1")
+		box := newMailbox(t, st, site.ID, 0)
+		random := rand.New(rand.NewPCG(3, 4))
+		incompressible := func(n int) []byte {
+			data := make([]byte, n)
+			for i := range data {
+				data[i] = byte(random.IntN(256))
+			}
+			return data
+		}
+		streamed := incompressible(store.ChunkSize + 5)
+		withStreamed := newMessage(box, "Subject: streamed\r\n\r\nsmall source\r\n", store.Message{Subject: "streamed"})
+		withStreamed.Attachments = []store.Attachment{
+			{Filename: "first.txt", ContentType: "text/plain", Size: 5, Data: []byte("first")},
+			{Filename: "big.bin", ContentType: "application/octet-stream", Size: int64(len(streamed)),
+				Body: func() io.Reader { return bytes.NewReader(streamed) }},
+			{Filename: "last.txt", ContentType: "text/plain", Size: 4, Data: []byte("last")},
+		}
+		bigRaw := "Subject: big\r\n\r\n" + string(incompressible(store.ChunkSize*3/2))
+		batch := []*store.NewMessage{
+			newMessage(box, "Subject: a\r\n\r\nfirst ordinary\r\n", store.Message{Subject: "a"}),
+			withStreamed,
+			newMessage(box, bigRaw, store.Message{Subject: "big"}),
+			newMessage(box, "Subject: b\r\n\r\nsecond ordinary\r\n", store.Message{Subject: "b"}),
+		}
+		batch[3].Attachments = []store.Attachment{{Filename: "b.txt", ContentType: "text/plain", Size: 1, Data: []byte("b")}}
+		results, err := st.InsertMessages(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range batch {
+			if results[i].Err != nil || results[i].Duplicate {
+				t.Fatalf("message %d: %+v", i, results[i])
+			}
+			source, err := st.MessageSource(ctx, results[i].ID)
+			if err != nil || !bytes.Equal(source, m.Raw) {
+				t.Errorf("source of message %d: %d bytes, want %d, %v", i, len(source), len(m.Raw), err)
+			}
+		}
+		list, err := st.Attachments(ctx, results[1].ID)
+		if err != nil || len(list) != 3 {
+			t.Fatalf("attachments: %+v, %v", list, err)
+		}
+		for i, want := range [][]byte{[]byte("first"), streamed, []byte("last")} {
+			a, err := st.AttachmentData(ctx, results[1].ID, list[i].ID)
+			if err != nil || a.Filename != withStreamed.Attachments[i].Filename || !bytes.Equal(a.Data, want) {
+				t.Errorf("attachment %d: %q, %d bytes, %v", i, a.Filename, len(a.Data), err)
+			}
+		}
+		if list, err := st.Attachments(ctx, results[3].ID); err != nil || len(list) != 1 || list[0].Filename != "b.txt" {
+			t.Errorf("attachments of an ordinary message: %+v, %v", list, err)
+		}
+	})
+}

@@ -63,7 +63,7 @@ type postgresBatch struct {
 	}
 	attachments attachmentColumnArrays
 	uids        map[uidKey]int64
-	jobs        []any // jobColumns values a job, as addJobs makes them
+	jobs        jobColumnArrays
 	added       map[int64]*mailboxCounts
 	// large are the new messages with a part written in chunks from a
 	// reader (a spooled source, a source over a chunk, a streamed
@@ -89,6 +89,12 @@ type messageColumnArrays struct {
 	hashes, spams, spamWords, parseErrors, searches                                     []string
 	reads                                                                               []bool
 	spamRatings                                                                         []*int64
+}
+
+type jobColumnArrays struct {
+	kinds                                      []string
+	mailboxIDs, messageIDs, runAts, createdAts []int64
+	payloads                                   [][]byte
 }
 
 type attachmentColumnArrays struct {
@@ -144,6 +150,11 @@ func (s *Store) writeBatchPostgres(ctx context.Context, conn *pgx.Conn, ms []*Ne
 		if err := s.insertMessageParts(ctx, large, m, m.compressed); err != nil {
 			return err
 		}
+	}
+	// A large message's small source (beside a streamed attachment) is
+	// collected for a multi-row INSERT, as in SQLite's path.
+	if err := large.writeRows(ctx); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -383,12 +394,15 @@ func (b *postgresBatch) addParts(m *NewMessage) error {
 // addJobs is messageStatements.addJobs for the batch's arrays.
 func (b *postgresBatch) addJobs(m *NewMessage) {
 	now := b.store.clock()
+	c := &b.jobs
 	for _, job := range m.Jobs {
 		runAt := job.RunAt
 		if runAt.IsZero() {
 			runAt = now
 		}
-		b.jobs = append(b.jobs, job.Kind, m.MailboxID, m.ID, job.Payload, micros(runAt), micros(now))
+		c.kinds, c.payloads = append(c.kinds, job.Kind), append(c.payloads, job.Payload)
+		c.mailboxIDs, c.messageIDs = append(c.mailboxIDs, m.MailboxID), append(c.messageIDs, m.ID)
+		c.runAts, c.createdAts = append(c.runAts, micros(runAt)), append(c.createdAts, micros(now))
 	}
 }
 
@@ -473,21 +487,13 @@ func (b *postgresBatch) queueWrites(writes *pgx.Batch, entries []LogEntry) error
 			return fmt.Errorf("record uids: %w", err)
 		}
 	}
-	if len(b.jobs) > 0 {
-		var kinds []string
-		var mailboxes, messages, runAts, createdAts []int64
-		var payloads [][]byte
-		for row := 0; row < len(b.jobs); row += jobColumns {
-			values := b.jobs[row : row+jobColumns]
-			kinds, mailboxes, messages = append(kinds, values[0].(string)), append(mailboxes, values[1].(int64)), append(messages, values[2].(int64))
-			payloads, runAts, createdAts = append(payloads, values[3].([]byte)), append(runAts, values[4].(int64)), append(createdAts, values[5].(int64))
-		}
+	if c := &b.jobs; len(c.kinds) > 0 {
 		err := queue(writes, `INSERT INTO jobs (kind, mailbox_id, message_id, payload, run_at, created_at)
 			SELECT kind, mailbox_id, message_id, payload, run_at, created_at
 			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[], $6::bigint[])
 				WITH ORDINALITY AS j (kind, mailbox_id, message_id, payload, run_at, created_at, n)
 			ORDER BY n`,
-			kinds, mailboxes, messages, payloads, runAts, createdAts)
+			c.kinds, c.mailboxIDs, c.messageIDs, c.payloads, c.runAts, c.createdAts)
 		if err != nil {
 			return fmt.Errorf("insert jobs: %w", err)
 		}

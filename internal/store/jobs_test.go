@@ -52,6 +52,7 @@ func TestJobsAreWrittenWithTheirMessage(t *testing.T) {
 		batch := []*store.NewMessage{
 			withJobs(newMessage(box, "Subject: one\r\n\r\nfirst\r\n", store.Message{Subject: "one"}),
 				store.NewJob{Kind: "rules", Payload: []byte(`{"rule":1}`)},
+				store.NewJob{Kind: "plain"}, // no payload: NULL
 				store.NewJob{Kind: "webhook", Payload: []byte(`{"url":"x"}`), RunAt: later}),
 			withJobs(newMessage(box, "Subject: stored\r\n\r\nearlier\r\n", store.Message{Subject: "stored again"}),
 				store.NewJob{Kind: "rules"}),
@@ -67,17 +68,18 @@ func TestJobsAreWrittenWithTheirMessage(t *testing.T) {
 			t.Fatalf("duplicates not seen: %+v", results)
 		}
 		jobs := jobsOf(t, st, store.JobFilter{MailboxID: box})
-		if len(jobs) != 2 {
-			t.Fatalf("%d jobs in the mailbox, want the first message's 2: %+v", len(jobs), jobs)
+		if len(jobs) != 3 {
+			t.Fatalf("%d jobs in the mailbox, want the first message's 3: %+v", len(jobs), jobs)
 		}
 		want := []store.Job{
 			{Kind: "rules", MailboxID: box, MessageID: results[0].ID, Payload: []byte(`{"rule":1}`), State: "pending", RunAt: clock.now, CreatedAt: clock.now},
+			{Kind: "plain", MailboxID: box, MessageID: results[0].ID, State: "pending", RunAt: clock.now, CreatedAt: clock.now},
 			{Kind: "webhook", MailboxID: box, MessageID: results[0].ID, Payload: []byte(`{"url":"x"}`), State: "pending", RunAt: later, CreatedAt: clock.now},
 		}
 		for i, job := range jobs {
 			w := want[i]
 			if job.ID == 0 || job.Kind != w.Kind || job.MailboxID != w.MailboxID || job.MessageID != w.MessageID ||
-				!bytes.Equal(job.Payload, w.Payload) || job.State != w.State || job.Attempts != 0 || !job.RunAt.Equal(w.RunAt) ||
+				!bytes.Equal(job.Payload, w.Payload) || (job.Payload == nil) != (w.Payload == nil) || job.State != w.State || job.Attempts != 0 || !job.RunAt.Equal(w.RunAt) ||
 				!job.CreatedAt.Equal(w.CreatedAt) || job.LeaseHolder != "" || !job.LeaseUntil.IsZero() || job.LastError != "" {
 				t.Errorf("job %d = %+v, want %+v", i, job, w)
 			}
