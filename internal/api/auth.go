@@ -9,18 +9,14 @@ import (
 	"pochta.dev/pochta/internal/service"
 )
 
-// Challenge headers of failed authentication. retryAfterSeconds is the
-// service's throttle window (15 minutes): [service.ErrThrottled] does not say
-// when attempts are accepted again, so the API names the longest wait.
-const (
-	authChallenge     = `Basic realm="pochta", charset="UTF-8"`
-	retryAfterSeconds = "900"
-)
+// authChallenge is the challenge header of failed authentication.
+const authChallenge = `Basic realm="pochta", charset="UTF-8"`
 
 // authenticate finds the caller from an "Authorization: Bearer TOKEN" or an
 // HTTP Basic login and password. It fails with [service.ErrUnauthenticated]
-// when neither is given or they are wrong, and with [service.ErrThrottled]
-// while sign-in attempts for the login or the client address are refused.
+// when neither is given or they are wrong, and with a
+// [*service.ThrottledError] while sign-in attempts from the client's address
+// must wait.
 func (a *api) authenticate(r *http.Request) (*service.Actor, error) {
 	header := r.Header.Get("Authorization")
 	if scheme, token, ok := strings.Cut(header, " "); ok && strings.EqualFold(scheme, "Bearer") {

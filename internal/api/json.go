@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
@@ -218,7 +219,10 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, actor *service.
 		status, body.Error, body.Fields = http.StatusBadRequest, text("error.validation"), invalid.Translated(language)
 	case errors.Is(err, service.ErrThrottled):
 		status, body.Error = http.StatusTooManyRequests, text("error.throttled")
-		w.Header().Set("Retry-After", retryAfterSeconds)
+		var throttled *service.ThrottledError
+		if errors.As(err, &throttled) {
+			w.Header().Set("Retry-After", strconv.Itoa(throttled.Seconds()))
+		}
 	case errors.Is(err, service.ErrUnauthenticated):
 		status, body.Error, authHeader = http.StatusUnauthorized, text("error.unauthenticated"), true
 	case errors.Is(err, service.ErrInvalidText):

@@ -3,6 +3,7 @@ package i18n
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Decimal writes value with prec digits after the decimal separator of
@@ -27,4 +28,15 @@ func (c *Catalog) Size(language string, bytes int64) string {
 	default:
 		return c.T(language, "size.mb", c.Decimal(language, float64(bytes)/(1024*1024), 1))
 	}
+}
+
+// Wait says how long to wait, for people, rounded up: seconds under a
+// minute, else minutes ("40 s", "3 min"; "40 с", "3 мин"). Short units need
+// no plural forms.
+func (c *Catalog) Wait(language string, d time.Duration) string {
+	seconds := max(1, int((d+time.Second-1)/time.Second))
+	if seconds < 60 {
+		return c.T(language, "duration.seconds", seconds)
+	}
+	return c.T(language, "duration.minutes", (seconds+59)/60)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"pochta.dev/pochta/internal/secret"
@@ -13,103 +12,90 @@ import (
 	"pochta.dev/pochta/internal/worklog"
 )
 
-// ErrThrottled is returned by [Service.Login] while too many recent attempts
-// failed for the login or the address. It wraps ErrUnauthenticated.
+// ErrThrottled is returned by [Service.Login], as a [*ThrottledError],
+// while attempts from the client's address must wait after failed ones. It
+// wraps ErrUnauthenticated.
 var ErrThrottled = fmt.Errorf("too many failed sign-in attempts, try again later: %w", ErrUnauthenticated)
 
-// Sign-in throttling: after this many failures within the window for one
-// login, or four times as many for one client address, attempts are refused
-// until the window has passed.
+// ThrottledError is [ErrThrottled] with the time to wait before the next
+// attempt is taken.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%v (in %d s)", ErrThrottled, e.Seconds())
+}
+
+// Unwrap makes errors.Is(err, ErrThrottled) and ErrUnauthenticated hold.
+func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+
+// Seconds is the wait in whole seconds, rounded up (as HTTP's Retry-After
+// takes it): never 0, which would invite an attempt that is still refused.
+func (e *ThrottledError) Seconds() int {
+	return max(1, int((e.RetryAfter+time.Second-1)/time.Second))
+}
+
+// Web sessions.
 const (
-	throttleWindow      = 15 * time.Minute
-	throttlePerLogin    = 5
-	throttlePerAddress  = 20
-	throttleMaxTracked  = 100_000
 	sessionLifetime     = 12 * time.Hour
 	sessionExtendAfter  = 5 * time.Minute
 	sessionCookieLength = 32
 )
 
-// throttle counts recent failures by key, in memory: a restart forgets them,
-// which is acceptable for a brake on guessing.
-type throttle struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
-}
-
-func newThrottle() *throttle { return &throttle{failures: map[string][]time.Time{}} }
-
-func (t *throttle) recent(key string, now time.Time) int {
-	kept := t.failures[key][:0]
-	for _, at := range t.failures[key] {
-		if now.Sub(at) < throttleWindow {
-			kept = append(kept, at)
-		}
-	}
-	if len(kept) == 0 {
-		delete(t.failures, key)
-		return 0
-	}
-	t.failures[key] = kept
-	return len(kept)
-}
-
-func (t *throttle) blocked(login, address string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.recent("login:"+login, now) >= throttlePerLogin || (address != "" && t.recent("address:"+address, now) >= throttlePerAddress)
-}
-
-func (t *throttle) fail(login, address string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.failures) > throttleMaxTracked {
-		// Under a flood of distinct keys, forget rather than grow without
-		// bound.
-		t.failures = map[string][]time.Time{}
-	}
-	t.failures["login:"+login] = append(t.failures["login:"+login], now)
-	if address != "" {
-		t.failures["address:"+address] = append(t.failures["address:"+address], now)
-	}
-}
-
-func (t *throttle) succeed(login string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, "login:"+login)
-}
-
-// Login checks a login and password from a client address. It returns
-// ErrThrottled while attempts are being refused and ErrUnauthenticated for
-// wrong credentials or an inactive user, taking the same time for an
-// unknown login as for a wrong password.
+// Login checks a login and password from a client address. It returns a
+// [*ThrottledError] without checking the password while attempts from the
+// address must wait (see throttle.go), and ErrUnauthenticated for wrong
+// credentials or an inactive user, taking the same time for an unknown
+// login as for a wrong password.
 func (s *Service) Login(ctx context.Context, login, password, address string) (*Actor, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
-	now := s.now()
-	if s.throttle.blocked(login, address, now) {
-		return nil, ErrThrottled
+	attempt, wait := s.throttle.begin(login, address, s.now())
+	if wait > 0 {
+		return nil, &ThrottledError{RetryAfter: wait}
 	}
 	user, err := s.store.UserByLogin(ctx, login)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.throttle.abandoned(attempt)
 		return nil, err
 	}
 	if err != nil {
 		secret.CheckDummy(password)
 	}
 	if err != nil || !secret.CheckPassword(user.PasswordHash, password) || !user.Active {
-		s.throttle.fail(login, address, now)
+		for _, notice := range s.throttle.failed(attempt, s.now()) {
+			s.logThrottled(ctx, login, address, notice)
+		}
 		return nil, ErrUnauthenticated
 	}
-	s.throttle.succeed(login)
+	s.throttle.succeeded(attempt)
 	// API calls with HTTP Basic sign in on every request: record the time at
 	// most once a minute so that reads do not each become a write.
-	if now.Sub(user.LastLoginAt) > time.Minute {
+	if now := s.now(); now.Sub(user.LastLoginAt) > time.Minute {
 		if err := s.store.TouchUserLogin(ctx, user.ID); err != nil {
 			return nil, err
 		}
 	}
 	return &Actor{User: user}, nil
+}
+
+// logThrottled tells the work log that sign-in attempts have begun to be
+// slowed down, once per run of failures of a counter. The login is what the
+// client sent, cut short: it need not be anyone's.
+func (s *Service) logThrottled(ctx context.Context, login, address string, notice throttleNotice) {
+	if runes := []rune(login); len(runes) > throttleLoggedLogin {
+		login = string(runes[:throttleLoggedLogin]) + "…"
+	}
+	seconds := int(notice.wait / time.Second)
+	part := worklog.Part("log.signin_slowed", login, address, notice.failures, seconds)
+	if notice.perAddress {
+		part = worklog.Part("log.signin_slowed_address", address, notice.failures, login, seconds)
+	}
+	parts := []store.LogPart{part}
+	if notice.suppressed > 0 {
+		parts = append(parts, worklog.Part("log.signin_suppressed", notice.suppressed))
+	}
+	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "signin"}, parts...))
 }
 
 // TokenActor finds the user of an API token.

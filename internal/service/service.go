@@ -140,6 +140,9 @@ type Options struct {
 	// TempDir is where large messages are spooled while they are received
 	// or shown ("": the system's temporary folder).
 	TempDir string
+	// Now is the clock; nil means time.Now. Tests set it to move time by
+	// hand (sign-in waits, session expiry).
+	Now func() time.Time
 }
 
 // New makes a Service.
@@ -153,6 +156,9 @@ func New(options Options) *Service {
 		throttle: newThrottle(),
 		dialer:   options.Dialer,
 		tempDir:  options.TempDir,
+	}
+	if options.Now != nil {
+		s.now = options.Now
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()

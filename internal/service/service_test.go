@@ -123,14 +123,6 @@ func TestLoginSessionsAndThrottle(t *testing.T) {
 	if _, err := env.Service.Login(ctx, "ADMIN", servicetest.AdminPassword, "10.0.0.1"); err != nil {
 		t.Fatalf("login ignoring case: %v", err)
 	}
-	for range 5 {
-		if _, err := env.Service.Login(ctx, "admin", "wrong", "10.0.0.1"); !errors.Is(err, service.ErrUnauthenticated) || errors.Is(err, service.ErrThrottled) {
-			t.Fatalf("wrong password: %v", err)
-		}
-	}
-	if _, err := env.Service.Login(ctx, "admin", servicetest.AdminPassword, "10.0.0.2"); !errors.Is(err, service.ErrThrottled) {
-		t.Errorf("sixth attempt with the right password: %v, want throttled", err)
-	}
 	if _, err := env.Service.Login(ctx, "nobody", "x", "10.0.0.3"); !errors.Is(err, service.ErrUnauthenticated) {
 		t.Errorf("unknown login: %v", err)
 	}

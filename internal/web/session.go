@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/service"
@@ -120,7 +122,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	actor, err := s.svc.Login(r.Context(), login, r.PostFormValue("password"), clientAddress(r))
 	switch {
 	case errors.Is(err, service.ErrThrottled):
-		content.Error = i18n.Default.T(lang, "login.throttled")
+		// The wait is said in words and in Retry-After; the password was
+		// not checked.
+		wait := &service.ThrottledError{RetryAfter: time.Second} // unless err says
+		errors.As(err, &wait)
+		w.Header().Set("Retry-After", strconv.Itoa(wait.Seconds()))
+		content.Error = i18n.Default.T(lang, "login.throttled", i18n.Default.Wait(lang, wait.RetryAfter))
 		s.renderLogin(w, r, http.StatusTooManyRequests, content)
 		return
 	case errors.Is(err, service.ErrUnauthenticated):

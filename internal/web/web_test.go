@@ -223,17 +223,23 @@ func TestLogin(t *testing.T) {
 
 	t.Run("throttled", func(t *testing.T) {
 		ts.addUser(t, "victim", store.RoleUser)
+		ts.env.Clock.Set(time.Now())
 		b := ts.browser(t)
 		b.get("/login")
-		var r result
-		for range 6 {
-			r = b.postForm("/login", url.Values{"login": {"victim"}, "password": {"wrong-password"}})
+		for range 3 {
+			wantStatus(t, b.postForm("/login", url.Values{"login": {"victim"}, "password": {"wrong-password"}}), http.StatusUnauthorized)
 		}
+		r := b.postForm("/login", url.Values{"login": {"victim"}, "password": {"wrong-password"}})
 		wantStatus(t, r, http.StatusTooManyRequests)
-		wantBody(t, r, "Too many failed attempts, try again in a few minutes")
-		// Even the right password is refused while throttled.
-		r = b.postForm("/login", url.Values{"login": {"victim"}, "password": {"password-victim"}})
-		wantStatus(t, r, http.StatusTooManyRequests)
+		wantBody(t, r, "Too many failed attempts from your address. Try again in 1 s.")
+		if got := r.header.Get("Retry-After"); got != "1" {
+			t.Errorf("Retry-After %q, want 1", got)
+		}
+		// Even the right password waits: it is not checked while the
+		// address waits. After the wait it is taken.
+		wantStatus(t, b.postForm("/login", url.Values{"login": {"victim"}, "password": {"password-victim"}}), http.StatusTooManyRequests)
+		ts.env.Clock.Advance(time.Second)
+		wantStatus(t, b.postForm("/login", url.Values{"login": {"victim"}, "password": {"password-victim"}}), http.StatusSeeOther)
 	})
 
 	t.Run("login CSRF", func(t *testing.T) {

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/service"
@@ -27,6 +29,45 @@ type Env struct {
 	Store   *store.Store
 	Admin   *service.Actor
 	Path    string // the SQLite database file, or the DSN
+	// Clock is the service's clock: the real time until a test sets it.
+	Clock *Clock
+}
+
+// Clock is a clock a test may stop and move by hand. Until [Clock.Set] it
+// tells the real time.
+type Clock struct {
+	mu  sync.Mutex
+	set bool
+	now time.Time
+}
+
+// Now gives the time the clock was set to, moved by [Clock.Advance] since,
+// or the real time when it was never set.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.set {
+		return time.Now()
+	}
+	return c.now
+}
+
+// Set stops the clock at now.
+func (c *Clock) Set(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.set, c.now = true, now
+}
+
+// Advance moves the clock forward by d, stopping it first at the real time
+// when it was running.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.set {
+		c.set, c.now = true, time.Now()
+	}
+	c.now = c.now.Add(d)
 }
 
 // New makes an Env over a fresh SQLite database (or over dsn when not empty,
@@ -51,7 +92,8 @@ func New(t testing.TB, dsn ...string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := service.New(service.Options{Store: st, Box: box, Logger: slog.New(slog.DiscardHandler), Dialer: LoopbackDialer{}})
+	clock := &Clock{}
+	svc := service.New(service.Options{Store: st, Box: box, Logger: slog.New(slog.DiscardHandler), Dialer: LoopbackDialer{}, Now: clock.Now})
 	if _, err := svc.Bootstrap(ctx, AdminPassword); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
@@ -59,7 +101,7 @@ func New(t testing.TB, dsn ...string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Service: svc, Store: st, Admin: &service.Actor{User: admin}, Path: path}
+	return &Env{Service: svc, Store: st, Admin: &service.Actor{User: admin}, Path: path, Clock: clock}
 }
 
 // LoopbackDialer connects only to loopback addresses, without resolving
