@@ -137,7 +137,7 @@ func TestMailboxesCRUD(t *testing.T) {
 	h.expect(t, http.StatusNotFound, h.admin, "GET", path, "")
 	h.expect(t, http.StatusNotFound, h.admin, "PATCH", path, `{"name":"Again"}`)
 	h.expect(t, http.StatusNotFound, h.admin, "DELETE", path, "")
-	h.expect(t, http.StatusBadRequest, h.admin, "GET", "/api/v1/mailboxes/0", "")
+	h.expect(t, http.StatusNotFound, h.admin, "GET", "/api/v1/mailboxes/0", "")
 }
 
 func TestMailboxFieldErrors(t *testing.T) {

@@ -230,12 +230,14 @@ func trimPage[T any](rows []T, limit int) ([]T, bool) {
 	return rows, len(rows) == limit && limit == maxLimit
 }
 
-// pathID reads a positive integer path value.
+// pathID reads an ID of the path. Anything but the canonical form of a
+// positive whole number names nothing: 404, as for an ID that does not
+// exist, and as the web admin answers (see service.ParseID).
 func pathID(r *http.Request, name string) (int64, error) {
 	raw := r.PathValue(name)
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, errorf(http.StatusBadRequest, "invalid %s %q in path: must be a positive whole number", name, raw)
+	id, ok := service.ParseID(raw)
+	if !ok {
+		return 0, errorf(http.StatusNotFound, "no such %s %q: an id is a positive whole number without sign or leading zeros", name, raw)
 	}
 	return id, nil
 }

@@ -87,7 +87,7 @@ func TestServicesCRUD(t *testing.T) {
 	h.expect(t, http.StatusNotFound, h.admin, "GET", path, "")
 	h.expect(t, http.StatusNotFound, h.admin, "PATCH", path, `{"name":"Again"}`)
 	h.expect(t, http.StatusNotFound, h.admin, "DELETE", path, "")
-	h.expect(t, http.StatusBadRequest, h.admin, "GET", "/api/v1/services/abc", "")
+	h.expect(t, http.StatusNotFound, h.admin, "GET", "/api/v1/services/abc", "")
 }
 
 // A user sees the active services of their own site only.

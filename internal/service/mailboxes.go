@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/store"
@@ -154,6 +155,13 @@ func (s *Service) Mailboxes(ctx context.Context, actor *Actor, filter store.Mail
 	}
 	if !actor.CanReadAll() {
 		filter.OwnerID = actor.User.ID
+	}
+	// The store takes such text in a filter for a row that cannot exist,
+	// and its count then finds no row at all: say what is wrong instead.
+	for _, text := range []string{filter.Name, filter.Server} {
+		if strings.IndexByte(text, 0) >= 0 || !utf8.ValidString(text) {
+			return MailboxPage{}, fmt.Errorf("mailbox filter: %w", ErrInvalidText)
+		}
 	}
 	page, err := s.store.Mailboxes(ctx, filter, order, cursor, limit)
 	if err != nil {

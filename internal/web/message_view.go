@@ -349,9 +349,8 @@ func (s *server) messageAttachment(w http.ResponseWriter, r *http.Request, sessi
 	if !ok {
 		return
 	}
-	attachmentID, err := strconv.ParseInt(r.PathValue("attachment"), 10, 64)
-	if err != nil || attachmentID <= 0 {
-		s.notFound(w, r)
+	attachmentID, ok := s.pathValueID(w, r, "attachment")
+	if !ok {
 		return
 	}
 	a, body, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachmentID)

@@ -174,9 +174,8 @@ func (s *server) userToken(w http.ResponseWriter, r *http.Request, session *serv
 	if !ok {
 		return 0, store.Token{}, false
 	}
-	tokenID, err := strconv.ParseInt(r.PathValue("token"), 10, 64)
-	if err != nil || tokenID <= 0 {
-		s.notFound(w, r)
+	tokenID, ok := s.pathValueID(w, r, "token")
+	if !ok {
 		return 0, store.Token{}, false
 	}
 	tokens, err := s.svc.Tokens(r.Context(), session.Actor, userID)

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
+	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/service"
 )
@@ -50,7 +52,7 @@ func New(svc *service.Service, options Options) http.Handler {
 	// Outermost first: headers go on every response, even a recovered panic;
 	// the session is known before the CSRF check, which runs before any
 	// handler sees a POST.
-	return s.securityHeaders(s.recoverPanics(s.withSession(s.checkCSRF(mux))))
+	return s.securityHeaders(s.recoverPanics(s.withSession(s.checkURLText(s.checkCSRF(mux)))))
 }
 
 // routes registers every page in one place, with method patterns, so the
@@ -149,6 +151,42 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkURLText answers an address whose path or query holds a NUL
+// character or bytes that are not UTF-8 with a 400 page that says so, before
+// any page looks at it: no stored text holds such characters, so no filter
+// can match them, and a list filtered by them failed with a 500. Browsers
+// send UTF-8; such an address was typed or made up. The API refuses them
+// alike.
+func (s *server) checkURLText(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !urlIsText(r.URL) {
+			s.renderError(w, r, http.StatusBadRequest, "error.address_text")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// urlIsText reports whether the path and every query name and value of
+// address are UTF-8 text without NUL characters.
+func urlIsText(address *url.URL) bool {
+	isText := func(text string) bool { return strings.IndexByte(text, 0) < 0 && utf8.ValidString(text) }
+	if !isText(address.Path) {
+		return false
+	}
+	for name, values := range address.Query() {
+		if !isText(name) {
+			return false
+		}
+		for _, value := range values {
+			if !isText(value) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // recoverPanics turns a panicking handler into a logged 500 page instead of

@@ -125,14 +125,19 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request, session *ser
 	http.Redirect(w, r, "/users/"+strconv.FormatInt(user.ID, 10), http.StatusSeeOther)
 }
 
-// pathID reads the {id} of a path; anything but a positive number is a 404.
+// pathID reads the {id} of a path; anything but the canonical form of a
+// positive number is a 404 (see service.ParseID).
 func (s *server) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	return s.pathValueID(w, r, "id")
+}
+
+// pathValueID reads the ID named name of a path, as pathID does.
+func (s *server) pathValueID(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
+	id, ok := service.ParseID(r.PathValue(name))
+	if !ok {
 		s.notFound(w, r)
-		return 0, false
 	}
-	return id, true
+	return id, ok
 }
 
 func (s *server) userPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
