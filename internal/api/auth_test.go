@@ -126,7 +126,17 @@ func TestListAndRevokeTokens(t *testing.T) {
 
 	h.expect(t, http.StatusNoContent, h.user, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", mine.ID), "")
 	h.expect(t, http.StatusUnauthorized, "Bearer "+mine.Token, "GET", "/api/v1/tokens", "")
-	h.expect(t, http.StatusNotFound, h.user, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", mine.ID), "")
+	missing := h.expect(t, http.StatusNotFound, h.user, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", mine.ID), "")
+	// Another's token is not found either, in the same words, so that a
+	// user cannot tell which IDs exist (it was 403).
+	admins := decodeAs[tokenResponse](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/tokens", `{"name":"admin's"}`))
+	for _, caller := range []string{h.user, h.auditor} {
+		other := h.expect(t, http.StatusNotFound, caller, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", admins.ID), "")
+		if other.Body.String() != missing.Body.String() {
+			t.Errorf("another's token: %s; a missing one: %s", other.Body, missing.Body)
+		}
+	}
+	h.expect(t, http.StatusOK, "Bearer "+admins.Token, "GET", "/api/v1/tokens", "")
 	// An admin revokes anyone's.
 	other := decodeAs[tokenResponse](t, h.expect(t, http.StatusCreated, h.user, "POST", "/api/v1/tokens", `{"name":"phone"}`))
 	h.expect(t, http.StatusNoContent, h.admin, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", other.ID), "")

@@ -8,9 +8,11 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"pochta.dev/pochta/internal/service"
@@ -38,6 +40,23 @@ type route struct {
 	path   string // full path pattern, as in the OpenAPI document plus Prefix
 	handle handlerFunc
 	public bool // served without credentials
+	// may says whether the caller may use the route at all, checked
+	// before anything of the request is read, so that a caller without
+	// the right hears 403 whatever they sent (an unknown JSON field was a
+	// 400 first). nil: anyone signed in. A coarse mirror of the service's
+	// own check, which still runs and decides the rest.
+	may func(actor *service.Actor, r *http.Request) bool
+}
+
+// Rights of the route table (route.may).
+
+func adminOnly(actor *service.Actor, _ *http.Request) bool { return actor.IsAdmin() }
+
+func changesMail(actor *service.Actor, _ *http.Request) bool { return actor.CanChangeMail() }
+
+// selfOrAdmin: admins change any user, others themselves alone.
+func selfOrAdmin(actor *service.Actor, r *http.Request) bool {
+	return actor.IsAdmin() || (actor != nil && r.PathValue("id") == strconv.FormatInt(actor.User.ID, 10))
 }
 
 // routes is the route table: every route the API serves, in one place, so
@@ -47,49 +66,49 @@ func (a *api) routes() []route {
 		{method: http.MethodGet, path: "/api/v1/openapi.json", handle: a.openAPI, public: true},
 
 		{method: http.MethodGet, path: "/api/v1/sites", handle: a.listSites},
-		{method: http.MethodPost, path: "/api/v1/sites", handle: a.createSite},
+		{method: http.MethodPost, path: "/api/v1/sites", handle: a.createSite, may: adminOnly},
 		{method: http.MethodGet, path: "/api/v1/sites/{code}", handle: a.getSite},
-		{method: http.MethodPatch, path: "/api/v1/sites/{code}", handle: a.updateSite},
-		{method: http.MethodDelete, path: "/api/v1/sites/{code}", handle: a.deleteSite},
+		{method: http.MethodPatch, path: "/api/v1/sites/{code}", handle: a.updateSite, may: adminOnly},
+		{method: http.MethodDelete, path: "/api/v1/sites/{code}", handle: a.deleteSite, may: adminOnly},
 
 		{method: http.MethodGet, path: "/api/v1/users", handle: a.listUsers},
-		{method: http.MethodPost, path: "/api/v1/users", handle: a.createUser},
+		{method: http.MethodPost, path: "/api/v1/users", handle: a.createUser, may: adminOnly},
 		{method: http.MethodGet, path: "/api/v1/users/{id}", handle: a.getUser},
-		{method: http.MethodPatch, path: "/api/v1/users/{id}", handle: a.updateUser},
-		{method: http.MethodDelete, path: "/api/v1/users/{id}", handle: a.deleteUser},
+		{method: http.MethodPatch, path: "/api/v1/users/{id}", handle: a.updateUser, may: selfOrAdmin},
+		{method: http.MethodDelete, path: "/api/v1/users/{id}", handle: a.deleteUser, may: adminOnly},
 		{method: http.MethodGet, path: "/api/v1/tokens", handle: a.listTokens},
 		{method: http.MethodPost, path: "/api/v1/tokens", handle: a.createToken},
 		{method: http.MethodDelete, path: "/api/v1/tokens/{id}", handle: a.revokeToken},
 
 		{method: http.MethodGet, path: "/api/v1/settings", handle: a.getSettings},
-		{method: http.MethodPatch, path: "/api/v1/settings", handle: a.updateSettings},
+		{method: http.MethodPatch, path: "/api/v1/settings", handle: a.updateSettings, may: adminOnly},
 
 		{method: http.MethodGet, path: "/api/v1/services", handle: a.listServices},
-		{method: http.MethodPost, path: "/api/v1/services", handle: a.createService},
+		{method: http.MethodPost, path: "/api/v1/services", handle: a.createService, may: adminOnly},
 		{method: http.MethodGet, path: "/api/v1/services/{id}", handle: a.getService},
-		{method: http.MethodPatch, path: "/api/v1/services/{id}", handle: a.updateService},
-		{method: http.MethodDelete, path: "/api/v1/services/{id}", handle: a.deleteService},
+		{method: http.MethodPatch, path: "/api/v1/services/{id}", handle: a.updateService, may: adminOnly},
+		{method: http.MethodDelete, path: "/api/v1/services/{id}", handle: a.deleteService, may: adminOnly},
 		{method: http.MethodGet, path: "/api/v1/services/{id}/logo", handle: a.getServiceLogo},
-		{method: http.MethodPut, path: "/api/v1/services/{id}/logo", handle: a.putServiceLogo},
-		{method: http.MethodDelete, path: "/api/v1/services/{id}/logo", handle: a.deleteServiceLogo},
+		{method: http.MethodPut, path: "/api/v1/services/{id}/logo", handle: a.putServiceLogo, may: adminOnly},
+		{method: http.MethodDelete, path: "/api/v1/services/{id}/logo", handle: a.deleteServiceLogo, may: adminOnly},
 
 		{method: http.MethodGet, path: "/api/v1/mailboxes", handle: a.listMailboxes},
-		{method: http.MethodPost, path: "/api/v1/mailboxes", handle: a.createMailbox},
-		{method: http.MethodPost, path: "/api/v1/mailboxes/actions", handle: a.mailboxActions},
-		{method: http.MethodPost, path: "/api/v1/mailboxes/check", handle: a.checkAllMailboxes},
-		{method: http.MethodPost, path: "/api/v1/mailboxes/test", handle: a.testMailbox},
-		{method: http.MethodPost, path: "/api/v1/mailboxes/{id}/check", handle: a.checkMailbox},
+		{method: http.MethodPost, path: "/api/v1/mailboxes", handle: a.createMailbox, may: changesMail},
+		{method: http.MethodPost, path: "/api/v1/mailboxes/actions", handle: a.mailboxActions, may: changesMail},
+		{method: http.MethodPost, path: "/api/v1/mailboxes/check", handle: a.checkAllMailboxes, may: changesMail},
+		{method: http.MethodPost, path: "/api/v1/mailboxes/test", handle: a.testMailbox, may: changesMail},
+		{method: http.MethodPost, path: "/api/v1/mailboxes/{id}/check", handle: a.checkMailbox, may: changesMail},
 		{method: http.MethodGet, path: "/api/v1/messages", handle: a.listMessages},
-		{method: http.MethodPost, path: "/api/v1/messages/actions", handle: a.messagesAction},
+		{method: http.MethodPost, path: "/api/v1/messages/actions", handle: a.messagesAction, may: changesMail},
 		{method: http.MethodGet, path: "/api/v1/messages/{id}", handle: a.getMessage},
-		{method: http.MethodDelete, path: "/api/v1/messages/{id}", handle: a.deleteMessage},
+		{method: http.MethodDelete, path: "/api/v1/messages/{id}", handle: a.deleteMessage, may: changesMail},
 		{method: http.MethodGet, path: "/api/v1/messages/{id}/raw", handle: a.getMessageSource},
 		{method: http.MethodGet, path: "/api/v1/messages/{id}/attachments/{attachment_id}", handle: a.getAttachment},
-		{method: http.MethodPost, path: "/api/v1/messages/{id}/actions", handle: a.messageAction},
+		{method: http.MethodPost, path: "/api/v1/messages/{id}/actions", handle: a.messageAction, may: changesMail},
 		{method: http.MethodGet, path: "/api/v1/mailboxes/{id}", handle: a.getMailbox},
-		{method: http.MethodPost, path: "/api/v1/mailboxes/{id}/messages", handle: a.uploadMessage},
-		{method: http.MethodPatch, path: "/api/v1/mailboxes/{id}", handle: a.updateMailbox},
-		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox},
+		{method: http.MethodPost, path: "/api/v1/mailboxes/{id}/messages", handle: a.uploadMessage, may: changesMail},
+		{method: http.MethodPatch, path: "/api/v1/mailboxes/{id}", handle: a.updateMailbox, may: changesMail},
+		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox, may: changesMail},
 
 		{method: http.MethodGet, path: "/api/v1/log", handle: a.listLog},
 	}
@@ -120,6 +139,10 @@ func (a *api) wrap(rt route) http.Handler {
 				a.writeError(w, r, nil, err)
 				return
 			}
+		}
+		if rt.may != nil && !rt.may(actor, r) {
+			a.writeError(w, r, actor, fmt.Errorf("%s %s: %w", rt.method, rt.path, service.ErrForbidden))
+			return
 		}
 		if err := checkURLText(r); err != nil {
 			a.writeError(w, r, actor, err)

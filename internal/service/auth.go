@@ -151,7 +151,8 @@ func (s *Service) Tokens(ctx context.Context, actor *Actor, userID int64) ([]sto
 }
 
 // RevokeToken deletes an API token, which stops working at once: admins
-// anyone's, others their own.
+// anyone's, others their own. Another's token is not found, as a missing
+// one is, so that token IDs cannot be probed.
 func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error {
 	if actor == nil {
 		return ErrForbidden
@@ -161,7 +162,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error
 		return wrapNotFound("token", err)
 	}
 	if !actor.IsAdmin() && token.UserID != actor.User.ID {
-		return ErrForbidden
+		return fmt.Errorf("token %d: %w", id, ErrNotFound)
 	}
 	if err := s.store.DeleteToken(ctx, id); err != nil {
 		return wrapNotFound("token", err)

@@ -250,9 +250,7 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 
 // canChangeMailboxes reports whether the actor may change any mailbox at
 // all: admins, and users (their own); auditors read only.
-func canChangeMailboxes(actor *Actor) bool {
-	return actor != nil && (actor.IsAdmin() || actor.User.Role == store.RoleUser)
-}
+func canChangeMailboxes(actor *Actor) bool { return actor.CanChangeMail() }
 
 // changeableMailbox gives the mailbox id for a change by actor: ErrForbidden
 // for readers, and ErrNotFound for a user's look at someone else's mailbox

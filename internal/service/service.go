@@ -109,6 +109,13 @@ func (a *Actor) CanReadAll() bool {
 	return a != nil && (a.User.Role == store.RoleAdmin || a.User.Role == store.RoleAuditor)
 }
 
+// CanChangeMail reports whether the actor may change mail at all
+// (mailboxes, messages): admins anything, users their own; auditors only
+// read. Which mailboxes and messages is each method's to decide.
+func (a *Actor) CanChangeMail() bool {
+	return a != nil && (a.User.Role == store.RoleAdmin || a.User.Role == store.RoleUser)
+}
+
 // System is the actor for work Pochta does by itself and for the CLI, which
 // runs with the rights of whoever can read the data folder.
 var System = &Actor{User: store.User{Login: "system", Role: store.RoleAdmin, Active: true}}
