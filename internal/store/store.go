@@ -107,6 +107,9 @@ func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 				return nil, fmt.Errorf("open sqlite: %w", err)
 			}
 		}
+		if err := restrictSQLiteFiles(dsn); err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+		}
 		// WAL lets readers work beside the one writer; synchronous(FULL)
 		// makes a committed transaction survive a crash, which the "nothing
 		// lost" promise needs; BEGIN IMMEDIATE (txlock) takes the write lock
@@ -132,6 +135,41 @@ func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// restrictSQLiteFiles makes the database file at path readable by its owner
+// alone, whatever the folder's mode and the umask: it holds mail and
+// password hashes. A missing file is created with mode 0600 before SQLite
+// opens it (SQLite's own default is 0644), and SQLite gives its -wal and
+// -shm files the database file's mode. A database an older version made
+// loses group and other access, in all three files; a file of another owner
+// keeps what its owner chose, as Pochta may not change it.
+func restrictSQLiteFiles(path string) error {
+	if path == ":memory:" {
+		return nil
+	}
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("database file mode: %w", err)
+		}
+		if mode := info.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(name, mode&^0o077); err != nil && !errors.Is(err, fs.ErrPermission) {
+				return fmt.Errorf("database file mode: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Optimize refreshes the query planner's statistics where they are stale.
