@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"pochta.dev/pochta/internal/protoline"
 )
 
 // Authentication methods for [Client.Auth].
@@ -21,12 +23,24 @@ const (
 // or AuthPlain; see their comments for what is sent. A rejected login is an
 // [*Error] (Code "AUTH" for Dovecot's wrong password, Temporary false; "IN-USE"
 // or "LOGIN-DELAY" with Temporary true). The password never appears in
-// traces or errors. Capabilities are read again after the login.
+// traces or errors. A login or password with CR, LF or NUL is refused with
+// [ErrUnsafeArgument] before anything is sent. Capabilities are read again
+// after the login.
 func (c *Client) Auth(ctx context.Context, login, password, method string) (err error) {
 	switch method {
 	case "", AuthAuto, AuthAPOP, AuthUser, AuthPlain:
 	default:
 		return c.wrap(fmt.Errorf("%w: auth method %q (want auto, apop, user or plain)", ErrUnsupported, method))
+	}
+	// Both are checked before the first command: USER must not go out
+	// when PASS could not follow. Under AUTH PLAIN and APOP neither is a
+	// line of its own, but a NUL splits SASL PLAIN's fields and USER/PASS
+	// is the fallback of both.
+	if err := protoline.Check("login", login); err != nil {
+		return c.wrap(err)
+	}
+	if err := protoline.Check("password", password); err != nil {
+		return c.wrap(err)
 	}
 	o, err := c.begin(ctx)
 	if err != nil {

@@ -32,6 +32,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"pochta.dev/pochta/internal/protoline"
 )
 
 // Security values for [Options.Security].
@@ -425,10 +427,19 @@ func (c *Client) send(line string) error {
 	return c.sendShown(line, "")
 }
 
-// sendShown is send with the line to trace given.
+// sendShown is send with the line to trace given. A line with CR, LF or
+// NUL inside is refused before it is written, whatever command builds it
+// (see package protoline); the session stays usable unless commands of a
+// pipeline were already buffered, which would now be out of step.
 func (c *Client) sendShown(line, shown string) error {
 	if c.broken != nil {
 		return c.broken
+	}
+	if err := protoline.Check("command", line); err != nil {
+		if c.bw.Buffered() > 0 {
+			return c.fail(err)
+		}
+		return err
 	}
 	c.trace(TraceSend, shown)
 	c.bw.WriteString(line)

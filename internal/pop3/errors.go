@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"pochta.dev/pochta/internal/protoline"
 )
 
 // Sentinel errors. Errors returned by a [Client] wrap them (test with
@@ -56,6 +58,14 @@ var (
 	// ErrUnsupported is returned for an authentication method the client
 	// does not know, or STLS on a connection that already uses TLS.
 	ErrUnsupported = errors.New("unsupported")
+
+	// ErrUnsafeArgument is returned, before anything is written, when a
+	// login, a password or another argument of a command holds CR, LF or
+	// NUL: sent, it would end the command and start another ("USER
+	// u\r\nDELE 1"). It is [protoline.ErrUnsafe]; the error is a
+	// [*protoline.UnsafeError] that names the argument, never its value.
+	// The session stays usable.
+	ErrUnsafeArgument = protoline.ErrUnsafe
 )
 
 type timeoutError struct{}
@@ -103,7 +113,7 @@ func temporaryCode(code string) bool {
 // when tried again later without changing the settings: network errors,
 // timeouts, dropped connections and -ERR replies with a temporary code are;
 // wrong passwords, certificate errors, missing STLS or UIDL, protocol
-// garbage and cancellation by the caller are not.
+// garbage, arguments with line breaks and cancellation by the caller are not.
 func IsTemporary(err error) bool {
 	if err == nil {
 		return false
@@ -122,7 +132,7 @@ func IsTemporary(err error) bool {
 	case errors.Is(err, context.Canceled),
 		errors.Is(err, ErrProtocol), errors.Is(err, ErrLineTooLong),
 		errors.Is(err, ErrNoUIDL), errors.Is(err, ErrNoSTLS), errors.Is(err, ErrUnsupported),
-		errors.Is(err, ErrBusy):
+		errors.Is(err, ErrBusy), errors.Is(err, ErrUnsafeArgument):
 		return false
 	}
 	return true
