@@ -123,14 +123,14 @@ func Read(path string, handle func(Message) error) error {
 	input := bufio.NewReaderSize(file, bufferSize)
 	head, err := input.Peek(len("From "))
 	if err != nil && err != io.EOF {
-		return fmt.Errorf("read %s: %w", path, err)
+		return err // the file's error, which names the file
 	}
 	if len(head) == 0 {
 		return ErrEmptyFile
 	}
 	if string(head) != "From " {
 		size := int64(-1)
-		if info, err := file.Stat(); err == nil {
+		if info, err := file.Stat(); err == nil && info.Mode().IsRegular() {
 			size = info.Size()
 		}
 		counter := &countingReader{reader: input}

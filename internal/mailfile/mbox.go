@@ -25,13 +25,15 @@ var errStale = errors.New("mailfile: message read after the next one was asked f
 //     begins a message and is not part of it;
 //   - the blank line before it ends the previous message and is not part
 //     of it either, nor is the blank line at the end of the input;
-//   - a line ">From ", ">>From " ... loses one ">" (mboxrd; in an mboxo
-//     file such lines are rare and were escaped by the writer anyway);
-//   - a line longer than 64 KiB is text as it is.
+//   - a line ">From ", ">>From " ... loses one ">" (mboxrd);
+//   - a line longer than 64 KiB, its line end included, is text as it is.
 //
-// Text before the first "From " line belongs to no message. Only a buffer
-// of 64 KiB is held, whatever the size of a message: the caller decides
-// whether a message goes to memory or to a file.
+// An mboxo file reads the same way: its escaped "From " lines come back,
+// and a line that was ">From " before its writer wrote it loses a ">" (in
+// mboxo the two cannot be told apart). Text before the first separator
+// belongs to no message. Only a buffer of 64 KiB is held, whatever the
+// size of a message: the caller decides whether a message goes to memory
+// or to a file.
 type MboxReader struct {
 	input *bufio.Reader
 	// err is the input's read error, given from then on.
