@@ -127,8 +127,19 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	if _, err := s.store.UserByID(ctx, userID); err != nil {
 		return "", store.Token{}, wrapNotFound("user", err)
 	}
+	name = strings.TrimSpace(name)
+	if err := checkTokenName(name); err != nil {
+		return "", store.Token{}, err
+	}
+	tokens, err := s.store.Tokens(ctx, userID)
+	if err != nil {
+		return "", store.Token{}, fmt.Errorf("count the tokens of user %d: %w", userID, err)
+	}
+	if err := checkTokenCount(len(tokens)); err != nil {
+		return "", store.Token{}, err
+	}
 	value := "pt_" + secret.NewToken(32)
-	token := store.Token{UserID: userID, Name: strings.TrimSpace(name), Hash: secret.HashToken(value)}
+	token := store.Token{UserID: userID, Name: name, Hash: secret.HashToken(value)}
 	if err := s.store.CreateToken(ctx, &token); err != nil {
 		return "", store.Token{}, err
 	}

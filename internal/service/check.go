@@ -201,6 +201,7 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	if password == "" {
 		errs.add("password", "error.required", i18n.Key("field.password"))
 	}
+	checkConnectionText(errs, &mailbox.Server, mailbox.Login, password) // before anything is sent
 	if err := errs.err(); err != nil {
 		return TestResult{}, err
 	}

@@ -41,21 +41,28 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 	setText(&m.Name, input.Name)
 	if m.Name == "" {
 		errs.add("name", "error.required", i18n.Key("field.name"))
-	} else if len(m.Name) > 255 {
-		errs.add("name", "error.too_long", i18n.Key("field.name"), 255)
+	} else {
+		tooLong(errs, "name", i18n.Key("field.name"), m.Name, MaxNameLength)
 	}
 	setText(&m.Description, input.Description)
+	tooLong(errs, "description", i18n.Key("field.description"), m.Description, MaxDescriptionLength)
 	setText(&m.Server, input.Server)
 	setInt(&m.Port, input.Port)
 	setText(&m.Security, input.Security)
 	setBool(&m.VerifyCert, input.VerifyCert)
 	setText(&m.Login, input.Login)
+	checkProtocolText(errs, "login", i18n.Key("field.login"), m.Login, MaxMailboxLoginLength)
 	if input.Password != nil && *input.Password != "" {
-		sealed, err := s.box.Seal(*input.Password)
-		if err != nil {
-			return err
+		// Checked before it is sealed; never said back, not even in part.
+		password := *input.Password
+		checkProtocolText(errs, "password", i18n.Key("field.password"), password, MaxPasswordLength)
+		if _, refused := errs["password"]; !refused {
+			sealed, err := s.box.Seal(password)
+			if err != nil {
+				return err
+			}
+			m.PasswordSealed = sealed
 		}
-		m.PasswordSealed = sealed
 	}
 	setBool(&m.APOP, input.APOP)
 	setBool(&m.DeleteFromServer, input.DeleteFromServer)
@@ -84,6 +91,7 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 	if input.Folders != nil {
 		m.Folders = normaliseList(*input.Folders, false)
 	}
+	checkList(errs, "folders", i18n.Key("field.folders"), m.Folders, MaxFolders, MaxFolderNameLength)
 	setText(&m.SyncRange, input.SyncRange)
 
 	// Shared rules.
@@ -105,7 +113,7 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 			errs.add(r.field, "error.range", i18n.Key("field."+r.field), r.min, r.max)
 		}
 	}
-	if m.WebURL != "" && !validWebURL(m.WebURL) {
+	if m.WebURL != "" && !tooLong(errs, "web_url", i18n.Key("field.web_url"), m.WebURL, MaxWebURLLength) && !validWebURL(m.WebURL) {
 		errs.add("web_url", "error.url", i18n.Key("field.web_url"))
 	}
 
@@ -180,10 +188,9 @@ func (s *Service) checkRemoteMailbox(m *store.Mailbox, creating bool, errs field
 	if m.Type == store.MailboxIMAP {
 		server = i18n.Key("field.imap_server")
 	}
+	checkServer(errs, "server", server, &m.Server, "error.host", false)
 	if m.Server == "" {
 		errs.add("server", "error.required", server)
-	} else if !validHost(m.Server) {
-		errs.add("server", "error.host", server)
 	}
 	if !validPort(m.Port) {
 		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)
@@ -238,14 +245,16 @@ func (s *Service) checkSMTPMailbox(ctx context.Context, m *store.Mailbox, errs f
 	if m.Server == "" {
 		m.Server = "*"
 	}
-	if m.Server != "*" && !validHost(m.Server) {
-		errs.add("server", "error.listen", i18n.Key("field.listen"))
-	}
+	checkServer(errs, "server", i18n.Key("field.listen"), &m.Server, "error.listen", true)
 	if !validPort(m.Port) {
 		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)
 	}
+	// White space separates the domains (normaliseList splits on it), so
+	// only a NUL can be left inside one; checked before the pattern, whose
+	// message would quote it.
+	checkList(errs, "domains", i18n.Key("field.domains"), m.Domains, MaxDomains, MaxHostLength)
 	for _, domain := range m.Domains {
-		if !domainPattern.MatchString(domain) || len(domain) > 253 {
+		if !domainPattern.MatchString(domain) {
 			errs.add("domains", "error.domain_list", i18n.Key("field.domains"), domain)
 		}
 	}

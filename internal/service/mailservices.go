@@ -159,8 +159,8 @@ func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailServic
 	setText(&m.Name, input.Name)
 	if m.Name == "" {
 		errs.add("name", "error.required", i18n.Key("field.name"))
-	} else if len(m.Name) > 255 {
-		errs.add("name", "error.too_long", i18n.Key("field.name"), 255)
+	} else {
+		tooLong(errs, "name", i18n.Key("field.name"), m.Name, MaxNameLength)
 	}
 	setText(&m.Type, input.Type)
 	if m.Type != store.MailboxIMAP {
@@ -170,9 +170,7 @@ func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailServic
 	if input.Port != nil {
 		m.Port = *input.Port
 	}
-	if m.Server != "" && !validHost(m.Server) {
-		errs.add("server", "error.host", i18n.Key("field.server"))
-	}
+	checkServer(errs, "server", i18n.Key("field.server"), &m.Server, "error.host", false)
 	if (m.Server != "" || m.Port != 0) && !validPort(m.Port) {
 		errs.add("port", "error.range", i18n.Key("field.port"), 1, 65535)
 	}
@@ -183,16 +181,14 @@ func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailServic
 		errs.add("security", "error.invalid", i18n.Key("field.security"))
 	}
 	setText(&m.WebURL, input.WebURL)
-	if m.WebURL != "" && !validWebURL(m.WebURL) {
+	if m.WebURL != "" && !tooLong(errs, "web_url", i18n.Key("field.web_url"), m.WebURL, MaxWebURLLength) && !validWebURL(m.WebURL) {
 		errs.add("web_url", "error.url", i18n.Key("field.web_url"))
 	}
 	if input.Sort != nil {
 		m.Sort = *input.Sort
 	}
 	setText(&m.SMTPServer, input.SMTPServer)
-	if m.SMTPServer != "" && !validHost(m.SMTPServer) {
-		errs.add("smtp_server", "error.host", i18n.Key("field.smtp_server"))
-	}
+	checkServer(errs, "smtp_server", i18n.Key("field.smtp_server"), &m.SMTPServer, "error.host", false)
 	if input.SMTPPort != nil {
 		m.SMTPPort = *input.SMTPPort
 	}

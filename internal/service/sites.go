@@ -29,12 +29,13 @@ var (
 	domainPattern   = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
-// validHost reports whether text is a host name or an IP address.
+// validHost reports whether text is a host name or an IP address. An
+// address in brackets is not one: normaliseHost takes them off first.
 func validHost(text string) bool {
-	if net.ParseIP(strings.Trim(text, "[]")) != nil {
+	if net.ParseIP(text) != nil {
 		return true
 	}
-	return len(text) <= 253 && domainPattern.MatchString(text)
+	return len(text) <= MaxHostLength && domainPattern.MatchString(text)
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
@@ -80,10 +81,11 @@ func (s *Service) applySiteInput(site *store.Site, input SiteInput, creating boo
 	}
 	if site.Name == "" {
 		errs.add("name", "error.required", i18n.Key("field.name"))
-	} else if len(site.Name) > 255 {
-		errs.add("name", "error.too_long", i18n.Key("field.name"), 255)
+	} else {
+		tooLong(errs, "name", i18n.Key("field.name"), site.Name, MaxNameLength)
 	}
-	if site.Domain != "" && !domainPattern.MatchString(site.Domain) {
+	if site.Domain != "" && !tooLong(errs, "domain", i18n.Key("field.domain"), site.Domain, MaxHostLength) &&
+		!domainPattern.MatchString(site.Domain) {
 		errs.add("domain", "error.domain", i18n.Key("field.domain"))
 	}
 	if site.Charset == "" {

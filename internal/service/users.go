@@ -107,35 +107,45 @@ func (s *Service) applyUserInput(ctx context.Context, user *store.User, input Us
 	if input.Login != nil {
 		user.Login = strings.TrimSpace(*input.Login)
 	}
+	// A login signs in to the internal SMTP server (AUTH) too, and an
+	// e-mail address and a name go into the lines of mail Pochta sends:
+	// none may break a protocol line.
 	switch {
 	case user.Login == "":
 		errs.add("login", "error.required", i18n.Key("field.login"))
-	case utf8.RuneCountInString(user.Login) > 64:
-		errs.add("login", "error.too_long", i18n.Key("field.login"), 64)
-	case strings.ContainsAny(user.Login, " \t\r\n:"):
+	case breaksLine(errs, "login", i18n.Key("field.login"), user.Login):
+	case tooLong(errs, "login", i18n.Key("field.login"), user.Login, MaxUserLoginLength):
+	case strings.ContainsAny(user.Login, " \t:"):
 		errs.add("login", "error.invalid", i18n.Key("field.login"))
 	}
 	if input.Email != nil {
 		user.Email = strings.TrimSpace(*input.Email)
 	}
-	if user.Email != "" {
+	if user.Email != "" && !breaksLine(errs, "email", i18n.Key("field.email"), user.Email) &&
+		!tooLong(errs, "email", i18n.Key("field.email"), user.Email, MaxEmailLength) {
 		if address, err := mail.ParseAddress(user.Email); err != nil || address.Address != user.Email {
 			errs.add("email", "error.email", i18n.Key("field.email"))
 		}
 	}
 	if input.Name != nil {
 		user.Name = strings.TrimSpace(*input.Name)
-		if utf8.RuneCountInString(user.Name) > 255 {
-			errs.add("name", "error.too_long", i18n.Key("field.name"), 255)
-		}
+		checkProtocolText(errs, "name", i18n.Key("field.name"), user.Name, MaxNameLength)
 	}
 	if input.Password != nil && *input.Password != "" {
-		if utf8.RuneCountInString(*input.Password) < MinPasswordLength {
-			errs.add("password", "error.password_short", i18n.Key("field.password"), MinPasswordLength)
-		} else if hash, err := secret.HashPassword(*input.Password); err != nil {
-			errs.add("password", "error.invalid", i18n.Key("field.password"))
-		} else {
-			user.PasswordHash = hash
+		// Checked before the slow hash, and never said back. It is sent
+		// by SMTP AUTH, where a NUL would split it.
+		password, label := *input.Password, i18n.Key("field.password")
+		switch {
+		case breaksLine(errs, "password", label, password):
+		case tooLong(errs, "password", label, password, MaxPasswordLength):
+		case utf8.RuneCountInString(password) < MinPasswordLength:
+			errs.add("password", "error.password_short", label, MinPasswordLength)
+		default:
+			if hash, err := secret.HashPassword(password); err != nil {
+				errs.add("password", "error.invalid", label)
+			} else {
+				user.PasswordHash = hash
+			}
 		}
 	} else if creating {
 		errs.add("password", "error.required", i18n.Key("field.password"))

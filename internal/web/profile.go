@@ -97,8 +97,14 @@ func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *serv
 		name = "web"
 	}
 	secret, _, err := s.svc.CreateToken(r.Context(), session.Actor, session.Actor.User.ID, name)
-	if err != nil {
-		s.serviceError(w, r, err)
+	invalid := func(fieldErrors map[string]string) {
+		form := profileForm{Errors: tokenFieldErrors(fieldErrors)}
+		if user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID); err == nil {
+			form.User, form.Name, form.Email, form.Language = user, user.Name, user.Email, user.Language
+		}
+		s.renderProfile(w, r, session, http.StatusUnprocessableEntity, form)
+	}
+	if s.formFailed(w, r, session, err, invalid) {
 		return
 	}
 	user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID)
@@ -107,6 +113,17 @@ func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *serv
 		return
 	}
 	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language, NewToken: secret})
+}
+
+// tokenFieldErrors puts the errors of making a token under the form's one
+// field, token_name: the service names it as the API does ("name"), and
+// the cap on a user's tokens is no field's.
+func tokenFieldErrors(fieldErrors map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, message := range fieldErrors {
+		out["token_name"] = message
+	}
+	return out
 }
 
 // revokeTokenPage asks before revoking one of the user's API tokens.

@@ -156,10 +156,15 @@ func (s *server) showUser(w http.ResponseWriter, r *http.Request, session *servi
 		s.serviceError(w, r, err)
 		return
 	}
-	s.renderUserForm(w, r, session, status, userForm{
-		User: user, Site: user.Site, Login: user.Login, Email: user.Email, Name: user.Name, Role: user.Role,
-		Active: user.Active, Language: user.Language, NewToken: newToken,
-	})
+	form := storedUserForm(user)
+	form.NewToken = newToken
+	s.renderUserForm(w, r, session, status, form)
+}
+
+// storedUserForm is the form of a user as stored.
+func storedUserForm(user service.UserView) userForm {
+	return userForm{User: user, Site: user.Site, Login: user.Login, Email: user.Email, Name: user.Name, Role: user.Role,
+		Active: user.Active, Language: user.Language}
 }
 
 func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
@@ -219,8 +224,16 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request, session *se
 		return
 	}
 	token, _, err := s.svc.CreateToken(r.Context(), session.Actor, id, formValue(r, "token_name"))
-	if err != nil {
-		s.serviceError(w, r, err)
+	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+		user, err := s.svc.User(r.Context(), session.Actor, id)
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		form := storedUserForm(user)
+		form.Errors = tokenFieldErrors(fieldErrors)
+		s.renderUserForm(w, r, session, http.StatusUnprocessableEntity, form)
+	}) {
 		return
 	}
 	s.logger.Info("web: API token created", "user_id", id, "by", session.Actor.User.Login)
