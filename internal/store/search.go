@@ -99,7 +99,22 @@ func searchWords(text string) []string {
 
 // quoteLexeme writes a word as a tsvector or tsquery lexeme literal.
 func quoteLexeme(word string) string {
-	return "'" + strings.NewReplacer(`'`, `''`, `\`, `\\`).Replace(word) + "'"
+	var b strings.Builder
+	appendLexeme(&b, word)
+	return b.String()
+}
+
+// appendLexeme writes a word as a lexeme literal: quoted, with its quotes
+// and backslashes doubled.
+func appendLexeme(b *strings.Builder, word string) {
+	b.WriteByte('\'')
+	for i := 0; i < len(word); i++ {
+		if word[i] == '\'' || word[i] == '\\' {
+			b.WriteByte(word[i])
+		}
+		b.WriteByte(word[i])
+	}
+	b.WriteByte('\'')
 }
 
 // tsvectorLiteral builds the PostgreSQL search vector in Go: subject words
@@ -112,44 +127,59 @@ func quoteLexeme(word string) string {
 // a query of any weight, so the subject, sender and recipient filters
 // recheck with ts_filter (see Messages), while the body's weight D matches
 // it as it should.
+//
+// It is on the commit's path of every PostgreSQL batch, so it allocates
+// little: one index a word, positions appended as bytes.
 func tsvectorLiteral(subject, sender, recipients, body string) string {
-	type entry struct{ positions []string }
-	entries := map[string]*entry{}
-	var order []string
+	type entry struct {
+		word      string
+		positions []byte // "1A,5B"
+	}
+	var entries []entry
+	index := make(map[string]int, 64)
+	lastPart := make(map[string]int, 64) // the part (1-4) that last saw a word
 	position := 0
-	for _, part := range []struct{ text, weight string }{{subject, "A"}, {sender, "B"}, {recipients, "C"}, {body, "D"}} {
-		seen := map[string]bool{}
-		for _, word := range searchWords(part.text) {
+	size := 0
+	for part, text := range [...]string{subject, sender, recipients, body} {
+		weight := byte('A' + part)
+		for _, word := range searchWords(text) {
 			// PostgreSQL refuses lexemes over 2 KB; no one searches for them.
-			if len(word) > 200 || seen[word] {
+			if len(word) > 200 || lastPart[word] == part+1 {
 				continue
 			}
-			seen[word] = true
+			lastPart[word] = part + 1
 			position = min(position+1, 16383)
-			e := entries[word]
-			if e == nil {
-				e = &entry{}
-				entries[word] = e
-				order = append(order, word)
-				if part.weight == "D" {
+			at, ok := index[word]
+			if !ok {
+				at = len(entries)
+				index[word] = at
+				entries = append(entries, entry{word: word})
+				size += len(word) + 3
+				if weight == 'D' {
 					// A word of the body alone goes in without a position:
 					// positions are four bytes a word, and only the
 					// columns' weights need them (see ftsQuery).
 					continue
 				}
 			}
-			e.positions = append(e.positions, strconv.Itoa(position)+part.weight)
+			e := &entries[at]
+			if len(e.positions) > 0 {
+				e.positions = append(e.positions, ',')
+			}
+			e.positions = append(strconv.AppendInt(e.positions, int64(position), 10), weight)
+			size += len(e.positions) + 1
 		}
 	}
 	var b strings.Builder
-	for i, word := range order {
+	b.Grow(size)
+	for i, e := range entries {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(quoteLexeme(word))
-		if positions := entries[word].positions; len(positions) > 0 {
+		appendLexeme(&b, e.word)
+		if len(e.positions) > 0 {
 			b.WriteByte(':')
-			b.WriteString(strings.Join(positions, ","))
+			b.Write(e.positions)
 		}
 	}
 	return b.String()
