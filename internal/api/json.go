@@ -195,7 +195,8 @@ func (a *api) writeBody(w http.ResponseWriter, status int, body errorBody) {
 
 // writeError maps err to its status and writes it as JSON: validation errors
 // become 400 with fields in the caller's language, service sentinels 401,
-// 403, 404, 409 and 429, and anything else a logged 500 with a generic text.
+// 403, 404, 409 and 429 (sign-in throttle, connection tests), and anything
+// else a logged 500 with a generic text.
 // actor may be nil (before or without authentication): texts are then in
 // English.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, actor *service.Actor, err error) {
@@ -223,6 +224,9 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, actor *service.
 		if errors.As(err, &throttled) {
 			w.Header().Set("Retry-After", strconv.Itoa(throttled.Seconds()))
 		}
+	case errors.Is(err, service.ErrTooManyTests):
+		status, body.Error = http.StatusTooManyRequests, text("error.test_rate")
+		w.Header().Set("Retry-After", strconv.Itoa(int(service.ConnectionTestWindow.Seconds())))
 	case errors.Is(err, service.ErrUnauthenticated):
 		status, body.Error, authHeader = http.StatusUnauthorized, text("error.unauthenticated"), true
 	case errors.Is(err, service.ErrInvalidText):

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"reflect"
 	"testing"
 
 	"pochta.dev/pochta/internal/service"
@@ -12,16 +13,16 @@ func TestSettings(t *testing.T) {
 	// Settings are for admins and auditors; a user has no business there.
 	h.expect(t, http.StatusForbidden, h.user, "GET", "/api/v1/settings", "")
 	got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.auditor, "GET", "/api/v1/settings", ""))
-	if got != service.DefaultSettings() {
+	if !reflect.DeepEqual(got, service.DefaultSettings()) {
 		t.Errorf("settings = %+v, want the defaults", got)
 	}
 	changed := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.admin, "PATCH", "/api/v1/settings", `{"connection_timeout":45,"save_source":false}`))
 	want := service.DefaultSettings()
 	want.ConnectionTimeout, want.SaveSource = 45, false
-	if changed != want {
+	if !reflect.DeepEqual(changed, want) {
 		t.Errorf("after PATCH = %+v, want %+v", changed, want)
 	}
-	if got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.auditor, "GET", "/api/v1/settings", "")); got != want {
+	if got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.auditor, "GET", "/api/v1/settings", "")); !reflect.DeepEqual(got, want) {
 		t.Errorf("GET after PATCH = %+v, want %+v", got, want)
 	}
 }
@@ -42,7 +43,7 @@ func TestSettingsFieldErrors(t *testing.T) {
 			t.Errorf("%s: fields = %v, want %s = %q", test.body, got.Fields, test.field, test.want)
 		}
 	}
-	if got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.admin, "GET", "/api/v1/settings", "")); got != service.DefaultSettings() {
+	if got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.admin, "GET", "/api/v1/settings", "")); !reflect.DeepEqual(got, service.DefaultSettings()) {
 		t.Errorf("a rejected PATCH changed the settings: %+v", got)
 	}
 }

@@ -107,6 +107,10 @@ type Config struct {
 	Holder string
 	// Dialer opens connections (tests use it); nil dials TCP.
 	Dialer pop3.Dialer
+	// DialerFor, when set, gives the dialer of one mailbox's connection
+	// instead of Dialer: the service hands a mailbox that has an owner a
+	// dialer that keeps off internal networks (netguard).
+	DialerFor func(ctx context.Context, mailbox store.Mailbox) pop3.Dialer
 	// Window is how many commands are pipelined (default 32).
 	Window int
 	// LeaseTTL is how long a fetch may go without renewing its mailbox's

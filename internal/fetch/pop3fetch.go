@@ -139,6 +139,9 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		Trace:              trace.trace,
 		Dialer:             f.config.Dialer,
 	}
+	if f.config.DialerFor != nil {
+		options.Dialer = f.config.DialerFor(ctx, mailbox)
+	}
 	if f.config.Timeout != nil {
 		options.Timeout = f.config.Timeout(ctx)
 	}

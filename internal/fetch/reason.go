@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"pochta.dev/pochta/internal/netguard"
 	"pochta.dev/pochta/internal/pop3"
 )
 
@@ -22,6 +23,7 @@ const (
 	ReasonRefused     = "refused"      // nothing listens at that address and port
 	ReasonUnreachable = "unreachable"  // no route to the server
 	ReasonUnknownHost = "unknown_host" // the name does not resolve
+	ReasonBlocked     = "blocked"      // an internal address, not for users' connections (netguard)
 	ReasonTimeout     = "timeout"      // the server did not answer within the connection timeout
 	ReasonCertificate = "certificate"  // the server's certificate did not verify
 	ReasonTLS         = "tls"          // the TLS handshake failed otherwise
@@ -49,6 +51,8 @@ func FailureReason(err error) string {
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	switch {
+	case errors.Is(err, netguard.ErrBlocked):
+		return ReasonBlocked
 	case errors.As(err, &reply):
 		return replyReason(reply)
 	case errors.Is(err, errTooLarge):

@@ -28,7 +28,9 @@ var (
 
 	// ErrProtocol is returned for replies that are not POP3: a greeting or
 	// status line that is neither +OK nor -ERR, a malformed STAT, LIST or
-	// UIDL line, data after STLS. The connection is closed.
+	// UIDL line, data after STLS. The connection is closed. A line that is
+	// not POP3 at all (another service's banner) is not quoted in the
+	// error: [Options.Trace] sees it.
 	ErrProtocol = errors.New("protocol error")
 
 	// ErrNoUIDL is returned by [Client.UIDL] when the server does not

@@ -147,6 +147,7 @@ func TestHostileGreeting(t *testing.T) {
 		{"Empty", "", ErrProtocol, false},
 		{"Binary", "\x00\xff\xfe+OK", ErrProtocol, false},
 		{"IMAP", "* OK IMAP4rev1 ready", ErrProtocol, false},
+		{"SSH", "SSH-2.0-OpenSSH_9.2p1 secret-banner", ErrProtocol, false},
 		{"OKAYish", "+OKAY", ErrProtocol, false},
 		{"ERRTemp", "-ERR [SYS/TEMP] overloaded", nil, true},
 		{"ERRPerm", "-ERR [SYS/PERM] go away", nil, false},
@@ -169,6 +170,11 @@ func TestHostileGreeting(t *testing.T) {
 			}
 			if IsTemporary(err) != tc.temp {
 				t.Errorf("IsTemporary(%v) = %v", err, !tc.temp)
+			}
+			// Another service's banner is not told back to whoever asked
+			// for the connection (a port scan through "Test connection").
+			if tc.want == ErrProtocol && tc.greeting != "" && strings.Contains(err.Error(), tc.greeting[:4]) {
+				t.Errorf("Dial: %q quotes the greeting %q", err, tc.greeting)
 			}
 		})
 	}

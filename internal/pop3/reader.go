@@ -21,7 +21,7 @@ type reply struct {
 
 // parseReply parses a status line (without its line ending). Anything that
 // is not "+OK", "-ERR" or a "+" continuation is an error wrapping
-// ErrProtocol.
+// ErrProtocol, which does not quote the line.
 func parseReply(line string) (reply, error) {
 	var r reply
 	switch {
@@ -35,7 +35,10 @@ func parseReply(line string) (reply, error) {
 		r.cont = true
 		r.text = strings.TrimPrefix(strings.TrimPrefix(line, "+"), " ")
 	default:
-		return reply{}, protocolErrorf("not a POP3 reply: %q", clip(line, 80))
+		// What was said is left out: it may be another service's banner
+		// ("SSH-2.0-OpenSSH_9.2p1 ..."), and errors reach whoever asked
+		// for the connection. The trace still sees the line.
+		return reply{}, protocolErrorf("not a POP3 reply")
 	}
 	return r, nil
 }

@@ -45,6 +45,12 @@ func (s *Service) fetcher() *fetch.Fetcher {
 			Password: s.MailboxPassword,
 			Timeout:  s.connectionTimeout,
 			Dialer:   s.dialer,
+
+			// A mailbox with an owner is a user's: its server is where
+			// the user said, so the connection is guarded.
+			DialerFor: func(ctx context.Context, mailbox store.Mailbox) pop3.Dialer {
+				return s.mailDialer(ctx, mailbox.OwnerID != 0)
+			},
 		})
 	})
 	return s.fetch
@@ -146,7 +152,11 @@ type TestResult struct {
 }
 
 // TestConnection logs in to a POP3 server with the given settings and
-// reports the message count or the server's error, saving nothing.
+// reports the message count or the server's error, saving nothing. A test
+// for a user (a non-admin's, or of a mailbox with an owner) may not reach
+// internal addresses other than the allowed networks (reason "blocked"),
+// and each actor may test connectionTestsPerWindow times a minute
+// (ErrTooManyTests).
 func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestInput) (TestResult, error) {
 	if !canChangeMailboxes(actor) {
 		return TestResult{}, ErrForbidden
@@ -205,7 +215,11 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	if err := errs.err(); err != nil {
 		return TestResult{}, err
 	}
-	options := pop3.Options{Security: mailbox.Security, InsecureSkipVerify: !mailbox.VerifyCert, Timeout: s.connectionTimeout(ctx), Dialer: s.dialer}
+	if !s.tests.allow(actor.User.ID, s.now()) {
+		return TestResult{}, ErrTooManyTests
+	}
+	dialer := s.mailDialer(ctx, forUser(actor, mailbox))
+	options := pop3.Options{Security: mailbox.Security, InsecureSkipVerify: !mailbox.VerifyCert, Timeout: s.connectionTimeout(ctx), Dialer: dialer}
 	language := s.UserLanguage(ctx, actor.User)
 	failed := func(err error) (TestResult, error) {
 		reason := fetch.FailureReason(err)

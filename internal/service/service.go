@@ -129,6 +129,8 @@ type Service struct {
 	now      func() time.Time
 	throttle *throttle
 	settings settingsCache
+	// tests counts each user's connection tests (see ErrTooManyTests).
+	tests testLimiter
 
 	fetcherOnce sync.Once
 	fetch       *fetch.Fetcher

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -165,7 +166,7 @@ func TestSettingsValidationAndDefaults(t *testing.T) {
 	env := servicetest.New(t)
 	ctx := context.Background()
 	settings, err := env.Service.Settings(ctx, env.Admin)
-	if err != nil || settings != service.DefaultSettings() {
+	if err != nil || !reflect.DeepEqual(settings, service.DefaultSettings()) {
 		t.Fatalf("fresh settings = %+v, %v", settings, err)
 	}
 	_, err = env.Service.UpdateSettings(ctx, env.Admin, service.SettingsInput{ConnectionTimeout: ptr(0), LogKeepDays: ptr(30)})

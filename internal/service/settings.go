@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"pochta.dev/pochta/internal/i18n"
 )
@@ -21,6 +23,10 @@ type Settings struct {
 	SpamMinWordCount     int  `json:"spam_min_word_count"`
 	MaxAttachmentSizeKB  int  `json:"max_attachment_size_kb"` // 0: the storage's own limit
 	UserMailboxesPerUser int  `json:"user_mailboxes_per_user"`
+	// AllowedNetworks are the internal networks and addresses ("10.0.0.0/8",
+	// "192.168.1.5") that connections made for users may reach; other
+	// internal addresses are refused to them (netguard).
+	AllowedNetworks []string `json:"allowed_networks"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -34,6 +40,7 @@ func DefaultSettings() Settings {
 		SpamWordsUsed:       21,
 		SpamMinWordCount:    5,
 		MaxAttachmentSizeKB: 50 * 1024,
+		AllowedNetworks:     []string{},
 	}
 }
 
@@ -54,10 +61,14 @@ type SettingsInput struct {
 	SpamMinWordCount     *int  `json:"spam_min_word_count,omitempty"`
 	MaxAttachmentSizeKB  *int  `json:"max_attachment_size_kb,omitempty"`
 	UserMailboxesPerUser *int  `json:"user_mailboxes_per_user,omitempty"`
+	// AllowedNetworks replaces the list; each item may hold several
+	// entries separated by white space or commas (a form's text as it is).
+	AllowedNetworks *[]string `json:"allowed_networks,omitempty"`
 }
 
 // settingField ties a setting's stored name to its place in both structs and
 // its allowed range, so that loading, saving and validating share one table.
+// A field is of one kind: boolean, number or list.
 type settingField struct {
 	name     string
 	boolean  func(*Settings) *bool
@@ -65,6 +76,13 @@ type settingField struct {
 	inBool   func(*SettingsInput) **bool
 	inNumber func(*SettingsInput) **int
 	min, max int
+	// A list is stored as its entries separated by spaces; entry checks
+	// and tidies one, and badEntry is the catalog message (field label,
+	// entry) for one it refuses.
+	list     func(*Settings) *[]string
+	inList   func(*SettingsInput) **[]string
+	entry    func(string) (string, bool)
+	badEntry string
 }
 
 var settingFields = []settingField{
@@ -78,6 +96,7 @@ var settingFields = []settingField{
 	{name: "spam_min_word_count", number: func(s *Settings) *int { return &s.SpamMinWordCount }, inNumber: func(i *SettingsInput) **int { return &i.SpamMinWordCount }, min: 0, max: 1000},
 	{name: "max_attachment_size_kb", number: func(s *Settings) *int { return &s.MaxAttachmentSizeKB }, inNumber: func(i *SettingsInput) **int { return &i.MaxAttachmentSizeKB }, min: 0, max: StorageLimitKB},
 	{name: "user_mailboxes_per_user", number: func(s *Settings) *int { return &s.UserMailboxesPerUser }, inNumber: func(i *SettingsInput) **int { return &i.UserMailboxesPerUser }, min: 0, max: 100000},
+	{name: "allowed_networks", list: func(s *Settings) *[]string { return &s.AllowedNetworks }, inList: func(i *SettingsInput) **[]string { return &i.AllowedNetworks }, entry: networkEntry, badEntry: "error.network_list"},
 }
 
 // settingsCache keeps the settings for a few seconds: they are read on every
@@ -115,12 +134,17 @@ func (s *Service) currentSettings(ctx context.Context) (Settings, error) {
 		if !ok {
 			continue
 		}
-		if field.boolean != nil {
+		switch {
+		case field.boolean != nil:
 			if parsed, err := strconv.ParseBool(value); err == nil {
 				*field.boolean(&settings) = parsed
 			}
-		} else if parsed, err := strconv.Atoi(value); err == nil {
-			*field.number(&settings) = parsed
+		case field.list != nil:
+			*field.list(&settings) = strings.Fields(value)
+		default:
+			if parsed, err := strconv.Atoi(value); err == nil {
+				*field.number(&settings) = parsed
+			}
 		}
 	}
 	s.settings.value, s.settings.expires = settings, s.now().Add(settingsCacheTTL)
@@ -165,6 +189,14 @@ func settingValues(input SettingsInput) (map[string]string, fieldErrors) {
 			}
 			continue
 		}
+		if field.inList != nil {
+			if value := *field.inList(&input); value != nil {
+				if entries, ok := listValue(field, *value, errs); ok {
+					values[field.name] = strings.Join(entries, " ")
+				}
+			}
+			continue
+		}
 		value := *field.inNumber(&input)
 		if value == nil {
 			continue
@@ -176,6 +208,28 @@ func settingValues(input SettingsInput) (map[string]string, fieldErrors) {
 		values[field.name] = strconv.Itoa(*value)
 	}
 	return values, errs
+}
+
+// listValue checks and tidies a list setting's entries, split on white
+// space and commas, without repeats. A refused entry is reported in errs
+// (the first one: a form shows one message per field).
+func listValue(field settingField, items []string, errs fieldErrors) ([]string, bool) {
+	entries := []string{}
+	seen := map[string]bool{}
+	for _, item := range items {
+		for _, raw := range strings.FieldsFunc(item, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			entry, ok := field.entry(raw)
+			if !ok {
+				errs.add(field.name, field.badEntry, i18n.Key("field."+field.name), raw)
+				return nil, false
+			}
+			if !seen[entry] {
+				seen[entry] = true
+				entries = append(entries, entry)
+			}
+		}
+	}
+	return entries, true
 }
 
 // LogPolicy implements worklog.Settings.

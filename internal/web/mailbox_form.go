@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -415,6 +416,12 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 // shows the message count or the server's error, saving nothing.
 func (s *server) testMailboxConnection(w http.ResponseWriter, r *http.Request, session *service.WebSession, form mailboxForm, input service.TestInput) {
 	result, err := s.svc.TestConnection(r.Context(), session.Actor, input)
+	if errors.Is(err, service.ErrTooManyTests) {
+		// Said where the test's outcome goes, with the form as typed.
+		form.Tested, form.TestText = true, i18n.Default.T(s.svc.UserLanguage(r.Context(), session.Actor.User), "error.test_rate")
+		s.renderMailboxForm(w, r, session, http.StatusTooManyRequests, form)
+		return
+	}
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		form.Errors = pageFieldErrors(form.Type, fieldErrors)
 		s.renderMailboxForm(w, r, session, http.StatusUnprocessableEntity, form)

@@ -22,7 +22,7 @@ var settingsLayout = []struct {
 	fields []string
 }{
 	{"settings.section.storage", []string{"save_source", "save_attachments", "max_attachment_size_kb"}},
-	{"settings.section.receiving", []string{"connection_timeout", "user_mailboxes_per_user"}},
+	{"settings.section.receiving", []string{"connection_timeout", "user_mailboxes_per_user", "allowed_networks"}},
 	{"settings.section.spam", []string{"check_spam", "spam_words_used", "spam_min_word_count"}},
 	{"settings.section.log", []string{"log_keep_days", "log_disabled"}},
 }
@@ -37,6 +37,7 @@ type settingRow struct {
 	Help    string
 	Bool    bool
 	Checked bool
+	List    bool // a list, edited as text with an entry per line
 	Value   string
 	Error   string
 }
@@ -52,10 +53,24 @@ type settingsData struct {
 	ReadOnly bool
 }
 
-// settingsValues is the form's state: numbers as typed, checkboxes as ticked.
+// settingsValues is the form's state: numbers and lists as typed (a list's
+// entries one per line), checkboxes as ticked.
 type settingsValues struct {
 	numbers map[string]string
 	flags   map[string]bool
+	lists   map[string]string
+}
+
+func newSettingsValues() settingsValues {
+	return settingsValues{numbers: map[string]string{}, flags: map[string]bool{}, lists: map[string]string{}}
+}
+
+// has reports whether the form has a setting of that name.
+func (v settingsValues) has(name string) bool {
+	_, isFlag := v.flags[name]
+	_, isNumber := v.numbers[name]
+	_, isList := v.lists[name]
+	return isFlag || isNumber || isList
 }
 
 // valuesOf turns service.Settings into form values through its JSON names,
@@ -69,13 +84,19 @@ func valuesOf(settings service.Settings) (settingsValues, error) {
 	if err := json.Unmarshal(encoded, &fields); err != nil {
 		return settingsValues{}, err
 	}
-	values := settingsValues{numbers: map[string]string{}, flags: map[string]bool{}}
+	values := newSettingsValues()
 	for name, value := range fields {
 		switch v := value.(type) {
 		case bool:
 			values.flags[name] = v
 		case float64:
 			values.numbers[name] = strconv.FormatInt(int64(v), 10)
+		case []any:
+			var entries []string
+			for _, entry := range v {
+				entries = append(entries, fmt.Sprint(entry))
+			}
+			values.lists[name] = strings.Join(entries, "\n")
 		}
 	}
 	return values, nil
@@ -120,7 +141,7 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 		s.serviceError(w, r, err)
 		return
 	}
-	submitted := settingsValues{numbers: map[string]string{}, flags: map[string]bool{}}
+	submitted := newSettingsValues()
 	input := map[string]any{}
 	fieldErrors := map[string]string{}
 	marked := map[string]bool{}
@@ -149,6 +170,15 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 			continue
 		}
 		input[name] = number
+	}
+	for name := range known.lists {
+		raw, ok := r.PostForm[name]
+		if !ok {
+			submitted.lists[name] = known.lists[name]
+			continue
+		}
+		// The service splits the text into entries, and names a bad one.
+		submitted.lists[name], input[name] = raw[0], []string{raw[0]}
 	}
 	var settingsInput service.SettingsInput
 	encoded, err := json.Marshal(input)
@@ -195,6 +225,8 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 		}
 		if checked, ok := values.flags[name]; ok {
 			result.Bool, result.Checked = true, checked
+		} else if list, ok := values.lists[name]; ok {
+			result.List, result.Value = true, list
 		} else {
 			result.Value = values.numbers[name]
 		}
@@ -205,10 +237,8 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 	for _, section := range settingsLayout {
 		panel := settingSection{Title: t(section.title)}
 		for _, name := range section.fields {
-			if _, isFlag := values.flags[name]; !isFlag {
-				if _, isNumber := values.numbers[name]; !isNumber {
-					continue // a setting the service no longer has
-				}
+			if !values.has(name) {
+				continue // a setting the service no longer has
 			}
 			placed[name] = true
 			panel.Rows = append(panel.Rows, row(name))
@@ -222,6 +252,11 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 		}
 	}
 	for name := range values.numbers {
+		if !placed[name] {
+			others = append(others, name)
+		}
+	}
+	for name := range values.lists {
 		if !placed[name] {
 			others = append(others, name)
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -354,7 +355,7 @@ func TestCSRF(t *testing.T) {
 	form.Set("csrf_token", "wrong-"+b.csrf)
 	wantStatus(t, b.post("/settings", form), http.StatusForbidden)
 
-	if after := ts.settings(t); after != before {
+	if after := ts.settings(t); !reflect.DeepEqual(after, before) {
 		t.Fatalf("settings changed by a forged form: %+v", after)
 	}
 
@@ -429,7 +430,7 @@ func TestRoles(t *testing.T) {
 		before := ts.settings(t)
 		r = b.postForm("/settings", url.Values{"checkbox": {"save_source"}, "log_keep_days": {"44"}})
 		wantStatus(t, r, http.StatusForbidden)
-		if after := ts.settings(t); after != before {
+		if after := ts.settings(t); !reflect.DeepEqual(after, before) {
 			t.Fatalf("auditor changed settings: %+v", after)
 		}
 		r = b.get("/sites")
@@ -503,7 +504,7 @@ func TestSettings(t *testing.T) {
 		wantStatus(t, r, http.StatusUnprocessableEntity)
 		wantBody(t, r, "Connection timeout (seconds) must be a whole number from 1 to 600", `class="field-error" id="connection_timeout-error"`,
 			`href="#connection_timeout"`, `name="connection_timeout" value="0"`, `name="log_keep_days" value="12"`)
-		if after := ts.settings(t); after != before {
+		if after := ts.settings(t); !reflect.DeepEqual(after, before) {
 			t.Fatalf("invalid form saved: %+v", after)
 		}
 		r = b.postForm("/settings", url.Values{"connection_timeout": {"abc"}})
