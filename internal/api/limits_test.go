@@ -90,7 +90,7 @@ func TestFieldLimits(t *testing.T) {
 		{"/api/v1/services", mailService, "smtp_server", host, host + "e", "SMTP server is too long (at most 253 characters)"},
 		{"/api/v1/services", mailService, "web_url", "https://mail.example.com/" + strings.Repeat("p", 2048-25), "https://mail.example.com/" + strings.Repeat("p", 2048-24),
 			"Web interface URL is too long (at most 2048 characters)"},
-		{"/api/v1/tokens", map[string]any{}, "name", letters(100), letters(101), "Name is too long (at most 100 characters)"},
+		{"/api/v1/tokens", map[string]any{}, "name", letters(100), letters(101), "Token name is too long (at most 100 characters)"},
 	}
 	created := 0
 	for _, test := range tests {

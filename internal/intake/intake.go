@@ -253,7 +253,7 @@ func logLine(mailbox store.Mailbox, result Result, origin string) store.LogEntry
 	if result.Subject == "" {
 		parts[0] = worklog.Part("log.receive_no_subject", worklog.Size(result.Size))
 	} else {
-		parts[0] = worklog.Part("log.receive", result.Subject, worklog.Size(result.Size))
+		parts[0] = worklog.Part("log.receive", worklog.Subject(result.Subject), worklog.Size(result.Size))
 	}
 	switch key := "log.receive_via_" + strings.ToLower(origin); {
 	case knownOrigins[key]:

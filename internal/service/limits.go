@@ -96,7 +96,7 @@ func checkConnectionText(errs fieldErrors, server *string, login, password strin
 // checkTokenName refuses an API token name longer than MaxTokenNameLength.
 func checkTokenName(name string) error {
 	errs := fieldErrors{}
-	tooLong(errs, "name", i18n.Key("field.name"), name, MaxTokenNameLength)
+	tooLong(errs, "name", i18n.Key("token.name"), name, MaxTokenNameLength)
 	return errs.err()
 }
 

@@ -285,7 +285,7 @@ func TestTokenLimits(t *testing.T) {
 	ctx := context.Background()
 	user := env.AddUser(t, "tokens", "tokens-password", store.RoleUser)
 	_, _, err := env.Service.CreateToken(ctx, user, user.User.ID, strings.Repeat("n", 1_000_000))
-	if got := fieldError(t, err, "en")["name"]; got != "Name is too long (at most 100 characters)" {
+	if got := fieldError(t, err, "en")["name"]; got != "Token name is too long (at most 100 characters)" {
 		t.Errorf("long name: %q", got)
 	}
 	var last int64

@@ -77,7 +77,7 @@ func TestTokenFormLimits(t *testing.T) {
 	b.get("/profile")
 	r := b.postForm("/profile/tokens", url.Values{"token_name": {strings.Repeat("t", 101)}})
 	wantStatus(t, r, http.StatusUnprocessableEntity)
-	wantBody(t, r, "Name is too long (at most 100 characters)", `id="token_name-error"`)
+	wantBody(t, r, "Token name is too long (at most 100 characters)", `id="token_name-error"`)
 
 	ctx := context.Background()
 	for i := range service.MaxTokensPerUser {

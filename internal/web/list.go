@@ -16,6 +16,23 @@ import (
 // everything the filter in its f_ fields matches. What a list shows and
 // which actions it offers stay in its own file.
 
+// Long texts in lists and the log: a subject or an address list is shown
+// up to listTextLength characters, and a name, a description or a subject
+// in a narrow column up to listNameLength, with an ellipsis; the row's
+// title holds up to listTitleLength, and the view of the message or
+// mailbox the whole text.
+// A megabyte subject is legal mail and must not make a list page megabytes
+// (template functions listName, listText, listTitle).
+const (
+	listNameLength  = 80
+	listTextLength  = 150
+	listTitleLength = 1000
+	// logTextLength is the most of one work log line the log page shows:
+	// a row keeps up to 64 lines of a conversation with a server, and a
+	// server's reply line may be 64 KB. The API gives the whole text.
+	logTextLength = 4000
+)
+
 // listSortLink is one sortable column header.
 type listSortLink struct {
 	URL     string

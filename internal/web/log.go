@@ -171,7 +171,7 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	content.Entries = make([]logRow, 0, len(entries))
 	for _, entry := range entries {
 		row := logRow{LogEntry: entry, TypeLabel: entry.Type}
-		row.Text = service.LogText(data.Lang, entry) // in the reader's language
+		row.Text = i18n.Shorten(service.LogText(data.Lang, entry), logTextLength) // in the reader's language
 		if entry.Type != "" {
 			if key := "value.log_type." + entry.Type; t(key) != key {
 				row.TypeLabel = t(key)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/service"
@@ -199,13 +200,15 @@ func messageColumnLabel(lang, name string) string {
 // messageRow is one message as the list shows it.
 type messageRow struct {
 	service.MessageView
-	SubjectText string // the subject, or "(no subject)"
-	NoSubject   bool
-	StatusClass string
-	StatusTitle string
-	SizeText    string
-	SpamText    string
-	Link        string // the view, with the list to come back to
+	SubjectText  string // the subject shortened for the list, or "(no subject)"
+	SubjectTitle string // more of a shortened subject, for the link's title; "" when whole
+	SubjectRunes int    // the characters of a shortened subject, which the view folds away
+	NoSubject    bool
+	StatusClass  string
+	StatusTitle  string
+	SizeText     string
+	SpamText     string
+	Link         string // the view, with the list to come back to
 }
 
 // shortAddresses gives an address list as one line for a list column
@@ -264,8 +267,11 @@ func spamText(m service.MessageView) string {
 }
 
 func newMessageRow(lang string, m service.MessageView, back string) messageRow {
-	row := messageRow{MessageView: m, SubjectText: m.Subject, SizeText: humanSize(lang, m.Size), SpamText: spamText(m),
-		Link: messageLink(m.ID, back)}
+	row := messageRow{MessageView: m, SubjectText: i18n.Shorten(m.Subject, listTextLength), SizeText: humanSize(lang, m.Size),
+		SpamText: spamText(m), Link: messageLink(m.ID, back)}
+	if row.SubjectText != m.Subject {
+		row.SubjectTitle, row.SubjectRunes = i18n.Shorten(m.Subject, listTitleLength), utf8.RuneCountInString(m.Subject)
+	}
 	if strings.TrimSpace(m.Subject) == "" {
 		row.SubjectText, row.NoSubject = i18n.Default.T(lang, "messages.no_subject"), true
 	}

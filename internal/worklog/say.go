@@ -27,6 +27,16 @@ func Size(bytes int) string { return sizeMark + strconv.Itoa(bytes) }
 
 const sizeMark = "\x00size:"
 
+// MaxSubject is the most characters of a subject (or another text from
+// outside: a name, a file name) that a log line keeps.
+const MaxSubject = 200
+
+// Subject is an argument of a Part that carries a text of any length from
+// a message, such as its subject, shortened to MaxSubject characters: a
+// megabyte subject is legal mail, and the log line would keep it all and
+// show it on every log page. The message itself keeps the whole text.
+func Subject(text string) string { return i18n.Shorten(text, MaxSubject) }
+
 // Literal is a piece of a log line said as it is in every language: a
 // subject, an error's own text, a server's reply.
 func Literal(text string) store.LogPart {

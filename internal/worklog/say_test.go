@@ -1,6 +1,7 @@
 package worklog_test
 
 import (
+	"strings"
 	"testing"
 
 	"pochta.dev/pochta/internal/store"
@@ -69,5 +70,18 @@ func TestSize(t *testing.T) {
 	small := worklog.Say(store.LogEntry{}, worklog.Part("log.receive_no_subject", worklog.Size(391)))
 	if got, want := worklog.Text("ru", small), "Получение письма: (без темы) (391 Б)"; got != want {
 		t.Errorf("in Russian %q, want %q", got, want)
+	}
+}
+
+// A megabyte subject is legal mail; its log line keeps a readable start.
+func TestSubjectShortened(t *testing.T) {
+	subject := strings.Repeat("Счёт ", 200_000)
+	entry := worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "receive"},
+		worklog.Part("log.receive", worklog.Subject(subject), worklog.Size(len(subject))))
+	if len(entry.Text) > 2000 || !strings.HasPrefix(entry.Text, "Receiving mail: Счёт Счёт") || !strings.Contains(entry.Text, "… (") {
+		t.Errorf("log line of %d bytes: %.80q", len(entry.Text), entry.Text)
+	}
+	if short := "Счёт № 7"; worklog.Subject(short) != short {
+		t.Errorf("a short subject changed: %q", worklog.Subject(short))
 	}
 }
