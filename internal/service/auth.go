@@ -81,8 +81,11 @@ func (s *Service) Login(ctx context.Context, login, password, address string) (*
 
 // logThrottled tells the work log that sign-in attempts have begun to be
 // slowed down, once per run of failures of a counter. The login is what the
-// client sent, cut short: it need not be anyone's.
+// client sent, cut short and made storable text: it need not be anyone's,
+// nor text (the web form takes any bytes), and the store would refuse the
+// line.
 func (s *Service) logThrottled(ctx context.Context, login, address string, notice throttleNotice) {
+	login = strings.ToValidUTF8(strings.ReplaceAll(login, "\x00", ""), "\uFFFD")
 	if runes := []rune(login); len(runes) > throttleLoggedLogin {
 		login = string(runes[:throttleLoggedLogin]) + "…"
 	}

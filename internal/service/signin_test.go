@@ -113,6 +113,22 @@ func TestSignInThrottlePerAddress(t *testing.T) {
 	}
 }
 
+// A login that is not text (the web form takes any bytes) is still said in
+// the work log line, made text, rather than losing the line.
+func TestSignInThrottleLogsALoginThatIsNotText(t *testing.T) {
+	env := servicetest.New(t)
+	env.Clock.Set(time.Now())
+	for range 3 {
+		if _, err := env.Service.Login(context.Background(), "bad\x00login\xff", "guess", "198.51.100.9"); !errors.Is(err, service.ErrUnauthenticated) {
+			t.Fatalf("a login that is not text: %v", err)
+		}
+	}
+	want := "Sign-in as badlogin\uFFFD from 198.51.100.9 slowed down after 3 wrong passwords"
+	if lines := signInLines(t, env, "en"); !containsPrefix(lines, want) {
+		t.Errorf("sign-in lines %q, want %q", lines, want)
+	}
+}
+
 func containsPrefix(lines []string, prefix string) bool {
 	for _, line := range lines {
 		if strings.HasPrefix(line, prefix) {
