@@ -77,7 +77,9 @@ func newFakePOP3(t *testing.T, messages ...fakeMessage) *fakePOP3 {
 			go func() {
 				defer s.wait.Done()
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
+				// A net for a stuck test, not a limit on a slow one: a loaded
+				// machine under -race takes tens of seconds to store 9 MB.
+				c.SetDeadline(time.Now().Add(3 * time.Minute))
 				s.serve(session, c)
 			}()
 		}
