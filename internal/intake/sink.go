@@ -542,7 +542,7 @@ func (s *Sink) logLines(batch []*pending, owners []*Candidate, stored []store.In
 			for _, candidate := range p.candidates {
 				entries = append(entries, candidate.Verdict.Log...)
 				entries = append(entries, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "receive", MailboxID: candidate.Mailbox.ID},
-					worklog.Part("log.receive_refused", candidate.Message.Subject, p.refused.Reason)))
+					worklog.Part("log.receive_refused", worklog.Subject(candidate.Message.Subject), p.refused.Reason)))
 			}
 			continue
 		}
@@ -556,7 +556,7 @@ func (s *Sink) logLines(batch []*pending, owners []*Candidate, stored []store.In
 					worklog.Part("log.store_failed", candidate.Message.Size, result.Err)))
 			case candidate.Verdict.Drop:
 				entries = append(entries, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "receive", MailboxID: candidate.Mailbox.ID},
-					worklog.Part("log.receive_dropped", candidate.Message.Subject, candidate.Verdict.DropReason)))
+					worklog.Part("log.receive_dropped", worklog.Subject(candidate.Message.Subject), candidate.Verdict.DropReason)))
 			default:
 				if candidate.Verdict.Refuse != nil {
 					entries = append(entries, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "receive", MailboxID: candidate.Mailbox.ID, MessageID: result.ID},
