@@ -3,6 +3,7 @@ package service
 import (
 	"container/list"
 	"crypto/sha256"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -69,10 +70,26 @@ func newThrottleKey(kind byte, login, address string) throttleKey {
 	hash.Write([]byte{kind})
 	hash.Write([]byte(login))
 	hash.Write([]byte{0})
-	hash.Write([]byte(address))
+	hash.Write([]byte(throttleAddress(address)))
 	var key throttleKey
 	copy(key[:], hash.Sum(nil))
 	return key
+}
+
+// throttleAddress is the part of a client address a counter is kept for:
+// an IPv6 client is counted by its /64, the block one subscriber or host is
+// given, since it can switch to any address within it at will; an IPv4
+// address, or text that is not an address, as it is.
+func throttleAddress(address string) string {
+	addr, err := netip.ParseAddr(address)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return address
+	}
+	prefix, err := addr.Prefix(64)
+	if err != nil {
+		return address
+	}
+	return prefix.String()
 }
 
 // Kinds of throttle counters, the first byte hashed into their keys.

@@ -114,6 +114,24 @@ func TestThrottlePerAddress(t *testing.T) {
 	r.wantWait("admin", "198.51.100.1", 2*time.Second)
 }
 
+// An IPv6 client is counted by its /64: it may take any address in it, so
+// moving within it starts nothing afresh; the next /64 is another client.
+func TestThrottleIPv6Block(t *testing.T) {
+	r := newThrottleRun(t)
+	for i := range throttleLoginFree {
+		r.fail("admin", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+	}
+	r.wantWait("admin", "2001:db8:1:2:ffff::9", time.Second)
+	r.wantWait("admin", "2001:db8:1:3::1", 0)
+	r.wantWait("admin", "198.51.100.1", 0)
+	if got := throttleAddress("::ffff:198.51.100.1"); got != "::ffff:198.51.100.1" {
+		t.Errorf("an IPv4-mapped address is counted as %q", got)
+	}
+	if got := throttleAddress("not an address"); got != "not an address" {
+		t.Errorf("text counted as %q", got)
+	}
+}
+
 // A right password forgets the failures of its login from its address, so
 // that the owner who mistyped is not slowed down later, but not those of
 // the address: a sprayer's own account would otherwise wipe its count.
