@@ -59,10 +59,20 @@ func (s *Service) Login(ctx context.Context, login, password, address string) (*
 		s.throttle.abandoned(attempt)
 		return nil, err
 	}
+	select {
+	case s.passwordChecks <- struct{}{}:
+	case <-ctx.Done():
+		s.throttle.abandoned(attempt)
+		return nil, ctx.Err()
+	}
+	matched := false
 	if err != nil {
 		secret.CheckDummy(password)
+	} else {
+		matched = secret.CheckPassword(user.PasswordHash, password)
 	}
-	if err != nil || !secret.CheckPassword(user.PasswordHash, password) || !user.Active {
+	<-s.passwordChecks
+	if err != nil || !matched || !user.Active {
 		for _, notice := range s.throttle.failed(attempt, s.now()) {
 			s.logThrottled(ctx, login, address, notice)
 		}

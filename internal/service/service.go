@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -128,7 +129,11 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	throttle *throttle
-	settings settingsCache
+	// passwordChecks bounds the argon2id checks running at once (each
+	// takes 32 MB for a moment): a burst of sign-ins waits its turn rather
+	// than exhausting memory.
+	passwordChecks chan struct{}
+	settings       settingsCache
 	// tests counts each user's connection tests (see ErrTooManyTests).
 	tests testLimiter
 
@@ -162,14 +167,15 @@ type Options struct {
 // New makes a Service.
 func New(options Options) *Service {
 	s := &Service{
-		store:    options.Store,
-		box:      options.Box,
-		log:      options.Log,
-		logger:   options.Logger,
-		now:      time.Now,
-		throttle: newThrottle(),
-		dialer:   options.Dialer,
-		tempDir:  options.TempDir,
+		store:          options.Store,
+		box:            options.Box,
+		log:            options.Log,
+		logger:         options.Logger,
+		now:            time.Now,
+		throttle:       newThrottle(),
+		passwordChecks: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		dialer:         options.Dialer,
+		tempDir:        options.TempDir,
 	}
 	if options.Now != nil {
 		s.now = options.Now
