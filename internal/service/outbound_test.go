@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -215,6 +216,15 @@ func TestConnectionTestsAreRateLimited(t *testing.T) {
 
 // The setting is stored as text on both backends, and the guard reads it
 // back from there.
+// manyNetworks gives n distinct single addresses.
+func manyNetworks(n int) []string {
+	var list []string
+	for i := range n {
+		list = append(list, fmt.Sprintf("10.0.%d.%d", i/256, i%256))
+	}
+	return list
+}
+
 func TestAllowedNetworksSetting(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
@@ -244,6 +254,8 @@ func allowedNetworksSetting(t *testing.T, env *servicetest.Env) {
 		{[]string{"10.0.0.0/8 intranet"}, "en", `Allowed networks: "intranet" is not an address or network`},
 		{[]string{"10.0.0.0/33"}, "en", `Allowed networks: "10.0.0.0/33" is not an address or network`},
 		{[]string{"mail.example.com"}, "ru", `Поле «Разрешённые внутренние сети»: "mail.example.com" — не адрес и не сеть`},
+		{[]string{strings.Repeat("x", 100000)}, "en", `Allowed networks: "` + strings.Repeat("x", 63) + `…" is not an address or network`},
+		{manyNetworks(201), "en", "Allowed networks has too many entries (at most 200)"},
 	}
 	for _, test := range tests {
 		_, err := env.Service.UpdateSettings(ctx, env.Admin, service.SettingsInput{AllowedNetworks: &test.entries})

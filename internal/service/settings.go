@@ -210,6 +210,10 @@ func settingValues(input SettingsInput) (map[string]string, fieldErrors) {
 	return values, errs
 }
 
+// maxSettingListEntries bounds a list setting (a network list longer than
+// this is a mistake, and every connection made for a user reads it).
+const maxSettingListEntries = 200
+
 // listValue checks and tidies a list setting's entries, split on white
 // space and commas, without repeats. A refused entry is reported in errs
 // (the first one: a form shows one message per field).
@@ -220,7 +224,12 @@ func listValue(field settingField, items []string, errs fieldErrors) ([]string, 
 		for _, raw := range strings.FieldsFunc(item, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 			entry, ok := field.entry(raw)
 			if !ok {
-				errs.add(field.name, field.badEntry, i18n.Key("field."+field.name), raw)
+				// The entry is said back shortened: it came from outside.
+				errs.add(field.name, field.badEntry, i18n.Key("field."+field.name), i18n.Shorten(raw, 64))
+				return nil, false
+			}
+			if !seen[entry] && len(entries) == maxSettingListEntries {
+				errs.add(field.name, "error.too_many", i18n.Key("field."+field.name), maxSettingListEntries)
 				return nil, false
 			}
 			if !seen[entry] {
