@@ -82,6 +82,9 @@ type compiledCondition struct {
 	folded []string // the values folded (contains, equals and their negations)
 	any    *regexp.Regexp
 	each   []*regexp.Regexp // OpRegex: one per value, for the explanation
+	// OpRegex: a folded text every match contains, when every value has
+	// one (see requiredLiterals): a text holding none of them is skipped.
+	literals []string
 }
 
 // Compile checks rule and prepares it to run. A rule it refuses gives an
@@ -199,6 +202,13 @@ func compileCondition(i int, condition Condition, errs *InvalidError) (compiledC
 			}
 			compiled.each = append(compiled.each, re)
 			alternatives[j] = "(?:" + value + ")"
+			if compiled.literals != nil || j == 0 {
+				if literals := requiredLiterals("(?i)" + value); literals != nil {
+					compiled.literals = append(compiled.literals, literals...)
+				} else {
+					compiled.literals = nil
+				}
+			}
 		}
 		if len(values) == 1 {
 			compiled.any = compiled.each[0]

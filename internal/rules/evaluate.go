@@ -296,6 +296,17 @@ func (p *prepared) slot(field Field, header string) *slot {
 	return s
 }
 
+// folded gives the slot's texts folded. The whole message's is made from
+// the header block's and the body's, which other conditions fold anyway.
+func (p *prepared) folded(field Field, s *slot) []string {
+	if field == FieldAll && !s.foldedReady {
+		header := p.folded(FieldHeader, p.slot(FieldHeader, ""))[0]
+		body := p.folded(FieldBody, p.slot(FieldBody, ""))[0]
+		s.folded, s.foldedReady = []string{header + "\n\n" + body}, true
+	}
+	return s.foldedTexts()
+}
+
 func (s *slot) foldedTexts() []string {
 	if !s.foldedReady {
 		s.folded = make([]string, len(s.texts))
@@ -314,7 +325,14 @@ func (p *prepared) found(c *compiledCondition, reason *Reason) bool {
 	s := p.slot(c.Field, c.header)
 	switch c.Op {
 	case OpRegex:
-		for _, text := range s.texts {
+		var folded []string
+		if c.literals != nil {
+			folded = p.folded(c.Field, s)
+		}
+		for i, text := range s.texts {
+			if folded != nil && !containsAny(folded[i], c.literals) {
+				continue
+			}
 			if !c.any.MatchString(text) {
 				continue
 			}
@@ -329,7 +347,7 @@ func (p *prepared) found(c *compiledCondition, reason *Reason) bool {
 			return true
 		}
 	case OpContains, OpNotContains:
-		for i, text := range s.foldedTexts() {
+		for i, text := range p.folded(c.Field, s) {
 			for j, value := range c.folded {
 				at := strings.Index(text, value)
 				if at < 0 {
@@ -346,7 +364,7 @@ func (p *prepared) found(c *compiledCondition, reason *Reason) bool {
 		}
 	case OpEquals, OpNotEquals:
 		addresses := c.Field == FieldSender || c.Field == FieldRecipient
-		for i, text := range s.foldedTexts() {
+		for i, text := range p.folded(c.Field, s) {
 			text = strings.TrimSpace(text)
 			name, address := "", ""
 			if addresses {
@@ -378,4 +396,13 @@ func addressParts(text string) (name, address string) {
 		name = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(name[1 : len(name)-1])
 	}
 	return name, text[open+1 : len(text)-1]
+}
+
+func containsAny(text string, literals []string) bool {
+	for _, literal := range literals {
+		if strings.Contains(text, literal) {
+			return true
+		}
+	}
+	return false
 }

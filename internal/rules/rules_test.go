@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/mime"
@@ -570,6 +572,28 @@ func TestReasonsAndLogLinesSay(t *testing.T) {
 			if line := i18n.Default.Message(language, step.LogLine()); !strings.Contains(line, "[12]") || strings.Contains(line, "log.") {
 				t.Errorf("%s step line %q", language, line)
 			}
+		}
+	}
+}
+
+// The byte-level Cyrillic path of fold agrees with foldRune for every
+// character of the Cyrillic block and its neighbours, and invalid bytes
+// fold as the rune loop would.
+func TestFoldFastPathAgrees(t *testing.T) {
+	for r := rune(0x0370); r < 0x0530; r++ {
+		text := "X" + string(r) + "y"
+		want := "x" + string(foldRune(r)) + "y"
+		if got := fold(text); got != want {
+			t.Errorf("U+%04X: %q, want %q", r, got, want)
+		}
+	}
+	for _, text := range []string{"\xd0", "a\xd0", "\xd0A", "\xd1\xff", "Ж\xc3"} {
+		var want strings.Builder
+		for _, r := range text {
+			want.WriteRune(foldRune(unicode.ToLower(r)))
+		}
+		if got := fold(text); got != want.String() || utf8.RuneCountInString(got) != utf8.RuneCountInString(text) {
+			t.Errorf("%q: %q, want %q", text, got, want.String())
 		}
 	}
 }
