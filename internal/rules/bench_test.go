@@ -88,7 +88,7 @@ func hundredRules(tb testing.TB) []*Compiled {
 	add(nil, &Threshold{OpGreater, 70}, &SizeLimit{OpLess, 2, UnitKB})
 	add(nil, nil, &SizeLimit{OpGreater, 10, UnitMB})
 	add(append(text(FieldSender, OpContains, "supplier.example.ru"), text(FieldSubject, OpContains, "счёт")...), nil, nil) // matches
-	add(text(FieldAttachment, OpContains, ".pdf"), &Threshold{OpLess, 50}, nil)                                        // matches
+	add(text(FieldAttachment, OpContains, ".pdf"), &Threshold{OpLess, 50}, nil)                                            // matches
 	for len(set) < 100 {
 		add(text(FieldSubject, OpEquals, fmt.Sprintf("weekly report %d", len(set))), nil, nil)
 	}
