@@ -255,12 +255,18 @@ func headerName(name string) bool {
 
 func compileActions(actions Actions, errs *InvalidError) Actions {
 	out := actions
-	switch actions.Read {
+	if out.Read == "" {
+		out.Read = Unchanged
+	}
+	if out.Spam == "" {
+		out.Spam = Unchanged
+	}
+	switch out.Read {
 	case Unchanged, Read, Unread:
 	default:
 		errs.add("actions.read", "error.rule_read")
 	}
-	switch actions.Spam {
+	switch out.Spam {
 	case Unchanged, Spam, NotSpam:
 	default:
 		errs.add("actions.spam", "error.rule_spam")

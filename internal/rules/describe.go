@@ -29,7 +29,7 @@ func Describe(r Rule) i18n.Message {
 	}
 	var actions []any
 	a := r.Actions
-	if a.Read != Unchanged {
+	if a.Read == Read || a.Read == Unread {
 		actions = append(actions, i18n.Key("rules.describe."+a.Read))
 	}
 	switch a.Spam {

@@ -100,7 +100,7 @@ type Effect struct {
 
 // Effect sums the outcome's steps up.
 func (o Outcome) Effect() Effect {
-	var e Effect
+	e := Effect{Read: Unchanged, Spam: Unchanged}
 	for _, step := range o.Steps() {
 		switch step.Kind {
 		case KindRead:

@@ -92,9 +92,9 @@ func (s SizeLimit) Bytes() int64 {
 	return s.Value
 }
 
-// Values of Actions.Read and Actions.Spam.
+// Values of Actions.Read and Actions.Spam ("" is taken as Unchanged).
 const (
-	Unchanged = ""
+	Unchanged = "unchanged"
 	Read      = "read"
 	Unread    = "unread"
 	Spam      = "spam"
