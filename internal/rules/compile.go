@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strings"
@@ -26,6 +27,10 @@ const (
 	MaxAddressLength    = 254  // one address (RFC 5321's path less its brackets)
 	MaxURLLength        = 2048 // the webhook's URL
 	MaxSpam             = 100  // the spam probability is a percentage
+	// MaxProgram bounds the RE2 instructions of one condition's patterns
+	// together: a regular expression's time on a text grows with them
+	// (`\w{1000}` is a thousand), and the condition runs on every message.
+	MaxProgram = 5000
 )
 
 // maxSize bounds a size condition's value per unit, so that its bytes fit
@@ -193,6 +198,14 @@ func compileCondition(i int, condition Condition, errs *InvalidError) (compiledC
 		}
 	}
 	if condition.Op == OpRegex {
+		instructions := 0
+		for _, value := range values {
+			instructions += programSize("(?i)" + value)
+		}
+		if instructions > MaxProgram {
+			errs.add(at("values"), "error.rule_regex_large", number)
+			return compiled, false
+		}
 		alternatives := make([]string, len(values))
 		for j, value := range values {
 			re, err := regexp.Compile("(?i)" + value)
@@ -322,4 +335,18 @@ func webURL(text string) bool {
 	}
 	parsed, err := url.Parse(text)
 	return err == nil && (parsed.Scheme == "http" || parsed.Scheme == "https") && parsed.Host != ""
+}
+
+// programSize is the number of RE2 instructions pattern compiles to (0
+// when it does not parse: Compile then says why).
+func programSize(pattern string) int {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	program, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(program.Inst)
 }

@@ -453,6 +453,7 @@ func TestCompileRefusesWithFieldErrors(t *testing.T) {
 		key   string
 	}{
 		{"bad regex", Rule{Conditions: []Condition{{Field: FieldSubject, Op: OpRegex, Values: []string{"ok", "a(b"}}}}, "conditions.0.values", "error.rule_regex"},
+		{"large program", Rule{Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`\w{1000}`, `\d{1000}`, `x{1000}\s{1000}`, `[a-я]{1000}`, `.{1000}`}}}}, "conditions.0.values", "error.rule_regex_large"},
 		{"perl lookahead", Rule{Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`foo(?=bar)`}}}}, "conditions.0.values", "error.rule_regex"},
 		{"second condition", Rule{Conditions: []Condition{{Field: FieldSubject, Op: OpContains, Values: []string{"a"}}, {Field: "from", Op: OpContains, Values: []string{"a"}}}}, "conditions.1.field", "error.rule_field"},
 		{"unknown op", Rule{Conditions: []Condition{{Field: FieldSubject, Op: "like", Values: []string{"a"}}}}, "conditions.0.op", "error.rule_op"},
@@ -620,3 +621,44 @@ func TestStoreRowRoundTrip(t *testing.T) {
 }
 
 func reflectEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+// fold maps every character of a case-folding orbit (what RE2's (?i)
+// treats as equal) to the same character: otherwise a literal prefilter
+// on folded text could skip a text that the expression matches.
+func TestFoldAgreesWithRegexCaseOrbits(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		want := fold(string(r))
+		for other := unicode.SimpleFold(r); other != r; other = unicode.SimpleFold(other) {
+			if got := fold(string(other)); got != want {
+				t.Errorf("U+%04X folds to %q, U+%04X of its orbit to %q", r, want, other, got)
+			}
+		}
+	}
+}
+
+// One compiled rule set judges many messages at once (the receipt's
+// parallel batches): run under -race.
+func TestEvaluateConcurrently(t *testing.T) {
+	set := hundredRules(t)
+	m := mime.Parse(typicalMessage(), mime.Options{})
+	done := make(chan int)
+	for range 4 {
+		go func() {
+			matched := 0
+			for range 20 {
+				v := NewView(m, 1)
+				v.SpamRating = 12
+				matched += len(Evaluate(set, v, EventReceive).Matches)
+			}
+			done <- matched
+		}()
+	}
+	for range 4 {
+		if got := <-done; got != 40 {
+			t.Errorf("%d matches in 20 runs, want 40", got)
+		}
+	}
+}
