@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/testpeer"
 )
 
 func newRule(t *testing.T, st *store.Store, r store.Rule) store.Rule {
@@ -229,4 +230,42 @@ func TestRuleListFiltersAndPages(t *testing.T) {
 			t.Errorf("bad cursor: %v", err)
 		}
 	})
+}
+
+// A rule row written before migration 0012 (the columns of 0001) reads
+// after it with no conditions and is found by its name.
+func TestMigration0012KeepsRules(t *testing.T) {
+	dsns := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return t.TempDir() + "/old.db" },
+		"postgres": func(t *testing.T) string { return testpeer.PostgresDSN(t) },
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			path := dsns[name](t)
+			old, err := store.OpenUpTo(ctx, path, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := old.DB().Exec(`INSERT INTO rules (name, sort, action_read, forward_to, created_at, updated_at)
+				VALUES ('Old Rule', 7, 'read', 'a@example.com', 1, 1)`); err != nil {
+				t.Fatal(err)
+			}
+			old.Close()
+			st, err := store.Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			page, err := st.Rules(ctx, store.RuleFilter{Name: "old r"}, store.RuleSort{}, "", 10)
+			if err != nil || len(page.Items) != 1 {
+				t.Fatalf("the old rule by name: %+v, %v", page, err)
+			}
+			r := page.Items[0]
+			if r.Name != "Old Rule" || r.Sort != 7 || len(r.Conditions) != 0 || r.ActionRead != "read" ||
+				!slices.Equal(r.ForwardTo, []string{"a@example.com"}) || r.MailboxID != 0 {
+				t.Errorf("the old rule: %+v", r)
+			}
+		})
+	}
 }
