@@ -74,7 +74,8 @@ type Compiled struct {
 }
 
 // Rule gives the rule as compiled: strings trimmed, blank ones dropped,
-// header names and units in their canonical form.
+// header names and units in their canonical form. Its slices are the
+// compiled rule's own: read them, do not change them.
 func (c *Compiled) Rule() Rule { return c.rule }
 
 // ID is the rule's ID.

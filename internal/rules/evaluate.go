@@ -181,10 +181,12 @@ func (c *Compiled) steps(p *prepared) []Step {
 		steps = append(steps, Step{Kind: KindNotSpam, RuleID: id})
 	}
 	if len(a.ForwardTo) > 0 {
-		steps = append(steps, Step{Kind: KindForward, RuleID: id, Addresses: a.ForwardTo, Blocked: ForwardLoop(p.view)})
+		steps = append(steps, Step{Kind: KindForward, RuleID: id, Addresses: slices.Clone(a.ForwardTo), Blocked: ForwardLoop(p.view)})
 	}
 	if a.Webhook != nil {
-		steps = append(steps, Step{Kind: KindWebhook, RuleID: id, Webhook: a.Webhook})
+		webhook := *a.Webhook
+		webhook.Secret = slices.Clone(webhook.Secret)
+		steps = append(steps, Step{Kind: KindWebhook, RuleID: id, Webhook: &webhook})
 	}
 	if a.Delete {
 		steps = append(steps, Step{Kind: KindDelete, RuleID: id})
