@@ -19,14 +19,14 @@ type Kind string
 
 // Action kinds, in the order they are applied (see [Actions]).
 const (
-	KindRead    Kind = "read"
-	KindUnread  Kind = "unread"
-	KindSpam    Kind = "spam"
-	KindNotSpam Kind = "not_spam"
-	KindForward Kind = "forward"
-	KindWebhook Kind = "webhook"
-	KindDelete  Kind = "delete"
-	KindStop    Kind = "stop"
+	KindRead    Kind = "read"     // mark the message read
+	KindUnread  Kind = "unread"   // mark it unread
+	KindSpam    Kind = "spam"     // mark it spam and train the filter with it as spam
+	KindNotSpam Kind = "not_spam" // mark it not spam and train the filter with it as ham
+	KindForward Kind = "forward"  // queue it for the addresses, with LoopHeader added (unless Blocked)
+	KindWebhook Kind = "webhook"  // queue the webhook call
+	KindDelete  Kind = "delete"   // delete it (after the forward and webhook have their copy)
+	KindStop    Kind = "stop"     // no later rule runs (Evaluate has already honoured it)
 )
 
 // Step is one action to apply to the message.

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"errors"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -599,28 +598,6 @@ func TestFoldFastPathAgrees(t *testing.T) {
 		}
 	}
 }
-
-// A rule goes through its stored row and back unchanged, and a row the
-// store gives compiles.
-func TestStoreRowRoundTrip(t *testing.T) {
-	rule := Rule{ID: 3, MailboxID: 7, Name: "n", Description: "d", Active: true, Sort: 10, OnReceive: true, Template: "forward",
-		Conditions: []Condition{{Field: FieldHeader, Header: "X-Tag", Op: OpEquals, Values: []string{"a", "b"}}},
-		Spam:       &Threshold{OpGreater, 90}, Size: &SizeLimit{OpLess, 5, UnitKB},
-		Actions: Actions{Read: Read, Spam: Unchanged, ForwardTo: []string{"a@example.com"}, Webhook: &Webhook{URL: "https://h.example/", Secret: []byte("s")}, Delete: true, Stop: true}}
-	row := rule.Row()
-	if row.ActionSpam != "unchanged" || row.SpamOp != ">" || row.SizeUnit != "kb" || row.Conditions[0].Field != "header" {
-		t.Errorf("row %+v", row)
-	}
-	back := FromStore(row)
-	if !reflectEqual(back, rule) {
-		t.Errorf("back\n got %+v\nwant %+v", back, rule)
-	}
-	if _, err := Compile(FromStore(Rule{Name: "empty"}.Row())); err != nil {
-		t.Errorf("an empty rule's row: %v", err)
-	}
-}
-
-func reflectEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
 
 // fold maps every character of a case-folding orbit (what RE2's (?i)
 // treats as equal) to the same character: otherwise a literal prefilter
