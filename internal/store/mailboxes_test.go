@@ -110,12 +110,11 @@ func TestMailboxRoundTripAndDeleteCascade(t *testing.T) {
 				t.Fatalf("%s: %v", statement, err)
 			}
 		}
-		if err := db.QueryRow(st.Rebind(`INSERT INTO rules (mailbox_id, name, created_at, updated_at) VALUES (?, 'r', 0, 0) RETURNING id`), box.ID).Scan(&ruleID); err != nil {
+		rule := store.Rule{MailboxID: box.ID, Name: "r", Conditions: []store.RuleCondition{{Field: "subject", Op: "contains", Values: []string{"x"}}}}
+		if err := st.CreateRule(ctx, &rule); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Exec(st.Rebind(`INSERT INTO rule_conditions (rule_id, position, field, op) VALUES (?, 0, 'subject', 'contains')`), ruleID); err != nil {
-			t.Fatal(err)
-		}
+		ruleID = rule.ID
 		if err := st.AddLog(ctx, store.LogEntry{Level: store.LevelInfo, Text: "x", MailboxID: box.ID, MessageID: messageID, RuleID: ruleID}); err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +126,7 @@ func TestMailboxRoundTripAndDeleteCascade(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, table := range []string{"messages", "message_sources", "message_source_chunks", "attachments", "attachment_chunks",
-			"mailbox_uids", "rules", "rule_conditions", "log"} {
+			"mailbox_uids", "rules", "log"} {
 			var n int
 			if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil || n != 0 {
 				t.Errorf("%s keeps %d rows after the mailbox was deleted (%v)", table, n, err)

@@ -138,6 +138,9 @@ func TestMigrationsGiveTheSameSchema(t *testing.T) {
 	if _, ok := sqliteTables["jobs"]; !ok {
 		t.Error("no jobs table: the comparison did not see the latest migration")
 	}
+	if !slices.Contains(sqliteTables["rules"], column{name: "conditions", notNull: true}) {
+		t.Error("no rules.conditions column: the comparison did not see migration 0012")
+	}
 	for table, columns := range sqliteTables {
 		if other, ok := postgresTables[table]; !ok {
 			t.Errorf("table %s only on SQLite", table)

@@ -125,3 +125,25 @@ func isUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// postgresForeignKeyViolation is PostgreSQL's SQLSTATE for a row that names
+// a missing row of another table.
+const postgresForeignKeyViolation = "23503"
+
+// foreignKeyNotFound turns the drivers' refusal of a row that names a
+// missing row (a rule of a deleted mailbox) into ErrNotFound; other errors
+// pass as they are.
+func foreignKeyNotFound(err error) error {
+	if err == nil {
+		return nil
+	}
+	var postgresError *pgconn.PgError
+	if errors.As(err, &postgresError) && postgresError.Code == postgresForeignKeyViolation {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	var sqliteError *sqlite.Error
+	if errors.As(err, &sqliteError) && sqliteError.Code() == sqlitecodes.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}

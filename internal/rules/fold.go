@@ -1,0 +1,136 @@
+package rules
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// fold gives s with each character case-folded, so that two strings equal
+// ignoring case are equal after it. Folding is per character (simple case
+// folding): the result has as many characters as s, which lets a match
+// found in the folded text be mapped back to the text as written
+// ([originalOffset]). ASCII text without capitals comes back as it is,
+// without a copy.
+func fold(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
+			return foldFrom(s, i)
+		}
+	}
+	return s
+}
+
+func foldFrom(s string, start int) string {
+	b := make([]byte, start, len(s)+8)
+	copy(b, s[:start])
+	for i := start; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
+		// Cyrillic, two bytes each, byte by byte: А-П (D0 90-9F) become
+		// а-п (D0 B0-BF), Р-Я (D0 A0-AF) р-я (D1 80-8F), Ѐ-Џ (D0 80-8F)
+		// ѐ-џ (D1 90-9F); the lower-case letters (D0 B0-BF, D1 80-9F)
+		// stay. The rest of D1 (Ѡ-ѿ, which have cases) takes the tables. A Russian body folds at about a nanosecond a byte.
+		if i+1 < len(s) && (c == 0xD0 || (c == 0xD1 && s[i+1] < 0xA0)) && s[i+1]&0xC0 == 0x80 {
+			d := s[i+1]
+			switch {
+			case c == 0xD0 && d >= 0x90 && d <= 0x9F:
+				b = append(b, 0xD0, d+0x20)
+			case c == 0xD0 && d >= 0xA0 && d <= 0xAF:
+				b = append(b, 0xD1, d-0x20)
+			case c == 0xD0 && d <= 0x8F:
+				b = append(b, 0xD1, d+0x10)
+			default:
+				b = append(b, c, d)
+			}
+			i += 2
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b = utf8.AppendRune(b, foldRune(r))
+		i += size
+	}
+	return string(b)
+}
+
+// foldRune maps r to the one character that stands for its case class: the
+// lower case of its upper case, so that "ς", "σ" and "Σ" all give "σ", "K"
+// (the Kelvin sign) gives "k", and "ẞ" gives "ß". Cyrillic, the common case
+// of Pochta's mail, is done without the tables.
+func foldRune(r rune) rune {
+	switch {
+	case r >= 0x0430 && r <= 0x045F: // а-я, ѐ-џ: already lower
+		return r
+	case r >= 0x0410 && r <= 0x042F: // А-Я
+		return r + 0x20
+	case r >= 0x0400 && r <= 0x040F: // Ѐ-Џ (Ё among them)
+		return r + 0x50
+	}
+	return unicode.ToLower(unicode.ToUpper(r))
+}
+
+// originalOffset maps a byte offset of fold(original) to the offset of the
+// same character in original.
+func originalOffset(original, folded string, offset int) int {
+	if len(original) == len(folded) && original == folded {
+		return offset
+	}
+	characters := utf8.RuneCountInString(folded[:offset])
+	i := 0
+	for ; characters > 0 && i < len(original); characters-- {
+		_, size := utf8.DecodeRuneInString(original[i:])
+		i += size
+	}
+	return i
+}
+
+// Excerpts of matched text keep this many characters of context on each
+// side, and at most maxMatch characters of the match itself.
+const (
+	excerptContext = 30
+	maxMatch       = 100
+)
+
+// excerpt gives text[start:end] with a little context around it, on one
+// line, cut with "…" where it is cut: what the dry run shows as the text
+// that matched.
+func excerpt(text string, start, end int) string {
+	from := start
+	for n := 0; n < excerptContext && from > 0; n++ {
+		_, size := utf8.DecodeLastRuneInString(text[:from])
+		from -= size
+	}
+	to, n := start, 0
+	for ; to < end && n < maxMatch; n++ {
+		_, size := utf8.DecodeRuneInString(text[to:])
+		to += size
+	}
+	cut := to < end
+	if !cut {
+		for n := 0; n < excerptContext && to < len(text); n++ {
+			_, size := utf8.DecodeRuneInString(text[to:])
+			to += size
+		}
+	}
+	var b strings.Builder
+	if from > 0 {
+		b.WriteString("…")
+	}
+	for _, r := range text[from:to] {
+		if r == '\r' || r == '\n' || r == '\t' {
+			r = ' '
+		}
+		b.WriteRune(r)
+	}
+	if to < len(text) {
+		b.WriteString("…")
+	}
+	return b.String()
+}

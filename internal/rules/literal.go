@@ -1,0 +1,94 @@
+package rules
+
+import (
+	"regexp/syntax"
+	"strings"
+	"unicode/utf8"
+)
+
+// minLiteral is the shortest literal worth looking for: a shorter one is in
+// nearly every text.
+const minLiteral = 3
+
+// requiredLiterals gives pieces of text, folded, one of which every match
+// of the pattern contains, or nil when it finds none worth testing for. A
+// regular expression that needs "invoice" or "счёт" cannot match a text
+// with neither, and looking for them is far cheaper than running the
+// expression (RE2 takes some 40 ns a byte of a Cyrillic body,
+// strings.Index well under one), so the engine runs the expression only on
+// texts that have one of its literals. The search is conservative:
+// optional parts, classes and anything it does not know give no literal,
+// never a wrong one (FuzzCompile checks that a text the expression matches
+// always holds one).
+func requiredLiterals(pattern string) []string {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	literals := required(re.Simplify())
+	for i, literal := range literals {
+		if utf8.RuneCountInString(literal) < minLiteral {
+			return nil
+		}
+		literals[i] = fold(literal)
+	}
+	return literals
+}
+
+// shortest is the length of the shortest of literals (0 for none): the
+// better of two sets is the one whose shortest literal is longer.
+func shortest(literals []string) int {
+	if len(literals) == 0 {
+		return 0
+	}
+	n := len(literals[0])
+	for _, literal := range literals[1:] {
+		n = min(n, len(literal))
+	}
+	return n
+}
+
+func required(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{string(re.Rune)}
+	case syntax.OpCapture, syntax.OpPlus:
+		return required(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return required(re.Sub[0])
+		}
+	case syntax.OpAlternate:
+		var all []string
+		for _, sub := range re.Sub {
+			literals := required(sub)
+			if literals == nil {
+				return nil
+			}
+			all = append(all, literals...)
+		}
+		return all
+	case syntax.OpConcat:
+		var best []string
+		var run strings.Builder
+		keep := func() {
+			if run.Len() > shortest(best) {
+				best = []string{run.String()}
+			}
+			run.Reset()
+		}
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral {
+				run.WriteString(string(sub.Rune))
+				continue
+			}
+			keep()
+			if inner := required(sub); shortest(inner) > shortest(best) {
+				best = inner
+			}
+		}
+		keep()
+		return best
+	}
+	return nil
+}
