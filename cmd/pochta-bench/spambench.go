@@ -36,6 +36,7 @@ func spamBench(args []string) error {
 	strength := flags.Float64("s", spam.DefaultParams.Strength, "Robinson's s")
 	assumed := flags.Float64("x", spam.DefaultParams.Assumed, "Robinson's x")
 	minDev := flags.Float64("min-dev", spam.DefaultParams.MinDeviation, "minimum deviation from 0.5 (negative: none)")
+	pairs := flags.Bool("pairs", false, "tokenize pairs of adjacent words too")
 	sweep := flags.Bool("sweep", false, "also print ham marked spam and spam missed at other thresholds")
 	explain := flags.Bool("explain", false, "print the words behind each ham marked spam and spam missed")
 	if err := flags.Parse(args); err != nil {
@@ -62,14 +63,14 @@ func spamBench(args []string) error {
 		return err
 	}
 	fmt.Printf("corpus: %d ham, %d spam\n", len(ham), len(spamFiles))
-	tokens, timing, err := tokenizeCorpus(append(append([]string(nil), ham...), spamFiles...))
+	tokens, timing, err := tokenizeCorpus(append(append([]string(nil), ham...), spamFiles...), spam.Tokenizer{Pairs: *pairs})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("parse %.3f ms/msg, tokenize %.3f ms/msg (one core), %.0f tokens/msg\n", timing.parse, timing.tokenize, timing.tokens)
 	params = params.WithDefaults()
-	fmt.Printf("params: words used %d, minimum count %d, s %g, x %g, min deviation %g; spam when rating > %d%%\n",
-		params.WordsUsed, params.MinCount, params.Strength, params.Assumed, params.MinDeviation, *threshold)
+	fmt.Printf("pairs %v, params: words used %d, minimum count %d, s %g, x %g, min deviation %g; spam when rating > %d%%\n",
+		*pairs, params.WordsUsed, params.MinCount, params.Strength, params.Assumed, params.MinDeviation, *threshold)
 	for _, seed := range seeds {
 		rnd := newPythonRandom(uint32(seed))
 		h := append([]string(nil), ham...)
@@ -194,7 +195,7 @@ type tokenizeTiming struct{ parse, tokenize, tokens float64 }
 
 // tokenizeCorpus parses and tokenizes every message once, on all cores;
 // the times are per message on one core.
-func tokenizeCorpus(files []string) (map[string][]string, tokenizeTiming, error) {
+func tokenizeCorpus(files []string, tokenizer spam.Tokenizer) (map[string][]string, tokenizeTiming, error) {
 	type job struct {
 		i    int
 		file string
@@ -218,7 +219,7 @@ func tokenizeCorpus(files []string) (map[string][]string, tokenizeTiming, error)
 				start := time.Now()
 				m := mime.Parse(raw, mime.Options{})
 				parsed := time.Now()
-				results[j.i] = spam.Tokenize(m)
+				results[j.i] = tokenizer.Tokenize(m)
 				tokenTimes[j.i] = time.Since(parsed)
 				parseTimes[j.i] = parsed.Sub(start)
 			}

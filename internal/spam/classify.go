@@ -1,10 +1,11 @@
 package spam
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -18,13 +19,13 @@ type Params struct {
 	// been seen to be used (the "minimum word count" setting). 0 means 5.
 	MinCount int
 	// Strength is Robinson's s: how many sightings the assumed probability
-	// of a word is worth against what was learned. 0 means 0.45.
+	// of a word is worth against what was learned. 0 means 0.1.
 	Strength float64
 	// Assumed is Robinson's x: the probability taken for a word seen too
-	// little. 0 means 0.5.
+	// little. 0 means 0.52.
 	Assumed float64
 	// MinDeviation leaves out words whose probability is within this of
-	// 0.5: they say nothing either way. 0 means 0.1; negative means none
+	// 0.5: they say little either way. 0 means 0.375; negative means none
 	// left out.
 	MinDeviation float64
 }
@@ -32,7 +33,7 @@ type Params struct {
 // DefaultParams are the defaults of the product's settings ("words used"
 // 21, "minimum word count" 5) and of the tunables that have no setting,
 // chosen by the evaluation in docs/benchmarks.md.
-var DefaultParams = Params{WordsUsed: 21, MinCount: 5, Strength: 0.45, Assumed: 0.5, MinDeviation: 0.1}
+var DefaultParams = Params{WordsUsed: 21, MinCount: 5, Strength: 0.1, Assumed: 0.52, MinDeviation: 0.375}
 
 // DefaultThreshold is the rating (as a probability) from which the
 // evaluation counts a message as spam, and the value a rule "spam
@@ -176,12 +177,13 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 		}
 		scores = append(scores, WordScore{Word: token, Probability: f, Spam: count.Spam, Ham: count.Ham})
 	}
-	sort.Slice(scores, func(i, j int) bool {
-		di, dj := math.Abs(scores[i].Probability-0.5), math.Abs(scores[j].Probability-0.5)
-		if di != dj {
-			return di > dj
+	slices.SortFunc(scores, func(a, b WordScore) int {
+		// The most telling first; among equals by word, so that a message
+		// gets the same words whatever the order of its tokens.
+		if c := cmp.Compare(math.Abs(b.Probability-0.5), math.Abs(a.Probability-0.5)); c != 0 {
+			return c
 		}
-		return scores[i].Word < scores[j].Word // the same words for the same message, whatever the map order
+		return strings.Compare(a.Word, b.Word)
 	})
 	if len(scores) > p.WordsUsed {
 		scores = scores[:p.WordsUsed]

@@ -26,7 +26,7 @@ Content-Type: text/plain; charset=utf-8
 Ёжик купил ЁЛКУ. Visit http://Shop.Example.COM/path?x=1 or www.deals.example.net now!
 Don't pay $100 for e-mail.
 `)
-	tokens := Tokenize(m)
+	tokens := Tokenizer{Pairs: true}.Tokenize(m)
 	for _, want := range []string{
 		"subject:елка", "subject:sale", "subject:елка sale",
 		"from:ivan@example.ru", "from:@example.ru", "to:me@pochta.test",
@@ -43,6 +43,9 @@ Don't pay $100 for e-mail.
 		if slices.Contains(tokens, unwanted) {
 			t.Errorf("token %q should not be there", unwanted)
 		}
+	}
+	if plain := Tokenize(m); slices.Contains(plain, "ежик купил") || !slices.Contains(plain, "ежик") {
+		t.Errorf("default tokenizer: %q", plain)
 	}
 	seen := map[string]bool{}
 	for _, tok := range tokens {
@@ -210,7 +213,7 @@ func FuzzTokenize(f *testing.F) {
 	f.Add([]byte("Subject: =?utf-8?b?0J/RgNC40LLQtdGC?=\r\nReceived: from [::1]\r\n\r\n$$$ don't-stop ...."))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m := mime.Parse(raw, mime.Options{})
-		tokens := Tokenize(m)
+		tokens := Tokenizer{Pairs: true}.Tokenize(m)
 		if len(tokens) > MaxTokens {
 			t.Fatalf("%d tokens", len(tokens))
 		}

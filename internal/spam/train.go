@@ -115,7 +115,7 @@ func (m *Memory) Totals(context.Context) (Count, error) {
 func (m *Memory) Words(_ context.Context, words []string) (map[string]Count, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make(map[string]Count, len(words)/4)
+	out := make(map[string]Count, len(words))
 	for _, w := range words {
 		if c, ok := m.words[w]; ok {
 			out[w] = c
