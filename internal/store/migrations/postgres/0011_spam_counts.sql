@@ -16,4 +16,3 @@ CREATE TABLE spam_words (
     ham_count   BIGINT  NOT NULL DEFAULT 0 CHECK (ham_count >= 0)
 );
 UPDATE spam_totals SET spam_messages = 0, ham_messages = 0;
-UPDATE messages SET spam_trained = '' WHERE spam_trained <> '';
