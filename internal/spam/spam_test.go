@@ -21,10 +21,11 @@ Subject: Ёлка SALE
 Received: from relay.bad.example ([203.0.113.9]) by mx.pochta.test; Mon, 1 Jan 2024 10:00:00 +0000
 X-Spam-Status: Yes, score=99
 X-Mailer: Outlook Express
+Message-ID: <0000531f3b6e$000009ef@[192.0.2.7]>
 Content-Type: text/plain; charset=utf-8
 
 Ёжик купил ЁЛКУ. Visit http://Shop.Example.COM/path?x=1 or www.deals.example.net now!
-Don't pay $100 for e-mail.
+Don't pay $100 for e-mail. aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 `)
 	tokens := Tokenizer{Pairs: true}.Tokenize(m)
 	for _, want := range []string{
@@ -33,7 +34,7 @@ Don't pay $100 for e-mail.
 		"h:relay.bad.example", "h:203.0.113.9", "h:outlook", "h:express", "h:type:text/plain", "h:charset:utf-8",
 		"ежик", "купил", "елку", "ежик купил", "купил елку",
 		"url:shop.example.com", "url:example.com", "url:www.deals.example.net", "url:deals.example.net",
-		"don't", "$100", "e-mail", "pay $100",
+		"don't", "$100", "e-mail", "pay $100", "h:message-id@ip", "skip:a40",
 	} {
 		if !slices.Contains(tokens, want) {
 			t.Errorf("no token %q in %q", want, tokens)

@@ -2,6 +2,7 @@ package spam
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -30,7 +31,7 @@ const (
 // skippedHeaders are fields that say nothing about the message or carry
 // another filter's verdict (which would teach this one to copy it).
 var skippedHeaders = map[string]bool{
-	"date": true, "delivery-date": true, "message-id": true, "in-reply-to": true, "references": true,
+	"date": true, "delivery-date": true, "in-reply-to": true, "references": true,
 	"content-length": true, "lines": true, "status": true, "x-status": true, "x-keywords": true, "x-uid": true,
 }
 
@@ -57,8 +58,9 @@ type Tokenizer struct {
 // first seen, at most [MaxTokens] of them:
 //
 //   - body words (letters and digits of any script, inner ' - . kept,
-//     case folded, ё as е, "$" kept in front), 2 to 30 characters, and
-//     with Pairs the pairs of adjacent words;
+//     case folded, ё as е, "$" kept in front), 2 to 30 characters, a
+//     longer run as its first character and length in tens ("skip:a30",
+//     as SpamBayes does), and with Pairs the pairs of adjacent words;
 //   - the subject's words prefixed "subject:";
 //   - addresses of From, To, Cc, Reply-To, Return-Path and Sender as
 //     "from:addr" and "from:@domain" (to:, reply:, rtrn:), other words of
@@ -66,7 +68,8 @@ type Tokenizer struct {
 //   - the words of other header fields prefixed "h:" (one prefix for all:
 //     a mailing list names itself in half a dozen fields), except fields
 //     that identify one message or one delivery (Date, Delivery-Date,
-//     Message-ID, References...) and other filters' verdicts (X-Spam-*);
+//     References...) and other filters' verdicts (X-Spam-*); of Message-ID
+//     only its domain ("h:message-id@example.com", "h:message-id@ip");
 //     Received fields give only their hosts and addresses (words with a
 //     dot), Content-Type its media type and charset;
 //   - http(s) URLs and www. words as "url:host" and each parent domain
@@ -139,6 +142,17 @@ func (t *tokenizer) message(m *mime.Message) {
 // header tokenizes one header field.
 func (t *tokenizer) header(f mime.HeaderField) {
 	name := strings.ToLower(f.Name)
+	if name == "message-id" {
+		// The domain part says which software made the message.
+		if at := strings.LastIndexByte(f.Value, '@'); at >= 0 {
+			domain := strings.Trim(foldString(truncateBytes(f.Value[at+1:], 100)), "<> ")
+			if net.ParseIP(strings.Trim(domain, "[]")) != nil {
+				domain = "ip"
+			}
+			t.add("h:message-id@" + domain)
+		}
+		return
+	}
 	if skippedHeaders[name] || strings.HasPrefix(name, "x-spam") || name == "subject" || !validName(name) {
 		return
 	}
@@ -349,6 +363,13 @@ func (t *tokenizer) words(text, prefix string, pairs bool) {
 		}
 		i = j
 		if runes < minWordRunes || runes > maxWordRunes {
+			if runes > maxWordRunes {
+				// SpamBayes's "skip" token: a long run (an encoded blob,
+				// a tracking code) said by its first character and
+				// length in tens.
+				first, _ := utf8.DecodeRuneInString(word)
+				t.add(prefix + "skip:" + string(foldRune(first)) + strconv.Itoa(runes/10*10))
+			}
 			t.prev = ""
 			continue
 		}
