@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"pochta.dev/pochta/internal/mime"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/testpeer"
 )
 
 // benchCorpus makes messages from a Zipf-distributed vocabulary of Latin
@@ -121,5 +124,45 @@ func BenchmarkTokenize(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Tokenize(m)
+	}
+}
+
+// BenchmarkClassifyStore is BenchmarkClassify with the counts read from
+// the store (one query for the message's words, one for the totals), on
+// SQLite and PostgreSQL, the counts learned from 1,000 messages.
+func BenchmarkClassifyStore(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			dsn := filepath.Join(b.TempDir(), "pochta.db")
+			if backend == "postgres" {
+				dsn = testpeer.PostgresDSN(b)
+			}
+			ctx := context.Background()
+			st, err := store.Open(ctx, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			c := newBenchCorpus()
+			counts := Store{St: st}
+			for i := 0; i < 1000; i++ {
+				class := Ham
+				if i%3 == 0 {
+					class = Spam
+				}
+				if err := Train(ctx, counts, Tokenize(c.message(1000+c.rnd.IntN(6000))), class); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m := c.message(4 << 10)
+			classifier := NewClassifier(Params{}, counts)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := classifier.Classify(ctx, Tokenize(m)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

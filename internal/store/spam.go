@@ -45,11 +45,17 @@ func (s *Store) SpamWords(ctx context.Context, words []string) (map[string]SpamC
 	words = storableWords(words)
 	for start := 0; start < len(words); start += spamBatch {
 		batch := words[start:min(start+spamBatch, len(words))]
-		args := make([]any, len(batch))
-		for i, w := range batch {
-			args[i] = w
+		// PostgreSQL takes the words as one array (a statement of hundreds
+		// of parameters costs more to plan than to run); SQLite as a list.
+		query, args := `SELECT word, spam_count, ham_count FROM spam_words WHERE word = ANY(?)`, []any{batch}
+		if s.dialect != Postgres {
+			query = `SELECT word, spam_count, ham_count FROM spam_words WHERE word IN (` + placeholders(len(batch)) + `)`
+			args = make([]any, len(batch))
+			for i, w := range batch {
+				args[i] = w
+			}
 		}
-		rows, err := s.query(ctx, `SELECT word, spam_count, ham_count FROM spam_words WHERE word IN (`+placeholders(len(batch))+`)`, args...)
+		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			return nil, fmt.Errorf("spam words: %w", err)
 		}
