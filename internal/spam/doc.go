@@ -2,8 +2,8 @@
 //
 // It is split the way mox's junk package is: [Tokenize] turns a parsed
 // message into its set of tokens (words, header-prefixed words, URL
-// domains, word pairs); a [Classifier] rates a token set from learned
-// counts, read through the small [Counts] interface, combining the
+// domains, optionally word pairs); a [Classifier] rates a token set from
+// learned counts, read through the small [Counts] interface, combining the
 // tokens' probabilities with Robinson's chi-square (Fisher) method; and
 // [Delta] says how training or untraining a message changes those counts,
 // which a [Learner] applies. [Result] explains itself: the probability and
