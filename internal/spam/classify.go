@@ -1,0 +1,241 @@
+package spam
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Params are the filter's tunables. The zero value of a field means its
+// default (see [DefaultParams]); [Params.WithDefaults] fills them in.
+type Params struct {
+	// WordsUsed is how many of a message's most telling words decide its
+	// rating (the "words used" setting). 0 means 21.
+	WordsUsed int
+	// MinCount is how many times (spam and ham together) a word must have
+	// been seen to be used (the "minimum word count" setting). 0 means 5.
+	MinCount int
+	// Strength is Robinson's s: how many sightings the assumed probability
+	// of a word is worth against what was learned. 0 means 0.1.
+	Strength float64
+	// Assumed is Robinson's x: the probability taken for a word seen too
+	// little. 0 means 0.52.
+	Assumed float64
+	// MinDeviation leaves out words whose probability is within this of
+	// 0.5: they say little either way. 0 means 0.375; negative means none
+	// left out.
+	MinDeviation float64
+}
+
+// DefaultParams are the defaults of the product's settings ("words used"
+// 21, "minimum word count" 5) and of the tunables that have no setting,
+// chosen by the evaluation in docs/benchmarks.md.
+var DefaultParams = Params{WordsUsed: 21, MinCount: 5, Strength: 0.1, Assumed: 0.52, MinDeviation: 0.375}
+
+// DefaultThreshold is the rating (as a probability) from which the
+// evaluation counts a message as spam, and the value a rule "spam
+// probability greater than 90%" would use. See docs/benchmarks.md for why.
+const DefaultThreshold = 0.9
+
+// WithDefaults returns p with its zero fields set to the defaults.
+func (p Params) WithDefaults() Params {
+	d := DefaultParams
+	if p.WordsUsed <= 0 {
+		p.WordsUsed = d.WordsUsed
+	}
+	if p.MinCount <= 0 {
+		p.MinCount = d.MinCount
+	}
+	if p.Strength <= 0 {
+		p.Strength = d.Strength
+	}
+	if p.Assumed <= 0 || p.Assumed >= 1 {
+		p.Assumed = d.Assumed
+	}
+	if p.MinDeviation == 0 {
+		p.MinDeviation = d.MinDeviation
+	}
+	if p.MinDeviation < 0 {
+		p.MinDeviation = 0
+	}
+	return p
+}
+
+// Count is how many trained messages held a word, or the number of
+// trained messages themselves, per class.
+type Count struct {
+	Spam int64
+	Ham  int64
+}
+
+// Counts is what the classifier reads: the learned counts. The store's
+// spam tables back it in Pochta ([Store]); [Memory] in tests and offline
+// evaluation.
+type Counts interface {
+	// Totals gives the number of messages trained as spam and as ham.
+	Totals(ctx context.Context) (Count, error)
+	// Words gives the counts of those of words that were ever learned;
+	// words absent from the map were never seen.
+	Words(ctx context.Context, words []string) (map[string]Count, error)
+}
+
+// WordScore is one word behind a rating.
+type WordScore struct {
+	Word        string
+	Probability float64 // that a message with this word is spam, 0..1
+	Spam, Ham   int64   // trained messages of each class that held it
+}
+
+// String says the word as the message view shows it:
+// "word = p% (spam N, ham M)".
+func (w WordScore) String() string {
+	return fmt.Sprintf("%s = %s%% (spam %d, ham %d)", w.Word, percent(w.Probability), w.Spam, w.Ham)
+}
+
+// Result is a message's rating and what it came from.
+type Result struct {
+	// Probability that the message is spam, 0..1.
+	Probability float64
+	// Words are the words that decided it, the most telling first.
+	Words []WordScore
+	// Tokens is how many tokens the message gave.
+	Tokens int
+}
+
+// Rating is the probability as a whole percentage, 0..100.
+func (r Result) Rating() int { return int(math.Round(r.Probability * 100)) }
+
+// String says the words behind the rating, one a line.
+func (r Result) String() string {
+	var b strings.Builder
+	for i, w := range r.Words {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(w.String())
+	}
+	return b.String()
+}
+
+func percent(p float64) string {
+	v := p * 100
+	switch {
+	case v > 0 && v < 1:
+		return fmt.Sprintf("%.2g", v)
+	case v > 99 && v < 100:
+		return fmt.Sprintf("%.3g", math.Floor(v*10)/10)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// Classifier rates token sets from learned counts.
+type Classifier struct {
+	Params Params
+	Counts Counts
+}
+
+// NewClassifier returns a classifier reading counts, with params' zero
+// fields defaulted.
+func NewClassifier(params Params, counts Counts) *Classifier {
+	return &Classifier{Params: params.WithDefaults(), Counts: counts}
+}
+
+// Classify rates a message's tokens (from [Tokenize]). With nothing
+// learned yet, or no token known well enough, the probability is 0.5.
+func (c *Classifier) Classify(ctx context.Context, tokens []string) (Result, error) {
+	totals, err := c.Counts.Totals(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("spam totals: %w", err)
+	}
+	words, err := c.Counts.Words(ctx, tokens)
+	if err != nil {
+		return Result{}, fmt.Errorf("spam word counts: %w", err)
+	}
+	return c.Rate(tokens, totals, words), nil
+}
+
+// Rate is Classify on counts already read: totals and the counts of the
+// tokens (missing ones never seen).
+func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count) Result {
+	p := c.Params.WithDefaults()
+	result := Result{Probability: 0.5, Tokens: len(tokens)}
+	if totals.Spam <= 0 || totals.Ham <= 0 {
+		return result
+	}
+	scores := make([]WordScore, 0, 64)
+	for _, token := range tokens {
+		count, ok := words[token]
+		if !ok || count.Spam+count.Ham < int64(p.MinCount) {
+			continue
+		}
+		f := wordProbability(count, totals, p)
+		if math.Abs(f-0.5) < p.MinDeviation {
+			continue
+		}
+		scores = append(scores, WordScore{Word: token, Probability: f, Spam: count.Spam, Ham: count.Ham})
+	}
+	slices.SortFunc(scores, func(a, b WordScore) int {
+		// The most telling first; among equals by word, so that a message
+		// gets the same words whatever the order of its tokens.
+		if c := cmp.Compare(math.Abs(b.Probability-0.5), math.Abs(a.Probability-0.5)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Word, b.Word)
+	})
+	if len(scores) > p.WordsUsed {
+		scores = scores[:p.WordsUsed]
+	}
+	if len(scores) == 0 {
+		return result
+	}
+	result.Words = scores
+	result.Probability = chiSquareCombine(scores)
+	return result
+}
+
+// wordProbability is Robinson's f(w): the word's spam probability from
+// its counts relative to the classes' sizes, drawn towards the assumed
+// probability by the strength when the word was seen little.
+func wordProbability(count, totals Count, p Params) float64 {
+	spamRatio := math.Min(1, float64(count.Spam)/float64(totals.Spam))
+	hamRatio := math.Min(1, float64(count.Ham)/float64(totals.Ham))
+	pw := spamRatio / (spamRatio + hamRatio)
+	n := float64(count.Spam + count.Ham)
+	f := (p.Strength*p.Assumed + n*pw) / (p.Strength + n)
+	// Never quite certain: one word must not outweigh all the others.
+	return math.Min(0.9999, math.Max(0.0001, f))
+}
+
+// chiSquareCombine is Robinson's Fisher combining (as in SpamBayes and
+// bogofilter): how unlikely the words' spam probabilities are for a ham
+// and their ham probabilities for a spam, under chi-square with 2n degrees
+// of freedom, taken together as (1 + S - H) / 2.
+func chiSquareCombine(scores []WordScore) float64 {
+	var lnSpam, lnHam float64
+	for _, w := range scores {
+		lnSpam += math.Log(1 - w.Probability)
+		lnHam += math.Log(w.Probability)
+	}
+	n := len(scores)
+	s := 1 - chi2Q(-2*lnSpam, 2*n)
+	h := 1 - chi2Q(-2*lnHam, 2*n)
+	return (1 + s - h) / 2
+}
+
+// chi2Q is the chi-square survival function for an even number of degrees
+// of freedom: P(X >= x2).
+func chi2Q(x2 float64, freedom int) float64 {
+	m := x2 / 2
+	// Sum of the Poisson terms e^-m m^i / i!, in logarithms so that a large
+	// m does not underflow the first term to zero.
+	logTerm := -m
+	sum := math.Exp(logTerm)
+	for i := 1; i < freedom/2; i++ {
+		logTerm += math.Log(m / float64(i))
+		sum += math.Exp(logTerm)
+	}
+	return math.Min(sum, 1)
+}

@@ -1,0 +1,242 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// SpamCount is a count of the Bayesian spam filter per class: of the
+// trained messages that held a word, or of the trained messages.
+type SpamCount struct {
+	Spam int64
+	Ham  int64
+}
+
+// spamBatch is how many words one statement reads or writes (three
+// parameters a word, well under both backends' limits).
+const spamBatch = 500
+
+// The values of messages.spam_trained.
+const (
+	SpamTrainedNone = ""
+	SpamTrainedSpam = "spam"
+	SpamTrainedHam  = "ham"
+)
+
+// SpamTotals gives how many messages were trained as spam and as ham.
+func (s *Store) SpamTotals(ctx context.Context) (SpamCount, error) {
+	var c SpamCount
+	err := s.queryRow(ctx, `SELECT spam_messages, ham_messages FROM spam_totals WHERE id = 1`).Scan(&c.Spam, &c.Ham)
+	if err != nil {
+		return c, fmt.Errorf("spam totals: %w", err)
+	}
+	return c, nil
+}
+
+// SpamWords gives the counts of those of words that were ever learned, in
+// one query per 500 words. A word that is not storable text (NUL, bad
+// UTF-8) was never learned.
+func (s *Store) SpamWords(ctx context.Context, words []string) (map[string]SpamCount, error) {
+	out := make(map[string]SpamCount, len(words)/4)
+	words = storableWords(words)
+	for start := 0; start < len(words); start += spamBatch {
+		batch := words[start:min(start+spamBatch, len(words))]
+		// PostgreSQL takes the words as one array (a statement of hundreds
+		// of parameters costs more to plan than to run); SQLite as a list.
+		query, args := `SELECT word, spam_count, ham_count FROM spam_words WHERE word = ANY(?)`, []any{batch}
+		if s.dialect != Postgres {
+			query = `SELECT word, spam_count, ham_count FROM spam_words WHERE word IN (` + placeholders(len(batch)) + `)`
+			args = make([]any, len(batch))
+			for i, w := range batch {
+				args[i] = w
+			}
+		}
+		rows, err := s.query(ctx, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("spam words: %w", err)
+		}
+		for rows.Next() {
+			var word string
+			var c SpamCount
+			if err := rows.Scan(&word, &c.Spam, &c.Ham); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("spam words: %w", err)
+			}
+			out[word] = c
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("spam words: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// storableWords drops the words the database could not hold, and repeats.
+func storableWords(words []string) []string {
+	out := make([]string, 0, len(words))
+	seen := make(map[string]bool, len(words))
+	for _, w := range words {
+		if !seen[w] && storableText(w) {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// ApplySpamDelta adds signed changes to the words' counts and to the
+// message totals, in one transaction; a count that would go below zero
+// stops at zero, and a word whose counts are both zero is removed.
+// Concurrent calls, from this process or another on the same database,
+// never lose one another's changes.
+func (s *Store) ApplySpamDelta(ctx context.Context, words map[string]SpamCount, messages SpamCount) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.applySpamDelta(ctx, tx, words, messages) })
+}
+
+// TrainSpamMessage records that a message is now trained as class
+// (SpamTrainedSpam, SpamTrainedHam, or SpamTrainedNone to untrain it) and
+// moves its words' counts accordingly, once: words are the message's
+// tokens, taken out of the class it was trained as (if any) and added to
+// the new one, with the totals, in the transaction that changes the
+// message's spam_trained. A message already trained as class changes
+// nothing. It gives the class the message was trained as before; a
+// missing message is ErrNotFound.
+func (s *Store) TrainSpamMessage(ctx context.Context, messageID int64, class string, words []string) (previous string, err error) {
+	if class != SpamTrainedNone && class != SpamTrainedSpam && class != SpamTrainedHam {
+		return "", fmt.Errorf("train message %d: unknown class %q", messageID, class)
+	}
+	for attempt := 0; ; attempt++ {
+		moved := false
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := s.queryRowOn(ctx, tx, `SELECT spam_trained FROM messages WHERE id = ?`, messageID).Scan(&previous); err != nil {
+				return mapError(err)
+			}
+			if previous == class {
+				moved = true
+				return nil
+			}
+			// Compare and set: a concurrent trainer of the same message
+			// that committed first makes this update change no row (on
+			// PostgreSQL it waits for that commit and reads the row again).
+			result, err := s.execOn(ctx, tx, `UPDATE messages SET spam_trained = ? WHERE id = ? AND spam_trained = ?`, class, messageID, previous)
+			if err != nil {
+				return err
+			}
+			if n, err := result.RowsAffected(); err != nil || n != 1 {
+				return err
+			}
+			moved = true
+			delta, totals := spamMove(words, previous, class)
+			return s.applySpamDelta(ctx, tx, delta, totals)
+		})
+		if err != nil {
+			return "", fmt.Errorf("train message %d: %w", messageID, err)
+		}
+		if moved {
+			return previous, nil
+		}
+		if attempt > 100 {
+			return "", fmt.Errorf("train message %d: %w", messageID, errors.New("changed by others on every attempt"))
+		}
+	}
+}
+
+// MessageSpamTrained gives how a message was trained.
+func (s *Store) MessageSpamTrained(ctx context.Context, messageID int64) (string, error) {
+	var class string
+	if err := s.queryRow(ctx, `SELECT spam_trained FROM messages WHERE id = ?`, messageID).Scan(&class); err != nil {
+		return "", mapError(err)
+	}
+	return class, nil
+}
+
+// spamMove is the change of counts that moves a message with these words
+// from one class to another.
+func spamMove(words []string, from, to string) (map[string]SpamCount, SpamCount) {
+	var change SpamCount
+	switch from {
+	case SpamTrainedSpam:
+		change.Spam--
+	case SpamTrainedHam:
+		change.Ham--
+	}
+	switch to {
+	case SpamTrainedSpam:
+		change.Spam++
+	case SpamTrainedHam:
+		change.Ham++
+	}
+	delta := make(map[string]SpamCount, len(words))
+	for _, w := range words {
+		delta[w] = change
+	}
+	return delta, change
+}
+
+func (s *Store) applySpamDelta(ctx context.Context, tx *sql.Tx, words map[string]SpamCount, messages SpamCount) error {
+	greatest := "MAX"
+	if s.dialect == Postgres {
+		greatest = "GREATEST"
+	}
+	// The totals row first: every training takes its lock before any
+	// word's, so that two trainings never wait on each other's words in
+	// opposite orders (a deadlock on PostgreSQL).
+	if _, err := s.execOn(ctx, tx, `UPDATE spam_totals SET spam_messages = `+greatest+`(0, spam_messages + ?), ham_messages = `+greatest+`(0, ham_messages + ?) WHERE id = 1`,
+		messages.Spam, messages.Ham); err != nil {
+		return fmt.Errorf("spam totals: %w", err)
+	}
+	// Additions by upsert, subtractions by update (a word missing has
+	// nothing to take away), each word's in the words' order.
+	names := make([]string, 0, len(words))
+	for w, c := range words {
+		if c != (SpamCount{}) && storableText(w) {
+			names = append(names, w)
+		}
+	}
+	sort.Strings(names)
+	var adds, subs []any
+	var subWords []string
+	for _, w := range names {
+		c := words[w]
+		if c.Spam > 0 || c.Ham > 0 {
+			adds = append(adds, w, max(c.Spam, 0), max(c.Ham, 0))
+		}
+		if c.Spam < 0 || c.Ham < 0 {
+			subs = append(subs, w, max(-c.Spam, 0), max(-c.Ham, 0))
+			subWords = append(subWords, w)
+		}
+	}
+	for start := 0; start < len(adds); start += 3 * spamBatch {
+		batch := adds[start:min(start+3*spamBatch, len(adds))]
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(batch)/3), ", ")
+		if _, err := s.execOn(ctx, tx, `INSERT INTO spam_words (word, spam_count, ham_count) VALUES `+values+`
+			ON CONFLICT (word) DO UPDATE SET spam_count = spam_words.spam_count + excluded.spam_count,
+			ham_count = spam_words.ham_count + excluded.ham_count`, batch...); err != nil {
+			return fmt.Errorf("spam words: %w", err)
+		}
+	}
+	for start := 0; start < len(subs); start += 3 * spamBatch {
+		batch := subs[start:min(start+3*spamBatch, len(subs))]
+		values := strings.TrimSuffix(strings.Repeat("(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(batch)/3), ", ")
+		if _, err := s.execOn(ctx, tx, `UPDATE spam_words SET spam_count = `+greatest+`(0, spam_words.spam_count - v.column2),
+			ham_count = `+greatest+`(0, spam_words.ham_count - v.column3)
+			FROM (VALUES `+values+`) AS v WHERE spam_words.word = v.column1`, batch...); err != nil {
+			return fmt.Errorf("spam words: %w", err)
+		}
+		removed := subWords[start/3 : start/3+len(batch)/3]
+		args := make([]any, len(removed))
+		for i, w := range removed {
+			args[i] = w
+		}
+		if _, err := s.execOn(ctx, tx, `DELETE FROM spam_words WHERE spam_count = 0 AND ham_count = 0 AND word IN (`+placeholders(len(args))+`)`, args...); err != nil {
+			return fmt.Errorf("spam words: %w", err)
+		}
+	}
+	return nil
+}

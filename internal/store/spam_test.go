@@ -1,0 +1,186 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/testpeer"
+)
+
+func spamWords(t *testing.T, st *store.Store, words ...string) map[string]store.SpamCount {
+	t.Helper()
+	counts, err := st.SpamWords(context.Background(), words)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts
+}
+
+func spamTotals(t *testing.T, st *store.Store) store.SpamCount {
+	t.Helper()
+	totals, err := st.SpamTotals(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return totals
+}
+
+func TestSpamDelta(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		if got := spamWords(t, st, "free"); len(got) != 0 {
+			t.Errorf("empty table gives %v", got)
+		}
+		// More words than one statement takes, Cyrillic, and a word that
+		// cannot be stored (skipped, not an error).
+		words := map[string]store.SpamCount{"free": {Spam: 2}, "ёлка": {Ham: 1}, "bad\x00": {Spam: 1}}
+		var many []string
+		for i := 0; i < 1200; i++ {
+			w := fmt.Sprintf("w%04d", i)
+			words[w] = store.SpamCount{Spam: 1, Ham: 1}
+			many = append(many, w)
+		}
+		if err := st.ApplySpamDelta(ctx, words, store.SpamCount{Spam: 2, Ham: 1}); err != nil {
+			t.Fatal(err)
+		}
+		got := spamWords(t, st, append(many, "free", "ёлка", "bad\x00", "never")...)
+		if len(got) != 1202 || got["free"] != (store.SpamCount{Spam: 2}) || got["ёлка"] != (store.SpamCount{Ham: 1}) || got["w1199"] != (store.SpamCount{Spam: 1, Ham: 1}) {
+			t.Errorf("after training: %d words, free %v, ёлка %v, w1199 %v", len(got), got["free"], got["ёлка"], got["w1199"])
+		}
+		if totals := spamTotals(t, st); totals != (store.SpamCount{Spam: 2, Ham: 1}) {
+			t.Errorf("totals %v", totals)
+		}
+		// Subtractions stop at zero; a word at zero twice is removed; a
+		// mixed change adds and takes away.
+		if err := st.ApplySpamDelta(ctx, map[string]store.SpamCount{"free": {Spam: -5}, "ёлка": {Spam: 1, Ham: -1}, "missing": {Ham: -1}},
+			store.SpamCount{Spam: -3}); err != nil {
+			t.Fatal(err)
+		}
+		got = spamWords(t, st, "free", "ёлка", "missing")
+		if len(got) != 1 || got["ёлка"] != (store.SpamCount{Spam: 1}) {
+			t.Errorf("after untraining: %v", got)
+		}
+		if totals := spamTotals(t, st); totals != (store.SpamCount{Spam: 0, Ham: 1}) {
+			t.Errorf("totals %v", totals)
+		}
+	})
+}
+
+// Re-marking a message moves its counts once; the message remembers how
+// it was trained.
+func TestTrainSpamMessage(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		site := newSite(t, st, "s1")
+		box := newMailbox(t, st, site.ID, 0)
+		id, _, err := st.InsertMessage(ctx, newMessage(box, "Subject: x\r\n\r\nfree money\r\n", store.Message{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := []string{"free", "money"}
+		steps := []struct {
+			class, previous string
+			free            store.SpamCount
+			totals          store.SpamCount
+		}{
+			{store.SpamTrainedSpam, "", store.SpamCount{Spam: 1}, store.SpamCount{Spam: 1}},
+			{store.SpamTrainedSpam, "spam", store.SpamCount{Spam: 1}, store.SpamCount{Spam: 1}},
+			{store.SpamTrainedHam, "spam", store.SpamCount{Ham: 1}, store.SpamCount{Ham: 1}},
+			{store.SpamTrainedHam, "ham", store.SpamCount{Ham: 1}, store.SpamCount{Ham: 1}},
+			{store.SpamTrainedNone, "ham", store.SpamCount{}, store.SpamCount{}},
+		}
+		for _, s := range steps {
+			previous, err := st.TrainSpamMessage(ctx, id, s.class, tokens)
+			if err != nil || previous != s.previous {
+				t.Fatalf("train as %q: previous %q, %v", s.class, previous, err)
+			}
+			if got := spamWords(t, st, "free")["free"]; got != s.free {
+				t.Errorf("train as %q: free %v, want %v", s.class, got, s.free)
+			}
+			if totals := spamTotals(t, st); totals != s.totals {
+				t.Errorf("train as %q: totals %v, want %v", s.class, totals, s.totals)
+			}
+			if class, err := st.MessageSpamTrained(ctx, id); err != nil || class != s.class {
+				t.Errorf("trained as %q, %v; want %q", class, err, s.class)
+			}
+		}
+		if _, err := st.TrainSpamMessage(ctx, id+100, store.SpamTrainedSpam, tokens); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing message: %v", err)
+		}
+		if _, err := st.TrainSpamMessage(ctx, id, "junk", tokens); err == nil {
+			t.Error("unknown class accepted")
+		}
+	})
+}
+
+// Two processes training at once lose no count, and a message marked by
+// both at once is moved once.
+func TestSpamTrainingConcurrent(t *testing.T) {
+	open := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return t.TempDir() + "/pochta.db" },
+		"postgres": func(t *testing.T) string { return testpeer.PostgresDSN(t) },
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := open[name](t)
+			var stores [2]*store.Store
+			for i := range stores {
+				st, err := store.Open(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				stores[i] = st
+			}
+			site := newSite(t, stores[0], "s1")
+			box := newMailbox(t, stores[0], site.ID, 0)
+			const messages = 20
+			ids := make([]int64, messages)
+			for i := range ids {
+				id, _, err := stores[0].InsertMessage(ctx, newMessage(box, fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i), store.Message{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids[i] = id
+			}
+			words := []string{"shared", "common", "zeta", "alpha"}
+			var wg sync.WaitGroup
+			errs := make(chan error, 4*messages)
+			for p, st := range stores {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i, id := range ids {
+						// Both processes mark every message as spam; the
+						// first process also adds plain deltas.
+						if _, err := st.TrainSpamMessage(ctx, id, store.SpamTrainedSpam, words); err != nil {
+							errs <- err
+						}
+						if p == 0 && i%2 == 0 {
+							if err := st.ApplySpamDelta(ctx, map[string]store.SpamCount{"alpha": {Ham: 1}, "shared": {Ham: 1}}, store.SpamCount{Ham: 1}); err != nil {
+								errs <- err
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			got := spamWords(t, stores[1], words...)
+			if got["shared"] != (store.SpamCount{Spam: messages, Ham: messages / 2}) || got["zeta"] != (store.SpamCount{Spam: messages}) {
+				t.Errorf("counts %v", got)
+			}
+			if totals := spamTotals(t, stores[1]); totals != (store.SpamCount{Spam: messages, Ham: messages / 2}) {
+				t.Errorf("totals %v", totals)
+			}
+		})
+	}
+}
