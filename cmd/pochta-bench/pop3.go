@@ -36,8 +36,6 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/app"
-	"pochta.dev/pochta/internal/fetch"
-	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/pop3"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
@@ -55,7 +53,7 @@ func pop3Bench(args []string) error {
 	reference := flags.String("reference", "../shared/bench", "folder of bench_pop3.py and common.py (the reference tools' benchmark); empty or missing: Pochta and the Go POP3 client only")
 	python := flags.String("python", "/usr/bin/python3", "the Python that runs the reference poplib loop and common.py")
 	keep := flags.Bool("keep", false, "keep the temporary folder (Dovecot, data folders)")
-	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of Pochta's first batched fetch here")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of Pochta's first fetch here")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -121,14 +119,13 @@ func pop3Bench(args []string) error {
 	}
 	fetchmail, _ := exec.LookPath("fetchmail")
 	var pochta, poplib, fm, client []float64
-	var peaks, batchedPeaks []int
-	var batched []float64
+	var peaks []int
 	for run := 1; run <= *runs; run++ {
 		profile := ""
 		if run == 1 {
 			profile = *cpuProfile
 		}
-		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), dovecot.port, *messages, "", false)
+		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), dovecot.port, *messages, profile)
 		if err != nil {
 			return fmt.Errorf("pochta run %d: %w", run, err)
 		}
@@ -137,16 +134,6 @@ func pop3Bench(args []string) error {
 		fmt.Printf("run %d: pochta %.0f msg/s (%.2f s, peak RSS %.1f MB)", run, pochta[len(pochta)-1], result.Seconds, float64(result.PeakKB)/1024)
 		if !*keep {
 			os.RemoveAll(filepath.Join(work, fmt.Sprintf("data-%d", run)))
-		}
-		batchedResult, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("batched-%d", run)), dovecot.port, *messages, profile, true)
-		if err != nil {
-			return fmt.Errorf("batched pochta run %d: %w", run, err)
-		}
-		batched = append(batched, float64(*messages)/batchedResult.Seconds)
-		batchedPeaks = append(batchedPeaks, batchedResult.PeakKB)
-		fmt.Printf(", batched %.0f msg/s (peak RSS %.1f MB)", batched[len(batched)-1], float64(batchedResult.PeakKB)/1024)
-		if !*keep {
-			os.RemoveAll(filepath.Join(work, fmt.Sprintf("batched-%d", run)))
 		}
 		took, err := clientOnlyPass(dovecot.port, *messages)
 		if err != nil {
@@ -183,28 +170,21 @@ func pop3Bench(args []string) error {
 		fmt.Printf("  %-58s %6.0f / %6.0f / %6.0f\n", label, lo, med, hi)
 	}
 	row("pochta: fetch, parse, store durably, index (SQLite FULL)", pochta, "")
-	row("pochta, batched storing (fetch.BatchDeliverer, see below)", batched, "")
 	row("pochta's POP3 client alone, into io.Discard", client, "")
 	row("fetchmail --bsmtp /dev/null", fm, "install fetchmail, or run bench_pop3.py once")
 	row("python3 poplib UIDL + RETR into memory", poplib, "needs --reference")
 	slices.Sort(peaks)
 	fmt.Printf("  pochta peak RSS (VmHWM of the fetching process): %.1f MB median (%.1f-%.1f)\n",
 		float64(peaks[len(peaks)/2])/1024, float64(peaks[0])/1024, float64(peaks[len(peaks)-1])/1024)
-	slices.Sort(batchedPeaks)
-	fmt.Printf("  pochta batched peak RSS: %.1f MB median (%.1f-%.1f)\n",
-		float64(batchedPeaks[len(batchedPeaks)/2])/1024, float64(batchedPeaks[0])/1024, float64(batchedPeaks[len(batchedPeaks)-1])/1024)
 	_, p, _ := stats3(pochta)
-	_, b, _ := stats3(batched)
 	if len(fm) > 0 {
 		_, f, _ := stats3(fm)
-		fmt.Printf("  pochta / fetchmail: %.2fx, batched %.2fx (target at least 2x)\n", p/f, b/f)
+		fmt.Printf("  pochta / fetchmail: %.2fx (target at least 2x)\n", p/f)
 	}
 	if len(poplib) > 0 {
 		_, l, _ := stats3(poplib)
-		fmt.Printf("  pochta / poplib:    %.2fx, batched %.2fx (target above 1x)\n", p/l, b/l)
+		fmt.Printf("  pochta / poplib:    %.2fx (target above 1x)\n", p/l)
 	}
-	fmt.Println("  (batched: the same fetch with a Deliverer built beside the service that stores 128 messages per")
-	fmt.Println("   transaction through intake.DeliverBatch; Service.CheckMailbox parses ahead of its commits (fetch.BatchPreparer))")
 	return nil
 }
 
@@ -221,8 +201,8 @@ type pop3FetchResult struct {
 	PeakKB   int     `json:"peak_kb"`
 }
 
-func pochtaFetchRun(self, data string, port, messages int, cpuProfile string, batched bool) (pop3FetchResult, error) {
-	command := exec.Command(self, "pop3-fetch", "--data", data, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile, "--batched="+strconv.FormatBool(batched))
+func pochtaFetchRun(self, data string, port, messages int, cpuProfile string) (pop3FetchResult, error) {
+	command := exec.Command(self, "pop3-fetch", "--data", data, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile)
 	command.Stderr = os.Stderr
 	output, err := command.Output()
 	if err != nil {
@@ -245,7 +225,6 @@ func pop3FetchChild(args []string) error {
 	data := flags.String("data", "", "fresh data folder")
 	port := flags.Int("port", 0, "Dovecot's POP3 port on 127.0.0.1")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the fetch here")
-	batched := flags.Bool("batched", false, "fetch with fetch.Fetcher and a batch Deliverer (intake.DeliverBatch) instead of Service.CheckMailbox")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -283,20 +262,6 @@ func pop3FetchChild(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *batched {
-		deliver, err := newPOP3BatchDeliverer(ctx, pochta)
-		if err != nil {
-			return err
-		}
-		fetcher := fetch.New(fetch.Config{Store: pochta.Store, Deliver: deliver, Log: pochta.WorkLog, Password: pochta.Service.MailboxPassword})
-		started := time.Now()
-		result, err := fetcher.Fetch(ctx, mailbox.ID)
-		took := time.Since(started)
-		if err != nil {
-			return err
-		}
-		return json.NewEncoder(os.Stdout).Encode(pop3FetchResult{Seconds: took.Seconds(), Received: result.Received, PeakKB: procStatusKB("VmHWM")})
-	}
 	started := time.Now()
 	result, err := pochta.Service.CheckMailbox(ctx, actor, mailbox.ID)
 	took := time.Since(started)
@@ -307,49 +272,6 @@ func pop3FetchChild(args []string) error {
 		return errors.New(result.Error)
 	}
 	return json.NewEncoder(os.Stdout).Encode(pop3FetchResult{Seconds: took.Seconds(), Received: result.Received, PeakKB: procStatusKB("VmHWM")})
-}
-
-// pop3BatchDeliverer is the service's Deliver with a DeliverBatch beside
-// it, built as the service would build it (the module's storage settings,
-// the mailbox's or site's charset): what the fetcher does once the service
-// offers DeliverBatch (fetch.BatchDeliverer).
-type pop3BatchDeliverer struct {
-	*service.Service
-	app     *app.App
-	options intake.Options
-}
-
-func newPOP3BatchDeliverer(ctx context.Context, a *app.App) (*pop3BatchDeliverer, error) {
-	settings, err := a.Service.Settings(ctx, service.System)
-	if err != nil {
-		return nil, err
-	}
-	return &pop3BatchDeliverer{Service: a.Service, app: a, options: intake.Options{
-		SaveSource:         settings.SaveSource,
-		SaveAttachments:    settings.SaveAttachments,
-		MaxAttachmentBytes: int64(settings.MaxAttachmentSizeKB) * 1024,
-	}}, nil
-}
-
-func (d *pop3BatchDeliverer) DeliverBatch(ctx context.Context, mailbox store.Mailbox, messages []fetch.Incoming, origin string) []fetch.Stored {
-	options := d.options
-	options.Origin = origin
-	options.Charset = mailbox.Charset
-	if options.Charset == "" {
-		if site, err := d.app.Store.SiteByID(ctx, mailbox.SiteID); err == nil {
-			options.Charset = site.Charset
-		}
-	}
-	items := make([]intake.Item, len(messages))
-	for i, m := range messages {
-		items[i] = intake.Item{Raw: m.Raw, UID: m.UID}
-	}
-	results := intake.DeliverBatch(ctx, d.app.Store, d.app.WorkLog, mailbox, items, options)
-	out := make([]fetch.Stored, len(results))
-	for i, r := range results {
-		out[i] = fetch.Stored{Duplicate: r.Duplicate, Err: r.Err}
-	}
-	return out
 }
 
 // procStatusKB reads a "kB" field of /proc/self/status.

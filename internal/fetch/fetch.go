@@ -9,9 +9,10 @@
 // A fetch killed at any moment leaves either a message not yet stored (it is
 // fetched again next time) or a message stored and still on the server (its
 // UIDL is known, so it is not stored again, and it is deleted next time).
-// When the Deliverer can store batches ([BatchDeliverer]), messages are
-// stored up to 128 at a time while the next ones are read; the rule is the
-// same: DELE only after the batch holding the message has committed.
+// Messages go into the intake's sink as they are read, and are stored many
+// to a transaction while the next ones are read; the rule is the same: DELE
+// only after the transaction holding the message has committed (the sink
+// says so through each message's done function).
 //
 // Servers without UIDL: every message is downloaded on every fetch and
 // identified by the SHA-256 of its bytes, recorded as its UID ("sha256:…");
@@ -26,7 +27,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -41,64 +41,11 @@ import (
 	"pochta.dev/pochta/internal/worklog"
 )
 
-// Deliverer stores a received message (the service's intake, with the
-// module's settings).
-type Deliverer interface {
-	Deliver(ctx context.Context, mailbox store.Mailbox, raw []byte, uid *store.UID, origin string) (intake.Result, error)
-}
-
-// Incoming is one fetched message for a [BatchDeliverer].
-type Incoming struct {
-	Raw []byte
-	UID *store.UID
-}
-
-// Stored is what a [BatchDeliverer] did with one message: Err when it was
-// not stored.
-type Stored struct {
-	Duplicate bool // a byte-identical message was already in the mailbox
-	Err       error
-}
-
-// BatchDeliverer is a Deliverer that can also store several messages of a
-// mailbox at once (parsing them in parallel, one transaction for the batch).
-// When the Config's Deliverer has this method the fetcher uses it: with
-// synchronous commits, one commit per message bounds a fetch at a few
-// hundred messages a second, however fast the server is. It returns one
-// Stored per message, in order; every message without Err is durable when
-// it returns.
-type BatchDeliverer interface {
-	DeliverBatch(ctx context.Context, mailbox store.Mailbox, messages []Incoming, origin string) []Stored
-}
-
-// BatchPreparer is a BatchDeliverer that can split a batch's work in two:
-// PrepareBatch parses (no database), and the function it returns stores.
-// The fetcher then parses the next batch while the previous one commits,
-// which on two cores nearly doubles what it can store. The function returns
-// one Stored per message, in order, as DeliverBatch does.
-type BatchPreparer interface {
-	PrepareBatch(ctx context.Context, mailbox store.Mailbox, messages []Incoming, origin string) func() []Stored
-}
-
-// SpoolDeliverer is a Deliverer that can also store a message spooled to a
-// file. The fetcher spools a message larger than [intake.MaxInMemory]
-// while reading it, so that a 100 MB message is never in memory; without
-// this method such a message is read into memory (up to a limit).
-type SpoolDeliverer interface {
-	SpoolOptions(ctx context.Context) (dir string, compress bool, err error)
-	DeliverSpool(ctx context.Context, mailbox store.Mailbox, spool *intake.Spool, uid *store.UID, origin string) (intake.Result, error)
-}
-
-// Batch limits: a batch is stored when it has this many messages or bytes.
-const (
-	batchMessages = 128
-	batchBytes    = 8 << 20
-)
-
 // Config is what a Fetcher needs.
 type Config struct {
-	Store    *store.Store
-	Deliver  Deliverer
+	Store *store.Store
+	// Intake is the sink fetched messages go into.
+	Intake   *intake.Sink
 	Log      worklog.Recorder
 	Logger   *slog.Logger
 	Password func(store.Mailbox) (string, error) // the decrypted mailbox password
@@ -295,21 +242,4 @@ func uidKey(uid string) string {
 	}
 	sum := sha256.Sum256([]byte(uid))
 	return "uidl-sha256:" + hex.EncodeToString(sum[:])
-}
-
-// errTooLarge is readMessage's error for a message over its limit.
-var errTooLarge = errors.New("message is too large")
-
-// readMessage reads one message fully, up to limit bytes. Over the limit it
-// returns what it read (limit+1 bytes) with errTooLarge; the rest is still
-// in r.
-func readMessage(r io.Reader, limit int64) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > limit {
-		return raw, fmt.Errorf("%w: more than %d bytes", errTooLarge, limit)
-	}
-	return raw, nil
 }

@@ -1,10 +1,7 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -230,67 +227,33 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		deletable = append(deletable, storedOnServer...)
 	}
 	trace.flush(ctx)
-	var storer *batchStorer
-	if batcher, ok := f.config.Deliver.(BatchDeliverer); ok {
-		storer = newBatchStorer(ctx, batcher, mailbox)
-	}
-	spooler, _ := f.config.Deliver.(SpoolDeliverer)
-	// stored counts a message stored on its own (not through the batch
-	// storer) and makes it deletable.
-	stored := func(n int, delivered intake.Result) {
-		if delivered.Duplicate {
-			result.Duplicates++
-		} else {
-			result.Received++
-		}
-		if mailbox.DeleteFromServer {
-			deletable = append(deletable, n)
-		}
-	}
+	stored := &storedSet{}
 	err = client.RetrPipelined(ctx, fetchList, f.config.Window, func(n int, r io.Reader) error {
-		limit := int64(maxMessageBytes)
-		if spooler != nil {
-			limit = intake.MaxInMemory
-		}
-		raw, err := readMessage(r, limit)
-		if errors.Is(err, errTooLarge) && spooler != nil {
-			// Larger than is held in memory: spool the rest of it to a
-			// file and store it on its own.
-			delivered, err := f.deliverSpooled(ctx, spooler, mailbox, io.MultiReader(bytes.NewReader(raw), r), keyOf[n], withoutUIDL)
-			if err != nil {
-				return fmt.Errorf("message %d: %w", n, err)
-			}
-			stored(n, delivered)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("message %d: %w", n, err)
-		}
-		key := keyOf[n]
-		if withoutUIDL {
-			sum := sha256.Sum256(raw)
-			key = "sha256:" + hex.EncodeToString(sum[:])
-		}
-		if storer != nil {
-			return storer.add(n, Incoming{Raw: raw, UID: &store.UID{UID: key}})
-		}
-		delivered, err := f.config.Deliver.Deliver(ctx, mailbox, raw, &store.UID{UID: key}, "POP3")
-		if err != nil {
+		// After a message could not be stored, nothing more is stored or
+		// deleted this time.
+		if err := stored.failed(); err != nil {
 			return err
 		}
-		stored(n, delivered)
+		target := intake.Target{Mailbox: mailbox, UID: &store.UID{UID: keyOf[n]}, UIDFromContent: withoutUIDL}
+		delivery := intake.Delivery{Targets: []intake.Target{target}, Origin: "POP3", MaxBytes: maxMessageBytes}
+		stored.add()
+		err := f.config.Intake.Add(ctx, r, delivery, func(results []intake.Result) { stored.record(n, results[0]) })
+		if err != nil {
+			stored.cancel()
+			return fmt.Errorf("message %d: %w", n, err)
+		}
 		return nil
 	})
-	if storer != nil {
-		// Messages read whole before a failure are stored all the same.
-		if storeErr := storer.finish(); err == nil {
-			err = storeErr
-		}
-		result.Received += storer.received
-		result.Duplicates += storer.duplicates
-		if mailbox.DeleteFromServer {
-			deletable = append(deletable, storer.stored...)
-		}
+	// Messages read whole before a failure are stored all the same; wait
+	// for their commits before anything is deleted.
+	stored.wait()
+	if storeErr := stored.failed(); err == nil {
+		err = storeErr
+	}
+	result.Received += stored.received
+	result.Duplicates += stored.duplicates
+	if mailbox.DeleteFromServer {
+		deletable = append(deletable, stored.numbers...)
 	}
 	if err != nil {
 		// What was stored stays stored; nothing is deleted this time. The
@@ -320,23 +283,44 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	return result, nil
 }
 
-// deliverSpooled spools one large message from r and stores it; key is its
-// UIDL key, or made from its content when the server has no UIDL.
-func (f *Fetcher) deliverSpooled(ctx context.Context, spooler SpoolDeliverer, mailbox store.Mailbox, r io.Reader, key string, withoutUIDL bool) (intake.Result, error) {
-	dir, compress, err := spooler.SpoolOptions(ctx)
-	if err != nil {
-		return intake.Result{}, err
+// storedSet follows the messages of one fetch through the intake: which
+// were stored (and may be deleted from the server), and the first that
+// could not be.
+type storedSet struct {
+	pending    sync.WaitGroup
+	mu         sync.Mutex
+	err        error
+	received   int
+	duplicates int
+	numbers    []int // message numbers stored
+}
+
+func (s *storedSet) add()    { s.pending.Add(1) }
+func (s *storedSet) cancel() { s.pending.Done() }
+func (s *storedSet) wait()   { s.pending.Wait() }
+
+// record is a message's done function: message n is durable, or not.
+func (s *storedSet) record(n int, result intake.Result) {
+	defer s.pending.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case result.Err != nil:
+		if s.err == nil {
+			s.err = fmt.Errorf("message %d: %w", n, result.Err)
+		}
+		return
+	case result.Duplicate:
+		s.duplicates++
+	case result.Dropped:
+	default:
+		s.received++
 	}
-	spool, err := intake.NewSpool(io.LimitReader(r, maxMessageBytes+1), dir, compress)
-	if err != nil {
-		return intake.Result{}, err
-	}
-	defer spool.Close()
-	if spool.Size() > maxMessageBytes {
-		return intake.Result{}, fmt.Errorf("%w: more than %d bytes", errTooLarge, maxMessageBytes)
-	}
-	if withoutUIDL {
-		key = "sha256:" + spool.SHA256()
-	}
-	return spooler.DeliverSpool(ctx, mailbox, spool, &store.UID{UID: key}, "POP3")
+	s.numbers = append(s.numbers, n)
+}
+
+func (s *storedSet) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }

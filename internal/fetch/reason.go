@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/netguard"
 	"pochta.dev/pochta/internal/pop3"
 )
@@ -55,7 +56,7 @@ func FailureReason(err error) string {
 		return ReasonBlocked
 	case errors.As(err, &reply):
 		return replyReason(reply)
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, intake.ErrTooLarge):
 		return ReasonTooLarge
 	case errors.As(err, &verification), errors.As(err, &authority), errors.As(err, &hostname), errors.As(err, &invalid):
 		return ReasonCertificate

@@ -1,8 +1,6 @@
 package intake
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,7 +11,6 @@ import (
 
 	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/store"
-	"pochta.dev/pochta/internal/worklog"
 )
 
 // MaxInMemory is the size up to which a message is read into memory and
@@ -116,46 +113,4 @@ func (s *Spool) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// DeliverReader stores a received message read from r, of any size: up to
-// [MaxInMemory] bytes it is [Deliver]; a larger message is spooled to a
-// temporary file in options.TempDir, parsed from there and stored in
-// chunks ([DeliverSpool]).
-func DeliverReader(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, r io.Reader, options Options) (Result, error) {
-	head, err := io.ReadAll(io.LimitReader(r, MaxInMemory+1))
-	if err != nil {
-		return Result{}, fmt.Errorf("read message: %w", err)
-	}
-	if len(head) <= MaxInMemory {
-		return Deliver(ctx, st, log, mailbox, head, options)
-	}
-	spool, err := NewSpool(io.MultiReader(bytes.NewReader(head), r), options.TempDir, options.SaveSource)
-	head = nil // the spool has it; let a large buffer go
-	if err != nil {
-		return Result{}, err
-	}
-	defer spool.Close()
-	return DeliverSpool(ctx, st, log, mailbox, spool, options)
-}
-
-// DeliverSpool stores a spooled message. The parser reads the spool file
-// and keeps only a reduced copy of the message in memory; large attachment
-// bodies are decoded from the file as the store writes them, in chunks.
-func DeliverSpool(ctx context.Context, st *store.Store, log worklog.Recorder, mailbox store.Mailbox, spool *Spool, options Options) (Result, error) {
-	parsed, err := spool.Parse(options.Charset)
-	if err != nil {
-		return Result{}, fmt.Errorf("deliver to mailbox %d: %w", mailbox.ID, err)
-	}
-	message := newMessage(mailbox, parsed, options)
-	message.RawSHA256 = spool.hash
-	if options.SaveSource {
-		compressed, size := spool.compressed, spool.compressedSize
-		message.CompressedSource = func() (io.Reader, error) { return io.NewSectionReader(compressed, 0, size), nil }
-	}
-	results := StoreBatch(ctx, st, log, mailbox, []*Prepared{{message: message, origin: options.Origin}})
-	if results[0].Err != nil {
-		return Result{}, results[0].Err
-	}
-	return results[0], nil
 }

@@ -39,7 +39,7 @@ func (s *Service) fetcher() *fetch.Fetcher {
 	s.fetcherOnce.Do(func() {
 		s.fetch = fetch.New(fetch.Config{
 			Store:    s.store,
-			Deliver:  s,
+			Intake:   s.Intake(),
 			Log:      s.log,
 			Logger:   s.logger,
 			Password: s.MailboxPassword,

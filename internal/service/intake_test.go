@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
@@ -174,10 +173,3 @@ func peerCorpusThroughIntake(t *testing.T, env *servicetest.Env, files []string)
 	}
 	t.Logf("%d files: %d stored, %d byte-identical duplicates, %d with parse notes", len(files), stored, duplicates, noted)
 }
-
-// The service stores fetched mail in batches: the fetcher uses this when
-// its deliverer has it.
-var (
-	_ fetch.BatchDeliverer = (*service.Service)(nil)
-	_ fetch.BatchPreparer  = (*service.Service)(nil)
-)

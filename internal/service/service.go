@@ -16,6 +16,7 @@ import (
 
 	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/pop3"
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/store"
@@ -134,8 +135,13 @@ type Service struct {
 
 	fetcherOnce sync.Once
 	fetch       *fetch.Fetcher
-	dialer      pop3.Dialer // nil: TCP; tests put servers elsewhere
-	tempDir     string
+	sinkOnce    sync.Once
+	sink        *intake.Sink
+	// judges are the verdict stage's judges after the storage settings.
+	judges       []intake.Judge
+	siteCharsets siteCharsetCache
+	dialer       pop3.Dialer // nil: TCP; tests put servers elsewhere
+	tempDir      string
 }
 
 // Options configure [New]. Store and Box are required.

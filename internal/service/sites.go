@@ -134,6 +134,7 @@ func (s *Service) UpdateSite(ctx context.Context, actor *Actor, code string, inp
 	if err := errs.err(); err != nil {
 		return site, err
 	}
+	defer s.siteCharsets.clear() // the intake's fallback charset may change
 	return site, s.store.UpdateSite(ctx, &site)
 }
 
