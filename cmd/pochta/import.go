@@ -10,8 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,15 +23,8 @@ import (
 	"pochta.dev/pochta/internal/store"
 )
 
-// Import batching: a batch is stored in one transaction, so that a bulk
-// import pays one disk sync per batch rather than per message. A batch
-// closes at importBatchMessages messages or importBatchBytes bytes, so that
-// a few huge messages do not pile up in memory.
-const (
-	importBatchMessages = 1000
-	importBatchBytes    = 16 << 20
-	importMaxErrors     = 5
-)
+// importMaxErrors is how many failures the summary names.
+const importMaxErrors = 5
 
 // importCommand is "pochta import --mailbox ID PATH...".
 func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,8 +76,8 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-// importer feeds messages from files to the service's batch intake, the
-// path every receiver takes.
+// importer feeds messages from files to the service's intake sink, the
+// door every receiver uses.
 type importer struct {
 	service *service.Service
 	mailbox store.Mailbox
@@ -151,119 +144,64 @@ func (s *importSummary) write(w io.Writer) {
 	}
 }
 
-// importBatch is a batch of messages read from files, with their names for
-// the error lines.
-type importBatch struct {
-	items    []intake.Item
-	names    []string
-	bytes    int64 // input bytes consumed, for the percentage
-	problems []importProblem
-	store    func() []intake.Result // stores the parsed items
-	// large is a message too large to hold in memory, after the items: the
-	// storing side streams it into the intake while the reading side
-	// waits.
-	large *largeMessage
-}
-
-// largeMessage is a message larger than intake.MaxInMemory, read from its
-// file by the storing side (the intake spools it); done lets the reading
-// side, which waits for it, read on.
-type largeMessage struct {
-	name   string
-	reader io.Reader
-	done   chan struct{}
-}
-
-// release lets the reading side read on past the batch's large message,
-// stored or not. Whoever holds a batch last releases it: otherwise the
-// reading side waits for ever.
-func (b *importBatch) release() {
-	if b.large != nil {
-		close(b.large.done)
-		b.large = nil
-	}
-}
-
-// importProblem is a path or message that could not be read.
-type importProblem struct {
-	name string
-	err  error
-}
-
-// run reads the paths, parses on one stage and stores on the next, so that
-// parsing the next batch overlaps the commit of this one.
+// run adds every message of the paths to the intake's sink as it reads
+// them, and counts what the sink reports once each is stored: reading goes
+// on while earlier messages are parsed and committed.
 func (im *importer) run(ctx context.Context, paths []string, progress *progress) importSummary {
 	started := time.Now()
 	var summary importSummary
+	var mu sync.Mutex // summary and progress: the sink reports on its own goroutine
+	var pending sync.WaitGroup
 	sources, total := mailfile.Expand(paths)
 	progress.total = total
-
-	read := make(chan *importBatch, 1)
-	parsed := make(chan *importBatch, 1)
-	go func() {
-		defer close(read)
-		reading := &importReading{ctx: ctx, batches: read, batch: &importBatch{}}
-		readSources(ctx, sources, reading.take, func(consumed int64) {
-			reading.batch.bytes += consumed
-		}, func(name string, err error) {
-			reading.batch.problems = append(reading.batch.problems, importProblem{name, err})
+	sink := im.service.Intake()
+	delivery := intake.Delivery{Targets: []intake.Target{{Mailbox: im.mailbox}}, Origin: "import"}
+	take := func(name string, message io.Reader, _ int64) error {
+		// An mbox file's empty entry (a separator, nothing after it) is
+		// not a message.
+		var first [1]byte
+		n, err := io.ReadFull(message, first[:])
+		if n == 0 {
+			if err == io.EOF {
+				return ctx.Err()
+			}
+			return err
+		}
+		pending.Add(1)
+		err = sink.Add(ctx, io.MultiReader(bytes.NewReader(first[:]), message), delivery, func(results []intake.Result) {
+			defer pending.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			summary.count(name, results[0])
+			progress.add(1, 0)
 		})
-		reading.flush()
-	}()
-	go func() {
-		defer close(parsed)
-		for batch := range read {
-			batch.store = im.service.PrepareMessages(ctx, im.mailbox, batch.items, "import")
-			for i := range batch.items {
-				batch.items[i].Raw = nil // prepared: hashed and compressed
+		if err != nil {
+			pending.Done()
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			select {
-			case parsed <- batch:
-			case <-ctx.Done():
-				batch.release()
-				for batch := range read {
-					batch.release()
-				}
-				return
-			}
+			// This message could not be read or taken; the file goes on.
+			mu.Lock()
+			summary.read++
+			summary.fail(name, err)
+			mu.Unlock()
+			return nil
 		}
-	}()
-	for batch := range parsed {
-		for _, problem := range batch.problems {
-			summary.fail(problem.name, problem.err)
-		}
-		if len(batch.items) > 0 {
-			for i, result := range batch.store() {
-				summary.count(batch.names[i], result)
-			}
-		}
-		messages := len(batch.items)
-		if batch.large != nil {
-			summary.count(batch.large.name, im.deliverLarge(ctx, batch.large.reader))
-			messages++
-		}
-		batch.release()
-		progress.add(messages, batch.bytes)
-		if ctx.Err() != nil {
-			break
-		}
+		return ctx.Err()
 	}
-	// Drain, so that the reader and parser goroutines end.
-	for batch := range parsed {
-		batch.release()
-	}
+	readSources(ctx, sources, take, func(consumed int64) {
+		mu.Lock()
+		progress.add(0, consumed)
+		mu.Unlock()
+	}, func(name string, err error) {
+		mu.Lock()
+		summary.fail(name, err)
+		mu.Unlock()
+	})
+	// What was added is stored whatever stopped the reading.
+	pending.Wait()
 	summary.elapsed = time.Since(started)
 	return summary
-}
-
-// deliverLarge streams one large message into the intake, which spools
-// and parses it without holding it in memory.
-func (im *importer) deliverLarge(ctx context.Context, message io.Reader) intake.Result {
-	result, err := im.service.DeliverReader(ctx, im.mailbox, message, nil, "import")
-	if err != nil {
-		result.Err = err
-	}
-	return result
 }
 
 // readSources reads the messages of sources in order (see mailfile.Read)
@@ -300,97 +238,6 @@ func readSources(ctx context.Context, sources []mailfile.Source, take func(name 
 			problem(source.Path, err)
 		}
 	}
-}
-
-// importReading is the reading side of an import: it collects small
-// messages into batches and hands each large one to the storing side.
-type importReading struct {
-	ctx     context.Context
-	batches chan<- *importBatch
-	batch   *importBatch
-	size    int64  // bytes of the batch's messages
-	buffer  []byte // the message being read, reused
-}
-
-// take reads one message: into the batch when the intake keeps it in
-// memory, else as a stream for the storing side, waiting until it is
-// stored.
-func (r *importReading) take(name string, message io.Reader, size int64) error {
-	if size > intake.MaxInMemory {
-		return r.handOver(name, message)
-	}
-	// One byte more than the intake keeps in memory tells the two apart.
-	head, err := readHead(r.buffer, message, intake.MaxInMemory+1)
-	r.buffer = head
-	if err != nil {
-		return err
-	}
-	if len(head) > intake.MaxInMemory {
-		// The stream gets the buffer; let it go once read.
-		r.buffer = nil
-		return r.handOver(name, io.MultiReader(bytes.NewReader(head), message))
-	}
-	if len(head) == 0 {
-		// An mbox file's empty entry (a separator, nothing after it): not
-		// a message.
-		return r.ctx.Err()
-	}
-	r.batch.items = append(r.batch.items, intake.Item{Raw: bytes.Clone(head)})
-	r.batch.names = append(r.batch.names, name)
-	r.size += int64(len(head))
-	if len(r.batch.items) >= importBatchMessages || r.size >= importBatchBytes {
-		r.flush()
-	}
-	return r.ctx.Err()
-}
-
-// handOver gives a large message's stream to the storing side in a batch
-// of its own and waits until it has been read: the file's reader must not
-// move on before.
-func (r *importReading) handOver(name string, message io.Reader) error {
-	large := &largeMessage{name: name, reader: message, done: make(chan struct{})}
-	r.batch.large = large
-	if !r.flush() {
-		return r.ctx.Err() // not sent: nobody reads it
-	}
-	<-large.done
-	return r.ctx.Err()
-}
-
-// flush sends the batch on (if it holds anything) and starts the next; it
-// is false when the import was interrupted before the batch could go.
-func (r *importReading) flush() bool {
-	batch := r.batch
-	if len(batch.items) == 0 && len(batch.problems) == 0 && batch.bytes == 0 && batch.large == nil {
-		return true
-	}
-	select {
-	case r.batches <- batch:
-	case <-r.ctx.Done():
-		return false
-	}
-	r.batch, r.size = &importBatch{}, 0
-	return true
-}
-
-// readHead reads message into buffer (reused) up to limit bytes, growing
-// it only as the message needs: most messages are small.
-func readHead(buffer []byte, message io.Reader, limit int) ([]byte, error) {
-	buffer = buffer[:0]
-	for len(buffer) < limit {
-		if len(buffer) == cap(buffer) {
-			buffer = slices.Grow(buffer, min(max(cap(buffer), 64<<10), limit-len(buffer)))
-		}
-		n, err := message.Read(buffer[len(buffer):min(cap(buffer), limit)])
-		buffer = buffer[:len(buffer)+n]
-		if err == io.EOF {
-			return buffer, nil
-		}
-		if err != nil {
-			return buffer, err
-		}
-	}
-	return buffer, nil
 }
 
 // progress shows how an import goes: a bar redrawn in place on a terminal,

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/mailfile"
@@ -56,34 +55,8 @@ func TestImportReadSources(t *testing.T) {
 	}
 }
 
-func TestImportReadHead(t *testing.T) {
-	broken := errors.New("disk gone")
-	for _, test := range []struct {
-		name    string
-		message io.Reader
-		want    string
-		err     error
-	}{
-		{"short", strings.NewReader("A: b\n\nc\n"), "A: b\n\nc\n", nil},
-		{"the limit", strings.NewReader("0123456789"), "0123456789", nil},
-		{"over the limit", strings.NewReader("0123456789and more"), "0123456789", nil},
-		{"a byte at a time", iotest.OneByteReader(strings.NewReader("0123456789and more")), "0123456789", nil},
-		{"read error", io.MultiReader(strings.NewReader("0123"), iotest.ErrReader(broken)), "0123", broken},
-	} {
-		t.Run(test.name, func(t *testing.T) {
-			buffer := make([]byte, 0, 4)
-			head, err := readHead(buffer, test.message, 10)
-			if string(head) != test.want || !errors.Is(err, test.err) {
-				t.Errorf("got %q, %v; want %q, %v", head, err, test.want, test.err)
-			}
-		})
-	}
-}
-
-// TestImportInterrupted: an import interrupted while large messages (a
-// file of its own, one of an mbox file) are handed from the reading side
-// to the storing side ends, whichever side sees it first, and leaves no
-// spool file.
+// TestImportInterrupted: an import interrupted around large messages (a
+// file of its own, one of an mbox file) ends and leaves no spool file.
 func TestImportInterrupted(t *testing.T) {
 	ctx := context.Background()
 	data, mailboxID := importSetup(t)
@@ -104,8 +77,6 @@ func TestImportInterrupted(t *testing.T) {
 
 	interrupted, cancel := context.WithCancel(ctx)
 	cancel()
-	// The sides choose between going on and stopping at random when both
-	// are possible: a few runs take different ways.
 	for range 4 {
 		summary := importer.run(interrupted, paths, newProgress(io.Discard, true))
 		if summary.read > 4 {

@@ -138,8 +138,8 @@ type settingsPolicy struct{ service *service.Service }
 
 func (p *settingsPolicy) LogPolicy(ctx context.Context) (bool, int) { return p.service.LogPolicy(ctx) }
 
-// Close closes the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close stores what the intake still holds, then closes the store.
+func (a *App) Close() error { return errors.Join(a.Service.Close(), a.Store.Close()) }
 
 // Handler is the whole HTTP surface: /healthz, /metrics, /api/v1/ and the
 // web admin at /.
