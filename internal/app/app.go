@@ -197,7 +197,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		func(ctx context.Context) { a.WorkLog.RunPurge(ctx, 24*time.Hour) },
 		func(ctx context.Context) { a.purgeSessions(ctx, time.Hour) },
 		func(ctx context.Context) { a.optimizeStore(ctx, time.Hour) },
-		func(ctx context.Context) { a.Service.RunFetcher(ctx, 15*time.Second) },
+		a.Service.RunReceivers,
 		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
 	} {
 		running.Add(1)

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ import (
 
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/pop3"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/worklog"
 )
@@ -57,7 +59,11 @@ type Config struct {
 	// DialerFor, when set, gives the dialer of one mailbox's connection
 	// instead of Dialer: the service hands a mailbox that has an owner a
 	// dialer that keeps off internal networks (netguard).
-	DialerFor func(ctx context.Context, mailbox store.Mailbox) pop3.Dialer
+	DialerFor func(ctx context.Context, mailbox store.Mailbox) receive.Dialer
+	// Tick is how often Run looks for due mailboxes (default 15 s), and
+	// Parallel how many it fetches at once (default 4).
+	Tick     time.Duration
+	Parallel int
 	// Window is how many commands are pipelined (default 32).
 	Window int
 	// LeaseTTL is how long a fetch may go without renewing its mailbox's
@@ -78,7 +84,7 @@ type Fetcher struct {
 }
 
 // ErrBusy is returned when another fetch of the mailbox holds its lease.
-var ErrBusy = errors.New("the mailbox is being checked right now")
+var ErrBusy = receive.ErrBusy
 
 // defaultLeaseTTL is Config.LeaseTTL's default.
 const defaultLeaseTTL = 90 * time.Second
@@ -108,6 +114,12 @@ func New(config Config) *Fetcher {
 	if config.Window <= 0 {
 		config.Window = 32
 	}
+	if config.Tick <= 0 {
+		config.Tick = 15 * time.Second
+	}
+	if config.Parallel <= 0 {
+		config.Parallel = 4
+	}
 	if config.LeaseTTL <= 0 {
 		config.LeaseTTL = leaseTTLFromEnv()
 	}
@@ -117,13 +129,15 @@ func New(config Config) *Fetcher {
 	return &Fetcher{config: config, now: time.Now, active: map[int64]bool{}}
 }
 
-// Result is the outcome of one fetch.
-type Result struct {
-	Received   int // new messages stored
-	Duplicates int // messages already stored (byte-identical), not stored again
-	Deleted    int // messages deleted from the server
-	LeftOver   int // new messages left for the next connection (max per connection)
-	TooLarge   int // messages over the size limit, left on the server
+// Result says what one fetch brought in.
+type Result = receive.Received
+
+// Receive is [Fetcher.Fetch] with its error marked with its
+// [receive.Reason]: the fetcher as the service's receive.Receiver for POP3
+// mailboxes.
+func (f *Fetcher) Receive(ctx context.Context, mailboxID int64) (receive.Received, error) {
+	result, err := f.Fetch(ctx, mailboxID)
+	return result, marked(err)
 }
 
 // Fetch checks one POP3 mailbox now: it takes the mailbox's lease (ErrBusy
@@ -212,7 +226,7 @@ func (f *Fetcher) recordOutcome(ctx context.Context, mailbox store.Mailbox, fetc
 	now := f.now()
 	state := store.CheckState{LastCheckAt: now}
 	if fetchErr != nil && !errors.Is(fetchErr, context.Canceled) {
-		state.LastError, state.ErrorReason, state.FailureStreak = fetchErr.Error(), FailureReason(fetchErr), mailbox.FailureStreak+1
+		state.LastError, state.ErrorReason, state.FailureStreak = fetchErr.Error(), string(Reason(fetchErr)), mailbox.FailureStreak+1
 	}
 	if mailbox.CheckInterval > 0 {
 		state.NextCheckAt = now.Add(NextDelay(time.Duration(mailbox.CheckInterval)*time.Minute, state.FailureStreak, rand.Float64()))
@@ -243,3 +257,34 @@ func uidKey(uid string) string {
 	sum := sha256.Sum256([]byte(uid))
 	return "uidl-sha256:" + hex.EncodeToString(sum[:])
 }
+
+// Test logs in to a POP3 server with settings that need not be saved and
+// counts its messages, storing nothing: "Test connection". Its error is
+// marked with its [receive.Reason].
+func (f *Fetcher) Test(ctx context.Context, connection receive.Connection) (receive.Count, error) {
+	options := pop3.Options{Security: connection.Security, InsecureSkipVerify: !connection.VerifyCert, Timeout: connection.Timeout}
+	if connection.Dialer != nil {
+		options.Dialer = connection.Dialer
+	}
+	client, err := pop3.Dial(ctx, net.JoinHostPort(connection.Server, strconv.Itoa(connection.Port)), options)
+	if err != nil {
+		return receive.Count{}, marked(err)
+	}
+	defer client.Close()
+	method := pop3.AuthAuto
+	if connection.APOP {
+		method = pop3.AuthAPOP
+	}
+	if err := client.Auth(ctx, connection.Login, connection.Password, method); err != nil {
+		return receive.Count{}, marked(err)
+	}
+	count, size, err := client.Stat(ctx)
+	if err != nil {
+		return receive.Count{}, marked(err)
+	}
+	client.Quit(ctx)
+	return receive.Count{Messages: count, Size: size}, nil
+}
+
+// The fetcher is the service's receiver of POP3 mailboxes.
+var _ receive.Receiver = (*Fetcher)(nil)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/fetch"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
@@ -204,12 +205,12 @@ func TestFetchFromDovecot(t *testing.T) {
 		box := f.mailbox(t, "tls", service.MailboxInput{Security: ptr("tls"), Port: ptr(f.dovecot.POP3SPort)})
 		f.deliver(t, "tls", mail(1, "Secret"))
 		got := f.check(t, box.ID)
-		if got.Received != 0 || got.Reason != fetch.ReasonCertificate || !strings.Contains(got.Error, `tick "Don't verify the certificate"`) ||
+		if got.Received != 0 || got.Reason != receive.Certificate || !strings.Contains(got.Error, `tick "Don't verify the certificate"`) ||
 			!strings.Contains(got.Detail, "certificate") {
 			t.Errorf("with verification on: %+v", got)
 		}
 		stored, _ := f.env.Store.MailboxByID(ctx, box.ID)
-		if stored.FailureStreak != 1 || stored.LastError == "" || stored.LastErrorReason != fetch.ReasonCertificate {
+		if stored.FailureStreak != 1 || stored.LastError == "" || stored.LastErrorReason != string(receive.Certificate) {
 			t.Errorf("failure not recorded: streak %d, error %q (%s)", stored.FailureStreak, stored.LastError, stored.LastErrorReason)
 		}
 		if _, err := f.env.Service.UpdateMailbox(ctx, f.env.Admin, box.ID, service.MailboxInput{VerifyCert: ptr(false)}); err != nil {
@@ -259,7 +260,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		}
 		started := time.Now()
 		got := f.check(t, box.ID)
-		if got.Error != "The server did not accept the login or the password" || got.Reason != fetch.ReasonLogin || !strings.Contains(got.Detail, "***: -ERR [AUTH]") {
+		if got.Error != "The server did not accept the login or the password" || got.Reason != receive.Login || !strings.Contains(got.Detail, "***: -ERR [AUTH]") {
 			t.Fatalf("a wrong password: %+v", got)
 		}
 		stored, _ := f.env.Store.MailboxByID(ctx, box.ID)
@@ -278,7 +279,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		listener.Close()
 		box := f.mailbox(t, "plain", service.MailboxInput{Port: ptr(closedPort)})
 		got := f.check(t, box.ID)
-		if got.Reason != fetch.ReasonRefused || got.Error != "The server refused the connection: check the server name and the port" {
+		if got.Reason != receive.Refused || got.Error != "The server refused the connection: check the server name and the port" {
 			t.Errorf("check: %+v", got)
 		}
 		// The failure is logged once, with its context, not once as the

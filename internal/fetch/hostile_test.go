@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/testmail"
 
 	"pochta.dev/pochta/internal/intake"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
@@ -333,7 +333,7 @@ func TestHostileDropMidRetr(t *testing.T) {
 		t.Errorf("%d left on the server after the drop, want 8", server.left())
 	}
 	box, _ := h.env.Store.MailboxByID(context.Background(), id)
-	if box.FailureStreak != 1 || box.LastError == "" || box.LastErrorReason != fetch.ReasonClosed {
+	if box.FailureStreak != 1 || box.LastError == "" || box.LastErrorReason != string(receive.Closed) {
 		t.Errorf("failure not recorded: streak %d, error %q (%s)", box.FailureStreak, box.LastError, box.LastErrorReason)
 	}
 	// The drop is one error line of the log, said with its context.
@@ -407,7 +407,7 @@ func TestHostileStall(t *testing.T) {
 			started := time.Now()
 			got := h.check(t, id)
 			took := time.Since(started)
-			if got.Reason != fetch.ReasonTimeout || !strings.Contains(got.Detail, "timeout") {
+			if got.Reason != receive.Timeout || !strings.Contains(got.Detail, "timeout") {
 				t.Errorf("result %+v, want a timeout", got)
 			}
 			if took > 5*time.Second {

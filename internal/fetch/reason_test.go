@@ -11,6 +11,7 @@ import (
 
 	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/pop3"
+	"pochta.dev/pochta/internal/receive"
 )
 
 // TestFailureReason classifies the errors a check meets. The network ones
@@ -65,27 +66,27 @@ func TestFailureReason(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
-		want string
+		want receive.Reason
 	}{
 		{"nil", nil, ""},
-		{"connection refused", refused, fetch.ReasonRefused},
-		{"no greeting in time", timedOut, fetch.ReasonTimeout},
-		{"an SMTP server on the port", notPOP3, fetch.ReasonProtocol},
-		{"unknown host", fmt.Errorf("pop3 nowhere.invalid:110: %w", &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}}), fetch.ReasonUnknownHost},
-		{"DNS timeout", &net.DNSError{Err: "i/o timeout", Name: "slow.example", IsTimeout: true}, fetch.ReasonTimeout},
-		{"wrong password", fmt.Errorf("pop3 x: %w", &pop3.Error{Command: "PASS ***", Line: "-ERR [AUTH] Authentication failed."}), fetch.ReasonLogin},
-		{"wrong APOP digest, no code", &pop3.Error{Command: "APOP alice ***", Line: "-ERR bad digest"}, fetch.ReasonLogin},
-		{"mailbox locked", &pop3.Error{Command: "PASS ***", Line: "-ERR [IN-USE] locked", Code: "IN-USE", Temporary: true}, fetch.ReasonInUse},
-		{"come back later", &pop3.Error{Command: "PASS ***", Line: "-ERR [SYS/TEMP] busy", Code: "SYS/TEMP", Temporary: true}, fetch.ReasonTemporary},
-		{"RETR refused", &pop3.Error{Command: "RETR 3", Line: "-ERR no such message"}, fetch.ReasonServer},
-		{"no STLS", fmt.Errorf("pop3 x: %w", pop3.ErrNoSTLS), fetch.ReasonNoSTLS},
-		{"TLS handshake", fmt.Errorf("pop3 x: %w: %w", pop3.ErrTLS, errors.New("first record does not look like a TLS handshake")), fetch.ReasonTLS},
-		{"dropped", fmt.Errorf("pop3 x: %w: %w", pop3.ErrClosed, io.ErrUnexpectedEOF), fetch.ReasonClosed},
-		{"anything else", errors.New("disk full"), fetch.ReasonOther},
+		{"connection refused", refused, receive.Refused},
+		{"no greeting in time", timedOut, receive.Timeout},
+		{"an SMTP server on the port", notPOP3, receive.Protocol},
+		{"unknown host", fmt.Errorf("pop3 nowhere.invalid:110: %w", &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}}), receive.UnknownHost},
+		{"DNS timeout", &net.DNSError{Err: "i/o timeout", Name: "slow.example", IsTimeout: true}, receive.Timeout},
+		{"wrong password", fmt.Errorf("pop3 x: %w", &pop3.Error{Command: "PASS ***", Line: "-ERR [AUTH] Authentication failed."}), receive.Login},
+		{"wrong APOP digest, no code", &pop3.Error{Command: "APOP alice ***", Line: "-ERR bad digest"}, receive.Login},
+		{"mailbox locked", &pop3.Error{Command: "PASS ***", Line: "-ERR [IN-USE] locked", Code: "IN-USE", Temporary: true}, receive.InUse},
+		{"come back later", &pop3.Error{Command: "PASS ***", Line: "-ERR [SYS/TEMP] busy", Code: "SYS/TEMP", Temporary: true}, receive.Temporary},
+		{"RETR refused", &pop3.Error{Command: "RETR 3", Line: "-ERR no such message"}, receive.Server},
+		{"no STLS", fmt.Errorf("pop3 x: %w", pop3.ErrNoSTLS), receive.NoSTARTTLS},
+		{"TLS handshake", fmt.Errorf("pop3 x: %w: %w", pop3.ErrTLS, errors.New("first record does not look like a TLS handshake")), receive.TLS},
+		{"dropped", fmt.Errorf("pop3 x: %w: %w", pop3.ErrClosed, io.ErrUnexpectedEOF), receive.Closed},
+		{"anything else", errors.New("disk full"), receive.Other},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
-			if got := fetch.FailureReason(test.err); got != test.want {
+			if got := fetch.Reason(test.err); got != test.want {
 				t.Errorf("FailureReason(%v) = %q, want %q", test.err, got, test.want)
 			}
 		})

@@ -9,18 +9,15 @@ import (
 	"pochta.dev/pochta/internal/store"
 )
 
-// Run checks due POP3 mailboxes every tick until ctx ends, at most parallel
-// at a time. A mailbox is due when its check interval is set and its next
-// check time has come; the fetch sets the next one.
-func (f *Fetcher) Run(ctx context.Context, tick time.Duration, parallel int) {
-	if parallel <= 0 {
-		parallel = 4
-	}
-	slots := make(chan struct{}, parallel)
+// Run checks due POP3 mailboxes every Config.Tick until ctx ends, at most
+// Config.Parallel at a time. A mailbox is due when its check interval is
+// set and its next check time has come; the fetch sets the next one.
+func (f *Fetcher) Run(ctx context.Context) {
+	slots := make(chan struct{}, f.config.Parallel)
 	var running sync.Map // mailbox ID -> struct{}: fetches of this process
 	var wait sync.WaitGroup
 	defer wait.Wait()
-	ticker := time.NewTicker(tick)
+	ticker := time.NewTicker(f.config.Tick)
 	defer ticker.Stop()
 	for {
 		due, err := f.config.Store.DueMailboxes(ctx, store.MailboxPOP3, f.now())

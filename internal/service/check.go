@@ -3,13 +3,12 @@ package service
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
+	"sync"
 	"time"
 
 	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/i18n"
-	"pochta.dev/pochta/internal/pop3"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/store"
 )
 
@@ -19,25 +18,33 @@ type CheckResult struct {
 	Name      string `json:"name"`
 	Received  int    `json:"received"`
 	// Error says in plain words, in the actor's language, why nothing
-	// could be received; Reason is its fetch.FailureReason and Detail the
-	// error's own text (host, port, the server's reply).
-	Error  string `json:"error"`
-	Reason string `json:"reason,omitempty"`
-	Detail string `json:"detail,omitempty"`
+	// could be received; Reason is its kind and Detail the error's own
+	// text (host, port, the server's reply).
+	Error  string         `json:"error"`
+	Reason receive.Reason `json:"reason,omitempty"`
+	Detail string         `json:"detail,omitempty"`
 }
 
-// FailureText says a fetch.FailureReason in plain words.
-func FailureText(language, reason string) string {
+// FailureText says a receive.Reason in plain words.
+func FailureText(language string, reason receive.Reason) string {
 	if reason == "" {
-		reason = fetch.ReasonOther
+		reason = receive.Other
 	}
-	return i18n.Default.T(language, "fetch_error."+reason)
+	return i18n.Default.T(language, "fetch_error."+string(reason))
 }
 
-// fetcher gives the POP3 fetcher, made on first use.
-func (s *Service) fetcher() *fetch.Fetcher {
-	s.fetcherOnce.Do(func() {
-		s.fetch = fetch.New(fetch.Config{
+// failure says a receiver's error in the reader's language.
+func failure(language string, err error) (text string, reason receive.Reason, detail string) {
+	reason = receive.ReasonOf(err)
+	return FailureText(language, reason), reason, err.Error()
+}
+
+// receiver gives the receiver of a mailbox type (nil for a type that
+// receives by itself: SMTP), made on first use. It is the one place that
+// knows which package receives which type.
+func (s *Service) receiver(kind string) receive.Receiver {
+	s.receiversOnce.Do(func() {
+		s.receivers = map[string]receive.Receiver{store.MailboxPOP3: fetch.New(fetch.Config{
 			Store:    s.store,
 			Intake:   s.Intake(),
 			Log:      s.log,
@@ -48,12 +55,12 @@ func (s *Service) fetcher() *fetch.Fetcher {
 
 			// A mailbox with an owner is a user's: its server is where
 			// the user said, so the connection is guarded.
-			DialerFor: func(ctx context.Context, mailbox store.Mailbox) pop3.Dialer {
+			DialerFor: func(ctx context.Context, mailbox store.Mailbox) receive.Dialer {
 				return s.mailDialer(ctx, mailbox.OwnerID != 0)
 			},
-		})
+		})}
 	})
-	return s.fetch
+	return s.receivers[kind]
 }
 
 // connectionTimeout is the "connection timeout" setting.
@@ -65,9 +72,15 @@ func (s *Service) connectionTimeout(ctx context.Context) time.Duration {
 	return time.Duration(settings.ConnectionTimeout) * time.Second
 }
 
-// RunFetcher runs the POP3 scheduler until ctx ends.
-func (s *Service) RunFetcher(ctx context.Context, tick time.Duration) {
-	s.fetcher().Run(ctx, tick, 4)
+// RunReceivers runs every receiver's schedule until ctx ends.
+func (s *Service) RunReceivers(ctx context.Context) {
+	var running sync.WaitGroup
+	for _, kind := range []string{store.MailboxPOP3, store.MailboxIMAP} {
+		if receiver := s.receiver(kind); receiver != nil {
+			running.Go(func() { receiver.Run(ctx) })
+		}
+	}
+	running.Wait()
 }
 
 // CheckMailbox receives mail for one mailbox now ("Receive mail now").
@@ -81,21 +94,22 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 	}
 	language := s.UserLanguage(ctx, actor.User)
 	result := CheckResult{MailboxID: id, Name: mailbox.Name}
-	switch mailbox.Type {
-	case store.MailboxPOP3:
-		fetched, err := s.fetcher().Fetch(ctx, id)
-		result.Received = fetched.Received
-		switch {
-		case errors.Is(err, fetch.ErrBusy):
-			result.Error = i18n.Default.T(language, "check.busy")
-		case err != nil:
-			result.Reason, result.Detail = fetch.FailureReason(err), err.Error()
-			result.Error = FailureText(language, result.Reason)
-		}
-	case store.MailboxSMTP:
+	receiver := s.receiver(mailbox.Type)
+	switch {
+	case mailbox.Type == store.MailboxSMTP:
 		result.Error = i18n.Default.T(language, "check.smtp")
-	default:
+		return result, nil
+	case receiver == nil:
 		result.Error = i18n.Default.T(language, "error.not_yet", i18n.Key("action.imap_sync"))
+		return result, nil
+	}
+	received, err := receiver.Receive(ctx, id)
+	result.Received = received.Received
+	switch {
+	case errors.Is(err, receive.ErrBusy):
+		result.Error = i18n.Default.T(language, "check.busy")
+	case err != nil:
+		result.Error, result.Reason, result.Detail = failure(language, err)
 	}
 	return result, nil
 }
@@ -143,20 +157,20 @@ type TestInput struct {
 // TestResult is what "Test connection" reports. A failure is said as in
 // [CheckResult].
 type TestResult struct {
-	OK       bool   `json:"ok"`
-	Messages int    `json:"messages"`
-	Size     int64  `json:"size"`
-	Error    string `json:"error"`
-	Reason   string `json:"reason,omitempty"`
-	Detail   string `json:"detail,omitempty"`
+	OK       bool           `json:"ok"`
+	Messages int            `json:"messages"`
+	Size     int64          `json:"size"`
+	Error    string         `json:"error"`
+	Reason   receive.Reason `json:"reason,omitempty"`
+	Detail   string         `json:"detail,omitempty"`
 }
 
-// TestConnection logs in to a POP3 server with the given settings and
-// reports the message count or the server's error, saving nothing. A test
-// for a user (a non-admin's, or of a mailbox with an owner) may not reach
-// internal addresses other than the allowed networks (reason "blocked"),
-// and each actor may test connectionTestsPerWindow times a minute
-// (ErrTooManyTests).
+// TestConnection logs in to a POP3 server (through the POP3 receiver) with
+// the given settings and reports the message count or the server's error,
+// saving nothing. A test for a user (a non-admin's, or of a mailbox with an
+// owner) may not reach internal addresses other than the allowed networks
+// (reason "blocked"), and each actor may test connectionTestsPerWindow
+// times a minute (ErrTooManyTests).
 func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestInput) (TestResult, error) {
 	if !canChangeMailboxes(actor) {
 		return TestResult{}, ErrForbidden
@@ -218,29 +232,13 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	if !s.tests.allow(actor.User.ID, s.now()) {
 		return TestResult{}, ErrTooManyTests
 	}
-	dialer := s.mailDialer(ctx, forUser(actor, mailbox))
-	options := pop3.Options{Security: mailbox.Security, InsecureSkipVerify: !mailbox.VerifyCert, Timeout: s.connectionTimeout(ctx), Dialer: dialer}
-	language := s.UserLanguage(ctx, actor.User)
-	failed := func(err error) (TestResult, error) {
-		reason := fetch.FailureReason(err)
-		return TestResult{Error: FailureText(language, reason), Reason: reason, Detail: err.Error()}, nil
-	}
-	client, err := pop3.Dial(ctx, net.JoinHostPort(mailbox.Server, strconv.Itoa(mailbox.Port)), options)
+	receiver := s.receiver(store.MailboxPOP3)
+	count, err := receiver.Test(ctx, receive.Connection{Server: mailbox.Server, Port: mailbox.Port, Security: mailbox.Security,
+		VerifyCert: mailbox.VerifyCert, Login: mailbox.Login, Password: password, APOP: mailbox.APOP,
+		Timeout: s.connectionTimeout(ctx), Dialer: s.mailDialer(ctx, forUser(actor, mailbox))})
 	if err != nil {
-		return failed(err)
+		text, reason, detail := failure(s.UserLanguage(ctx, actor.User), err)
+		return TestResult{Error: text, Reason: reason, Detail: detail}, nil
 	}
-	defer client.Close()
-	method := pop3.AuthAuto
-	if mailbox.APOP {
-		method = pop3.AuthAPOP
-	}
-	if err := client.Auth(ctx, mailbox.Login, password, method); err != nil {
-		return failed(err)
-	}
-	count, size, err := client.Stat(ctx)
-	if err != nil {
-		return failed(err)
-	}
-	client.Quit(ctx)
-	return TestResult{OK: true, Messages: count, Size: size}, nil
+	return TestResult{OK: true, Messages: count.Messages, Size: count.Size}, nil
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/netguard"
-	"pochta.dev/pochta/internal/pop3"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/store"
 )
 
@@ -32,7 +32,7 @@ func forUser(actor *Actor, mailbox store.Mailbox) bool {
 // for a user's. The guard wraps the service's dialer, so a test's
 // loopback-only dialer still opens the connections, and the guard still
 // decides where.
-func (s *Service) mailDialer(ctx context.Context, user bool) pop3.Dialer {
+func (s *Service) mailDialer(ctx context.Context, user bool) receive.Dialer {
 	if !user {
 		return s.dialer
 	}

@@ -14,10 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/intake"
-	"pochta.dev/pochta/internal/pop3"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/worklog"
@@ -133,14 +132,14 @@ type Service struct {
 	// tests counts each user's connection tests (see ErrTooManyTests).
 	tests testLimiter
 
-	fetcherOnce sync.Once
-	fetch       *fetch.Fetcher
-	sinkOnce    sync.Once
-	sink        *intake.Sink
+	receiversOnce sync.Once
+	receivers     map[string]receive.Receiver
+	sinkOnce      sync.Once
+	sink          *intake.Sink
 	// judges are the verdict stage's judges after the storage settings.
 	judges       []intake.Judge
 	siteCharsets siteCharsetCache
-	dialer       pop3.Dialer // nil: TCP; tests put servers elsewhere
+	dialer       receive.Dialer // nil: TCP; tests put servers elsewhere
 	tempDir      string
 }
 
@@ -151,7 +150,7 @@ type Options struct {
 	Log    worklog.Recorder // nil: the work log is written to Store directly
 	Logger *slog.Logger     // nil: slog.Default()
 	// Dialer opens the connections to mail servers; nil dials TCP.
-	Dialer pop3.Dialer
+	Dialer receive.Dialer
 	// TempDir is where large messages are spooled while they are received
 	// or shown ("": the system's temporary folder).
 	TempDir string
