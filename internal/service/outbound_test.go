@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"pochta.dev/pochta/internal/fetch"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 	"pochta.dev/pochta/internal/store"
@@ -49,7 +49,7 @@ func allowNetworks(t *testing.T, env *servicetest.Env, networks ...string) {
 // said.
 func notEchoed(t *testing.T, result service.TestResult) {
 	t.Helper()
-	for _, text := range []string{result.Error, result.Reason, result.Detail} {
+	for _, text := range []string{result.Error, string(result.Reason), result.Detail} {
 		if strings.Contains(text, "SSH") || strings.Contains(text, "secret-banner") || strings.Contains(text, "OpenSSH") {
 			t.Errorf("the result tells the banner: %+v", result)
 		}
@@ -64,7 +64,7 @@ func TestConnectionTestForUserKeepsOffInternalAddresses(t *testing.T) {
 	user, mine := userMailbox(t, env, "ursula")
 	pop3 := servicetest.NewFakeServer(t, "+OK ready")
 	ssh := servicetest.NewFakeServer(t, sshBanner)
-	blockedText := service.FailureText("en", fetch.ReasonBlocked)
+	blockedText := service.FailureText("en", receive.Blocked)
 
 	// Without allowed networks: refused in plain words, by the literal
 	// address or by a name that resolves to it, before any connection.
@@ -73,18 +73,18 @@ func TestConnectionTestForUserKeepsOffInternalAddresses(t *testing.T) {
 		if err != nil {
 			t.Fatalf("test %s: %v", host, err)
 		}
-		if result.OK || result.Reason != fetch.ReasonBlocked || result.Error != blockedText {
+		if result.OK || result.Reason != receive.Blocked || result.Error != blockedText {
 			t.Errorf("test %s: %+v, want reason blocked with %q", host, result, blockedText)
 		}
 	}
 	result, err := env.Service.TestConnection(ctx, user, testInput(ssh, ssh.Host, &mine))
-	if err != nil || result.Reason != fetch.ReasonBlocked {
+	if err != nil || result.Reason != receive.Blocked {
 		t.Errorf("test of the SSH port: %+v, %v", result, err)
 	}
 	notEchoed(t, result)
 	// An admin testing the user's mailbox is held to the same: its server
 	// is where the user said.
-	if result, err := env.Service.TestConnection(ctx, env.Admin, testInput(pop3, pop3.Host, &mine)); err != nil || result.Reason != fetch.ReasonBlocked {
+	if result, err := env.Service.TestConnection(ctx, env.Admin, testInput(pop3, pop3.Host, &mine)); err != nil || result.Reason != receive.Blocked {
 		t.Errorf("admin's test of a user's mailbox: %+v, %v", result, err)
 	}
 
@@ -102,7 +102,7 @@ func TestConnectionTestForUserKeepsOffInternalAddresses(t *testing.T) {
 	}
 	// A non-POP3 greeting is said as such, never quoted.
 	result, err = env.Service.TestConnection(ctx, user, testInput(ssh, ssh.Host, &mine))
-	if err != nil || result.OK || result.Reason != fetch.ReasonProtocol {
+	if err != nil || result.OK || result.Reason != receive.Protocol {
 		t.Errorf("test of the SSH port with loopback allowed: %+v, %v", result, err)
 	}
 	notEchoed(t, result)
@@ -112,7 +112,7 @@ func TestConnectionTestForUserKeepsOffInternalAddresses(t *testing.T) {
 
 	// Another network allowed is not loopback.
 	allowNetworks(t, env, "10.0.0.0/8")
-	if result, err := env.Service.TestConnection(ctx, user, testInput(pop3, pop3.Host, &mine)); err != nil || result.Reason != fetch.ReasonBlocked {
+	if result, err := env.Service.TestConnection(ctx, user, testInput(pop3, pop3.Host, &mine)); err != nil || result.Reason != receive.Blocked {
 		t.Errorf("test with only 10.0.0.0/8 allowed: %+v, %v", result, err)
 	}
 }
@@ -137,12 +137,12 @@ func TestConnectionTestOfSystemMailboxIsNotLimited(t *testing.T) {
 		t.Fatalf("admin's test of the stored system mailbox: %+v, %v", result, err)
 	}
 	checked, err := env.Service.CheckMailbox(ctx, env.Admin, system.ID)
-	if err != nil || checked.Reason == fetch.ReasonBlocked {
+	if err != nil || checked.Reason == receive.Blocked {
 		t.Errorf("receiving the system mailbox: %+v, %v", checked, err)
 	}
 	// Not limited, but a banner is still not quoted to an admin either.
 	result, err = env.Service.TestConnection(ctx, env.Admin, testInput(ssh, ssh.Host, nil))
-	if err != nil || result.Reason != fetch.ReasonProtocol {
+	if err != nil || result.Reason != receive.Protocol {
 		t.Errorf("admin's test of the SSH port: %+v, %v", result, err)
 	}
 	notEchoed(t, result)
@@ -172,7 +172,7 @@ func TestReceivingAnOwnedMailboxIsGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	result, err := env.Service.CheckMailbox(ctx, env.Admin, created.ID)
-	if err != nil || result.Reason != fetch.ReasonBlocked {
+	if err != nil || result.Reason != receive.Blocked {
 		t.Errorf("receiving an owned mailbox on loopback: %+v, %v", result, err)
 	}
 	if pop3.Connections() != 0 {
@@ -265,7 +265,7 @@ func allowedNetworksSetting(t *testing.T, env *servicetest.Env) {
 	if err != nil || settings.AllowedNetworks == nil || len(settings.AllowedNetworks) != 0 {
 		t.Errorf("emptied: %#v, %v", settings.AllowedNetworks, err)
 	}
-	if result, err := env.Service.TestConnection(ctx, user, testInput(pop3, pop3.Host, &mine)); err != nil || result.Reason != fetch.ReasonBlocked {
+	if result, err := env.Service.TestConnection(ctx, user, testInput(pop3, pop3.Host, &mine)); err != nil || result.Reason != receive.Blocked {
 		t.Errorf("test after emptying: %+v, %v", result, err)
 	}
 }
