@@ -21,6 +21,7 @@ import (
 	"pochta.dev/pochta/internal/smtpd"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testpeer"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 func TestMain(m *testing.M) {
@@ -84,6 +85,7 @@ func newEnv(t *testing.T, o options) *env {
 		Sink:        svc.Service.Intake(),
 		Settings:    settingsOf(svc.Service),
 		Relay:       relay,
+		Log:         worklog.New(svc.Store, svc.Service, slog.New(slog.DiscardHandler)),
 		Logger:      slog.New(slog.DiscardHandler),
 		Hostname:    "mx.test",
 		DataDir:     t.TempDir(),
@@ -165,7 +167,7 @@ func (e *env) swaks(args ...string) (string, int) {
 func (e *env) python(program string) string {
 	e.t.Helper()
 	bin := testpeer.Python(e.t)
-	prelude := fmt.Sprintf("import smtplib, ssl, base64, sys\nHOST=%q\nPORT=%d\n", e.host, e.port)
+	prelude := fmt.Sprintf("import smtplib, ssl, base64, sys, json\nHOST=%q\nPORT=%d\n", e.host, e.port)
 	cmd := exec.Command(bin, "-c", prelude+program)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -69,3 +69,6 @@ func (b *logBatch) run(ctx context.Context) {
 		b.flush(ctx)
 	}
 }
+
+// FlushLog writes the protocol lines collected so far to the work log.
+func (s *Server) FlushLog(ctx context.Context) { s.log.flush(ctx) }
