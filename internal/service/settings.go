@@ -148,7 +148,18 @@ func (s *Service) Settings(ctx context.Context, actor *Actor) (Settings, error) 
 	if err := requireReadAll(actor); err != nil {
 		return Settings{}, err
 	}
-	return s.currentSettings(ctx)
+	settings, err := s.currentSettings(ctx)
+	return maskSettings(settings), err
+}
+
+// maskSettings hides the SMTP private key when it is PEM text rather than
+// a path: secrets never leave the service (it reads back empty, and the web
+// form keeps it when left empty, as mailbox passwords).
+func maskSettings(settings Settings) Settings {
+	if strings.Contains(settings.SMTPTLSKey, "PRIVATE KEY") {
+		settings.SMTPTLSKey = ""
+	}
+	return settings
 }
 
 // currentSettings reads the settings for Pochta's own use, through the cache.
@@ -202,7 +213,8 @@ func (s *Service) UpdateSettings(ctx context.Context, actor *Actor, input Settin
 	s.settings.mu.Lock()
 	s.settings.expires = time.Time{}
 	s.settings.mu.Unlock()
-	return s.currentSettings(ctx)
+	settings, err := s.currentSettings(ctx)
+	return maskSettings(settings), err
 }
 
 // CheckSettings validates input as UpdateSettings does, saving nothing: a

@@ -81,7 +81,7 @@ func TestSmuggleScanner(t *testing.T) {
 func TestTraceHeaderCleansClientValues(t *testing.T) {
 	h := string(TraceHeader(TraceInfo{Helo: "evil\r\nX-Injected: 1", ClientIP: "192.0.2.1\r\nX: y", Hostname: "mx.test",
 		Authenticated: "bob\nX-Auth: 1", ID: "ID1", From: "a\r\nX-From: 1@b", Recipients: []string{"c\r\nX-To: 1@d"},
-		TLS: &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256},
+		TLS:  &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256},
 		Time: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}))
 	for _, line := range strings.Split(strings.TrimSuffix(h, "\r\n"), "\r\n") {
 		if strings.HasPrefix(line, "X-Injected") || strings.HasPrefix(line, "X-Auth") || strings.HasPrefix(line, "X-From") ||

@@ -481,8 +481,9 @@ func TestSettings(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "Connection timeout (seconds)", "Keep log for (days)", "Save message source", `name="checkbox" value="save_source"`,
 		">Save</button>", `id="connection_timeout" name="connection_timeout" value="30"`)
-	// The SMTP server panel comes with the SMTP server: no placeholder until then.
-	wantNoBody(t, r, "SMTP server", `id="smtp-server"`)
+	// The SMTP server's settings are here; its status panel is not yet.
+	wantBody(t, r, "Internal SMTP server", "SMTP max recipients per message", `name="smtp_tls_certificate"`)
+	wantNoBody(t, r, `id="smtp-server"`)
 
 	t.Run("save", func(t *testing.T) {
 		form := url.Values{"checkbox": {"save_source", "check_spam"}, "check_spam": {"1"}, "log_keep_days": {"30"}, "connection_timeout": {"45"}}
