@@ -54,7 +54,7 @@ func DefaultSettings() Settings {
 		// Lines of real mail reach tens of kilobytes (generated HTML
 		// without breaks); RFC 5321's 1,000 would refuse them.
 		SMTPMaxLineLength:       64 * 1024,
-		SMTPMaxConnectionsPerIP: 20,
+		SMTPMaxConnectionsPerIP: 50,
 		SMTPMaxRecipients:       100,
 	}
 }

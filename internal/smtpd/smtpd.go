@@ -102,7 +102,7 @@ type Settings struct {
 
 // DefaultSettings are the values used when the module settings do not say.
 func DefaultSettings() Settings {
-	return Settings{MaxLineLength: 64 * 1024, MaxConnectionsPerIP: 20, MaxRecipients: 100}
+	return Settings{MaxLineLength: 64 * 1024, MaxConnectionsPerIP: 50, MaxRecipients: 100}
 }
 
 // DefaultMaxMessageBytes is the size limit of a mailbox whose "max message
