@@ -47,3 +47,26 @@ func TestSettingsFieldErrors(t *testing.T) {
 		t.Errorf("a rejected PATCH changed the settings: %+v", got)
 	}
 }
+
+// The SMTP server's state: admins and auditors read it, admins switch it.
+// Without a server wired (this harness) it is stopped with no listeners.
+func TestSMTPStatus(t *testing.T) {
+	h := newHarness(t)
+	h.expect(t, http.StatusForbidden, h.user, "GET", "/api/v1/smtp/status", "")
+	got := decodeAs[service.SMTPStatus](t, h.expect(t, http.StatusOK, h.auditor, "GET", "/api/v1/smtp/status", ""))
+	if got.Running || got.StartedAt != nil || got.Listeners == nil || len(got.Listeners) != 0 {
+		t.Errorf("status = %+v", got)
+	}
+	h.expect(t, http.StatusForbidden, h.auditor, "POST", "/api/v1/smtp/stop", "")
+	h.expect(t, http.StatusNotFound, h.admin, "POST", "/api/v1/smtp/stop", "")
+}
+
+// The SMTP key, when PEM, reads back empty.
+func TestSMTPKeyWriteOnly(t *testing.T) {
+	h := newHarness(t)
+	got := decodeAs[service.Settings](t, h.expect(t, http.StatusOK, h.admin, "PATCH", "/api/v1/settings",
+		`{"smtp_tls_key":"-----BEGIN PRIVATE KEY-----\nMC4CAQ\n-----END PRIVATE KEY-----","smtp_tls_certificate":"/etc/ssl/cert.pem"}`))
+	if got.SMTPTLSKey != "" || got.SMTPTLSCertificate != "/etc/ssl/cert.pem" {
+		t.Errorf("settings = %+v", got)
+	}
+}

@@ -104,6 +104,8 @@ func Open(ctx context.Context, config Config) (*App, error) {
 	a.Service = service.New(service.Options{Store: st, Box: box, Log: a.WorkLog, Logger: config.Logger, TempDir: spool})
 	policy.service = a.Service
 	a.SMTP = a.newSMTPServer()
+	a.Service.SetSMTPControl(smtpControl{a.SMTP})
+	a.registerSMTPMetrics()
 	return a, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pochta.dev/pochta/internal/i18n"
@@ -122,6 +123,7 @@ var System = &Actor{User: store.User{Login: "system", Role: store.RoleAdmin, Act
 
 // Service carries the dependencies of every operation.
 type Service struct {
+	smtp     atomic.Pointer[smtpControlHolder] // the SMTP server, set by app
 	store    *store.Store
 	box      *secret.Box
 	log      worklog.Recorder

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"pochta.dev/pochta/internal/store"
 )
@@ -40,4 +41,86 @@ func (s *Service) SetSMTPListenerError(ctx context.Context, mailboxID int64, err
 // server's), through the cache.
 func (s *Service) SystemSettings(ctx context.Context) (Settings, error) {
 	return s.currentSettings(ctx)
+}
+
+// SMTPStatus is the internal SMTP server's state: the settings page's SMTP
+// panel, GET /api/v1/smtp/status and /metrics.
+type SMTPStatus struct {
+	Running          bool                 `json:"running"`
+	StartedAt        *time.Time           `json:"started_at"` // null while stopped
+	MessagesReceived int64                `json:"messages_received"`
+	ConnectionsTotal int64                `json:"connections_total"`
+	ConnectionsNow   int64                `json:"connections_now"`
+	Listeners        []SMTPListenerStatus `json:"listeners"`
+}
+
+// SMTPListenerStatus is one SMTP mailbox's listener.
+type SMTPListenerStatus struct {
+	MailboxID        int64      `json:"mailbox_id"`
+	Mailbox          string     `json:"mailbox"`
+	Address          string     `json:"address"`
+	Listening        bool       `json:"listening"`
+	Error            string     `json:"error"` // why it is not listening ("" when it is)
+	StartedAt        *time.Time `json:"started_at"`
+	MessagesReceived int64      `json:"messages_received"`
+	ConnectionsTotal int64      `json:"connections_total"`
+	ConnectionsNow   int64      `json:"connections_now"`
+}
+
+// SMTPControl is the running SMTP server as the service sees it; internal/app
+// sets it with [Service.SetSMTPControl] (the service imports no protocol
+// package).
+type SMTPControl interface {
+	Status() SMTPStatus
+	Start()
+	Stop()
+}
+
+type smtpControlHolder struct{ control SMTPControl }
+
+// SetSMTPControl gives the service the SMTP server it reports on and starts
+// and stops.
+func (s *Service) SetSMTPControl(control SMTPControl) {
+	s.smtp.Store(&smtpControlHolder{control})
+}
+
+// SMTPStatus reports the SMTP server's state to admins and auditors; without
+// a server (the CLI, a test) it is stopped with no listeners.
+func (s *Service) SMTPStatus(ctx context.Context, actor *Actor) (SMTPStatus, error) {
+	if err := requireReadAll(actor); err != nil {
+		return SMTPStatus{}, err
+	}
+	holder := s.smtp.Load()
+	if holder == nil {
+		return SMTPStatus{Listeners: []SMTPListenerStatus{}}, nil
+	}
+	return holder.control.Status(), nil
+}
+
+// StartSMTP and StopSMTP are the panel's buttons (admins): stopping closes
+// every listener, sessions in flight finish.
+func (s *Service) StartSMTP(ctx context.Context, actor *Actor) error {
+	return s.switchSMTP(ctx, actor, true)
+}
+
+// StopSMTP closes the SMTP server's listeners until StartSMTP.
+func (s *Service) StopSMTP(ctx context.Context, actor *Actor) error {
+	return s.switchSMTP(ctx, actor, false)
+}
+
+func (s *Service) switchSMTP(ctx context.Context, actor *Actor, on bool) error {
+	if err := requireAdmin(actor); err != nil {
+		return err
+	}
+	holder := s.smtp.Load()
+	if holder == nil {
+		return ErrNotFound
+	}
+	if on {
+		holder.control.Start()
+	} else {
+		holder.control.Stop()
+	}
+	s.logger.Info("smtp server switched", "running", on, "by", actor.User.Login)
+	return nil
 }
