@@ -53,6 +53,7 @@ type settingsData struct {
 	Sections []settingSection
 	Summary  []summaryItem
 	ReadOnly bool
+	SMTP     *service.SMTPStatus // the SMTP server panel
 }
 
 // settingsValues is the form's state: numbers and lists as typed (a list's
@@ -295,6 +296,29 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 		}
 	}
 	content.Summary = summaryOf(fieldErrors, order...)
+	if smtp, err := s.svc.SMTPStatus(r.Context(), session.Actor); err == nil {
+		content.SMTP = &smtp
+	}
 	data.Content = content
 	s.render(w, r, status, "settings", data)
+}
+
+// switchSMTP is the SMTP panel's start and stop buttons (admins).
+func (s *server) switchSMTP(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	var err error
+	switch r.PostFormValue("action") {
+	case "start":
+		err = s.svc.StartSMTP(r.Context(), session.Actor)
+	case "stop":
+		err = s.svc.StopSMTP(r.Context(), session.Actor)
+	default:
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.flash(w, r, "flash.smtp_"+r.PostFormValue("action"))
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }
