@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"pochta.dev/pochta/internal/store"
 )
@@ -263,7 +266,7 @@ type listener struct {
 // mailbox (and in the status), tried again at the next reload.
 func (l *listener) bind(ctx context.Context) {
 	s := l.server
-	ln, err := net.Listen("tcp", l.address)
+	ln, err := listenConfig.Listen(ctx, "tcp", l.address)
 	m := l.mailbox.Load()
 	s.mu.Lock()
 	if l.closed {
@@ -292,6 +295,22 @@ func (l *listener) bind(ctx context.Context) {
 	s.logger.Info("smtp: listening", "mailbox", m.ID, "address", ln.Addr().String())
 	go l.accept(ln)
 }
+
+// listenConfig sets SO_REUSEPORT, so that the Pochta processes of one
+// machine that share a database (each runs every active SMTP mailbox's
+// listener) share its port, the kernel spreading the connections among
+// them; Linux lets only processes of the same user join such a port, and a
+// socket of another program without the option still makes the bind fail
+// (an error on the mailbox).
+var listenConfig = net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	var err error
+	if cerr := c.Control(func(fd uintptr) {
+		err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}}
 
 func unwrapOp(err error) error {
 	var op *net.OpError

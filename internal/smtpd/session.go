@@ -18,6 +18,7 @@ import (
 
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // Replies of the acceptance rules.
@@ -53,9 +54,11 @@ type connState struct {
 	ctx      context.Context
 
 	mu       sync.Mutex
-	messages int   // messages accepted
-	errors   int   // refused commands
-	smuggled int64 // scanner count already answered for
+	pending  []store.LogEntry // this connection's lines not yet handed to the batch
+	lines    int              // lines joined into the last pending entry
+	messages int              // messages accepted
+	errors   int              // refused commands
+	smuggled int64            // scanner count already answered for
 }
 
 func (s *Server) serve(l *listener, raw net.Conn) {
@@ -98,6 +101,7 @@ func (s *Server) serve(l *listener, raw net.Conn) {
 	if over {
 		state.log(store.LevelError, "refused: too many connections from "+ip)
 		fmt.Fprintf(c, "421 4.7.0 %s too many connections from your address\r\n", s.hostname)
+		state.flushLog()
 		return
 	}
 
@@ -122,6 +126,7 @@ func (s *Server) serve(l *listener, raw net.Conn) {
 	}
 	_ = server.Serve(&oneConn{c: c})
 	state.log(store.LevelInfo, "connection closed")
+	state.flushLog()
 }
 
 type errorLog struct{ s *Server }
@@ -131,8 +136,36 @@ func (e errorLog) Printf(format string, v ...any) {
 }
 func (e errorLog) Println(v ...any) { e.s.logger.Debug("smtp: " + fmt.Sprintln(v...)) }
 
+// log keeps a protocol line of the session. Lines of one level in a row
+// (a pipelined MAIL and RCPTs, the replies) share a row, up to
+// linesPerRow, as the POP3 fetch's do; the rows go to the server's batch
+// at the end of each transaction and of the connection.
 func (st *connState) log(level, text string) {
-	st.server.log.add(store.LogEntry{Level: level, Type: "smtp", MailboxID: st.mailbox.ID, Text: text})
+	entry := store.LogEntry{Level: level, Type: "smtp", MailboxID: st.mailbox.ID, Text: text}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if n := len(st.pending); n > 0 && level != store.LevelError {
+		if last := &st.pending[n-1]; last.Level == level && st.lines < linesPerRow {
+			*last = worklog.Join(*last, entry)
+			st.lines++
+			return
+		}
+	}
+	st.pending = append(st.pending, entry)
+	st.lines = 1
+}
+
+const linesPerRow = 64
+
+// flushLog hands the session's rows to the server's batch.
+func (st *connState) flushLog() {
+	st.mu.Lock()
+	pending := st.pending
+	st.pending, st.lines = nil, 0
+	st.mu.Unlock()
+	for _, entry := range pending {
+		st.server.log.add(entry)
+	}
 }
 
 // refused counts a refused command; past MaxErrors the reply becomes 421
@@ -283,11 +316,13 @@ func (s *session) Data(r io.Reader) error {
 			err = errSmuggling
 		}
 		s.log(store.LevelReply, replyText(err))
+		s.flushLog()
 		return err
 	}
 	s.server.messages.Add(1)
 	s.listener.messages.Add(1)
 	s.log(store.LevelReply, "250 2.0.0 stored as "+id)
+	s.flushLog()
 	return nil
 }
 
