@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"pochta.dev/pochta/internal/service"
@@ -68,5 +69,27 @@ func TestSMTPKeyWriteOnly(t *testing.T) {
 		`{"smtp_tls_key":"-----BEGIN PRIVATE KEY-----\nMC4CAQ\n-----END PRIVATE KEY-----","smtp_tls_certificate":"/etc/ssl/cert.pem"}`))
 	if got.SMTPTLSKey != "" || got.SMTPTLSCertificate != "/etc/ssl/cert.pem" {
 		t.Errorf("settings = %+v", got)
+	}
+}
+
+// fakeSMTP is an SMTP server that only remembers whether it runs.
+type fakeSMTP struct{ running atomic.Bool }
+
+func (f *fakeSMTP) Start() { f.running.Store(true) }
+func (f *fakeSMTP) Stop()  { f.running.Store(false) }
+func (f *fakeSMTP) Status() service.SMTPStatus {
+	return service.SMTPStatus{Running: f.running.Load(), Listeners: []service.SMTPListenerStatus{}}
+}
+
+func TestSMTPStartStop(t *testing.T) {
+	h := newHarness(t)
+	h.env.Service.SetSMTPControl(&fakeSMTP{})
+	got := decodeAs[service.SMTPStatus](t, h.expect(t, http.StatusOK, h.admin, "POST", "/api/v1/smtp/start", ""))
+	if !got.Running {
+		t.Errorf("after start: %+v", got)
+	}
+	got = decodeAs[service.SMTPStatus](t, h.expect(t, http.StatusOK, h.admin, "POST", "/api/v1/smtp/stop", ""))
+	if got.Running {
+		t.Errorf("after stop: %+v", got)
 	}
 }
