@@ -11,6 +11,7 @@ packages=(
   swaks               # SMTP client
   libnet-ssleay-perl  # swaks --tls
   libauthen-sasl-perl # swaks --auth
+  python3-aiosmtpd    # SMTP reference server of the benchmarks
   openssl
   ca-certificates
 )
@@ -23,11 +24,30 @@ installed() {
   dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
 }
 
+# Postfix's smtp-source and smtp-sink (load generator and sink of the SMTP
+# tests and benchmarks), unpacked from the package without installing it:
+# postfix conflicts with other MTAs as a package. testpeer.PostfixTool finds
+# them here.
+postfix_root=/opt/pochta-test-peers/postfix
+postfix_tools() {
+  [[ -x $postfix_root/usr/sbin/smtp-source ]] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download postfix >/dev/null 2>&1) || { "${apt[@]}" update >/dev/null && (cd "$tmp" && apt-get download postfix >/dev/null); }
+  "${sudo[@]}" mkdir -p "$postfix_root"
+  "${sudo[@]}" dpkg -x "$tmp"/postfix_*.deb "$postfix_root"
+  rm -rf "$tmp"
+}
+
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
+  sudo=()
+  ((EUID != 0)) && command -v sudo >/dev/null && sudo=(sudo)
+  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=900)
+  postfix_tools
   exit 0
 fi
 
@@ -74,3 +94,4 @@ for p in "${missing[@]}"; do
     exit 1
   fi
 done
+postfix_tools

@@ -45,6 +45,7 @@ func addMessage(t *testing.T, h *harness, mailboxID int64) (int64, int64) {
 func newRoleFixture(t *testing.T) *roleFixture {
 	t.Helper()
 	h := newHarness(t)
+	h.env.Service.SetSMTPControl(&fakeSMTP{})
 	h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/sites", `{"code":"spare","name":"Spare"}`)
 	victim := h.env.AddUser(t, "victim", "victim-password", store.RoleUser)
 	service := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/services", `{"site":"s1","name":"Spare service"}`))
@@ -132,6 +133,8 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 		{"POST /api/v1/tokens", "/api/v1/tokens", fmt.Sprintf(`{"user_id":%d,"name":"stolen"}`, f.adminID), 0},
 		{"DELETE /api/v1/tokens/{id}", fmt.Sprintf("/api/v1/tokens/%d", f.adminTokenID), "", http.StatusNotFound},
 		{"PATCH /api/v1/settings", "/api/v1/settings", `{"check_spam":false}`, 0},
+		{"POST /api/v1/smtp/start", "/api/v1/smtp/start", "", 0},
+		{"POST /api/v1/smtp/stop", "/api/v1/smtp/stop", "", 0},
 		{"POST /api/v1/services", "/api/v1/services", `{"site":"s1","name":"New service"}`, 0},
 		{"PATCH /api/v1/services/{id}", service, `{"name":"Changed"}`, 0},
 		{"PATCH /api/v1/services/{id}", service, `{"active":false}`, 0},
@@ -226,6 +229,7 @@ func TestAuditorReadsEverything(t *testing.T) {
 		"GET /api/v1/tokens":                                    "/api/v1/tokens",
 		"GET /api/v1/users/{id}":                                fmt.Sprintf("/api/v1/users/%d", h.adminID),
 		"GET /api/v1/settings":                                  "/api/v1/settings",
+		"GET /api/v1/smtp/status":                               "/api/v1/smtp/status",
 		"GET /api/v1/log":                                       "/api/v1/log",
 		"GET /api/v1/services":                                  "/api/v1/services",
 		"GET /api/v1/services/{id}":                             fmt.Sprintf("/api/v1/services/%d", firstServiceID(t, h)),

@@ -82,6 +82,9 @@ func (a *api) routes() []route {
 
 		{method: http.MethodGet, path: "/api/v1/settings", handle: a.getSettings},
 		{method: http.MethodPatch, path: "/api/v1/settings", handle: a.updateSettings, may: adminOnly},
+		{method: http.MethodGet, path: "/api/v1/smtp/status", handle: a.smtpStatus},
+		{method: http.MethodPost, path: "/api/v1/smtp/start", handle: a.startSMTP, may: adminOnly},
+		{method: http.MethodPost, path: "/api/v1/smtp/stop", handle: a.stopSMTP, may: adminOnly},
 
 		{method: http.MethodGet, path: "/api/v1/services", handle: a.listServices},
 		{method: http.MethodPost, path: "/api/v1/services", handle: a.createService, may: adminOnly},

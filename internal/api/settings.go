@@ -28,3 +28,28 @@ func (a *api) updateSettings(w http.ResponseWriter, r *http.Request, actor *serv
 	}
 	return respond(w, http.StatusOK, settings)
 }
+
+// smtpStatus is the internal SMTP server's state, with a row per listener.
+func (a *api) smtpStatus(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	status, err := a.svc.SMTPStatus(r.Context(), actor)
+	if err != nil {
+		return fmt.Errorf("smtp status: %w", err)
+	}
+	return respond(w, http.StatusOK, status)
+}
+
+// startSMTP and stopSMTP switch the SMTP server's listeners and answer with
+// its state.
+func (a *api) startSMTP(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	if err := a.svc.StartSMTP(r.Context(), actor); err != nil {
+		return fmt.Errorf("start smtp: %w", err)
+	}
+	return a.smtpStatus(w, r, actor)
+}
+
+func (a *api) stopSMTP(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
+	if err := a.svc.StopSMTP(r.Context(), actor); err != nil {
+		return fmt.Errorf("stop smtp: %w", err)
+	}
+	return a.smtpStatus(w, r, actor)
+}

@@ -23,6 +23,7 @@ import (
 	"pochta.dev/pochta/internal/metrics"
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/smtpd"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/web"
 	"pochta.dev/pochta/internal/worklog"
@@ -39,6 +40,9 @@ type Config struct {
 	// X-Forwarded-Proto are believed (see ParseTrustedProxies); none by
 	// default, so a client's own headers count for nothing.
 	TrustedProxies []netip.Prefix
+	// SMTPHostname names the internal SMTP server in its greeting and
+	// Received fields ("": the machine's host name).
+	SMTPHostname string
 }
 
 // SQLiteFileName is the database file in the data folder.
@@ -51,7 +55,9 @@ type App struct {
 	Service *service.Service
 	WorkLog *worklog.Log
 	Metrics *metrics.Metrics
-	logger  *slog.Logger
+	// SMTP is the internal SMTP server; Serve runs it.
+	SMTP   *smtpd.Server
+	logger *slog.Logger
 }
 
 // Open opens the store (applying migrations) and builds the service.
@@ -97,6 +103,9 @@ func Open(ctx context.Context, config Config) (*App, error) {
 	removeStaleSpool(spool, time.Hour, config.Logger)
 	a.Service = service.New(service.Options{Store: st, Box: box, Log: a.WorkLog, Logger: config.Logger, TempDir: spool})
 	policy.service = a.Service
+	a.SMTP = a.newSMTPServer()
+	a.Service.SetSMTPControl(smtpControl{a.SMTP})
+	a.registerSMTPMetrics()
 	return a, nil
 }
 
@@ -198,6 +207,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		func(ctx context.Context) { a.purgeSessions(ctx, time.Hour) },
 		func(ctx context.Context) { a.optimizeStore(ctx, time.Hour) },
 		a.Service.RunReceivers,
+		a.SMTP.Run,
 		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
 	} {
 		running.Add(1)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pochta.dev/pochta/internal/i18n"
@@ -123,6 +124,7 @@ var System = &Actor{User: store.User{Login: "system", Role: store.RoleAdmin, Act
 
 // Service carries the dependencies of every operation.
 type Service struct {
+	smtp     atomic.Pointer[smtpControlHolder] // the SMTP server, set by app
 	store    *store.Store
 	box      *secret.Box
 	log      worklog.Recorder

@@ -27,6 +27,16 @@ type Settings struct {
 	// "192.168.1.5") that connections made for users may reach; other
 	// internal addresses are refused to them (netguard).
 	AllowedNetworks []string `json:"allowed_networks"`
+	// The internal SMTP server (package smtpd): its STARTTLS certificate
+	// and key as PEM text or file paths (both empty: a self-signed pair
+	// made once and kept in the data folder), AUTH before STARTTLS, and
+	// its limits.
+	SMTPTLSCertificate      string `json:"smtp_tls_certificate"`
+	SMTPTLSKey              string `json:"smtp_tls_key"`
+	SMTPAllowPlaintextAuth  bool   `json:"smtp_allow_plaintext_auth"`
+	SMTPMaxLineLength       int    `json:"smtp_max_line_length"` // bytes
+	SMTPMaxConnectionsPerIP int    `json:"smtp_max_connections_per_ip"`
+	SMTPMaxRecipients       int    `json:"smtp_max_recipients"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -41,6 +51,11 @@ func DefaultSettings() Settings {
 		SpamMinWordCount:    5,
 		MaxAttachmentSizeKB: 50 * 1024,
 		AllowedNetworks:     []string{},
+		// Lines of real mail reach tens of kilobytes (generated HTML
+		// without breaks); RFC 5321's 1,000 would refuse them.
+		SMTPMaxLineLength:       64 * 1024,
+		SMTPMaxConnectionsPerIP: 50,
+		SMTPMaxRecipients:       100,
 	}
 }
 
@@ -64,11 +79,18 @@ type SettingsInput struct {
 	// AllowedNetworks replaces the list; each item may hold several
 	// entries separated by white space or commas (a form's text as it is).
 	AllowedNetworks *[]string `json:"allowed_networks,omitempty"`
+
+	SMTPTLSCertificate      *string `json:"smtp_tls_certificate,omitempty"`
+	SMTPTLSKey              *string `json:"smtp_tls_key,omitempty"`
+	SMTPAllowPlaintextAuth  *bool   `json:"smtp_allow_plaintext_auth,omitempty"`
+	SMTPMaxLineLength       *int    `json:"smtp_max_line_length,omitempty"`
+	SMTPMaxConnectionsPerIP *int    `json:"smtp_max_connections_per_ip,omitempty"`
+	SMTPMaxRecipients       *int    `json:"smtp_max_recipients,omitempty"`
 }
 
 // settingField ties a setting's stored name to its place in both structs and
 // its allowed range, so that loading, saving and validating share one table.
-// A field is of one kind: boolean, number or list.
+// A field is of one kind: boolean, number, list or text.
 type settingField struct {
 	name     string
 	boolean  func(*Settings) *bool
@@ -83,7 +105,13 @@ type settingField struct {
 	inList   func(*SettingsInput) **[]string
 	entry    func(string) (string, bool)
 	badEntry string
+	// A text is stored as it is (PEM, a path), up to maxTextBytes.
+	text   func(*Settings) *string
+	inText func(*SettingsInput) **string
 }
+
+// maxTextBytes bounds a text setting (a PEM chain is a few kilobytes).
+const maxTextBytes = 64 * 1024
 
 var settingFields = []settingField{
 	{name: "save_source", boolean: func(s *Settings) *bool { return &s.SaveSource }, inBool: func(i *SettingsInput) **bool { return &i.SaveSource }},
@@ -97,6 +125,12 @@ var settingFields = []settingField{
 	{name: "max_attachment_size_kb", number: func(s *Settings) *int { return &s.MaxAttachmentSizeKB }, inNumber: func(i *SettingsInput) **int { return &i.MaxAttachmentSizeKB }, min: 0, max: StorageLimitKB},
 	{name: "user_mailboxes_per_user", number: func(s *Settings) *int { return &s.UserMailboxesPerUser }, inNumber: func(i *SettingsInput) **int { return &i.UserMailboxesPerUser }, min: 0, max: 100000},
 	{name: "allowed_networks", list: func(s *Settings) *[]string { return &s.AllowedNetworks }, inList: func(i *SettingsInput) **[]string { return &i.AllowedNetworks }, entry: networkEntry, badEntry: "error.network_list"},
+	{name: "smtp_tls_certificate", text: func(s *Settings) *string { return &s.SMTPTLSCertificate }, inText: func(i *SettingsInput) **string { return &i.SMTPTLSCertificate }},
+	{name: "smtp_tls_key", text: func(s *Settings) *string { return &s.SMTPTLSKey }, inText: func(i *SettingsInput) **string { return &i.SMTPTLSKey }},
+	{name: "smtp_allow_plaintext_auth", boolean: func(s *Settings) *bool { return &s.SMTPAllowPlaintextAuth }, inBool: func(i *SettingsInput) **bool { return &i.SMTPAllowPlaintextAuth }},
+	{name: "smtp_max_line_length", number: func(s *Settings) *int { return &s.SMTPMaxLineLength }, inNumber: func(i *SettingsInput) **int { return &i.SMTPMaxLineLength }, min: 1000, max: 16 << 20},
+	{name: "smtp_max_connections_per_ip", number: func(s *Settings) *int { return &s.SMTPMaxConnectionsPerIP }, inNumber: func(i *SettingsInput) **int { return &i.SMTPMaxConnectionsPerIP }, min: 1, max: 100000},
+	{name: "smtp_max_recipients", number: func(s *Settings) *int { return &s.SMTPMaxRecipients }, inNumber: func(i *SettingsInput) **int { return &i.SMTPMaxRecipients }, min: 1, max: 100000},
 }
 
 // settingsCache keeps the settings for a few seconds: they are read on every
@@ -114,7 +148,18 @@ func (s *Service) Settings(ctx context.Context, actor *Actor) (Settings, error) 
 	if err := requireReadAll(actor); err != nil {
 		return Settings{}, err
 	}
-	return s.currentSettings(ctx)
+	settings, err := s.currentSettings(ctx)
+	return maskSettings(settings), err
+}
+
+// maskSettings hides the SMTP private key when it is PEM text rather than
+// a path: secrets never leave the service (it reads back empty, and the web
+// form keeps it when left empty, as mailbox passwords).
+func maskSettings(settings Settings) Settings {
+	if strings.Contains(settings.SMTPTLSKey, "PRIVATE KEY") {
+		settings.SMTPTLSKey = ""
+	}
+	return settings
 }
 
 // currentSettings reads the settings for Pochta's own use, through the cache.
@@ -141,6 +186,8 @@ func (s *Service) currentSettings(ctx context.Context) (Settings, error) {
 			}
 		case field.list != nil:
 			*field.list(&settings) = strings.Fields(value)
+		case field.text != nil:
+			*field.text(&settings) = value
 		default:
 			if parsed, err := strconv.Atoi(value); err == nil {
 				*field.number(&settings) = parsed
@@ -166,7 +213,8 @@ func (s *Service) UpdateSettings(ctx context.Context, actor *Actor, input Settin
 	s.settings.mu.Lock()
 	s.settings.expires = time.Time{}
 	s.settings.mu.Unlock()
-	return s.currentSettings(ctx)
+	settings, err := s.currentSettings(ctx)
+	return maskSettings(settings), err
 }
 
 // CheckSettings validates input as UpdateSettings does, saving nothing: a
@@ -186,6 +234,17 @@ func settingValues(input SettingsInput) (map[string]string, fieldErrors) {
 		if field.inBool != nil {
 			if value := *field.inBool(&input); value != nil {
 				values[field.name] = strconv.FormatBool(*value)
+			}
+			continue
+		}
+		if field.inText != nil {
+			if value := *field.inText(&input); value != nil {
+				text := strings.TrimSpace(*value)
+				if len(text) > maxTextBytes || strings.ContainsRune(text, 0) {
+					errs.add(field.name, "error.text_too_long", i18n.Key("field."+field.name), maxTextBytes)
+					continue
+				}
+				values[field.name] = text
 			}
 			continue
 		}

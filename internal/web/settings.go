@@ -25,6 +25,8 @@ var settingsLayout = []struct {
 	{"settings.section.receiving", []string{"connection_timeout", "user_mailboxes_per_user", "allowed_networks"}},
 	{"settings.section.spam", []string{"check_spam", "spam_words_used", "spam_min_word_count"}},
 	{"settings.section.log", []string{"log_keep_days", "log_disabled"}},
+	{"settings.section.smtp", []string{"smtp_allow_plaintext_auth", "smtp_max_line_length", "smtp_max_connections_per_ip",
+		"smtp_max_recipients", "smtp_tls_certificate", "smtp_tls_key"}},
 }
 
 // checkboxMarker names, in a hidden field, each checkbox the form had: an
@@ -51,6 +53,7 @@ type settingsData struct {
 	Sections []settingSection
 	Summary  []summaryItem
 	ReadOnly bool
+	SMTP     *service.SMTPStatus // the SMTP server panel
 }
 
 // settingsValues is the form's state: numbers and lists as typed (a list's
@@ -59,10 +62,11 @@ type settingsValues struct {
 	numbers map[string]string
 	flags   map[string]bool
 	lists   map[string]string
+	texts   map[string]string // free text (PEM), edited in a text area
 }
 
 func newSettingsValues() settingsValues {
-	return settingsValues{numbers: map[string]string{}, flags: map[string]bool{}, lists: map[string]string{}}
+	return settingsValues{numbers: map[string]string{}, flags: map[string]bool{}, lists: map[string]string{}, texts: map[string]string{}}
 }
 
 // has reports whether the form has a setting of that name.
@@ -70,7 +74,8 @@ func (v settingsValues) has(name string) bool {
 	_, isFlag := v.flags[name]
 	_, isNumber := v.numbers[name]
 	_, isList := v.lists[name]
-	return isFlag || isNumber || isList
+	_, isText := v.texts[name]
+	return isFlag || isNumber || isList || isText
 }
 
 // valuesOf turns service.Settings into form values through its JSON names,
@@ -97,6 +102,8 @@ func valuesOf(settings service.Settings) (settingsValues, error) {
 				entries = append(entries, fmt.Sprint(entry))
 			}
 			values.lists[name] = strings.Join(entries, "\n")
+		case string:
+			values.texts[name] = v
 		}
 	}
 	return values, nil
@@ -180,6 +187,17 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 		// The service splits the text into entries, and names a bad one.
 		submitted.lists[name], input[name] = raw[0], []string{raw[0]}
 	}
+	for name := range known.texts {
+		raw, ok := r.PostForm[name]
+		if !ok {
+			submitted.texts[name] = known.texts[name]
+			continue
+		}
+		if name == "smtp_tls_key" && strings.TrimSpace(raw[0]) == "" {
+			continue // write-only: empty keeps the key
+		}
+		submitted.texts[name], input[name] = raw[0], raw[0]
+	}
 	var settingsInput service.SettingsInput
 	encoded, err := json.Marshal(input)
 	if err == nil {
@@ -227,6 +245,8 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 			result.Bool, result.Checked = true, checked
 		} else if list, ok := values.lists[name]; ok {
 			result.List, result.Value = true, list
+		} else if text, ok := values.texts[name]; ok {
+			result.List, result.Value = true, text // a text area too
 		} else {
 			result.Value = values.numbers[name]
 		}
@@ -276,6 +296,29 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 		}
 	}
 	content.Summary = summaryOf(fieldErrors, order...)
+	if smtp, err := s.svc.SMTPStatus(r.Context(), session.Actor); err == nil {
+		content.SMTP = &smtp
+	}
 	data.Content = content
 	s.render(w, r, status, "settings", data)
+}
+
+// switchSMTP is the SMTP panel's start and stop buttons (admins).
+func (s *server) switchSMTP(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+	var err error
+	switch r.PostFormValue("action") {
+	case "start":
+		err = s.svc.StartSMTP(r.Context(), session.Actor)
+	case "stop":
+		err = s.svc.StopSMTP(r.Context(), session.Actor)
+	default:
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	s.flash(w, r, "flash.smtp_"+r.PostFormValue("action"))
+	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }

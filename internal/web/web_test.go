@@ -403,7 +403,8 @@ func TestNavPagesAdmin(t *testing.T) {
 	wantBody(t, b.get("/rules"), "This page is not built yet: it comes with")
 	wantNoBody(t, b.get("/messages"), `href="/rules`)
 	r := b.get("/settings")
-	wantNoBody(t, r, `id="smtp-server"`, "comes with the SMTP server")
+	wantBody(t, r, `id="smtp-server"`)
+	wantNoBody(t, r, "comes with the SMTP server")
 
 	r = b.get("/")
 	wantStatus(t, r, http.StatusSeeOther)
@@ -481,8 +482,11 @@ func TestSettings(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "Connection timeout (seconds)", "Keep log for (days)", "Save message source", `name="checkbox" value="save_source"`,
 		">Save</button>", `id="connection_timeout" name="connection_timeout" value="30"`)
-	// The SMTP server panel comes with the SMTP server: no placeholder until then.
-	wantNoBody(t, r, "SMTP server", `id="smtp-server"`)
+	// The SMTP server's settings and its panel (no server runs in this
+	// harness: stopped, and its buttons find none).
+	wantBody(t, r, "Internal SMTP server", "SMTP max recipients per message", `name="smtp_tls_certificate"`,
+		`id="smtp-server"`, "<strong>Stopped</strong>", "Messages received: 0. Connections: 0 in all, 0 now.", `value="start"`)
+	wantStatus(t, b.postForm("/settings/smtp", url.Values{"action": {"start"}}), http.StatusNotFound)
 
 	t.Run("save", func(t *testing.T) {
 		form := url.Values{"checkbox": {"save_source", "check_spam"}, "check_spam": {"1"}, "log_keep_days": {"30"}, "connection_timeout": {"45"}}

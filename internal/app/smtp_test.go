@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pochta.dev/pochta/internal/service"
+)
+
+// The SMTP server is wired: an active SMTP mailbox gets a listener, which
+// the service's status, the API's and /metrics report.
+func TestSMTPServerWired(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := Open(ctx, Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SMTPHostname: "mx.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done; a.Close() })
+	if _, err := a.Service.Bootstrap(ctx, "admin-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	server, active := "127.0.0.1", true
+	name, kind := "Inbound", "smtp"
+	if _, err := a.Service.CreateMailbox(ctx, service.System, service.MailboxInput{Type: &kind, Name: &name, Server: &server, Port: &port, Active: &active}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.SMTP.Run(ctx); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	var status service.SMTPStatus
+	for {
+		status, err = a.Service.SMTPStatus(ctx, service.System)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status.Running && len(status.Listeners) == 1 && status.Listeners[0].Listening {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, err := net.Dial("tcp", net.JoinHostPort(server, itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	greeting := make([]byte, 100)
+	n, _ := c.Read(greeting)
+	c.Close()
+	if !strings.HasPrefix(string(greeting[:n]), "220 mx.test ESMTP") {
+		t.Fatalf("greeting %q", greeting[:n])
+	}
+	recorder := httptest.NewRecorder()
+	a.Handler().ServeHTTP(recorder, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{"pochta_smtp_running 1", "pochta_smtp_connections_total 1", "pochta_smtp_listeners_failed 0"} {
+		if !strings.Contains(recorder.Body.String(), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
