@@ -45,7 +45,9 @@ type SinkConfig struct {
 	MaxBatchMessages int
 	MaxBatchBytes    int64
 	// MaxPendingBytes bounds the bytes read but not yet stored; Add waits
-	// while they are over it (0: 64 MB). A spooled message counts as
+	// while they are over it (0: 8 MB: a parsed message takes a few times
+	// its size until it is stored, and a fetch reading ahead of the commits
+	// needs no more than a batch or two in hand). A spooled message counts as
 	// [MaxInMemory], the most its parse keeps in memory.
 	MaxPendingBytes int64
 }
@@ -151,12 +153,12 @@ func NewSink(config SinkConfig) *Sink {
 		config.MaxBatchBytes = 16 << 20
 	}
 	if config.MaxPendingBytes <= 0 {
-		config.MaxPendingBytes = 64 << 20
+		config.MaxPendingBytes = 8 << 20
 	}
 	s := &Sink{
 		config:  config,
-		parse:   make(chan *pending, 4*config.MaxBatchMessages),
-		ordered: make(chan *pending, 4*config.MaxBatchMessages),
+		parse:   make(chan *pending, config.MaxBatchMessages),
+		ordered: make(chan *pending, config.MaxBatchMessages),
 		budget:  newBudget(config.MaxPendingBytes),
 		judges:  append([]Judge{JudgeFunc(storageSettings)}, config.Judges...),
 	}
