@@ -146,6 +146,7 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	if err := s.store.CreateToken(ctx, &token); err != nil {
 		return "", store.Token{}, err
 	}
+	s.audit(ctx, actor, "API token created", "user_id", userID, "token_id", token.ID, "token", token.Name)
 	return value, token, nil
 }
 
@@ -183,6 +184,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error
 	}
 	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "token"},
 		worklog.Part("log.token_revoked", token.ID, token.Name, token.UserID, actor.User.Login)))
+	s.audit(ctx, actor, "API token revoked", "user_id", token.UserID, "token_id", token.ID, "token", token.Name)
 	return nil
 }
 

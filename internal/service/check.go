@@ -111,6 +111,8 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 	case err != nil:
 		result.Error, result.Reason, result.Detail = failure(language, err)
 	}
+	s.audit(ctx, actor, "mailbox checked", "mailbox", mailbox.Name, "mailbox_id", id, "received", result.Received,
+		"error", result.Error)
 	return result, nil
 }
 
@@ -140,6 +142,7 @@ func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, er
 			results = append(results, result)
 		}
 		if page.NextCursor == "" {
+			s.audit(ctx, actor, "all mailboxes checked", "mailboxes", len(results))
 			return results, nil
 		}
 		cursor = page.NextCursor

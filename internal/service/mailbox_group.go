@@ -88,6 +88,8 @@ func (s *Service) MailboxGroupAction(ctx context.Context, actor *Actor, selectio
 		}
 		result.Failed = append(result.Failed, GroupFailure{ID: id, Name: name, Error: s.errorText(err, language)})
 	}
+	s.audit(ctx, actor, "mailboxes "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", result.Done,
+		"failed", len(result.Failed))
 	return result, nil
 }
 

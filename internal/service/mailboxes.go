@@ -245,6 +245,7 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 	}
 	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "mailbox", MailboxID: m.ID},
 		worklog.Part("log.mailbox_created", m.Name, actor.User.Login)))
+	s.audit(ctx, actor, "mailbox created", "mailbox", m.Name, "mailbox_id", m.ID, "type", m.Type)
 	return s.Mailbox(ctx, actor, m.ID)
 }
 
@@ -272,27 +273,44 @@ func (s *Service) changeableMailbox(ctx context.Context, actor *Actor, id int64)
 // UpdateMailbox changes a mailbox. Admins change any; a user changes their
 // own (and cannot hand it to someone else).
 func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, input MailboxInput) (MailboxView, error) {
-	m, err := s.changeableMailbox(ctx, actor, id)
+	m, oldName, err := s.updateMailbox(ctx, actor, id, input)
 	if err != nil {
 		return MailboxView{}, err
 	}
+	attrs := []any{"mailbox", m.Name, "mailbox_id", m.ID}
+	if m.Name != oldName {
+		attrs = append(attrs, "renamed_from", oldName)
+	}
+	s.audit(ctx, actor, "mailbox saved", attrs...)
+	return s.Mailbox(ctx, actor, m.ID)
+}
+
+// updateMailbox is UpdateMailbox without its audit line, for the
+// operations that say their change in their own words; it gives the saved
+// mailbox and its name before.
+func (s *Service) updateMailbox(ctx context.Context, actor *Actor, id int64, input MailboxInput) (store.Mailbox, string, error) {
+	m, err := s.changeableMailbox(ctx, actor, id)
+	if err != nil {
+		return store.Mailbox{}, "", err
+	}
+	oldName := m.Name
 	if !actor.IsAdmin() && input.OwnerID != nil && *input.OwnerID != actor.User.ID {
-		return MailboxView{}, ErrForbidden
+		return store.Mailbox{}, "", ErrForbidden
 	}
 	if input.Type != nil && strings.TrimSpace(*input.Type) != m.Type {
-		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.fixed", i18n.Key("field.type"))}}
+		return store.Mailbox{}, "", &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.fixed", i18n.Key("field.type"))}}
 	}
 	if input.Site != nil && strings.TrimSpace(*input.Site) != m.SiteCode {
-		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"site": i18n.M("error.fixed", i18n.Key("field.site"))}}
+		return store.Mailbox{}, "", &ValidationError{Fields: map[string]i18n.Message{"site": i18n.M("error.fixed", i18n.Key("field.site"))}}
 	}
 	input.Site = nil
 	if err := s.applyMailboxInput(ctx, actor, &m, input, false); err != nil {
-		return MailboxView{}, err
+		return store.Mailbox{}, "", err
 	}
 	if err := s.store.UpdateMailbox(ctx, &m); err != nil {
-		return MailboxView{}, err
+		return store.Mailbox{}, "", err
 	}
-	return s.Mailbox(ctx, actor, m.ID)
+	return m, oldName, nil
 }
 
 // SetMailboxActive switches a mailbox on or off (the list's inline edit and
@@ -301,13 +319,22 @@ func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, inp
 // that a mailbox whose settings went stale can always be stopped.
 func (s *Service) SetMailboxActive(ctx context.Context, actor *Actor, id int64, active bool) error {
 	if active {
-		_, err := s.UpdateMailbox(ctx, actor, id, MailboxInput{Active: &active})
+		m, _, err := s.updateMailbox(ctx, actor, id, MailboxInput{Active: &active})
+		if err != nil {
+			return err
+		}
+		s.audit(ctx, actor, "mailbox activated", "mailbox", m.Name, "mailbox_id", id)
+		return nil
+	}
+	m, err := s.changeableMailbox(ctx, actor, id)
+	if err != nil {
 		return err
 	}
-	if _, err := s.changeableMailbox(ctx, actor, id); err != nil {
+	if err := s.store.SetMailboxActive(ctx, id, false); err != nil {
 		return err
 	}
-	return s.store.SetMailboxActive(ctx, id, false)
+	s.audit(ctx, actor, "mailbox deactivated", "mailbox", m.Name, "mailbox_id", id)
+	return nil
 }
 
 // DeleteMailbox removes a mailbox with its messages, rules, UIDs and log.
@@ -321,6 +348,7 @@ func (s *Service) DeleteMailbox(ctx context.Context, actor *Actor, id int64) err
 	}
 	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "mailbox"},
 		worklog.Part("log.mailbox_deleted", id, m.Name, actor.User.Login, m.MessagesTotal)))
+	s.audit(ctx, actor, "mailbox deleted", "mailbox", m.Name, "mailbox_id", id, "messages", m.MessagesTotal)
 	return nil
 }
 

@@ -393,6 +393,7 @@ func (s *Service) MessageAction(ctx context.Context, actor *Actor, selection Mes
 		}
 		cursor = page.NextCursor
 	}
+	s.audit(ctx, actor, "messages "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", done)
 	return done, nil
 }
 

@@ -348,7 +348,6 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	if s.formFailed(w, r, session, err, invalid) {
 		return
 	}
-	s.logger.Info("web: mailbox created", "mailbox", created.Name, "id", created.ID, "type", created.Type, "by", actor.User.Login)
 	s.flash(w, r, "flash.mailbox_created")
 	id := strconv.FormatInt(created.ID, 10)
 	http.Redirect(w, r, "/mailboxes/"+id, http.StatusSeeOther)
@@ -402,11 +401,10 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 		s.testMailboxConnection(w, r, session, form, service.TestInput{MailboxInput: input, ID: &id})
 		return
 	}
-	saved, err := s.svc.UpdateMailbox(r.Context(), actor, id, input)
+	_, err = s.svc.UpdateMailbox(r.Context(), actor, id, input)
 	if s.formFailed(w, r, session, err, invalid) {
 		return
 	}
-	s.logger.Info("web: mailbox saved", "mailbox", saved.Name, "id", id, "by", actor.User.Login)
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/mailboxes/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 }

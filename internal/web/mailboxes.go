@@ -325,9 +325,6 @@ func (s *server) renameMailbox(w http.ResponseWriter, r *http.Request, session *
 	}
 	name := formValue(r, "name")
 	_, err := s.svc.UpdateMailbox(r.Context(), session.Actor, id, service.MailboxInput{Name: &name})
-	if err == nil {
-		s.logger.Info("web: mailbox renamed", "id", id, "name", name, "by", session.Actor.User.Login)
-	}
 	s.mailboxChanged(w, r, session, id, err, "flash.mailbox_renamed")
 }
 
@@ -351,9 +348,6 @@ func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *
 	if active {
 		flash = "flash.mailbox_activated"
 	}
-	if err == nil {
-		s.logger.Info("web: mailbox switched", "id", id, "active", active, "by", session.Actor.User.Login)
-	}
 	s.mailboxChanged(w, r, session, id, err, flash)
 }
 
@@ -370,7 +364,6 @@ func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *s
 		s.serviceError(w, r, err)
 		return
 	}
-	s.logger.Info("web: mailbox checked", "mailbox", id, "received", result.Received, "error", result.Error, "by", session.Actor.User.Login)
 	s.renderChecked(w, r, session, []service.CheckResult{result})
 }
 
@@ -385,7 +378,6 @@ func (s *server) checkAllMailboxes(w http.ResponseWriter, r *http.Request, sessi
 		s.serviceError(w, r, err)
 		return
 	}
-	s.logger.Info("web: all mailboxes checked", "mailboxes", len(results), "by", session.Actor.User.Login)
 	s.renderChecked(w, r, session, results)
 }
 
@@ -497,8 +489,6 @@ func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session 
 		s.serviceError(w, r, err)
 		return
 	}
-	s.logger.Info("web: mailboxes "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", result.Done,
-		"failed", len(result.Failed), "by", actor.User.Login)
 	s.renderMailboxes(w, r, session, back, http.StatusOK, func(data *page, content *mailboxesData) {
 		data.Flash = i18n.Default.T(data.Lang, "flash.mailboxes_done", result.Done)
 		content.Failed = result.Failed

@@ -398,7 +398,7 @@ func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *
 		s.serviceError(w, r, err)
 		return
 	}
-	done, err := s.svc.MessageAction(r.Context(), session.Actor, service.MessageSelection{IDs: []int64{id}}, action)
+	_, err := s.svc.MessageAction(r.Context(), session.Actor, service.MessageSelection{IDs: []int64{id}}, action)
 	if err != nil {
 		var conflict *service.ConflictError
 		if errors.As(err, &conflict) {
@@ -409,7 +409,6 @@ func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *
 		s.serviceError(w, r, err)
 		return
 	}
-	s.logger.Info("web: message "+action, "id", id, "done", done, "by", session.Actor.User.Login)
 	if strings.HasPrefix(back, "/messages/") && (action == service.ActionDelete || action == service.ActionUnread) {
 		if parsed, err := url.Parse(back); err == nil {
 			back = listBack(parsed.Query().Get("back"))

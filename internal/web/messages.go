@@ -625,7 +625,6 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 		s.serviceError(w, r, err)
 		return
 	}
-	s.logger.Info("web: messages "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", done, "by", actor.User.Login)
 	s.renderMessages(w, r, session, back, http.StatusOK, func(data *page, _ *messagesData) {
 		data.Flash = i18n.Default.T(data.Lang, "flash.messages_done", done)
 	})

@@ -178,7 +178,6 @@ func (s *server) revokeUserToken(w http.ResponseWriter, r *http.Request, session
 		s.serviceError(w, r, err)
 		return
 	}
-	s.logger.Info("web: API token revoked", "user_id", userID, "token_id", token.ID, "by", session.Actor.User.Login)
 	_, back := userTokenPaths(userID, token.ID)
 	s.flash(w, r, "flash.token_revoked")
 	http.Redirect(w, r, back, http.StatusSeeOther)

@@ -211,7 +211,6 @@ func (s *server) createService(w http.ResponseWriter, r *http.Request, session *
 	}) {
 		return
 	}
-	s.logger.Info("web: mail service created", "service", created.Name, "id", created.ID, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.service_created")
 	http.Redirect(w, r, "/services/"+strconv.FormatInt(created.ID, 10), http.StatusSeeOther)
 }
@@ -263,11 +262,10 @@ func (s *server) updateService(w http.ResponseWriter, r *http.Request, session *
 		invalid(parseErrors)
 		return
 	}
-	saved, err := s.svc.UpdateMailService(r.Context(), session.Actor, id, input)
+	_, err := s.svc.UpdateMailService(r.Context(), session.Actor, id, input)
 	if s.formFailed(w, r, session, err, invalid) {
 		return
 	}
-	s.logger.Info("web: mail service saved", "service", saved.Name, "id", id, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/services/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 }
@@ -387,7 +385,6 @@ func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *
 			}
 		}
 	}
-	s.logger.Info("web: mail services "+action, "ids", ids, "by", session.Actor.User.Login)
 	s.flash(w, r, flash)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -210,7 +210,6 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 		s.serviceError(w, r, err)
 		return
 	}
-	s.logger.Info("web: settings saved", "user", session.Actor.User.Login)
 	s.flash(w, r, "flash.settings_saved")
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
 }

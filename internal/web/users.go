@@ -120,7 +120,6 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request, session *ser
 	}) {
 		return
 	}
-	s.logger.Info("web: user created", "user", user.Login, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.user_created")
 	http.Redirect(w, r, "/users/"+strconv.FormatInt(user.ID, 10), http.StatusSeeOther)
 }
@@ -173,7 +172,7 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *ser
 		return
 	}
 	input, form := userInput(r)
-	user, err := s.svc.UpdateUser(r.Context(), session.Actor, id, input)
+	_, err := s.svc.UpdateUser(r.Context(), session.Actor, id, input)
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		if stored, err := s.svc.User(r.Context(), session.Actor, id); err == nil {
 			form.User = stored
@@ -183,7 +182,6 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *ser
 	}) {
 		return
 	}
-	s.logger.Info("web: user saved", "user", user.Login, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/users/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 }
@@ -236,7 +234,6 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request, session *se
 	}) {
 		return
 	}
-	s.logger.Info("web: API token created", "user_id", id, "by", session.Actor.User.Login)
 	s.showUser(w, r, session, id, http.StatusOK, token)
 }
 
@@ -292,7 +289,6 @@ func (s *server) deleteUser(w http.ResponseWriter, r *http.Request, session *ser
 	}) {
 		return
 	}
-	s.logger.Info("web: user deleted", "user_id", id, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.user_deleted")
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
 }
