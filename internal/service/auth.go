@@ -124,7 +124,7 @@ func (s *Service) TokenActor(ctx context.Context, token string) (*Actor, error) 
 // is shown once and stored only as a hash. Admins make tokens for anyone;
 // others only for themselves.
 func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, name string) (string, store.Token, error) {
-	if actor == nil || (!actor.IsAdmin() && actor.User.ID != userID) {
+	if !actor.CanManageTokens(userID) {
 		return "", store.Token{}, ErrForbidden
 	}
 	if _, err := s.store.UserByID(ctx, userID); err != nil {
@@ -156,8 +156,8 @@ func (s *Service) Tokens(ctx context.Context, actor *Actor, userID int64) ([]sto
 	if actor == nil {
 		return nil, ErrForbidden
 	}
-	if !actor.IsAdmin() {
-		if userID != 0 && userID != actor.User.ID {
+	if !actor.CanManageTokens(userID) {
+		if userID != 0 {
 			return nil, ErrForbidden
 		}
 		userID = actor.User.ID
@@ -176,7 +176,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error
 	if err != nil {
 		return wrapNotFound("token", err)
 	}
-	if !actor.IsAdmin() && token.UserID != actor.User.ID {
+	if !actor.CanManageTokens(token.UserID) {
 		return fmt.Errorf("token %d: %w", id, ErrNotFound)
 	}
 	if err := s.store.DeleteToken(ctx, id); err != nil {

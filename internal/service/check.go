@@ -119,7 +119,7 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 // CheckAll receives mail now for every active POP3 mailbox the actor may
 // check, one after another.
 func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return nil, ErrForbidden
 	}
 	active := true
@@ -175,7 +175,7 @@ type TestResult struct {
 // (reason "blocked"), and each actor may test connectionTestsPerWindow
 // times a minute (ErrTooManyTests).
 func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestInput) (TestResult, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return TestResult{}, ErrForbidden
 	}
 	mailbox := newMailboxDefaults(store.MailboxPOP3)

@@ -53,6 +53,10 @@ type MailboxView struct {
 	MessagesTotal    int64      `json:"messages_total"`
 	MessagesNew      int64      `json:"messages_new"`
 	RulesCount       int64      `json:"rules_count"`
+	// CanChange says whether the actor it was made for may change the
+	// mailbox (Actor.CanChangeMailbox), for a front end to offer the
+	// change or show it read-only; not part of the API's document.
+	CanChange bool `json:"-"`
 }
 
 // MailboxInput creates or changes a mailbox; nil fields stay (or take their
@@ -118,7 +122,7 @@ func optionalIDPointer(id int64) *int64 {
 	return &id
 }
 
-func mailboxView(m store.Mailbox) MailboxView {
+func mailboxView(actor *Actor, m store.Mailbox) MailboxView {
 	view := MailboxView{ID: m.ID, Site: m.SiteCode, Type: m.Type, Active: m.Active, Name: m.Name, Description: m.Description,
 		Server: m.Server, Port: m.Port, Security: m.Security, VerifyCert: m.VerifyCert, Login: m.Login,
 		HasPassword: len(m.PasswordSealed) > 0, APOP: m.APOP, DeleteFromServer: m.DeleteFromServer,
@@ -127,7 +131,7 @@ func mailboxView(m store.Mailbox) MailboxView {
 		ServiceID: optionalIDPointer(m.ServiceID), ServiceName: m.ServiceName, OwnerID: optionalIDPointer(m.OwnerID),
 		OwnerLogin: m.OwnerLogin, WebURL: m.WebURL, Folders: m.Folders, SyncRange: m.SyncRange, CreatedAt: m.CreatedAt,
 		UpdatedAt: m.UpdatedAt, LastError: m.LastError, LastErrorReason: m.LastErrorReason, FailureStreak: m.FailureStreak, MessagesTotal: m.MessagesTotal,
-		MessagesNew: m.MessagesNew, RulesCount: m.RulesCount}
+		MessagesNew: m.MessagesNew, RulesCount: m.RulesCount, CanChange: actor.CanChangeMailbox(m.OwnerID)}
 	if !m.LastCheckAt.IsZero() {
 		at := m.LastCheckAt
 		view.LastCheckAt = &at
@@ -169,7 +173,7 @@ func (s *Service) Mailboxes(ctx context.Context, actor *Actor, filter store.Mail
 	}
 	out := MailboxPage{Items: make([]MailboxView, 0, len(page.Items)), NextCursor: page.NextCursor, Total: page.Total}
 	for _, m := range page.Items {
-		out.Items = append(out.Items, mailboxView(m))
+		out.Items = append(out.Items, mailboxView(actor, m))
 	}
 	return out, nil
 }
@@ -185,7 +189,7 @@ func (s *Service) Mailbox(ctx context.Context, actor *Actor, id int64) (MailboxV
 		// that they exist.
 		return MailboxView{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
 	}
-	return mailboxView(m), nil
+	return mailboxView(actor, m), nil
 }
 
 // newMailboxDefaults gives the field defaults of SPEC.md for a new mailbox.
@@ -206,7 +210,7 @@ func newMailboxDefaults(kind string) store.Mailbox {
 // mailboxes of their own, through an active service of their site, within the
 // per-user limit.
 func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input MailboxInput) (MailboxView, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return MailboxView{}, ErrForbidden
 	}
 	kind := ""
@@ -217,10 +221,10 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.mailbox_type", i18n.Key("field.type"))}}
 	}
 	m := newMailboxDefaults(kind)
-	if !actor.IsAdmin() {
-		if kind != store.MailboxIMAP {
-			return MailboxView{}, ErrForbidden
-		}
+	if !actor.CanAddMailbox(kind) {
+		return MailboxView{}, ErrForbidden
+	}
+	if !actor.CanAssignMailboxes() {
 		owner := actor.User.ID
 		input.OwnerID, m.SiteID, input.Site = &owner, actor.User.SiteID, nil
 		settings, err := s.currentSettings(ctx)
@@ -249,22 +253,18 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 	return s.Mailbox(ctx, actor, m.ID)
 }
 
-// canChangeMailboxes reports whether the actor may change any mailbox at
-// all: admins, and users (their own); auditors read only.
-func canChangeMailboxes(actor *Actor) bool { return actor.CanChangeMail() }
-
 // changeableMailbox gives the mailbox id for a change by actor: ErrForbidden
 // for readers, and ErrNotFound for a user's look at someone else's mailbox
 // (a user learns nothing of others' mailboxes, not even that they exist).
 func (s *Service) changeableMailbox(ctx context.Context, actor *Actor, id int64) (store.Mailbox, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return store.Mailbox{}, ErrForbidden
 	}
 	m, err := s.store.MailboxByID(ctx, id)
 	if err != nil {
 		return m, wrapNotFound("mailbox", err)
 	}
-	if !actor.IsAdmin() && m.OwnerID != actor.User.ID {
+	if !actor.CanChangeMailbox(m.OwnerID) {
 		return store.Mailbox{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
 	}
 	return m, nil
@@ -294,7 +294,7 @@ func (s *Service) updateMailbox(ctx context.Context, actor *Actor, id int64, inp
 		return store.Mailbox{}, "", err
 	}
 	oldName := m.Name
-	if !actor.IsAdmin() && input.OwnerID != nil && *input.OwnerID != actor.User.ID {
+	if !actor.CanAssignMailboxes() && input.OwnerID != nil && *input.OwnerID != actor.User.ID {
 		return store.Mailbox{}, "", ErrForbidden
 	}
 	if input.Type != nil && strings.TrimSpace(*input.Type) != m.Type {

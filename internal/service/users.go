@@ -201,7 +201,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, input UserInput)
 // UpdateUser changes a user. Admins change anything; everyone else changes
 // only their own name, e-mail, password and language.
 func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, input UserInput) (UserView, error) {
-	if actor == nil {
+	if !actor.CanEditUser(id) {
 		return UserView{}, ErrForbidden
 	}
 	if !actor.IsAdmin() {

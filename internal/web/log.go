@@ -81,19 +81,11 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 		s.serviceError(w, r, err)
 		return
 	}
-	// visibleIDs is nil for readers of everything: they may open any message.
-	var visibleIDs map[int64]bool
-	if !session.Actor.CanReadAll() {
-		visibleIDs = make(map[int64]bool, len(visible))
-	}
 	listed := false
 	for _, m := range visible {
 		id := strconv.FormatInt(m.ID, 10)
 		content.Mailboxes = append(content.Mailboxes, logMailbox{ID: id, Name: m.Name})
 		listed = listed || id == form.MailboxID
-		if visibleIDs != nil {
-			visibleIDs[m.ID] = true
-		}
 	}
 	if form.MailboxID != "" && !listed {
 		// A mailbox beyond the list (or an ID typed into the URL) stays
@@ -149,7 +141,7 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 		s.render(w, r, http.StatusBadRequest, "log", data)
 		return
 	}
-	entries, err := s.svc.Log(r.Context(), session.Actor, filter)
+	entries, err := s.svc.LogLines(r.Context(), session.Actor, filter)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
@@ -170,8 +162,8 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	}
 	content.Entries = make([]logRow, 0, len(entries))
 	for _, entry := range entries {
-		row := logRow{LogEntry: entry, TypeLabel: entry.Type}
-		row.Text = i18n.Shorten(service.LogText(data.Lang, entry), logTextLength) // in the reader's language
+		row := logRow{LogEntry: entry.LogEntry, TypeLabel: entry.Type}
+		row.Text = i18n.Shorten(service.LogText(data.Lang, entry.LogEntry), logTextLength) // in the reader's language
 		if entry.Type != "" {
 			if key := "value.log_type." + entry.Type; t(key) != key {
 				row.TypeLabel = t(key)
@@ -179,7 +171,7 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 		}
 		if entry.MessageID != 0 {
 			row.MessageGone = entry.MessageMailboxID == 0
-			row.MessageLink = !row.MessageGone && (visibleIDs == nil || visibleIDs[entry.MessageMailboxID])
+			row.MessageLink = entry.MessageOpen
 		}
 		content.Entries = append(content.Entries, row)
 	}

@@ -144,12 +144,12 @@ func mailboxKind(text string) string {
 
 func (s *server) newMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
 	actor := session.Actor
-	if !actor.IsAdmin() && actor.User.Role != store.RoleUser {
+	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
 		return
 	}
 	kind := mailboxKind(r.URL.Query().Get("type"))
-	if !actor.IsAdmin() {
+	if !actor.CanAddMailbox(kind) {
 		kind = store.MailboxIMAP // a user connects their own mailbox only
 	}
 	form := newMailboxForm(kind)
@@ -230,7 +230,7 @@ func mailboxInput(form *mailboxForm, lang string, actor *service.Actor, oldSecur
 	input := service.MailboxInput{Active: &form.Active, Name: &form.Name, Description: &form.Description}
 	if form.New {
 		input.Type = &form.Type
-		if actor.IsAdmin() {
+		if actor.CanAssignMailboxes() {
 			input.Site = &form.Site
 		}
 	}
@@ -265,7 +265,7 @@ func mailboxInput(form *mailboxForm, lang string, actor *service.Actor, oldSecur
 			id = parsed
 		}
 		input.ServiceID = &id
-		if actor.IsAdmin() {
+		if actor.CanAssignMailboxes() {
 			owner := int64(0)
 			if form.OwnerID != "" {
 				parsed, err := strconv.ParseInt(form.OwnerID, 10, 64)
@@ -309,12 +309,12 @@ func pageFieldErrors(kind string, fieldErrors map[string]string) map[string]stri
 
 func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
 	actor := session.Actor
-	if !actor.IsAdmin() && actor.User.Role != store.RoleUser {
+	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
 		return
 	}
 	kind := mailboxKind(formValue(r, "type"))
-	if !actor.IsAdmin() {
+	if !actor.CanAddMailbox(kind) {
 		kind = store.MailboxIMAP
 	}
 	shown := mailboxKind(formValue(r, "form_type"))
@@ -372,7 +372,7 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 		return
 	}
 	actor := session.Actor
-	if !actor.IsAdmin() && actor.User.Role != store.RoleUser {
+	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
 		return
 	}
@@ -456,7 +456,7 @@ func (s *server) renderMailboxForm(w http.ResponseWriter, r *http.Request, sessi
 		return
 	}
 	form.Sites, form.MultiSite = sites, len(sites) > 1
-	if !actor.IsAdmin() && form.New {
+	if !actor.CanAssignMailboxes() && form.New {
 		for _, site := range sites {
 			if site.ID == actor.User.SiteID {
 				form.Site = site.Code
@@ -468,9 +468,13 @@ func (s *server) renderMailboxForm(w http.ResponseWriter, r *http.Request, sessi
 			form.SiteCharset = site.Charset
 		}
 	}
-	form.Admin = actor.IsAdmin()
-	form.ReadOnly = !actor.IsAdmin() && !(actor.User.Role == store.RoleUser && form.Type == store.MailboxIMAP)
-	form.CanSwitch = form.New && form.System() && actor.IsAdmin()
+	form.Admin = actor.CanAssignMailboxes()
+	if form.New {
+		form.ReadOnly = !actor.CanAddMailbox(form.Type)
+	} else {
+		form.ReadOnly = !form.Mailbox.CanChange
+	}
+	form.CanSwitch = form.New && form.System() && actor.CanAddMailbox(form.Type)
 	form.Charsets, form.SyncRanges = service.MailboxCharsets, service.SyncRanges
 	if form.Type == store.MailboxIMAP {
 		if form.Services, err = s.mailboxServices(ctx, actor, form); err != nil {

@@ -199,12 +199,6 @@ type mailboxesDeleteData struct {
 	Form      deleteForm
 }
 
-// canChangeMailboxes reports whether the actor may change mailboxes at all:
-// admins any, users their own (the service decides which); auditors none.
-func canChangeMailboxes(actor *service.Actor) bool {
-	return actor.IsAdmin() || (actor != nil && actor.User.Role == store.RoleUser)
-}
-
 // filterSites are the sites the filter offers: every site to admins and
 // auditors, none to a user, whose mailboxes are all of their own site.
 func (s *server) filterSites(r *http.Request, actor *service.Actor) ([]store.Site, error) {
@@ -230,8 +224,8 @@ func (s *server) renderMailboxes(w http.ResponseWriter, r *http.Request, session
 		parsed = &url.URL{Path: "/mailboxes"}
 	}
 	q := readMailboxesQuery(parsed.Query(), "", actor)
-	content := mailboxesData{Query: q, Sizes: mailboxPageSizes, Back: q.url(), CanChange: canChangeMailboxes(actor),
-		AddSystem: actor.IsAdmin(), Sorts: map[string]listSortLink{}}
+	content := mailboxesData{Query: q, Sizes: mailboxPageSizes, Back: q.url(), CanChange: actor.CanChangeMail(),
+		AddSystem: actor.CanAddMailbox(store.MailboxPOP3), Sorts: map[string]listSortLink{}}
 	sites, err := s.filterSites(r, actor)
 	if err != nil {
 		s.serviceError(w, r, err)
@@ -269,7 +263,7 @@ func safeMailboxesBack(back string) string { return safeListBack(back, "/mailbox
 // mailboxChangeAllowed answers 403 to a reader who may change nothing
 // (auditors), before anything else is looked at.
 func (s *server) mailboxChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
-	return s.allowed(w, r, canChangeMailboxes(session.Actor))
+	return s.allowed(w, r, session.Actor.CanChangeMail())
 }
 
 // mailboxErrorText gives the text of an error a change of one mailbox

@@ -120,7 +120,7 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	}
 	data := s.newPage(w, r, session, "page.message.title", "messages")
 	content := messageData{Message: m, Row: newMessageRow(data.Lang, m, back), Blocks: quoteBlocks(m.Text), Back: back,
-		Self: messageLink(id, back), CanChange: canChangeMessages(actor), Remote: remote, SpamRating: spamText(m),
+		Self: messageLink(id, back), CanChange: actor.CanChangeMail(), Remote: remote, SpamRating: spamText(m),
 		SpamStatus: spamStatusText(data.Lang, m.Spam)}
 	data.Title = content.Row.SubjectText
 	if m.HTML != "" {

@@ -306,13 +306,8 @@ type messagesData struct {
 	Count       int // rows on this page
 }
 
-// canChangeMessages: admins any message, users those of their own
-// mailboxes (the service narrows it); auditors none. Those are the people
-// who may change mailboxes, since a user's messages are their mailboxes'.
-func canChangeMessages(actor *service.Actor) bool { return canChangeMailboxes(actor) }
-
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
-	return s.allowed(w, r, canChangeMessages(session.Actor))
+	return s.allowed(w, r, session.Actor.CanChangeMail())
 }
 
 // safeMessagesBack keeps a "come back to" address within the messages: the
@@ -349,7 +344,7 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 	}
 	q := readMessagesQuery(parsed.Query(), "")
 	data := s.newPage(w, r, session, "page.messages.title", "messages")
-	content := messagesData{Query: q, Sizes: messagePageSizes, Back: q.url(), CanChange: canChangeMessages(actor),
+	content := messagesData{Query: q, Sizes: messagePageSizes, Back: q.url(), CanChange: actor.CanChangeMail(),
 		Sorts: map[string]listSortLink{}, Show: chosenMessageColumns(r)}
 	mailboxes, err := s.visibleMailboxes(r, actor)
 	if err != nil {

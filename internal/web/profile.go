@@ -41,7 +41,7 @@ func (s *server) profilePage(w http.ResponseWriter, r *http.Request, session *se
 // sending only the fields a user may change. The password is typed twice,
 // checked here: a typo would otherwise lock the user out.
 func (s *server) saveProfile(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
-	if !canEditSelf(session.Actor) {
+	if !session.Actor.CanEditUser(session.Actor.User.ID) {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
 		return
 	}
@@ -76,7 +76,7 @@ func (s *server) saveProfile(w http.ResponseWriter, r *http.Request, session *se
 
 func (s *server) renderProfile(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form profileForm) {
 	data := s.newPage(w, r, session, "page.profile.title", "profile")
-	form.ReadOnly = !canEditSelf(session.Actor)
+	form.ReadOnly = !session.Actor.CanEditUser(session.Actor.User.ID)
 	form.Summary = summaryOf(form.Errors, profileFields...)
 	// The user's own tokens: for an admin, 0 would list everyone's.
 	tokens, err := s.svc.Tokens(r.Context(), session.Actor, session.Actor.User.ID)

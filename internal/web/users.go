@@ -199,7 +199,7 @@ func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session 
 		form.PasswordHelp = "help.password_new"
 	}
 	form.ReadOnly = !session.Actor.IsAdmin()
-	form.CanToken = !form.New && (session.Actor.IsAdmin() || session.Actor.User.ID == form.User.ID)
+	form.CanToken = !form.New && session.Actor.CanManageTokens(form.User.ID)
 	if form.CanToken {
 		tokens, err := s.svc.Tokens(r.Context(), session.Actor, form.User.ID)
 		if err != nil {
