@@ -60,7 +60,7 @@ type logData struct {
 // logPage lists the work log, newest first, with keyset paging: "Older"
 // carries the ID of the last entry shown, so deep pages cost the same as the
 // first. The service decides what the reader may see.
-func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	data := s.newPage(w, r, session, "page.log.title", "log")
 	query := r.URL.Query()
 	mailboxID := strings.TrimSpace(query.Get("mailbox_id"))
@@ -78,8 +78,7 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	content := logData{Filter: form, Levels: logLevels, Errors: map[string]string{}}
 	visible, err := s.visibleMailboxes(r, session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	listed := false
 	for _, m := range visible {
@@ -139,12 +138,11 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	if len(content.Errors) > 0 {
 		data.Content = content
 		s.render(w, r, http.StatusBadRequest, "log", data)
-		return
+		return nil
 	}
 	entries, err := s.svc.LogLines(r.Context(), session.Actor, filter)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	if len(entries) > logPageSize {
 		entries = entries[:logPageSize]
@@ -177,6 +175,7 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	}
 	data.Content = content
 	s.render(w, r, http.StatusOK, "log", data)
+	return nil
 }
 
 // cloneQuery copies a query without its empty values, to keep paging links

@@ -142,11 +142,11 @@ func mailboxKind(text string) string {
 	return store.MailboxPOP3
 }
 
-func (s *server) newMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) newMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	actor := session.Actor
 	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	kind := mailboxKind(r.URL.Query().Get("type"))
 	if !actor.CanAddMailbox(kind) {
@@ -157,6 +157,7 @@ func (s *server) newMailboxPage(w http.ResponseWriter, r *http.Request, session 
 		form.Site = site.Code
 	}
 	s.renderMailboxForm(w, r, session, http.StatusOK, form)
+	return nil
 }
 
 // readMailboxForm lays what the browser sent over form (the defaults of a
@@ -307,11 +308,11 @@ func pageFieldErrors(kind string, fieldErrors map[string]string) map[string]stri
 	return out
 }
 
-func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	actor := session.Actor
 	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	kind := mailboxKind(formValue(r, "type"))
 	if !actor.CanAddMailbox(kind) {
@@ -325,7 +326,7 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	if kind != store.MailboxIMAP && (formHas(r, "change_type") || shown != kind) {
 		form.Errors = nil
 		s.renderMailboxForm(w, r, session, http.StatusOK, form)
-		return
+		return nil
 	}
 	lang := s.svc.UserLanguage(r.Context(), actor.User)
 	input, parseErrors := mailboxInput(&form, lang, actor, defaultSecurity(kind))
@@ -338,48 +339,48 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	}
 	if len(parseErrors) > 0 {
 		invalid(parseErrors)
-		return
+		return nil
 	}
 	if formHas(r, "test_connection") {
 		s.testMailboxConnection(w, r, session, form, service.TestInput{MailboxInput: input})
-		return
+		return nil
 	}
 	created, err := s.svc.CreateMailbox(r.Context(), actor, input)
 	if s.formFailed(w, r, session, err, invalid) {
-		return
+		return nil
 	}
 	s.flash(w, r, "flash.mailbox_created")
 	id := strconv.FormatInt(created.ID, 10)
 	http.Redirect(w, r, "/mailboxes/"+id, http.StatusSeeOther)
+	return nil
 }
 
-func (s *server) mailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) mailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	stored, err := s.svc.Mailbox(r.Context(), session.Actor, id)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderMailboxForm(w, r, session, http.StatusOK, storedMailboxForm(stored))
+	return nil
 }
 
-func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	actor := session.Actor
 	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	stored, err := s.svc.Mailbox(r.Context(), actor, id)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	form := storedMailboxForm(stored)
 	readMailboxForm(r, &form)
@@ -395,18 +396,19 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 	}
 	if len(parseErrors) > 0 {
 		invalid(parseErrors)
-		return
+		return nil
 	}
 	if formHas(r, "test_connection") {
 		s.testMailboxConnection(w, r, session, form, service.TestInput{MailboxInput: input, ID: &id})
-		return
+		return nil
 	}
 	_, err = s.svc.UpdateMailbox(r.Context(), actor, id, input)
 	if s.formFailed(w, r, session, err, invalid) {
-		return
+		return nil
 	}
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/mailboxes/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
 }
 
 // testMailboxConnection is the form's "Test connection": it logs in with

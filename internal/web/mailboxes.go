@@ -210,8 +210,9 @@ func (s *server) filterSites(r *http.Request, actor *service.Actor) ([]store.Sit
 
 // mailboxesPage lists mailboxes. Which ones a reader sees is the service's
 // to decide: everything for admins and auditors, their own for a user.
-func (s *server) mailboxesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) mailboxesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	s.renderMailboxes(w, r, session, r.URL.RequestURI(), http.StatusOK, func(*page, *mailboxesData) {})
+	return nil
 }
 
 // renderMailboxes renders the list at listURL (a safe /mailboxes URL),
@@ -312,21 +313,22 @@ func (s *server) mailboxChanged(w http.ResponseWriter, r *http.Request, session 
 }
 
 // renameMailbox is the list's inline edit of a name.
-func (s *server) renameMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) renameMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	name := formValue(r, "name")
 	_, err := s.svc.UpdateMailbox(r.Context(), session.Actor, id, service.MailboxInput{Name: &name})
 	s.mailboxChanged(w, r, session, id, err, "flash.mailbox_renamed")
+	return nil
 }
 
 // switchMailbox is the list's inline on/off: active=1 or active=0.
-func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	var active bool
 	switch formValue(r, "active") {
@@ -335,7 +337,7 @@ func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *
 	case "0":
 	default:
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	err := s.svc.SetMailboxActive(r.Context(), session.Actor, id, active)
 	flash := "flash.mailbox_deactivated"
@@ -343,36 +345,37 @@ func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *
 		flash = "flash.mailbox_activated"
 	}
 	s.mailboxChanged(w, r, session, id, err, flash)
+	return nil
 }
 
 // checkMailbox is "Check now": it receives mail for the mailbox at once and
 // shows "Received N new messages" or the server's error, with links to the
 // mailbox's messages and its log.
-func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	result, err := s.svc.CheckMailbox(r.Context(), session.Actor, id)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderChecked(w, r, session, []service.CheckResult{result})
+	return nil
 }
 
 // checkAllMailboxes is "Receive mail now" for every POP3 mailbox the
 // actor may check.
-func (s *server) checkAllMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) checkAllMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	results, err := s.svc.CheckAll(r.Context(), session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderChecked(w, r, session, results)
+	return nil
 }
 
 // checkedData is the content of the "Receive mail now" results page.
@@ -389,12 +392,13 @@ func (s *server) renderChecked(w http.ResponseWriter, r *http.Request, session *
 
 // deleteMailboxPage asks before deleting one mailbox: the group
 // confirmation page with that mailbox alone.
-func (s *server) deleteMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	s.confirmDeleteMailboxes(w, r, session, service.MailboxSelection{IDs: []int64{id}}, nil, safeMailboxesBack(r.URL.Query().Get("back")))
+	return nil
 }
 
 // mailboxesDeleteListed is how many mailboxes the confirmation of a delete
@@ -440,16 +444,16 @@ func (s *server) confirmDeleteMailboxes(w http.ResponseWriter, r *http.Request, 
 // asks first unless confirm=yes), on the checked mailboxes or, with all=1,
 // on everything the filter carried in the f_ fields matches. The list comes
 // back with "Done: N" and a line for each mailbox that could not be changed.
-func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	actor := session.Actor
 	back := safeMailboxesBack(formValue(r, "back"))
 	action := formValue(r, "action")
 	if action != service.GroupActivate && action != service.GroupDeactivate && action != service.GroupDelete {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	var selection service.MailboxSelection
 	var hidden []listHidden
@@ -457,8 +461,7 @@ func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session 
 		q := readMailboxesQuery(r.PostForm, "f_", actor)
 		sites, err := s.filterSites(r, actor)
 		if err != nil {
-			s.serviceError(w, r, err)
-			return
+			return err
 		}
 		filter, nothing := q.filter(sites)
 		if nothing {
@@ -469,22 +472,22 @@ func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session 
 	} else {
 		ids, ok := s.checkedIDs(w, r, back)
 		if !ok {
-			return
+			return nil
 		}
 		selection.IDs = ids
 	}
 	if action == service.GroupDelete && !deleteConfirmed(r) {
 		s.confirmDeleteMailboxes(w, r, session, selection, hidden, back)
-		return
+		return nil
 	}
 	language := s.svc.UserLanguage(r.Context(), actor.User)
 	result, err := s.svc.MailboxGroupAction(r.Context(), actor, selection, action, language)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderMailboxes(w, r, session, back, http.StatusOK, func(data *page, content *mailboxesData) {
 		data.Flash = i18n.Default.T(data.Lang, "flash.mailboxes_done", result.Done)
 		content.Failed = result.Failed
 	})
+	return nil
 }
