@@ -100,17 +100,11 @@ var MailboxCharsets = []string{"", "utf-8", "iso-8859-1", "iso-8859-2", "iso-885
 var SyncRanges = []string{"day", "week", "month", "2months", "3months", "all"}
 
 // DefaultPort gives the usual port of a mailbox type with or without
-// implicit TLS; the form swaps between them when TLS is toggled.
+// implicit TLS (store.MailboxType); the form swaps between them when TLS is
+// toggled.
 func DefaultPort(kind, security string) int {
-	switch {
-	case kind == store.MailboxPOP3 && security == "tls":
-		return 995
-	case kind == store.MailboxPOP3:
-		return 110
-	case kind == store.MailboxIMAP && security == "tls":
-		return 993
-	case kind == store.MailboxIMAP:
-		return 143
+	if t, ok := store.MailboxTypeOf(kind); ok {
+		return t.DefaultPort(security)
 	}
 	return 25
 }
@@ -195,13 +189,15 @@ func (s *Service) Mailbox(ctx context.Context, actor *Actor, id int64) (MailboxV
 // newMailboxDefaults gives the field defaults of SPEC.md for a new mailbox.
 func newMailboxDefaults(kind string) store.Mailbox {
 	m := store.Mailbox{Type: kind, Active: true, VerifyCert: true, Security: "none", Domains: []string{}, Folders: []string{}}
+	if t, ok := store.MailboxTypeOf(kind); ok {
+		m.Security = t.Security
+		m.Port = t.DefaultPort(t.Security)
+	}
 	switch kind {
-	case store.MailboxPOP3:
-		m.Port = 110
 	case store.MailboxSMTP:
-		m.Server, m.Port = "*", 25
+		m.Server = "*"
 	case store.MailboxIMAP:
-		m.Port, m.Security, m.Folders, m.SyncRange = 993, "tls", []string{"INBOX"}, "month"
+		m.Folders, m.SyncRange = []string{"INBOX"}, "month"
 	}
 	return m
 }
@@ -217,7 +213,7 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 	if input.Type != nil {
 		kind = strings.TrimSpace(*input.Type)
 	}
-	if kind != store.MailboxPOP3 && kind != store.MailboxSMTP && kind != store.MailboxIMAP {
+	if _, known := store.MailboxTypeOf(kind); !known {
 		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.mailbox_type", i18n.Key("field.type"))}}
 	}
 	m := newMailboxDefaults(kind)

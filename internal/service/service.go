@@ -134,9 +134,14 @@ func (a *Actor) CanManageTokens(id int64) bool {
 }
 
 // CanAddMailbox reports whether the actor may add a mailbox of type kind:
-// admins any; a user only IMAP mailboxes (their own accounts); auditors none.
+// admins any; a user only mailboxes of the user kind (IMAP: their own
+// accounts); auditors none.
 func (a *Actor) CanAddMailbox(kind string) bool {
-	return a.IsAdmin() || (a.CanChangeMail() && kind == store.MailboxIMAP)
+	if a.IsAdmin() {
+		return true
+	}
+	t, known := store.MailboxTypeOf(kind)
+	return a.CanChangeMail() && known && t.Kind == store.KindUser
 }
 
 // CanAssignMailboxes reports whether the actor chooses a mailbox's site and

@@ -85,12 +85,15 @@ type mailboxForm struct {
 }
 
 // System reports whether the form is for a system mailbox (two tabs).
-func (f mailboxForm) System() bool { return f.Type == store.MailboxPOP3 || f.Type == store.MailboxSMTP }
+func (f mailboxForm) System() bool {
+	t, _ := store.MailboxTypeOf(f.Type)
+	return t.Kind == store.KindSystem
+}
 
 // defaultSecurity is the TLS choice a new mailbox of kind starts with.
 func defaultSecurity(kind string) string {
-	if kind == store.MailboxIMAP {
-		return "tls"
+	if t, ok := store.MailboxTypeOf(kind); ok {
+		return t.Security
 	}
 	return "none"
 }
@@ -133,10 +136,9 @@ func storedMailboxForm(m service.MailboxView) mailboxForm {
 	return f
 }
 
-// mailboxKind reads ?type= of the new mailbox page: pop3 unless smtp or imap.
+// mailboxKind reads ?type= of the new mailbox page: a known type, else pop3.
 func mailboxKind(text string) string {
-	switch text {
-	case store.MailboxSMTP, store.MailboxIMAP:
+	if _, known := store.MailboxTypeOf(text); known {
 		return text
 	}
 	return store.MailboxPOP3

@@ -26,11 +26,17 @@ const mailboxDefaultSize = 50
 // mailboxSortColumns are the columns the list sorts by (the store's names).
 var mailboxSortColumns = []string{"name", "active", "server", "type", "site", "updated_at", "id"}
 
-// mailboxKinds maps the kind filter to the mailbox types it means.
-var mailboxKinds = map[string][]string{
-	"system": {store.MailboxPOP3, store.MailboxSMTP},
-	"user":   {store.MailboxIMAP},
-	"all":    {store.MailboxPOP3, store.MailboxSMTP, store.MailboxIMAP},
+// kindAll is the kind filter's value for every type; the others are the
+// store's kinds (store.MailboxType).
+const kindAll = "all"
+
+// kindTypes gives the mailbox types the kind filter means; nil for a kind
+// the filter does not offer.
+func kindTypes(kind string) []string {
+	if kind == kindAll {
+		return store.MailboxTypeNames()
+	}
+	return store.MailboxTypesOfKind(kind)
 }
 
 // mailboxFilterFields are the query fields of the filter, in the order of
@@ -62,17 +68,15 @@ func readMailboxesQuery(values url.Values, prefix string, actor *service.Actor) 
 	get := func(name string) string { return strings.TrimSpace(values.Get(prefix + name)) }
 	q := mailboxesQuery{ID: get("id"), Name: get("name"), Type: get("type"), Server: get("server"), Kind: get("kind"),
 		Active: get("active"), Site: get("site"), Sort: get("sort"), Desc: get("desc") == "1", Cursor: get("cursor"),
-		defaultKind: "system"}
+		defaultKind: store.KindSystem}
 	if actor != nil && !actor.CanReadAll() {
-		q.defaultKind = "user"
+		q.defaultKind = store.KindUser
 		q.Site = "" // a user's mailboxes are all of their own site
 	}
-	if _, ok := mailboxKinds[q.Kind]; !ok {
+	if kindTypes(q.Kind) == nil {
 		q.Kind = q.defaultKind
 	}
-	switch q.Type {
-	case store.MailboxPOP3, store.MailboxSMTP, store.MailboxIMAP:
-	default:
+	if _, known := store.MailboxTypeOf(q.Type); !known {
 		q.Type = ""
 	}
 	if q.Active != "yes" && q.Active != "no" {
@@ -150,7 +154,7 @@ func (q mailboxesQuery) filter(sites []store.Site) (filter store.MailboxFilter, 
 		return filter, true
 	}
 	filter.IDs = ids
-	for _, kind := range mailboxKinds[q.Kind] {
+	for _, kind := range kindTypes(q.Kind) {
 		if q.Type == "" || q.Type == kind {
 			filter.Types = append(filter.Types, kind)
 		}
