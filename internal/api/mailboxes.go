@@ -16,13 +16,6 @@ import (
 // defaultMailboxLimit is the page size of GET /mailboxes without "limit".
 const defaultMailboxLimit = 50
 
-// mailboxKinds are the values of the "kind" filter: system mailboxes (POP3
-// and SMTP, set up by admins) and user mailboxes (IMAP).
-var mailboxKinds = map[string][]string{
-	"system": {store.MailboxPOP3, store.MailboxSMTP},
-	"user":   {store.MailboxIMAP},
-}
-
 // mailboxSorts are the columns "sort" takes, each optionally prefixed "-".
 var mailboxSorts = []string{"id", "name", "active", "server", "type", "site", "updated_at"}
 
@@ -42,16 +35,17 @@ func (a *api) listMailboxes(w http.ResponseWriter, r *http.Request, actor *servi
 	filter := store.MailboxFilter{
 		IDs:    q.ids("id"),
 		Name:   q.get("name"),
-		Types:  q.allOf("type", "error.mailbox_type", store.MailboxPOP3, store.MailboxSMTP, store.MailboxIMAP),
+		Types:  q.allOf("type", "error.mailbox_type", store.MailboxTypeNames()...),
 		Server: q.get("server"),
 		Active: q.boolean("active"),
 	}
 	empty := false // the type and kind filters exclude each other
-	if kind := q.oneOf("kind", "error.invalid", "system", "user"); kind != "" {
+	if kind := q.oneOf("kind", "error.invalid", store.KindSystem, store.KindUser); kind != "" {
+		kinds := store.MailboxTypesOfKind(kind)
 		if len(filter.Types) == 0 {
-			filter.Types = mailboxKinds[kind]
+			filter.Types = kinds
 		} else {
-			filter.Types = slices.DeleteFunc(filter.Types, func(t string) bool { return !slices.Contains(mailboxKinds[kind], t) })
+			filter.Types = slices.DeleteFunc(filter.Types, func(t string) bool { return !slices.Contains(kinds, t) })
 			empty = len(filter.Types) == 0
 		}
 	}
@@ -172,13 +166,13 @@ func (a *api) mailboxActions(w http.ResponseWriter, r *http.Request, actor *serv
 	if f := request.Filter; f != nil {
 		filter := store.MailboxFilter{IDs: f.IDs, Name: f.Name, Types: f.Types, Server: f.Server, Active: f.Active}
 		for _, kind := range f.Types {
-			if kind != store.MailboxPOP3 && kind != store.MailboxSMTP && kind != store.MailboxIMAP {
+			if _, known := store.MailboxTypeOf(kind); !known {
 				return &service.ValidationError{Fields: map[string]i18n.Message{"filter.type": i18n.M("error.mailbox_type", i18n.Key("field.type"))}}
 			}
 		}
 		if f.Kind != "" {
-			kinds, ok := mailboxKinds[f.Kind]
-			if !ok {
+			kinds := store.MailboxTypesOfKind(f.Kind)
+			if kinds == nil {
 				return &service.ValidationError{Fields: map[string]i18n.Message{"filter.kind": i18n.M("error.invalid", i18n.Key("field.kind"))}}
 			}
 			if len(filter.Types) == 0 {

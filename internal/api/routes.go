@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
 	"pochta.dev/pochta/internal/service"
@@ -56,7 +55,8 @@ func changesMail(actor *service.Actor, _ *http.Request) bool { return actor.CanC
 
 // selfOrAdmin: admins change any user, others themselves alone.
 func selfOrAdmin(actor *service.Actor, r *http.Request) bool {
-	return actor.IsAdmin() || (actor != nil && r.PathValue("id") == strconv.FormatInt(actor.User.ID, 10))
+	id, _ := service.ParseID(r.PathValue("id")) // 0 when malformed: an admin's, who hears 404
+	return actor.CanEditUser(id)
 }
 
 // routes is the route table: every route the API serves, in one place, so

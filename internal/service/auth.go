@@ -134,7 +134,7 @@ func (s *Service) TokenActor(ctx context.Context, token string) (*Actor, error) 
 // is shown once and stored only as a hash. Admins make tokens for anyone;
 // others only for themselves.
 func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, name string) (string, store.Token, error) {
-	if actor == nil || (!actor.IsAdmin() && actor.User.ID != userID) {
+	if !actor.CanManageTokens(userID) {
 		return "", store.Token{}, ErrForbidden
 	}
 	if _, err := s.store.UserByID(ctx, userID); err != nil {
@@ -156,6 +156,7 @@ func (s *Service) CreateToken(ctx context.Context, actor *Actor, userID int64, n
 	if err := s.store.CreateToken(ctx, &token); err != nil {
 		return "", store.Token{}, err
 	}
+	s.audit(ctx, actor, "API token created", "user_id", userID, "token_id", token.ID, "token", token.Name)
 	return value, token, nil
 }
 
@@ -165,8 +166,8 @@ func (s *Service) Tokens(ctx context.Context, actor *Actor, userID int64) ([]sto
 	if actor == nil {
 		return nil, ErrForbidden
 	}
-	if !actor.IsAdmin() {
-		if userID != 0 && userID != actor.User.ID {
+	if !actor.CanManageTokens(userID) {
+		if userID != 0 {
 			return nil, ErrForbidden
 		}
 		userID = actor.User.ID
@@ -185,7 +186,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error
 	if err != nil {
 		return wrapNotFound("token", err)
 	}
-	if !actor.IsAdmin() && token.UserID != actor.User.ID {
+	if !actor.CanManageTokens(token.UserID) {
 		return fmt.Errorf("token %d: %w", id, ErrNotFound)
 	}
 	if err := s.store.DeleteToken(ctx, id); err != nil {
@@ -193,6 +194,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor *Actor, id int64) error
 	}
 	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "token"},
 		worklog.Part("log.token_revoked", token.ID, token.Name, token.UserID, actor.User.Login)))
+	s.audit(ctx, actor, "API token revoked", "user_id", token.UserID, "token_id", token.ID, "token", token.Name)
 	return nil
 }
 

@@ -75,12 +75,19 @@ func (s *Service) connectionTimeout(ctx context.Context) time.Duration {
 // RunReceivers runs every receiver's schedule until ctx ends.
 func (s *Service) RunReceivers(ctx context.Context) {
 	var running sync.WaitGroup
-	for _, kind := range []string{store.MailboxPOP3, store.MailboxIMAP} {
-		if receiver := s.receiver(kind); receiver != nil {
+	for _, t := range store.MailboxTypes() {
+		if receiver := s.receiver(t.Name); t.Checked && receiver != nil {
 			running.Go(func() { receiver.Run(ctx) })
 		}
 	}
 	running.Wait()
+}
+
+// mailboxChecked reports whether Pochta gets the mail of mailboxes of kind
+// itself (store.MailboxType.Checked), rather than receiving it as it comes.
+func mailboxChecked(kind string) bool {
+	t, _ := store.MailboxTypeOf(kind)
+	return t.Checked
 }
 
 // CheckMailbox receives mail for one mailbox now ("Receive mail now").
@@ -96,7 +103,7 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 	result := CheckResult{MailboxID: id, Name: mailbox.Name}
 	receiver := s.receiver(mailbox.Type)
 	switch {
-	case mailbox.Type == store.MailboxSMTP:
+	case !mailboxChecked(mailbox.Type):
 		result.Error = i18n.Default.T(language, "check.smtp")
 		return result, nil
 	case receiver == nil:
@@ -111,13 +118,15 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 	case err != nil:
 		result.Error, result.Reason, result.Detail = failure(language, err)
 	}
+	s.audit(ctx, actor, "mailbox checked", "mailbox", mailbox.Name, "mailbox_id", id, "received", result.Received,
+		"error", result.Error)
 	return result, nil
 }
 
 // CheckAll receives mail now for every active POP3 mailbox the actor may
 // check, one after another.
 func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return nil, ErrForbidden
 	}
 	active := true
@@ -140,6 +149,7 @@ func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, er
 			results = append(results, result)
 		}
 		if page.NextCursor == "" {
+			s.audit(ctx, actor, "all mailboxes checked", "mailboxes", len(results))
 			return results, nil
 		}
 		cursor = page.NextCursor
@@ -172,7 +182,7 @@ type TestResult struct {
 // (reason "blocked"), and each actor may test connectionTestsPerWindow
 // times a minute (ErrTooManyTests).
 func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestInput) (TestResult, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return TestResult{}, ErrForbidden
 	}
 	mailbox := newMailboxDefaults(store.MailboxPOP3)

@@ -99,7 +99,13 @@ func (s *Service) ImportMessage(ctx context.Context, actor *Actor, mailboxID int
 	if err != nil {
 		return intake.Result{}, err
 	}
-	return s.DeliverOne(ctx, intake.Delivery{Targets: []intake.Target{{Mailbox: mailbox}}, Origin: origin}, raw)
+	result, err := s.DeliverOne(ctx, intake.Delivery{Targets: []intake.Target{{Mailbox: mailbox}}, Origin: origin}, raw)
+	if err != nil {
+		return result, err
+	}
+	s.audit(ctx, actor, "message imported", "mailbox", mailbox.Name, "mailbox_id", mailbox.ID, "message_id", result.ID,
+		"duplicate", result.Duplicate, "dropped", result.Dropped, "origin", origin)
+	return result, nil
 }
 
 // DeliverOne adds one message to the intake and waits until it is durable

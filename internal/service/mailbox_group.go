@@ -47,7 +47,7 @@ func (s *Service) MailboxGroupAction(ctx context.Context, actor *Actor, selectio
 	if action != GroupActivate && action != GroupDeactivate && action != GroupDelete {
 		return result, &ValidationError{Fields: map[string]i18n.Message{"action": i18n.M("error.invalid", i18n.Key("field.action"))}}
 	}
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return result, ErrForbidden
 	}
 	ids := selection.IDs
@@ -88,6 +88,8 @@ func (s *Service) MailboxGroupAction(ctx context.Context, actor *Actor, selectio
 		}
 		result.Failed = append(result.Failed, GroupFailure{ID: id, Name: name, Error: s.errorText(err, language)})
 	}
+	s.audit(ctx, actor, "mailboxes "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", result.Done,
+		"failed", len(result.Failed))
 	return result, nil
 }
 

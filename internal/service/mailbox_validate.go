@@ -146,37 +146,45 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 // setting relay on a POP3 mailbox learns that it has no effect, rather than
 // finding it gone. The web form sends only its type's fields.
 func refuseInapplicable(kind string, input MailboxInput, errs fieldErrors) {
-	refuse := func(field, label string, given bool) {
-		if given {
-			errs.add(field, "error.not_applicable", i18n.Key("field."+label), i18n.Key("value.mailbox_type."+kind))
-		}
+	t, ok := store.MailboxTypeOf(kind)
+	if !ok {
+		return
 	}
 	isTrue := func(value *bool) bool { return value != nil && *value }
 	text := func(value *string) bool { return value != nil && strings.TrimSpace(*value) != "" }
 	number := func(value *int) bool { return value != nil && *value != 0 }
 	id := func(value *int64) bool { return value != nil && *value != 0 }
 	list := func(value *[]string) bool { return value != nil && len(normaliseList(*value, false)) > 0 }
-	if kind != store.MailboxSMTP {
-		refuse("domains", "domains", list(input.Domains))
-		refuse("relay", "relay", isTrue(input.Relay))
-		refuse("relay_auth_only", "relay_auth_only", isTrue(input.RelayAuthOnly))
+	// given says, per field of store.MailboxTypeFields, whether input gives
+	// it a value other than the one a mailbox without the field has, and
+	// the field's label.
+	given := map[string]struct {
+		label string
+		given bool
+	}{
+		"domains":            {"domains", list(input.Domains)},
+		"relay":              {"relay", isTrue(input.Relay)},
+		"relay_auth_only":    {"relay_auth_only", isTrue(input.RelayAuthOnly)},
+		"apop":               {"apop", isTrue(input.APOP)},
+		"delete_from_server": {"delete_from_server", isTrue(input.DeleteFromServer)},
+		"service_id":         {"service_id", id(input.ServiceID)},
+		"owner_id":           {"owner_id", id(input.OwnerID)},
+		"folders":            {"folders", list(input.Folders)},
+		"sync_range":         {"sync_range", text(input.SyncRange)},
+		"verify_cert":        {"no_verify", input.VerifyCert != nil && !*input.VerifyCert},
+		"login":              {"login", text(input.Login)},
+		"password":           {"password", text(input.Password)},
+		"check_interval":     {"check_interval", number(input.CheckInterval)},
+		"security":           {"security", text(input.Security) && strings.TrimSpace(*input.Security) != "none"},
 	}
-	if kind != store.MailboxPOP3 {
-		refuse("apop", "apop", isTrue(input.APOP))
-		refuse("delete_from_server", "delete_from_server", isTrue(input.DeleteFromServer))
-	}
-	if kind != store.MailboxIMAP {
-		refuse("service_id", "service_id", id(input.ServiceID))
-		refuse("owner_id", "owner_id", id(input.OwnerID))
-		refuse("folders", "folders", list(input.Folders))
-		refuse("sync_range", "sync_range", text(input.SyncRange))
-	}
-	if kind == store.MailboxSMTP {
-		refuse("verify_cert", "no_verify", input.VerifyCert != nil && !*input.VerifyCert)
-		refuse("login", "login", text(input.Login))
-		refuse("password", "password", text(input.Password))
-		refuse("check_interval", "check_interval", number(input.CheckInterval))
-		refuse("security", "security", text(input.Security) && strings.TrimSpace(*input.Security) != "none")
+	for _, field := range store.MailboxTypeFields() {
+		value, known := given[field]
+		if !known {
+			panic("refuseInapplicable: no check of the mailbox field " + field)
+		}
+		if !t.Has(field) && value.given {
+			errs.add(field, "error.not_applicable", i18n.Key("field."+value.label), i18n.Key("value.mailbox_type."+kind))
+		}
 	}
 }
 

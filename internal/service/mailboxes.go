@@ -53,6 +53,10 @@ type MailboxView struct {
 	MessagesTotal    int64      `json:"messages_total"`
 	MessagesNew      int64      `json:"messages_new"`
 	RulesCount       int64      `json:"rules_count"`
+	// CanChange says whether the actor it was made for may change the
+	// mailbox (Actor.CanChangeMailbox), for a front end to offer the
+	// change or show it read-only; not part of the API's document.
+	CanChange bool `json:"-"`
 }
 
 // MailboxInput creates or changes a mailbox; nil fields stay (or take their
@@ -96,17 +100,11 @@ var MailboxCharsets = []string{"", "utf-8", "iso-8859-1", "iso-8859-2", "iso-885
 var SyncRanges = []string{"day", "week", "month", "2months", "3months", "all"}
 
 // DefaultPort gives the usual port of a mailbox type with or without
-// implicit TLS; the form swaps between them when TLS is toggled.
+// implicit TLS (store.MailboxType); the form swaps between them when TLS is
+// toggled.
 func DefaultPort(kind, security string) int {
-	switch {
-	case kind == store.MailboxPOP3 && security == "tls":
-		return 995
-	case kind == store.MailboxPOP3:
-		return 110
-	case kind == store.MailboxIMAP && security == "tls":
-		return 993
-	case kind == store.MailboxIMAP:
-		return 143
+	if t, ok := store.MailboxTypeOf(kind); ok {
+		return t.DefaultPort(security)
 	}
 	return 25
 }
@@ -118,7 +116,7 @@ func optionalIDPointer(id int64) *int64 {
 	return &id
 }
 
-func mailboxView(m store.Mailbox) MailboxView {
+func mailboxView(actor *Actor, m store.Mailbox) MailboxView {
 	view := MailboxView{ID: m.ID, Site: m.SiteCode, Type: m.Type, Active: m.Active, Name: m.Name, Description: m.Description,
 		Server: m.Server, Port: m.Port, Security: m.Security, VerifyCert: m.VerifyCert, Login: m.Login,
 		HasPassword: len(m.PasswordSealed) > 0, APOP: m.APOP, DeleteFromServer: m.DeleteFromServer,
@@ -127,7 +125,7 @@ func mailboxView(m store.Mailbox) MailboxView {
 		ServiceID: optionalIDPointer(m.ServiceID), ServiceName: m.ServiceName, OwnerID: optionalIDPointer(m.OwnerID),
 		OwnerLogin: m.OwnerLogin, WebURL: m.WebURL, Folders: m.Folders, SyncRange: m.SyncRange, CreatedAt: m.CreatedAt,
 		UpdatedAt: m.UpdatedAt, LastError: m.LastError, LastErrorReason: m.LastErrorReason, FailureStreak: m.FailureStreak, MessagesTotal: m.MessagesTotal,
-		MessagesNew: m.MessagesNew, RulesCount: m.RulesCount}
+		MessagesNew: m.MessagesNew, RulesCount: m.RulesCount, CanChange: actor.CanChangeMailbox(m.OwnerID)}
 	if !m.LastCheckAt.IsZero() {
 		at := m.LastCheckAt
 		view.LastCheckAt = &at
@@ -169,7 +167,7 @@ func (s *Service) Mailboxes(ctx context.Context, actor *Actor, filter store.Mail
 	}
 	out := MailboxPage{Items: make([]MailboxView, 0, len(page.Items)), NextCursor: page.NextCursor, Total: page.Total}
 	for _, m := range page.Items {
-		out.Items = append(out.Items, mailboxView(m))
+		out.Items = append(out.Items, mailboxView(actor, m))
 	}
 	return out, nil
 }
@@ -185,19 +183,21 @@ func (s *Service) Mailbox(ctx context.Context, actor *Actor, id int64) (MailboxV
 		// that they exist.
 		return MailboxView{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
 	}
-	return mailboxView(m), nil
+	return mailboxView(actor, m), nil
 }
 
 // newMailboxDefaults gives the field defaults of SPEC.md for a new mailbox.
 func newMailboxDefaults(kind string) store.Mailbox {
 	m := store.Mailbox{Type: kind, Active: true, VerifyCert: true, Security: "none", Domains: []string{}, Folders: []string{}}
+	if t, ok := store.MailboxTypeOf(kind); ok {
+		m.Security = t.Security
+		m.Port = t.DefaultPort(t.Security)
+	}
 	switch kind {
-	case store.MailboxPOP3:
-		m.Port = 110
 	case store.MailboxSMTP:
-		m.Server, m.Port = "*", 25
+		m.Server = "*"
 	case store.MailboxIMAP:
-		m.Port, m.Security, m.Folders, m.SyncRange = 993, "tls", []string{"INBOX"}, "month"
+		m.Folders, m.SyncRange = []string{"INBOX"}, "month"
 	}
 	return m
 }
@@ -206,21 +206,21 @@ func newMailboxDefaults(kind string) store.Mailbox {
 // mailboxes of their own, through an active service of their site, within the
 // per-user limit.
 func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input MailboxInput) (MailboxView, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return MailboxView{}, ErrForbidden
 	}
 	kind := ""
 	if input.Type != nil {
 		kind = strings.TrimSpace(*input.Type)
 	}
-	if kind != store.MailboxPOP3 && kind != store.MailboxSMTP && kind != store.MailboxIMAP {
+	if _, known := store.MailboxTypeOf(kind); !known {
 		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.mailbox_type", i18n.Key("field.type"))}}
 	}
 	m := newMailboxDefaults(kind)
-	if !actor.IsAdmin() {
-		if kind != store.MailboxIMAP {
-			return MailboxView{}, ErrForbidden
-		}
+	if !actor.CanAddMailbox(kind) {
+		return MailboxView{}, ErrForbidden
+	}
+	if !actor.CanAssignMailboxes() {
 		owner := actor.User.ID
 		input.OwnerID, m.SiteID, input.Site = &owner, actor.User.SiteID, nil
 		settings, err := s.currentSettings(ctx)
@@ -245,25 +245,22 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 	}
 	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "mailbox", MailboxID: m.ID},
 		worklog.Part("log.mailbox_created", m.Name, actor.User.Login)))
+	s.audit(ctx, actor, "mailbox created", "mailbox", m.Name, "mailbox_id", m.ID, "type", m.Type)
 	return s.Mailbox(ctx, actor, m.ID)
 }
-
-// canChangeMailboxes reports whether the actor may change any mailbox at
-// all: admins, and users (their own); auditors read only.
-func canChangeMailboxes(actor *Actor) bool { return actor.CanChangeMail() }
 
 // changeableMailbox gives the mailbox id for a change by actor: ErrForbidden
 // for readers, and ErrNotFound for a user's look at someone else's mailbox
 // (a user learns nothing of others' mailboxes, not even that they exist).
 func (s *Service) changeableMailbox(ctx context.Context, actor *Actor, id int64) (store.Mailbox, error) {
-	if !canChangeMailboxes(actor) {
+	if !actor.CanChangeMail() {
 		return store.Mailbox{}, ErrForbidden
 	}
 	m, err := s.store.MailboxByID(ctx, id)
 	if err != nil {
 		return m, wrapNotFound("mailbox", err)
 	}
-	if !actor.IsAdmin() && m.OwnerID != actor.User.ID {
+	if !actor.CanChangeMailbox(m.OwnerID) {
 		return store.Mailbox{}, fmt.Errorf("mailbox %d: %w", id, ErrNotFound)
 	}
 	return m, nil
@@ -272,27 +269,44 @@ func (s *Service) changeableMailbox(ctx context.Context, actor *Actor, id int64)
 // UpdateMailbox changes a mailbox. Admins change any; a user changes their
 // own (and cannot hand it to someone else).
 func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, input MailboxInput) (MailboxView, error) {
-	m, err := s.changeableMailbox(ctx, actor, id)
+	m, oldName, err := s.updateMailbox(ctx, actor, id, input)
 	if err != nil {
 		return MailboxView{}, err
 	}
-	if !actor.IsAdmin() && input.OwnerID != nil && *input.OwnerID != actor.User.ID {
-		return MailboxView{}, ErrForbidden
+	attrs := []any{"mailbox", m.Name, "mailbox_id", m.ID}
+	if m.Name != oldName {
+		attrs = append(attrs, "renamed_from", oldName)
+	}
+	s.audit(ctx, actor, "mailbox saved", attrs...)
+	return s.Mailbox(ctx, actor, m.ID)
+}
+
+// updateMailbox is UpdateMailbox without its audit line, for the
+// operations that say their change in their own words; it gives the saved
+// mailbox and its name before.
+func (s *Service) updateMailbox(ctx context.Context, actor *Actor, id int64, input MailboxInput) (store.Mailbox, string, error) {
+	m, err := s.changeableMailbox(ctx, actor, id)
+	if err != nil {
+		return store.Mailbox{}, "", err
+	}
+	oldName := m.Name
+	if !actor.CanAssignMailboxes() && input.OwnerID != nil && *input.OwnerID != actor.User.ID {
+		return store.Mailbox{}, "", ErrForbidden
 	}
 	if input.Type != nil && strings.TrimSpace(*input.Type) != m.Type {
-		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.fixed", i18n.Key("field.type"))}}
+		return store.Mailbox{}, "", &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.fixed", i18n.Key("field.type"))}}
 	}
 	if input.Site != nil && strings.TrimSpace(*input.Site) != m.SiteCode {
-		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"site": i18n.M("error.fixed", i18n.Key("field.site"))}}
+		return store.Mailbox{}, "", &ValidationError{Fields: map[string]i18n.Message{"site": i18n.M("error.fixed", i18n.Key("field.site"))}}
 	}
 	input.Site = nil
 	if err := s.applyMailboxInput(ctx, actor, &m, input, false); err != nil {
-		return MailboxView{}, err
+		return store.Mailbox{}, "", err
 	}
 	if err := s.store.UpdateMailbox(ctx, &m); err != nil {
-		return MailboxView{}, err
+		return store.Mailbox{}, "", err
 	}
-	return s.Mailbox(ctx, actor, m.ID)
+	return m, oldName, nil
 }
 
 // SetMailboxActive switches a mailbox on or off (the list's inline edit and
@@ -301,13 +315,22 @@ func (s *Service) UpdateMailbox(ctx context.Context, actor *Actor, id int64, inp
 // that a mailbox whose settings went stale can always be stopped.
 func (s *Service) SetMailboxActive(ctx context.Context, actor *Actor, id int64, active bool) error {
 	if active {
-		_, err := s.UpdateMailbox(ctx, actor, id, MailboxInput{Active: &active})
+		m, _, err := s.updateMailbox(ctx, actor, id, MailboxInput{Active: &active})
+		if err != nil {
+			return err
+		}
+		s.audit(ctx, actor, "mailbox activated", "mailbox", m.Name, "mailbox_id", id)
+		return nil
+	}
+	m, err := s.changeableMailbox(ctx, actor, id)
+	if err != nil {
 		return err
 	}
-	if _, err := s.changeableMailbox(ctx, actor, id); err != nil {
+	if err := s.store.SetMailboxActive(ctx, id, false); err != nil {
 		return err
 	}
-	return s.store.SetMailboxActive(ctx, id, false)
+	s.audit(ctx, actor, "mailbox deactivated", "mailbox", m.Name, "mailbox_id", id)
+	return nil
 }
 
 // DeleteMailbox removes a mailbox with its messages, rules, UIDs and log.
@@ -321,6 +344,7 @@ func (s *Service) DeleteMailbox(ctx context.Context, actor *Actor, id int64) err
 	}
 	s.log.Record(ctx, worklog.Say(store.LogEntry{Level: store.LevelInfo, Type: "mailbox"},
 		worklog.Part("log.mailbox_deleted", id, m.Name, actor.User.Login, m.MessagesTotal)))
+	s.audit(ctx, actor, "mailbox deleted", "mailbox", m.Name, "mailbox_id", id, "messages", m.MessagesTotal)
 	return nil
 }
 

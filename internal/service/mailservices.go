@@ -237,6 +237,7 @@ func (s *Service) CreateMailService(ctx context.Context, actor *Actor, input Mai
 	if err := s.store.CreateMailService(ctx, &m); err != nil {
 		return MailServiceView{}, err
 	}
+	s.audit(ctx, actor, "mail service created", "service", m.Name, "service_id", m.ID)
 	return s.mailServiceView(ctx, m), nil
 }
 
@@ -266,6 +267,7 @@ func (s *Service) UpdateMailService(ctx context.Context, actor *Actor, id int64,
 	if err := s.store.UpdateMailService(ctx, &m, input.Logo == nil); err != nil {
 		return MailServiceView{}, err
 	}
+	s.audit(ctx, actor, "mail service saved", "service", m.Name, "service_id", m.ID, "active", m.Active)
 	return s.mailServiceView(ctx, m), nil
 }
 
@@ -314,7 +316,11 @@ func (s *Service) DeleteMailService(ctx context.Context, actor *Actor, id int64)
 	if errors.Is(err, store.ErrNotFound) {
 		return wrapNotFound("mail service", err)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, actor, "mail service deleted", "service", m.Name, "service_id", m.ID)
+	return nil
 }
 
 // MailServiceLogo gives an uploaded logo.

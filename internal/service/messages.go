@@ -188,7 +188,7 @@ func (s *Service) Message(ctx context.Context, actor *Actor, id int64, options M
 	if err != nil {
 		return MessageView{}, err
 	}
-	if options.MarkRead && !m.Read && actor.User.Role != store.RoleAuditor {
+	if options.MarkRead && !m.Read && actor.CanChangeMail() {
 		if err := s.store.SetMessagesRead(ctx, []int64{id}, true); err != nil {
 			return MessageView{}, err
 		}
@@ -344,7 +344,7 @@ type MessageSelection struct {
 // not_spam or delete. Auditors may not; a user only in their own mailboxes.
 // It reports how many messages it changed.
 func (s *Service) MessageAction(ctx context.Context, actor *Actor, selection MessageSelection, action string) (int, error) {
-	if actor == nil || actor.User.Role == store.RoleAuditor {
+	if !actor.CanChangeMail() {
 		return 0, ErrForbidden
 	}
 	switch action {
@@ -393,6 +393,7 @@ func (s *Service) MessageAction(ctx context.Context, actor *Actor, selection Mes
 		}
 		cursor = page.NextCursor
 	}
+	s.audit(ctx, actor, "messages "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", done)
 	return done, nil
 }
 

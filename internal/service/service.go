@@ -118,6 +118,45 @@ func (a *Actor) CanChangeMail() bool {
 	return a != nil && (a.User.Role == store.RoleAdmin || a.User.Role == store.RoleUser)
 }
 
+// The rights below are the one statement of who may do what: the service's
+// checks ask them, and so do the front ends, which offer only what the
+// service will allow and never compare roles themselves.
+
+// CanEditUser reports whether the actor may change user id's record at
+// all: admins anyone's, everyone else their own (UpdateUser says which
+// fields a non-admin may change).
+func (a *Actor) CanEditUser(id int64) bool {
+	return a.IsAdmin() || (a != nil && a.User.ID == id)
+}
+
+// CanManageTokens reports whether the actor may make, list and revoke the
+// API tokens of user id: admins anyone's, others their own.
+func (a *Actor) CanManageTokens(id int64) bool {
+	return a.IsAdmin() || (a != nil && a.User.ID == id)
+}
+
+// CanAddMailbox reports whether the actor may add a mailbox of type kind:
+// admins any; a user only mailboxes of the user kind (IMAP: their own
+// accounts); auditors none.
+func (a *Actor) CanAddMailbox(kind string) bool {
+	if a.IsAdmin() {
+		return true
+	}
+	t, known := store.MailboxTypeOf(kind)
+	return a.CanChangeMail() && known && t.Kind == store.KindUser
+}
+
+// CanAssignMailboxes reports whether the actor chooses a mailbox's site and
+// owner: admins; a user's mailboxes are their own, of their own site.
+func (a *Actor) CanAssignMailboxes() bool { return a.IsAdmin() }
+
+// CanChangeMailbox reports whether the actor may change (and check, and
+// delete) a mailbox owned by ownerID (0: none): admins any, a user their
+// own; auditors none.
+func (a *Actor) CanChangeMailbox(ownerID int64) bool {
+	return a.IsAdmin() || (a.CanChangeMail() && ownerID != 0 && ownerID == a.User.ID)
+}
+
 // System is the actor for work Pochta does by itself and for the CLI, which
 // runs with the rights of whoever can read the data folder.
 var System = &Actor{User: store.User{Login: "system", Role: store.RoleAdmin, Active: true}}

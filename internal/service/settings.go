@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,6 +214,12 @@ func (s *Service) UpdateSettings(ctx context.Context, actor *Actor, input Settin
 	s.settings.mu.Lock()
 	s.settings.expires = time.Time{}
 	s.settings.mu.Unlock()
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	s.audit(ctx, actor, "settings saved", "settings", names)
 	settings, err := s.currentSettings(ctx)
 	return maskSettings(settings), err
 }

@@ -117,7 +117,11 @@ func (s *Service) CreateSite(ctx context.Context, actor *Actor, input SiteInput)
 		}
 		return site, err
 	}
-	return site, s.installDefaultMailServices(ctx, site)
+	if err := s.installDefaultMailServices(ctx, site); err != nil {
+		return site, err
+	}
+	s.audit(ctx, actor, "site created", "site", site.Code, "site_id", site.ID)
+	return site, nil
 }
 
 // UpdateSite changes a site; its code is fixed.
@@ -135,7 +139,11 @@ func (s *Service) UpdateSite(ctx context.Context, actor *Actor, code string, inp
 		return site, err
 	}
 	defer s.siteCharsets.clear() // the intake's fallback charset may change
-	return site, s.store.UpdateSite(ctx, &site)
+	if err := s.store.UpdateSite(ctx, &site); err != nil {
+		return site, err
+	}
+	s.audit(ctx, actor, "site saved", "site", site.Code, "site_id", site.ID)
+	return site, nil
 }
 
 // DeleteSite removes a site that has no users or mailboxes.
@@ -153,5 +161,6 @@ func (s *Service) DeleteSite(ctx context.Context, actor *Actor, code string) err
 		}
 		return err
 	}
+	s.audit(ctx, actor, "site deleted", "site", site.Code, "site_id", site.ID)
 	return nil
 }

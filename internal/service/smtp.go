@@ -121,6 +121,6 @@ func (s *Service) switchSMTP(ctx context.Context, actor *Actor, on bool) error {
 	} else {
 		holder.control.Stop()
 	}
-	s.logger.Info("smtp server switched", "running", on, "by", actor.User.Login)
+	s.audit(ctx, actor, "smtp server switched", "running", on)
 	return nil
 }

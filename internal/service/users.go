@@ -194,17 +194,18 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, input UserInput)
 		}
 		return UserView{}, err
 	}
+	s.audit(ctx, actor, "user created", "user", user.Login, "user_id", user.ID, "role", user.Role)
 	return s.userView(ctx, user), nil
 }
 
 // UpdateUser changes a user. Admins change anything; everyone else changes
 // only their own name, e-mail, password and language.
 func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, input UserInput) (UserView, error) {
-	if actor == nil {
+	if !actor.CanEditUser(id) {
 		return UserView{}, ErrForbidden
 	}
 	if !actor.IsAdmin() {
-		if actor.User.ID != id || input.Site != nil || input.Login != nil || input.Active != nil || input.Role != nil {
+		if input.Site != nil || input.Login != nil || input.Active != nil || input.Role != nil {
 			return UserView{}, ErrForbidden
 		}
 	}
@@ -242,6 +243,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, input 
 			return UserView{}, err
 		}
 	}
+	s.audit(ctx, actor, "user saved", "user", user.Login, "user_id", user.ID)
 	return s.userView(ctx, user), nil
 }
 
@@ -284,7 +286,11 @@ func (s *Service) DeleteUser(ctx context.Context, actor *Actor, id int64, option
 			return fmt.Errorf("mailbox %d of user %d: %w", mailboxID, id, err)
 		}
 	}
-	return s.store.DeleteUser(ctx, id)
+	if err := s.store.DeleteUser(ctx, id); err != nil {
+		return err
+	}
+	s.audit(ctx, actor, "user deleted", "user", user.Login, "user_id", id, "mailboxes_deleted", options.DeleteMailboxes)
+	return nil
 }
 
 // DeleteUserOptions says what becomes of a deleted user's user mailboxes:

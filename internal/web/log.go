@@ -60,7 +60,7 @@ type logData struct {
 // logPage lists the work log, newest first, with keyset paging: "Older"
 // carries the ID of the last entry shown, so deep pages cost the same as the
 // first. The service decides what the reader may see.
-func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	data := s.newPage(w, r, session, "page.log.title", "log")
 	query := r.URL.Query()
 	mailboxID := strings.TrimSpace(query.Get("mailbox_id"))
@@ -78,22 +78,13 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	content := logData{Filter: form, Levels: logLevels, Errors: map[string]string{}}
 	visible, err := s.visibleMailboxes(r, session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
-	}
-	// visibleIDs is nil for readers of everything: they may open any message.
-	var visibleIDs map[int64]bool
-	if !session.Actor.CanReadAll() {
-		visibleIDs = make(map[int64]bool, len(visible))
+		return err
 	}
 	listed := false
 	for _, m := range visible {
 		id := strconv.FormatInt(m.ID, 10)
 		content.Mailboxes = append(content.Mailboxes, logMailbox{ID: id, Name: m.Name})
 		listed = listed || id == form.MailboxID
-		if visibleIDs != nil {
-			visibleIDs[m.ID] = true
-		}
 	}
 	if form.MailboxID != "" && !listed {
 		// A mailbox beyond the list (or an ID typed into the URL) stays
@@ -147,12 +138,11 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	if len(content.Errors) > 0 {
 		data.Content = content
 		s.render(w, r, http.StatusBadRequest, "log", data)
-		return
+		return nil
 	}
-	entries, err := s.svc.Log(r.Context(), session.Actor, filter)
+	entries, err := s.svc.LogLines(r.Context(), session.Actor, filter)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	if len(entries) > logPageSize {
 		entries = entries[:logPageSize]
@@ -170,8 +160,8 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	}
 	content.Entries = make([]logRow, 0, len(entries))
 	for _, entry := range entries {
-		row := logRow{LogEntry: entry, TypeLabel: entry.Type}
-		row.Text = i18n.Shorten(service.LogText(data.Lang, entry), logTextLength) // in the reader's language
+		row := logRow{LogEntry: entry.LogEntry, TypeLabel: entry.Type}
+		row.Text = i18n.Shorten(service.LogText(data.Lang, entry.LogEntry), logTextLength) // in the reader's language
 		if entry.Type != "" {
 			if key := "value.log_type." + entry.Type; t(key) != key {
 				row.TypeLabel = t(key)
@@ -179,12 +169,13 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 		}
 		if entry.MessageID != 0 {
 			row.MessageGone = entry.MessageMailboxID == 0
-			row.MessageLink = !row.MessageGone && (visibleIDs == nil || visibleIDs[entry.MessageMailboxID])
+			row.MessageLink = entry.MessageOpen
 		}
 		content.Entries = append(content.Entries, row)
 	}
 	data.Content = content
 	s.render(w, r, http.StatusOK, "log", data)
+	return nil
 }
 
 // cloneQuery copies a query without its empty values, to keep paging links

@@ -85,12 +85,15 @@ type mailboxForm struct {
 }
 
 // System reports whether the form is for a system mailbox (two tabs).
-func (f mailboxForm) System() bool { return f.Type == store.MailboxPOP3 || f.Type == store.MailboxSMTP }
+func (f mailboxForm) System() bool {
+	t, _ := store.MailboxTypeOf(f.Type)
+	return t.Kind == store.KindSystem
+}
 
 // defaultSecurity is the TLS choice a new mailbox of kind starts with.
 func defaultSecurity(kind string) string {
-	if kind == store.MailboxIMAP {
-		return "tls"
+	if t, ok := store.MailboxTypeOf(kind); ok {
+		return t.Security
 	}
 	return "none"
 }
@@ -133,23 +136,22 @@ func storedMailboxForm(m service.MailboxView) mailboxForm {
 	return f
 }
 
-// mailboxKind reads ?type= of the new mailbox page: pop3 unless smtp or imap.
+// mailboxKind reads ?type= of the new mailbox page: a known type, else pop3.
 func mailboxKind(text string) string {
-	switch text {
-	case store.MailboxSMTP, store.MailboxIMAP:
+	if _, known := store.MailboxTypeOf(text); known {
 		return text
 	}
 	return store.MailboxPOP3
 }
 
-func (s *server) newMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) newMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	actor := session.Actor
-	if !actor.IsAdmin() && actor.User.Role != store.RoleUser {
+	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	kind := mailboxKind(r.URL.Query().Get("type"))
-	if !actor.IsAdmin() {
+	if !actor.CanAddMailbox(kind) {
 		kind = store.MailboxIMAP // a user connects their own mailbox only
 	}
 	form := newMailboxForm(kind)
@@ -157,6 +159,7 @@ func (s *server) newMailboxPage(w http.ResponseWriter, r *http.Request, session 
 		form.Site = site.Code
 	}
 	s.renderMailboxForm(w, r, session, http.StatusOK, form)
+	return nil
 }
 
 // readMailboxForm lays what the browser sent over form (the defaults of a
@@ -230,7 +233,7 @@ func mailboxInput(form *mailboxForm, lang string, actor *service.Actor, oldSecur
 	input := service.MailboxInput{Active: &form.Active, Name: &form.Name, Description: &form.Description}
 	if form.New {
 		input.Type = &form.Type
-		if actor.IsAdmin() {
+		if actor.CanAssignMailboxes() {
 			input.Site = &form.Site
 		}
 	}
@@ -265,7 +268,7 @@ func mailboxInput(form *mailboxForm, lang string, actor *service.Actor, oldSecur
 			id = parsed
 		}
 		input.ServiceID = &id
-		if actor.IsAdmin() {
+		if actor.CanAssignMailboxes() {
 			owner := int64(0)
 			if form.OwnerID != "" {
 				parsed, err := strconv.ParseInt(form.OwnerID, 10, 64)
@@ -307,14 +310,14 @@ func pageFieldErrors(kind string, fieldErrors map[string]string) map[string]stri
 	return out
 }
 
-func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	actor := session.Actor
-	if !actor.IsAdmin() && actor.User.Role != store.RoleUser {
+	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	kind := mailboxKind(formValue(r, "type"))
-	if !actor.IsAdmin() {
+	if !actor.CanAddMailbox(kind) {
 		kind = store.MailboxIMAP
 	}
 	shown := mailboxKind(formValue(r, "form_type"))
@@ -325,7 +328,7 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	if kind != store.MailboxIMAP && (formHas(r, "change_type") || shown != kind) {
 		form.Errors = nil
 		s.renderMailboxForm(w, r, session, http.StatusOK, form)
-		return
+		return nil
 	}
 	lang := s.svc.UserLanguage(r.Context(), actor.User)
 	input, parseErrors := mailboxInput(&form, lang, actor, defaultSecurity(kind))
@@ -338,49 +341,48 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	}
 	if len(parseErrors) > 0 {
 		invalid(parseErrors)
-		return
+		return nil
 	}
 	if formHas(r, "test_connection") {
 		s.testMailboxConnection(w, r, session, form, service.TestInput{MailboxInput: input})
-		return
+		return nil
 	}
 	created, err := s.svc.CreateMailbox(r.Context(), actor, input)
 	if s.formFailed(w, r, session, err, invalid) {
-		return
+		return nil
 	}
-	s.logger.Info("web: mailbox created", "mailbox", created.Name, "id", created.ID, "type", created.Type, "by", actor.User.Login)
 	s.flash(w, r, "flash.mailbox_created")
 	id := strconv.FormatInt(created.ID, 10)
 	http.Redirect(w, r, "/mailboxes/"+id, http.StatusSeeOther)
+	return nil
 }
 
-func (s *server) mailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) mailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	stored, err := s.svc.Mailbox(r.Context(), session.Actor, id)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderMailboxForm(w, r, session, http.StatusOK, storedMailboxForm(stored))
+	return nil
 }
 
-func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	actor := session.Actor
-	if !actor.IsAdmin() && actor.User.Role != store.RoleUser {
+	if !actor.CanChangeMail() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	stored, err := s.svc.Mailbox(r.Context(), actor, id)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	form := storedMailboxForm(stored)
 	readMailboxForm(r, &form)
@@ -396,19 +398,19 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 	}
 	if len(parseErrors) > 0 {
 		invalid(parseErrors)
-		return
+		return nil
 	}
 	if formHas(r, "test_connection") {
 		s.testMailboxConnection(w, r, session, form, service.TestInput{MailboxInput: input, ID: &id})
-		return
+		return nil
 	}
-	saved, err := s.svc.UpdateMailbox(r.Context(), actor, id, input)
+	_, err = s.svc.UpdateMailbox(r.Context(), actor, id, input)
 	if s.formFailed(w, r, session, err, invalid) {
-		return
+		return nil
 	}
-	s.logger.Info("web: mailbox saved", "mailbox", saved.Name, "id", id, "by", actor.User.Login)
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/mailboxes/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
 }
 
 // testMailboxConnection is the form's "Test connection": it logs in with
@@ -458,7 +460,7 @@ func (s *server) renderMailboxForm(w http.ResponseWriter, r *http.Request, sessi
 		return
 	}
 	form.Sites, form.MultiSite = sites, len(sites) > 1
-	if !actor.IsAdmin() && form.New {
+	if !actor.CanAssignMailboxes() && form.New {
 		for _, site := range sites {
 			if site.ID == actor.User.SiteID {
 				form.Site = site.Code
@@ -470,9 +472,13 @@ func (s *server) renderMailboxForm(w http.ResponseWriter, r *http.Request, sessi
 			form.SiteCharset = site.Charset
 		}
 	}
-	form.Admin = actor.IsAdmin()
-	form.ReadOnly = !actor.IsAdmin() && !(actor.User.Role == store.RoleUser && form.Type == store.MailboxIMAP)
-	form.CanSwitch = form.New && form.System() && actor.IsAdmin()
+	form.Admin = actor.CanAssignMailboxes()
+	if form.New {
+		form.ReadOnly = !actor.CanAddMailbox(form.Type)
+	} else {
+		form.ReadOnly = !form.Mailbox.CanChange
+	}
+	form.CanSwitch = form.New && form.System() && actor.CanAddMailbox(form.Type)
 	form.Charsets, form.SyncRanges = service.MailboxCharsets, service.SyncRanges
 	if form.Type == store.MailboxIMAP {
 		if form.Services, err = s.mailboxServices(ctx, actor, form); err != nil {

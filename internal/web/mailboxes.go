@@ -26,11 +26,17 @@ const mailboxDefaultSize = 50
 // mailboxSortColumns are the columns the list sorts by (the store's names).
 var mailboxSortColumns = []string{"name", "active", "server", "type", "site", "updated_at", "id"}
 
-// mailboxKinds maps the kind filter to the mailbox types it means.
-var mailboxKinds = map[string][]string{
-	"system": {store.MailboxPOP3, store.MailboxSMTP},
-	"user":   {store.MailboxIMAP},
-	"all":    {store.MailboxPOP3, store.MailboxSMTP, store.MailboxIMAP},
+// kindAll is the kind filter's value for every type; the others are the
+// store's kinds (store.MailboxType).
+const kindAll = "all"
+
+// kindTypes gives the mailbox types the kind filter means; nil for a kind
+// the filter does not offer.
+func kindTypes(kind string) []string {
+	if kind == kindAll {
+		return store.MailboxTypeNames()
+	}
+	return store.MailboxTypesOfKind(kind)
 }
 
 // mailboxFilterFields are the query fields of the filter, in the order of
@@ -62,17 +68,15 @@ func readMailboxesQuery(values url.Values, prefix string, actor *service.Actor) 
 	get := func(name string) string { return strings.TrimSpace(values.Get(prefix + name)) }
 	q := mailboxesQuery{ID: get("id"), Name: get("name"), Type: get("type"), Server: get("server"), Kind: get("kind"),
 		Active: get("active"), Site: get("site"), Sort: get("sort"), Desc: get("desc") == "1", Cursor: get("cursor"),
-		defaultKind: "system"}
+		defaultKind: store.KindSystem}
 	if actor != nil && !actor.CanReadAll() {
-		q.defaultKind = "user"
+		q.defaultKind = store.KindUser
 		q.Site = "" // a user's mailboxes are all of their own site
 	}
-	if _, ok := mailboxKinds[q.Kind]; !ok {
+	if kindTypes(q.Kind) == nil {
 		q.Kind = q.defaultKind
 	}
-	switch q.Type {
-	case store.MailboxPOP3, store.MailboxSMTP, store.MailboxIMAP:
-	default:
+	if _, known := store.MailboxTypeOf(q.Type); !known {
 		q.Type = ""
 	}
 	if q.Active != "yes" && q.Active != "no" {
@@ -150,7 +154,7 @@ func (q mailboxesQuery) filter(sites []store.Site) (filter store.MailboxFilter, 
 		return filter, true
 	}
 	filter.IDs = ids
-	for _, kind := range mailboxKinds[q.Kind] {
+	for _, kind := range kindTypes(q.Kind) {
 		if q.Type == "" || q.Type == kind {
 			filter.Types = append(filter.Types, kind)
 		}
@@ -199,12 +203,6 @@ type mailboxesDeleteData struct {
 	Form      deleteForm
 }
 
-// canChangeMailboxes reports whether the actor may change mailboxes at all:
-// admins any, users their own (the service decides which); auditors none.
-func canChangeMailboxes(actor *service.Actor) bool {
-	return actor.IsAdmin() || (actor != nil && actor.User.Role == store.RoleUser)
-}
-
 // filterSites are the sites the filter offers: every site to admins and
 // auditors, none to a user, whose mailboxes are all of their own site.
 func (s *server) filterSites(r *http.Request, actor *service.Actor) ([]store.Site, error) {
@@ -216,8 +214,9 @@ func (s *server) filterSites(r *http.Request, actor *service.Actor) ([]store.Sit
 
 // mailboxesPage lists mailboxes. Which ones a reader sees is the service's
 // to decide: everything for admins and auditors, their own for a user.
-func (s *server) mailboxesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) mailboxesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	s.renderMailboxes(w, r, session, r.URL.RequestURI(), http.StatusOK, func(*page, *mailboxesData) {})
+	return nil
 }
 
 // renderMailboxes renders the list at listURL (a safe /mailboxes URL),
@@ -230,8 +229,8 @@ func (s *server) renderMailboxes(w http.ResponseWriter, r *http.Request, session
 		parsed = &url.URL{Path: "/mailboxes"}
 	}
 	q := readMailboxesQuery(parsed.Query(), "", actor)
-	content := mailboxesData{Query: q, Sizes: mailboxPageSizes, Back: q.url(), CanChange: canChangeMailboxes(actor),
-		AddSystem: actor.IsAdmin(), Sorts: map[string]listSortLink{}}
+	content := mailboxesData{Query: q, Sizes: mailboxPageSizes, Back: q.url(), CanChange: actor.CanChangeMail(),
+		AddSystem: actor.CanAddMailbox(store.MailboxPOP3), Sorts: map[string]listSortLink{}}
 	sites, err := s.filterSites(r, actor)
 	if err != nil {
 		s.serviceError(w, r, err)
@@ -269,7 +268,7 @@ func safeMailboxesBack(back string) string { return safeListBack(back, "/mailbox
 // mailboxChangeAllowed answers 403 to a reader who may change nothing
 // (auditors), before anything else is looked at.
 func (s *server) mailboxChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
-	return s.allowed(w, r, canChangeMailboxes(session.Actor))
+	return s.allowed(w, r, session.Actor.CanChangeMail())
 }
 
 // mailboxErrorText gives the text of an error a change of one mailbox
@@ -318,24 +317,22 @@ func (s *server) mailboxChanged(w http.ResponseWriter, r *http.Request, session 
 }
 
 // renameMailbox is the list's inline edit of a name.
-func (s *server) renameMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) renameMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	name := formValue(r, "name")
 	_, err := s.svc.UpdateMailbox(r.Context(), session.Actor, id, service.MailboxInput{Name: &name})
-	if err == nil {
-		s.logger.Info("web: mailbox renamed", "id", id, "name", name, "by", session.Actor.User.Login)
-	}
 	s.mailboxChanged(w, r, session, id, err, "flash.mailbox_renamed")
+	return nil
 }
 
 // switchMailbox is the list's inline on/off: active=1 or active=0.
-func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	var active bool
 	switch formValue(r, "active") {
@@ -344,49 +341,45 @@ func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *
 	case "0":
 	default:
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	err := s.svc.SetMailboxActive(r.Context(), session.Actor, id, active)
 	flash := "flash.mailbox_deactivated"
 	if active {
 		flash = "flash.mailbox_activated"
 	}
-	if err == nil {
-		s.logger.Info("web: mailbox switched", "id", id, "active", active, "by", session.Actor.User.Login)
-	}
 	s.mailboxChanged(w, r, session, id, err, flash)
+	return nil
 }
 
 // checkMailbox is "Check now": it receives mail for the mailbox at once and
 // shows "Received N new messages" or the server's error, with links to the
 // mailbox's messages and its log.
-func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	result, err := s.svc.CheckMailbox(r.Context(), session.Actor, id)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	s.logger.Info("web: mailbox checked", "mailbox", id, "received", result.Received, "error", result.Error, "by", session.Actor.User.Login)
 	s.renderChecked(w, r, session, []service.CheckResult{result})
+	return nil
 }
 
 // checkAllMailboxes is "Receive mail now" for every POP3 mailbox the
 // actor may check.
-func (s *server) checkAllMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) checkAllMailboxes(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	results, err := s.svc.CheckAll(r.Context(), session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	s.logger.Info("web: all mailboxes checked", "mailboxes", len(results), "by", session.Actor.User.Login)
 	s.renderChecked(w, r, session, results)
+	return nil
 }
 
 // checkedData is the content of the "Receive mail now" results page.
@@ -403,12 +396,13 @@ func (s *server) renderChecked(w http.ResponseWriter, r *http.Request, session *
 
 // deleteMailboxPage asks before deleting one mailbox: the group
 // confirmation page with that mailbox alone.
-func (s *server) deleteMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteMailboxPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	s.confirmDeleteMailboxes(w, r, session, service.MailboxSelection{IDs: []int64{id}}, nil, safeMailboxesBack(r.URL.Query().Get("back")))
+	return nil
 }
 
 // mailboxesDeleteListed is how many mailboxes the confirmation of a delete
@@ -454,16 +448,16 @@ func (s *server) confirmDeleteMailboxes(w http.ResponseWriter, r *http.Request, 
 // asks first unless confirm=yes), on the checked mailboxes or, with all=1,
 // on everything the filter carried in the f_ fields matches. The list comes
 // back with "Done: N" and a line for each mailbox that could not be changed.
-func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.mailboxChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	actor := session.Actor
 	back := safeMailboxesBack(formValue(r, "back"))
 	action := formValue(r, "action")
 	if action != service.GroupActivate && action != service.GroupDeactivate && action != service.GroupDelete {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	var selection service.MailboxSelection
 	var hidden []listHidden
@@ -471,8 +465,7 @@ func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session 
 		q := readMailboxesQuery(r.PostForm, "f_", actor)
 		sites, err := s.filterSites(r, actor)
 		if err != nil {
-			s.serviceError(w, r, err)
-			return
+			return err
 		}
 		filter, nothing := q.filter(sites)
 		if nothing {
@@ -483,24 +476,22 @@ func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session 
 	} else {
 		ids, ok := s.checkedIDs(w, r, back)
 		if !ok {
-			return
+			return nil
 		}
 		selection.IDs = ids
 	}
 	if action == service.GroupDelete && !deleteConfirmed(r) {
 		s.confirmDeleteMailboxes(w, r, session, selection, hidden, back)
-		return
+		return nil
 	}
 	language := s.svc.UserLanguage(r.Context(), actor.User)
 	result, err := s.svc.MailboxGroupAction(r.Context(), actor, selection, action, language)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	s.logger.Info("web: mailboxes "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", result.Done,
-		"failed", len(result.Failed), "by", actor.User.Login)
 	s.renderMailboxes(w, r, session, back, http.StatusOK, func(data *page, content *mailboxesData) {
 		data.Flash = i18n.Default.T(data.Lang, "flash.mailboxes_done", result.Done)
 		content.Failed = result.Failed
 	})
+	return nil
 }

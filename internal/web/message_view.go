@@ -100,10 +100,10 @@ func messageURL(id int64) string { return "/messages/" + strconv.FormatInt(id, 1
 
 // messagePage shows one message and marks it read (the service does not for
 // auditors).
-func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	actor := session.Actor
 	query := r.URL.Query()
@@ -115,12 +115,11 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	m, err := s.svc.Message(r.Context(), actor, id, service.MessageOptions{MarkRead: true, AllowRemote: remote,
 		CIDURL: func(int64) string { return cidPlaceholder }})
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	data := s.newPage(w, r, session, "page.message.title", "messages")
 	content := messageData{Message: m, Row: newMessageRow(data.Lang, m, back), Blocks: quoteBlocks(m.Text), Back: back,
-		Self: messageLink(id, back), CanChange: canChangeMessages(actor), Remote: remote, SpamRating: spamText(m),
+		Self: messageLink(id, back), CanChange: actor.CanChangeMail(), Remote: remote, SpamRating: spamText(m),
 		SpamStatus: spamStatusText(data.Lang, m.Spam)}
 	data.Title = content.Row.SubjectText
 	if m.HTML != "" {
@@ -143,8 +142,7 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	}
 	log, err := s.svc.Log(r.Context(), actor, store.LogFilter{MessageID: id, Limit: 100})
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	for i := range log {
 		log[i].Text = service.LogText(data.Lang, log[i]) // in the reader's language
@@ -154,6 +152,7 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	data.Path = content.Self
 	data.Content = content
 	s.render(w, r, http.StatusOK, "message", data)
+	return nil
 }
 
 // messageNeighbours finds the messages before and after m in the list back
@@ -261,10 +260,10 @@ func frameHeightClass(body string) string {
 
 // messageHTML serves a message's sanitised HTML as a page of its own, for
 // the view's sandboxed frame, under messageHTMLPolicy.
-func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	remote := r.URL.Query().Get("remote") == "1"
 	// cid: images travel inside the page as data: URLs. The frame is a
@@ -290,8 +289,7 @@ func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *se
 		return "data:" + strings.ToLower(media) + ";base64," + base64.StdEncoding.EncodeToString(data)
 	}})
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	h := w.Header()
 	if remote {
@@ -313,16 +311,19 @@ func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *se
 	if r.Method != http.MethodHead {
 		_, _ = w.Write([]byte(b.String()))
 	}
+	return nil
 }
 
 // messageSource shows the exact source as plain text.
-func (s *server) messageSource(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messageSource(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	s.writeSource(w, r, session, false)
+	return nil
 }
 
 // messageRaw downloads the exact source as a .eml file.
-func (s *server) messageRaw(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messageRaw(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	s.writeSource(w, r, session, true)
+	return nil
 }
 
 func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *service.WebSession, asFile bool) {
@@ -344,32 +345,33 @@ const maxInlineImages = 16 << 20
 
 // messageAttachment downloads an attachment with its exact bytes and its
 // original file name; ?inline=1 shows an image in place (cid: images).
-func (s *server) messageAttachment(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messageAttachment(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	attachmentID, ok := s.pathValueID(w, r, "attachment")
 	if !ok {
-		return
+		return nil
 	}
 	a, body, err := s.svc.MessageAttachment(r.Context(), session.Actor, id, attachmentID)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	defer body.Close()
 	download.Write(w, r, download.Attachment(a, r.URL.Query().Get("inline") == "1"), body)
+	return nil
 }
 
 // deleteMessagePage asks before deleting one message.
-func (s *server) deleteMessagePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteMessagePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.messageChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	back := safeMessagesBack(r.URL.Query().Get("back"))
 	s.confirmDeleteMessages(w, r, session, service.MessageSelection{IDs: []int64{id}}, nil, back, messageURL(id)+"/action")
+	return nil
 }
 
 // messageAction is one message's action from its row menu or its view:
@@ -377,39 +379,36 @@ func (s *server) deleteMessagePage(w http.ResponseWriter, r *http.Request, sessi
 // applying rules is not offered until the rules exist. It goes back where it came
 // from, or to the list when the message is gone or was just marked unread
 // from its view (showing it again would mark it read).
-func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.messageChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	back := safeMessagesBack(formValue(r, "back"))
 	action := formValue(r, "action")
 	flash, known := messageActions[action]
 	if !known {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	if action == service.ActionDelete && formValue(r, "confirm") != "yes" {
 		s.confirmDeleteMessages(w, r, session, service.MessageSelection{IDs: []int64{id}}, nil, back, messageURL(id)+"/action")
-		return
+		return nil
 	}
 	// A message the reader may not see is not found, as on its view.
 	if _, err := s.svc.MessageSummary(r.Context(), session.Actor, id); err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	done, err := s.svc.MessageAction(r.Context(), session.Actor, service.MessageSelection{IDs: []int64{id}}, action)
+	_, err := s.svc.MessageAction(r.Context(), session.Actor, service.MessageSelection{IDs: []int64{id}}, action)
 	if err != nil {
 		var conflict *service.ConflictError
 		if errors.As(err, &conflict) {
 			s.flash(w, r, "flash.rules_not_yet")
 			http.Redirect(w, r, back, http.StatusSeeOther)
-			return
+			return nil
 		}
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	s.logger.Info("web: message "+action, "id", id, "done", done, "by", session.Actor.User.Login)
 	if strings.HasPrefix(back, "/messages/") && (action == service.ActionDelete || action == service.ActionUnread) {
 		if parsed, err := url.Parse(back); err == nil {
 			back = listBack(parsed.Query().Get("back"))
@@ -419,6 +418,7 @@ func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *
 	}
 	s.flash(w, r, flash)
 	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
 }
 
 // spamStatusText names a message's spam flag.

@@ -306,13 +306,8 @@ type messagesData struct {
 	Count       int // rows on this page
 }
 
-// canChangeMessages: admins any message, users those of their own
-// mailboxes (the service narrows it); auditors none. Those are the people
-// who may change mailboxes, since a user's messages are their mailboxes'.
-func canChangeMessages(actor *service.Actor) bool { return canChangeMailboxes(actor) }
-
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
-	return s.allowed(w, r, canChangeMessages(session.Actor))
+	return s.allowed(w, r, session.Actor.CanChangeMail())
 }
 
 // safeMessagesBack keeps a "come back to" address within the messages: the
@@ -329,8 +324,9 @@ func safeMessagesBack(back string) string {
 // query, never another page.
 func listBack(back string) string { return safeListBack(back, "/messages") }
 
-func (s *server) messagesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messagesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	s.renderMessages(w, r, session, r.URL.RequestURI(), http.StatusOK, func(*page, *messagesData) {})
+	return nil
 }
 
 // visibleMailboxes lists the mailboxes the reader may see, for the filter.
@@ -349,7 +345,7 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 	}
 	q := readMessagesQuery(parsed.Query(), "")
 	data := s.newPage(w, r, session, "page.messages.title", "messages")
-	content := messagesData{Query: q, Sizes: messagePageSizes, Back: q.url(), CanChange: canChangeMessages(actor),
+	content := messagesData{Query: q, Sizes: messagePageSizes, Back: q.url(), CanChange: actor.CanChangeMail(),
 		Sorts: map[string]listSortLink{}, Show: chosenMessageColumns(r)}
 	mailboxes, err := s.visibleMailboxes(r, actor)
 	if err != nil {
@@ -393,7 +389,7 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 
 // messageColumnsSave is the column chooser, a GET form: it remembers the
 // checked columns in a cookie for a year and goes back to the list.
-func (s *server) messageColumnsSave(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messageColumnsSave(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	query := r.URL.Query()
 	var chosen []string
 	for _, name := range messageColumns {
@@ -407,6 +403,7 @@ func (s *server) messageColumnsSave(w http.ResponseWriter, r *http.Request, sess
 		s.setCookie(w, r, messageColumnsCookie, strings.Join(chosen, "."), 365*24*3600)
 	}
 	http.Redirect(w, r, listBack(query.Get("back")), http.StatusSeeOther)
+	return nil
 }
 
 // messagesCSVPage is how many messages the export reads at a time.
@@ -415,7 +412,7 @@ const messagesCSVPage = 500
 // messagesCSV exports every message the filter matches, with the chosen
 // columns, in the list's order: UTF-8 with a byte order mark, so that
 // spreadsheet programs read Cyrillic right, streamed page by page.
-func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	q := readMessagesQuery(r.URL.Query(), "")
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	filter, nothing := q.filter()
@@ -431,7 +428,7 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 		var err error
 		first, err = s.svc.Messages(r.Context(), session.Actor, filter, q.order(), q.Cursor, messagesCSVPage)
 		if s.listFailed(w, r, err) {
-			return
+			return nil
 		}
 	}
 	h := w.Header()
@@ -454,7 +451,7 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 				record[i] = csvSafe(messageCSVValue(lang, m, name))
 			}
 			if err := out.Write(record); err != nil {
-				return
+				return nil
 			}
 		}
 		out.Flush()
@@ -470,6 +467,7 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 	}
 	out.Flush()
 	_ = buffered.Flush()
+	return nil
 }
 
 // messageCSVValue is one cell of the export: plain values, sizes in bytes,
@@ -588,16 +586,16 @@ func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, s
 // all=1, on everything the filter in the f_ fields matches. Delete asks
 // first unless confirm=yes. Applying rules is not offered until the rules
 // exist: the web list leaves it out and refuses it as an unknown action.
-func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.messageChangeAllowed(w, r, session) {
-		return
+		return nil
 	}
 	actor := session.Actor
 	back := listBack(formValue(r, "back"))
 	action := formValue(r, "action")
 	if _, ok := messageActions[action]; !ok {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	var selection service.MessageSelection
 	var hidden []listHidden
@@ -612,21 +610,20 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 	} else {
 		ids, ok := s.checkedIDs(w, r, back)
 		if !ok {
-			return
+			return nil
 		}
 		selection.IDs = ids
 	}
 	if action == service.ActionDelete && !deleteConfirmed(r) {
 		s.confirmDeleteMessages(w, r, session, selection, hidden, back, "/messages/group")
-		return
+		return nil
 	}
 	done, err := s.svc.MessageAction(r.Context(), actor, selection, action)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	s.logger.Info("web: messages "+action, "ids", selection.IDs, "all", selection.Filter != nil, "done", done, "by", actor.User.Login)
 	s.renderMessages(w, r, session, back, http.StatusOK, func(data *page, _ *messagesData) {
 		data.Flash = i18n.Default.T(data.Lang, "flash.messages_done", done)
 	})
+	return nil
 }

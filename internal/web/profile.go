@@ -28,22 +28,22 @@ type profileForm struct {
 
 // profilePage shows the signed-in user's own record: name, e-mail, password
 // and language are theirs to change.
-func (s *server) profilePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) profilePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language})
+	return nil
 }
 
 // saveProfile changes the user's own record through service.UpdateUser,
 // sending only the fields a user may change. The password is typed twice,
 // checked here: a typo would otherwise lock the user out.
-func (s *server) saveProfile(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
-	if !canEditSelf(session.Actor) {
+func (s *server) saveProfile(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
+	if !session.Actor.CanEditUser(session.Actor.User.ID) {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	form := profileForm{Name: formValue(r, "name"), Email: formValue(r, "email"), Language: formValue(r, "language")}
@@ -64,19 +64,20 @@ func (s *server) saveProfile(w http.ResponseWriter, r *http.Request, session *se
 	}
 	if form.Errors != nil {
 		invalid(form.Errors)
-		return
+		return nil
 	}
 	_, err := s.svc.UpdateUser(r.Context(), session.Actor, session.Actor.User.ID, input)
 	if s.formFailed(w, r, session, err, invalid) {
-		return
+		return nil
 	}
 	s.flash(w, r, "flash.profile_saved")
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+	return nil
 }
 
 func (s *server) renderProfile(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form profileForm) {
 	data := s.newPage(w, r, session, "page.profile.title", "profile")
-	form.ReadOnly = !canEditSelf(session.Actor)
+	form.ReadOnly = !session.Actor.CanEditUser(session.Actor.User.ID)
 	form.Summary = summaryOf(form.Errors, profileFields...)
 	// The user's own tokens: for an admin, 0 would list everyone's.
 	tokens, err := s.svc.Tokens(r.Context(), session.Actor, session.Actor.User.ID)
@@ -91,7 +92,7 @@ func (s *server) renderProfile(w http.ResponseWriter, r *http.Request, session *
 
 // makeToken makes an API token for the signed-in user and shows its secret
 // on the page it answers with, once: never in a redirect, cookie or URL.
-func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	name := strings.TrimSpace(formValue(r, "token_name"))
 	if name == "" {
 		name = "web"
@@ -105,14 +106,14 @@ func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *serv
 		s.renderProfile(w, r, session, http.StatusUnprocessableEntity, form)
 	}
 	if s.formFailed(w, r, session, err, invalid) {
-		return
+		return nil
 	}
 	user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language, NewToken: secret})
+	return nil
 }
 
 // tokenFieldErrors puts the errors of making a token under the form's one
@@ -127,13 +128,14 @@ func tokenFieldErrors(fieldErrors map[string]string) map[string]string {
 }
 
 // revokeTokenPage asks before revoking one of the user's API tokens.
-func (s *server) revokeTokenPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) revokeTokenPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	token, ok := s.ownToken(w, r, session)
 	if !ok {
-		return
+		return nil
 	}
 	s.renderRevokeToken(w, r, session, "profile", tokenRevokeData{Token: token,
 		Action: "/profile/tokens/" + strconv.FormatInt(token.ID, 10) + "/revoke", Cancel: "/profile"})
+	return nil
 }
 
 // tokenRevokeData is the content of the page that asks before revoking a
@@ -159,29 +161,29 @@ func userTokenPaths(userID, tokenID int64) (action, back string) {
 // revokeUserTokenPage asks before revoking a token listed on a user's page
 // (/users/{id}/tokens/{token}/revoke). The service decides who may: admins
 // anyone's, others their own.
-func (s *server) revokeUserTokenPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) revokeUserTokenPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	userID, token, ok := s.userToken(w, r, session)
 	if !ok {
-		return
+		return nil
 	}
 	action, back := userTokenPaths(userID, token.ID)
 	s.renderRevokeToken(w, r, session, "users", tokenRevokeData{Token: token, Action: action, Cancel: back})
+	return nil
 }
 
 // revokeUserToken revokes a token from a user's page and goes back to it.
-func (s *server) revokeUserToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) revokeUserToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	userID, token, ok := s.userToken(w, r, session)
 	if !ok {
-		return
+		return nil
 	}
 	if err := s.svc.RevokeToken(r.Context(), session.Actor, token.ID); err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	s.logger.Info("web: API token revoked", "user_id", userID, "token_id", token.ID, "by", session.Actor.User.Login)
 	_, back := userTokenPaths(userID, token.ID)
 	s.flash(w, r, "flash.token_revoked")
 	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
 }
 
 // userToken finds the path's token among the path's user's tokens; a token
@@ -210,17 +212,17 @@ func (s *server) userToken(w http.ResponseWriter, r *http.Request, session *serv
 }
 
 // revokeToken revokes one of the user's API tokens.
-func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	token, ok := s.ownToken(w, r, session)
 	if !ok {
-		return
+		return nil
 	}
 	if err := s.svc.RevokeToken(r.Context(), session.Actor, token.ID); err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.flash(w, r, "flash.token_revoked")
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+	return nil
 }
 
 // ownToken finds the path's token among the signed-in user's own; another's
@@ -246,16 +248,16 @@ func (s *server) ownToken(w http.ResponseWriter, r *http.Request, session *servi
 
 // switchLanguage is the header's language switch: it stores the choice on
 // the user's own record and goes back to the page it came from.
-func (s *server) switchLanguage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) switchLanguage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	language := formValue(r, "language")
 	if !i18n.Default.Has(language) {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	if _, err := s.svc.UpdateUser(r.Context(), session.Actor, session.Actor.User.ID, service.UserInput{Language: &language}); err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.rememberLanguage(w, r, language)
 	http.Redirect(w, r, safeNext(formValue(r, "back")), http.StatusSeeOther)
+	return nil
 }

@@ -182,7 +182,7 @@ func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *servic
 		data.Role = actor.User.Role
 		data.Admin = actor.IsAdmin()
 		data.ReadAll = actor.CanReadAll()
-		data.EditSelf = canEditSelf(actor)
+		data.EditSelf = actor.CanEditUser(actor.User.ID)
 		data.Lang = s.svc.UserLanguage(r.Context(), actor.User)
 		data.Groups = navigation(data.Lang, actor)
 		// Keep the sign-in page's language in step with the user's, also
@@ -197,13 +197,6 @@ func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *servic
 		s.clearCookie(w, r, flashCookie)
 	}
 	return data
-}
-
-// canEditSelf mirrors service.UpdateUser's rule for one's own record (admins,
-// and users of role "user"), so the profile form and the language switch are
-// offered only to those the service will let save them.
-func canEditSelf(actor *service.Actor) bool {
-	return actor != nil
 }
 
 // navigation builds the left menu, leaving out what the role cannot open

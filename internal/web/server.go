@@ -60,9 +60,9 @@ func New(svc *service.Service, options Options) http.Handler {
 func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /static/", s.statics)
 
-	mux.HandleFunc("GET /login", s.loginPage)
-	mux.HandleFunc("POST /login", s.login)
-	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /login", s.public(s.loginPage))
+	mux.HandleFunc("POST /login", s.public(s.login))
+	mux.HandleFunc("POST /logout", s.public(s.logout))
 
 	mux.HandleFunc("GET /{$}", s.signedIn(s.dashboard))
 	mux.HandleFunc("GET /messages", s.signedIn(s.messagesPage))
@@ -134,7 +134,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /profile/tokens/{id}/revoke", s.signedIn(s.revokeTokenPage))
 	mux.HandleFunc("POST /profile/tokens/{id}/revoke", s.signedIn(s.revokeToken))
 
-	mux.HandleFunc("/", s.notFound)
+	mux.HandleFunc("/", s.public(s.notFound))
 }
 
 // contentSecurityPolicy allows only the app's own files: no inline script or
@@ -207,9 +207,28 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// handler is a page of a signed-in user. It writes its page, or returns
+// the error of a service call for [server.serviceError], the one writer of
+// errors, to show; having written a page (a form with its field errors, a
+// notice) it returns nil.
+type handler func(w http.ResponseWriter, r *http.Request, session *service.WebSession) error
+
+// publicHandler is a page served without a session (signing in and out).
+type publicHandler func(w http.ResponseWriter, r *http.Request) error
+
+// public adapts a page served without a session, writing its error.
+func (s *server) public(next publicHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := next(w, r); err != nil {
+			s.serviceError(w, r, err)
+		}
+	}
+}
+
 // signedIn wraps a handler that needs a session: without one the browser is
-// sent to the login page, coming back to where it was afterwards.
-func (s *server) signedIn(next func(http.ResponseWriter, *http.Request, *service.WebSession)) http.HandlerFunc {
+// sent to the login page, coming back to where it was afterwards. The
+// error the handler returns is written by [server.serviceError].
+func (s *server) signedIn(next handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		session := sessionFrom(r)
 		if session == nil {
@@ -220,22 +239,26 @@ func (s *server) signedIn(next func(http.ResponseWriter, *http.Request, *service
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
-		next(w, r, session)
+		if err := next(w, r, session); err != nil {
+			s.serviceError(w, r, err)
+		}
 	}
 }
 
 // dashboard sends a signed-in user to the message list, the module's main page.
-func (s *server) dashboard(w http.ResponseWriter, r *http.Request, _ *service.WebSession) {
+func (s *server) dashboard(w http.ResponseWriter, r *http.Request, _ *service.WebSession) error {
 	http.Redirect(w, r, "/messages", http.StatusSeeOther)
+	return nil
 }
 
 // notBuilt renders the layout with a notice for a page a later issue brings,
 // so the navigation is complete from the start.
-func (s *server) notBuilt(titleKey, whatKey string) func(http.ResponseWriter, *http.Request, *service.WebSession) {
-	return func(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) notBuilt(titleKey, whatKey string) handler {
+	return func(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 		data := s.newPage(w, r, session, titleKey, navOf(r.URL.Path))
 		data.Content = notBuiltData{What: whatKey}
 		s.render(w, r, http.StatusOK, "notbuilt", data)
+		return nil
 	}
 }
 
@@ -244,13 +267,16 @@ type notBuiltData struct {
 	What string
 }
 
-func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) error {
 	s.renderError(w, r, http.StatusNotFound, "error.page_not_found")
+	return nil
 }
 
-// serviceError renders the page for an error a service call returned:
-// forbidden and not found have their own pages, anything else is logged and
-// shown as a plain 500 without its text (which may hold internals).
+// serviceError is the one writer of errors: it renders the page for an
+// error a handler returned (or a helper met): forbidden and not found have
+// their own pages, a failed sign-in goes back to the login page, text that
+// no field may hold is a 400, anything else is logged and shown as a plain
+// 500 without its text (which may hold internals).
 func (s *server) serviceError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, service.ErrForbidden):

@@ -76,7 +76,7 @@ type servicesDeleteData struct {
 
 // servicesPage lists mail services with a filter; admins get the group
 // actions. Which services a reader sees is the service's to decide.
-func (s *server) servicesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) servicesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	query := r.URL.Query()
 	content := servicesData{Back: r.URL.RequestURI(), Filter: servicesFilter{
 		ID: strings.TrimSpace(query.Get("id")), Site: query.Get("site"), Active: query.Get("active"),
@@ -84,8 +84,7 @@ func (s *server) servicesPage(w http.ResponseWriter, r *http.Request, session *s
 	}}
 	sites, err := s.svc.Sites(r.Context(), session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	content.Sites = sites
 	filter := store.MailServiceFilter{Name: content.Filter.Name, Server: content.Filter.Server}
@@ -111,23 +110,24 @@ func (s *server) servicesPage(w http.ResponseWriter, r *http.Request, session *s
 	if !matchNothing {
 		list, err := s.svc.MailServices(r.Context(), session.Actor, filter)
 		if err != nil {
-			s.serviceError(w, r, err)
-			return
+			return err
 		}
 		content.Services = list
 	}
 	data := s.newPage(w, r, session, "page.services.title", "services")
 	data.Content = content
 	s.render(w, r, http.StatusOK, "services", data)
+	return nil
 }
 
-func (s *server) newServicePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) newServicePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.allowed(w, r, session.Actor.IsAdmin()) {
-		return
+		return nil
 	}
 	form := serviceForm{New: true, Site: s.defaultSiteCode(r), Active: true, Type: store.MailboxIMAP, Security: "tls", Sort: "100",
 		SMTPSameLogin: true}
 	s.renderServiceForm(w, r, session, http.StatusOK, form)
+	return nil
 }
 
 // serviceInput reads the mail service form. Numbers that are not numbers
@@ -192,39 +192,38 @@ func (s *server) serviceInput(r *http.Request, lang string) (service.MailService
 	return input, form, fieldErrors
 }
 
-func (s *server) createService(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) createService(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	input, form, parseErrors := s.serviceInput(r, lang)
 	form.New = true
 	if !s.allowed(w, r, session.Actor.IsAdmin()) {
-		return
+		return nil
 	}
 	if len(parseErrors) > 0 {
 		form.Errors = parseErrors
 		s.renderServiceForm(w, r, session, http.StatusUnprocessableEntity, form)
-		return
+		return nil
 	}
 	created, err := s.svc.CreateMailService(r.Context(), session.Actor, input)
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		form.Errors = fieldErrors
 		s.renderServiceForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}) {
-		return
+		return nil
 	}
-	s.logger.Info("web: mail service created", "service", created.Name, "id", created.ID, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.service_created")
 	http.Redirect(w, r, "/services/"+strconv.FormatInt(created.ID, 10), http.StatusSeeOther)
+	return nil
 }
 
-func (s *server) servicePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) servicePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	stored, err := s.svc.MailService(r.Context(), session.Actor, id)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderServiceForm(w, r, session, http.StatusOK, serviceForm{
 		Service: stored, Site: stored.Site, Active: stored.Active, Name: stored.Name, Type: stored.Type,
@@ -232,6 +231,7 @@ func (s *server) servicePage(w http.ResponseWriter, r *http.Request, session *se
 		Sort: strconv.Itoa(stored.Sort), SMTPServer: stored.SMTPServer, SMTPPort: portText(stored.SMTPPort),
 		SMTPSameLogin: stored.SMTPSameLogin, Icon: stored.Icon,
 	})
+	return nil
 }
 
 // portText shows an unset port (0) as an empty field.
@@ -242,10 +242,10 @@ func portText(port int) string {
 	return strconv.Itoa(port)
 }
 
-func (s *server) updateService(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) updateService(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	input, form, parseErrors := s.serviceInput(r, lang)
@@ -257,19 +257,19 @@ func (s *server) updateService(w http.ResponseWriter, r *http.Request, session *
 		s.renderServiceForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}
 	if !s.allowed(w, r, session.Actor.IsAdmin()) {
-		return
+		return nil
 	}
 	if len(parseErrors) > 0 {
 		invalid(parseErrors)
-		return
+		return nil
 	}
-	saved, err := s.svc.UpdateMailService(r.Context(), session.Actor, id, input)
+	_, err := s.svc.UpdateMailService(r.Context(), session.Actor, id, input)
 	if s.formFailed(w, r, session, err, invalid) {
-		return
+		return nil
 	}
-	s.logger.Info("web: mail service saved", "service", saved.Name, "id", id, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/services/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
 }
 
 func (s *server) renderServiceForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form serviceForm) {
@@ -288,30 +288,31 @@ func (s *server) renderServiceForm(w http.ResponseWriter, r *http.Request, sessi
 
 // serviceLogo serves an uploaded logo with its stored type, locked down so
 // that the bytes can only ever be shown as an image.
-func (s *server) serviceLogo(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) serviceLogo(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	logo, contentType, err := s.svc.MailServiceLogo(r.Context(), session.Actor, id)
 	if err == nil && (len(logo) == 0 || contentType == "") {
 		err = service.ErrNotFound
 	}
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	download.Write(w, r, download.Logo(contentType, len(logo)), bytes.NewReader(logo))
+	return nil
 }
 
 // deleteServicePage asks before deleting one service: the group
 // confirmation page with that service alone.
-func (s *server) deleteServicePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteServicePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	s.confirmDeleteServices(w, r, session, []int64{id}, "/services/"+strconv.FormatInt(id, 10))
+	return nil
 }
 
 func (s *server) confirmDeleteServices(w http.ResponseWriter, r *http.Request, session *service.WebSession, ids []int64, back string) {
@@ -343,32 +344,31 @@ func safeServicesBack(back string) string {
 
 // servicesGroup runs a group action on the checked services: activate,
 // deactivate, or delete (which asks first unless confirm=yes).
-func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.allowed(w, r, session.Actor.IsAdmin()) {
-		return
+		return nil
 	}
 	back := safeServicesBack(formValue(r, "back"))
 	action := formValue(r, "action")
 	if action != "activate" && action != "deactivate" && action != "delete" {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	ids, ok := s.checkedIDs(w, r, back)
 	if !ok {
-		return
+		return nil
 	}
 	flash := "flash.services_deleted"
 	switch action {
 	case "delete":
 		if !deleteConfirmed(r) {
 			s.confirmDeleteServices(w, r, session, ids, back)
-			return
+			return nil
 		}
 		for _, id := range ids {
 			err := s.svc.DeleteMailService(r.Context(), session.Actor, id)
 			if err != nil && !errors.Is(err, service.ErrNotFound) { // already gone is fine
-				s.serviceError(w, r, err)
-				return
+				return err
 			}
 		}
 		if strings.HasPrefix(back, "/services/") {
@@ -382,14 +382,13 @@ func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *
 		}
 		for _, id := range ids {
 			if _, err := s.svc.UpdateMailService(r.Context(), session.Actor, id, service.MailServiceInput{Active: &active}); err != nil {
-				s.serviceError(w, r, err)
-				return
+				return err
 			}
 		}
 	}
-	s.logger.Info("web: mail services "+action, "ids", ids, "by", session.Actor.User.Login)
 	s.flash(w, r, flash)
 	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
 }
 
 // serviceIconURL is the template function serviceIcon: the static URL of a

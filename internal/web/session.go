@@ -97,12 +97,13 @@ type loginData struct {
 }
 
 // loginPage shows the sign-in form with a fresh login-CSRF token.
-func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if sessionFrom(r) != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
-		return
+		return nil
 	}
 	s.renderLogin(w, r, http.StatusOK, loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	return nil
 }
 
 func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int, content loginData) {
@@ -115,7 +116,7 @@ func (s *server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 // login checks the credentials (the CSRF middleware has already checked the
 // login token) and starts a new session. A fresh session cookie on every
 // sign-in rules out session fixation.
-func (s *server) login(w http.ResponseWriter, r *http.Request) {
+func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	login := r.PostFormValue("login")
 	content := loginData{Login: login, Next: safeNext(r.PostFormValue("next"))}
 	lang := requestLanguage(r)
@@ -129,37 +130,36 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(wait.Seconds()))
 		content.Error = i18n.Default.T(lang, "login.throttled", i18n.Default.Wait(lang, wait.RetryAfter))
 		s.renderLogin(w, r, http.StatusTooManyRequests, content)
-		return
+		return nil
 	case errors.Is(err, service.ErrUnauthenticated):
 		s.logger.Info("web: failed sign-in", "login", login, "address", clientAddress(r))
 		content.Error = i18n.Default.T(lang, "login.failed")
 		s.renderLogin(w, r, http.StatusUnauthorized, content)
-		return
+		return nil
 	case err != nil:
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	session, err := s.svc.StartSession(r.Context(), actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.clearCookie(w, r, loginCSRFCookie)
 	s.setCookie(w, r, sessionCookie, session.Cookie, 0)
 	s.rememberLanguage(w, r, s.svc.UserLanguage(r.Context(), actor.User))
 	http.Redirect(w, r, content.Next, http.StatusSeeOther)
+	return nil
 }
 
 // logout ends the session on the server, not only in the browser.
-func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
 	if session := sessionFrom(r); session != nil {
 		if err := s.svc.EndSession(r.Context(), session.Cookie); err != nil {
-			s.serviceError(w, r, err)
-			return
+			return err
 		}
 	}
 	s.clearCookie(w, r, sessionCookie)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
 }
 
 // clientAddress is the peer's IP, for login throttling. X-Forwarded-For is

@@ -112,41 +112,38 @@ func valuesOf(settings service.Settings) (settingsValues, error) {
 // settingsPage shows the module settings: admins edit them, auditors read
 // them. Users do not see them: the service lets any signed-in caller read
 // settings (other packages need them), but the page is for administration.
-func (s *server) settingsPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) settingsPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !session.Actor.CanReadAll() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	settings, err := s.svc.Settings(r.Context(), session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	values, err := valuesOf(settings)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderSettings(w, r, session, http.StatusOK, values, nil)
+	return nil
 }
 
 // saveSettings validates and saves the form; on an error the form comes back
 // with what was typed and a message by each bad field (422).
-func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !session.Actor.IsAdmin() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	current, err := s.svc.Settings(r.Context(), session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	known, err := valuesOf(current)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	submitted := newSettingsValues()
 	input := map[string]any{}
@@ -204,8 +201,7 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 		err = json.Unmarshal(encoded, &settingsInput)
 	}
 	if err != nil {
-		s.serviceError(w, r, fmt.Errorf("settings form: %w", err))
-		return
+		return fmt.Errorf("settings form: %w", err)
 	}
 	if len(fieldErrors) > 0 {
 		// Say what is wrong with the readable fields too, in one answer.
@@ -216,21 +212,20 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 			}
 		}
 		s.renderSettings(w, r, session, http.StatusUnprocessableEntity, submitted, fieldErrors)
-		return
+		return nil
 	}
 	_, err = s.svc.UpdateSettings(r.Context(), session.Actor, settingsInput)
 	var invalid *service.ValidationError
 	switch {
 	case errors.As(err, &invalid):
 		s.renderSettings(w, r, session, http.StatusUnprocessableEntity, submitted, invalid.Translated(lang))
-		return
+		return nil
 	case err != nil:
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
-	s.logger.Info("web: settings saved", "user", session.Actor.User.Login)
 	s.flash(w, r, "flash.settings_saved")
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+	return nil
 }
 
 func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, values settingsValues, fieldErrors map[string]string) {
@@ -304,7 +299,7 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 }
 
 // switchSMTP is the SMTP panel's start and stop buttons (admins).
-func (s *server) switchSMTP(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) switchSMTP(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	var err error
 	switch r.PostFormValue("action") {
 	case "start":
@@ -313,12 +308,12 @@ func (s *server) switchSMTP(w http.ResponseWriter, r *http.Request, session *ser
 		err = s.svc.StopSMTP(r.Context(), session.Actor)
 	default:
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-		return
+		return nil
 	}
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.flash(w, r, "flash.smtp_"+r.PostFormValue("action"))
 	http.Redirect(w, r, "/settings", http.StatusSeeOther)
+	return nil
 }

@@ -36,23 +36,24 @@ type siteForm struct {
 }
 
 // sitesPage lists the sites by code.
-func (s *server) sitesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) sitesPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	sites, err := s.svc.Sites(r.Context(), session.Actor)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	data := s.newPage(w, r, session, "page.sites.title", "sites")
 	data.Content = sitesData{Sites: sites}
 	s.render(w, r, http.StatusOK, "sites", data)
+	return nil
 }
 
-func (s *server) newSitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) newSitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !session.Actor.IsAdmin() {
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
-		return
+		return nil
 	}
 	s.renderSiteForm(w, r, session, http.StatusOK, siteForm{New: true, Charset: "UTF-8", Language: i18n.Fallback})
+	return nil
 }
 
 // siteInput reads the site form. The code is sent only when creating: it is
@@ -69,31 +70,32 @@ func siteInput(r *http.Request, creating bool) (service.SiteInput, siteForm) {
 	return input, form
 }
 
-func (s *server) createSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) createSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	input, form := siteInput(r, true)
 	site, err := s.svc.CreateSite(r.Context(), session.Actor, input)
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		form.Errors = fieldErrors
 		s.renderSiteForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}) {
-		return
+		return nil
 	}
 	s.flash(w, r, "flash.site_created")
 	http.Redirect(w, r, "/sites/"+url.PathEscape(site.Code), http.StatusSeeOther)
+	return nil
 }
 
-func (s *server) sitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) sitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	site, err := s.svc.Site(r.Context(), session.Actor, r.PathValue("code"))
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.renderSiteForm(w, r, session, http.StatusOK, siteForm{
 		Site: site, Code: site.Code, Name: site.Name, Domain: site.Domain, Charset: site.Charset, Language: site.Language,
 	})
+	return nil
 }
 
-func (s *server) updateSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) updateSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	code := r.PathValue("code")
 	input, form := siteInput(r, false)
 	site, err := s.svc.UpdateSite(r.Context(), session.Actor, code, input)
@@ -101,10 +103,11 @@ func (s *server) updateSite(w http.ResponseWriter, r *http.Request, session *ser
 		form.Site, form.Code, form.Errors = site, code, fieldErrors
 		s.renderSiteForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}) {
-		return
+		return nil
 	}
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/sites/"+url.PathEscape(site.Code), http.StatusSeeOther)
+	return nil
 }
 
 func (s *server) renderSiteForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form siteForm) {
@@ -117,8 +120,9 @@ func (s *server) renderSiteForm(w http.ResponseWriter, r *http.Request, session 
 }
 
 // deleteSitePage asks before deleting a site.
-func (s *server) deleteSitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteSitePage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	s.confirmDeleteSite(w, r, session, http.StatusOK, "")
+	return nil
 }
 
 func (s *server) confirmDeleteSite(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, problem string) {
@@ -142,24 +146,24 @@ func (s *server) confirmDeleteSite(w http.ResponseWriter, r *http.Request, sessi
 
 // deleteSite deletes only with confirm=yes, which the confirmation page (or
 // the JavaScript confirm dialog) adds; a bare POST shows the question.
-func (s *server) deleteSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteSite(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if formValue(r, "confirm") != "yes" {
 		s.confirmDeleteSite(w, r, session, http.StatusOK, "")
-		return
+		return nil
 	}
 	err := s.svc.DeleteSite(r.Context(), session.Actor, r.PathValue("code"))
 	var conflict *service.ConflictError
 	if errors.As(err, &conflict) {
 		lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 		s.confirmDeleteSite(w, r, session, http.StatusConflict, i18n.Default.Message(lang, conflict.Message))
-		return
+		return nil
 	}
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	s.flash(w, r, "flash.site_deleted")
 	http.Redirect(w, r, "/sites", http.StatusSeeOther)
+	return nil
 }
 
 // formFailed handles the error of a form's service call: a validation error

@@ -53,7 +53,7 @@ type userForm struct {
 // usersPage lists users by ID with keyset paging, filtered by a search text
 // and role. Admins and auditors see everyone; a user sees only themselves
 // (the service decides).
-func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	query := r.URL.Query()
 	content := usersData{Search: query.Get("q"), Role: query.Get("role"), Roles: roles}
 	filter := store.UserFilter{Search: content.Search, Limit: usersPageSize + 1}
@@ -68,8 +68,7 @@ func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *serv
 	}
 	users, err := s.svc.Users(r.Context(), session.Actor, filter)
 	if err != nil {
-		s.serviceError(w, r, err)
-		return
+		return err
 	}
 	if len(users) > usersPageSize {
 		users = users[:usersPageSize]
@@ -79,14 +78,16 @@ func (s *server) usersPage(w http.ResponseWriter, r *http.Request, session *serv
 	data := s.newPage(w, r, session, "page.users.title", "users")
 	data.Content = content
 	s.render(w, r, http.StatusOK, "users", data)
+	return nil
 }
 
-func (s *server) newUserPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) newUserPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.allowed(w, r, session.Actor.IsAdmin()) {
-		return
+		return nil
 	}
 	form := userForm{New: true, Site: s.defaultSiteCode(r), Role: store.RoleUser, Active: true}
 	s.renderUserForm(w, r, session, http.StatusOK, form)
+	return nil
 }
 
 // userInput reads the user form. An empty password means "keep it" on
@@ -110,7 +111,7 @@ func userInput(r *http.Request) (service.UserInput, userForm) {
 	return input, form
 }
 
-func (s *server) createUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) createUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	input, form := userInput(r)
 	form.New = true
 	user, err := s.svc.CreateUser(r.Context(), session.Actor, input)
@@ -118,11 +119,11 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request, session *ser
 		form.Errors = fieldErrors
 		s.renderUserForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}) {
-		return
+		return nil
 	}
-	s.logger.Info("web: user created", "user", user.Login, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.user_created")
 	http.Redirect(w, r, "/users/"+strconv.FormatInt(user.ID, 10), http.StatusSeeOther)
+	return nil
 }
 
 // pathID reads the {id} of a path; anything but the canonical form of a
@@ -140,12 +141,13 @@ func (s *server) pathValueID(w http.ResponseWriter, r *http.Request, name string
 	return id, ok
 }
 
-func (s *server) userPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) userPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	s.showUser(w, r, session, id, http.StatusOK, "")
+	return nil
 }
 
 // showUser renders a stored user's form, with newToken shown once when one
@@ -167,13 +169,13 @@ func storedUserForm(user service.UserView) userForm {
 		Active: user.Active, Language: user.Language}
 }
 
-func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	input, form := userInput(r)
-	user, err := s.svc.UpdateUser(r.Context(), session.Actor, id, input)
+	_, err := s.svc.UpdateUser(r.Context(), session.Actor, id, input)
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		if stored, err := s.svc.User(r.Context(), session.Actor, id); err == nil {
 			form.User = stored
@@ -181,11 +183,11 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *ser
 		form.Errors = fieldErrors
 		s.renderUserForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}) {
-		return
+		return nil
 	}
-	s.logger.Info("web: user saved", "user", user.Login, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.saved")
 	http.Redirect(w, r, "/users/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
 }
 
 func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form userForm) {
@@ -201,7 +203,7 @@ func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session 
 		form.PasswordHelp = "help.password_new"
 	}
 	form.ReadOnly = !session.Actor.IsAdmin()
-	form.CanToken = !form.New && (session.Actor.IsAdmin() || session.Actor.User.ID == form.User.ID)
+	form.CanToken = !form.New && session.Actor.CanManageTokens(form.User.ID)
 	if form.CanToken {
 		tokens, err := s.svc.Tokens(r.Context(), session.Actor, form.User.ID)
 		if err != nil {
@@ -218,10 +220,10 @@ func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session 
 // createToken makes an API token and shows it on the user's page this once:
 // it is stored only as a hash, so it cannot be shown again. The page is
 // rendered directly (no redirect) so the secret never sits in a cookie or URL.
-func (s *server) createToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) createToken(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	token, _, err := s.svc.CreateToken(r.Context(), session.Actor, id, formValue(r, "token_name"))
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
@@ -234,18 +236,19 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request, session *se
 		form.Errors = tokenFieldErrors(fieldErrors)
 		s.renderUserForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}) {
-		return
+		return nil
 	}
-	s.logger.Info("web: API token created", "user_id", id, "by", session.Actor.User.Login)
 	s.showUser(w, r, session, id, http.StatusOK, token)
+	return nil
 }
 
-func (s *server) deleteUserPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteUserPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	s.confirmDeleteUser(w, r, session, id, http.StatusOK, "")
+	return nil
 }
 
 func (s *server) confirmDeleteUser(w http.ResponseWriter, r *http.Request, session *service.WebSession, id int64, status int, problem string) {
@@ -277,22 +280,22 @@ func (s *server) confirmDeleteUser(w http.ResponseWriter, r *http.Request, sessi
 }
 
 // deleteUser deletes only with confirm=yes; a bare POST shows the question.
-func (s *server) deleteUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) {
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	if formValue(r, "confirm") != "yes" {
 		s.confirmDeleteUser(w, r, session, id, http.StatusOK, "")
-		return
+		return nil
 	}
 	err := s.svc.DeleteUser(r.Context(), session.Actor, id, service.DeleteUserOptions{DeleteMailboxes: formValue(r, "delete_mailboxes") == "yes"})
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		s.confirmDeleteUser(w, r, session, id, http.StatusConflict, fieldErrors[""])
 	}) {
-		return
+		return nil
 	}
-	s.logger.Info("web: user deleted", "user_id", id, "by", session.Actor.User.Login)
 	s.flash(w, r, "flash.user_deleted")
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
+	return nil
 }

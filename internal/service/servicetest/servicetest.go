@@ -74,6 +74,13 @@ func (c *Clock) Advance(d time.Duration) {
 // for example testpeer.PostgresDSN(t)).
 func New(t testing.TB, dsn ...string) *Env {
 	t.Helper()
+	return NewLogged(t, slog.New(slog.DiscardHandler), dsn...)
+}
+
+// NewLogged is [New] with the service's slog logger, for a test that reads
+// what the service logs (its audit lines).
+func NewLogged(t testing.TB, logger *slog.Logger, dsn ...string) *Env {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pochta.db")
 	if len(dsn) > 0 && dsn[0] != "" {
@@ -93,7 +100,7 @@ func New(t testing.TB, dsn ...string) *Env {
 		t.Fatal(err)
 	}
 	clock := &Clock{}
-	svc := service.New(service.Options{Store: st, Box: box, Logger: slog.New(slog.DiscardHandler), Dialer: LoopbackDialer{}, Now: clock.Now})
+	svc := service.New(service.Options{Store: st, Box: box, Logger: logger, Dialer: LoopbackDialer{}, Now: clock.Now})
 	if _, err := svc.Bootstrap(ctx, AdminPassword); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
