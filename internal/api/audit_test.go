@@ -16,7 +16,7 @@ import (
 // line, the same line the web admin's change logs (the web's test of the
 // same name wants the same text).
 func TestAuditLines(t *testing.T) {
-	audit := &auditRecorder{}
+	audit := &servicetest.LogRecorder{}
 	env := servicetest.NewLogged(t, slog.New(audit))
 	h := &harness{env: env, handler: New(env.Service, slog.New(slog.DiscardHandler))}
 	admin := h.tokenFor(t, env.Admin)
@@ -25,7 +25,7 @@ func TestAuditLines(t *testing.T) {
 	victim := env.AddUser(t, "victim", userPassword, store.RoleUser)
 	h.expect(t, http.StatusNoContent, admin, "DELETE", fmt.Sprintf("/api/v1/users/%d", victim.User.ID), "")
 	want := fmt.Sprintf(`"user deleted" by=admin user=victim user_id=%d mailboxes_deleted=false`, victim.User.ID)
-	if !audit.has(want) {
+	if !audit.Has(want) {
 		t.Errorf("no audit line %s in\n%s", want, audit)
 	}
 
@@ -36,7 +36,7 @@ func TestAuditLines(t *testing.T) {
 	}
 	h.expect(t, http.StatusNoContent, admin, "DELETE", fmt.Sprintf("/api/v1/mailboxes/%d", mailbox.ID), "")
 	want = fmt.Sprintf(`"mailbox deleted" by=admin mailbox=Support mailbox_id=%d messages=0`, mailbox.ID)
-	if !audit.has(want) {
+	if !audit.Has(want) {
 		t.Errorf("no audit line %s in\n%s", want, audit)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // audit line, the same line the API's change logs (the API's test of the
 // same name wants the same text); the web adds none of its own.
 func TestAuditLines(t *testing.T) {
-	audit := &auditRecorder{}
+	audit := &servicetest.LogRecorder{}
 	env := servicetest.NewLogged(t, slog.New(audit))
 	secure := false
 	srv := httptest.NewServer(New(env.Service, Options{SecureCookies: &secure, Logger: slog.New(slog.DiscardHandler)}))
@@ -31,7 +31,7 @@ func TestAuditLines(t *testing.T) {
 	victim := env.AddUser(t, "victim", "victim-password-1", store.RoleUser)
 	wantStatus(t, b.postForm(fmt.Sprintf("/users/%d/delete", victim.User.ID), url.Values{"confirm": {"yes"}}), http.StatusSeeOther)
 	want := fmt.Sprintf(`"user deleted" by=admin user=victim user_id=%d mailboxes_deleted=false`, victim.User.ID)
-	if !audit.has(want) {
+	if !audit.Has(want) {
 		t.Errorf("no audit line %s in\n%s", want, audit)
 	}
 
@@ -44,7 +44,7 @@ func TestAuditLines(t *testing.T) {
 	wantStatus(t, b.postForm("/mailboxes/group", url.Values{"action": {"delete"}, "confirm": {"yes"},
 		"id": {strconv.FormatInt(mailbox.ID, 10)}}), http.StatusOK)
 	want = fmt.Sprintf(`"mailbox deleted" by=admin mailbox=Support mailbox_id=%d messages=0`, mailbox.ID)
-	if !audit.has(want) {
+	if !audit.Has(want) {
 		t.Errorf("no audit line %s in\n%s", want, audit)
 	}
 }
