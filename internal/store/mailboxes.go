@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -209,12 +207,6 @@ type MailboxPage struct {
 	Total      int64 // how many match the filter
 }
 
-// mailboxCursor is the keyset position after the last row of a page.
-type mailboxCursor struct {
-	Value any   `json:"v"`
-	ID    int64 `json:"id"`
-}
-
 func (f MailboxFilter) where() (string, []any) {
 	var where []string
 	var args []any
@@ -272,40 +264,9 @@ func (s *Store) Mailboxes(ctx context.Context, filter MailboxFilter, order Mailb
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM mailboxes m`+where, args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("count mailboxes: %w", err)
 	}
-	direction, compare := "ASC", ">"
-	if order.Descending {
-		direction, compare = "DESC", "<"
-	}
-	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		var position mailboxCursor
-		if err == nil {
-			err = json.Unmarshal(raw, &position)
-		}
-		if number, isNumber := position.Value.(float64); isNumber {
-			// JSON numbers decode as float64; the columns are integers
-			// (IDs and microsecond times stay below 2^53, so this is exact).
-			position.Value = int64(number)
-		}
-		if err != nil {
-			return page, fmt.Errorf("mailboxes: bad cursor: %w", ErrBadCursor)
-		}
-		if where == "" {
-			where = " WHERE "
-		} else {
-			where += " AND "
-		}
-		if column == "m.id" {
-			where += "m.id " + compare + " ?"
-			args = append(args, position.ID)
-		} else {
-			where += "(" + column + " " + compare + " ? OR (" + column + " = ? AND m.id " + compare + " ?))"
-			args = append(args, position.Value, position.Value, position.ID)
-		}
-	}
-	orderBy := " ORDER BY " + column + " " + direction
-	if column != "m.id" {
-		orderBy += ", m.id " + direction
+	where, orderBy, args, err := keysetPage(where, args, cursor, column, "m.id", order.Descending, "mailboxes")
+	if err != nil {
+		return page, err
 	}
 	items, err := s.mailboxList(ctx, where+orderBy+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
@@ -315,9 +276,7 @@ func (s *Store) Mailboxes(ctx context.Context, filter MailboxFilter, order Mailb
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		last := page.Items[limit-1]
-		position := mailboxCursor{ID: last.ID, Value: mailboxSortValue(last, order.Column)}
-		raw, _ := json.Marshal(position)
-		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+		page.NextCursor = nextKeysetCursor(last.ID, mailboxSortValue(last, order.Column))
 	}
 	return page, nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -280,38 +279,9 @@ func (s *Store) Rules(ctx context.Context, filter RuleFilter, order RuleSort, cu
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM rules r`+where, args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("count rules: %w", err)
 	}
-	direction, compare := "ASC", ">"
-	if order.Descending {
-		direction, compare = "DESC", "<"
-	}
-	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		var position mailboxCursor
-		if err == nil {
-			err = json.Unmarshal(raw, &position)
-		}
-		if err != nil {
-			return page, fmt.Errorf("rules: %w", ErrBadCursor)
-		}
-		if number, isNumber := position.Value.(float64); isNumber {
-			position.Value = int64(number)
-		}
-		if where == "" {
-			where = " WHERE "
-		} else {
-			where += " AND "
-		}
-		if column == "r.id" {
-			where += "r.id " + compare + " ?"
-			args = append(args, position.ID)
-		} else {
-			where += "(" + column + " " + compare + " ? OR (" + column + " = ? AND r.id " + compare + " ?))"
-			args = append(args, position.Value, position.Value, position.ID)
-		}
-	}
-	orderBy := " ORDER BY " + column + " " + direction
-	if column != "r.id" {
-		orderBy += ", r.id " + direction
+	where, orderBy, args, err := keysetPage(where, args, cursor, column, "r.id", order.Descending, "rules")
+	if err != nil {
+		return page, err
 	}
 	items, err := s.ruleList(ctx, where+orderBy+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
@@ -321,8 +291,7 @@ func (s *Store) Rules(ctx context.Context, filter RuleFilter, order RuleSort, cu
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		last := page.Items[limit-1]
-		raw, _ := json.Marshal(mailboxCursor{ID: last.ID, Value: ruleSortValue(last, order.Column)})
-		page.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+		page.NextCursor = nextKeysetCursor(last.ID, ruleSortValue(last, order.Column))
 	}
 	return page, nil
 }
