@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,46 +13,59 @@ import (
 	"pochta.dev/pochta/internal/store"
 )
 
-// newSMTPServer builds the internal SMTP server over the service: its
-// users sign in, its active SMTP mailboxes are the listeners, its intake
-// stores the messages, its settings give the limits and the certificate.
+// newSMTPServer builds the internal SMTP server over the service.
 func (a *App) newSMTPServer() *smtpd.Server {
-	return smtpd.New(smtpd.Config{
-		Mailboxes: smtpMailboxes{a},
-		Auth:      smtpAuth{a.Service},
-		Sink:      a.Service.Intake(),
-		Settings:  a.smtpSettings,
-		Log:       a.WorkLog,
-		Logger:    a.logger,
-		DataDir:   a.Config.DataDir,
-		Hostname:  a.Config.SMTPHostname,
-	})
+	config := SMTPConfig(a.Service, a.logger)
+	config.Log = a.WorkLog
+	config.DataDir = a.Config.DataDir
+	config.Hostname = a.Config.SMTPHostname
+	return smtpd.New(config)
 }
 
-func (a *App) smtpSettings(ctx context.Context) (smtpd.Settings, error) {
-	settings, err := a.Service.SystemSettings(ctx)
-	if err != nil {
-		return smtpd.Settings{}, err
+// SMTPConfig is the part of an SMTP server's configuration that the service
+// gives: its users sign in, its active SMTP mailboxes are the listeners, its
+// intake stores the messages, its settings give the limits and the
+// certificate. The caller adds the work log, data folder and host name (the
+// smtpd tests use it too, so that they run the server as Pochta wires it).
+func SMTPConfig(svc *service.Service, logger *slog.Logger) smtpd.Config {
+	return smtpd.Config{
+		Mailboxes: smtpMailboxes{svc, logger},
+		Auth:      smtpAuth{svc},
+		Sink:      svc.Intake(),
+		Settings:  smtpSettings(svc),
+		Logger:    logger,
 	}
-	return smtpd.Settings{
-		TLSCertificate:      settings.SMTPTLSCertificate,
-		TLSKey:              settings.SMTPTLSKey,
-		AllowPlaintextAuth:  settings.SMTPAllowPlaintextAuth,
-		MaxLineLength:       settings.SMTPMaxLineLength,
-		MaxConnectionsPerIP: settings.SMTPMaxConnectionsPerIP,
-		MaxRecipients:       settings.SMTPMaxRecipients,
-	}, nil
 }
 
-type smtpMailboxes struct{ a *App }
+func smtpSettings(svc *service.Service) func(context.Context) (smtpd.Settings, error) {
+	return func(ctx context.Context) (smtpd.Settings, error) {
+		settings, err := svc.SystemSettings(ctx)
+		if err != nil {
+			return smtpd.Settings{}, err
+		}
+		return smtpd.Settings{
+			TLSCertificate:      settings.SMTPTLSCertificate,
+			TLSKey:              settings.SMTPTLSKey,
+			AllowPlaintextAuth:  settings.SMTPAllowPlaintextAuth,
+			MaxLineLength:       settings.SMTPMaxLineLength,
+			MaxConnectionsPerIP: settings.SMTPMaxConnectionsPerIP,
+			MaxRecipients:       settings.SMTPMaxRecipients,
+		}, nil
+	}
+}
+
+type smtpMailboxes struct {
+	s      *service.Service
+	logger *slog.Logger
+}
 
 func (m smtpMailboxes) ActiveSMTPMailboxes(ctx context.Context) ([]store.Mailbox, error) {
-	return m.a.Service.ActiveSMTPMailboxes(ctx)
+	return m.s.ActiveSMTPMailboxes(ctx)
 }
 
 func (m smtpMailboxes) ListenerError(ctx context.Context, mailboxID int64, err error) {
-	if err := m.a.Service.SetSMTPListenerError(ctx, mailboxID, err); err != nil && ctx.Err() == nil {
-		m.a.logger.Error("smtp: recording a listener's error", "mailbox", mailboxID, "error", err)
+	if err := m.s.SetSMTPListenerError(ctx, mailboxID, err); err != nil && ctx.Err() == nil {
+		m.logger.Error("smtp: recording a listener's error", "mailbox", mailboxID, "error", err)
 	}
 }
 

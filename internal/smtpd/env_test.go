@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"pochta.dev/pochta/internal/app"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,18 +80,14 @@ func newEnv(t *testing.T, o options) *env {
 	if relay == nil {
 		relay = e.relay
 	}
-	e.server = smtpd.New(smtpd.Config{
-		Mailboxes:   mailboxes{svc.Service},
-		Auth:        auth{svc.Service},
-		Sink:        svc.Service.Intake(),
-		Settings:    settingsOf(svc.Service),
-		Relay:       relay,
-		Log:         worklog.New(svc.Store, svc.Service, slog.New(slog.DiscardHandler)),
-		Logger:      slog.New(slog.DiscardHandler),
-		Hostname:    "mx.test",
-		DataDir:     t.TempDir(),
-		IdleTimeout: o.idle,
-	})
+	// The server as app wires it, with the test's relay and limits.
+	config := app.SMTPConfig(svc.Service, slog.New(slog.DiscardHandler))
+	config.Relay = relay
+	config.Log = worklog.New(svc.Store, svc.Service, slog.New(slog.DiscardHandler))
+	config.Hostname = "mx.test"
+	config.DataDir = t.TempDir()
+	config.IdleTimeout = o.idle
+	e.server = smtpd.New(config)
 	e.server.Reload(ctx) // bind now: the test talks at once
 	if e.server.Addr(view.ID) == nil {
 		t.Fatalf("listener of mailbox %d not bound: %+v", view.ID, e.server.Status())
@@ -174,40 +171,6 @@ func (e *env) python(program string) string {
 		e.t.Fatalf("python: %v\n%s", err, out)
 	}
 	return string(out)
-}
-
-// adapters: what internal/app does with the service.
-type mailboxes struct{ s *service.Service }
-
-func (m mailboxes) ActiveSMTPMailboxes(ctx context.Context) ([]store.Mailbox, error) {
-	return m.s.ActiveSMTPMailboxes(ctx)
-}
-
-func (m mailboxes) ListenerError(ctx context.Context, id int64, err error) {
-	_ = m.s.SetSMTPListenerError(ctx, id, err)
-}
-
-type auth struct{ s *service.Service }
-
-func (a auth) Authenticate(ctx context.Context, login, password, address string) error {
-	_, err := a.s.Login(ctx, login, password, address)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, service.ErrThrottled):
-		return smtpd.ErrThrottled
-	case errors.Is(err, service.ErrUnauthenticated):
-		return smtpd.ErrBadCredentials
-	}
-	return err
-}
-
-func settingsOf(s *service.Service) func(context.Context) (smtpd.Settings, error) {
-	return func(ctx context.Context) (smtpd.Settings, error) {
-		v, err := s.SystemSettings(ctx)
-		return smtpd.Settings{TLSCertificate: v.SMTPTLSCertificate, TLSKey: v.SMTPTLSKey, AllowPlaintextAuth: v.SMTPAllowPlaintextAuth,
-			MaxLineLength: v.SMTPMaxLineLength, MaxConnectionsPerIP: v.SMTPMaxConnectionsPerIP, MaxRecipients: v.SMTPMaxRecipients}, err
-	}
 }
 
 // recordingRelay accepts every relayed recipient and keeps the messages:
