@@ -159,12 +159,29 @@ func (e *env) swaks(args ...string) (string, int) {
 	return string(out), 0
 }
 
+// rawSession is Python for the tests that speak SMTP by hand (smtplib
+// would refuse what they send): a socket to the server and a reader of one
+// reply, multi-line ones whole.
+const rawSession = `import socket
+def raw_session():
+    c = socket.create_connection((HOST, PORT))
+    f = c.makefile("rb")
+    def reply():
+        lines = []
+        while True:
+            line = f.readline()
+            lines.append(line)
+            if line[3:4] != b"-":
+                return b"".join(lines).decode().strip()
+    return c, reply
+`
+
 // python runs a Python program with smtplib; HOST and PORT are set in its
 // globals. It returns what the program printed.
 func (e *env) python(program string) string {
 	e.t.Helper()
 	bin := testpeer.Python(e.t)
-	prelude := fmt.Sprintf("import smtplib, ssl, base64, sys, json\nHOST=%q\nPORT=%d\n", e.host, e.port)
+	prelude := fmt.Sprintf("import smtplib, ssl, base64, sys, json\nHOST=%q\nPORT=%d\n", e.host, e.port) + rawSession
 	cmd := exec.Command(bin, "-c", prelude+program)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

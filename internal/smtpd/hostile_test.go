@@ -262,16 +262,7 @@ print(codes)
 func TestHostileHeloAndAddresses(t *testing.T) {
 	e := newEnv(t, options{})
 	out := e.python(`
-import socket
-c = socket.create_connection((HOST, PORT))
-f = c.makefile("rb")
-def reply():
-    lines = []
-    while True:
-        line = f.readline()
-        lines.append(line)
-        if line[3:4] != b"-":
-            return b"".join(lines).decode().strip()
+c, reply = raw_session()
 reply()
 c.sendall(b"EHLO evil\rX-Injected: yes\r\n"); print(reply())
 c.sendall(b"MAIL FROM:<a\rX-Evil: 1@far.test>\r\n"); print("mail", reply())
@@ -296,16 +287,7 @@ c.sendall(b"Subject: hi\r\n\r\nx\r\n.\r\n"); print("data", reply())
 func TestBDATLimits(t *testing.T) {
 	e := newEnv(t, options{mailbox: service.MailboxInput{MaxMessageSizeKB: ptr(10)}})
 	out := e.python(`
-import socket
-c = socket.create_connection((HOST, PORT))
-f = c.makefile("rb")
-def reply():
-    lines = []
-    while True:
-        line = f.readline()
-        lines.append(line)
-        if line[3:4] != b"-":
-            return b"".join(lines).decode().strip()
+c, reply = raw_session()
 reply()
 c.sendall(b"EHLO py.test\r\n"); reply()
 c.sendall(b"MAIL FROM:<a@far.test>\r\nRCPT TO:<b@x.test>\r\n"); reply(); reply()
