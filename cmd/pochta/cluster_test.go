@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/fetch"
+	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testpeer"
 )
 
@@ -63,10 +64,25 @@ func TestClusterFetch(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	// A tenth of a second in: the fetch through the intake's sink takes
-	// 2,000 messages in well under a second on a quiet machine, so a full
-	// second's wait killed a process that had finished.
-	time.Sleep(100 * time.Millisecond)
+	// Kill it as soon as its first messages are in the shared database:
+	// through the intake's sink a quiet machine takes all 2,000 within a
+	// second, a loaded one may not have logged in after a second, so no
+	// fixed wait lands mid-fetch on both.
+	shared, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("the fetching process stored nothing within 60 s")
+		}
+		mailbox, err := shared.MailboxByID(ctx, mailboxID)
+		if err == nil && mailbox.MessagesTotal > 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	survivor := firstBase
 	killed := first
 	if victim == second.Process.Pid {
