@@ -75,6 +75,25 @@ var defaultMailServices = []struct {
 	{store.MailService{Name: "other", Icon: "other", Sort: 1000, IsOther: true}, false},
 }
 
+// installLanguageMailServices adds to a site whose language changed from
+// English the providers offered only in Russian, before "other".
+func (s *Service) installLanguageMailServices(ctx context.Context, site store.Site) error {
+	if site.Language != "ru" {
+		return nil
+	}
+	for _, preset := range defaultMailServices {
+		if !preset.russianOnly {
+			continue
+		}
+		m := preset.MailService
+		m.SiteID, m.Active, m.Type, m.Security, m.SMTPSameLogin = site.ID, true, store.MailboxIMAP, "tls", true
+		if err := s.store.CreateMailService(ctx, &m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // installDefaultMailServices gives a new site the default provider list.
 func (s *Service) installDefaultMailServices(ctx context.Context, site store.Site) error {
 	for _, preset := range defaultMailServices {

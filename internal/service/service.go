@@ -187,6 +187,8 @@ type Service struct {
 	siteCharsets siteCharsetCache
 	dialer       receive.Dialer // nil: TCP; tests put servers elsewhere
 	tempDir      string
+	// serverZone is the IANA name of the server's time zone, for sites without one.
+	serverZone string
 }
 
 // Options configure [New]. Store and Box are required.
@@ -203,6 +205,10 @@ type Options struct {
 	// Now is the clock; nil means time.Now. Tests set it to move time by
 	// hand (sign-in waits, session expiry).
 	Now func() time.Time
+	// TimeZone is the server's time zone, an IANA name: the zone of a site
+	// that has none of its own. "" means the one the machine is set to
+	// ([ServerTimeZone]).
+	TimeZone string
 }
 
 // New makes a Service.
@@ -217,6 +223,10 @@ func New(options Options) *Service {
 		passwordChecks: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		dialer:         options.Dialer,
 		tempDir:        options.TempDir,
+		serverZone:     options.TimeZone,
+	}
+	if s.serverZone == "" || !ValidTimeZone(s.serverZone) {
+		s.serverZone = ServerTimeZone()
 	}
 	if options.Now != nil {
 		s.now = options.Now

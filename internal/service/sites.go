@@ -22,6 +22,7 @@ type SiteInput struct {
 	Domain   *string `json:"domain,omitempty"`
 	Charset  *string `json:"charset,omitempty"`
 	Language *string `json:"language,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty"`
 }
 
 var (
@@ -74,6 +75,7 @@ func (s *Service) applySiteInput(site *store.Site, input SiteInput, creating boo
 	setText(&site.Domain, input.Domain)
 	setText(&site.Charset, input.Charset)
 	setText(&site.Language, input.Language)
+	setText(&site.TimeZone, input.TimeZone)
 	if site.Code == "" {
 		errs.add("code", "error.required", i18n.Key("field.code"))
 	} else if !siteCodePattern.MatchString(site.Code) {
@@ -97,6 +99,11 @@ func (s *Service) applySiteInput(site *store.Site, input SiteInput, creating boo
 		site.Language = i18n.Fallback
 	} else if !i18n.Default.Has(site.Language) {
 		errs.add("language", "error.unknown_language", i18n.Key("field.language"))
+	}
+	if site.TimeZone == "" {
+		site.TimeZone = s.serverZone
+	} else if !ValidTimeZone(site.TimeZone) {
+		errs.add("time_zone", "error.unknown_time_zone", i18n.Key("field.time_zone"))
 	}
 }
 

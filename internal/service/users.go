@@ -27,6 +27,7 @@ type UserView struct {
 	Active      bool       `json:"active"`
 	Role        string     `json:"role"`
 	Language    string     `json:"language"`
+	TimeZone    string     `json:"time_zone"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastLoginAt *time.Time `json:"last_login_at"`
@@ -43,11 +44,12 @@ type UserInput struct {
 	Active   *bool   `json:"active,omitempty"`
 	Role     *string `json:"role,omitempty"`
 	Language *string `json:"language,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty"`
 }
 
 func (s *Service) userView(ctx context.Context, user store.User) UserView {
 	view := UserView{ID: user.ID, Login: user.Login, Email: user.Email, Name: user.Name, Active: user.Active, Role: user.Role,
-		Language: user.Language, CreatedAt: user.CreatedAt, UpdatedAt: user.UpdatedAt}
+		Language: user.Language, TimeZone: user.TimeZone, CreatedAt: user.CreatedAt, UpdatedAt: user.UpdatedAt}
 	if !user.LastLoginAt.IsZero() {
 		at := user.LastLoginAt
 		view.LastLoginAt = &at
@@ -169,6 +171,10 @@ func (s *Service) applyUserInput(ctx context.Context, user *store.User, input Us
 	if user.Language != "" && !i18n.Default.Has(user.Language) {
 		errs.add("language", "error.unknown_language", i18n.Key("field.language"))
 	}
+	setText(&user.TimeZone, input.TimeZone)
+	if user.TimeZone != "" && !ValidTimeZone(user.TimeZone) {
+		errs.add("time_zone", "error.unknown_time_zone", i18n.Key("field.time_zone"))
+	}
 }
 
 // CreateUser adds a user. Only admins may. A missing site means the default
@@ -199,7 +205,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *Actor, input UserInput)
 }
 
 // UpdateUser changes a user. Admins change anything; everyone else changes
-// only their own name, e-mail, password and language.
+// only their own name, e-mail, password, language and time zone.
 func (s *Service) UpdateUser(ctx context.Context, actor *Actor, id int64, input UserInput) (UserView, error) {
 	if !actor.CanEditUser(id) {
 		return UserView{}, ErrForbidden

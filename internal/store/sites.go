@@ -10,22 +10,25 @@ import (
 // Site is one portal site: mail settings such as the default charset and the
 // interface language hang off it.
 type Site struct {
-	ID        int64     `json:"-"`
-	Code      string    `json:"code"`
-	Name      string    `json:"name"`
-	Domain    string    `json:"domain"`
-	Charset   string    `json:"charset"`
-	Language  string    `json:"language"`
+	ID       int64  `json:"-"`
+	Code     string `json:"code"`
+	Name     string `json:"name"`
+	Domain   string `json:"domain"`
+	Charset  string `json:"charset"`
+	Language string `json:"language"`
+	// TimeZone is the IANA name of the zone the site's times are shown in;
+	// "" means the server's.
+	TimeZone  string    `json:"time_zone"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-const siteColumns = `id, code, name, domain, charset, language, created_at, updated_at`
+const siteColumns = `id, code, name, domain, charset, language, time_zone, created_at, updated_at`
 
 func scanSite(row interface{ Scan(...any) error }) (Site, error) {
 	var site Site
 	var created, updated int64
-	err := row.Scan(&site.ID, &site.Code, &site.Name, &site.Domain, &site.Charset, &site.Language, &created, &updated)
+	err := row.Scan(&site.ID, &site.Code, &site.Name, &site.Domain, &site.Charset, &site.Language, &site.TimeZone, &created, &updated)
 	site.CreatedAt, site.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return site, mapError(err)
 }
@@ -33,8 +36,8 @@ func scanSite(row interface{ Scan(...any) error }) (Site, error) {
 // CreateSite stores a new site and sets its ID and times.
 func (s *Store) CreateSite(ctx context.Context, site *Site) error {
 	now := s.clock()
-	id, err := s.insert(ctx, `INSERT INTO sites (code, name, domain, charset, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		site.Code, site.Name, site.Domain, site.Charset, site.Language, micros(now), micros(now))
+	id, err := s.insert(ctx, `INSERT INTO sites (code, name, domain, charset, language, time_zone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		site.Code, site.Name, site.Domain, site.Charset, site.Language, site.TimeZone, micros(now), micros(now))
 	if err != nil {
 		return fmt.Errorf("create site %q: %w", site.Code, err)
 	}
@@ -45,8 +48,8 @@ func (s *Store) CreateSite(ctx context.Context, site *Site) error {
 // UpdateSite saves every field of site but its code and creation time.
 func (s *Store) UpdateSite(ctx context.Context, site *Site) error {
 	now := s.clock()
-	result, err := s.exec(ctx, `UPDATE sites SET name = ?, domain = ?, charset = ?, language = ?, updated_at = ? WHERE id = ?`,
-		site.Name, site.Domain, site.Charset, site.Language, micros(now), site.ID)
+	result, err := s.exec(ctx, `UPDATE sites SET name = ?, domain = ?, charset = ?, language = ?, time_zone = ?, updated_at = ? WHERE id = ?`,
+		site.Name, site.Domain, site.Charset, site.Language, site.TimeZone, micros(now), site.ID)
 	if err != nil {
 		return fmt.Errorf("update site %q: %w", site.Code, mapError(err))
 	}

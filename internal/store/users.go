@@ -26,19 +26,20 @@ type User struct {
 	Active       bool
 	Role         string
 	Language     string // "" means the site's language
+	TimeZone     string // an IANA zone name; "" means the site's zone
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastLoginAt  time.Time
 }
 
-const userColumns = `id, site_id, login, email, name, password_hash, active, role, language, created_at, updated_at, last_login_at`
+const userColumns = `id, site_id, login, email, name, password_hash, active, role, language, time_zone, created_at, updated_at, last_login_at`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var user User
 	var created, updated int64
 	var lastLogin sql.NullInt64
 	err := row.Scan(&user.ID, &user.SiteID, &user.Login, &user.Email, &user.Name, &user.PasswordHash, &user.Active, &user.Role,
-		&user.Language, &created, &updated, &lastLogin)
+		&user.Language, &user.TimeZone, &created, &updated, &lastLogin)
 	user.CreatedAt, user.UpdatedAt, user.LastLoginAt = fromMicros(created), fromMicros(updated), nullMicros(lastLogin)
 	return user, mapError(err)
 }
@@ -57,8 +58,8 @@ func likeEscape(text string) string {
 // CreateUser stores a new user; a taken login gives [ErrConflict].
 func (s *Store) CreateUser(ctx context.Context, user *User) error {
 	now := s.clock()
-	id, err := s.insert(ctx, `INSERT INTO users (site_id, login, login_key, search_text, email, name, password_hash, active, role, language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), micros(now))
+	id, err := s.insert(ctx, `INSERT INTO users (site_id, login, login_key, search_text, email, name, password_hash, active, role, language, time_zone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, user.TimeZone, micros(now), micros(now))
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", user.Login, err)
 	}
@@ -69,8 +70,8 @@ func (s *Store) CreateUser(ctx context.Context, user *User) error {
 // UpdateUser saves every field of user but its creation time.
 func (s *Store) UpdateUser(ctx context.Context, user *User) error {
 	now := s.clock()
-	result, err := s.exec(ctx, `UPDATE users SET site_id = ?, login = ?, login_key = ?, search_text = ?, email = ?, name = ?, password_hash = ?, active = ?, role = ?, language = ?, updated_at = ? WHERE id = ?`,
-		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, micros(now), user.ID)
+	result, err := s.exec(ctx, `UPDATE users SET site_id = ?, login = ?, login_key = ?, search_text = ?, email = ?, name = ?, password_hash = ?, active = ?, role = ?, language = ?, time_zone = ?, updated_at = ? WHERE id = ?`,
+		user.SiteID, user.Login, loginKey(user.Login), userSearchText(user), user.Email, user.Name, user.PasswordHash, user.Active, user.Role, user.Language, user.TimeZone, micros(now), user.ID)
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", user.ID, mapError(err))
 	}

@@ -20,7 +20,7 @@ const logPageSize = 50
 var logLevels = []string{store.LevelInfo, store.LevelRequest, store.LevelReply, store.LevelError}
 
 // datetimeLocal is the value format of <input type="datetime-local">; the
-// page reads and shows times in UTC.
+// page reads and shows times in the reader's zone (page.Clock).
 const datetimeLocal = "2006-01-02T15:04"
 
 type logFilterForm struct {
@@ -108,12 +108,20 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 		if value == "" {
 			return time.Time{}
 		}
-		for _, layout := range []string{datetimeLocal, datetimeLocal + ":05", "2006-01-02"} {
-			if at, err := time.ParseInLocation(layout, value, time.UTC); err == nil {
+		for _, layout := range []string{datetimeLocal, datetimeLocal + ":05"} {
+			if at, err := time.ParseInLocation(layout, value, data.Clock.Zone); err == nil {
 				return at
 			}
 		}
-		// The page's own labels: its times are UTC, unlike the API's RFC 3339.
+		// A day alone: from its start, or up to its end.
+		if day, err := time.ParseInLocation(time.DateOnly, value, data.Clock.Zone); err == nil {
+			if field == "until" {
+				return day.AddDate(0, 0, 1) // the filter's end is exclusive
+			}
+			return day
+		}
+		// The page's own labels: its times are the reader's local ones,
+		// unlike the API's RFC 3339.
 		content.Errors[field] = t("error.invalid", i18n.Key("log."+field))
 		return time.Time{}
 	}

@@ -235,7 +235,7 @@ func TestMailboxListFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = b.get("/mailboxes?name=beta")
-	wantBody(t, r, `<div class="mailbox-error" title="-ERR [AUTH] invalid password">The server did not accept the login or the password <span class="nowrap">(failures in a row: 3)</span>`, "2023-11-14 22:13:20 UTC")
+	wantBody(t, r, `<div class="mailbox-error" title="-ERR [AUTH] invalid password">The server did not accept the login or the password <span class="nowrap">(failures in a row: 3)</span>`, "14 Nov 2023 22:13")
 	// An error recorded before reasons were shows as it was said.
 	if _, err := ts.env.Store.DB().Exec(ts.env.Store.Rebind(`UPDATE mailboxes SET last_error_reason = '' WHERE id = ?`), f.beta.ID); err != nil {
 		t.Fatal(err)

@@ -411,10 +411,14 @@ const messagesCSVPage = 500
 
 // messagesCSV exports every message the filter matches, with the chosen
 // columns, in the list's order: UTF-8 with a byte order mark, so that
-// spreadsheet programs read Cyrillic right, streamed page by page.
+// spreadsheet programs read Cyrillic right, streamed page by page. The
+// separator is the reader's language's (format.csv_separator): Excel in a
+// Russian locale splits on ";" and reads "," as the decimal comma; times
+// are the reader's local ones, as the page shows them.
 func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	q := readMessagesQuery(r.URL.Query(), "")
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	zone := s.svc.UserLocation(r.Context(), session.Actor.User)
 	filter, nothing := q.filter()
 	shown := chosenMessageColumns(r)
 	var columns []string
@@ -438,6 +442,9 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 	buffered := bufio.NewWriterSize(w, 32*1024)
 	_, _ = buffered.WriteString("\uFEFF")
 	out := csv.NewWriter(buffered)
+	if separator := []rune(i18n.Default.T(lang, "format.csv_separator")); len(separator) == 1 {
+		out.Comma = separator[0]
+	}
 	header := make([]string, len(columns))
 	for i, name := range columns {
 		header[i] = messageColumnLabel(lang, name)
@@ -448,7 +455,7 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 		for _, m := range page.Items {
 			record := make([]string, len(columns))
 			for i, name := range columns {
-				record[i] = csvSafe(messageCSVValue(lang, m, name))
+				record[i] = csvSafe(messageCSVValue(zone, m, name))
 			}
 			if err := out.Write(record); err != nil {
 				return nil
@@ -471,13 +478,13 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 }
 
 // messageCSVValue is one cell of the export: plain values, sizes in bytes,
-// times in UTC.
-func messageCSVValue(lang string, m service.MessageView, column string) string {
+// times in zone as spreadsheets read them (2026-12-06 11:05:09).
+func messageCSVValue(zone *time.Location, m service.MessageView, column string) string {
 	when := func(at time.Time) string {
 		if at.IsZero() {
 			return ""
 		}
-		return at.UTC().Format("2006-01-02 15:04:05")
+		return at.In(zone).Format(time.DateTime)
 	}
 	switch column {
 	case "subject":

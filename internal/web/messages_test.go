@@ -183,7 +183,7 @@ func TestMessageListFilters(t *testing.T) {
 	r := b.get("/messages")
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "<h1>Messages</h1>", html.EscapeString(msgReportSubject), "Weekly news", "Joe private", "Ann private",
-		"Иван Петров &lt;ivan@example.ru&gt;", "2026-03-01 10:00:00 UTC", "Alpha POP", `href="/messages.csv"`,
+		"Иван Петров &lt;ivan@example.ru&gt;", "01 Mar 2026 10:00", "Alpha POP", `href="/messages.csv"`,
 		`name="id" value="`+mblID(f.report)+`" form="messages-group"`, `action="/messages/`+mblID(f.report)+`/action"`,
 		`href="/messages/`+mblID(f.report)+`/delete?back=%2fmessages"`, "Apply to all messages matching the filter",
 		`<span class="msg-icon msg-unread msg-spam-unknown" title="Unread, spam: unknown"`, "</svg> 1</td>", "—",
@@ -596,7 +596,7 @@ func TestMessageView(t *testing.T) {
 	r := b.get(report)
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "<h1>", html.EscapeString(msgReportSubject), "Иван Петров &lt;ivan@example.ru&gt;", "team@example.com",
-		"2026-03-01 10:00:00 UTC", "Alpha POP",
+		"01 Mar 2026 10:00", "Alpha POP",
 		`<div class="quote-0">Привет! Квартальный отчёт во вложении.</div><div class="quote-1">&gt; Пришлите отчёт</div><div class="quote-2">&gt;&gt; до пятницы</div><div class="quote-0">Спасибо</div>`,
 		"отчёт за март.pdf", "Spam filter", "not rated yet", "Full header", "Subject: =?utf-8?b?",
 		`href="/messages/`+mblID(f.report)+`/source"`, `href="/messages/`+mblID(f.report)+`/raw" download`,

@@ -11,7 +11,7 @@ import (
 )
 
 // profileFields is the order of the profile form, for the error summary.
-var profileFields = []string{"name", "email", "password", "password_repeat", "language"}
+var profileFields = []string{"name", "email", "language", "time_zone", "password", "password_repeat"}
 
 type profileForm struct {
 	User     service.UserView
@@ -19,6 +19,9 @@ type profileForm struct {
 	Name     string
 	Email    string
 	Language string
+	TimeZone string
+	Zones    []string
+	SiteZone string // the zone an empty field means
 	Errors   map[string]string
 	Summary  []summaryItem
 	Tokens   []store.Token
@@ -33,7 +36,7 @@ func (s *server) profilePage(w http.ResponseWriter, r *http.Request, session *se
 	if err != nil {
 		return err
 	}
-	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language})
+	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language, TimeZone: user.TimeZone})
 	return nil
 }
 
@@ -46,8 +49,9 @@ func (s *server) saveProfile(w http.ResponseWriter, r *http.Request, session *se
 		return nil
 	}
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
-	form := profileForm{Name: formValue(r, "name"), Email: formValue(r, "email"), Language: formValue(r, "language")}
-	input := service.UserInput{Name: &form.Name, Email: &form.Email, Language: &form.Language}
+	form := profileForm{Name: formValue(r, "name"), Email: formValue(r, "email"), Language: formValue(r, "language"),
+		TimeZone: formValue(r, "time_zone")}
+	input := service.UserInput{Name: &form.Name, Email: &form.Email, Language: &form.Language, TimeZone: &form.TimeZone}
 	password := r.PostForm.Get("password")
 	if password != "" {
 		if password != r.PostForm.Get("password_repeat") {
@@ -79,6 +83,9 @@ func (s *server) renderProfile(w http.ResponseWriter, r *http.Request, session *
 	data := s.newPage(w, r, session, "page.profile.title", "profile")
 	form.ReadOnly = !session.Actor.CanEditUser(session.Actor.User.ID)
 	form.Summary = summaryOf(form.Errors, profileFields...)
+	form.Zones = service.TimeZones
+	// The zone an empty field means: the site's (a user without a zone).
+	form.SiteZone = s.svc.UserLocation(r.Context(), store.User{SiteID: session.Actor.User.SiteID}).String()
 	// The user's own tokens: for an admin, 0 would list everyone's.
 	tokens, err := s.svc.Tokens(r.Context(), session.Actor, session.Actor.User.ID)
 	if err != nil {
@@ -101,7 +108,7 @@ func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *serv
 	invalid := func(fieldErrors map[string]string) {
 		form := profileForm{Errors: tokenFieldErrors(fieldErrors)}
 		if user, err := s.svc.User(r.Context(), session.Actor, session.Actor.User.ID); err == nil {
-			form.User, form.Name, form.Email, form.Language = user, user.Name, user.Email, user.Language
+			form.User, form.Name, form.Email, form.Language, form.TimeZone = user, user.Name, user.Email, user.Language, user.TimeZone
 		}
 		s.renderProfile(w, r, session, http.StatusUnprocessableEntity, form)
 	}
@@ -112,7 +119,8 @@ func (s *server) makeToken(w http.ResponseWriter, r *http.Request, session *serv
 	if err != nil {
 		return err
 	}
-	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language, NewToken: secret})
+	s.renderProfile(w, r, session, http.StatusOK, profileForm{User: user, Name: user.Name, Email: user.Email, Language: user.Language,
+		TimeZone: user.TimeZone, NewToken: secret})
 	return nil
 }
 

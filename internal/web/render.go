@@ -12,7 +12,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"time"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/service"
@@ -79,27 +78,6 @@ func formatDecimal(lang string, value float64, prec int) string {
 	return i18n.Default.Decimal(lang, value, prec)
 }
 
-// formatTime shows a time readably in UTC, the same for every reader; a zero
-// time is an empty cell.
-func formatTime(value any) string {
-	var at time.Time
-	switch v := value.(type) {
-	case time.Time:
-		at = v
-	case *time.Time:
-		if v == nil {
-			return ""
-		}
-		at = *v
-	default:
-		return ""
-	}
-	if at.IsZero() {
-		return ""
-	}
-	return at.UTC().Format("2006-01-02 15:04:05") + " UTC"
-}
-
 // dict builds a map from key/value pairs, to pass several values to a
 // sub-template.
 func dict(pairs ...any) (map[string]any, error) {
@@ -139,6 +117,7 @@ type languageOption struct {
 // page is what the layout needs, plus the page's own Content.
 type page struct {
 	Lang      string
+	Clock     clock // the reader's zone and format for times
 	Title     string
 	Nav       string
 	Path      string // the current URL, to come back to after a language switch
@@ -184,10 +163,15 @@ func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *servic
 		data.ReadAll = actor.CanReadAll()
 		data.EditSelf = actor.CanEditUser(actor.User.ID)
 		data.Lang = s.svc.UserLanguage(r.Context(), actor.User)
+		data.Clock.Zone = s.svc.UserLocation(r.Context(), actor.User)
 		data.Groups = navigation(data.Lang, actor)
 		// Keep the sign-in page's language in step with the user's, also
 		// after a change through the profile or by an admin.
 		s.rememberLanguage(w, r, data.Lang)
+	}
+	data.Clock.Lang = data.Lang
+	if data.Clock.Zone == nil {
+		data.Clock.Zone = s.svc.ServerLocation()
 	}
 	data.Title = i18n.Default.T(data.Lang, titleKey)
 	if cookie, err := r.Cookie(flashCookie); err == nil {

@@ -139,6 +139,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
+	// The first admin's first sign-in, in the language of the sign-in
+	// page, gives the starting data that language.
+	if _, err := s.svc.AdoptFirstLanguage(r.Context(), actor, lang); err != nil {
+		s.logger.Error("web: starting data in the first language", "error", err)
+	}
 	session, err := s.svc.StartSession(r.Context(), actor)
 	if err != nil {
 		return err

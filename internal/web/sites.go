@@ -11,7 +11,7 @@ import (
 )
 
 // siteFields is the order of the site form, for the error summary.
-var siteFields = []string{"code", "name", "domain", "charset", "language"}
+var siteFields = []string{"code", "name", "domain", "charset", "language", "time_zone"}
 
 // commonCharsets are offered as suggestions; any charset the decoder knows
 // is accepted.
@@ -30,9 +30,13 @@ type siteForm struct {
 	Domain   string
 	Charset  string
 	Language string
-	Charsets []string
-	Errors   map[string]string
-	Summary  []summaryItem
+	TimeZone string
+	Zones    []string
+	// ServerZone is the zone an empty field takes.
+	ServerZone string
+	Charsets   []string
+	Errors     map[string]string
+	Summary    []summaryItem
 }
 
 // sitesPage lists the sites by code.
@@ -52,7 +56,7 @@ func (s *server) newSitePage(w http.ResponseWriter, r *http.Request, session *se
 		s.renderError(w, r, http.StatusForbidden, "error.forbidden")
 		return nil
 	}
-	s.renderSiteForm(w, r, session, http.StatusOK, siteForm{New: true, Charset: "UTF-8", Language: i18n.Fallback})
+	s.renderSiteForm(w, r, session, http.StatusOK, siteForm{New: true, Charset: "UTF-8", Language: i18n.Fallback, TimeZone: s.svc.ServerZone()})
 	return nil
 }
 
@@ -61,9 +65,10 @@ func (s *server) newSitePage(w http.ResponseWriter, r *http.Request, session *se
 func siteInput(r *http.Request, creating bool) (service.SiteInput, siteForm) {
 	form := siteForm{
 		New: creating, Code: formValue(r, "code"), Name: formValue(r, "name"), Domain: formValue(r, "domain"),
-		Charset: formValue(r, "charset"), Language: formValue(r, "language"),
+		Charset: formValue(r, "charset"), Language: formValue(r, "language"), TimeZone: formValue(r, "time_zone"),
 	}
-	input := service.SiteInput{Name: &form.Name, Domain: &form.Domain, Charset: &form.Charset, Language: &form.Language}
+	input := service.SiteInput{Name: &form.Name, Domain: &form.Domain, Charset: &form.Charset, Language: &form.Language,
+		TimeZone: &form.TimeZone}
 	if creating {
 		input.Code = &form.Code
 	}
@@ -91,6 +96,7 @@ func (s *server) sitePage(w http.ResponseWriter, r *http.Request, session *servi
 	}
 	s.renderSiteForm(w, r, session, http.StatusOK, siteForm{
 		Site: site, Code: site.Code, Name: site.Name, Domain: site.Domain, Charset: site.Charset, Language: site.Language,
+		TimeZone: site.TimeZone,
 	})
 	return nil
 }
@@ -113,7 +119,7 @@ func (s *server) updateSite(w http.ResponseWriter, r *http.Request, session *ser
 func (s *server) renderSiteForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form siteForm) {
 	data := s.formPage(w, r, session, "site", form.New, form.Code)
 	form.ReadOnly = !session.Actor.IsAdmin()
-	form.Charsets = commonCharsets
+	form.Charsets, form.Zones, form.ServerZone = commonCharsets, service.TimeZones, s.svc.ServerZone()
 	form.Summary = summaryOf(form.Errors, siteFields...)
 	data.Content = form
 	s.render(w, r, status, "site", data)

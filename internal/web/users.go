@@ -14,7 +14,7 @@ import (
 const usersPageSize = 50
 
 // userFields is the order of the user form, for the error summary.
-var userFields = []string{"site", "login", "email", "name", "password", "role", "active", "language"}
+var userFields = []string{"site", "login", "email", "name", "password", "role", "active", "language", "time_zone"}
 
 var roles = []string{store.RoleAdmin, store.RoleAuditor, store.RoleUser}
 
@@ -38,6 +38,8 @@ type userForm struct {
 	Role         string
 	Active       bool
 	Language     string
+	TimeZone     string
+	Zones        []string
 	Sites        []store.Site
 	Roles        []string
 	Errors       map[string]string
@@ -95,10 +97,11 @@ func (s *server) newUserPage(w http.ResponseWriter, r *http.Request, session *se
 func userInput(r *http.Request) (service.UserInput, userForm) {
 	form := userForm{
 		Site: formValue(r, "site"), Login: formValue(r, "login"), Email: formValue(r, "email"), Name: formValue(r, "name"),
-		Role: formValue(r, "role"), Language: formValue(r, "language"), Active: r.PostForm.Get("active") != "",
+		Role: formValue(r, "role"), Language: formValue(r, "language"), TimeZone: formValue(r, "time_zone"), Active: r.PostForm.Get("active") != "",
 	}
 	input := service.UserInput{
 		Site: &form.Site, Login: &form.Login, Email: &form.Email, Name: &form.Name, Role: &form.Role, Language: &form.Language,
+		TimeZone: &form.TimeZone,
 	}
 	if password := r.PostForm.Get("password"); password != "" {
 		input.Password = &password
@@ -166,7 +169,7 @@ func (s *server) showUser(w http.ResponseWriter, r *http.Request, session *servi
 // storedUserForm is the form of a user as stored.
 func storedUserForm(user service.UserView) userForm {
 	return userForm{User: user, Site: user.Site, Login: user.Login, Email: user.Email, Name: user.Name, Role: user.Role,
-		Active: user.Active, Language: user.Language}
+		Active: user.Active, Language: user.Language, TimeZone: user.TimeZone}
 }
 
 func (s *server) updateUser(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
@@ -197,7 +200,7 @@ func (s *server) renderUserForm(w http.ResponseWriter, r *http.Request, session 
 		s.serviceError(w, r, err)
 		return
 	}
-	form.Sites, form.Roles = sites, roles
+	form.Sites, form.Roles, form.Zones = sites, roles, service.TimeZones
 	form.PasswordHelp = "help.password"
 	if form.New {
 		form.PasswordHelp = "help.password_new"

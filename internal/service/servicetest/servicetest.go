@@ -100,7 +100,9 @@ func NewLogged(t testing.TB, logger *slog.Logger, dsn ...string) *Env {
 		t.Fatal(err)
 	}
 	clock := &Clock{}
-	svc := service.New(service.Options{Store: st, Box: box, Logger: logger, Dialer: LoopbackDialer{}, Now: clock.Now})
+	svc := service.New(service.Options{Store: st, Box: box, Logger: logger, Dialer: LoopbackDialer{}, Now: clock.Now,
+		// The same zone on every machine, whatever the test machine says.
+		TimeZone: "UTC"})
 	if _, err := svc.Bootstrap(ctx, AdminPassword); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
