@@ -126,7 +126,7 @@ func (a *api) getMessageSource(w http.ResponseWriter, r *http.Request, actor *se
 		return fmt.Errorf("source of message %d: %w", id, err)
 	}
 	defer source.Close()
-	download.Write(w, r, download.Source(id, size, false), source)
+	download.Write(w, r, download.Source(id, size, false, ""), source)
 	return nil
 }
 

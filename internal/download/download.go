@@ -8,11 +8,15 @@
 package download
 
 import (
+	"bytes"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/htmlindex"
 
 	"pochta.dev/pochta/internal/store"
 )
@@ -56,10 +60,15 @@ func Attachment(a store.Attachment, inline bool) File {
 }
 
 // Source describes a message's exact source: a .eml download, or plain
-// text to read in the browser.
-func Source(messageID, size int64, inline bool) File {
+// text to read in the browser. The text is the exact bytes too, so it goes
+// in the message's own charset (SourceCharset of its first bytes): 8-bit
+// KOI8-R mail read as UTF-8 would be replacement characters.
+func Source(messageID, size int64, inline bool, charset string) File {
 	if inline {
-		return File{ContentType: "text/plain; charset=utf-8", Size: size, Inline: true}
+		if charset == "" {
+			charset = "utf-8"
+		}
+		return File{ContentType: "text/plain; charset=" + charset, Size: size, Inline: true}
 	}
 	return File{Name: "message-" + strconv.FormatInt(messageID, 10) + ".eml", ContentType: "message/rfc822", Size: size}
 }
@@ -102,4 +111,70 @@ func Write(w http.ResponseWriter, r *http.Request, file File, body io.Reader) {
 	if r.Method != http.MethodHead {
 		_, _ = io.Copy(w, body)
 	}
+}
+
+// SourceHead is how much of a source [SourceCharset] looks at: the header
+// and the first parts' headers of any real message.
+const SourceHead = 64 << 10
+
+// charsetParameter finds a Content-Type's charset parameter, quoted or not.
+var charsetParameter = []byte("charset=")
+
+// SourceCharset names the charset to show a message's exact bytes in, from
+// its first bytes (head, up to [SourceHead]): "utf-8" for 7-bit or UTF-8
+// text, else the first charset a Content-Type declares that browsers know
+// (the WHATWG label's canonical name: "koi8-r", "windows-1251"), else
+// fallback (the mailbox's charset) when browsers know it, else
+// "windows-1252", where every byte is a character.
+func SourceCharset(head []byte, fallback string) string {
+	if isASCIIOrUTF8(head) {
+		return "utf-8"
+	}
+	known := func(label string) string {
+		encoding, err := htmlindex.Get(strings.TrimSpace(label))
+		if err != nil {
+			return ""
+		}
+		name, err := htmlindex.Name(encoding)
+		if err != nil || name == "utf-8" || name == "replacement" {
+			return ""
+		}
+		return strings.ToLower(name)
+	}
+	lower := bytes.ToLower(head)
+	for rest := lower; ; {
+		at := bytes.Index(rest, charsetParameter)
+		if at < 0 {
+			break
+		}
+		rest = rest[at+len(charsetParameter):]
+		label := rest
+		if end := bytes.IndexAny(label, "; \t\r\n"); end >= 0 {
+			label = label[:end]
+		}
+		if name := known(strings.Trim(string(label), `"'`)); name != "" {
+			return name
+		}
+	}
+	if name := known(fallback); name != "" {
+		return name
+	}
+	return "windows-1252"
+}
+
+// isASCIIOrUTF8 reports whether head is UTF-8, allowing a character cut at
+// its end.
+func isASCIIOrUTF8(head []byte) bool {
+	for i := 0; i < len(head); {
+		if head[i] < 0x80 {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(head[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return len(head)-i < 4 && len(head) == SourceHead // a character cut by the head's end
+		}
+		i += size
+	}
+	return true
 }

@@ -30,10 +30,11 @@ func TestWrite(t *testing.T) {
 			"image/svg+xml", "attachment; filename=a.svg", "private, no-store", "data"},
 		{"HTML asked inline is still a download", "GET", download.Attachment(store.Attachment{ID: 9, Filename: "a.html", ContentType: "text/html", Size: 4}, true),
 			"text/html", "attachment; filename=a.html", "private, no-store", "data"},
-		{"source as a file", "GET", download.Source(42, 4, false), "message/rfc822", "attachment; filename=message-42.eml", "private, no-store", "data"},
-		{"source to read", "GET", download.Source(42, 4, true), "text/plain; charset=utf-8", "inline", "private, no-store", "data"},
+		{"source as a file", "GET", download.Source(42, 4, false, ""), "message/rfc822", "attachment; filename=message-42.eml", "private, no-store", "data"},
+		{"source to read", "GET", download.Source(42, 4, true, ""), "text/plain; charset=utf-8", "inline", "private, no-store", "data"},
 		{"logo", "GET", download.Logo("image/png", 4), "image/png", "inline", "private, no-cache", "data"},
-		{"HEAD sends no body", "HEAD", download.Source(42, 4, false), "message/rfc822", "attachment; filename=message-42.eml", "private, no-store", ""},
+		{"source in its charset", "GET", download.Source(42, 4, true, "koi8-r"), "text/plain; charset=koi8-r", "inline", "private, no-store", "data"},
+		{"HEAD sends no body", "HEAD", download.Source(42, 4, false, ""), "message/rfc822", "attachment; filename=message-42.eml", "private, no-store", ""},
 	}
 	for _, test := range tests {
 		t.Run(test.name, func(t *testing.T) {
@@ -57,5 +58,33 @@ func TestWrite(t *testing.T) {
 				t.Errorf("status %d, body %q", recorder.Code, recorder.Body.String())
 			}
 		})
+	}
+}
+
+// The charset to show a source in: UTF-8 when it is, else the first one
+// declared that browsers know, else the mailbox's, else one in which every
+// byte is a character.
+func TestSourceCharset(t *testing.T) {
+	koi8 := []byte("Content-Type: text/plain; charset=\"KOI8-R\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n")
+	multipart := []byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=bogus\r\n\r\nx\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=windows-1251\r\n\r\n\xcf\xf0\xe8\xe2\xe5\xf2\r\n--b--\r\n")
+	for _, test := range []struct {
+		name     string
+		head     []byte
+		fallback string
+		want     string
+	}{
+		{"ascii", []byte("Subject: hi\r\n\r\nhello\r\n"), "koi8-r", "utf-8"},
+		{"utf-8", []byte("Subject: hi\r\n\r\nпривет\r\n"), "koi8-r", "utf-8"},
+		{"koi8-r declared", koi8, "", "koi8-r"},
+		{"the first known one", multipart, "", "windows-1251"},
+		{"undeclared: the mailbox's", []byte("Subject: x\r\n\r\n\xf0\xd2\xc9\r\n"), "koi8-r", "koi8-r"},
+		{"undeclared, no fallback", []byte("Subject: x\r\n\r\n\xf0\xd2\xc9\r\n"), "", "windows-1252"},
+		{"a header cannot inject", []byte("Content-Type: text/plain; charset=koi8-r\r\nX: \xff\r\n"), "", "koi8-r"},
+		{"a label that is not one", []byte("Content-Type: text/plain; charset=\"koi8-r\r\nSet-Cookie: a=b\"\r\n\r\n\xff"), "", "koi8-r"},
+	} {
+		if got := download.SourceCharset(test.head, test.fallback); got != test.want {
+			t.Errorf("%s: %q, want %q", test.name, got, test.want)
+		}
 	}
 }

@@ -131,3 +131,43 @@ func FuzzSanitize(f *testing.F) {
 		}
 	})
 }
+
+// Links open in a new tab (the web admin's frame lets such a tab escape its
+// sandbox) without giving the page a handle on the opener or the address
+// it came from, whatever target and rel the message set.
+func TestLinksOpenInNewTab(t *testing.T) {
+	for _, link := range []string{
+		`<a href="https://shop.example/sale">Sale</a>`,
+		`<a href="http://shop.example/" target="_top" rel="opener">Top</a>`,
+		`<a href="https://shop.example/" target="_parent">Parent</a>`,
+	} {
+		out := Sanitize(link, Options{}).HTML
+		doc, err := html.Parse(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var anchor *html.Node
+		var walk func(*html.Node)
+		walk = func(n *html.Node) {
+			if n.Type == html.ElementNode && n.Data == "a" {
+				anchor = n
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		if anchor == nil {
+			t.Fatalf("%s: no link left in %s", link, out)
+		}
+		attrs := map[string]string{}
+		for _, a := range anchor.Attr {
+			attrs[a.Key] = a.Val
+		}
+		rel := " " + attrs["rel"] + " "
+		if attrs["target"] != "_blank" || !strings.Contains(rel, " noopener ") || !strings.Contains(rel, " noreferrer ") ||
+			strings.Contains(rel, " opener ") {
+			t.Errorf("%s became %s", link, out)
+		}
+	}
+}

@@ -412,7 +412,7 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sandbox.Exists || sandbox.Value != "" {
+		if !sandbox.Exists || sandbox.Value != "allow-popups allow-popups-to-escape-sandbox" {
 			t.Errorf("the frame's sandbox attribute: %+v", sandbox)
 		}
 		if got := remoteHits(); len(got) != 0 {

@@ -1,17 +1,15 @@
 package web
 
 import (
+	"bufio"
 	"encoding/base64"
 	"errors"
-	"html"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/download"
 	"pochta.dev/pochta/internal/i18n"
@@ -29,11 +27,19 @@ import (
 // script, no style sheets or fonts from anywhere, images only from here
 // (cid: parts) unless the reader asked for remote ones. The page is a
 // sandbox even when opened on its own, and only this app may frame it.
+// Its sandbox lets a link open in a new tab that escapes the sandbox (the
+// sanitiser gives every link target=_blank and rel="noopener noreferrer"),
+// and nothing else: no script, no same origin, no forms, no navigating the
+// page around it.
 const messageHTMLPolicy = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; " +
-	"frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+	"frame-ancestors 'self'; base-uri 'none'; form-action 'none'; " + messageFrameSandbox
 
 const messageHTMLPolicyRemote = "default-src 'none'; img-src 'self' data: https: http:; style-src 'unsafe-inline'; " +
-	"frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+	"frame-ancestors 'self'; base-uri 'none'; form-action 'none'; " + messageFrameSandbox
+
+// messageFrameSandbox is the sandbox of the HTML frame, the same in the
+// CSP of its page and on the <iframe>.
+const messageFrameSandbox = "sandbox allow-popups allow-popups-to-escape-sandbox"
 
 // quoteBlock is a run of text lines at one quote level (0: not quoted).
 type quoteBlock struct {
@@ -83,7 +89,7 @@ type messageData struct {
 	Row         messageRow
 	Blocks      []quoteBlock
 	HTMLURL     string
-	FrameClass  string // the HTML frame's height class, from frameHeightClass
+	FrameClass  string // the HTML frame's height classes, from frameHeightClass
 	RemoteURL   string // the view with remote images, when some were held back
 	Remote      bool
 	Attachments []attachmentRow
@@ -180,84 +186,6 @@ func (s *server) messageNeighbours(r *http.Request, actor *service.Actor, m serv
 	return prev, next
 }
 
-// The HTML frame is a sandbox without scripts and with an opaque origin, so
-// neither the frame nor the page can measure its content and fit the frame
-// to it. Instead the server estimates the height from the sanitised HTML
-// (lines of text at the frame's 14px/1.45 type, wrapped at about 90
-// characters, block ends, images) and picks one of a few fixed heights, from
-// 8rem to a maximum of 70vh (app.css .frame-fit-N); a longer message scrolls
-// inside the frame, which the reader may also resize.
-
-// frameBreak matches the tags that end a line of text in the frame;
-// frameMargin those with a margin of about a line after them.
-var (
-	frameBreak  = regexp.MustCompile(`(?i)<br\b[^>]*>|</(?:p|div|li|tr|h[1-6]|blockquote|pre|table|ul|ol|dt|dd)\s*>|<hr\b[^>]*>`)
-	frameMargin = regexp.MustCompile(`(?i)</(?:p|h[1-6]|blockquote|ul|ol|table|pre)\s*>`)
-	frameTag    = regexp.MustCompile(`<[^>]*>`)
-	frameImage  = regexp.MustCompile(`(?i)<img\b[^>]*>`)
-	// frameShown is an image the frame shows: a blocked remote image has
-	// lost its source and shows only its alt text.
-	frameShown   = regexp.MustCompile(`(?i)\ssrc="(?:data:|https?:)`)
-	frameHeight  = regexp.MustCompile(`(?i)\sheight="(\d{1,4})"`)
-	frameHeading = regexp.MustCompile(`(?i)</h[12]\s*>`)
-)
-
-// cidPlaceholder stands for a cid: image in the HTML the frame's height is
-// estimated from (a 1x1 GIF).
-const cidPlaceholder = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
-
-// frameHeights are the frame heights in lines of text (about 20px each, with
-// the body's margins), matching .frame-fit-1 to -5 in app.css; anything taller
-// gets the maximum, .frame-fit-6.
-var frameHeights = []int{4, 8, 13, 19, 26}
-
-// estimateFrameLines guesses how many lines of text the HTML takes: each run
-// of text between line-ending tags wraps at about 90 characters, a <br>
-// alone is an empty line, paragraphs add a margin, big headings a line, and
-// an image its height attribute or else ten lines (a blocked one: its alt
-// text).
-func estimateFrameLines(body string) int {
-	const perLine, imageLines = 90, 10
-	lines := len(frameMargin.FindAllStringIndex(body, -1))*2/3 + len(frameHeading.FindAllStringIndex(body, -1))
-	for _, image := range frameImage.FindAllString(body, -1) {
-		switch height := frameHeight.FindStringSubmatch(image); {
-		case !frameShown.MatchString(image):
-			lines++ // its alt text
-		case height != nil:
-			pixels, _ := strconv.Atoi(height[1])
-			lines += pixels/20 + 1
-		default:
-			lines += imageLines
-		}
-	}
-	textLines := func(segment string) int {
-		text := html.UnescapeString(frameTag.ReplaceAllString(segment, " "))
-		n := utf8.RuneCountInString(strings.Join(strings.Fields(text), " "))
-		return (n + perLine - 1) / perLine
-	}
-	at := 0
-	for _, match := range frameBreak.FindAllStringIndex(body, -1) {
-		n := textLines(body[at:match[0]])
-		if n == 0 && strings.HasPrefix(strings.ToLower(body[match[0]:match[1]]), "<br") {
-			n = 1
-		}
-		lines += n
-		at = match[1]
-	}
-	return lines + textLines(body[at:])
-}
-
-// frameHeightClass picks the frame's height class for a message's HTML.
-func frameHeightClass(body string) string {
-	lines := estimateFrameLines(body)
-	for i, height := range frameHeights {
-		if lines <= height {
-			return "frame-fit-" + strconv.Itoa(i+1)
-		}
-	}
-	return "frame-fit-" + strconv.Itoa(len(frameHeights)+1)
-}
-
 // messageHTML serves a message's sanitised HTML as a page of its own, for
 // the view's sandboxed frame, under messageHTMLPolicy.
 func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
@@ -303,7 +231,7 @@ func (s *server) messageHTML(w http.ResponseWriter, r *http.Request, session *se
 	h.Set("Cache-Control", "private, no-store")
 	var b strings.Builder
 	b.WriteString("<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">")
-	b.WriteString("<style>body{margin:8px;font-family:system-ui,sans-serif;font-size:14px;line-height:1.45;color:#1d2330;word-wrap:break-word}img{max-width:100%;height:auto}</style>")
+	b.WriteString(messageFrameStyle)
 	b.WriteString("</head><body>\n")
 	b.WriteString(m.HTML)
 	b.WriteString("\n</body></html>\n")
@@ -337,7 +265,20 @@ func (s *server) writeSource(w http.ResponseWriter, r *http.Request, session *se
 		return
 	}
 	defer source.Close()
-	download.Write(w, r, download.Source(id, size, !asFile), source)
+	if asFile {
+		download.Write(w, r, download.Source(id, size, false, ""), source)
+		return
+	}
+	// Shown as text, the exact bytes go with the message's own charset.
+	buffered := bufio.NewReaderSize(source, download.SourceHead)
+	head, _ := buffered.Peek(download.SourceHead)
+	fallback := ""
+	if summary, err := s.svc.MessageSummary(r.Context(), session.Actor, id); err == nil {
+		if mailbox, err := s.svc.Mailbox(r.Context(), session.Actor, summary.MailboxID); err == nil {
+			fallback = mailbox.Charset
+		}
+	}
+	download.Write(w, r, download.Source(id, size, true, download.SourceCharset(head, fallback)), buffered)
 }
 
 // maxInlineImages caps the bytes of cid: images one page of HTML carries.

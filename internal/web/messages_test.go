@@ -719,7 +719,7 @@ func TestMessageHostileHTML(t *testing.T) {
 
 	r := b.get(view)
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, `<iframe class="message-frame" sandbox="" src="/messages/`+mblID(id)+`/html"`,
+	wantBody(t, r, `<iframe class="message-frame" sandbox="allow-popups allow-popups-to-escape-sandbox" src="/messages/`+mblID(id)+`/html"`,
 		"Remote images are blocked (1).", `href="/messages/`+mblID(id)+`?remote=1">Show them</a>`)
 	wantNoBody(t, r, "allow-scripts", "allow-same-origin", "PWNED", remote)
 

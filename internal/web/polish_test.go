@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -162,26 +163,36 @@ func TestUserPageTokens(t *testing.T) {
 		fmt.Sprintf(`action="/profile/tokens/%d/revoke"`, tokens[0].ID), `href="/profile"`)
 }
 
-// The sandboxed HTML frame cannot be measured, so its height class comes
-// from an estimate of the content: short messages get a short frame.
+// The sandboxed HTML frame cannot be measured, so its height classes come
+// from an estimate of the content, for a desktop and a phone frame: short
+// messages get a short frame, long ones a tall one (the page scrolls, not
+// a small box), and text wraps into more lines on a phone.
 func TestFrameHeightClass(t *testing.T) {
 	long := strings.Repeat("<p>"+strings.Repeat("word ", 30)+"</p>\n", 40)
+	step := func(height int) string { return strconv.Itoa(frameStep(height)) }
 	for _, test := range []struct {
-		name, body, want string
+		name, body     string
+		desktop, phone int // the heights in pixels the classes must hold at least
 	}{
-		{"one line", "<p>Hello!</p>", "frame-fit-1"},
-		{"a few lines", "Hi,<br>\n<br>the report is attached.<br><br>Regards,<br>Ann", "frame-fit-2"},
-		{"source newlines are not lines", "<div>\n\n\n\n\n\n\n\n\nHello\n\n\n\n\n\n\n\n</div>", "frame-fit-1"},
-		{"one image", `<p><img src="data:image/png;base64,AAAA" alt=""></p>`, "frame-fit-3"},
-		{"sized image", `<p><img src="https://example.com/a.png" height="40"></p>`, "frame-fit-1"},
-		{"newsletter, remote image blocked", `<h1 style="color:#c00">Big sale</h1><p>Everything <b>50% off</b>.</p>` +
-			`<p><img src="" alt="banner"></p><p><a href="https://shop.example/">Shop now</a></p>`, "frame-fit-2"},
-		{"long", long, "frame-fit-6"},
-		{"empty", "", "frame-fit-1"},
+		{"one line", "<p>Hello!</p>", 40, 40},
+		{"a few lines", "Hi,<br>\n<br>the report is attached.<br><br>Regards,<br>Ann", 140, 140},
+		{"source newlines are not lines", "<div>\n\n\n\n\n\n\n\n\nHello\n\n\n\n\n\n\n\n</div>", 40, 40},
+		{"one image", `<p><img src="data:image/png;base64,AAAA" alt=""></p>`, 200, 200},
+		{"sized image", `<p><img src="https://example.com/a.png" height="40"></p>`, 60, 60},
+		{"a wide banner scales down on a phone", `<img src="https://example.com/a.png" width="700" height="350">`, 374, 199},
+		{"long", long, 2140, 3740},
+		{"empty", "", 0, 0},
 	} {
-		if got := frameHeightClass(test.body); got != test.want {
-			t.Errorf("%s: frameHeightClass = %s (%d lines), want %s", test.name, got, estimateFrameLines(test.body), test.want)
+		got := frameHeightClass(test.body)
+		want := "frame-h-" + step(test.desktop) + " frame-p-" + step(test.phone)
+		if got != want {
+			t.Errorf("%s: frameHeightClass = %s (%d and %d px), want %s", test.name, got,
+				estimateFrameHeight(test.body, frameDesktop), estimateFrameHeight(test.body, framePhone), want)
 		}
+	}
+	// A long newsletter's frame grows past the old 70vh cap.
+	if frameStep(estimateFrameHeight(long, frameDesktop)) <= frameStep(900) {
+		t.Errorf("a long message gets a frame of %d px at most", frameLadder[frameStep(estimateFrameHeight(long, frameDesktop))-1])
 	}
 }
 
@@ -197,6 +208,6 @@ func TestFrameHeightCountsCIDImages(t *testing.T) {
 	b := ts.signIn(t, "admin", servicetest.AdminPassword)
 	r := b.get("/messages/" + mblID(id))
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "frame-fit-3")
+	wantBody(t, r, "frame-h-"+strconv.Itoa(frameStep(240))) // a line of text, 200 px of image, the margins
 	wantNoBody(t, r, cidPlaceholder)
 }

@@ -2,9 +2,13 @@ package web
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"pochta.dev/pochta/internal/service"
@@ -36,5 +40,76 @@ func TestBrowserRussianLocalTime(t *testing.T) {
 	title, err := chromedp.Run(browser.ctx, chromedp.AttributeValue(chromedp.CSS("td.when time"), "title"))
 	if err != nil || title.Value != "05.12.2026 06:12:00 Europe/Moscow (UTC+03:00)" {
 		t.Errorf("the hover reads %q (%v)", title.Value, err)
+	}
+}
+
+// TestBrowserMailLinkOpensTab: a link in HTML mail opens in a new tab,
+// without the address it came from, while a script in the same mail still
+// runs nothing; the frame's height follows its content.
+func TestBrowserMailLinkOpensTab(t *testing.T) {
+	ts := newTestServer(t)
+	f := mblSetup(t, ts)
+	visited := make(chan string, 10) // what the linked site saw: path and Referer
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/landing" {
+			visited <- r.URL.Path + " referer=" + r.Referer()
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte("<!doctype html><title>Landing</title><p>landed</p>"))
+	}))
+	defer site.Close()
+	id := msgImport(t, ts, f.alpha.ID, msgMail{From: "shop@example.com", To: "b@example.com", Subject: "Sale", Date: msgDay(5),
+		HTML: `<p><a id="go" href="` + site.URL + `/landing" target="_top" style="display:block;font-size:40px;padding:10px">OPEN</a></p>` +
+			`<script>window.top.name="PWNED";document.title="PWNED"</script>` +
+			`<img src="x" onerror="window.top.name='PWNED'">` + strings.Repeat("<p>"+strings.Repeat("line of the newsletter ", 8)+"</p>", 40)}.raw())
+	browser := newChromium(t, ts)
+	browser.signIn(t, "admin", servicetest.AdminPassword)
+	browser.run(t, chromedp.Navigate(browser.base+"/messages/"+mblID(id)), chromedp.WaitVisible(chromedp.CSS("iframe.message-frame")))
+	if _, err := chromedp.Run(browser.ctx, chromedp.Poll[bool](`document.readyState === "complete"`)); err != nil {
+		t.Fatal(err)
+	}
+	// The frame is as tall as its forty paragraphs, not a small box.
+	height, err := chromedp.Run(browser.ctx, chromedp.Evaluate[float64](`document.querySelector("iframe.message-frame").getBoundingClientRect().height`))
+	if err != nil || height < 1200 {
+		t.Errorf("the frame is %v px tall (%v)", height, err)
+	}
+	rect, err := chromedp.Run(browser.ctx, chromedp.Evaluate[[]float64](`(function(){var f=document.querySelector("iframe.message-frame");`+
+		`window.scrollTo(0, f.getBoundingClientRect().top + window.scrollY - 200);var r=f.getBoundingClientRect();return [r.left, r.top]})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The linked site's visit says the link opened, a second page target
+	// that it opened in a tab of its own (a mouse move first, so that the
+	// out-of-process frame knows where the pointer is).
+	browser.run(t, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, rect[0]+60, rect[1]+40),
+		chromedp.MouseClickXY(rect[0]+60, rect[1]+40))
+	select {
+	case visit := <-visited:
+		if visit != "/landing referer=" {
+			t.Errorf("the linked site saw %q", visit)
+		}
+	case <-browser.ctx.Done():
+		t.Fatal("the link opened nothing")
+	}
+	targets, err := chromedp.Targets(browser.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := 0
+	for _, info := range targets {
+		if info.Type == "page" {
+			pages++
+		}
+	}
+	if pages != 2 {
+		t.Errorf("%d pages after the click, want the view and a new tab", pages)
+	}
+	// The page stayed where it was, and nothing of the mail's script ran.
+	marker, err := chromedp.Run(browser.ctx, chromedp.Evaluate[string](`window.name + "|" + document.title + "|" + location.pathname`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marker != "|Sale · Pochta|/messages/"+mblID(id) {
+		t.Errorf("after the click: %q", marker)
 	}
 }
