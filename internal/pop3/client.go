@@ -233,6 +233,20 @@ func (c *Client) dial(ctx context.Context) error {
 	return nil
 }
 
+// handshakeError is a failed TLS handshake: [ErrTLS] and crypto/tls's
+// error, said once ("tls: failed to verify certificate: ..."), not as
+// "tls: tls: ..." — crypto/tls starts its own errors with "tls: ".
+type handshakeError struct{ err error }
+
+func (e handshakeError) Error() string {
+	if text := e.err.Error(); strings.HasPrefix(text, ErrTLS.Error()+": ") {
+		return text
+	}
+	return ErrTLS.Error() + ": " + e.err.Error()
+}
+
+func (e handshakeError) Unwrap() []error { return []error{ErrTLS, e.err} }
+
 // handshake runs a TLS handshake over c.raw and switches to it.
 func (c *Client) handshake(ctx context.Context) error {
 	tc := tls.Client(c.raw, c.opts.tlsConfig(c.addr))
@@ -243,7 +257,7 @@ func (c *Client) handshake(ctx context.Context) error {
 		if isTimeout(err) {
 			return fmt.Errorf("%w: %w: handshake: %v", ErrTLS, ErrTimeout, err)
 		}
-		return fmt.Errorf("%w: %w", ErrTLS, err)
+		return handshakeError{err}
 	}
 	st := tc.ConnectionState()
 	c.trace(TraceConnect, fmt.Sprintf("TLS %s %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))

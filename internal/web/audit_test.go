@@ -42,7 +42,7 @@ func TestAuditLines(t *testing.T) {
 	}
 	b.get("/mailboxes")
 	wantStatus(t, b.postForm("/mailboxes/group", url.Values{"action": {"delete"}, "confirm": {"yes"},
-		"id": {strconv.FormatInt(mailbox.ID, 10)}}), http.StatusOK)
+		"id": {strconv.FormatInt(mailbox.ID, 10)}}), http.StatusSeeOther)
 	want = fmt.Sprintf(`"mailbox deleted" by=admin mailbox=Support mailbox_id=%d messages=0`, mailbox.ID)
 	if !audit.Has(want) {
 		t.Errorf("no audit line %s in\n%s", want, audit)

@@ -12,14 +12,19 @@ import (
 	"pochta.dev/pochta/internal/store"
 )
 
-// mailboxFields is the order of the mailbox form (both tabs), for the error
-// summary. SMTP's listen address and port are "listen" and "listen_port" on
-// the page (the service calls them server and port).
+// mailboxFields is the order of the mailbox form (both tabs) of a POP3 or
+// SMTP mailbox, for the error summary. SMTP's listen address and port are
+// "listen" and "listen_port" on the page (the service calls them server
+// and port).
 var mailboxFields = []string{"site", "active", "name", "description", "type",
 	"server", "port", "security", "verify_cert", "login", "password", "apop", "delete_from_server", "check_interval",
 	"listen", "listen_port", "domains", "relay", "relay_auth_only",
-	"service_id", "web_url", "owner_id", "folders", "sync_range",
 	"max_messages", "max_message_size_kb", "keep_days", "charset"}
+
+// imapMailboxFields is the order of an IMAP mailbox's form, whose mail
+// service comes before the server it fills.
+var imapMailboxFields = []string{"site", "active", "name", "description", "type",
+	"service_id", "server", "port", "security", "verify_cert", "login", "password", "web_url", "owner_id", "folders", "sync_range"}
 
 // mailboxForm is the state of the mailbox form: every field as typed, for
 // all three types (only the current type's fields are shown and read).
@@ -98,12 +103,17 @@ func defaultSecurity(kind string) string {
 	return "none"
 }
 
+// newMailboxCheckInterval is a new POP3 mailbox's check interval in the
+// form, in minutes: the seed module's users know its ten minutes, and a
+// mailbox that checks only by hand surprised them.
+const newMailboxCheckInterval = "10"
+
 // newMailboxForm is the form of a new mailbox of kind with SPEC.md's
-// defaults. The POP3 and SMTP fields are both filled, so that a new system
+// defaults (and a check every ten minutes). The POP3 and SMTP fields are both filled, so that a new system
 // mailbox can switch between them.
 func newMailboxForm(kind string) mailboxForm {
 	f := mailboxForm{New: true, Type: kind, Active: true, Security: defaultSecurity(kind),
-		Port: strconv.Itoa(service.DefaultPort(kind, defaultSecurity(kind))), CheckInterval: "0",
+		Port: strconv.Itoa(service.DefaultPort(kind, defaultSecurity(kind))), CheckInterval: newMailboxCheckInterval,
 		Listen: "*", ListenPort: "25", MaxMessages: "0", MaxMessageSizeKB: "0", KeepDays: "0"}
 	if kind == store.MailboxSMTP {
 		f.Port = strconv.Itoa(service.DefaultPort(store.MailboxPOP3, "none"))
@@ -503,7 +513,11 @@ func (s *server) renderMailboxForm(w http.ResponseWriter, r *http.Request, sessi
 			}
 		}
 	}
-	form.Summary = summaryOf(form.Errors, mailboxFields...)
+	if form.Type == store.MailboxIMAP {
+		form.Summary = summaryOf(form.Errors, imapMailboxFields...)
+	} else {
+		form.Summary = summaryOf(form.Errors, mailboxFields...)
+	}
 	data.Content = form
 	s.render(w, r, status, "mailbox", data)
 }

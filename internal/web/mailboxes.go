@@ -353,8 +353,8 @@ func (s *server) switchMailbox(w http.ResponseWriter, r *http.Request, session *
 }
 
 // checkMailbox is "Check now": it receives mail for the mailbox at once and
-// shows "Received N new messages" or the server's error, with links to the
-// mailbox's messages and its log.
+// sends the browser to the page that says "Received N new messages" or the
+// server's error, with links to the mailbox's messages and its log.
 func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	id, ok := s.pathID(w, r)
 	if !ok || !s.mailboxChangeAllowed(w, r, session) {
@@ -364,7 +364,7 @@ func (s *server) checkMailbox(w http.ResponseWriter, r *http.Request, session *s
 	if err != nil {
 		return err
 	}
-	s.renderChecked(w, r, session, []service.CheckResult{result})
+	s.redirectChecked(w, r, []service.CheckResult{result})
 	return nil
 }
 
@@ -378,20 +378,82 @@ func (s *server) checkAllMailboxes(w http.ResponseWriter, r *http.Request, sessi
 	if err != nil {
 		return err
 	}
-	s.renderChecked(w, r, session, results)
+	s.redirectChecked(w, r, results)
 	return nil
+}
+
+// checkedListed is how many results the page after "Receive mail now"
+// names; the address holds each as a few characters.
+const checkedListed = 300
+
+// redirectChecked sends the browser after a POST of "Receive mail now" to
+// /mailboxes/checked, which says the outcome: F5 there receives nothing
+// again, and the address opens again. The address carries each mailbox's
+// ID and count, or the kind of its error ("12.3", "14.login"); the page
+// reads the names and the error's own text from the mailboxes, so that an
+// address made up elsewhere can say no text of its own.
+func (s *server) redirectChecked(w http.ResponseWriter, r *http.Request, results []service.CheckResult) {
+	values := url.Values{}
+	for i, result := range results {
+		if i == checkedListed {
+			values.Set("more", strconv.Itoa(len(results)-checkedListed))
+			break
+		}
+		outcome := strconv.Itoa(result.Received)
+		if result.Error != "" {
+			outcome = "other"
+			if result.Reason != "" {
+				outcome = string(result.Reason)
+			}
+		}
+		values.Add("m", strconv.FormatInt(result.MailboxID, 10)+"."+outcome)
+	}
+	if back := safeMailboxesBack(formValue(r, "back")); back != "/mailboxes" {
+		values.Set("back", back)
+	}
+	http.Redirect(w, r, "/mailboxes/checked?"+values.Encode(), http.StatusSeeOther)
 }
 
 // checkedData is the content of the "Receive mail now" results page.
 type checkedData struct {
 	Results []service.CheckResult
+	More    int // results past those listed
 	Back    string
 }
 
-func (s *server) renderChecked(w http.ResponseWriter, r *http.Request, session *service.WebSession, results []service.CheckResult) {
+// checkedPage says the outcome of "Receive mail now" (see redirectChecked).
+func (s *server) checkedPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	data := s.newPage(w, r, session, "page.checked.title", "mailboxes")
-	data.Content = checkedData{Results: results, Back: safeMailboxesBack(formValue(r, "back"))}
+	query := r.URL.Query()
+	content := checkedData{Back: safeMailboxesBack(query.Get("back"))}
+	content.More, _ = strconv.Atoi(query.Get("more"))
+	for _, item := range query["m"] {
+		idText, outcome, _ := strings.Cut(item, ".")
+		id, ok := service.ParseID(idText)
+		if !ok {
+			continue
+		}
+		mailbox, err := s.svc.Mailbox(r.Context(), session.Actor, id)
+		if err != nil {
+			continue // gone since, or not the reader's: nothing to say
+		}
+		result := service.CheckResult{MailboxID: id, Name: mailbox.Name}
+		if received, err := strconv.Atoi(outcome); err == nil && received >= 0 {
+			result.Received = received
+		} else {
+			key := "fetch_error." + outcome
+			if text := i18n.Default.T(data.Lang, key); text != key && !strings.ContainsAny(outcome, "./ ") {
+				result.Error = text
+			} else {
+				result.Error = i18n.Default.T(data.Lang, "fetch_error.other")
+			}
+			result.Detail = mailbox.LastError
+		}
+		content.Results = append(content.Results, result)
+	}
+	data.Content = content
 	s.render(w, r, http.StatusOK, "checked", data)
+	return nil
 }
 
 // deleteMailboxPage asks before deleting one mailbox: the group
@@ -489,9 +551,18 @@ func (s *server) mailboxesGroup(w http.ResponseWriter, r *http.Request, session 
 	if err != nil {
 		return err
 	}
-	s.renderMailboxes(w, r, session, back, http.StatusOK, func(data *page, content *mailboxesData) {
-		data.Flash = i18n.Default.T(data.Lang, "flash.mailboxes_done", result.Done)
-		content.Failed = result.Failed
-	})
+	// Redirect after POST: F5 repeats nothing. The mailboxes that could
+	// not be changed are linked by ID, to open and see why.
+	if len(result.Failed) > 0 {
+		ids := make([]string, 0, len(result.Failed))
+		for _, failed := range result.Failed {
+			ids = append(ids, strconv.FormatInt(failed.ID, 10))
+		}
+		s.flashDone(w, r, "flash.mailboxes_failed_n", len(result.Failed), "/mailboxes?kind=all&id="+url.QueryEscape(strings.Join(ids, ",")))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return nil
+	}
+	s.flashDone(w, r, "flash.mailboxes_"+action+"_n", result.Done, "")
+	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
 }

@@ -629,8 +629,30 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 	if err != nil {
 		return err
 	}
-	s.renderMessages(w, r, session, back, http.StatusOK, func(data *page, _ *messagesData) {
-		data.Flash = i18n.Default.T(data.Lang, "flash.messages_done", done)
-	})
+	// Redirect after POST: F5 repeats nothing, and the address is the
+	// list's, which opens again. The flash says what was done and links to
+	// the rows it was done to, while they are few and still there.
+	link := ""
+	if action != service.ActionDelete && len(selection.IDs) > 0 && len(selection.IDs) <= messagesFlashLinked {
+		ids := make([]string, len(selection.IDs))
+		for i, id := range selection.IDs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		link = "/messages?id=" + url.QueryEscape(strings.Join(ids, ","))
+	}
+	s.flashDone(w, r, messageGroupFlash[action], done, link)
+	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
+}
+
+// messagesFlashLinked is how many changed messages a flash links to by ID.
+const messagesFlashLinked = 100
+
+// messageGroupFlash says what a group action did, with the count.
+var messageGroupFlash = map[string]string{
+	service.ActionRead:    "flash.messages_read_n",
+	service.ActionUnread:  "flash.messages_unread_n",
+	service.ActionSpam:    "flash.messages_spam_n",
+	service.ActionNotSpam: "flash.messages_not_spam_n",
+	service.ActionDelete:  "flash.messages_deleted_n",
 }

@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"net/url"
+	"strconv"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -46,6 +48,9 @@ func loadPages(statics *statics) *pages {
 		"dict":        dict,
 		"serviceIcon": serviceIconURL(statics),
 		"langName":    func(code string) string { return i18n.Default.T(code, "language.name") },
+		// checkedType: Pochta goes and gets this type's mail (POP3, IMAP),
+		// so "Receive mail now" and a check interval mean something.
+		"checkedType": func(kind string) bool { t, _ := store.MailboxTypeOf(kind); return t.Checked },
 		"hasKey": func(m map[string]string, key string) bool {
 			_, ok := m[key]
 			return ok
@@ -131,6 +136,9 @@ type page struct {
 	Groups    []navGroup
 	Languages []languageOption
 	Flash     string
+	// FlashLink is where the flash's "Show them" goes ("" for none): the
+	// rows a group action changed.
+	FlashLink string
 	Content   any
 }
 
@@ -175,9 +183,7 @@ func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *servic
 	}
 	data.Title = i18n.Default.T(data.Lang, titleKey)
 	if cookie, err := r.Cookie(flashCookie); err == nil {
-		if strings.HasPrefix(cookie.Value, "flash.") {
-			data.Flash = i18n.Default.T(data.Lang, cookie.Value)
-		}
+		data.Flash, data.FlashLink = readFlash(data.Lang, cookie.Value)
 		s.clearCookie(w, r, flashCookie)
 	}
 	return data
@@ -211,11 +217,44 @@ func navOf(p string) string {
 }
 
 // flashCookie carries a catalog key (never free text) from a POST to the page
-// it redirects to: "Settings saved" after redirect-after-POST.
+// it redirects to: "Settings saved" after redirect-after-POST; with a count
+// and a link to the rows it names after a group action ("Messages marked
+// read: 2. Show them"): "key|count|escaped link".
 const flashCookie = "pochta_flash"
 
 func (s *server) flash(w http.ResponseWriter, r *http.Request, key string) {
 	s.setCookie(w, r, flashCookie, key, 60)
+}
+
+// flashDone is the flash of a group action: key says what was done with
+// the count, link (a list of this app, or "") shows the rows.
+func (s *server) flashDone(w http.ResponseWriter, r *http.Request, key string, count int, link string) {
+	s.setCookie(w, r, flashCookie, key+"|"+strconv.Itoa(count)+"|"+url.QueryEscape(link), 60)
+}
+
+// readFlash says a flash cookie's value: a catalog key of a flash, with a
+// count when it has one, and a link within the app's lists.
+func readFlash(lang, value string) (text, link string) {
+	key, rest, counted := strings.Cut(value, "|")
+	if !strings.HasPrefix(key, "flash.") || i18n.Default.T(lang, key) == key {
+		return "", ""
+	}
+	if !counted {
+		return i18n.Default.T(lang, key), ""
+	}
+	countText, escaped, _ := strings.Cut(rest, "|")
+	count, err := strconv.Atoi(countText)
+	if err != nil || count < 0 {
+		return "", ""
+	}
+	if unescaped, err := url.QueryUnescape(escaped); err == nil {
+		for _, list := range []string{"/messages", "/mailboxes"} {
+			if unescaped != "" && safeListBack(unescaped, list) == unescaped {
+				link = unescaped
+			}
+		}
+	}
+	return i18n.Default.T(lang, key, count), link
 }
 
 // render executes a page into a buffer first, so a template error gives a

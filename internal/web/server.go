@@ -83,6 +83,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /mailboxes/{id}/active", s.signedIn(s.switchMailbox))
 	mux.HandleFunc("POST /mailboxes/{id}/check", s.signedIn(s.checkMailbox))
 	mux.HandleFunc("POST /mailboxes/check", s.signedIn(s.checkAllMailboxes))
+	mux.HandleFunc("GET /mailboxes/checked", s.signedIn(s.checkedPage))
 	mux.HandleFunc("GET /mailboxes/{id}/delete", s.signedIn(s.deleteMailboxPage))
 	mux.HandleFunc("GET /mailboxes/new", s.signedIn(s.newMailboxPage))
 	mux.HandleFunc("POST /mailboxes", s.signedIn(s.createMailbox))

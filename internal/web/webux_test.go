@@ -31,3 +31,13 @@ func TestSourceInItsCharset(t *testing.T) {
 		t.Errorf(".eml: %q", got)
 	}
 }
+
+// follow is the browser after a POST: it wants a redirect (303) and opens
+// where it points, as F5-safe pages do.
+func (b *browser) follow(r result) result {
+	b.t.Helper()
+	if r.status != http.StatusSeeOther {
+		b.t.Fatalf("status %d, want a redirect after the POST\n%s", r.status, r.body)
+	}
+	return b.get(r.header.Get("Location"))
+}
