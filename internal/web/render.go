@@ -2,8 +2,6 @@ package web
 
 import (
 	"bytes"
-	"net/url"
-	"strconv"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -11,8 +9,10 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
