@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -76,6 +77,9 @@ type mailboxForm struct {
 	TestText string
 	// TestDetail is a failed test's error as the software said it.
 	TestDetail string
+	// Password is the password typed, shown again only on the page that
+	// answers "Test connection" (never the stored one).
+	Password string
 
 	Sites       []store.Site
 	Services    []service.MailServiceView
@@ -425,29 +429,65 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 
 // testMailboxConnection is the form's "Test connection": it logs in with
 // what the form holds (the stored password when the field is empty) and
-// shows the message count or the server's error, saving nothing.
+// says the message count or the server's error, saving nothing. The
+// page's script asks with X-Pochta-Test and gets JSON ({"ok", "text",
+// "detail", "errors"}) to show under the button, the form untouched;
+// without script the form comes back as typed, password included, with the
+// outcome at its top.
 func (s *server) testMailboxConnection(w http.ResponseWriter, r *http.Request, session *service.WebSession, form mailboxForm, input service.TestInput) {
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	byScript := r.Header.Get(testHeader) == "1"
+	form.Password = r.PostForm.Get("password")
 	result, err := s.svc.TestConnection(r.Context(), session.Actor, input)
 	if errors.Is(err, service.ErrTooManyTests) {
 		// Said where the test's outcome goes, with the form as typed.
-		form.Tested, form.TestText = true, i18n.Default.T(s.svc.UserLanguage(r.Context(), session.Actor.User), "error.test_rate")
+		form.Tested, form.TestText = true, i18n.Default.T(lang, "error.test_rate")
+		if byScript {
+			writeTestJSON(w, http.StatusTooManyRequests, testAnswer{Text: form.TestText})
+			return
+		}
 		s.renderMailboxForm(w, r, session, http.StatusTooManyRequests, form)
 		return
 	}
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		form.Errors = pageFieldErrors(form.Type, fieldErrors)
+		if byScript {
+			writeTestJSON(w, http.StatusUnprocessableEntity, testAnswer{Text: i18n.Default.T(lang, "form.errors"), Errors: form.Errors})
+			return
+		}
 		s.renderMailboxForm(w, r, session, http.StatusUnprocessableEntity, form)
 	}) {
 		return
 	}
-	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	form.Tested, form.TestOK = true, result.OK
 	if result.OK {
 		form.TestText = i18n.Default.T(lang, "test.ok", result.Messages, result.Size)
 	} else {
 		form.TestText, form.TestDetail = i18n.Default.T(lang, "test.failed", result.Error), result.Detail
 	}
+	if byScript {
+		writeTestJSON(w, http.StatusOK, testAnswer{OK: form.TestOK, Text: form.TestText, Detail: form.TestDetail})
+		return
+	}
 	s.renderMailboxForm(w, r, session, http.StatusOK, form)
+}
+
+// testHeader marks the page script's "Test connection", which wants JSON.
+const testHeader = "X-Pochta-Test"
+
+// testAnswer is "Test connection" said to the page's script.
+type testAnswer struct {
+	OK     bool              `json:"ok"`
+	Text   string            `json:"text"`
+	Detail string            `json:"detail,omitempty"`
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+func writeTestJSON(w http.ResponseWriter, status int, answer testAnswer) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(answer)
 }
 
 // renderMailboxForm fills the choices of the form (sites, mail services,

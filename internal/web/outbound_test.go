@@ -59,5 +59,5 @@ func TestMailboxFormTestConnectionLimit(t *testing.T) {
 	}
 	r := b.postForm("/mailboxes", form)
 	wantStatus(t, r, http.StatusTooManyRequests)
-	wantBody(t, r, `role="status">Too many connection tests in a short time; wait a minute and try again</p>`, `value="`+pop3.Host+`"`)
+	wantBody(t, r, `<p class="alert-title">Too many connection tests in a short time; wait a minute and try again</p>`, `value="`+pop3.Host+`"`)
 }

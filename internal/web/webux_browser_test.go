@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,5 +112,80 @@ func TestBrowserMailLinkOpensTab(t *testing.T) {
 	}
 	if marker != "|Sale · Pochta|/messages/"+mblID(id) {
 		t.Errorf("after the click: %q", marker)
+	}
+}
+
+// TestBrowserTestConnectionKeepsPassword: "Test connection" on a new
+// mailbox says the outcome under the button without leaving the form, and
+// the typed password is still there to save.
+func TestBrowserTestConnectionKeepsPassword(t *testing.T) {
+	ts := newTestServer(t)
+	pop3 := servicetest.NewFakeServer(t, "+OK ready")
+	browser := newChromium(t, ts)
+	browser.signIn(t, "admin", servicetest.AdminPassword)
+	browser.run(t, chromedp.Navigate(browser.base+"/mailboxes/new?type=pop3"), chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Sales"), chromedp.SendKeys(chromedp.CSS("#server"), pop3.Host),
+		chromedp.SetValue(chromedp.CSS("#port"), pop3.PortText()), chromedp.SendKeys(chromedp.CSS("#login"), "sales"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "typed-secret-1"),
+		chromedp.Click(chromedp.CSS("[data-test-connection]")),
+		chromedp.WaitVisible(chromedp.CSS("[data-test-result].test-ok")))
+	if got := browser.text(t, "[data-test-result]"); !strings.Contains(got, "Connected: 2 messages") {
+		t.Errorf("the outcome reads %q", got)
+	}
+	password, err := chromedp.Run(browser.ctx, chromedp.Value(chromedp.CSS("#password")))
+	if err != nil || password != "typed-secret-1" {
+		t.Errorf("the password field holds %q (%v)", password, err)
+	}
+	location, err := chromedp.Run(browser.ctx, chromedp.Location())
+	if err != nil || location != browser.base+"/mailboxes/new?type=pop3" {
+		t.Errorf("the page moved to %q", location)
+	}
+	// And the form saves with it, as typed.
+	if status := browser.submit(t, ".form-actions button.btn-primary"); status != http.StatusOK {
+		t.Fatalf("create: status %d", status)
+	}
+	if got := browser.text(t, ".flash"); got != "Mailbox created" {
+		t.Errorf("after saving: %q", got)
+	}
+}
+
+// TestBrowserGroupActionReload: after a group action the address is the
+// list's, so F5 shows the list again and sends nothing.
+func TestBrowserGroupActionReload(t *testing.T) {
+	ts := newTestServer(t)
+	f := mblSetup(t, ts)
+	id := msgImport(t, ts, f.alpha.ID, msgMail{From: "a@example.com", To: "b@example.com", Subject: "Unread one", Date: msgDay(5), Text: "x"}.raw())
+	var posts atomic.Int64
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/messages/group" {
+			posts.Add(1)
+		}
+		ts.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer app.Close()
+	browser := newChromium(t, ts)
+	browser.base = app.URL
+	browser.signIn(t, "admin", servicetest.AdminPassword)
+	browser.run(t, chromedp.Navigate(app.URL+"/messages"), chromedp.WaitVisible(chromedp.CSS("table.messages-table")),
+		chromedp.Click(chromedp.CSS(`input[name=id][value="`+mblID(id)+`"]`)))
+	if status := browser.submit(t, `#messages-group button[value=read]`); status != http.StatusOK {
+		t.Fatalf("group read: status %d", status)
+	}
+	if got := browser.text(t, ".flash"); !strings.HasPrefix(got, "Messages marked read: 1.") {
+		t.Errorf("the flash reads %q", got)
+	}
+	location, err := chromedp.Run(browser.ctx, chromedp.Location())
+	if err != nil || location != app.URL+"/messages" {
+		t.Errorf("after the POST the address is %q", location)
+	}
+	response, err := chromedp.RunResponse(browser.ctx, chromedp.Reload())
+	if err != nil || response.Status != http.StatusOK {
+		t.Fatalf("F5: %v", err)
+	}
+	if n := posts.Load(); n != 1 {
+		t.Errorf("%d POSTs of the group action, want 1", n)
+	}
+	if n, err := chromedp.Run(browser.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".flash").length`)); err != nil || n != 0 {
+		t.Errorf("the flash shows again after F5 (%d, %v)", n, err)
 	}
 }

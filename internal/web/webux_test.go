@@ -2,9 +2,12 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"net/http"
+	"strings"
 	"testing"
 
+	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
 )
 
@@ -40,4 +43,45 @@ func (b *browser) follow(r result) result {
 		b.t.Fatalf("status %d, want a redirect after the POST\n%s", r.status, r.body)
 	}
 	return b.get(r.header.Get("Location"))
+}
+
+// "Test connection" without script: the form comes back as typed, the
+// password too, with the outcome at its top; the page's script gets JSON.
+func TestTestConnectionKeepsInput(t *testing.T) {
+	ts := newTestServer(t)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	pop3 := servicetest.NewFakeServer(t, "+OK ready")
+	form := pop3Values("Sales")
+	form.Set("server", pop3.Host)
+	form.Set("port", pop3.PortText())
+	form.Set("password", `typed "secret" <1>`)
+	form.Set("test_connection", "1")
+	r := b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, `<div class="alert alert-success" role="status" id="test-outcome">`, "Connected: 2 messages",
+		`name="password" type="password" value="typed &#34;secret&#34; &lt;1&gt;"`, `value="Sales"`)
+	// The script's way: JSON, nothing else.
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/mailboxes", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(testHeader, "1")
+	r = b.do(req)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || !strings.Contains(r.body, `"ok":true`) ||
+		!strings.Contains(r.body, "Connected: 2 messages") {
+		t.Errorf("the script's answer: %s %s", r.header.Get("Content-Type"), r.body)
+	}
+	// Without the CSRF token, no test.
+	form.Del("csrf_token")
+	req, _ = http.NewRequest(http.MethodPost, b.base+"/mailboxes", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(testHeader, "1")
+	if r = b.do(req); r.status != http.StatusForbidden || strings.Contains(r.body, "Connected") {
+		t.Errorf("a test without the CSRF token: %d", r.status)
+	}
+	// A stored mailbox's page never shows its stored password.
+	if _, err := ts.env.Service.CreateMailbox(context.Background(), ts.env.Admin, service.MailboxInput{Type: new("pop3"),
+		Name: new("Kept"), Server: new("pop.example.com"), Login: new("u"), Password: new("stored-secret-9")}); err != nil {
+		t.Fatal(err)
+	}
+	wantNoBody(t, b.get("/mailboxes?kind=all"), "stored-secret-9")
 }

@@ -166,4 +166,60 @@
       filterServices();
     }
   }
+
+  // "Test connection" without leaving the form: the form as typed (the
+  // password too, and the CSRF token) goes to the same address with
+  // X-Pochta-Test, and the outcome is said under the button. Without this
+  // the server answers with the form as typed and the outcome at its top.
+  form.querySelectorAll("[data-test-connection]").forEach(function (button) {
+    var out = button.parentNode.querySelector("[data-test-result]");
+    var bypass = false;
+    button.addEventListener("click", function (event) {
+      if (bypass || !window.fetch || !out) {
+        return;
+      }
+      event.preventDefault();
+      var body = new URLSearchParams(new FormData(form));
+      body.set("test_connection", "1");
+      button.disabled = true;
+      out.className = "test-live test-result";
+      out.textContent = button.getAttribute("data-testing");
+      fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
+        headers: {"X-Pochta-Test": "1", "Accept": "application/json"}})
+        .then(function (response) {
+          var type = response.headers.get("Content-Type") || "";
+          if (type.indexOf("application/json") !== 0) {
+            throw new Error("not an answer of the test");
+          }
+          return response.json();
+        })
+        .then(function (answer) {
+          button.disabled = false;
+          out.className = "test-live test-result " + (answer.ok ? "test-ok" : "test-failed");
+          out.textContent = answer.text;
+          if (answer.detail) {
+            var detail = document.createElement("span");
+            detail.className = "error-detail mono";
+            detail.textContent = answer.detail;
+            out.appendChild(document.createElement("br"));
+            out.appendChild(detail);
+          }
+          if (answer.errors) {
+            Object.keys(answer.errors).forEach(function (name) {
+              var line = document.createElement("span");
+              line.className = "field-error";
+              line.textContent = answer.errors[name];
+              out.appendChild(document.createElement("br"));
+              out.appendChild(line);
+            });
+          }
+        })
+        .catch(function () {
+          // Anything else: the form's own way, as without this script.
+          button.disabled = false;
+          bypass = true;
+          button.click();
+        });
+    });
+  });
 })();
