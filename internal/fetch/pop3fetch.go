@@ -79,6 +79,16 @@ func (t *traceLog) trace(direction, line string) {
 	case pop3.TraceSend:
 		t.add(store.LevelRequest, worklog.Literal(line))
 	case pop3.TraceRecv:
+		// The client's summary of a message's lines is Pochta's own
+		// words, said in each reader's language.
+		if count, ok := strings.CutPrefix(line, ". ("); ok {
+			if n, ok := strings.CutSuffix(count, " lines)"); ok {
+				if _, err := strconv.Atoi(n); err == nil {
+					t.add(store.LevelReply, worklog.Part("log.pop3_lines", n))
+					return
+				}
+			}
+		}
 		t.add(store.LevelReply, worklog.Literal(line))
 	case pop3.TraceError:
 		t.add(store.LevelError, worklog.Literal(line))

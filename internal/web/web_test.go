@@ -744,11 +744,11 @@ func TestRussianNavigation(t *testing.T) {
 	b := ts.signIn(t, "ivan", "password-ivan")
 	r := b.get("/log")
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Сервисы › Почта", "Сообщения", "Журнал работы", "Почтовые ящики", "Почтовые сервисы", "Настройки",
+	wantBody(t, r, "Сервисы › Почта", "Письма", "Журнал работы", "Почтовые ящики", "Почтовые сервисы", "Настройки",
 		"Администрирование", "Сайты", "Пользователи", "Выйти", "Подходящих записей нет")
 	wantNoBody(t, r, `href="/rules"`) // not built yet
 	wantNoBody(t, r, ">Messages<", ">Mail log<")
-	wantBody(t, b.get("/messages"), "Сообщений пока нет", "Везде")
+	wantBody(t, b.get("/messages"), "Писем пока нет", "Везде")
 
 	// Before sign-in the language comes from the browser.
 	anon := ts.browser(t)
