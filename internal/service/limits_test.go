@@ -135,7 +135,7 @@ func TestLoginWithLineBreaksSendsNothing(t *testing.T) {
 	if got := fieldError(t, err, "en")["login"]; got != want {
 		t.Errorf("test connection: login error %q, want %q", got, want)
 	}
-	if got := fieldError(t, err, "ru")["login"]; got != "Поле «Логин» не должно содержать переводов строки и символов NUL" {
+	if got := fieldError(t, err, "ru")["login"]; got != "Поле «Имя входа» не должно содержать переводов строки и символов NUL" {
 		t.Errorf("test connection in Russian: %q", got)
 	}
 

@@ -464,7 +464,7 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 		id, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
 		threadID, m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
 		m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, strings.Join(m.ParseErrors, "\n"),
-		len(m.Attachments))
+		AttachmentCount(m.Attachments))
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
 	}

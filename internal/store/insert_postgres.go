@@ -328,7 +328,7 @@ func (b *postgresBatch) addMessage(m *NewMessage) {
 	c.receivedAts = append(c.receivedAts, micros(m.ReceivedAt))
 	c.sizes = append(c.sizes, m.Size)
 	c.priorities = append(c.priorities, int64(m.Priority))
-	c.attachmentCounts = append(c.attachmentCounts, int64(len(m.Attachments)))
+	c.attachmentCounts = append(c.attachmentCounts, int64(AttachmentCount(m.Attachments)))
 	c.messageIDs = append(c.messageIDs, m.MessageID)
 	c.inReplyTos = append(c.inReplyTos, m.InReplyTo)
 	c.refs = append(c.refs, strings.Join(m.References, " "))

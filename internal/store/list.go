@@ -20,8 +20,11 @@ type MessageFilter struct {
 	Text       string  // words in the body
 	Spam       string  // "yes", "no", "unknown"
 	Read       *bool
-	Since      time.Time
-	Until      time.Time
+	// HasAttachments: only messages with (true) or without (false) files
+	// attached; inline images of HTML are not counted (AttachmentCount).
+	HasAttachments *bool
+	Since          time.Time
+	Until          time.Time
 }
 
 // MessageSort orders [Store.Messages].
@@ -97,6 +100,13 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	}
 	if filter.Read != nil {
 		where, args = append(where, "m.is_read = ?"), append(args, *filter.Read)
+	}
+	if filter.HasAttachments != nil {
+		if *filter.HasAttachments {
+			where = append(where, "m.attachment_count > 0")
+		} else {
+			where = append(where, "m.attachment_count = 0")
+		}
 	}
 	if !filter.Since.IsZero() {
 		where, args = append(where, "m.date >= ?"), append(args, micros(filter.Since))

@@ -178,8 +178,11 @@ type LogFilter struct {
 	RuleID    int64
 	MessageID int64
 	Level     string
-	Since     time.Time
-	Until     time.Time
+	// Levels, when not empty, limits the log to any of these levels (the
+	// web admin's filter takes several).
+	Levels []string
+	Since  time.Time
+	Until  time.Time
 	// MailboxIDs, when not nil, limits the log to these mailboxes (a user's
 	// own); an empty non-nil slice matches nothing.
 	MailboxIDs []int64
@@ -203,6 +206,13 @@ func (s *Store) Log(ctx context.Context, filter LogFilter) ([]LogEntry, error) {
 	}
 	if filter.Level != "" {
 		add("level = ?", filter.Level)
+	}
+	if len(filter.Levels) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(filter.Levels)), ", ")
+		where = append(where, "level IN ("+marks+")")
+		for _, level := range filter.Levels {
+			args = append(args, level)
+		}
 	}
 	if !filter.Since.IsZero() {
 		add("time >= ?", micros(filter.Since))

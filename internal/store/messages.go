@@ -44,6 +44,23 @@ type Message struct {
 }
 
 // Attachment is a part of a message kept apart from its text.
+// AttachmentCount counts the files attached to a message: its parts but
+// the inline images of its HTML (an image with a Content-ID), which are
+// part of the text as the reader sees it, not files sent with it. Counted
+// so since issue 16; messages stored before count their inline images too.
+func AttachmentCount(attachments []Attachment) int {
+	n := 0
+	for _, a := range attachments {
+		if a.ContentID != "" && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.ContentType)), "image/") {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// Attachment is a part of a message kept apart from its text: a file, or an
+// inline image.
 type Attachment struct {
 	ID          int64
 	MessageID   int64

@@ -27,7 +27,7 @@ type logFilterForm struct {
 	MailboxID string
 	RuleID    string
 	MessageID string
-	Level     string
+	Levels    string // the chosen levels, comma-separated (comparable, for "any filter set")
 	Since     string
 	Until     string
 }
@@ -52,9 +52,10 @@ type logData struct {
 	Mailboxes []logMailbox // the mailboxes the reader may see, by name
 	Entries   []logRow
 	Errors    map[string]string
-	Filtered  bool   // any filter set: the empty state says "no entries match"
-	Older     string // link to the next page, "" on the last
-	Newest    string // link back to the first page, "" on it
+	Chosen    []string // the levels ticked
+	Filtered  bool     // any filter set: the empty state says "no entries match"
+	Older     string   // link to the next page, "" on the last
+	Newest    string   // link back to the first page, "" on it
 }
 
 // logPage lists the work log, newest first, with keyset paging: "Older"
@@ -71,7 +72,7 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 		MailboxID: mailboxID,
 		RuleID:    strings.TrimSpace(query.Get("rule_id")),
 		MessageID: strings.TrimSpace(query.Get("message_id")),
-		Level:     strings.TrimSpace(query.Get("level")),
+		Levels:    strings.Join(query["level"], ","),
 		Since:     strings.TrimSpace(query.Get("since")),
 		Until:     strings.TrimSpace(query.Get("until")),
 	}
@@ -131,17 +132,20 @@ func (s *server) logPage(w http.ResponseWriter, r *http.Request, session *servic
 	filter.Since = moment("since", form.Since)
 	filter.Until = moment("until", form.Until)
 	filter.BeforeID = id("before", strings.TrimSpace(query.Get("before")))
-	if form.Level != "" {
-		known := false
-		for _, level := range logLevels {
-			known = known || level == form.Level
+	for _, chosen := range query["level"] {
+		chosen = strings.TrimSpace(chosen)
+		if chosen == "" {
+			continue
 		}
-		if known {
-			filter.Level = form.Level
-		} else {
+		if !listContains(logLevels, chosen) {
 			content.Errors["level"] = t("error.invalid", i18n.Key("field.level"))
+			continue
+		}
+		if !listContains(filter.Levels, chosen) {
+			filter.Levels = append(filter.Levels, chosen)
 		}
 	}
+	content.Chosen = filter.Levels
 	content.Filtered = form != logFilterForm{}
 	if len(content.Errors) > 0 {
 		data.Content = content

@@ -245,7 +245,7 @@ func TestMailboxListFilters(t *testing.T) {
 	if _, err := ts.env.Store.DB().Exec(ts.env.Store.Rebind(`UPDATE mailboxes SET last_error_reason = 'login' WHERE id = ?`), f.beta.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantBody(t, b.get("/mailboxes?name=beta"), "Сервер не принял логин или пароль")
+	wantBody(t, b.get("/mailboxes?name=beta"), "Сервер не принял имя входа или пароль")
 }
 
 func TestMailboxListSortAndPaging(t *testing.T) {

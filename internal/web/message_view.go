@@ -169,7 +169,7 @@ func (s *server) messageNeighbours(r *http.Request, actor *service.Actor, m serv
 		return "", ""
 	}
 	q := readMessagesQuery(parsed.Query(), "")
-	filter, nothing := q.filter()
+	filter, nothing := q.filter(s.svc.UserLocation(r.Context(), actor.User))
 	if nothing {
 		return "", ""
 	}

@@ -42,11 +42,14 @@ const messageColumnsCookie = "pochta_message_columns"
 
 // messageFilterFields are the filter's query fields in the order of the
 // form; group forms carry them with the prefix "f_".
-var messageFilterFields = []string{"q", "id", "mailbox_id", "spam", "read", "from", "to", "subject", "text"}
+var messageFilterFields = []string{"q", "id", "mailbox_id", "spam", "read", "attachments", "since", "until", "from", "to", "subject", "text"}
 
 // messagesQuery is what the list's URL asks for.
 type messagesQuery struct {
 	Q, ID, MailboxID, Spam, Read, From, To, Subject, Text string
+	// Attachments is "yes" or "no"; Since and Until are days (2026-12-06)
+	// in the reader's zone, Until included.
+	Attachments, Since, Until string
 
 	Sort   string // a key of messageSortColumns
 	Asc    bool   // oldest (smallest) first; the default is newest first
@@ -58,6 +61,7 @@ func readMessagesQuery(values url.Values, prefix string) messagesQuery {
 	get := func(name string) string { return strings.TrimSpace(values.Get(prefix + name)) }
 	q := messagesQuery{Q: get("q"), ID: get("id"), MailboxID: get("mailbox_id"), Spam: get("spam"), Read: get("read"),
 		From: get("from"), To: get("to"), Subject: get("subject"), Text: get("text"), Sort: get("sort"), Asc: get("asc") == "1",
+		Attachments: get("attachments"), Since: get("since"), Until: get("until"),
 		Cursor: get("cursor"), Size: readPageSize(get("size"), messagePageSizes, messageDefaultSize)}
 	switch q.Spam {
 	case "yes", "no", "unknown":
@@ -66,6 +70,9 @@ func readMessagesQuery(values url.Values, prefix string) messagesQuery {
 	}
 	if q.Read != "yes" && q.Read != "no" {
 		q.Read = ""
+	}
+	if q.Attachments != "yes" && q.Attachments != "no" {
+		q.Attachments = ""
 	}
 	if _, ok := messageSortColumns[q.Sort]; !ok {
 		q.Sort, q.Asc = "date", false
@@ -93,6 +100,12 @@ func (q messagesQuery) filterValue(name string) string {
 		return q.Subject
 	case "text":
 		return q.Text
+	case "attachments":
+		return q.Attachments
+	case "since":
+		return q.Since
+	case "until":
+		return q.Until
 	}
 	return ""
 }
@@ -139,9 +152,10 @@ func (q messagesQuery) urlAt(cursor string) string {
 	return q.url()
 }
 
-// filter turns the query into the store's filter; nothing is true when it
-// cannot match a message (a malformed ID), so there is no need to ask.
-func (q messagesQuery) filter() (filter store.MessageFilter, nothing bool) {
+// filter turns the query into the store's filter, its days read in zone
+// (the reader's); nothing is true when it cannot match a message (a
+// malformed ID or day), so there is no need to ask.
+func (q messagesQuery) filter(zone *time.Location) (filter store.MessageFilter, nothing bool) {
 	filter = store.MessageFilter{Query: q.Q, From: q.From, To: q.To, Subject: q.Subject, Text: q.Text, Spam: q.Spam}
 	ids, ok := parseIDList(q.ID)
 	if !ok {
@@ -158,6 +172,24 @@ func (q messagesQuery) filter() (filter store.MessageFilter, nothing bool) {
 	if q.Read != "" {
 		read := q.Read == "yes"
 		filter.Read = &read
+	}
+	if q.Attachments != "" {
+		has := q.Attachments == "yes"
+		filter.HasAttachments = &has
+	}
+	for _, day := range []struct {
+		text   string
+		target *time.Time
+		next   int // the day after, for the end of the range
+	}{{q.Since, &filter.Since, 0}, {q.Until, &filter.Until, 1}} {
+		if day.text == "" {
+			continue
+		}
+		at, err := time.ParseInLocation(time.DateOnly, day.text, zone)
+		if err != nil {
+			return filter, true
+		}
+		*day.target = at.AddDate(0, 0, day.next)
 	}
 	return filter, false
 }
@@ -304,6 +336,9 @@ type messagesData struct {
 	CSV         string
 	CanChange   bool
 	Count       int // rows on this page
+	// AddMailbox is the new mailbox form of the type the reader may add,
+	// offered while they see no mailbox at all (a new admin's first page).
+	AddMailbox string
 }
 
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
@@ -353,7 +388,14 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 		return
 	}
 	content.Mailboxes = mailboxes
-	filter, nothing := q.filter()
+	if len(mailboxes) == 0 {
+		for _, kind := range []string{store.MailboxPOP3, store.MailboxIMAP} {
+			if content.AddMailbox == "" && actor.CanAddMailbox(kind) {
+				content.AddMailbox = "/mailboxes/new?type=" + kind
+			}
+		}
+	}
+	filter, nothing := q.filter(data.Clock.Zone)
 	nextCursor := ""
 	if !nothing {
 		list, err := s.svc.Messages(r.Context(), actor, filter, q.order(), q.Cursor, q.Size)
@@ -419,7 +461,7 @@ func (s *server) messagesCSV(w http.ResponseWriter, r *http.Request, session *se
 	q := readMessagesQuery(r.URL.Query(), "")
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
 	zone := s.svc.UserLocation(r.Context(), session.Actor.User)
-	filter, nothing := q.filter()
+	filter, nothing := q.filter(zone)
 	shown := chosenMessageColumns(r)
 	var columns []string
 	for _, name := range messageColumns {
@@ -608,7 +650,7 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 	var hidden []listHidden
 	if groupAll(r) {
 		q := readMessagesQuery(r.PostForm, "f_")
-		filter, nothing := q.filter()
+		filter, nothing := q.filter(s.svc.UserLocation(r.Context(), actor.User))
 		if nothing {
 			filter.IDs = matchNoID()
 		}

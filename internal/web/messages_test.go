@@ -245,7 +245,7 @@ func TestMessageListFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = b.get("/messages")
-	wantBody(t, r, "<h1>Сообщения</h1>", "Везде", "Тема", "От кого", "Экспорт в CSV", "Не прочитано, спам: неизвестно")
+	wantBody(t, r, "<h1>Письма</h1>", "Везде", "Тема", "От кого", "Экспорт в CSV", "Не прочитано, спам: неизвестно")
 }
 
 func TestMessageListSortAndPaging(t *testing.T) {

@@ -398,7 +398,7 @@ func TestNavPagesAdmin(t *testing.T) {
 			t.Errorf("%s: Cache-Control %q", path, r.header.Get("Cache-Control"))
 		}
 	}
-	wantBody(t, b.get("/messages"), "No messages yet", `href="/messages.csv"`)
+	wantBody(t, b.get("/messages"), "No mailboxes yet", `href="/mailboxes/new?type=pop3">Add a mailbox</a>`, `href="/messages.csv"`)
 	// The rules page is not built: it answers a typed URL but no link leads there.
 	wantBody(t, b.get("/rules"), "This page is not built yet: it comes with")
 	wantNoBody(t, b.get("/messages"), `href="/rules`)
@@ -562,7 +562,7 @@ func TestLogPage(t *testing.T) {
 
 	r = b.get("/log?since=yesterday&mailbox_id=x")
 	wantStatus(t, r, http.StatusBadRequest)
-	wantBody(t, r, "From (UTC) is not valid", "Mailbox ID is not valid")
+	wantBody(t, r, "From is not valid", "Mailbox ID is not valid")
 }
 
 func TestSites(t *testing.T) {

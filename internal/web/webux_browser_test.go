@@ -82,6 +82,12 @@ func TestBrowserMailLinkOpensTab(t *testing.T) {
 	// The linked site's visit says the link opened, a second page target
 	// that it opened in a tab of its own (a mouse move first, so that the
 	// out-of-process frame knows where the pointer is).
+	// A screenshot makes the browser composite the page with its
+	// out-of-process frame, after which the frame takes the pointer's
+	// events (before it, a click could go nowhere).
+	if _, err := chromedp.Run(browser.ctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	}
 	browser.run(t, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, rect[0]+60, rect[1]+40),
 		chromedp.MouseClickXY(rect[0]+60, rect[1]+40))
 	select {
@@ -187,5 +193,38 @@ func TestBrowserGroupActionReload(t *testing.T) {
 	}
 	if n, err := chromedp.Run(browser.ctx, chromedp.Evaluate[int](`document.querySelectorAll(".flash").length`)); err != nil || n != 0 {
 		t.Errorf("the flash shows again after F5 (%d, %v)", n, err)
+	}
+}
+
+// TestBrowserPhoneMessageList: at 390 px the message list has no sideways
+// scroll, the navigation and the filters fold behind their buttons, and
+// the rows are readable.
+func TestBrowserPhoneMessageList(t *testing.T) {
+	ts := newTestServer(t)
+	f := msgSetup(t, ts)
+	msgImport(t, ts, f.alpha.ID, msgMail{From: "Очень Длинное Имя Отправителя <very.long.sender.address@subdomain.example.com>",
+		To: "team@example.com", Subject: strings.Repeat("Длинная тема письма, которая не помещается в одну строку ", 6),
+		Date: msgDay(7), Text: "x"}.raw())
+	browser := newChromium(t, ts)
+	browser.signIn(t, "admin", servicetest.AdminPassword)
+	browser.run(t, chromedp.EmulateViewport(390, 844), chromedp.Navigate(browser.base+"/messages"),
+		chromedp.WaitVisible(chromedp.CSS("table.messages-table")))
+	widths, err := chromedp.Run(browser.ctx, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, window.innerWidth,
+		document.querySelector("nav.sidenav").offsetHeight, document.querySelector("form.filters").offsetHeight]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if widths[0] > widths[1] {
+		t.Errorf("the page is %v px wide in a %v px window", widths[0], widths[1])
+	}
+	if widths[2] != 0 || widths[3] != 0 {
+		t.Errorf("the navigation (%v px) or the filters (%v px) are not folded", widths[2], widths[3])
+	}
+	// The menu opens the navigation without script.
+	browser.run(t, chromedp.Click(chromedp.CSS("label.nav-toggle-label")), chromedp.WaitVisible(chromedp.CSS("nav.sidenav")))
+	browser.run(t, chromedp.Click(chromedp.CSS(`nav.sidenav a[href="/mailboxes"]`)), chromedp.WaitVisible(chromedp.CSS("table.mailboxes-table, .empty")))
+	width, err := chromedp.Run(browser.ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
+	if err != nil || width > 390 {
+		t.Errorf("the mailbox list is %v px wide (%v)", width, err)
 	}
 }

@@ -85,3 +85,49 @@ func TestTestConnectionKeepsInput(t *testing.T) {
 	}
 	wantNoBody(t, b.get("/mailboxes?kind=all"), "stored-secret-9")
 }
+
+// The message list filters by attachments and by local days; an inline
+// image of HTML is not an attachment; the log takes several levels.
+func TestListFiltersIssue16(t *testing.T) {
+	ts := newTestServer(t)
+	f := msgSetup(t, ts) // the report has a PDF; the others nothing
+	inline := msgImport(t, ts, f.alpha.ID, msgMail{From: "a@example.com", To: "b@example.com", Subject: "Logo only", Date: msgDay(6),
+		HTML: `<p>Hi</p><img src="cid:logo@test">`, Inline: &msgPart{Name: "logo.png", Type: "image/png", ContentID: "logo@test", Data: msgPNG}}.raw())
+	if m, _ := msgGet(t, ts, inline); m.AttachmentN != 0 {
+		t.Errorf("an inline image counts as %d attachments", m.AttachmentN)
+	}
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	r := b.get("/messages?attachments=yes")
+	wantStatus(t, r, http.StatusOK)
+	if !msgHas(r, f.report) || msgHas(r, f.news) || msgHas(r, inline) {
+		t.Error("attachments=yes")
+	}
+	r = b.get("/messages?attachments=no")
+	if msgHas(r, f.report) || !msgHas(r, f.news) || !msgHas(r, inline) {
+		t.Error("attachments=no")
+	}
+	// Days 2 to 3 March (10:00 UTC each), both included; in a zone where
+	// 10:00 UTC is already the next day, the range moves with it.
+	r = b.get("/messages?since=2026-03-02&until=2026-03-03")
+	wantBody(t, r, `name="since" type="date" value="2026-03-02"`)
+	if msgHas(r, f.report) || !msgHas(r, f.news) || !msgHas(r, f.joeMail) || msgHas(r, f.annMail) {
+		t.Error("the day range in UTC")
+	}
+	tokyoPlus := "Pacific/Kiritimati" // UTC+14: 10:00 UTC is 00:00 the next day
+	if _, err := ts.env.Service.UpdateUser(context.Background(), ts.env.Admin, ts.env.Admin.User.ID, service.UserInput{TimeZone: &tokyoPlus}); err != nil {
+		t.Fatal(err)
+	}
+	r = b.get("/messages?since=2026-03-03&until=2026-03-04")
+	if msgHas(r, f.report) || !msgHas(r, f.news) || !msgHas(r, f.joeMail) || msgHas(r, f.annMail) {
+		t.Error("the day range in the reader's zone")
+	}
+	if r = b.get("/messages?since=tomorrow"); r.status != http.StatusOK || msgHas(r, f.news) {
+		t.Error("a day that is not one")
+	}
+	// The log: info and error, not request or reply.
+	r = b.get("/log?level=info&level=error")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, `value="info" checked`, `value="error" checked`)
+	wantNoBody(t, r, `class="log-request"`, `class="log-reply"`)
+	wantStatus(t, b.get("/log?level=info&level=loud"), http.StatusBadRequest)
+}
