@@ -51,7 +51,7 @@ func loadPages(statics *statics) *pages {
 		// checkedType: Pochta goes and gets this type's mail (POP3, IMAP),
 		// so "Receive mail now" and a check interval mean something.
 		"checkedType": func(kind string) bool { t, _ := store.MailboxTypeOf(kind); return t.Checked },
-		"listHas": listContains,
+		"listHas":     listContains,
 		"hasKey": func(m map[string]string, key string) bool {
 			_, ok := m[key]
 			return ok
