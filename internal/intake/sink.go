@@ -372,6 +372,27 @@ func (s *Sink) prepare(p *pending) {
 	if p.spool == nil {
 		p.raw = nil // the compressed copies are what is stored
 	}
+	s.recount(p)
+}
+
+// recount makes the message's cost in the budget what its prepared rows
+// hold (their text, index text, compressed source, attachments) instead of
+// the source's size it was let in with, and lets the parse tree go: the
+// judges are done with it. Without this the 8 MB bound counted about a third
+// of what waited for the commit.
+func (s *Sink) recount(p *pending) {
+	var cost int64
+	for _, candidate := range p.candidates {
+		candidate.Parsed = nil
+		if !candidate.Verdict.Drop {
+			cost += candidate.Message.MemorySize()
+		}
+	}
+	if p.spool != nil {
+		cost = max(cost, MaxInMemory)
+	}
+	s.budget.adjust(cost - p.cost)
+	p.cost = cost
 }
 
 // commit stores messages in the order they were added, as many at a time
@@ -606,5 +627,18 @@ func (b *budget) release(n int64) {
 	b.used -= n
 	close(b.cond)
 	b.cond = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// adjust changes the bytes counted for messages already let in, without
+// waiting: a message that grew while it was prepared is not held back (the
+// committer, which frees bytes, may be waiting for it), the next Add is.
+func (b *budget) adjust(delta int64) {
+	if delta < 0 {
+		b.release(-delta)
+		return
+	}
+	b.mu.Lock()
+	b.used += delta
 	b.mu.Unlock()
 }
