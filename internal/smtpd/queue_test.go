@@ -106,7 +106,9 @@ func TestRelayThroughQueueToSmarthost(t *testing.T) {
 // service).
 type lazyRelay struct{ queue *queue.Queue }
 
-func (l *lazyRelay) Check(ctx context.Context, from, to string) error { return l.queue.Check(ctx, from, to) }
+func (l *lazyRelay) Check(ctx context.Context, from, to string) error {
+	return l.queue.Check(ctx, from, to)
+}
 
 func (l *lazyRelay) Enqueue(ctx context.Context, from string, to []string, message io.Reader) error {
 	return l.queue.Enqueue(ctx, from, to, message)
