@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,6 +110,10 @@ type Config struct {
 	Holder string
 }
 
+// LeaseEnv names the environment variable that sets Config.LeaseTTL in
+// whole seconds when the field is zero (the cluster test's processes).
+const LeaseEnv = "POCHTA_QUEUE_LEASE_SECONDS"
+
 // Queue is the outbound queue.
 type Queue struct {
 	config Config
@@ -144,6 +149,9 @@ func New(config Config) *Queue {
 	}
 	if config.LeaseTTL <= 0 {
 		config.LeaseTTL = 5 * time.Minute
+		if seconds, err := strconv.Atoi(os.Getenv(LeaseEnv)); err == nil && seconds >= 1 {
+			config.LeaseTTL = time.Duration(seconds) * time.Second
+		}
 	}
 	if config.ShutdownGrace <= 0 {
 		config.ShutdownGrace = 20 * time.Second

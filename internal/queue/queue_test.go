@@ -136,6 +136,7 @@ func (s *smarthost) messages(t *testing.T) []received {
 }
 
 type env struct {
+	log      *recorder
 	store    *store.Store
 	queue    *queue.Queue
 	clock    *clock
@@ -158,7 +159,8 @@ func newEnv(t *testing.T, dsn string, host *smarthost, configure func(*queue.Con
 	if host != nil {
 		e.settings.Smarthost = queue.Smarthost{Host: "127.0.0.1", Port: host.port, TLS: queue.TLSNone}
 	}
-	config := queue.Config{Store: st, Hostname: "mx.pochta.test", Now: e.clock.Now, Random: func() float64 { return 0.5 },
+	e.log = &recorder{}
+	config := queue.Config{Store: st, Log: e.log, Hostname: "mx.pochta.test", Now: e.clock.Now, Random: func() float64 { return 0.5 },
 		Settings: func(context.Context) (queue.Settings, error) { return e.settings, nil }}
 	if configure != nil {
 		configure(&config)
@@ -226,6 +228,29 @@ func TestDeliveredByteForByte(t *testing.T) {
 	if n := e.runOnce(t); n != 0 || len(host.messages(t)) != 1 {
 		t.Errorf("a sent message was claimed again (%d)", n)
 	}
+	lines := e.log.lines()
+	if len(lines) != 2 || lines[0].Type != "outbound" || lines[0].Parts[0].Key != "log.outbound_sent" ||
+		!strings.HasPrefix(lines[0].Text, "Sent to bob@example.test via 127.0.0.1: 250") {
+		t.Errorf("work log: %+v", lines)
+	}
+}
+
+// recorder keeps the work log lines written.
+type recorder struct {
+	mu      sync.Mutex
+	entries []store.LogEntry
+}
+
+func (r *recorder) Record(_ context.Context, entries ...store.LogEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.entries = append(r.entries, entries...)
+}
+
+func (r *recorder) lines() []store.LogEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]store.LogEntry(nil), r.entries...)
 }
 
 func TestTemporaryFailureThenSuccess(t *testing.T) {

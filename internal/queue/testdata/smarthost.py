@@ -4,7 +4,9 @@
 #   reject@...  550 5.1.1 at RCPT
 #   flaky@...   451 4.3.0 at its first RCPT, accepted after
 #   defer@...   451 4.4.1 at every RCPT
-#   slow@...    DATA waits until a file named "release" is in the folder
+#   slow@...    the first DATA writes a file "waiting" and then waits until a
+#               file named "release" is in the folder (its client may be
+#               killed meanwhile: then nothing is kept); later ones pass
 # Usage: smarthost.py FOLDER PORT [LOGIN PASSWORD]; prints "ready" once
 # listening.
 import asyncio, json, os, sys, time
@@ -31,10 +33,13 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if any(a.split("@")[0].lower() == "slow" for a in envelope.rcpt_tos):
+        if any(a.split("@")[0].lower() == "slow" for a in envelope.rcpt_tos) and not seen.get("slow"):
+            seen["slow"] = 1
             open(os.path.join(folder, "waiting"), "w").close()
             while not os.path.exists(os.path.join(folder, "release")):
                 await asyncio.sleep(0.05)
+                if session.peer is None or server.transport is None or server.transport.is_closing():
+                    return "421 4.4.2 the client went away"
         count[0] += 1
         name = os.path.join(folder, "%d" % count[0])
         with open(name + ".eml", "wb") as f:
