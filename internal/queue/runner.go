@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -138,9 +139,12 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage) {
 		results = q.deliver(ctx, settings, message.ForUser, message.Sender, recipients, message.Raw)
 	}
 	now := q.config.Now()
-	if ctx.Err() != nil || err != nil {
-		// Stopping, or the settings unreadable: the message goes back as
-		// it was, untried, for this or another process to take.
+	if err != nil || (ctx.Err() != nil && !slices.ContainsFunc(results, func(r result) bool { return r.sent })) {
+		// Stopping before anything was delivered, or the settings
+		// unreadable: the message goes back as it was, untried, for this
+		// or another process to take. (A delivery cut after some
+		// recipient took the message is recorded, so as not to send it
+		// to them again.)
 		if err != nil {
 			q.logger.Error("outbound queue: reading the settings", "error", err)
 		}
