@@ -40,10 +40,10 @@ func transient(server string, err error) result {
 }
 
 func replyResult(server string, e *smtp.SMTPError) result {
-	r := result{code: e.Code, reply: strconv.Itoa(e.Code) + " " + e.Message, permanent: e.Code >= 500, server: server}
+	r := result{code: e.Code, reply: strconv.Itoa(e.Code) + " " + oneLine(e.Message), permanent: e.Code >= 500, server: server}
 	if e.EnhancedCode != (smtp.EnhancedCode{}) && e.EnhancedCode != smtp.NoEnhancedCode {
 		r.enhanced = fmt.Sprintf("%d.%d.%d", e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2])
-		r.reply = fmt.Sprintf("%d %s %s", e.Code, r.enhanced, e.Message)
+		r.reply = fmt.Sprintf("%d %s %s", e.Code, r.enhanced, oneLine(e.Message))
 	}
 	return r
 }
@@ -166,7 +166,7 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 			results[i] = transient(t.host, err)
 			continue
 		}
-		results[i] = result{sent: true, code: 250, reply: data, server: t.host}
+		results[i] = result{sent: true, code: 250, reply: data, server: oneLine(t.host)}
 	}
 	client.Quit()
 	return results, nil
@@ -186,7 +186,7 @@ func (q *Queue) sendData(client *smtp.Client, raw []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "250 " + response.StatusText, nil
+	return "250 " + oneLine(response.StatusText), nil
 }
 
 func isASCII(s string) bool {

@@ -116,7 +116,10 @@ func statusOf(r result, delayed bool) string {
 	}
 }
 
-// oneLine keeps a server's reply (which may span lines) on one line.
+// oneLine keeps a server's reply (which may span lines) on one line, in
+// valid UTF-8 without NUL and at most 900 bytes: it is stored, logged and
+// written into notices, and the store refuses what PostgreSQL cannot keep
+// (an outcome never recorded would be delivered again and again).
 func oneLine(text string) string {
 	text = strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' || r == 0 {
@@ -124,10 +127,11 @@ func oneLine(text string) string {
 		}
 		return r
 	}, text)
+	text = strings.ToValidUTF8(text, "?")
 	if len(text) > 900 {
-		text = text[:900]
+		text = strings.ToValidUTF8(text[:900], "")
 	}
-	return strings.ToValidUTF8(text, "?")
+	return text
 }
 
 // headerOf gives a message's header with its line ends as CRLF, up to

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/netguard"
 	"pochta.dev/pochta/internal/protoline"
@@ -179,9 +180,15 @@ var (
 	ErrNoRecipients = errors.New("no recipients")
 	// ErrTooLarge: the message is over MaxMessageBytes.
 	ErrTooLarge = errors.New("message too large for the outbound queue")
+	// ErrTooManyRecipients: more than MaxRecipients.
+	ErrTooManyRecipients = errors.New("too many recipients for one message")
 	// ErrBadAddress: an address no SMTP command can carry.
 	ErrBadAddress = errors.New("address not deliverable")
 )
+
+// MaxRecipients caps the recipients of one queued message (smtpd's own cap
+// is a setting of 100 by default; a rule forwards to a few).
+const MaxRecipients = 1000
 
 // maxAddress is RFC 5321's limit of a path.
 const maxAddress = 256
@@ -195,6 +202,9 @@ func checkAddress(argument, address string, empty bool) error {
 	}
 	if address == "" && empty {
 		return nil
+	}
+	if !utf8.ValidString(address) {
+		return fmt.Errorf("%s: %w", argument, ErrBadAddress)
 	}
 	if len(address) > maxAddress || strings.ContainsAny(address, "<> \t") || strings.LastIndexByte(address, '@') <= 0 ||
 		strings.HasSuffix(address, "@") {
@@ -222,6 +232,9 @@ func (q *Queue) Enqueue(ctx context.Context, from string, to []string, message i
 func (q *Queue) enqueue(ctx context.Context, kind, from string, to []string, message io.Reader) error {
 	if len(to) == 0 {
 		return ErrNoRecipients
+	}
+	if len(to) > MaxRecipients {
+		return ErrTooManyRecipients
 	}
 	if err := checkAddress("sender", from, true); err != nil {
 		return err

@@ -458,7 +458,7 @@ func TestUnsafeArgumentsRefused(t *testing.T) {
 			t.Errorf("Enqueue(%q, %q) = %v, want ErrUnsafe", envelope[0], envelope[1], err)
 		}
 	}
-	for _, bad := range []string{"<x@y>", "a b@c", "", "nobody", strings.Repeat("a", 300) + "@b"} {
+	for _, bad := range []string{"<x@y>", "a b@c", "", "nobody", "b\xffob@example.test", strings.Repeat("a", 300) + "@b"} {
 		if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{bad}, bytes.NewReader(original)); err == nil {
 			t.Errorf("Enqueue to %q taken", bad)
 		}
