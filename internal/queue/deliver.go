@@ -123,7 +123,17 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 	if ok, _ := client.Extension("8BITMIME"); ok && !isASCII(string(raw)) {
 		options.Body = smtp.Body8BitMIME
 	}
-	if ok, _ := client.Extension("SMTPUTF8"); ok && (!isASCII(from) || slices.ContainsFunc(recipients, func(r string) bool { return !isASCII(r) })) {
+	if !isASCII(from) || slices.ContainsFunc(recipients, func(r string) bool { return !isASCII(r) }) {
+		if ok, _ := client.Extension("SMTPUTF8"); !ok {
+			// RFC 6531 3.2: an address in UTF-8 to a server without
+			// SMTPUTF8 is a permanent failure, not one to retry.
+			for i := range results {
+				results[i] = result{permanent: true, code: 553, enhanced: "5.6.7", server: t.host,
+					reply: "553 5.6.7 " + t.host + " does not take addresses in UTF-8 (no SMTPUTF8)"}
+			}
+			client.Quit()
+			return results, nil
+		}
 		options.UTF8 = true
 	}
 	if err := client.Mail(from, options); err != nil {

@@ -534,3 +534,17 @@ func TestDirectDeliveryGuarded(t *testing.T) {
 		t.Fatalf("direct delivery with loopback allowed: %d messages, %+v", len(got), e.all(t)[0])
 	}
 }
+
+// An address in UTF-8 goes with SMTPUTF8 to a server that offers it.
+func TestUTF8Address(t *testing.T) {
+	host := startSmarthost(t)
+	e := newEnv(t, "", host, nil)
+	if err := e.queue.Enqueue(context.Background(), "алиса@отправитель.рф", []string{"боб@пример.рф"}, bytes.NewReader(original)); err != nil {
+		t.Fatal(err)
+	}
+	e.runOnce(t)
+	got := host.messages(t)
+	if len(got) != 1 || got[0].From != "алиса@отправитель.рф" || got[0].To[0] != "боб@пример.рф" || e.all(t)[0].State != store.OutboundSent {
+		t.Fatalf("delivered %+v, %+v", got, e.all(t))
+	}
+}
