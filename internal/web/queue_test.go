@@ -85,3 +85,35 @@ func regexpFind(t *testing.T, text, pattern string) string {
 	}
 	return m[1]
 }
+
+// The smarthost settings on the Settings page: one-line fields, a select,
+// and a password that is never shown and kept when left empty.
+func TestSmarthostSettingsForm(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	admin := ts.signIn(t, "admin", servicetest.AdminPassword)
+	r := admin.get("/settings")
+	wantBody(t, r, `<input type="text" id="smarthost_host"`, `<select id="smarthost_tls"`, `<option value="starttls" selected>STARTTLS</option>`,
+		`<input type="password" id="smarthost_password"`)
+	save := func(form url.Values) result {
+		t.Helper()
+		admin.get("/settings")
+		return admin.postForm("/settings", form)
+	}
+	r = save(url.Values{"smarthost_host": {"relay.example.net"}, "smarthost_tls": {"tls"}, "smarthost_login": {"pochta"}, "smarthost_password": {"s3cret pass"}})
+	wantStatus(t, r, http.StatusSeeOther)
+	outbound, err := ts.env.Service.OutboundSettings(ctx)
+	if err != nil || outbound.Host != "relay.example.net" || outbound.TLS != "tls" || outbound.Password != "s3cret pass" {
+		t.Fatalf("saved %+v %v", outbound, err)
+	}
+	r = admin.get("/settings")
+	wantBody(t, r, `value="relay.example.net"`)
+	wantNoBody(t, r, "s3cret")
+	wantStatus(t, save(url.Values{"smarthost_password": {""}, "smarthost_login": {"pochta2"}}), http.StatusSeeOther)
+	if outbound, _ := ts.env.Service.OutboundSettings(ctx); outbound.Password != "s3cret pass" || outbound.Login != "pochta2" {
+		t.Errorf("an empty password field changed it: %+v", outbound)
+	}
+	r = save(url.Values{"smarthost_login": {"a\r\nRSET"}, "smarthost_tls": {"ssl"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantBody(t, r, "must not contain line breaks", "is not one of the offered choices")
+}
