@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -160,7 +161,7 @@ func newEnv(t *testing.T, dsn string, host *smarthost, configure func(*queue.Con
 		e.settings.Smarthost = queue.Smarthost{Host: "127.0.0.1", Port: host.port, TLS: queue.TLSNone}
 	}
 	e.log = &recorder{}
-	config := queue.Config{Store: st, Log: e.log, Hostname: "mx.pochta.test", Now: e.clock.Now, Random: func() float64 { return 0.5 },
+	config := queue.Config{Store: st, Log: e.log, Logger: slog.New(slog.DiscardHandler), Hostname: "mx.pochta.test", Now: e.clock.Now, Random: func() float64 { return 0.5 },
 		Settings: func(context.Context) (queue.Settings, error) { return e.settings, nil }}
 	if configure != nil {
 		configure(&config)
@@ -546,5 +547,37 @@ func TestUTF8Address(t *testing.T) {
 	got := host.messages(t)
 	if len(got) != 1 || got[0].From != "алиса@отправитель.рф" || got[0].To[0] != "боб@пример.рф" || e.all(t)[0].State != store.OutboundSent {
 		t.Fatalf("delivered %+v, %+v", got, e.all(t))
+	}
+}
+
+// A message deleted while its delivery hangs is given up by the process
+// delivering it at its next lease renewal: the connection is dropped
+// before the end of DATA, so the server keeps nothing.
+func TestDeletedDuringDeliveryStops(t *testing.T) {
+	host := startSmarthost(t)
+	e := newEnv(t, "", host, func(c *queue.Config) { c.LeaseTTL = 300 * time.Millisecond })
+	ctx := context.Background()
+	if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{"slow@example.test"}, bytes.NewReader(original)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { e.runOnce(t); close(done) }()
+	for {
+		if _, err := os.Stat(filepath.Join(host.dir, "waiting")); err == nil {
+			break
+		}
+		select {
+		case <-done:
+			t.Fatal("the delivery ended before DATA")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	id := e.all(t)[0].ID
+	if err := e.store.DeleteOutbound(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if got := host.messages(t); len(got) != 0 {
+		t.Fatalf("the smarthost kept %d messages", len(got))
 	}
 }

@@ -124,9 +124,12 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 // attempt delivers one claimed message to its queued recipients and
 // records the outcome, with the notices it calls for, in one transaction.
 func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage) {
-	renewed, stopRenewing := context.WithCancel(ctx)
-	defer stopRenewing()
-	go q.renew(renewed, message.ID)
+	// The delivery stops when the lease is lost (deleted, or taken over
+	// after this process stalled past its expiry): another process may be
+	// sending the message now.
+	delivering, abort := context.WithCancel(ctx)
+	defer abort()
+	go q.renew(delivering, message.ID, abort)
 
 	outcome := store.OutboundAttempt{ID: message.ID, Holder: q.config.Holder, DelayNotified: message.DelayNotified}
 	settings, err := q.config.Settings(ctx)
@@ -136,10 +139,10 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage) {
 		recipients[i] = r.Address
 	}
 	if err == nil {
-		results = q.deliver(ctx, settings, message.ForUser, message.Sender, recipients, message.Raw)
+		results = q.deliver(delivering, settings, message.ForUser, message.Sender, recipients, message.Raw)
 	}
 	now := q.config.Now()
-	if err != nil || (ctx.Err() != nil && !slices.ContainsFunc(results, func(r result) bool { return r.sent })) {
+	if err != nil || (delivering.Err() != nil && !slices.ContainsFunc(results, func(r result) bool { return r.sent })) {
 		// Stopping before anything was delivered, or the settings
 		// unreadable: the message goes back as it was, untried, for this
 		// or another process to take. (A delivery cut after some
@@ -228,8 +231,9 @@ func (q *Queue) finish(ctx context.Context, outcome store.OutboundAttempt) bool 
 	return err == nil
 }
 
-// renew keeps the lease of a message being delivered until ctx ends.
-func (q *Queue) renew(ctx context.Context, id int64) {
+// renew keeps the lease of a message being delivered until ctx ends; it
+// calls lost when the lease is gone.
+func (q *Queue) renew(ctx context.Context, id int64, lost func()) {
 	ticker := time.NewTicker(q.config.LeaseTTL / 3)
 	defer ticker.Stop()
 	for {
@@ -238,7 +242,13 @@ func (q *Queue) renew(ctx context.Context, id int64) {
 			return
 		case <-ticker.C:
 		}
-		if err := q.config.Store.RenewOutboundLease(ctx, id, q.config.Holder, q.config.LeaseTTL); err != nil && ctx.Err() == nil {
+		err := q.config.Store.RenewOutboundLease(ctx, id, q.config.Holder, q.config.LeaseTTL)
+		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			q.logger.Warn("outbound queue: lease lost during a delivery; stopping it", "message", id)
+			lost()
+			return
+		case err != nil && ctx.Err() == nil:
 			q.logger.Warn("outbound queue: renewing a lease", "message", id, "error", err)
 		}
 	}
