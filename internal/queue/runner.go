@@ -68,7 +68,13 @@ func (q *Queue) Run(ctx context.Context) {
 				running.Add(1)
 				go func() {
 					defer running.Done()
-					q.attempt(deliveries, message)
+					// Each slot goes on to the next due message in the
+					// transaction that records the last one, while the
+					// runner is not stopping.
+					next := &message
+					for next != nil {
+						next = q.attempt(deliveries, *next, func() bool { return ctx.Err() == nil })
+					}
 					finished <- struct{}{}
 				}()
 			}
@@ -114,7 +120,7 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			q.attempt(ctx, message)
+			q.attempt(ctx, message, func() bool { return false })
 		}()
 	}
 	running.Wait()
@@ -122,8 +128,10 @@ func (q *Queue) RunOnce(ctx context.Context) (int, error) {
 }
 
 // attempt delivers one claimed message to its queued recipients and
-// records the outcome, with the notices it calls for, in one transaction.
-func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage) {
+// records the outcome, with the notices it calls for, in one transaction;
+// when goOn says so, that transaction claims the next due message too,
+// which it gives (nil: none, or not asked).
+func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage, goOn func() bool) *store.OutboundMessage {
 	// The delivery stops when the lease is lost (deleted, or taken over
 	// after this process stalled past its expiry): another process may be
 	// sending the message now.
@@ -155,8 +163,8 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage) {
 		if err != nil {
 			outcome.NextAttemptAt = now.Add(time.Minute)
 		}
-		q.finish(context.WithoutCancel(ctx), outcome)
-		return
+		q.finish(context.WithoutCancel(ctx), outcome, false)
+		return nil
 	}
 	outcome.Counted = true
 	expired := now.Sub(message.CreatedAt) >= MaxAge
@@ -209,17 +217,26 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage) {
 		entries = append(entries, worklog.Say(store.LogEntry{Type: "outbound", Level: store.LevelInfo},
 			worklog.Part("log.outbound_notice", notice.Recipients[0], notice.Kind)))
 	}
-	if q.finish(context.WithoutCancel(ctx), outcome) && q.config.Log != nil {
+	next, recorded := q.finish(context.WithoutCancel(ctx), outcome, goOn())
+	if recorded && q.config.Log != nil {
 		q.config.Log.Record(context.WithoutCancel(ctx), entries...)
 	}
 	if len(outcome.Notices) > 0 {
 		q.Wake()
 	}
+	return next
 }
 
-// finish records an outcome and says whether it was recorded.
-func (q *Queue) finish(ctx context.Context, outcome store.OutboundAttempt) bool {
-	err := q.config.Store.FinishOutboundAttempt(ctx, outcome)
+// finish records an outcome and says whether it was recorded; with claim,
+// it claims the next due message in the same transaction and gives it.
+func (q *Queue) finish(ctx context.Context, outcome store.OutboundAttempt, claim bool) (*store.OutboundMessage, bool) {
+	var next *store.OutboundMessage
+	var err error
+	if claim {
+		next, err = q.config.Store.FinishAndClaimOutbound(ctx, outcome, q.config.LeaseTTL)
+	} else {
+		err = q.config.Store.FinishOutboundAttempt(ctx, outcome)
+	}
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		q.logger.Warn("outbound queue: the message was deleted or taken over during its delivery", "message", outcome.ID)
@@ -228,7 +245,7 @@ func (q *Queue) finish(ctx context.Context, outcome store.OutboundAttempt) bool 
 		// sent twice rather than lost.
 		q.logger.Error("outbound queue: recording a delivery", "message", outcome.ID, "error", err)
 	}
-	return err == nil
+	return next, err == nil
 }
 
 // renew keeps the lease of a message being delivered until ctx ends; it

@@ -144,44 +144,51 @@ func (s *Store) enqueueOutboundOn(ctx context.Context, tx *sql.Tx, messages []Ne
 // process is claiming at the same moment are skipped (FOR UPDATE SKIP
 // LOCKED), so two processes never take one message; SQLite has one writer.
 func (s *Store) ClaimOutbound(ctx context.Context, holder string, ttl time.Duration, limit int) ([]OutboundMessage, error) {
+	var claimed []OutboundMessage
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		claimed, err = s.claimOutboundOn(ctx, tx, holder, ttl, limit)
+		return err
+	})
+	return claimed, err
+}
+
+func (s *Store) claimOutboundOn(ctx context.Context, tx *sql.Tx, holder string, ttl time.Duration, limit int) ([]OutboundMessage, error) {
 	now := s.clock()
 	lock := ""
 	if s.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
+	rows, err := s.queryOn(ctx, tx, `UPDATE outbound_messages SET lease_holder = ?, lease_until = ?
+		WHERE id IN (SELECT id FROM outbound_messages WHERE state = 'queued' AND next_attempt_at <= ?
+			AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?`+lock+`)
+		RETURNING `+outboundColumns+`, data`, holder, micros(now.Add(ttl)), micros(now), micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbound: %w", err)
+	}
+	defer rows.Close()
 	var claimed []OutboundMessage
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := s.queryOn(ctx, tx, `UPDATE outbound_messages SET lease_holder = ?, lease_until = ?
-			WHERE id IN (SELECT id FROM outbound_messages WHERE state = 'queued' AND next_attempt_at <= ?
-				AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?`+lock+`)
-			RETURNING `+outboundColumns+`, data`, holder, micros(now.Add(ttl)), micros(now), micros(now), limit)
+	for rows.Next() {
+		var data []byte
+		m, err := scanOutbound(rows, &data)
 		if err != nil {
-			return fmt.Errorf("claim outbound: %w", err)
+			return nil, fmt.Errorf("claim outbound: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var data []byte
-			m, err := scanOutbound(rows, &data)
-			if err != nil {
-				return fmt.Errorf("claim outbound: %w", err)
-			}
-			if m.Raw, err = sourceDecoder.DecodeAll(data, nil); err != nil {
-				return fmt.Errorf("claim outbound %d: decompress: %w", m.ID, err)
-			}
-			claimed = append(claimed, m)
+		if m.Raw, err = sourceDecoder.DecodeAll(data, nil); err != nil {
+			return nil, fmt.Errorf("claim outbound %d: decompress: %w", m.ID, err)
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("claim outbound: %w", err)
+		claimed = append(claimed, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim outbound: %w", err)
+	}
+	rows.Close()
+	for i := range claimed {
+		if claimed[i].Recipients, err = s.outboundRecipients(ctx, tx, claimed[i].ID, true); err != nil {
+			return nil, err
 		}
-		rows.Close()
-		for i := range claimed {
-			if claimed[i].Recipients, err = s.outboundRecipients(ctx, tx, claimed[i].ID, true); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return claimed, err
+	}
+	return claimed, nil
 }
 
 func (s *Store) outboundRecipients(ctx context.Context, on querier, id int64, queuedOnly bool) ([]OutboundRecipient, error) {
@@ -245,45 +252,65 @@ type OutboundAttempt struct {
 // "sent" when no recipient is queued and none failed, "failed" when none
 // is queued and some failed. ErrLeaseLost when holder no longer holds it.
 func (s *Store) FinishOutboundAttempt(ctx context.Context, attempt OutboundAttempt) error {
-	now := s.clock()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		set := `next_attempt_at = ?, delay_notified = ?, lease_holder = '', lease_until = NULL, updated_at = ?`
-		args := []any{micros(attempt.NextAttemptAt), attempt.DelayNotified, micros(now)}
-		if attempt.Counted {
-			set += `, attempts = attempts + 1, last_attempt_at = ?`
-			args = append(args, micros(now))
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.finishOutboundOn(ctx, tx, attempt) })
+}
+
+// FinishAndClaimOutbound is FinishOutboundAttempt and a claim of the next
+// due message (nil when none) in one transaction: a runner that goes on
+// from one delivery to the next commits once a message instead of twice.
+func (s *Store) FinishAndClaimOutbound(ctx context.Context, attempt OutboundAttempt, ttl time.Duration) (*OutboundMessage, error) {
+	var next *OutboundMessage
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.finishOutboundOn(ctx, tx, attempt); err != nil {
+			return err
 		}
-		if attempt.LastReply != "" {
-			set += `, last_reply = ?`
-			args = append(args, attempt.LastReply)
+		claimed, err := s.claimOutboundOn(ctx, tx, attempt.Holder, ttl, 1)
+		if len(claimed) > 0 {
+			next = &claimed[0]
 		}
-		result, err := s.execOn(ctx, tx, `UPDATE outbound_messages SET `+set+` WHERE id = ? AND lease_holder = ?`,
-			append(args, attempt.ID, attempt.Holder)...)
-		if err != nil {
-			return fmt.Errorf("finish outbound attempt: %w", err)
-		}
-		if n, err := result.RowsAffected(); err != nil || n == 0 {
-			return ErrLeaseLost
-		}
-		for _, r := range attempt.Recipients {
-			if _, err := s.execOn(ctx, tx, `UPDATE outbound_recipients SET state = ?, last_reply = ?, updated_at = ? WHERE message_id = ? AND position = ?`,
-				r.State, r.LastReply, micros(now), attempt.ID, r.Position); err != nil {
-				return fmt.Errorf("finish outbound recipient: %w", err)
-			}
-		}
-		if _, err := s.execOn(ctx, tx, `UPDATE outbound_messages SET state = CASE
-				WHEN EXISTS (SELECT 1 FROM outbound_recipients WHERE message_id = ? AND state = 'queued') THEN 'queued'
-				WHEN EXISTS (SELECT 1 FROM outbound_recipients WHERE message_id = ? AND state = 'failed') THEN 'failed'
-				ELSE 'sent' END WHERE id = ?`, attempt.ID, attempt.ID, attempt.ID); err != nil {
-			return fmt.Errorf("finish outbound state: %w", err)
-		}
-		if len(attempt.Notices) > 0 {
-			if _, err := s.enqueueOutboundOn(ctx, tx, attempt.Notices); err != nil {
-				return err
-			}
-		}
-		return nil
+		return err
 	})
+	return next, err
+}
+
+func (s *Store) finishOutboundOn(ctx context.Context, tx *sql.Tx, attempt OutboundAttempt) error {
+	now := s.clock()
+	set := `next_attempt_at = ?, delay_notified = ?, lease_holder = '', lease_until = NULL, updated_at = ?`
+	args := []any{micros(attempt.NextAttemptAt), attempt.DelayNotified, micros(now)}
+	if attempt.Counted {
+		set += `, attempts = attempts + 1, last_attempt_at = ?`
+		args = append(args, micros(now))
+	}
+	if attempt.LastReply != "" {
+		set += `, last_reply = ?`
+		args = append(args, attempt.LastReply)
+	}
+	result, err := s.execOn(ctx, tx, `UPDATE outbound_messages SET `+set+` WHERE id = ? AND lease_holder = ?`,
+		append(args, attempt.ID, attempt.Holder)...)
+	if err != nil {
+		return fmt.Errorf("finish outbound attempt: %w", err)
+	}
+	if n, err := result.RowsAffected(); err != nil || n == 0 {
+		return ErrLeaseLost
+	}
+	for _, r := range attempt.Recipients {
+		if _, err := s.execOn(ctx, tx, `UPDATE outbound_recipients SET state = ?, last_reply = ?, updated_at = ? WHERE message_id = ? AND position = ?`,
+			r.State, r.LastReply, micros(now), attempt.ID, r.Position); err != nil {
+			return fmt.Errorf("finish outbound recipient: %w", err)
+		}
+	}
+	if _, err := s.execOn(ctx, tx, `UPDATE outbound_messages SET state = CASE
+			WHEN EXISTS (SELECT 1 FROM outbound_recipients WHERE message_id = ? AND state = 'queued') THEN 'queued'
+			WHEN EXISTS (SELECT 1 FROM outbound_recipients WHERE message_id = ? AND state = 'failed') THEN 'failed'
+			ELSE 'sent' END WHERE id = ?`, attempt.ID, attempt.ID, attempt.ID); err != nil {
+		return fmt.Errorf("finish outbound state: %w", err)
+	}
+	if len(attempt.Notices) > 0 {
+		if _, err := s.enqueueOutboundOn(ctx, tx, attempt.Notices); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OutboundFilter narrows [Store.OutboundMessages].
