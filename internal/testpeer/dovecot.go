@@ -177,6 +177,21 @@ func (d *DovecotServer) Deliver(user string, raw []byte) error {
 	return nil
 }
 
+// Doveadm runs doveadm with this server's configuration (for example
+// "mailbox update --uid-validity N -u alice INBOX") and returns its output.
+func (d *DovecotServer) Doveadm(args ...string) (string, error) {
+	bin, err := exec.LookPath("doveadm")
+	if err != nil {
+		bin = "/usr/bin/doveadm"
+	}
+	cmd := exec.Command(bin, append([]string{"-c", filepath.Join(d.Dir, "dovecot.conf")}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("doveadm %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
 // Log returns Dovecot's log so far.
 func (d *DovecotServer) Log() string {
 	b, _ := os.ReadFile(filepath.Join(d.Dir, "dovecot.log"))
@@ -231,6 +246,18 @@ first_valid_uid = 1
 namespace inbox {
   inbox = yes
   separator = /
+  mailbox Sent {
+    special_use = \Sent
+  }
+  mailbox Trash {
+    special_use = \Trash
+  }
+  mailbox Junk {
+    special_use = \Junk
+  }
+  mailbox Archive {
+    special_use = \Archive
+  }
 }
 passdb {
   driver = passwd-file
