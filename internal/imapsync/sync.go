@@ -217,7 +217,20 @@ func (m *mailboxSync) folder(ctx context.Context, folder Folder, cursor store.IM
 		}
 		hadCursor, cursor = false, store.IMAPFolder{}
 	}
-	known, err := st.IMAPUIDs(ctx, m.mailbox.ID, folder.Name)
+	saved := cursor // as stored, to write only a changed one
+	// With CONDSTORE an unchanged HIGHESTMODSEQ means no new message, no
+	// flag change and no expunge since the last sync.
+	unchanged := m.condstore && hadCursor && cursor.HighestModSeq != 0 && selected.HighestModSeq == cursor.HighestModSeq
+	now := m.syncer.config.Now()
+	since, everything := rangeStart(m.mailbox.SyncRange, now)
+	widen := hadCursor && !cursor.SyncedAll && (everything || since.Before(cursor.SyncedSince))
+	// A folder unchanged on the server needs only the UIDs with changes
+	// made in Pochta: a no-op sync does not read them all.
+	load := st.IMAPUIDs
+	if unchanged && !widen {
+		load = st.IMAPPendingUIDs
+	}
+	known, err := load(ctx, m.mailbox.ID, folder.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -246,9 +259,6 @@ func (m *mailboxSync) folder(ctx context.Context, folder Folder, cursor store.IM
 		}
 	}
 
-	// With CONDSTORE an unchanged HIGHESTMODSEQ means no new message, no
-	// flag change and no expunge since the last sync.
-	unchanged := m.condstore && hadCursor && cursor.HighestModSeq != 0 && selected.HighestModSeq == cursor.HighestModSeq
 	var present map[uint32]bool
 	lastUID := cursor.LastUID
 	if !unchanged {
@@ -265,9 +275,6 @@ func (m *mailboxSync) folder(ctx context.Context, folder Folder, cursor store.IM
 
 	// New messages: the range's on a first sync (or a widened range),
 	// else whatever is above the last UID.
-	now := m.syncer.config.Now()
-	since, everything := rangeStart(m.mailbox.SyncRange, now)
-	widen := hadCursor && !cursor.SyncedAll && (everything || since.Before(cursor.SyncedSince))
 	var probe imap.UIDSet
 	if !hadCursor || widen {
 		criteria := &imap.SearchCriteria{}
@@ -344,8 +351,11 @@ func (m *mailboxSync) folder(ctx context.Context, folder Folder, cursor store.IM
 	stats.gone = len(gone)
 	cursor.Name, cursor.Role, cursor.UIDValidity = folder.Name, folder.Role, selected.UIDValidity
 	cursor.LastUID, cursor.HighestModSeq = lastUID, selected.HighestModSeq
-	if err := st.SaveIMAPFolder(ctx, m.mailbox.ID, cursor); err != nil {
-		return nil, err
+	// A sync that found nothing writes nothing (each write is a disk sync).
+	if !hadCursor || cursor != saved {
+		if err := st.SaveIMAPFolder(ctx, m.mailbox.ID, cursor); err != nil {
+			return nil, err
+		}
 	}
 	m.trace.add(store.LevelInfo, worklog.Part("log.imap_folder_synced", folder.Name, stats.added, stats.fromServer, stats.toServer, stats.gone, stats.trashed))
 	return gone, nil

@@ -94,8 +94,20 @@ type IMAPUID struct {
 
 // IMAPUIDs gives the known UIDs of a folder.
 func (s *Store) IMAPUIDs(ctx context.Context, mailboxID int64, folder string) (map[uint32]IMAPUID, error) {
+	return s.imapUIDs(ctx, mailboxID, folder, "")
+}
+
+// IMAPPendingUIDs gives the UIDs of a folder with a change made in Pochta
+// that the server has not had yet: a message read or unread since the flag
+// last agreed, or deleted. A sync that finds the folder unchanged on the
+// server reads only these.
+func (s *Store) IMAPPendingUIDs(ctx context.Context, mailboxID int64, folder string) (map[uint32]IMAPUID, error) {
+	return s.imapUIDs(ctx, mailboxID, folder, ` AND (u.deleted = TRUE OR (m.id IS NOT NULL AND m.is_read <> u.seen))`)
+}
+
+func (s *Store) imapUIDs(ctx context.Context, mailboxID int64, folder, condition string) (map[uint32]IMAPUID, error) {
 	rows, err := s.query(ctx, `SELECT u.uid, COALESCE(m.id, 0), u.seen, u.deleted, COALESCE(m.is_read, FALSE)
-		FROM mailbox_uids u LEFT JOIN messages m ON m.id = u.message_id WHERE u.mailbox_id = ? AND u.folder = ?`, mailboxID, folder)
+		FROM mailbox_uids u LEFT JOIN messages m ON m.id = u.message_id WHERE u.mailbox_id = ? AND u.folder = ?`+condition, mailboxID, folder)
 	if err != nil {
 		return nil, fmt.Errorf("imap uids of mailbox %d: %w", mailboxID, err)
 	}

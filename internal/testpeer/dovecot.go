@@ -316,6 +316,28 @@ func (d *DovecotServer) start(bin string) error {
 		return err
 	}
 	d.POP3Port, d.POP3SPort, d.IMAPPort, d.IMAPSPort = ports[0], ports[1], ports[2], ports[3]
+	return d.startOn(bin, ports)
+}
+
+// Restart kills Dovecot and every session it serves (SIGKILL to its
+// process group: Dovecot lets sessions finish what they are sending on
+// SIGTERM) and starts it again on the same ports with the same mail: the
+// server going away under its clients mid-command.
+func (d *DovecotServer) Restart() error {
+	bin, err := dovecotBin()
+	if err != nil {
+		return err
+	}
+	if d.cmd != nil {
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-d.done
+		d.cmd = nil
+	}
+	return d.startOn(bin, []int{d.POP3Port, d.POP3SPort, d.IMAPPort, d.IMAPSPort})
+}
+
+// startOn runs Dovecot on the ports already chosen.
+func (d *DovecotServer) startOn(bin string, ports []int) error {
 	conf := filepath.Join(d.Dir, "dovecot.conf")
 	if err := os.WriteFile(conf, []byte(d.config()), 0o644); err != nil {
 		return err
