@@ -103,6 +103,7 @@ type fixture struct {
 	syncer  *imapsync.Syncer
 	siteID  int64
 	ownerID int64
+	owner   *service.Actor
 }
 
 // users are added before Dovecot serves its first login: it does not always
@@ -121,7 +122,7 @@ func newFixture(t *testing.T) *fixture {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(dovecot.CertPEM)
 	log := &recorder{}
-	f := &fixture{dovecot: dovecot, env: env, log: log, siteID: env.Admin.User.SiteID, ownerID: owner.User.ID}
+	f := &fixture{dovecot: dovecot, env: env, log: log, siteID: env.Admin.User.SiteID, ownerID: owner.User.ID, owner: owner}
 	f.syncer = imapsync.New(imapsync.Config{
 		Store:    env.Store,
 		Intake:   env.Service.Intake(),
@@ -709,9 +710,15 @@ func TestServiceReceivesIMAP(t *testing.T) {
 	if err != nil || result.Received != 1 || result.Error != "" {
 		t.Fatalf("check now: %+v %v", result, err)
 	}
+	// The owner's "Receive mail now" for all their mailboxes syncs it.
+	appendMessage(t, c, "INBOX", mail(2, "Checked by the owner"), time.Now())
+	all, err := svc.CheckAll(ctx, f.owner)
+	if err != nil || len(all) != 1 || all[0].MailboxID != box.ID || all[0].Received != 1 {
+		t.Errorf("the owner's check of all: %+v %v", all, err)
+	}
 	imapType := store.MailboxIMAP
 	tested, err := svc.TestConnection(ctx, admin, service.TestInput{ID: &box.ID, MailboxInput: service.MailboxInput{Type: &imapType}})
-	if err != nil || !tested.OK || tested.Messages != 1 {
+	if err != nil || !tested.OK || tested.Messages != 2 {
 		t.Errorf("test connection: %+v %v", tested, err)
 	}
 	tested, err = svc.TestConnection(ctx, admin, service.TestInput{ID: &box.ID, MailboxInput: service.MailboxInput{Password: ptr("wrong")}})

@@ -140,16 +140,18 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 	return result, nil
 }
 
-// CheckAll receives mail now for every active POP3 and IMAP mailbox the
-// actor may check, one after another.
+// CheckAll receives mail now for every active mailbox the actor may check,
+// one after another: an admin's are the system (POP3) mailboxes, a user's
+// their own IMAP mailboxes (every user's would be hundreds of syncs in one
+// request; each syncs on its own schedule and when its owner opens it).
 func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, error) {
 	if !actor.CanChangeMail() {
 		return nil, ErrForbidden
 	}
 	active := true
-	filter := store.MailboxFilter{Types: []string{store.MailboxPOP3, store.MailboxIMAP}, Active: &active}
+	filter := store.MailboxFilter{Types: []string{store.MailboxPOP3}, Active: &active}
 	if !actor.IsAdmin() {
-		filter.OwnerID = actor.User.ID
+		filter.Types, filter.OwnerID = []string{store.MailboxIMAP}, actor.User.ID
 	}
 	results := []CheckResult{}
 	cursor := ""
