@@ -515,13 +515,14 @@ func maildirSize(maildir string) (int64, int, error) {
 }
 
 // pop3Dovecot is a throwaway Dovecot with one user (alice/secret1), plain
-// POP3 on a free loopback port, as ../shared/bench/peers.py configures it
+// POP3 and IMAP on free loopback ports, as ../shared/bench/peers.py configures it
 // (no TLS needed here; mail_fsync left at Dovecot's default).
 type pop3Dovecot struct {
-	dir     string
-	port    int
-	command *exec.Cmd
-	done    chan struct{}
+	dir      string
+	port     int
+	imapPort int // plain IMAP (the imap benchmark)
+	command  *exec.Cmd
+	done     chan struct{}
 }
 
 func (d *pop3Dovecot) maildir() string { return filepath.Join(d.dir, "mail", pop3BenchUser, "Maildir") }
@@ -567,10 +568,16 @@ func startPOP3Dovecot(dir string) (*pop3Dovecot, error) {
 	}
 	port := listener.Addr().(*net.TCPAddr).Port
 	listener.Close()
+	listener, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	imapPort := listener.Addr().(*net.TCPAddr).Port
+	listener.Close()
 	config := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
-protocols = pop3
+protocols = pop3 imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -596,8 +603,16 @@ service pop3-login {
     port = 0
   }
 }
+service imap-login {
+  inet_listener imap {
+    port = %[3]d
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
 pop3_uidl_format = %%08Xu%%08Xv
-`, dir, port)
+`, dir, port, imapPort)
 	conf := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -613,7 +628,7 @@ pop3_uidl_format = %%08Xu%%08Xv
 	if err := command.Start(); err != nil {
 		return nil, err
 	}
-	d := &pop3Dovecot{dir: dir, port: port, command: command, done: make(chan struct{})}
+	d := &pop3Dovecot{dir: dir, port: port, imapPort: imapPort, command: command, done: make(chan struct{})}
 	go func() { command.Wait(); close(d.done) }()
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)

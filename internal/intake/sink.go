@@ -87,6 +87,15 @@ type Target struct {
 	// UIDFromContent makes the UID "sha256:" and the SHA-256 of the
 	// message's bytes (a POP3 server without UIDL).
 	UIDFromContent bool
+	// Read stores the message as read (the IMAP \Seen flag on the server);
+	// a judge may still change it.
+	Read bool
+	// Tombstoned, when set, is asked with the SHA-256 of the message's
+	// bytes before the judges: true drops the message, its UID still
+	// recorded (the IMAP sync's messages deleted in Pochta, which must not
+	// come back from the server's Trash or after a UIDVALIDITY change). It
+	// is called on the sink's workers.
+	Tombstoned func(sha256 string) bool
 }
 
 // Delivery says where a message goes and how it came.
@@ -333,11 +342,15 @@ func (s *Sink) prepare(p *pending) {
 		if target.UIDFromContent {
 			candidate.Message.UID = &store.UID{UID: "sha256:" + hash}
 		}
+		candidate.Message.Read = target.Read
+		if target.Tombstoned != nil && target.Tombstoned(hash) {
+			candidate.Verdict.Drop, candidate.Verdict.DropReason = true, "deleted in Pochta before"
+		}
 		for _, judge := range s.judges {
-			judge.Judge(ctx, candidate)
 			if candidate.Verdict.Drop {
 				break
 			}
+			judge.Judge(ctx, candidate)
 		}
 		p.candidates[i] = candidate
 		if candidate.Verdict.Refuse != nil && p.delivery.MayRefuse {
