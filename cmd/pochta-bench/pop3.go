@@ -54,6 +54,7 @@ func pop3Bench(args []string) error {
 	python := flags.String("python", "/usr/bin/python3", "the Python that runs the reference poplib loop and common.py")
 	keep := flags.Bool("keep", false, "keep the temporary folder (Dovecot, data folders)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of Pochta's first fetch here")
+	judged := flags.Bool("judged", false, "Pochta's runs with 20 rules on receipt and a trained spam filter")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func pop3Bench(args []string) error {
 		if run == 1 {
 			profile = *cpuProfile
 		}
-		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), dovecot.port, *messages, profile)
+		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), dovecot.port, *messages, profile, *judged)
 		if err != nil {
 			return fmt.Errorf("pochta run %d: %w", run, err)
 		}
@@ -201,8 +202,9 @@ type pop3FetchResult struct {
 	PeakKB   int     `json:"peak_kb"`
 }
 
-func pochtaFetchRun(self, data string, port, messages int, cpuProfile string) (pop3FetchResult, error) {
-	command := exec.Command(self, "pop3-fetch", "--data", data, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile)
+func pochtaFetchRun(self, data string, port, messages int, cpuProfile string, judged bool) (pop3FetchResult, error) {
+	command := exec.Command(self, "pop3-fetch", "--data", data, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile,
+		"--judged="+strconv.FormatBool(judged))
 	command.Stderr = os.Stderr
 	output, err := command.Output()
 	if err != nil {
@@ -225,6 +227,7 @@ func pop3FetchChild(args []string) error {
 	data := flags.String("data", "", "fresh data folder")
 	port := flags.Int("port", 0, "Dovecot's POP3 port on 127.0.0.1")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the fetch here")
+	judged := flags.Bool("judged", false, "20 rules on receipt and a trained spam filter (see judgedSetup)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -250,6 +253,11 @@ func pop3FetchChild(args []string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if *judged {
+		if err := judgedSetup(ctx, pochta.Store, mailbox.ID); err != nil {
+			return err
+		}
 	}
 	if *cpuProfile != "" {
 		file, err := os.Create(*cpuProfile)

@@ -27,7 +27,7 @@ Usage:
   pochta token create --user LOGIN [--name NAME]
   pochta token list [--user LOGIN]
   pochta token revoke ID...
-  pochta import --mailbox ID [--quiet] PATH...   (.eml files, Maildir folders, mbox files)
+  pochta import --mailbox ID [--quiet] [--no-rules] PATH...   (.eml files, Maildir folders, mbox files)
 
 Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
 --db DSN (postgres://... for PostgreSQL, env POCHTA_DB; default SQLite in DIR).

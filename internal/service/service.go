@@ -185,7 +185,9 @@ type Service struct {
 	// judges are the verdict stage's judges after the storage settings.
 	judges       []intake.Judge
 	siteCharsets siteCharsetCache
-	dialer       receive.Dialer // nil: TCP; tests put servers elsewhere
+	rules        ruleCache       // the active rules, compiled
+	spamTotals   spamTotalsCache // the spam filter's learned totals
+	dialer       receive.Dialer  // nil: TCP; tests put servers elsewhere
 	tempDir      string
 }
 
@@ -221,6 +223,7 @@ func New(options Options) *Service {
 	if options.Now != nil {
 		s.now = options.Now
 	}
+	s.judges = []intake.Judge{intake.JudgeFunc(s.judgeSpam), intake.JudgeFunc(s.judgeRules)}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
