@@ -40,17 +40,12 @@ func (s *Service) judgeSpam(ctx context.Context, c *intake.Candidate) {
 			worklog.Part("log.spam_no_tokens", worklog.Subject(c.Message.Subject))))
 		return
 	}
-	totals, err := s.spamTotals.get(ctx, s)
+	totals, counts, err := s.spamCounts.lookup(ctx, s, tokens)
 	if err != nil {
-		s.logger.Error("spam rating: read the learned totals", "error", err)
+		s.logger.Error("spam rating: read the learned counts", "error", err)
 		return
 	}
 	if totals.Spam == 0 || totals.Ham == 0 {
-		return
-	}
-	counts, err := spam.Store{St: s.store}.Words(ctx, tokens)
-	if err != nil {
-		s.logger.Error("spam rating: read the learned words", "error", err)
 		return
 	}
 	classifier := spam.Classifier{Params: spam.Params{WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}}
@@ -59,31 +54,79 @@ func (s *Service) judgeSpam(ctx context.Context, c *intake.Candidate) {
 	c.Message.SpamRating, c.Message.SpamWords = &rating, result.String()
 }
 
-// spamTotalsCache keeps the learned totals (how many messages were trained
-// as each class) for a second: every rating reads them, and a second's
-// lag in them moves no rating noticeably.
-type spamTotalsCache struct {
+// spamCountCache keeps learned counts in memory for the rating on receipt,
+// which reads hundreds of words a message: read from the database for each
+// message they made the judged import four times slower (see
+// docs/benchmarks.md). The words read stay while the store's count of
+// changes to the learned counts stays the same (checked at most once a
+// second, with the totals), so a training by any process sharing the
+// database is seen within a second. Words never learned are kept too, as
+// zero counts: most of a message's words are.
+type spamCountCache struct {
 	mu      sync.Mutex
-	value   spam.Count
+	totals  spam.Count
+	changes int64
+	words   map[string]spam.Count
 	expires time.Time
 }
 
-func (c *spamTotalsCache) get(ctx context.Context, s *Service) (spam.Count, error) {
+// spamCacheWords bounds the words kept (a few tens of megabytes); past it
+// the cache starts again.
+const spamCacheWords = 300_000
+
+// lookup gives the totals and the counts of those of tokens ever learned.
+func (c *spamCountCache) lookup(ctx context.Context, s *Service, tokens []string) (spam.Count, map[string]spam.Count, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := s.now()
-	if now.Before(c.expires) {
-		return c.value, nil
+	if !now.Before(c.expires) {
+		totals, changes, err := s.store.SpamVersion(ctx)
+		if err != nil {
+			c.mu.Unlock()
+			return spam.Count{}, nil, err
+		}
+		if changes != c.changes || c.words == nil || len(c.words) > spamCacheWords {
+			c.words = make(map[string]spam.Count, 4096)
+		}
+		c.totals, c.changes, c.expires = spam.Count(totals), changes, now.Add(time.Second)
 	}
-	totals, err := spam.Store{St: s.store}.Totals(ctx)
+	totals, changes := c.totals, c.changes
+	counts := make(map[string]spam.Count, len(tokens)/2)
+	var missing []string
+	for _, token := range tokens {
+		count, known := c.words[token]
+		switch {
+		case !known:
+			missing = append(missing, token)
+		case count != (spam.Count{}):
+			counts[token] = count
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 || totals.Spam == 0 || totals.Ham == 0 {
+		return totals, counts, nil
+	}
+	read, err := spam.Store{St: s.store}.Words(ctx, missing)
 	if err != nil {
-		return totals, err
+		return totals, nil, err
 	}
-	c.value, c.expires = totals, now.Add(time.Second)
-	return totals, nil
+	c.mu.Lock()
+	keep := c.changes == changes // a training since: these may be stale for the next message
+	for _, token := range missing {
+		count := read[token]
+		if count != (spam.Count{}) {
+			counts[token] = count
+		}
+		if keep {
+			c.words[token] = count
+		}
+	}
+	c.mu.Unlock()
+	return totals, counts, nil
 }
 
-func (c *spamTotalsCache) clear() {
+// forget makes the next lookup read the totals again (this process
+// trained).
+func (c *spamCountCache) forget() {
 	c.mu.Lock()
 	c.expires = time.Time{}
 	c.mu.Unlock()

@@ -185,9 +185,9 @@ type Service struct {
 	// judges are the verdict stage's judges after the storage settings.
 	judges       []intake.Judge
 	siteCharsets siteCharsetCache
-	rules        ruleCache       // the active rules, compiled
-	spamTotals   spamTotalsCache // the spam filter's learned totals
-	dialer       receive.Dialer  // nil: TCP; tests put servers elsewhere
+	rules        ruleCache      // the active rules, compiled
+	spamCounts   spamCountCache // the spam filter's learned counts
+	dialer       receive.Dialer // nil: TCP; tests put servers elsewhere
 	tempDir      string
 }
 
