@@ -113,6 +113,16 @@ func (a *api) routes() []route {
 		{method: http.MethodPatch, path: "/api/v1/mailboxes/{id}", handle: a.updateMailbox, may: changesMail},
 		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox, may: changesMail},
 
+		{method: http.MethodGet, path: "/api/v1/rules", handle: a.listRules},
+		{method: http.MethodPost, path: "/api/v1/rules", handle: a.createRule, may: adminOnly},
+		{method: http.MethodPost, path: "/api/v1/rules/actions", handle: a.ruleActions, may: adminOnly},
+		{method: http.MethodPost, path: "/api/v1/rules/test", handle: a.testRules},
+		{method: http.MethodGet, path: "/api/v1/rules/{id}", handle: a.getRule},
+		{method: http.MethodPatch, path: "/api/v1/rules/{id}", handle: a.updateRule, may: adminOnly},
+		{method: http.MethodDelete, path: "/api/v1/rules/{id}", handle: a.deleteRule, may: adminOnly},
+		{method: http.MethodGet, path: "/api/v1/spam", handle: a.getSpam},
+		{method: http.MethodPost, path: "/api/v1/spam/train", handle: a.trainSpam, may: adminOnly},
+
 		{method: http.MethodGet, path: "/api/v1/log", handle: a.listLog},
 	}
 }
