@@ -129,7 +129,7 @@ func (a *api) deleteRule(w http.ResponseWriter, r *http.Request, actor *service.
 
 // ruleActionRequest is the body of POST /rules/actions.
 type ruleActionRequest struct {
-	Action string `json:"action"`
+	Action string  `json:"action"`
 	IDs    []int64 `json:"ids,omitempty"`
 	Filter *struct {
 		ID        int64  `json:"id,omitempty"`

@@ -75,7 +75,9 @@ func TestRulesAPI(t *testing.T) {
 	h.handler.ServeHTTP(rec, train)
 	trained := decodeAs[struct {
 		Trained int
-		State   struct{ SpamMessages int64 `json:"spam_messages"` }
+		State   struct {
+			SpamMessages int64 `json:"spam_messages"`
+		}
 	}](t, rec)
 	if rec.Code != http.StatusOK || trained.Trained != 2 || trained.State.SpamMessages != 2 {
 		t.Errorf("train %d: %s", rec.Code, rec.Body)
