@@ -22,7 +22,7 @@ import (
 const usage = `Pochta: a self-hosted mail module.
 
 Usage:
-  pochta serve [--data DIR] [--http ADDR] [--db DSN] [--trusted-proxies LIST]
+  pochta serve [--data DIR] [--http ADDR] [--db DSN] [--trusted-proxies LIST] [--public-url URL]
   pochta user add --login LOGIN [--password PASSWORD] [--role admin|auditor|user] [--email E] [--name N] [--site CODE]
   pochta token create --user LOGIN [--name NAME]
   pochta token list [--user LOGIN]
@@ -137,6 +137,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	common.register(flags)
 	httpAddr := flags.String("http", envOr("POCHTA_HTTP", "127.0.0.1:8080"), "address of the web admin and API")
 	proxies := flags.String("trusted-proxies", os.Getenv("POCHTA_TRUSTED_PROXIES"), "reverse proxies whose X-Forwarded-For and -Proto are believed: addresses or prefixes, comma-separated")
+	publicURL := flags.String("public-url", os.Getenv("POCHTA_PUBLIC_URL"), "where Pochta is reached from outside (https://mail.example.com), for the links webhooks carry")
 	if err := parse(flags, args); err != nil {
 		return err
 	}
@@ -148,6 +149,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	config := common.config(logger)
 	config.HTTPAddr = *httpAddr
 	config.TrustedProxies = trusted
+	config.PublicURL = *publicURL
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pochta, err := app.Open(ctx, config)

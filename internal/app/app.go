@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,13 @@ type Config struct {
 	// SMTPHostname names the internal SMTP server in its greeting and
 	// Received fields ("": the machine's host name).
 	SMTPHostname string
+	// PublicURL is where people and scripts reach this Pochta
+	// ("https://mail.example.com"), for the links webhooks carry; "": the
+	// HTTP address served.
+	PublicURL string
+	// JobWorkers is how many of the rules' jobs (webhooks, forwards) run
+	// at once in this process (0: 2).
+	JobWorkers int
 }
 
 // SQLiteFileName is the database file in the data folder.
@@ -193,6 +201,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
+	a.Service.SetPublicURL(cmp.Or(a.Config.PublicURL, "http://"+listener.Addr().String()))
 	// Background jobs stop when Serve returns; Serve waits for them, so that
 	// a fetch cut short by the stop has closed its session first (a fetch
 	// stopped early loses nothing: see package fetch).
@@ -209,6 +218,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		a.Service.RunReceivers,
 		a.SMTP.Run,
 		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
+		func(ctx context.Context) { a.Service.RunJobs(ctx, cmp.Or(a.Config.JobWorkers, 2)) },
 	} {
 		running.Add(1)
 		go func() {
