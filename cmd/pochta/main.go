@@ -28,6 +28,9 @@ Usage:
   pochta token list [--user LOGIN]
   pochta token revoke ID...
   pochta import --mailbox ID [--quiet] [--no-rules] PATH...   (.eml files, Maildir folders, mbox files)
+  pochta rules test [--mailbox ID] [--manual] [--rule ID] FILE.eml   (which rules would fire, and why)
+  pochta rules apply [--rule ID] (--mailbox ID | MESSAGE-ID...)   (the manual rules, or one, on stored messages)
+  pochta spam train [--spam PATH]... [--ham PATH]... [--quiet]   (bulk training from files, Maildir, mbox)
 
 Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
 --db DSN (postgres://... for PostgreSQL, env POCHTA_DB; default SQLite in DIR).
@@ -75,6 +78,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return tokenRevoke(ctx, args[2:], stdout, stderr)
 	case args[0] == "import":
 		return importCommand(ctx, args[1:], stdout, stderr)
+	case args[0] == "rules" && len(args) > 1 && args[1] == "test":
+		return rulesTest(ctx, args[2:], stdout, stderr)
+	case args[0] == "rules" && len(args) > 1 && args[1] == "apply":
+		return rulesApply(ctx, args[2:], stdout, stderr)
+	case args[0] == "spam" && len(args) > 1 && args[1] == "train":
+		return spamTrain(ctx, args[2:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
