@@ -190,4 +190,3 @@ func (p *pathList) Set(value string) error {
 	*p = append(*p, value)
 	return nil
 }
-
