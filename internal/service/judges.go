@@ -34,6 +34,13 @@ func (s *Service) judgeSpam(ctx context.Context, c *intake.Candidate) {
 	if err != nil || !settings.CheckSpam {
 		return
 	}
+	// Nothing learned of a class yet: no rating, and no tokenizing.
+	if totals, _, err := s.spamCounts.lookup(ctx, s, nil); err != nil || totals.Spam == 0 || totals.Ham == 0 {
+		if err != nil {
+			s.logger.Error("spam rating: read the learned counts", "error", err)
+		}
+		return
+	}
 	tokens := spam.Tokenize(c.Parsed)
 	if len(tokens) == 0 {
 		c.Verdict.Log = append(c.Verdict.Log, worklog.Say(store.LogEntry{Level: store.LevelError, Type: "spam", MailboxID: c.Mailbox.ID},
@@ -43,9 +50,6 @@ func (s *Service) judgeSpam(ctx context.Context, c *intake.Candidate) {
 	totals, counts, err := s.spamCounts.lookup(ctx, s, tokens)
 	if err != nil {
 		s.logger.Error("spam rating: read the learned counts", "error", err)
-		return
-	}
-	if totals.Spam == 0 || totals.Ham == 0 {
 		return
 	}
 	classifier := spam.Classifier{Params: spam.Params{WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}}

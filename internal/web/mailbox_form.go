@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -353,6 +354,11 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	}
 	s.flash(w, r, "flash.mailbox_created")
 	id := strconv.FormatInt(created.ID, 10)
+	// "Add mailbox and create a rule": the new rule's form for it.
+	if template := formValue(r, "create_rule"); slices.Contains(service.RuleTemplates, template) && actor.IsAdmin() {
+		http.Redirect(w, r, "/rules/new?template="+template+"&mailbox_id="+id, http.StatusSeeOther)
+		return nil
+	}
 	http.Redirect(w, r, "/mailboxes/"+id, http.StatusSeeOther)
 	return nil
 }

@@ -304,6 +304,8 @@ type messagesData struct {
 	CSV         string
 	CanChange   bool
 	Count       int // rows on this page
+	// ManualRules are the rules "apply rule: <name>" offers.
+	ManualRules []service.RuleView
 }
 
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
@@ -353,6 +355,11 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 		return
 	}
 	content.Mailboxes = mailboxes
+	if content.CanChange {
+		if manual, err := s.svc.ManualRules(r.Context(), actor, 0); err == nil {
+			content.ManualRules = manual
+		}
+	}
 	filter, nothing := q.filter()
 	nextCursor := ""
 	if !nothing {
@@ -539,6 +546,9 @@ var messageActions = map[string]string{
 	service.ActionSpam:    "flash.messages_spam",
 	service.ActionNotSpam: "flash.messages_not_spam",
 	service.ActionDelete:  "flash.messages_deleted",
+	// Applying rules says how many messages a rule matched (see
+	// appliedFlash).
+	service.ActionApplyRules: "flash.rules_applied",
 }
 
 // messagesDeleteListed is how many messages a delete confirmation names.
@@ -584,8 +594,8 @@ func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, s
 
 // messagesGroup runs a group action on the checked messages or, with
 // all=1, on everything the filter in the f_ fields matches. Delete asks
-// first unless confirm=yes. Applying rules is not offered until the rules
-// exist: the web list leaves it out and refuses it as an unknown action.
+// first unless confirm=yes. Applying rules runs every manual rule, or the
+// one the form's rule_id names.
 func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.messageChangeAllowed(w, r, session) {
 		return nil
@@ -618,12 +628,31 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 		s.confirmDeleteMessages(w, r, session, selection, hidden, back, "/messages/group")
 		return nil
 	}
-	done, err := s.svc.MessageAction(r.Context(), actor, selection, action)
+	done, err := s.applyMessageAction(r, actor, selection, action)
 	if err != nil {
 		return err
 	}
 	s.renderMessages(w, r, session, back, http.StatusOK, func(data *page, _ *messagesData) {
-		data.Flash = i18n.Default.T(data.Lang, "flash.messages_done", done)
+		key := "flash.messages_done"
+		if action == service.ActionApplyRules {
+			key = "flash.rules_applied"
+		}
+		data.Flash = i18n.Default.T(data.Lang, key, done)
 	})
 	return nil
+}
+
+// applyMessageAction runs a row's, a group's or the view's action; applying
+// rules with a rule_id in the form applies that rule alone.
+func (s *server) applyMessageAction(r *http.Request, actor *service.Actor, selection service.MessageSelection, action string) (int, error) {
+	if action == service.ActionApplyRules {
+		if text := formValue(r, "rule_id"); text != "" {
+			id, ok := service.ParseID(text)
+			if !ok {
+				return 0, service.ErrNotFound
+			}
+			return s.svc.ApplyRules(r.Context(), actor, selection, id)
+		}
+	}
+	return s.svc.MessageAction(r.Context(), actor, selection, action)
 }
