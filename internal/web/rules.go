@@ -494,3 +494,90 @@ func (s *server) ruleDeletePage(w http.ResponseWriter, r *http.Request, session 
 	s.render(w, r, http.StatusOK, "rules_delete", data)
 	return nil
 }
+
+// ruleTestData is the dry run's page: the form, and what it found.
+type ruleTestData struct {
+	MailboxID string
+	MessageID string
+	Raw       string
+	Manual    bool
+	Mailboxes []service.MailboxView
+	Ran       bool
+	Result    service.RuleTestResult
+	Matches   []ruleTestMatch
+	Errors    map[string]string
+	Summary   []summaryItem
+}
+
+type ruleTestMatch struct {
+	RuleID  int64
+	Name    string
+	Reasons []string
+	Actions []string
+}
+
+// rulesTestPage is the dry run: which rules would fire on a stored message
+// (?message_id=) or a pasted source, and why, changing nothing.
+func (s *server) rulesTestPage(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
+	if !s.allowed(w, r, session.Actor.CanReadAll()) {
+		return nil
+	}
+	var form ruleTestData
+	if r.Method == http.MethodPost {
+		form = ruleTestData{MailboxID: formValue(r, "mailbox_id"), MessageID: formValue(r, "message_id"), Raw: r.PostForm.Get("raw"),
+			Manual: formValue(r, "event") == string(rules.EventManual)}
+	} else {
+		query := r.URL.Query()
+		form = ruleTestData{MailboxID: query.Get("mailbox_id"), MessageID: query.Get("message_id"), Manual: query.Get("event") == string(rules.EventManual)}
+	}
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	form.Errors = map[string]string{}
+	input := service.RuleTestInput{Raw: []byte(form.Raw), Event: rules.EventReceive}
+	if form.Manual {
+		input.Event = rules.EventManual
+	}
+	if form.MessageID != "" {
+		id, ok := service.ParseID(form.MessageID)
+		if !ok {
+			form.Errors["message_id"] = i18n.Default.T(lang, "error.invalid", i18n.Key("field.message_id"))
+		}
+		input.MessageID = id
+	}
+	if form.MailboxID != "" {
+		id, ok := service.ParseID(form.MailboxID)
+		if !ok {
+			form.Errors["mailbox_id"] = i18n.Default.T(lang, "error.rule_mailbox")
+		}
+		input.MailboxID = id
+	}
+	status := http.StatusOK
+	if len(form.Errors) == 0 && (input.MessageID != 0 || len(input.Raw) > 0) {
+		result, err := s.svc.TestRules(r.Context(), session.Actor, input)
+		failed := s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
+			form.Errors, status = fieldErrors, http.StatusUnprocessableEntity
+		})
+		if !failed {
+			form.Ran, form.Result = true, result
+			for _, match := range result.Matches {
+				m := ruleTestMatch{RuleID: match.RuleID, Name: match.Name}
+				for _, reason := range match.Reasons {
+					m.Reasons = append(m.Reasons, i18n.Default.Message(lang, reason))
+				}
+				for _, action := range match.Actions {
+					m.Actions = append(m.Actions, i18n.Default.Message(lang, action))
+				}
+				form.Matches = append(form.Matches, m)
+			}
+		}
+	}
+	mailboxes, err := s.visibleMailboxes(r, session.Actor)
+	if err != nil {
+		return err
+	}
+	form.Mailboxes = mailboxes
+	form.Summary = summaryOf(form.Errors, "", "message_id", "mailbox_id", "raw", "event")
+	data := s.newPage(w, r, session, "page.rules_test.title", "rules")
+	data.Content = form
+	s.render(w, r, status, "rules_test", data)
+	return nil
+}

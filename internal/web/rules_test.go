@@ -73,3 +73,23 @@ func TestRulesPages(t *testing.T) {
 	auditor.get("/rules")
 	wantStatus(t, auditor.postForm("/rules/"+id+"/active", url.Values{"active": {"1"}}), http.StatusForbidden)
 }
+
+// The dry run page: a stored message or a pasted source, which rules would
+// fire and why, nothing changed.
+func TestRulesDryRunPage(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	if _, err := ts.env.Service.CreateRule(ctx, ts.env.Admin, service.RuleInput{Name: &[]string{"Greetings"}[0],
+		Conditions: &[]service.RuleCondition{{Field: "body", Op: "contains", Values: []string{"привет"}}},
+		Actions:    &service.RuleActionsInput{Delete: &[]bool{true}[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	wantBody(t, b.get("/rules/test"), `name="raw"`)
+	r := b.postForm("/rules/test", url.Values{"raw": {"Subject: hi\r\n\r\nПРИВЕТ всем\r\n"}, "event": {"receive"}})
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "Greetings", "ПРИВЕТ", "message deleted")
+	r = b.postForm("/rules/test", url.Values{"raw": {"Subject: hi\r\n\r\nhello\r\n"}})
+	wantBody(t, r, "No rule would fire")
+	wantStatus(t, b.get("/rules/test?message_id=99999"), http.StatusNotFound)
+}

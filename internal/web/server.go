@@ -78,6 +78,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /messages/{id}/action", s.signedIn(s.messageAction))
 	mux.HandleFunc("GET /rules", s.signedIn(s.rulesPage))
 	mux.HandleFunc("GET /rules/new", s.signedIn(s.newRulePage))
+	mux.HandleFunc("GET /rules/test", s.signedIn(s.rulesTestPage))
+	mux.HandleFunc("POST /rules/test", s.signedIn(s.rulesTestPage))
 	mux.HandleFunc("POST /rules", s.signedIn(s.createRule))
 	mux.HandleFunc("POST /rules/group", s.signedIn(s.rulesGroup))
 	mux.HandleFunc("GET /rules/{id}", s.signedIn(s.rulePage))
