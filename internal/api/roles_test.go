@@ -228,7 +228,11 @@ func TestAuditorReadsEverything(t *testing.T) {
 	h := f.h
 	message, attachment := addMessage(t, h, f.other)
 	h.expect(t, http.StatusOK, h.admin, "PUT", fmt.Sprintf("/api/v1/services/%d/logo", firstServiceID(t, h)), "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	rule := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/rules", `{"name":"Read by auditors"}`))
 	reads := map[string]string{
+		"GET /api/v1/rules":                                     "/api/v1/rules",
+		"GET /api/v1/rules/{id}":                                fmt.Sprintf("/api/v1/rules/%d", rule.ID),
+		"GET /api/v1/spam":                                      "/api/v1/spam",
 		"GET /api/v1/messages":                                  "/api/v1/messages",
 		"GET /api/v1/messages/{id}":                             fmt.Sprintf("/api/v1/messages/%d", message),
 		"GET /api/v1/messages/{id}/raw":                         fmt.Sprintf("/api/v1/messages/%d/raw", message),
