@@ -72,7 +72,7 @@ func bigMessageBench(args []string) error {
 // pochta started from here would report at least this process's RSS (about
 // 50 MB after benchMailbox), whatever it used itself.
 func importPeak(binary, data, file string) (int64, time.Duration, error) {
-	mailboxID, err := benchMailbox(data, "")
+	mailboxID, err := benchMailbox(data, "", false)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -30,6 +30,7 @@ func importBench(args []string) error {
 	messages := flags.Int("messages", 100000, "how many messages")
 	size := flags.Int("size", 4096, "approximate size of a message in bytes")
 	dsn := flags.String("db", "", "PostgreSQL DSN of an empty database (default: start a throwaway server)")
+	judged := flags.Bool("judged", false, "20 rules on receipt and a trained spam filter in the database (see judgedSetup)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func importBench(args []string) error {
 	}
 	defer stop()
 	data := filepath.Join(dir, "data")
-	mailboxID, err := benchMailbox(data, target)
+	mailboxID, err := benchMailbox(data, target, *judged)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func benchTarget(backend, dsn, name string) (string, func(), error) {
 
 // benchMailbox opens the data (applying migrations, making the default
 // site) and creates the mailbox to import into.
-func benchMailbox(data, dsn string) (int64, error) {
+func benchMailbox(data, dsn string, judged bool) (int64, error) {
 	ctx := context.Background()
 	pochta, err := app.Open(ctx, app.Config{DataDir: data, DSN: dsn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -159,6 +160,11 @@ func benchMailbox(data, dsn string) (int64, error) {
 	mailbox := store.Mailbox{SiteID: sites[0].ID, Type: store.MailboxSMTP, Active: true, Name: "bench", Port: 2525}
 	if err := pochta.Store.CreateMailbox(ctx, &mailbox); err != nil {
 		return 0, err
+	}
+	if judged {
+		if err := judgedSetup(ctx, pochta.Store, mailbox.ID); err != nil {
+			return 0, err
+		}
 	}
 	return mailbox.ID, nil
 }

@@ -55,6 +55,7 @@ func pop3Bench(args []string) error {
 	keep := flags.Bool("keep", false, "keep the temporary folder (Dovecot, data folders)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of Pochta's first fetch here")
 	postgres := flags.Bool("postgres", false, "also fetch into PostgreSQL (a throwaway server) in each run, after the SQLite fetch")
+	judged := flags.Bool("judged", false, "Pochta's runs with 20 rules on receipt and a trained spam filter")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func pop3Bench(args []string) error {
 		if run == 1 {
 			profile = *cpuProfile
 		}
-		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), "", dovecot.port, *messages, profile)
+		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), "", dovecot.port, *messages, profile, *judged)
 		if err != nil {
 			return fmt.Errorf("pochta run %d: %w", run, err)
 		}
@@ -148,7 +149,7 @@ func pop3Bench(args []string) error {
 			if err != nil {
 				return err
 			}
-			result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-pg-%d", run)), dsn, dovecot.port, *messages, "")
+			result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-pg-%d", run)), dsn, dovecot.port, *messages, "", *judged)
 			if err != nil {
 				return fmt.Errorf("pochta run %d on PostgreSQL: %w", run, err)
 			}
@@ -229,8 +230,9 @@ type pop3FetchResult struct {
 	PeakKB   int     `json:"peak_kb"`
 }
 
-func pochtaFetchRun(self, data, dsn string, port, messages int, cpuProfile string) (pop3FetchResult, error) {
-	command := exec.Command(self, "pop3-fetch", "--data", data, "--db", dsn, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile)
+func pochtaFetchRun(self, data, dsn string, port, messages int, cpuProfile string, judged bool) (pop3FetchResult, error) {
+	command := exec.Command(self, "pop3-fetch", "--data", data, "--db", dsn, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile,
+		"--judged="+strconv.FormatBool(judged))
 	command.Stderr = os.Stderr
 	output, err := command.Output()
 	if err != nil {
@@ -254,6 +256,7 @@ func pop3FetchChild(args []string) error {
 	port := flags.Int("port", 0, "Dovecot's POP3 port on 127.0.0.1")
 	dsn := flags.String("db", "", "PostgreSQL DSN of an empty database; empty: SQLite in the data folder")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the fetch here")
+	judged := flags.Bool("judged", false, "20 rules on receipt and a trained spam filter (see judgedSetup)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -279,6 +282,11 @@ func pop3FetchChild(args []string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if *judged {
+		if err := judgedSetup(ctx, pochta.Store, mailbox.ID); err != nil {
+			return err
+		}
 	}
 	if *cpuProfile != "" {
 		file, err := os.Create(*cpuProfile)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/fetch"
+	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testmail"
 	"pochta.dev/pochta/internal/testpeer"
 )
@@ -240,6 +241,13 @@ func TestCrashDuringFetch(t *testing.T) {
 	command, base0, _ := startServer(t, binary, env, "--data", data)
 	var base atomic.Value
 	base.Store(base0)
+	// A webhook rule on receipt: its job is written in each message's own
+	// transaction, so whatever the kills, every stored message has exactly
+	// one (the webhook's host does not exist: the jobs stay, retried).
+	rule := map[string]any{"name": "hook", "actions": map[string]any{"webhook": map[string]any{"url": "https://hooks.invalid/in", "secret": "s"}}}
+	if status, err := crashAPI(context.Background(), "POST", base0+"/api/v1/rules", rule, nil); err != nil || status != http.StatusCreated {
+		t.Fatalf("create the webhook rule: %d %v", status, err)
+	}
 	mailboxID := createPOP3Mailbox(t, base0, dovecot, "crash", "crash-secret", 10)
 	stopKicking := kicker(func() string { return base.Load().(string) }, mailboxID)
 	defer stopKicking()
@@ -285,6 +293,33 @@ func TestCrashDuringFetch(t *testing.T) {
 	checkExactlyOnce(t, ids, "crash", total)
 	if n := onServer(dovecot, "crash"); n != 0 {
 		t.Errorf("%d messages left on the server", n)
+	}
+	checkOneJobPerMessage(t, filepath.Join(data, "pochta.db"), "webhook")
+}
+
+// checkOneJobPerMessage checks that every stored message has exactly one
+// job of kind and that no such job lacks its message.
+func checkOneJobPerMessage(t *testing.T, path, kind string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var messages, jobs, orphans, doubled int
+	db := st.DB()
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages`).Scan(&messages); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) - COUNT(message_id) FROM jobs WHERE kind = ?`, kind).Scan(&jobs, &orphans); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT message_id FROM jobs WHERE kind = ? GROUP BY message_id HAVING COUNT(*) > 1) d`, kind).Scan(&doubled); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != messages || orphans != 0 || doubled != 0 {
+		t.Errorf("%d messages, %d %s jobs (%d without a message, %d messages with more than one)", messages, jobs, kind, orphans, doubled)
 	}
 }
 

@@ -33,6 +33,7 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	common.register(flags)
 	mailboxID := flags.Int64("mailbox", 0, "ID of the mailbox to import into (required)")
 	quiet := flags.Bool("quiet", false, "no progress, only the summary")
+	noRules := flags.Bool("no-rules", false, "run no rules on the imported messages (the spam rating still applies)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -57,6 +58,7 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
+	importer.skipRules = *noRules
 	// A soft memory limit makes the collector return a large message's
 	// parse garbage before the next one arrives (unless GOMEMLIMIT says
 	// otherwise); batches of small messages stay far below it.
@@ -79,8 +81,9 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 // importer feeds messages from files to the service's intake sink, the
 // door every receiver uses.
 type importer struct {
-	service *service.Service
-	mailbox store.Mailbox
+	service   *service.Service
+	mailbox   store.Mailbox
+	skipRules bool // --no-rules
 }
 
 func newImporter(ctx context.Context, svc *service.Service, mailboxID int64) (*importer, error) {
@@ -155,7 +158,7 @@ func (im *importer) run(ctx context.Context, paths []string, progress *progress)
 	sources, total := mailfile.Expand(paths)
 	progress.total = total
 	sink := im.service.Intake()
-	delivery := intake.Delivery{Targets: []intake.Target{{Mailbox: im.mailbox}}, Origin: "import"}
+	delivery := intake.Delivery{Targets: []intake.Target{{Mailbox: im.mailbox}}, Origin: "import", SkipRules: im.skipRules}
 	take := func(name string, message io.Reader, _ int64) error {
 		// An mbox file's empty entry (a separator, nothing after it) is
 		// not a message.

@@ -22,7 +22,7 @@ import (
 const usage = `Pochta: a self-hosted mail module.
 
 Usage:
-  pochta serve [--data DIR] [--http ADDR] [--db DSN] [--trusted-proxies LIST]
+  pochta serve [--data DIR] [--http ADDR] [--db DSN] [--trusted-proxies LIST] [--public-url URL]
   pochta user add --login LOGIN [--password PASSWORD] [--role admin|auditor|user] [--email E] [--name N] [--site CODE]
   pochta token create --user LOGIN [--name NAME]
   pochta token list [--user LOGIN]
@@ -30,7 +30,10 @@ Usage:
   pochta queue list [--status queued|sending|sent|failed] [--limit N]
   pochta queue retry ID...
   pochta queue delete ID...
-  pochta import --mailbox ID [--quiet] PATH...   (.eml files, Maildir folders, mbox files)
+  pochta import --mailbox ID [--quiet] [--no-rules] PATH...   (.eml files, Maildir folders, mbox files)
+  pochta rules test [--mailbox ID] [--manual] [--rule ID] FILE.eml   (which rules would fire, and why)
+  pochta rules apply [--rule ID] (--mailbox ID | MESSAGE-ID...)   (the manual rules, or one, on stored messages)
+  pochta spam train [--spam PATH]... [--ham PATH]... [--quiet]   (bulk training from files, Maildir, mbox)
 
 Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
 --db DSN (postgres://... for PostgreSQL, env POCHTA_DB; default SQLite in DIR).
@@ -84,6 +87,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return queueDelete(ctx, args[2:], stdout, stderr)
 	case args[0] == "import":
 		return importCommand(ctx, args[1:], stdout, stderr)
+	case args[0] == "rules" && len(args) > 1 && args[1] == "test":
+		return rulesTest(ctx, args[2:], stdout, stderr)
+	case args[0] == "rules" && len(args) > 1 && args[1] == "apply":
+		return rulesApply(ctx, args[2:], stdout, stderr)
+	case args[0] == "spam" && len(args) > 1 && args[1] == "train":
+		return spamTrain(ctx, args[2:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -146,6 +155,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	common.register(flags)
 	httpAddr := flags.String("http", envOr("POCHTA_HTTP", "127.0.0.1:8080"), "address of the web admin and API")
 	proxies := flags.String("trusted-proxies", os.Getenv("POCHTA_TRUSTED_PROXIES"), "reverse proxies whose X-Forwarded-For and -Proto are believed: addresses or prefixes, comma-separated")
+	publicURL := flags.String("public-url", os.Getenv("POCHTA_PUBLIC_URL"), "where Pochta is reached from outside (https://mail.example.com), for the links webhooks carry")
 	if err := parse(flags, args); err != nil {
 		return err
 	}
@@ -157,6 +167,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	config := common.config(logger)
 	config.HTTPAddr = *httpAddr
 	config.TrustedProxies = trusted
+	config.PublicURL = *publicURL
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pochta, err := app.Open(ctx, config)

@@ -31,7 +31,8 @@ func newFuzzIDs(t testing.TB, h *harness) fuzzIDs {
 	service := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/services", `{"site":"s1","name":"Fuzzed"}`))
 	mailbox := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/mailboxes",
 		`{"type":"pop3","name":"Fuzzed","server":"pop.example.com","login":"fuzz","password":"fuzz-secret"}`))
-	return fuzzIDs{"users": victim.User.ID, "services": service.ID, "mailboxes": mailbox.ID}
+	rule := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/rules", `{"name":"Fuzzed"}`))
+	return fuzzIDs{"users": victim.User.ID, "services": service.ID, "mailboxes": mailbox.ID, "rules": rule.ID}
 }
 
 // bodyTargets lists every POST and PATCH route of the route table, with

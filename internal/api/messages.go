@@ -191,7 +191,7 @@ func (a *api) messageAction(w http.ResponseWriter, r *http.Request, actor *servi
 	if _, err := a.svc.MessageSummary(r.Context(), actor, id); err != nil {
 		return fmt.Errorf("message %d: %w", id, err)
 	}
-	done, err := a.svc.MessageAction(r.Context(), actor, service.MessageSelection{IDs: []int64{id}}, request.Action)
+	done, err := a.messageActionOn(r, actor, service.MessageSelection{IDs: []int64{id}}, request)
 	if err != nil {
 		return fmt.Errorf("message %d: %w", id, err)
 	}
@@ -216,7 +216,7 @@ func (a *api) messagesAction(w http.ResponseWriter, r *http.Request, actor *serv
 			selection.Filter.MailboxIDs = f.MailboxIDs
 		}
 	}
-	done, err := a.svc.MessageAction(r.Context(), actor, selection, request.Action)
+	done, err := a.messageActionOn(r, actor, selection, request)
 	if err != nil {
 		return fmt.Errorf("message action: %w", err)
 	}
@@ -267,4 +267,16 @@ func (a *api) uploadMessage(w http.ResponseWriter, r *http.Request, actor *servi
 		result.ParseErrors = []string{}
 	}
 	return respond(w, status, uploadResult{ID: result.ID, Duplicate: result.Duplicate, ParseErrors: result.ParseErrors})
+}
+
+// messageActionOn runs an action on a selection: "apply_rules" with a
+// rule_id applies that rule alone, without one every manual rule.
+func (a *api) messageActionOn(r *http.Request, actor *service.Actor, selection service.MessageSelection, request messageActionRequest) (int, error) {
+	if request.RuleID != nil {
+		if request.Action != service.ActionApplyRules {
+			return 0, &service.ValidationError{Fields: map[string]i18n.Message{"rule_id": i18n.M("error.rule_id_apply")}}
+		}
+		return a.svc.ApplyRules(r.Context(), actor, selection, *request.RuleID)
+	}
+	return a.svc.MessageAction(r.Context(), actor, selection, request.Action)
 }

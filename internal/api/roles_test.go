@@ -21,7 +21,7 @@ type roleFixture struct {
 	*harness
 	victimID, serviceID, mailboxID, messageID int64
 	queuedID                                  int64
-	adminTokenID                              int64
+	adminTokenID, ruleID                      int64
 }
 
 // addMessage stores a message with one attachment in a mailbox, as the
@@ -58,8 +58,10 @@ func newRoleFixture(t *testing.T) *roleFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rule := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/rules",
+		`{"name":"Spare rule","conditions":[{"field":"subject","op":"contains","values":["report"]}],"actions":{"read":"read"}}`))
 	return &roleFixture{harness: h, victimID: victim.User.ID, serviceID: service.ID, mailboxID: mailbox.ID, messageID: message,
-		adminTokenID: token.ID, queuedID: enqueue(t, h)}
+		adminTokenID: token.ID, queuedID: enqueue(t, h), ruleID: rule.ID}
 }
 
 // snapshot is what the admin reads of everything the mutating routes can
@@ -72,7 +74,7 @@ func (f *roleFixture) snapshot(t *testing.T) string {
 		fmt.Sprintf("/api/v1/users/%d", f.adminID), fmt.Sprintf("/api/v1/users/%d", f.userID),
 		fmt.Sprintf("/api/v1/users/%d", f.auditorID), fmt.Sprintf("/api/v1/users/%d", f.victimID),
 		"/api/v1/services", "/api/v1/mailboxes", fmt.Sprintf("/api/v1/mailboxes/%d", f.mailboxID),
-		"/api/v1/messages", fmt.Sprintf("/api/v1/messages/%d", f.messageID), "/api/v1/queue",
+		"/api/v1/messages", fmt.Sprintf("/api/v1/messages/%d", f.messageID), "/api/v1/queue", "/api/v1/rules", "/api/v1/spam",
 	} {
 		parts = append(parts, f.expect(t, http.StatusOK, f.admin, "GET", path, "").Body.String())
 	}
@@ -112,7 +114,8 @@ type mutation struct {
 
 // auditorStatus is what an auditor gets on a route when not 403: 404 for
 // another's token, whose existence no one but an admin learns.
-var auditorStatus = map[string]int{"DELETE /api/v1/tokens/{id}": http.StatusNotFound}
+var auditorStatus = map[string]int{"DELETE /api/v1/tokens/{id}": http.StatusNotFound,
+	"POST /api/v1/rules/test": http.StatusOK} // the dry run changes nothing: auditors may
 
 func (f *roleFixture) mutations(selfID int64) []mutation {
 	victim := fmt.Sprintf("/api/v1/users/%d", f.victimID)
@@ -120,7 +123,15 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 	service := fmt.Sprintf("/api/v1/services/%d", f.serviceID)
 	mailbox := fmt.Sprintf("/api/v1/mailboxes/%d", f.mailboxID)
 	message := fmt.Sprintf("/api/v1/messages/%d", f.messageID)
+	rule := fmt.Sprintf("/api/v1/rules/%d", f.ruleID)
 	return []mutation{
+		{"POST /api/v1/rules", "/api/v1/rules", `{"name":"Intruder","actions":{"delete":true}}`, 0},
+		{"POST /api/v1/messages/{id}/actions", message + "/actions", fmt.Sprintf(`{"action":"apply_rules","rule_id":%d}`, f.ruleID), http.StatusNotFound},
+		{"PATCH /api/v1/rules/{id}", rule, `{"active":false}`, 0},
+		{"DELETE /api/v1/rules/{id}", rule, "", 0},
+		{"POST /api/v1/rules/actions", "/api/v1/rules/actions", `{"action":"delete","filter":{}}`, 0},
+		{"POST /api/v1/rules/test", "/api/v1/rules/test", fmt.Sprintf(`{"message_id":%d}`, f.messageID), 0},
+		{"POST /api/v1/spam/train", "/api/v1/spam/train?class=spam", "Subject: poison\r\n\r\nham words\r\n", 0},
 		{"POST /api/v1/sites", "/api/v1/sites", `{"code":"x1","name":"New"}`, 0},
 		{"PATCH /api/v1/sites/{code}", "/api/v1/sites/s1", `{"name":"Changed"}`, 0},
 		{"DELETE /api/v1/sites/{code}", "/api/v1/sites/spare", "", 0},
@@ -222,9 +233,13 @@ func TestAuditorReadsEverything(t *testing.T) {
 	message, attachment := addMessage(t, h, f.other)
 	h.expect(t, http.StatusOK, h.admin, "PUT", fmt.Sprintf("/api/v1/services/%d/logo", firstServiceID(t, h)), "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
 	queued := enqueue(t, h)
+	rule := decodeAs[struct{ ID int64 }](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/rules", `{"name":"Read by auditors"}`))
 	reads := map[string]string{
 		"GET /api/v1/queue":                                     "/api/v1/queue",
 		"GET /api/v1/queue/{id}":                                fmt.Sprintf("/api/v1/queue/%d", queued),
+		"GET /api/v1/rules":                                     "/api/v1/rules",
+		"GET /api/v1/rules/{id}":                                fmt.Sprintf("/api/v1/rules/%d", rule.ID),
+		"GET /api/v1/spam":                                      "/api/v1/spam",
 		"GET /api/v1/messages":                                  "/api/v1/messages",
 		"GET /api/v1/messages/{id}":                             fmt.Sprintf("/api/v1/messages/%d", message),
 		"GET /api/v1/messages/{id}/raw":                         fmt.Sprintf("/api/v1/messages/%d/raw", message),

@@ -53,6 +53,9 @@ func adminOnly(actor *service.Actor, _ *http.Request) bool { return actor.IsAdmi
 
 func changesMail(actor *service.Actor, _ *http.Request) bool { return actor.CanChangeMail() }
 
+// readsAll: admins and auditors (the dry run changes nothing).
+func readsAll(actor *service.Actor, _ *http.Request) bool { return actor.CanReadAll() }
+
 // selfOrAdmin: admins change any user, others themselves alone.
 func selfOrAdmin(actor *service.Actor, r *http.Request) bool {
 	id, _ := service.ParseID(r.PathValue("id")) // 0 when malformed: an admin's, who hears 404
@@ -112,6 +115,16 @@ func (a *api) routes() []route {
 		{method: http.MethodPost, path: "/api/v1/mailboxes/{id}/messages", handle: a.uploadMessage, may: changesMail},
 		{method: http.MethodPatch, path: "/api/v1/mailboxes/{id}", handle: a.updateMailbox, may: changesMail},
 		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox, may: changesMail},
+
+		{method: http.MethodGet, path: "/api/v1/rules", handle: a.listRules},
+		{method: http.MethodPost, path: "/api/v1/rules", handle: a.createRule, may: adminOnly},
+		{method: http.MethodPost, path: "/api/v1/rules/actions", handle: a.ruleActions, may: adminOnly},
+		{method: http.MethodPost, path: "/api/v1/rules/test", handle: a.testRules, may: readsAll},
+		{method: http.MethodGet, path: "/api/v1/rules/{id}", handle: a.getRule},
+		{method: http.MethodPatch, path: "/api/v1/rules/{id}", handle: a.updateRule, may: adminOnly},
+		{method: http.MethodDelete, path: "/api/v1/rules/{id}", handle: a.deleteRule, may: adminOnly},
+		{method: http.MethodGet, path: "/api/v1/spam", handle: a.getSpam},
+		{method: http.MethodPost, path: "/api/v1/spam/train", handle: a.trainSpam, may: adminOnly},
 
 		{method: http.MethodGet, path: "/api/v1/log", handle: a.listLog},
 

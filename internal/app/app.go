@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,13 @@ type Config struct {
 	// SMTPHostname names the internal SMTP server in its greeting and
 	// Received fields ("": the machine's host name).
 	SMTPHostname string
+	// PublicURL is where people and scripts reach this Pochta
+	// ("https://mail.example.com"), for the links webhooks carry; "": the
+	// HTTP address served.
+	PublicURL string
+	// JobWorkers is how many of the rules' jobs (webhooks, forwards) run
+	// at once in this process (0: 2).
+	JobWorkers int
 }
 
 // SQLiteFileName is the database file in the data folder.
@@ -109,6 +117,14 @@ func Open(ctx context.Context, config Config) (*App, error) {
 	policy.service = a.Service
 	a.Queue = a.newQueue()
 	a.Service.SetQueueWake(a.Queue.Wake)
+	// The rules' forwards go out through the same queue, from Pochta's own
+	// postmaster: a bounce of a forward comes back here, never to the
+	// original sender, who may be forged.
+	hostname := a.Config.SMTPHostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	a.Service.SetOutbound(a.Queue, "postmaster@"+hostname)
 	a.SMTP = a.newSMTPServer()
 	a.Service.SetSMTPControl(smtpControl{a.SMTP})
 	a.registerSMTPMetrics()
@@ -199,6 +215,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
+	a.Service.SetPublicURL(cmp.Or(a.Config.PublicURL, "http://"+listener.Addr().String()))
 	// Background jobs stop when Serve returns; Serve waits for them, so that
 	// a fetch cut short by the stop has closed its session first (a fetch
 	// stopped early loses nothing: see package fetch).
@@ -216,6 +233,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		a.SMTP.Run,
 		a.Queue.Run,
 		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
+		func(ctx context.Context) { a.Service.RunJobs(ctx, cmp.Or(a.Config.JobWorkers, 2)) },
 	} {
 		running.Add(1)
 		go func() {

@@ -117,6 +117,10 @@ type Delivery struct {
 	MaxBytes int64
 	// ReceivedAt is when the message arrived (zero: the store's now).
 	ReceivedAt time.Time
+	// SkipRules asks the judges to run no rules on the message ("pochta
+	// import --no-rules": an archive brought in as it is); the storage
+	// settings and the spam rating still apply.
+	SkipRules bool
 }
 
 // Envelope is the SMTP envelope of a message.
@@ -585,7 +589,19 @@ func (s *Sink) logLines(batch []*pending, owners []*Candidate, stored []store.In
 		for _, candidate := range p.candidates {
 			result := s.result(candidate, stored, index, err)
 			index++
-			entries = append(entries, candidate.Verdict.Log...)
+			for _, entry := range candidate.Verdict.Log {
+				if result.Duplicate {
+					// Nothing the judges decided was applied: the copy
+					// already stored keeps its own flags and jobs.
+					break
+				}
+				// The judges wrote their lines before the message had an
+				// ID: they are about the stored message.
+				if entry.MessageID == 0 && result.Err == nil {
+					entry.MessageID = result.ID
+				}
+				entries = append(entries, entry)
+			}
 			switch {
 			case result.Err != nil:
 				entries = append(entries, worklog.Say(store.LogEntry{Level: store.LevelError, Type: "intake", MailboxID: candidate.Mailbox.ID},

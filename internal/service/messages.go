@@ -12,6 +12,7 @@ import (
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/receive"
+	"pochta.dev/pochta/internal/spam"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/worklog"
 )
@@ -375,7 +376,7 @@ func (s *Service) MessageAction(ctx context.Context, actor *Actor, selection Mes
 	switch action {
 	case ActionRead, ActionUnread, ActionSpam, ActionNotSpam, ActionDelete:
 	case ActionApplyRules:
-		return 0, &ConflictError{Message: i18n.M("error.not_yet", i18n.Key("action.apply_rules"))}
+		return s.ApplyRules(ctx, actor, selection, 0)
 	default:
 		return 0, &ValidationError{Fields: map[string]i18n.Message{"action": i18n.M("error.invalid", i18n.Key("field.action"))}}
 	}
@@ -402,10 +403,19 @@ func (s *Service) MessageAction(ctx context.Context, actor *Actor, selection Mes
 		switch action {
 		case ActionRead, ActionUnread:
 			err = s.store.SetMessagesRead(ctx, ids, action == ActionRead)
-		case ActionSpam:
-			err = s.store.SetMessagesSpam(ctx, ids, "yes")
-		case ActionNotSpam:
-			err = s.store.SetMessagesSpam(ctx, ids, "no")
+		case ActionSpam, ActionNotSpam:
+			// Each message trains the filter (SPEC.md: "spam / not spam"
+			// in the list and the view), its counts moved once however
+			// often it is marked.
+			class := spam.Ham
+			if action == ActionSpam {
+				class = spam.Spam
+			}
+			for _, m := range page.Items {
+				if err = s.markSpam(ctx, m, nil, class); err != nil {
+					break
+				}
+			}
 		case ActionDelete:
 			_, err = s.store.DeleteMessages(ctx, ids)
 		}

@@ -163,9 +163,13 @@ var System = &Actor{User: store.User{Login: "system", Role: store.RoleAdmin, Act
 
 // Service carries the dependencies of every operation.
 type Service struct {
-	smtp atomic.Pointer[smtpControlHolder] // the SMTP server, set by app
+	smtp     atomic.Pointer[smtpControlHolder] // the SMTP server, set by app
+	outbound atomic.Pointer[outboundHolder]    // the outbound queue forwards go to, set by app
 	// queueWake wakes the local outbound queue runner, set by app.
 	queueWake queueWakeHolder
+	// publicURL is where the API is reached from outside (a string), for
+	// the links webhooks carry.
+	publicURL atomic.Value
 	store     *store.Store
 	box       *secret.Box
 	log       worklog.Recorder
@@ -187,6 +191,8 @@ type Service struct {
 	// judges are the verdict stage's judges after the storage settings.
 	judges       []intake.Judge
 	siteCharsets siteCharsetCache
+	rules        ruleCache      // the active rules, compiled
+	spamCounts   spamCountCache // the spam filter's learned counts
 	dialer       receive.Dialer // nil: TCP; tests put servers elsewhere
 	tempDir      string
 	// serverZone is the IANA name of the server's time zone, for sites without one.
@@ -233,6 +239,7 @@ func New(options Options) *Service {
 	if options.Now != nil {
 		s.now = options.Now
 	}
+	s.judges = []intake.Judge{intake.JudgeFunc(s.judgeSpam), intake.JudgeFunc(s.judgeRules)}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}

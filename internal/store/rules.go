@@ -326,3 +326,28 @@ func (s *Store) ruleList(ctx context.Context, clause string, args ...any) ([]Rul
 	}
 	return list, rows.Err()
 }
+
+// AllActiveRules lists every active rule, of every mailbox and event, in
+// run order: what a process compiles once and keeps (see [Store.RulesVersion]).
+func (s *Store) AllActiveRules(ctx context.Context) ([]Rule, error) {
+	list, err := s.ruleList(ctx, `WHERE r.active = TRUE ORDER BY r.sort, r.id`)
+	if err != nil {
+		return nil, fmt.Errorf("active rules: %w", err)
+	}
+	return list, nil
+}
+
+// RulesVersion is a short text that changes whenever a rule is created,
+// changed or deleted, by this process or another sharing the database: the
+// number of rules, the highest ID and the latest change. Every write of a
+// rule sets its updated_at to the store's clock, which moves forward, and a
+// deletion lowers the count; a process keeping compiled rules reads this
+// cheap value to know when to load them again.
+func (s *Store) RulesVersion(ctx context.Context) (string, error) {
+	var count, highest, latest int64
+	err := s.queryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(updated_at), 0) FROM rules`).Scan(&count, &highest, &latest)
+	if err != nil {
+		return "", fmt.Errorf("rules version: %w", err)
+	}
+	return fmt.Sprintf("%d/%d/%d", count, highest, latest), nil
+}

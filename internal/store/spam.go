@@ -37,6 +37,19 @@ func (s *Store) SpamTotals(ctx context.Context) (SpamCount, error) {
 	return c, nil
 }
 
+// SpamVersion gives the totals and the number of changes ever made to the
+// learned counts: a process that keeps word counts in memory keeps them
+// while the changes stay the same.
+func (s *Store) SpamVersion(ctx context.Context) (SpamCount, int64, error) {
+	var c SpamCount
+	var changes int64
+	err := s.queryRow(ctx, `SELECT spam_messages, ham_messages, changes FROM spam_totals WHERE id = 1`).Scan(&c.Spam, &c.Ham, &changes)
+	if err != nil {
+		return c, 0, fmt.Errorf("spam totals: %w", err)
+	}
+	return c, changes, nil
+}
+
 // SpamWords gives the counts of those of words that were ever learned, in
 // one query per 500 words. A word that is not storable text (NUL, bad
 // UTF-8) was never learned.
@@ -187,7 +200,8 @@ func (s *Store) applySpamDelta(ctx context.Context, tx *sql.Tx, words map[string
 	// The totals row first: every training takes its lock before any
 	// word's, so that two trainings never wait on each other's words in
 	// opposite orders (a deadlock on PostgreSQL).
-	if _, err := s.execOn(ctx, tx, `UPDATE spam_totals SET spam_messages = `+greatest+`(0, spam_messages + ?), ham_messages = `+greatest+`(0, ham_messages + ?) WHERE id = 1`,
+	if _, err := s.execOn(ctx, tx, `UPDATE spam_totals SET spam_messages = `+greatest+`(0, spam_messages + ?), ham_messages = `+greatest+`(0, ham_messages + ?),
+		changes = changes + 1 WHERE id = 1`,
 		messages.Spam, messages.Ham); err != nil {
 		return fmt.Errorf("spam totals: %w", err)
 	}
@@ -239,4 +253,13 @@ func (s *Store) applySpamDelta(ctx context.Context, tx *sql.Tx, words map[string
 		}
 	}
 	return nil
+}
+
+// SpamWordCount is how many distinct words the filter has learned.
+func (s *Store) SpamWordCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM spam_words`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count spam words: %w", err)
+	}
+	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -367,6 +368,11 @@ func (s *server) createMailbox(w http.ResponseWriter, r *http.Request, session *
 	}
 	s.flash(w, r, "flash.mailbox_created")
 	id := strconv.FormatInt(created.ID, 10)
+	// "Add mailbox and create a rule": the new rule's form for it.
+	if template := formValue(r, "create_rule"); slices.Contains(service.RuleTemplates, template) && actor.IsAdmin() {
+		http.Redirect(w, r, "/rules/new?template="+template+"&mailbox_id="+id, http.StatusSeeOther)
+		return nil
+	}
 	http.Redirect(w, r, "/mailboxes/"+id, http.StatusSeeOther)
 	return nil
 }

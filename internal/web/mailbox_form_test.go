@@ -98,8 +98,9 @@ func TestMailboxFormPOP3(t *testing.T) {
 		`name="change_type"`, `data-for-type="smtp" disabled hidden`, "Attachments larger than 51200 KB are dropped",
 		"Site charset (UTF-8)", "Test connection", "/static/mailbox.js?v=",
 		"It uses the password typed in the form, or the saved password when the field is empty.")
-	// Rules are not built yet: no "add mailbox and create a rule".
-	wantNoBody(t, r, `name="create_rule"`, "create a rule", "type the password again")
+	// A new system mailbox offers "add mailbox and create a rule".
+	wantBody(t, r, `name="create_rule"`, "Add mailbox and create a rule")
+	wantNoBody(t, r, "type the password again")
 
 	// A field error, with what was typed kept but the password.
 	r = b.postForm("/mailboxes", pop3Values(""))
@@ -193,8 +194,8 @@ func TestMailboxFormPOP3(t *testing.T) {
 		t.Errorf("changing the type stored a mailbox: %d", n)
 	}
 
-	// A stray create_rule (rules are not built yet) is ignored: the
-	// mailbox is saved and its own form opens, not a page not built.
+	// "Add mailbox and create a rule": the mailbox is saved and the new
+	// rule's form opens for it.
 	form = pop3Values("With rule")
 	form.Set("create_rule", "manual")
 	r = b.postForm("/mailboxes", form)
@@ -203,11 +204,11 @@ func TestMailboxFormPOP3(t *testing.T) {
 	if len(list.Items) != 1 {
 		t.Fatalf("mailbox with rule not created: %+v", list)
 	}
-	want := "/mailboxes/" + strconv.FormatInt(list.Items[0].ID, 10)
+	want := "/rules/new?template=manual&mailbox_id=" + strconv.FormatInt(list.Items[0].ID, 10)
 	if loc := r.header.Get("Location"); loc != want {
 		t.Errorf("Location %q, want %q", loc, want)
 	}
-	wantStatus(t, b.get(want), http.StatusOK)
+	wantBody(t, b.get(want), `<option value="`+strconv.FormatInt(list.Items[0].ID, 10)+`" selected>`)
 }
 
 func TestMailboxFormSMTP(t *testing.T) {

@@ -159,8 +159,8 @@ func TestMailboxListFilters(t *testing.T) {
 		`href="/mailboxes/`+mblID(f.alpha.ID)+`/delete?back=%2fmailboxes"`, "Apply to all 3 mailboxes matching the filter",
 		`name="f_kind" value="system"`, "never")
 	wantNoBody(t, r, mblRow("Joe IMAP"), mblRow("Ann IMAP"), "<td>IMAP</td>")
-	// Rules are not built yet: no links lead to them.
-	wantNoBody(t, r, `href="/rules`, "Rules (0)", "Add rule")
+	// Each row links to its rules and to a new rule for it.
+	wantBody(t, r, `href="/rules?mailbox_id=`+mblID(f.alpha.ID)+`"`, "Rules (0)", `href="/rules/new?mailbox_id=`+mblID(f.alpha.ID)+`"`, "Add rule")
 	// An SMTP mailbox listens rather than being checked: a dash, not "never".
 	smtpRow := mblRowHTML(t, r, f.gamma.ID)
 	if !strings.Contains(smtpRow, `<span class="muted" title="SMTP mailboxes receive by themselves: there is nothing to check">—</span>`) ||

@@ -3,7 +3,6 @@ package web
 import (
 	"bufio"
 	"encoding/base64"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -316,8 +315,8 @@ func (s *server) deleteMessagePage(w http.ResponseWriter, r *http.Request, sessi
 }
 
 // messageAction is one message's action from its row menu or its view:
-// read, unread, spam, not_spam or delete (asks first unless confirm=yes);
-// applying rules is not offered until the rules exist. It goes back where it came
+// read, unread, spam, not_spam, apply_rules (all manual rules or the form's
+// rule_id) or delete (asks first unless confirm=yes). It goes back where it came
 // from, or to the list when the message is gone or was just marked unread
 // from its view (showing it again would mark it read).
 func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
@@ -340,15 +339,15 @@ func (s *server) messageAction(w http.ResponseWriter, r *http.Request, session *
 	if _, err := s.svc.MessageSummary(r.Context(), session.Actor, id); err != nil {
 		return err
 	}
-	_, err := s.svc.MessageAction(r.Context(), session.Actor, service.MessageSelection{IDs: []int64{id}}, action)
+	done, err := s.applyMessageAction(r, session.Actor, service.MessageSelection{IDs: []int64{id}}, action)
 	if err != nil {
-		var conflict *service.ConflictError
-		if errors.As(err, &conflict) {
-			s.flash(w, r, "flash.rules_not_yet")
-			http.Redirect(w, r, back, http.StatusSeeOther)
-			return nil
-		}
 		return err
+	}
+	if action == service.ActionApplyRules {
+		flash = "flash.rule_matched"
+		if done == 0 {
+			flash = "flash.rule_not_matched"
+		}
 	}
 	if strings.HasPrefix(back, "/messages/") && (action == service.ActionDelete || action == service.ActionUnread) {
 		if parsed, err := url.Parse(back); err == nil {

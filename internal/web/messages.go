@@ -339,6 +339,8 @@ type messagesData struct {
 	// AddMailbox is the new mailbox form of the type the reader may add,
 	// offered while they see no mailbox at all (a new admin's first page).
 	AddMailbox string
+	// ManualRules are the rules "apply rule: <name>" offers.
+	ManualRules []service.RuleView
 }
 
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
@@ -393,6 +395,11 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 			if content.AddMailbox == "" && actor.CanAddMailbox(kind) {
 				content.AddMailbox = "/mailboxes/new?type=" + kind
 			}
+		}
+	}
+	if content.CanChange {
+		if manual, err := s.svc.ManualRules(r.Context(), actor, 0); err == nil {
+			content.ManualRules = manual
 		}
 	}
 	filter, nothing := q.filter(data.Clock.Zone)
@@ -588,6 +595,9 @@ var messageActions = map[string]string{
 	service.ActionSpam:    "flash.messages_spam",
 	service.ActionNotSpam: "flash.messages_not_spam",
 	service.ActionDelete:  "flash.messages_deleted",
+	// Applying rules says how many messages a rule matched (see
+	// appliedFlash).
+	service.ActionApplyRules: "flash.rules_applied",
 }
 
 // messagesDeleteListed is how many messages a delete confirmation names.
@@ -633,8 +643,8 @@ func (s *server) confirmDeleteMessages(w http.ResponseWriter, r *http.Request, s
 
 // messagesGroup runs a group action on the checked messages or, with
 // all=1, on everything the filter in the f_ fields matches. Delete asks
-// first unless confirm=yes. Applying rules is not offered until the rules
-// exist: the web list leaves it out and refuses it as an unknown action.
+// first unless confirm=yes. Applying rules runs every manual rule, or the
+// one the form's rule_id names.
 func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
 	if !s.messageChangeAllowed(w, r, session) {
 		return nil
@@ -667,7 +677,7 @@ func (s *server) messagesGroup(w http.ResponseWriter, r *http.Request, session *
 		s.confirmDeleteMessages(w, r, session, selection, hidden, back, "/messages/group")
 		return nil
 	}
-	done, err := s.svc.MessageAction(r.Context(), actor, selection, action)
+	done, err := s.applyMessageAction(r, actor, selection, action)
 	if err != nil {
 		return err
 	}
@@ -692,9 +702,25 @@ const messagesFlashLinked = 100
 
 // messageGroupFlash says what a group action did, with the count.
 var messageGroupFlash = map[string]string{
-	service.ActionRead:    "flash.messages_read_n",
-	service.ActionUnread:  "flash.messages_unread_n",
-	service.ActionSpam:    "flash.messages_spam_n",
-	service.ActionNotSpam: "flash.messages_not_spam_n",
-	service.ActionDelete:  "flash.messages_deleted_n",
+	service.ActionRead:       "flash.messages_read_n",
+	service.ActionUnread:     "flash.messages_unread_n",
+	service.ActionSpam:       "flash.messages_spam_n",
+	service.ActionNotSpam:    "flash.messages_not_spam_n",
+	service.ActionDelete:     "flash.messages_deleted_n",
+	service.ActionApplyRules: "flash.rules_applied",
+}
+
+// applyMessageAction runs a row's, a group's or the view's action; applying
+// rules with a rule_id in the form applies that rule alone.
+func (s *server) applyMessageAction(r *http.Request, actor *service.Actor, selection service.MessageSelection, action string) (int, error) {
+	if action == service.ActionApplyRules {
+		if text := formValue(r, "rule_id"); text != "" {
+			id, ok := service.ParseID(text)
+			if !ok {
+				return 0, service.ErrNotFound
+			}
+			return s.svc.ApplyRules(r.Context(), actor, selection, id)
+		}
+	}
+	return s.svc.MessageAction(r.Context(), actor, selection, action)
 }

@@ -189,8 +189,8 @@ func TestMessageListFilters(t *testing.T) {
 		`<span class="msg-icon msg-unread msg-spam-unknown" title="Unread, spam: unknown"`, "</svg> 1</td>", "—",
 		// The From column: the display name on one line, the full address in the title.
 		`<span class="addr-line" title="Иван Петров &lt;ivan@example.ru&gt;">Иван Петров</span>`)
-	// Rules are not built yet: the list offers no way to apply them.
-	wantNoBody(t, r, `value="apply_rules"`, "Apply rule", "Apply all manual rules", `name="rule"`)
+	// The group actions apply all manual rules, or one.
+	wantBody(t, r, `value="apply_rules"`, "Apply all manual rules", `name="rule_id"`)
 	msgOrder(t, r, f.annMail, f.joeMail, f.news, f.report) // newest first
 
 	cases := []struct {
@@ -436,9 +436,9 @@ func TestMessageActions(t *testing.T) {
 	}
 	wantStatus(t, action(f.report, "explode", nil), http.StatusBadRequest)
 	wantStatus(t, b.postForm("/messages/999999/action", url.Values{"action": {"read"}}), http.StatusNotFound)
-	// Applying rules is not offered until the rules exist.
-	wantStatus(t, action(f.report, "apply_rules", nil), http.StatusBadRequest)
-	wantNoBody(t, b.get("/messages/"+mblID(f.report)), `value="apply_rules"`, "Apply all manual rules")
+	// Applying rules (none match: there are none) leaves the message as it is.
+	wantStatus(t, action(f.report, "apply_rules", nil), http.StatusSeeOther)
+	wantBody(t, b.get("/messages/"+mblID(f.report)), `value="apply_rules"`, "Apply all manual rules")
 
 	// Delete asks first, on its own page and on a plain POST.
 	r = b.get("/messages/" + mblID(f.news) + "/delete?back=" + url.QueryEscape("/messages?from=news"))
@@ -488,7 +488,8 @@ func TestMessageActions(t *testing.T) {
 	wantBody(t, b.get("/messages"), "Check at least one row first")
 	wantStatus(t, group(url.Values{"action": {"read"}, "id": {"x"}}), http.StatusBadRequest)
 	wantStatus(t, group(url.Values{"action": {"nope"}, "id": {mblID(f.report)}}), http.StatusBadRequest)
-	wantStatus(t, group(url.Values{"action": {"apply_rules"}, "id": {mblID(f.report)}}), http.StatusBadRequest)
+	wantBody(t, group(url.Values{"action": {"apply_rules"}, "id": {mblID(f.report)}}), "Rules matched 0 messages")
+	wantStatus(t, group(url.Values{"action": {"apply_rules"}, "rule_id": {"x"}, "id": {mblID(f.report)}}), http.StatusNotFound)
 
 	// On everything the filter matches: all of Ann's mailbox and Joe's.
 	r = done(url.Values{"action": {"read"}, "all": {"1"}, "f_to": {"gmail"}})
@@ -609,8 +610,8 @@ func TestMessageView(t *testing.T) {
 		"Processing log", `action="/messages/`+mblID(f.report)+`/action"`, `value="unread"`,
 		"/static/messages.js?v=")
 	wantNoBody(t, r, "<iframe") // a text-only message has no HTML frame
-	// Rules are not built yet: the view offers no way to apply them.
-	wantNoBody(t, r, "Apply all manual rules", `value="apply_rules"`)
+	// The view applies the manual rules.
+	wantBody(t, r, "Apply all manual rules", `value="apply_rules"`)
 	if m, _ := msgGet(t, ts, f.report); !m.Read {
 		t.Error("opening did not mark read")
 	}

@@ -52,6 +52,8 @@ func loadPages(statics *statics) *pages {
 		// so "Receive mail now" and a check interval mean something.
 		"checkedType": func(kind string) bool { t, _ := store.MailboxTypeOf(kind); return t.Checked },
 		"listHas":     listContains,
+		"add1":        func(i int) int { return i + 1 },
+		"slice4":      func(a, b, c, d string) []string { return []string{a, b, c, d} },
 		"hasKey": func(m map[string]string, key string) bool {
 			_, ok := m[key]
 			return ok
@@ -190,8 +192,7 @@ func (s *server) newPage(w http.ResponseWriter, r *http.Request, session *servic
 	return data
 }
 
-// navigation builds the left menu, leaving out what the role cannot open
-// and pages not built yet (Rules comes back with the rules engine).
+// navigation builds the left menu, leaving out what the role cannot open.
 func navigation(lang string, actor *service.Actor) []navGroup {
 	t := func(key string) string { return i18n.Default.T(lang, key) }
 	mail := navGroup{Label: t("nav.group.mail"), Items: []navItem{
@@ -202,7 +203,7 @@ func navigation(lang string, actor *service.Actor) []navGroup {
 	}}
 	groups := []navGroup{mail}
 	if actor.CanReadAll() {
-		groups[0].Items = append(groups[0].Items, navItem{"settings", "/settings", t("nav.settings")})
+		groups[0].Items = append(groups[0].Items, navItem{"rules", "/rules", t("nav.rules")}, navItem{"settings", "/settings", t("nav.settings")})
 		groups = append(groups, navGroup{Label: t("nav.group.admin"), Items: []navItem{
 			{"sites", "/sites", t("nav.sites")},
 			{"users", "/users", t("nav.users")},

@@ -76,7 +76,17 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /messages/{id}/attachments/{attachment}", s.signedIn(s.messageAttachment))
 	mux.HandleFunc("GET /messages/{id}/delete", s.signedIn(s.deleteMessagePage))
 	mux.HandleFunc("POST /messages/{id}/action", s.signedIn(s.messageAction))
-	mux.HandleFunc("GET /rules", s.signedIn(s.notBuilt("nav.rules", "notbuilt.rules")))
+	mux.HandleFunc("GET /rules", s.signedIn(s.rulesPage))
+	mux.HandleFunc("GET /rules/new", s.signedIn(s.newRulePage))
+	mux.HandleFunc("GET /rules/test", s.signedIn(s.rulesTestPage))
+	mux.HandleFunc("POST /rules/test", s.signedIn(s.rulesTestPage))
+	mux.HandleFunc("POST /rules", s.signedIn(s.createRule))
+	mux.HandleFunc("POST /rules/group", s.signedIn(s.rulesGroup))
+	mux.HandleFunc("GET /rules/{id}", s.signedIn(s.rulePage))
+	mux.HandleFunc("POST /rules/{id}", s.signedIn(s.updateRule))
+	mux.HandleFunc("POST /rules/{id}/active", s.signedIn(s.switchRule))
+	mux.HandleFunc("POST /rules/{id}/sort", s.signedIn(s.sortRule))
+	mux.HandleFunc("GET /rules/{id}/delete", s.signedIn(s.ruleDeletePage))
 	mux.HandleFunc("GET /mailboxes", s.signedIn(s.mailboxesPage))
 	mux.HandleFunc("POST /mailboxes/group", s.signedIn(s.mailboxesGroup))
 	mux.HandleFunc("POST /mailboxes/{id}/rename", s.signedIn(s.renameMailbox))
@@ -89,10 +99,6 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /mailboxes", s.signedIn(s.createMailbox))
 	mux.HandleFunc("GET /mailboxes/{id}", s.signedIn(s.mailboxPage))
 	mux.HandleFunc("POST /mailboxes/{id}", s.signedIn(s.updateMailbox))
-	// Nothing links to the rules yet (they come with their issue, with the
-	// mailbox form's "add mailbox and create a rule"); a typed address
-	// meets this notice until the rules page replaces it.
-	mux.HandleFunc("GET /rules/new", s.signedIn(s.notBuilt("nav.rules", "notbuilt.rules")))
 
 	mux.HandleFunc("GET /services", s.signedIn(s.servicesPage))
 	mux.HandleFunc("GET /services/new", s.signedIn(s.newServicePage))

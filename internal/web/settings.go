@@ -77,6 +77,7 @@ type settingsData struct {
 	Summary  []summaryItem
 	ReadOnly bool
 	SMTP     *service.SMTPStatus // the SMTP server panel
+	Spam     *service.SpamState  // what the spam filter has learned
 }
 
 // settingsValues is the form's state: numbers and lists as typed (a list's
@@ -319,6 +320,9 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 		}
 	}
 	content.Summary = summaryOf(fieldErrors, order...)
+	if state, err := s.svc.Spam(r.Context(), session.Actor); err == nil {
+		content.Spam = &state
+	}
 	if smtp, err := s.svc.SMTPStatus(r.Context(), session.Actor); err == nil {
 		content.SMTP = &smtp
 	}

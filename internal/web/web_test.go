@@ -399,9 +399,8 @@ func TestNavPagesAdmin(t *testing.T) {
 		}
 	}
 	wantBody(t, b.get("/messages"), "No mailboxes yet", `href="/mailboxes/new?type=pop3">Add a mailbox</a>`, `href="/messages.csv"`)
-	// The rules page is not built: it answers a typed URL but no link leads there.
-	wantBody(t, b.get("/rules"), "This page is not built yet: it comes with")
-	wantNoBody(t, b.get("/messages"), `href="/rules`)
+	wantBody(t, b.get("/rules"), "No rules yet", `href="/rules/new?template=webhook"`)
+	wantBody(t, b.get("/messages"), `href="/rules"`)
 	r := b.get("/settings")
 	wantBody(t, r, `id="smtp-server"`)
 	wantNoBody(t, r, "comes with the SMTP server")
@@ -746,7 +745,7 @@ func TestRussianNavigation(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "Сервисы › Почта", "Письма", "Журнал работы", "Почтовые ящики", "Почтовые сервисы", "Настройки",
 		"Администрирование", "Сайты", "Пользователи", "Выйти", "Подходящих записей нет")
-	wantNoBody(t, r, `href="/rules"`) // not built yet
+	wantBody(t, r, `href="/rules"`, "Правила")
 	wantNoBody(t, r, ">Messages<", ">Mail log<")
 	wantBody(t, b.get("/messages"), "Писем пока нет", "Везде")
 
