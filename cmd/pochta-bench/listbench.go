@@ -192,10 +192,12 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 				sum := sha256.Sum256([]byte(header + body))
 				args = append(args, id, boxes[i%len(boxes)], fmt.Sprintf("%d@bench.example.com", i), id, subject, from, to,
 					date.UnixMicro(), date.UnixMicro()+1000000, len(header)+len(body)+2, hex.EncodeToString(sum[:]))
+				text := store.SearchText{Subject: subject, Sender: from, Recipients: to, Body: body}
 				if st.Dialect() == store.Postgres {
-					args = append(args, store.SearchVector(subject, from, to, body))
+					args = append(args, store.SearchVector(text))
 				} else {
-					fts = append(fts, id, subject, from, to, body)
+					row := store.SearchRow(text)
+					fts = append(fts, id, row[0], row[1], row[2], row[3], row[4])
 				}
 			}
 			rows := strings.TrimSuffix(strings.Repeat(row+", ", count), ", ")
@@ -204,8 +206,8 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 				return err
 			}
 			if len(fts) > 0 {
-				rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", count), ", ")
-				if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES `+rows, fts...); err != nil {
+				rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", count), ", ")
+				if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.SearchTable+` (rowid, subject, sender, recipients, body, filenames) VALUES `+rows, fts...); err != nil {
 					tx.Rollback()
 					return err
 				}

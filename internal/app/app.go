@@ -209,6 +209,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		a.Service.RunReceivers,
 		a.SMTP.Run,
 		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
+		a.reindexSearch,
 	} {
 		running.Add(1)
 		go func() {
@@ -253,6 +254,24 @@ func (a *App) runRetention(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		}
+	}
+}
+
+// reindexSearch makes the full-text entries of mail stored before the
+// search learnt word forms anew, once, in the background (see
+// Service.ReindexSearch); after a failure it tries again a minute later.
+func (a *App) reindexSearch(ctx context.Context) {
+	for {
+		err := a.Service.ReindexSearch(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.logger.Error("search reindex failed", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
 		}
 	}
 }

@@ -100,8 +100,8 @@ type NewMessage struct {
 	// count, index entry or job; only its UID's text is checked.
 	Dropped bool
 
-	compressed []byte  // the source, compressed by CompressSource
-	searchBody *string // the body as the SQLite full-text index takes it, by PrepareSearch
+	compressed []byte       // the source, compressed by CompressSource
+	search     *searchEntry // the full-text entry, by PrepareSearch
 }
 
 const messageColumns = `m.id, m.mailbox_id, m.message_id, m.in_reply_to, m.refs, m.thread_id, m.subject, m.from_addr, m.reply_to,
@@ -325,10 +325,8 @@ func (s *Store) DeleteMessages(ctx context.Context, ids []int64) (int64, error) 
 		if err := s.adjustCounts(ctx, tx, gone); err != nil {
 			return err
 		}
-		if s.dialect == SQLite {
-			if _, err := s.execOn(ctx, tx, `DELETE FROM messages_fts WHERE rowid IN (`+placeholders(len(ids))+`)`, args...); err != nil {
-				return err
-			}
+		if err := s.deleteSearchRows(ctx, tx, placeholders(len(ids)), args...); err != nil {
+			return err
 		}
 		result, err := s.execOn(ctx, tx, `DELETE FROM messages WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 		if err != nil {
