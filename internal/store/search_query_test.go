@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/testpeer"
 )
 
 // The issue's searches, on both backends: each must list the same
@@ -206,4 +208,84 @@ func TestSearchReindex(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Mail stored before migration 0022 is left to the reindex, which the
+// migration sets up for exactly those messages; on PostgreSQL their old
+// vectors answer meanwhile (a stem is the start of its words).
+func TestMigrationLeavesOldMailToTheReindex(t *testing.T) {
+	dsns := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "old.db") },
+		"postgres": func(t *testing.T) string { return testpeer.PostgresDSN(t) },
+	}
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			path := dsn(t)
+			old, err := store.OpenUpTo(ctx, path, 21)
+			if err != nil {
+				t.Fatal(err)
+			}
+			site := newSite(t, old, "s1")
+			box := newMailbox(t, old, site.ID, 0)
+			var oldID int64
+			if err := old.DB().QueryRow(old.Rebind(`INSERT INTO messages (mailbox_id, subject, date, received_at) VALUES (?, 'Счёт', 0, 0) RETURNING id`), box).Scan(&oldID); err != nil {
+				t.Fatal(err)
+			}
+			// The entry as the store wrote it before: words as they are.
+			index := `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES (?, 'Счёт', '', '', 'лицензии')`
+			if name == "postgres" {
+				index = `UPDATE messages SET search = CAST('''счёт'':1A ''лицензии''' AS tsvector) WHERE id = ?`
+			}
+			if _, err := old.DB().Exec(old.Rebind(index), oldID); err != nil {
+				t.Fatal(err)
+			}
+			old.Close()
+
+			st, err := store.Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			newID, _, err := st.InsertMessage(ctx, newMessage(box, "new", store.Message{Subject: "Счёт"}, store.Content{Text: "лицензии"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := func(query string) []int64 {
+				t.Helper()
+				page, err := st.Messages(ctx, store.MessageFilter{Query: query}, store.MessageSort{Column: "id"}, "", 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []int64
+				for _, m := range page.Items {
+					ids = append(ids, m.ID)
+				}
+				return ids
+			}
+			meanwhile := []int64{newID}
+			if name == "postgres" {
+				meanwhile = []int64{newID, oldID}
+			}
+			if got := found("лицензия"); !slices.Equal(got, meanwhile) {
+				t.Errorf("before the reindex: %v, want %v", got, meanwhile)
+			}
+			pending, err := st.SearchReindexPending(ctx, 10)
+			if err != nil || !slices.Equal(pending, []int64{oldID}) {
+				t.Fatalf("pending %v, %v; want only the old message %d", pending, err, oldID)
+			}
+			m, err := st.MessageByID(ctx, oldID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.ReindexSearch(ctx, []store.ReindexEntry{{ID: oldID, Text: store.MessageSearchText(m, "лицензии", nil)}}, oldID); err != nil {
+				t.Fatal(err)
+			}
+			for _, query := range []string{"лицензия", "счет"} {
+				if got := found(query); !slices.Equal(got, []int64{newID, oldID}) {
+					t.Errorf("%q after the reindex: %v", query, got)
+				}
+			}
+		})
+	}
 }
