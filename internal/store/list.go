@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -130,11 +131,17 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 			// lexemes tell it a frequent word fills the page soon.
 			where, args = append(where, "m.search @@ CAST(? AS tsquery)"), append(args, search.match)
 			if len(filter.MailboxIDs) == 1 {
-				// The mailbox is one, so ordering by it first changes
-				// nothing but the index that gives the order without a
-				// sort: the mailbox's own, where the walk meets only its
-				// rows (PostgreSQL otherwise walks all mailboxes' dates,
-				// four times the rows at four mailboxes).
+				// The mailbox as a range and first in the order, so that
+				// the walk takes the mailbox's own date index and meets
+				// only its rows: as an equality the planner drops it from
+				// the order and walks all mailboxes' dates (four times
+				// the rows at four mailboxes). The mailbox's condition is
+				// the first (see above); its ID is written into the
+				// statement, so that a generic plan of the cached statement
+				// knows the range is one mailbox.
+				mailbox := strconv.FormatInt(filter.MailboxIDs[0], 10)
+				where[0] = "m.mailbox_id BETWEEN " + mailbox + " AND " + mailbox
+				args = args[1:]
 				orderPrefix = "m.mailbox_id ASC, "
 				if order.Ascending {
 					orderPrefix = "m.mailbox_id DESC, "
