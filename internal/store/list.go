@@ -118,7 +118,7 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
 	orderPrefix := ""      // PostgreSQL: leads the walk of a frequent word to the mailbox's date index
 	if search.match != "" {
-		frequent := len(search.where) == 0 && s.frequentSearch(ctx, filter, column, search.match)
+		frequent := s.frequentSearch(ctx, filter, column, search)
 		switch {
 		case s.dialect == SQLite:
 			where, args = append(where, "m.id IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)"), append(args, search.match)

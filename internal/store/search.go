@@ -256,7 +256,7 @@ var frequentMatches = 2000
 // of the terms as whole lexemes decides: ANALYZE keeps the frequencies of
 // the most common lexemes, which is what a frequent word is, while its
 // estimate of a prefix is a fixed guess. "@@" is a lexeme no message has.
-func (s *Store) frequentSearch(ctx context.Context, filter MessageFilter, column, match string) bool {
+func (s *Store) frequentSearch(ctx context.Context, filter MessageFilter, column string, search searchClause) bool {
 	if column != "m.date" || len(filter.IDs) > 0 || filter.Spam != "" || filter.Read != nil || !filter.Since.IsZero() ||
 		!filter.Until.IsZero() || len(filter.MailboxIDs) > 1 {
 		return false
@@ -264,27 +264,40 @@ func (s *Store) frequentSearch(ctx context.Context, filter MessageFilter, column
 	if s.dialect == Postgres {
 		// A lexeme ANALYZE did not find common is estimated at a floor
 		// (half the least common one's frequency, about 0.1-0.2% of the
-		// rows): only well above it is the estimate a count.
-		estimate := s.estimatedMatches(ctx, match)
-		return estimate >= frequentMatches && estimate >= 4*s.estimatedMatches(ctx, "'"+filenameMark+filenameMark+"'")
+		// rows): only well above it is the estimate a count. The search's
+		// other conditions (is:unread, has:attachment, dates) are tested
+		// on each row the walk meets, so they count too.
+		words := s.estimatedMatches(ctx, search.match, nil, nil)
+		if words < frequentMatches || words < 4*s.estimatedMatches(ctx, "'"+filenameMark+filenameMark+"'", nil, nil) {
+			return false
+		}
+		return len(search.where) == 0 || s.estimatedMatches(ctx, search.match, search.where, search.args) >= frequentMatches
+	}
+	if len(search.where) > 0 {
+		return false
 	}
 	var matches int
 	err := s.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT rowid FROM `+searchTable+` WHERE `+searchTable+` MATCH ? LIMIT ?) AS matches`,
-		match, frequentMatches).Scan(&matches)
+		search.match, frequentMatches).Scan(&matches)
 	return err == nil && matches >= frequentMatches
 }
 
 // estimatedMatches is PostgreSQL's estimate of the rows a tsquery matches,
-// its prefixes taken as whole lexemes (0 when it cannot tell).
-func (s *Store) estimatedMatches(ctx context.Context, match string) int {
+// its prefixes taken as whole lexemes, with the conditions where (0 when it
+// cannot tell).
+func (s *Store) estimatedMatches(ctx context.Context, match string, where []string, args []any) int {
 	whole := prefixMark.ReplaceAllStringFunc(match, func(mark string) string {
 		if mark == ":*" {
 			return ""
 		}
 		return ":" + mark[2:] // a weight stays
 	})
+	statement := `EXPLAIN (FORMAT JSON) SELECT 1 FROM messages m WHERE m.search @@ CAST(? AS tsquery)`
+	for _, condition := range where {
+		statement += " AND " + condition
+	}
 	var plan string
-	if err := s.queryRow(ctx, `EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE search @@ CAST(? AS tsquery)`, whole).Scan(&plan); err != nil {
+	if err := s.queryRow(ctx, statement, append([]any{whole}, args...)...).Scan(&plan); err != nil {
 		return 0
 	}
 	var explained []struct {
