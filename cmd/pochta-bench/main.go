@@ -8,6 +8,7 @@
 //	go run ./cmd/pochta-bench list --backend sqlite --messages 1000000
 //	go run ./cmd/pochta-bench bigmessage --binary /tmp/pochta --size 100MB
 //	go run ./cmd/pochta-bench pop3 --messages 10000 --runs 3
+//	go run ./cmd/pochta-bench imap --messages 10000 --runs 3
 //	go run ./cmd/pochta-bench spam --data /tmp/package/data
 //	go run ./cmd/pochta-bench smtp --binary /tmp/pochta --messages 5000 --runs 3
 package main
@@ -31,7 +32,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: pochta-bench startup|import|list|bigmessage|pop3|spam|smtp [flags] (-h for each)")
+		fmt.Fprintln(os.Stderr, "usage: pochta-bench startup|import|list|bigmessage|pop3|imap|spam|smtp [flags] (-h for each)")
 		os.Exit(2)
 	}
 	var err error
@@ -50,6 +51,10 @@ func main() {
 		err = spamBench(os.Args[2:])
 	case "smtp":
 		err = smtpBench(os.Args[2:])
+	case "imap":
+		err = imapBench(os.Args[2:])
+	case "imap-sync": // the child process of imap
+		err = imapSyncChild(os.Args[2:])
 	case "pop3-fetch": // the child process of pop3
 		err = pop3FetchChild(os.Args[2:])
 	case "peak-rss": // the child process of bigmessage

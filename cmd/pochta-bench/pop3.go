@@ -54,6 +54,7 @@ func pop3Bench(args []string) error {
 	python := flags.String("python", "/usr/bin/python3", "the Python that runs the reference poplib loop and common.py")
 	keep := flags.Bool("keep", false, "keep the temporary folder (Dovecot, data folders)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of Pochta's first fetch here")
+	postgres := flags.Bool("postgres", false, "also fetch into PostgreSQL (a throwaway server) in each run, after the SQLite fetch")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -117,15 +118,22 @@ func pop3Bench(args []string) error {
 	if err != nil {
 		return err
 	}
+	var server *benchPostgres
+	if *postgres {
+		if server, err = startBenchPostgres(); err != nil {
+			return err
+		}
+		defer server.stop()
+	}
 	fetchmail, _ := exec.LookPath("fetchmail")
-	var pochta, poplib, fm, client []float64
+	var pochta, onPostgres, poplib, fm, client []float64
 	var peaks []int
 	for run := 1; run <= *runs; run++ {
 		profile := ""
 		if run == 1 {
 			profile = *cpuProfile
 		}
-		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), dovecot.port, *messages, profile)
+		result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-%d", run)), "", dovecot.port, *messages, profile)
 		if err != nil {
 			return fmt.Errorf("pochta run %d: %w", run, err)
 		}
@@ -134,6 +142,19 @@ func pop3Bench(args []string) error {
 		fmt.Printf("run %d: pochta %.0f msg/s (%.2f s, peak RSS %.1f MB)", run, pochta[len(pochta)-1], result.Seconds, float64(result.PeakKB)/1024)
 		if !*keep {
 			os.RemoveAll(filepath.Join(work, fmt.Sprintf("data-%d", run)))
+		}
+		if server != nil {
+			dsn, err := server.database(fmt.Sprintf("bench_pop3_%d", run))
+			if err != nil {
+				return err
+			}
+			result, err := pochtaFetchRun(self, filepath.Join(work, fmt.Sprintf("data-pg-%d", run)), dsn, dovecot.port, *messages, "")
+			if err != nil {
+				return fmt.Errorf("pochta run %d on PostgreSQL: %w", run, err)
+			}
+			onPostgres = append(onPostgres, float64(*messages)/result.Seconds)
+			fmt.Printf(", on PostgreSQL %.0f msg/s (peak RSS %.1f MB)", onPostgres[len(onPostgres)-1], float64(result.PeakKB)/1024)
+			os.RemoveAll(filepath.Join(work, fmt.Sprintf("data-pg-%d", run)))
 		}
 		took, err := clientOnlyPass(dovecot.port, *messages)
 		if err != nil {
@@ -170,6 +191,9 @@ func pop3Bench(args []string) error {
 		fmt.Printf("  %-58s %6.0f / %6.0f / %6.0f\n", label, lo, med, hi)
 	}
 	row("pochta: fetch, parse, store durably, index (SQLite FULL)", pochta, "")
+	if server != nil {
+		row("pochta on PostgreSQL (synchronous commit on)", onPostgres, "")
+	}
 	row("pochta's POP3 client alone, into io.Discard", client, "")
 	row("fetchmail --bsmtp /dev/null", fm, "install fetchmail, or run bench_pop3.py once")
 	row("python3 poplib UIDL + RETR into memory", poplib, "needs --reference")
@@ -180,6 +204,10 @@ func pop3Bench(args []string) error {
 	if len(fm) > 0 {
 		_, f, _ := stats3(fm)
 		fmt.Printf("  pochta / fetchmail: %.2fx (target at least 2x)\n", p/f)
+	}
+	if len(onPostgres) > 0 {
+		_, q, _ := stats3(onPostgres)
+		fmt.Printf("  PostgreSQL / SQLite: %.2f (target at least 0.5)\n", q/p)
 	}
 	if len(poplib) > 0 {
 		_, l, _ := stats3(poplib)
@@ -201,8 +229,8 @@ type pop3FetchResult struct {
 	PeakKB   int     `json:"peak_kb"`
 }
 
-func pochtaFetchRun(self, data string, port, messages int, cpuProfile string) (pop3FetchResult, error) {
-	command := exec.Command(self, "pop3-fetch", "--data", data, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile)
+func pochtaFetchRun(self, data, dsn string, port, messages int, cpuProfile string) (pop3FetchResult, error) {
+	command := exec.Command(self, "pop3-fetch", "--data", data, "--db", dsn, "--port", strconv.Itoa(port), "--cpuprofile", cpuProfile)
 	command.Stderr = os.Stderr
 	output, err := command.Output()
 	if err != nil {
@@ -224,12 +252,13 @@ func pop3FetchChild(args []string) error {
 	flags := flag.NewFlagSet("pop3-fetch", flag.ContinueOnError)
 	data := flags.String("data", "", "fresh data folder")
 	port := flags.Int("port", 0, "Dovecot's POP3 port on 127.0.0.1")
+	dsn := flags.String("db", "", "PostgreSQL DSN of an empty database; empty: SQLite in the data folder")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the fetch here")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	ctx := context.Background()
-	pochta, err := app.Open(ctx, app.Config{DataDir: *data, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	pochta, err := app.Open(ctx, app.Config{DataDir: *data, DSN: *dsn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
 	}
@@ -486,13 +515,14 @@ func maildirSize(maildir string) (int64, int, error) {
 }
 
 // pop3Dovecot is a throwaway Dovecot with one user (alice/secret1), plain
-// POP3 on a free loopback port, as ../shared/bench/peers.py configures it
+// POP3 and IMAP on free loopback ports, as ../shared/bench/peers.py configures it
 // (no TLS needed here; mail_fsync left at Dovecot's default).
 type pop3Dovecot struct {
-	dir     string
-	port    int
-	command *exec.Cmd
-	done    chan struct{}
+	dir      string
+	port     int
+	imapPort int // plain IMAP (the imap benchmark)
+	command  *exec.Cmd
+	done     chan struct{}
 }
 
 func (d *pop3Dovecot) maildir() string { return filepath.Join(d.dir, "mail", pop3BenchUser, "Maildir") }
@@ -538,10 +568,16 @@ func startPOP3Dovecot(dir string) (*pop3Dovecot, error) {
 	}
 	port := listener.Addr().(*net.TCPAddr).Port
 	listener.Close()
+	listener, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	imapPort := listener.Addr().(*net.TCPAddr).Port
+	listener.Close()
 	config := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
-protocols = pop3
+protocols = pop3 imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -567,8 +603,16 @@ service pop3-login {
     port = 0
   }
 }
+service imap-login {
+  inet_listener imap {
+    port = %[3]d
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
 pop3_uidl_format = %%08Xu%%08Xv
-`, dir, port)
+`, dir, port, imapPort)
 	conf := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -584,7 +628,7 @@ pop3_uidl_format = %%08Xu%%08Xv
 	if err := command.Start(); err != nil {
 		return nil, err
 	}
-	d := &pop3Dovecot{dir: dir, port: port, command: command, done: make(chan struct{})}
+	d := &pop3Dovecot{dir: dir, port: port, imapPort: imapPort, command: command, done: make(chan struct{})}
 	go func() { command.Wait(); close(d.done) }()
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)

@@ -27,6 +27,9 @@ Usage:
   pochta token create --user LOGIN [--name NAME]
   pochta token list [--user LOGIN]
   pochta token revoke ID...
+  pochta queue list [--status queued|sending|sent|failed] [--limit N]
+  pochta queue retry ID...
+  pochta queue delete ID...
   pochta import --mailbox ID [--quiet] PATH...   (.eml files, Maildir folders, mbox files)
 
 Every command takes --data DIR (default ./pochta-data, env POCHTA_DATA) and
@@ -73,6 +76,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return tokenList(ctx, args[2:], stdout, stderr)
 	case args[0] == "token" && len(args) > 1 && args[1] == "revoke":
 		return tokenRevoke(ctx, args[2:], stdout, stderr)
+	case args[0] == "queue" && len(args) > 1 && args[1] == "list":
+		return queueList(ctx, args[2:], stdout, stderr)
+	case args[0] == "queue" && len(args) > 1 && args[1] == "retry":
+		return queueRetry(ctx, args[2:], stdout, stderr)
+	case args[0] == "queue" && len(args) > 1 && args[1] == "delete":
+		return queueDelete(ctx, args[2:], stdout, stderr)
 	case args[0] == "import":
 		return importCommand(ctx, args[1:], stdout, stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":

@@ -19,7 +19,8 @@ func TestMailboxTestForUserKeepsOffInternalAddresses(t *testing.T) {
 	// Stopped, so that all the tests below fall in one minute.
 	h.env.Clock.Set(time.Now())
 	mine := addMailbox(t, h.env.Store, "Mine", h.userID)
-	pop3 := servicetest.NewFakeServer(t, "+OK ready")
+	// The user's mailbox is an IMAP one: its test speaks IMAP.
+	pop3 := servicetest.NewFakeServer(t, servicetest.FakeIMAPGreeting)
 	ssh := servicetest.NewFakeServer(t, "SSH-2.0-OpenSSH_9.2p1 secret-banner")
 	probe := func(server *servicetest.FakeServer) service.TestResult {
 		t.Helper()
@@ -53,7 +54,7 @@ func TestMailboxTestForUserKeepsOffInternalAddresses(t *testing.T) {
 		t.Errorf("test with 127.0.0.0/8 allowed: %+v", result)
 	}
 	// 4: a non-POP3 greeting is said as such, never quoted.
-	if result := probe(ssh); result.OK || result.Reason != "protocol" || result.Error != "The server does not answer as a POP3 server: check the port" {
+	if result := probe(ssh); result.OK || result.Reason != "protocol" || result.Error != "The server does not answer as a mail server (POP3 or IMAP): check the port" {
 		t.Errorf("test of the SSH port: %+v", result)
 	}
 
@@ -70,7 +71,8 @@ func TestMailboxTestForUserKeepsOffInternalAddresses(t *testing.T) {
 		t.Errorf("Retry-After = %q, want 60", got)
 	}
 	// The limit is the user's: an admin's tests go on.
-	body = fmt.Sprintf(`{"server":%q,"port":%d,"security":"none","login":"someone","password":"secret"}`, pop3.Host, pop3.Port)
+	system := servicetest.NewFakeServer(t, "+OK ready")
+	body = fmt.Sprintf(`{"server":%q,"port":%d,"security":"none","login":"someone","password":"secret"}`, system.Host, system.Port)
 	if result := decodeAs[service.TestResult](t, h.expect(t, http.StatusOK, h.admin, "POST", "/api/v1/mailboxes/test", body)); !result.OK {
 		t.Errorf("admin's test: %+v", result)
 	}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
@@ -19,6 +20,7 @@ import (
 type roleFixture struct {
 	*harness
 	victimID, serviceID, mailboxID, messageID int64
+	queuedID                                  int64
 	adminTokenID                              int64
 }
 
@@ -57,7 +59,7 @@ func newRoleFixture(t *testing.T) *roleFixture {
 		t.Fatal(err)
 	}
 	return &roleFixture{harness: h, victimID: victim.User.ID, serviceID: service.ID, mailboxID: mailbox.ID, messageID: message,
-		adminTokenID: token.ID}
+		adminTokenID: token.ID, queuedID: enqueue(t, h)}
 }
 
 // snapshot is what the admin reads of everything the mutating routes can
@@ -70,7 +72,7 @@ func (f *roleFixture) snapshot(t *testing.T) string {
 		fmt.Sprintf("/api/v1/users/%d", f.adminID), fmt.Sprintf("/api/v1/users/%d", f.userID),
 		fmt.Sprintf("/api/v1/users/%d", f.auditorID), fmt.Sprintf("/api/v1/users/%d", f.victimID),
 		"/api/v1/services", "/api/v1/mailboxes", fmt.Sprintf("/api/v1/mailboxes/%d", f.mailboxID),
-		"/api/v1/messages", fmt.Sprintf("/api/v1/messages/%d", f.messageID),
+		"/api/v1/messages", fmt.Sprintf("/api/v1/messages/%d", f.messageID), "/api/v1/queue",
 	} {
 		parts = append(parts, f.expect(t, http.StatusOK, f.admin, "GET", path, "").Body.String())
 	}
@@ -135,6 +137,8 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 		{"PATCH /api/v1/settings", "/api/v1/settings", `{"check_spam":false}`, 0},
 		{"POST /api/v1/smtp/start", "/api/v1/smtp/start", "", 0},
 		{"POST /api/v1/smtp/stop", "/api/v1/smtp/stop", "", 0},
+		{"POST /api/v1/queue/{id}/retry", fmt.Sprintf("/api/v1/queue/%d/retry", f.queuedID), "", 0},
+		{"DELETE /api/v1/queue/{id}", fmt.Sprintf("/api/v1/queue/%d", f.queuedID), "", 0},
 		{"POST /api/v1/services", "/api/v1/services", `{"site":"s1","name":"New service"}`, 0},
 		{"PATCH /api/v1/services/{id}", service, `{"name":"Changed"}`, 0},
 		{"PATCH /api/v1/services/{id}", service, `{"active":false}`, 0},
@@ -217,7 +221,10 @@ func TestAuditorReadsEverything(t *testing.T) {
 	h := f.h
 	message, attachment := addMessage(t, h, f.other)
 	h.expect(t, http.StatusOK, h.admin, "PUT", fmt.Sprintf("/api/v1/services/%d/logo", firstServiceID(t, h)), "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	queued := enqueue(t, h)
 	reads := map[string]string{
+		"GET /api/v1/queue":                                     "/api/v1/queue",
+		"GET /api/v1/queue/{id}":                                fmt.Sprintf("/api/v1/queue/%d", queued),
 		"GET /api/v1/messages":                                  "/api/v1/messages",
 		"GET /api/v1/messages/{id}":                             fmt.Sprintf("/api/v1/messages/%d", message),
 		"GET /api/v1/messages/{id}/raw":                         fmt.Sprintf("/api/v1/messages/%d/raw", message),
@@ -248,7 +255,7 @@ func TestAuditorReadsEverything(t *testing.T) {
 		}
 		rec := h.expect(t, http.StatusOK, h.auditor, "GET", path, "")
 		switch rt.path {
-		case "/api/v1/users", "/api/v1/log", "/api/v1/sites", "/api/v1/services", "/api/v1/mailboxes", "/api/v1/messages":
+		case "/api/v1/users", "/api/v1/log", "/api/v1/sites", "/api/v1/services", "/api/v1/mailboxes", "/api/v1/messages", "/api/v1/queue":
 			if items := decodeAs[listBody[any]](t, rec).Items; len(items) < 1 {
 				t.Errorf("%s: the auditor sees nothing", path)
 			}
@@ -298,4 +305,17 @@ func TestRightsBeforeInput(t *testing.T) {
 			}
 		}
 	}
+}
+
+// enqueue puts a message in the outbound queue, due in an hour (so that
+// nothing delivers it during the test).
+func enqueue(t *testing.T, h *harness) int64 {
+	t.Helper()
+	ids, err := h.env.Store.EnqueueOutbound(context.Background(), store.NewOutbound{Sender: "alice@example.test",
+		Recipients: []string{"bob@elsewhere.test"}, Raw: []byte("Subject: queued\r\n\r\nbody\r\n"), Subject: "queued",
+		NotBefore: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids[0]
 }

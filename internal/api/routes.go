@@ -114,6 +114,11 @@ func (a *api) routes() []route {
 		{method: http.MethodDelete, path: "/api/v1/mailboxes/{id}", handle: a.deleteMailbox, may: changesMail},
 
 		{method: http.MethodGet, path: "/api/v1/log", handle: a.listLog},
+
+		{method: http.MethodGet, path: "/api/v1/queue", handle: a.listQueue},
+		{method: http.MethodGet, path: "/api/v1/queue/{id}", handle: a.getQueued},
+		{method: http.MethodPost, path: "/api/v1/queue/{id}/retry", handle: a.retryQueued, may: adminOnly},
+		{method: http.MethodDelete, path: "/api/v1/queue/{id}", handle: a.deleteQueued, may: adminOnly},
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"pochta.dev/pochta/internal/api"
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/metrics"
+	"pochta.dev/pochta/internal/queue"
 	"pochta.dev/pochta/internal/secret"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/smtpd"
@@ -56,7 +57,10 @@ type App struct {
 	WorkLog *worklog.Log
 	Metrics *metrics.Metrics
 	// SMTP is the internal SMTP server; Serve runs it.
-	SMTP   *smtpd.Server
+	SMTP *smtpd.Server
+	// Queue is the outbound queue (smtpd's relay, the rules' forward
+	// action); Serve runs its deliveries.
+	Queue  *queue.Queue
 	logger *slog.Logger
 }
 
@@ -103,6 +107,8 @@ func Open(ctx context.Context, config Config) (*App, error) {
 	removeStaleSpool(spool, time.Hour, config.Logger)
 	a.Service = service.New(service.Options{Store: st, Box: box, Log: a.WorkLog, Logger: config.Logger, TempDir: spool})
 	policy.service = a.Service
+	a.Queue = a.newQueue()
+	a.Service.SetQueueWake(a.Queue.Wake)
 	a.SMTP = a.newSMTPServer()
 	a.Service.SetSMTPControl(smtpControl{a.SMTP})
 	a.registerSMTPMetrics()
@@ -208,6 +214,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		func(ctx context.Context) { a.optimizeStore(ctx, time.Hour) },
 		a.Service.RunReceivers,
 		a.SMTP.Run,
+		a.Queue.Run,
 		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
 		a.reindexSearch,
 	} {

@@ -8,9 +8,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"pochta.dev/pochta/internal/queue"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/smtpd"
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
 )
 
 // newSMTPServer builds the internal SMTP server over the service.
@@ -19,7 +21,32 @@ func (a *App) newSMTPServer() *smtpd.Server {
 	config.Log = a.WorkLog
 	config.DataDir = a.Config.DataDir
 	config.Hostname = a.Config.SMTPHostname
+	config.Relay = a.Queue
 	return smtpd.New(config)
+}
+
+// newQueue builds the outbound queue over the service's store and settings:
+// smtpd relays into it, and the rules' forward action is to.
+func (a *App) newQueue() *queue.Queue {
+	return queue.New(QueueConfig(a.Service, a.logger, a.WorkLog, a.Config.SMTPHostname))
+}
+
+// QueueConfig is the outbound queue's configuration as Pochta wires it (the
+// tests of other packages use it too).
+func QueueConfig(svc *service.Service, logger *slog.Logger, log worklog.Recorder, hostname string) queue.Config {
+	return queue.Config{Store: svc.Store(), Log: log, Logger: logger, Hostname: hostname, Settings: queueSettings(svc)}
+}
+
+func queueSettings(svc *service.Service) func(context.Context) (queue.Settings, error) {
+	return func(ctx context.Context) (queue.Settings, error) {
+		settings, err := svc.OutboundSettings(ctx)
+		if err != nil {
+			return queue.Settings{}, err
+		}
+		return queue.Settings{Smarthost: queue.Smarthost{Host: settings.Host, Port: settings.Port, TLS: settings.TLS, Login: settings.Login,
+			Password: settings.Password, InsecureSkipVerify: settings.SkipVerify}, AllowedNetworks: settings.AllowedNetworks,
+			Timeout: settings.Timeout}, nil
+	}
 }
 
 // SMTPConfig is the part of an SMTP server's configuration that the service

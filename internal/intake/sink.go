@@ -87,6 +87,15 @@ type Target struct {
 	// UIDFromContent makes the UID "sha256:" and the SHA-256 of the
 	// message's bytes (a POP3 server without UIDL).
 	UIDFromContent bool
+	// Read stores the message as read (the IMAP \Seen flag on the server);
+	// a judge may still change it.
+	Read bool
+	// Tombstoned, when set, is asked with the SHA-256 of the message's
+	// bytes before the judges: true drops the message, its UID still
+	// recorded (the IMAP sync's messages deleted in Pochta, which must not
+	// come back from the server's Trash or after a UIDVALIDITY change). It
+	// is called on the sink's workers.
+	Tombstoned func(sha256 string) bool
 }
 
 // Delivery says where a message goes and how it came.
@@ -333,11 +342,15 @@ func (s *Sink) prepare(p *pending) {
 		if target.UIDFromContent {
 			candidate.Message.UID = &store.UID{UID: "sha256:" + hash}
 		}
+		candidate.Message.Read = target.Read
+		if target.Tombstoned != nil && target.Tombstoned(hash) {
+			candidate.Verdict.Drop, candidate.Verdict.DropReason = true, "deleted in Pochta before"
+		}
 		for _, judge := range s.judges {
-			judge.Judge(ctx, candidate)
 			if candidate.Verdict.Drop {
 				break
 			}
+			judge.Judge(ctx, candidate)
 		}
 		p.candidates[i] = candidate
 		if candidate.Verdict.Refuse != nil && p.delivery.MayRefuse {
@@ -372,6 +385,27 @@ func (s *Sink) prepare(p *pending) {
 	if p.spool == nil {
 		p.raw = nil // the compressed copies are what is stored
 	}
+	s.recount(p)
+}
+
+// recount makes the message's cost in the budget what its prepared rows
+// hold (their text, index text, compressed source, attachments) instead of
+// the source's size it was let in with, and lets the parse tree go: the
+// judges are done with it. Without this the 8 MB bound counted about a third
+// of what waited for the commit.
+func (s *Sink) recount(p *pending) {
+	var cost int64
+	for _, candidate := range p.candidates {
+		candidate.Parsed = nil
+		if !candidate.Verdict.Drop {
+			cost += candidate.Message.MemorySize()
+		}
+	}
+	if p.spool != nil {
+		cost = max(cost, MaxInMemory)
+	}
+	s.budget.adjust(cost - p.cost)
+	p.cost = cost
 }
 
 // commit stores messages in the order they were added, as many at a time
@@ -606,5 +640,18 @@ func (b *budget) release(n int64) {
 	b.used -= n
 	close(b.cond)
 	b.cond = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// adjust changes the bytes counted for messages already let in, without
+// waiting: a message that grew while it was prepared is not held back (the
+// committer, which frees bytes, may be waiting for it), the next Add is.
+func (b *budget) adjust(delta int64) {
+	if delta < 0 {
+		b.release(-delta)
+		return
+	}
+	b.mu.Lock()
+	b.used += delta
 	b.mu.Unlock()
 }

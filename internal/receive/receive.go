@@ -63,3 +63,10 @@ type Connection struct {
 	Timeout    time.Duration
 	Dialer     Dialer // nil: TCP
 }
+
+// Waker is a [Receiver] that can be asked to check a mailbox at once, in
+// the background, when its schedule runs (the IMAP sync, when the owner
+// opens the mailbox). Wake never blocks.
+type Waker interface {
+	Wake(mailboxID int64)
+}

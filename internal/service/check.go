@@ -8,6 +8,7 @@ import (
 
 	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/imapsync"
 	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/store"
 )
@@ -44,21 +45,37 @@ func failure(language string, err error) (text string, reason receive.Reason, de
 // knows which package receives which type.
 func (s *Service) receiver(kind string) receive.Receiver {
 	s.receiversOnce.Do(func() {
-		s.receivers = map[string]receive.Receiver{store.MailboxPOP3: fetch.New(fetch.Config{
-			Store:    s.store,
-			Intake:   s.Intake(),
-			Log:      s.log,
-			Logger:   s.logger,
-			Password: s.MailboxPassword,
-			Timeout:  s.connectionTimeout,
-			Dialer:   s.dialer,
-
-			// A mailbox with an owner is a user's: its server is where
-			// the user said, so the connection is guarded.
-			DialerFor: func(ctx context.Context, mailbox store.Mailbox) receive.Dialer {
-				return s.mailDialer(ctx, mailbox.OwnerID != 0)
-			},
-		})}
+		// A mailbox with an owner is a user's: its server is where the
+		// user said, so the connection is guarded.
+		dialerFor := func(ctx context.Context, mailbox store.Mailbox) receive.Dialer {
+			return s.mailDialer(ctx, mailbox.OwnerID != 0)
+		}
+		s.receivers = map[string]receive.Receiver{
+			store.MailboxPOP3: fetch.New(fetch.Config{
+				Store:     s.store,
+				Intake:    s.Intake(),
+				Log:       s.log,
+				Logger:    s.logger,
+				Password:  s.MailboxPassword,
+				Timeout:   s.connectionTimeout,
+				Dialer:    s.dialer,
+				DialerFor: dialerFor,
+			}),
+			store.MailboxIMAP: imapsync.New(imapsync.Config{
+				Store:    s.store,
+				Intake:   s.Intake(),
+				Log:      s.log,
+				Logger:   s.logger,
+				Password: s.MailboxPassword,
+				Timeout:  s.connectionTimeout,
+				Dialer:   s.dialer,
+				// An IMAP mailbox is always a user's: guarded, whoever
+				// made it.
+				DialerFor: func(ctx context.Context, mailbox store.Mailbox) receive.Dialer { return s.mailDialer(ctx, true) },
+				Idle:      true,
+				Now:       s.now,
+			}),
+		}
 	})
 	return s.receivers[kind]
 }
@@ -123,8 +140,10 @@ func (s *Service) CheckMailbox(ctx context.Context, actor *Actor, id int64) (Che
 	return result, nil
 }
 
-// CheckAll receives mail now for every active POP3 mailbox the actor may
-// check, one after another.
+// CheckAll receives mail now for every active mailbox the actor may check,
+// one after another: an admin's are the system (POP3) mailboxes, a user's
+// their own IMAP mailboxes (every user's would be hundreds of syncs in one
+// request; each syncs on its own schedule and when its owner opens it).
 func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, error) {
 	if !actor.CanChangeMail() {
 		return nil, ErrForbidden
@@ -132,7 +151,7 @@ func (s *Service) CheckAll(ctx context.Context, actor *Actor) ([]CheckResult, er
 	active := true
 	filter := store.MailboxFilter{Types: []string{store.MailboxPOP3}, Active: &active}
 	if !actor.IsAdmin() {
-		filter.OwnerID = actor.User.ID
+		filter.Types, filter.OwnerID = []string{store.MailboxIMAP}, actor.User.ID
 	}
 	results := []CheckResult{}
 	cursor := ""
@@ -175,7 +194,7 @@ type TestResult struct {
 	Detail   string         `json:"detail,omitempty"`
 }
 
-// TestConnection logs in to a POP3 server (through the POP3 receiver) with
+// TestConnection logs in to a POP3 or IMAP server (through the type's receiver) with
 // the given settings and reports the message count or the server's error,
 // saving nothing. A test for a user (a non-admin's, or of a mailbox with an
 // owner) may not reach internal addresses other than the allowed networks
@@ -185,7 +204,11 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	if !actor.CanChangeMail() {
 		return TestResult{}, ErrForbidden
 	}
-	mailbox := newMailboxDefaults(store.MailboxPOP3)
+	kind := store.MailboxPOP3
+	if input.Type != nil {
+		kind = *input.Type
+	}
+	mailbox := newMailboxDefaults(kind)
 	if input.ID != nil {
 		stored, err := s.changeableMailbox(ctx, actor, *input.ID)
 		if err != nil {
@@ -193,7 +216,7 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		}
 		mailbox = stored
 	}
-	if input.Type != nil && *input.Type != store.MailboxPOP3 {
+	if mailbox.Type != store.MailboxPOP3 && mailbox.Type != store.MailboxIMAP || input.Type != nil && *input.Type != mailbox.Type {
 		return TestResult{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.test_pop3_only")}}
 	}
 	input.Type = nil
@@ -242,10 +265,10 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	if !s.tests.allow(actor.User.ID, s.now()) {
 		return TestResult{}, ErrTooManyTests
 	}
-	receiver := s.receiver(store.MailboxPOP3)
+	receiver := s.receiver(mailbox.Type)
 	count, err := receiver.Test(ctx, receive.Connection{Server: mailbox.Server, Port: mailbox.Port, Security: mailbox.Security,
 		VerifyCert: mailbox.VerifyCert, Login: mailbox.Login, Password: password, APOP: mailbox.APOP,
-		Timeout: s.connectionTimeout(ctx), Dialer: s.mailDialer(ctx, forUser(actor, mailbox))})
+		Timeout: s.connectionTimeout(ctx), Dialer: s.mailDialer(ctx, forUser(actor, mailbox) || mailbox.Type == store.MailboxIMAP)})
 	if err != nil {
 		text, reason, detail := failure(s.UserLanguage(ctx, actor.User), err)
 		return TestResult{Error: text, Reason: reason, Detail: detail}, nil

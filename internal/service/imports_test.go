@@ -20,5 +20,12 @@ func TestServiceImportsNoProtocol(t *testing.T) {
 				t.Errorf("service imports %s", path)
 			}
 		}
+		// The protocol libraries belong to the receivers (fetch,
+		// imapsync) and the SMTP server.
+		for _, library := range []string{"github.com/emersion/go-imap", "github.com/emersion/go-smtp", "github.com/emersion/go-sasl"} {
+			if strings.HasPrefix(path, library) {
+				t.Errorf("service imports %s", path)
+			}
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/mime"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/worklog"
 )
@@ -125,6 +126,9 @@ func (s *Service) Messages(ctx context.Context, actor *Actor, filter store.Messa
 	if err := s.restrict(ctx, actor, &filter); err != nil {
 		return MessagePage{}, err
 	}
+	if cursor == "" {
+		s.wakeOwnMailboxes(ctx, actor, filter.MailboxIDs)
+	}
 	page, err := s.store.Messages(ctx, filter, order, cursor, limit)
 	if err != nil {
 		return MessagePage{}, err
@@ -134,6 +138,27 @@ func (s *Service) Messages(ctx context.Context, actor *Actor, filter store.Messa
 		out.Items = append(out.Items, messageView(m))
 	}
 	return out, nil
+}
+
+// wakeOwnMailboxes asks the IMAP sync to sync at once the actor's own
+// mailboxes among ids (all of theirs when ids is empty): the owner opened
+// them (SPEC.md "Receiving > IMAP user mailboxes": at once when the owner
+// opens the mailbox). Only the first page of a list counts as opening.
+func (s *Service) wakeOwnMailboxes(ctx context.Context, actor *Actor, ids []int64) {
+	waker, ok := s.receiver(store.MailboxIMAP).(receive.Waker)
+	if !ok || actor.User.ID == 0 {
+		return
+	}
+	owned, err := s.store.OwnedMailboxIDs(ctx, actor.User.ID)
+	if err != nil {
+		s.logger.Warn("own mailboxes to sync", "user", actor.User.Login, "error", err)
+		return
+	}
+	for _, id := range owned {
+		if len(ids) == 0 || containsID(ids, id) {
+			waker.Wake(id)
+		}
+	}
 }
 
 // message finds a message the actor may read.

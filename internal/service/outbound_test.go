@@ -63,7 +63,8 @@ func TestConnectionTestForUserKeepsOffInternalAddresses(t *testing.T) {
 	env := servicetest.New(t)
 	ctx := context.Background()
 	user, mine := userMailbox(t, env, "ursula")
-	pop3 := servicetest.NewFakeServer(t, "+OK ready")
+	// The user's mailbox is an IMAP one: its test speaks IMAP.
+	pop3 := servicetest.NewFakeServer(t, servicetest.FakeIMAPGreeting)
 	ssh := servicetest.NewFakeServer(t, sshBanner)
 	blockedText := service.FailureText("en", receive.Blocked)
 
@@ -268,7 +269,7 @@ func allowedNetworksSetting(t *testing.T, env *servicetest.Env) {
 	}
 	// What was stored lets a user's test through.
 	user, mine := userMailbox(t, env, "ursula")
-	pop3 := servicetest.NewFakeServer(t, "+OK ready")
+	pop3 := servicetest.NewFakeServer(t, servicetest.FakeIMAPGreeting)
 	allowNetworks(t, env, "192.168.1.5", pop3.Host)
 	if result, err := env.Service.TestConnection(ctx, user, testInput(pop3, pop3.Host, &mine)); err != nil || !result.OK {
 		t.Errorf("test with %s allowed: %+v, %v", pop3.Host, result, err)

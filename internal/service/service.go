@@ -163,13 +163,15 @@ var System = &Actor{User: store.User{Login: "system", Role: store.RoleAdmin, Act
 
 // Service carries the dependencies of every operation.
 type Service struct {
-	smtp     atomic.Pointer[smtpControlHolder] // the SMTP server, set by app
-	store    *store.Store
-	box      *secret.Box
-	log      worklog.Recorder
-	logger   *slog.Logger
-	now      func() time.Time
-	throttle *throttle
+	smtp atomic.Pointer[smtpControlHolder] // the SMTP server, set by app
+	// queueWake wakes the local outbound queue runner, set by app.
+	queueWake queueWakeHolder
+	store     *store.Store
+	box       *secret.Box
+	log       worklog.Recorder
+	logger    *slog.Logger
+	now       func() time.Time
+	throttle  *throttle
 	// passwordChecks bounds the argon2id checks running at once (each
 	// takes 32 MB for a moment): a burst of sign-ins waits its turn rather
 	// than exhausting memory.

@@ -2,14 +2,19 @@ package service
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/protoline"
 )
 
 // Settings are the module settings of SPEC.md "Module settings".
@@ -38,6 +43,17 @@ type Settings struct {
 	SMTPMaxLineLength       int    `json:"smtp_max_line_length"` // bytes
 	SMTPMaxConnectionsPerIP int    `json:"smtp_max_connections_per_ip"`
 	SMTPMaxRecipients       int    `json:"smtp_max_recipients"`
+	// The outbound queue's smarthost (package queue): its host (empty:
+	// deliver to each recipient domain's MX), port (0: the TLS mode's
+	// usual one), TLS mode ("none", "starttls", "tls"), login and
+	// password (write-only, sealed like mailbox passwords: it reads back
+	// empty), and "don't verify the certificate".
+	SmarthostHost       string `json:"smarthost_host"`
+	SmarthostPort       int    `json:"smarthost_port"`
+	SmarthostTLS        string `json:"smarthost_tls"`
+	SmarthostLogin      string `json:"smarthost_login"`
+	SmarthostPassword   string `json:"smarthost_password"`
+	SmarthostSkipVerify bool   `json:"smarthost_skip_verify"`
 }
 
 // DefaultSettings are the settings of a new installation.
@@ -57,6 +73,7 @@ func DefaultSettings() Settings {
 		SMTPMaxLineLength:       64 * 1024,
 		SMTPMaxConnectionsPerIP: 50,
 		SMTPMaxRecipients:       100,
+		SmarthostTLS:            "starttls",
 	}
 }
 
@@ -87,6 +104,14 @@ type SettingsInput struct {
 	SMTPMaxLineLength       *int    `json:"smtp_max_line_length,omitempty"`
 	SMTPMaxConnectionsPerIP *int    `json:"smtp_max_connections_per_ip,omitempty"`
 	SMTPMaxRecipients       *int    `json:"smtp_max_recipients,omitempty"`
+
+	SmarthostHost  *string `json:"smarthost_host,omitempty"`
+	SmarthostPort  *int    `json:"smarthost_port,omitempty"`
+	SmarthostTLS   *string `json:"smarthost_tls,omitempty"`
+	SmarthostLogin *string `json:"smarthost_login,omitempty"`
+	// SmarthostPassword replaces the password ("" removes it).
+	SmarthostPassword   *string `json:"smarthost_password,omitempty"`
+	SmarthostSkipVerify *bool   `json:"smarthost_skip_verify,omitempty"`
 }
 
 // settingField ties a setting's stored name to its place in both structs and
@@ -106,9 +131,14 @@ type settingField struct {
 	inList   func(*SettingsInput) **[]string
 	entry    func(string) (string, bool)
 	badEntry string
-	// A text is stored as it is (PEM, a path), up to maxTextBytes.
+	// A text is stored as it is (PEM, a path), up to maxTextBytes; one
+	// with check is a line of a protocol command (a host, a login): check
+	// tidies it or refuses it with a catalog message (field label).
 	text   func(*Settings) *string
 	inText func(*SettingsInput) **string
+	check  func(string) (string, string)
+	// secret: sealed by the service's box when saved, never read back.
+	secret bool
 }
 
 // maxTextBytes bounds a text setting (a PEM chain is a few kilobytes).
@@ -132,6 +162,41 @@ var settingFields = []settingField{
 	{name: "smtp_max_line_length", number: func(s *Settings) *int { return &s.SMTPMaxLineLength }, inNumber: func(i *SettingsInput) **int { return &i.SMTPMaxLineLength }, min: 1000, max: 16 << 20},
 	{name: "smtp_max_connections_per_ip", number: func(s *Settings) *int { return &s.SMTPMaxConnectionsPerIP }, inNumber: func(i *SettingsInput) **int { return &i.SMTPMaxConnectionsPerIP }, min: 1, max: 100000},
 	{name: "smtp_max_recipients", number: func(s *Settings) *int { return &s.SMTPMaxRecipients }, inNumber: func(i *SettingsInput) **int { return &i.SMTPMaxRecipients }, min: 1, max: 100000},
+	{name: "smarthost_host", text: func(s *Settings) *string { return &s.SmarthostHost }, inText: func(i *SettingsInput) **string { return &i.SmarthostHost }, check: hostSetting},
+	{name: "smarthost_port", number: func(s *Settings) *int { return &s.SmarthostPort }, inNumber: func(i *SettingsInput) **int { return &i.SmarthostPort }, min: 0, max: 65535},
+	{name: "smarthost_tls", text: func(s *Settings) *string { return &s.SmarthostTLS }, inText: func(i *SettingsInput) **string { return &i.SmarthostTLS }, check: smarthostTLSSetting},
+	{name: "smarthost_login", text: func(s *Settings) *string { return &s.SmarthostLogin }, inText: func(i *SettingsInput) **string { return &i.SmarthostLogin }, check: lineSetting},
+	{name: "smarthost_password", text: func(s *Settings) *string { return &s.SmarthostPassword }, inText: func(i *SettingsInput) **string { return &i.SmarthostPassword }, check: lineSetting, secret: true},
+	{name: "smarthost_skip_verify", boolean: func(s *Settings) *bool { return &s.SmarthostSkipVerify }, inBool: func(i *SettingsInput) **bool { return &i.SmarthostSkipVerify }},
+}
+
+// SmarthostTLSModes are the values of the smarthost_tls setting.
+var SmarthostTLSModes = []string{"none", "starttls", "tls"}
+
+// lineSetting checks a setting that becomes part of a protocol command: no
+// CR, LF or NUL (protoline), at most 255 characters.
+func lineSetting(value string) (string, string) {
+	if !protoline.Safe(value) || utf8.RuneCountInString(value) > 255 {
+		return "", "error.line_break"
+	}
+	return value, ""
+}
+
+// hostSetting checks a host name or address: a line without spaces; an
+// IPv6 address in brackets is kept without them.
+func hostSetting(value string) (string, string) {
+	value = strings.TrimSuffix(strings.TrimPrefix(value, "["), "]")
+	if _, problem := lineSetting(value); problem != "" || strings.ContainsAny(value, " \t/@") {
+		return "", "error.host"
+	}
+	return value, ""
+}
+
+func smarthostTLSSetting(value string) (string, string) {
+	if !slices.Contains(SmarthostTLSModes, value) {
+		return "", "error.choice"
+	}
+	return value, ""
 }
 
 // settingsCache keeps the settings for a few seconds: they are read on every
@@ -160,6 +225,7 @@ func maskSettings(settings Settings) Settings {
 	if strings.Contains(settings.SMTPTLSKey, "PRIVATE KEY") {
 		settings.SMTPTLSKey = ""
 	}
+	settings.SmarthostPassword = ""
 	return settings
 }
 
@@ -187,6 +253,19 @@ func (s *Service) currentSettings(ctx context.Context) (Settings, error) {
 			}
 		case field.list != nil:
 			*field.list(&settings) = strings.Fields(value)
+		case field.secret && value != "":
+			sealed, err := base64.StdEncoding.DecodeString(value)
+			var plain string
+			if err == nil {
+				plain, err = s.box.Open(sealed)
+			}
+			if err != nil {
+				// Another key, or damaged: as if none were set, which
+				// the admin sees and sets again.
+				s.logger.Error("setting unreadable with this secret key", "setting", field.name, "error", err)
+				continue
+			}
+			*field.text(&settings) = plain
 		case field.text != nil:
 			*field.text(&settings) = value
 		default:
@@ -207,6 +286,15 @@ func (s *Service) UpdateSettings(ctx context.Context, actor *Actor, input Settin
 	values, errs := settingValues(input)
 	if err := errs.err(); err != nil {
 		return Settings{}, err
+	}
+	for _, field := range settingFields {
+		if plain, ok := values[field.name]; ok && field.secret && plain != "" {
+			sealed, err := s.box.Seal(plain)
+			if err != nil {
+				return Settings{}, fmt.Errorf("seal %s: %w", field.name, err)
+			}
+			values[field.name] = base64.StdEncoding.EncodeToString(sealed)
+		}
 	}
 	if err := s.store.SaveSettings(ctx, values); err != nil {
 		return Settings{}, err
@@ -247,9 +335,20 @@ func settingValues(input SettingsInput) (map[string]string, fieldErrors) {
 		if field.inText != nil {
 			if value := *field.inText(&input); value != nil {
 				text := strings.TrimSpace(*value)
+				if field.secret {
+					text = *value // a password's spaces are its own
+				}
 				if len(text) > maxTextBytes || strings.ContainsRune(text, 0) {
 					errs.add(field.name, "error.text_too_long", i18n.Key("field."+field.name), maxTextBytes)
 					continue
+				}
+				if field.check != nil && text != "" {
+					checked, problem := field.check(text)
+					if problem != "" {
+						errs.add(field.name, problem, i18n.Key("field."+field.name))
+						continue
+					}
+					text = checked
 				}
 				values[field.name] = text
 			}

@@ -44,6 +44,8 @@ type env struct {
 	host    string
 	port    int
 	ctx     context.Context
+	// stop ends the server's Run and waits for it (as serve stopping).
+	stop func()
 }
 
 // options change the test's server before it starts.
@@ -94,9 +96,12 @@ func newEnv(t *testing.T, o options) *env {
 	}
 	done := make(chan struct{})
 	go func() { e.server.Run(ctx); close(done) }()
-	t.Cleanup(func() {
+	e.stop = sync.OnceFunc(func() {
 		cancel()
 		<-done
+	})
+	t.Cleanup(func() {
+		e.stop()
 		svc.Service.Close()
 	})
 	return e

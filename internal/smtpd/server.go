@@ -61,6 +61,9 @@ func New(config Config) *Server {
 	if config.MaxErrors <= 0 {
 		config.MaxErrors = 10
 	}
+	if config.ShutdownGrace <= 0 {
+		config.ShutdownGrace = 30 * time.Second
+	}
 	if config.Now == nil {
 		config.Now = time.Now
 	}
@@ -81,9 +84,10 @@ func New(config Config) *Server {
 }
 
 // Run reads the active SMTP mailboxes every ReloadInterval and keeps one
-// listener on each, until ctx ends; then it closes the listeners and the
-// sessions still open (a message whose 250 was not sent is not lost: the
-// client sends it again) and waits for them.
+// listener on each, until ctx ends; then it closes the listeners, lets the
+// sessions in DATA get their reply (see shutdown), closes the others (a
+// message whose 250 was not sent is not lost: the client sends it again)
+// and waits for them.
 func (s *Server) Run(ctx context.Context) {
 	s.mu.Lock()
 	s.startedAt = s.config.Now()
@@ -97,8 +101,7 @@ func (s *Server) Run(ctx context.Context) {
 		s.Reload(ctx)
 		select {
 		case <-ctx.Done():
-			s.closeAll()
-			s.sessions.Wait()
+			s.shutdown()
 			stopFlush()
 			<-flushDone
 			return
@@ -189,6 +192,40 @@ func (s *Server) setStopped(stopped bool) {
 	select {
 	case s.reload <- struct{}{}:
 	default:
+	}
+}
+
+// shutdown closes the listeners and the sessions without cutting a message
+// on its way to its 250: a session in DATA (reading it, or waiting for the
+// commit) is closed right after its reply, the others at once; after
+// ShutdownGrace whatever is left is closed. A client whose message was
+// committed hears 250, and one cut before it sends again: nothing lost,
+// nothing stored twice.
+func (s *Server) shutdown() {
+	s.mu.Lock()
+	for id, l := range s.listeners {
+		l.close()
+		delete(s.listeners, id)
+	}
+	for c := range s.conns {
+		c.closeAfter.Store(true)
+		if !c.busy.Load() {
+			c.Close()
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.sessions.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(s.config.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		s.closeAll()
+		<-done
 	}
 }
 
@@ -378,8 +415,10 @@ type conn struct {
 	net.Conn
 	idle       time.Duration
 	closeAfter atomic.Bool
-	closeOnce  sync.Once
-	closed     chan struct{}
+	// busy: in DATA, from its start to the reply (see Server.shutdown).
+	busy      atomic.Bool
+	closeOnce sync.Once
+	closed    chan struct{}
 }
 
 func newConn(c net.Conn, idle time.Duration) *conn {
@@ -396,6 +435,7 @@ func (c *conn) Read(p []byte) (int, error) {
 
 func (c *conn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
+	c.busy.Store(false)
 	if c.closeAfter.Load() {
 		c.Close()
 	}

@@ -132,6 +132,9 @@ type Config struct {
 	// IdleTimeout ends a session that sends nothing for this long (0:
 	// 600 s). A DATA that keeps moving is not cut, however long it takes.
 	IdleTimeout time.Duration
+	// ShutdownGrace is how long a stopping server waits for sessions in
+	// DATA to get their reply (0: 30 s).
+	ShutdownGrace time.Duration
 	// MaxErrors refused commands end a session with 421 (0: 10).
 	MaxErrors int
 	// Now is the clock (nil: time.Now).

@@ -304,7 +304,9 @@ func (s *Store) SetMessagesRead(ctx context.Context, ids []int64, read bool) err
 }
 
 // DeleteMessages removes messages with their sources, attachments and index
-// entries, in one transaction.
+// entries, in one transaction. A message of an IMAP mailbox leaves a
+// tombstone (its content hash, so that the sync never imports it again)
+// and its server UIDs marked deleted (for "delete on the server too").
 func (s *Store) DeleteMessages(ctx context.Context, ids []int64) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
@@ -315,30 +317,40 @@ func (s *Store) DeleteMessages(ctx context.Context, ids []int64) (int64, error) 
 	}
 	var deleted int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		gone, err := s.countsOf(ctx, tx, args, "")
-		if err != nil {
+		if err := s.tombstone(ctx, tx, args); err != nil {
 			return err
 		}
-		for _, c := range gone {
-			c.total, c.unread = -c.total, -c.unread
-		}
-		if err := s.adjustCounts(ctx, tx, gone); err != nil {
-			return err
-		}
-		if err := s.deleteSearchRows(ctx, tx, placeholders(len(ids)), args...); err != nil {
-			return err
-		}
-		result, err := s.execOn(ctx, tx, `DELETE FROM messages WHERE id IN (`+placeholders(len(ids))+`)`, args...)
-		if err != nil {
-			return err
-		}
-		deleted, err = result.RowsAffected()
+		var err error
+		deleted, err = s.deleteMessagesOn(ctx, tx, args)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete messages: %w", err)
 	}
 	return deleted, nil
+}
+
+// deleteMessagesOn deletes messages in a transaction, keeping the
+// mailboxes' counts and the SQLite index in step.
+func (s *Store) deleteMessagesOn(ctx context.Context, tx *sql.Tx, args []any) (int64, error) {
+	gone, err := s.countsOf(ctx, tx, args, "")
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range gone {
+		c.total, c.unread = -c.total, -c.unread
+	}
+	if err := s.adjustCounts(ctx, tx, gone); err != nil {
+		return 0, err
+	}
+	if err := s.deleteSearchRows(ctx, tx, placeholders(len(args)), args...); err != nil {
+		return 0, err
+	}
+	result, err := s.execOn(ctx, tx, `DELETE FROM messages WHERE id IN (`+placeholders(len(args))+`)`, args...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 // SetMessagesSpam sets the spam flag ("yes", "no" or "unknown") of messages.

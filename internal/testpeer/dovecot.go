@@ -177,6 +177,21 @@ func (d *DovecotServer) Deliver(user string, raw []byte) error {
 	return nil
 }
 
+// Doveadm runs doveadm with this server's configuration (for example
+// "mailbox update --uid-validity N -u alice INBOX") and returns its output.
+func (d *DovecotServer) Doveadm(args ...string) (string, error) {
+	bin, err := exec.LookPath("doveadm")
+	if err != nil {
+		bin = "/usr/bin/doveadm"
+	}
+	cmd := exec.Command(bin, append([]string{"-c", filepath.Join(d.Dir, "dovecot.conf")}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("doveadm %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
 // Log returns Dovecot's log so far.
 func (d *DovecotServer) Log() string {
 	b, _ := os.ReadFile(filepath.Join(d.Dir, "dovecot.log"))
@@ -231,6 +246,18 @@ first_valid_uid = 1
 namespace inbox {
   inbox = yes
   separator = /
+  mailbox Sent {
+    special_use = \Sent
+  }
+  mailbox Trash {
+    special_use = \Trash
+  }
+  mailbox Junk {
+    special_use = \Junk
+  }
+  mailbox Archive {
+    special_use = \Archive
+  }
 }
 passdb {
   driver = passwd-file
@@ -289,6 +316,28 @@ func (d *DovecotServer) start(bin string) error {
 		return err
 	}
 	d.POP3Port, d.POP3SPort, d.IMAPPort, d.IMAPSPort = ports[0], ports[1], ports[2], ports[3]
+	return d.startOn(bin, ports)
+}
+
+// Restart kills Dovecot and every session it serves (SIGKILL to its
+// process group: Dovecot lets sessions finish what they are sending on
+// SIGTERM) and starts it again on the same ports with the same mail: the
+// server going away under its clients mid-command.
+func (d *DovecotServer) Restart() error {
+	bin, err := dovecotBin()
+	if err != nil {
+		return err
+	}
+	if d.cmd != nil {
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-d.done
+		d.cmd = nil
+	}
+	return d.startOn(bin, []int{d.POP3Port, d.POP3SPort, d.IMAPPort, d.IMAPSPort})
+}
+
+// startOn runs Dovecot on the ports already chosen.
+func (d *DovecotServer) startOn(bin string, ports []int) error {
 	conf := filepath.Join(d.Dir, "dovecot.conf")
 	if err := os.WriteFile(conf, []byte(d.config()), 0o644); err != nil {
 		return err

@@ -215,6 +215,7 @@ func navigation(lang string, actor *service.Actor) []navGroup {
 		groups = append(groups, navGroup{Label: t("nav.group.admin"), Items: []navItem{
 			{"sites", "/sites", t("nav.sites")},
 			{"users", "/users", t("nav.users")},
+			{"queue", "/queue", t("nav.queue")},
 		}})
 	}
 	return groups

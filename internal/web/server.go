@@ -104,6 +104,11 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	mux.HandleFunc("GET /log", s.signedIn(s.logPage))
 
+	mux.HandleFunc("GET /queue", s.signedIn(s.queuePage))
+	mux.HandleFunc("POST /queue/{id}/retry", s.signedIn(s.retryQueued))
+	mux.HandleFunc("GET /queue/{id}/delete", s.signedIn(s.deleteQueuedPage))
+	mux.HandleFunc("POST /queue/{id}/delete", s.signedIn(s.deleteQueued))
+
 	mux.HandleFunc("GET /settings", s.signedIn(s.settingsPage))
 	mux.HandleFunc("POST /settings", s.signedIn(s.saveSettings))
 	mux.HandleFunc("POST /settings/smtp", s.signedIn(s.switchSMTP))

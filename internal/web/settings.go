@@ -27,7 +27,22 @@ var settingsLayout = []struct {
 	{"settings.section.log", []string{"log_keep_days", "log_disabled"}},
 	{"settings.section.smtp", []string{"smtp_allow_plaintext_auth", "smtp_max_line_length", "smtp_max_connections_per_ip",
 		"smtp_max_recipients", "smtp_tls_certificate", "smtp_tls_key"}},
+	{"settings.section.outbound", []string{"smarthost_host", "smarthost_port", "smarthost_tls", "smarthost_login", "smarthost_password",
+		"smarthost_skip_verify"}},
 }
+
+// settingInputs are the text settings shown as one line rather than a
+// text area: "line", "password" (write-only: shown empty, and empty
+// keeps it) or "choice" (a select of settingChoices).
+var settingInputs = map[string]string{"smarthost_host": "line", "smarthost_login": "line", "smarthost_password": "password",
+	"smarthost_tls": "choice"}
+
+// settingChoices are the values of each "choice" setting; their labels are
+// value.<name>.<value> in the catalog.
+var settingChoices = map[string][]string{"smarthost_tls": service.SmarthostTLSModes}
+
+// writeOnlySettings keep their value when the form sends them empty.
+var writeOnlySettings = map[string]bool{"smtp_tls_key": true, "smarthost_password": true}
 
 // checkboxMarker names, in a hidden field, each checkbox the form had: an
 // unchecked box sends nothing, so only a marked field may be read as false.
@@ -40,8 +55,16 @@ type settingRow struct {
 	Bool    bool
 	Checked bool
 	List    bool // a list, edited as text with an entry per line
+	// Input is "line", "password" or "choice" for a text shown as one
+	// line or a select (settingInputs); "" otherwise.
+	Input   string
+	Choices []settingChoice
 	Value   string
 	Error   string
+}
+
+type settingChoice struct {
+	Value, Label string
 }
 
 type settingSection struct {
@@ -190,7 +213,7 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, session *s
 			submitted.texts[name] = known.texts[name]
 			continue
 		}
-		if name == "smtp_tls_key" && strings.TrimSpace(raw[0]) == "" {
+		if writeOnlySettings[name] && strings.TrimSpace(raw[0]) == "" {
 			continue // write-only: empty keeps the key
 		}
 		submitted.texts[name], input[name] = raw[0], raw[0]
@@ -240,6 +263,11 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, session 
 			result.Bool, result.Checked = true, checked
 		} else if list, ok := values.lists[name]; ok {
 			result.List, result.Value = true, list
+		} else if text, ok := values.texts[name]; ok && settingInputs[name] != "" {
+			result.Input, result.Value = settingInputs[name], text
+			for _, value := range settingChoices[name] {
+				result.Choices = append(result.Choices, settingChoice{Value: value, Label: t("value." + name + "." + value)})
+			}
 		} else if text, ok := values.texts[name]; ok {
 			result.List, result.Value = true, text // a text area too
 		} else {

@@ -12,7 +12,7 @@ import (
 )
 
 // FakeServer is a listener of a test's own on 127.0.0.1: a minimal POP3
-// server, or another service that only greets.
+// or IMAP server, or another service that only greets.
 type FakeServer struct {
 	Host string
 	Port int
@@ -26,10 +26,14 @@ const (
 	FakePOP3Size     = 3072
 )
 
+// FakeIMAPGreeting makes NewFakeServer an IMAP server.
+const FakeIMAPGreeting = "* OK [CAPABILITY IMAP4rev1 STATUS=SIZE] fake IMAP ready"
+
 // NewFakeServer starts a FakeServer that sends greeting. A greeting that
 // starts with "+OK" makes a POP3 server that takes any login and password
-// and holds FakePOP3Messages messages; any other greeting ("SSH-2.0-...") is
-// all the server says. It stops at the test's cleanup.
+// and holds FakePOP3Messages messages (FakePOP3Size bytes); "* OK" an IMAP
+// server whose INBOX holds as many (FakeIMAPGreeting); any other greeting
+// ("SSH-2.0-...") is all the server says. It stops at the test's cleanup.
 func NewFakeServer(t testing.TB, greeting string) *FakeServer {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -85,6 +89,12 @@ func serveFake(conn net.Conn, greeting string) {
 		if err != nil {
 			return
 		}
+		if strings.HasPrefix(greeting, "* OK") {
+			if !answerIMAP(conn, line) {
+				return
+			}
+			continue
+		}
 		if !strings.HasPrefix(greeting, "+OK") {
 			continue // not POP3: say nothing more
 		}
@@ -103,4 +113,28 @@ func serveFake(conn net.Conn, greeting string) {
 			fmt.Fprint(conn, "-ERR unknown command\r\n")
 		}
 	}
+}
+
+// answerIMAP answers one IMAP command line; false ends the session.
+func answerIMAP(conn net.Conn, line string) bool {
+	fields := strings.Fields(line)
+	if len(fields) < 2 {
+		fmt.Fprint(conn, "* BAD empty command\r\n")
+		return true
+	}
+	tag, command := fields[0], strings.ToUpper(fields[1])
+	switch command {
+	case "CAPABILITY":
+		fmt.Fprintf(conn, "* CAPABILITY IMAP4rev1 STATUS=SIZE\r\n%s OK done\r\n", tag)
+	case "LOGIN", "NOOP", "LIST":
+		fmt.Fprintf(conn, "%s OK done\r\n", tag)
+	case "STATUS":
+		fmt.Fprintf(conn, "* STATUS INBOX (MESSAGES %d SIZE %d)\r\n%s OK done\r\n", FakePOP3Messages, FakePOP3Size, tag)
+	case "LOGOUT":
+		fmt.Fprintf(conn, "* BYE bye\r\n%s OK done\r\n", tag)
+		return false
+	default:
+		fmt.Fprintf(conn, "%s BAD unknown command\r\n", tag)
+	}
+	return true
 }

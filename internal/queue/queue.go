@@ -1,0 +1,288 @@
+// Package queue is Pochta's outbound mail queue (issue 13 part 5): the
+// messages the internal SMTP server relays and the rules forward wait in
+// the database until each recipient is delivered, through the admin's
+// smarthost or straight to the recipient domain's MX, retried on a growing
+// schedule for up to five days; a failure is bounced to the envelope
+// sender as an RFC 3464 delivery status notification, and a delay of four
+// hours is told once.
+//
+// [Queue.Enqueue] is the door (smtpd's Relay, the rules' forward action):
+// the message is durable before it returns. [Queue.Run] delivers: it
+// claims due messages under a lease in the database, so that several
+// processes sharing one PostgreSQL never send a message twice and a dead
+// process's messages are taken over when its lease expires.
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/netip"
+	"net/textproto"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"pochta.dev/pochta/internal/netguard"
+	"pochta.dev/pochta/internal/protoline"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/worklog"
+)
+
+// TLS modes of a smarthost.
+const (
+	TLSNone     = "none"     // plain text
+	TLSStartTLS = "starttls" // STARTTLS required
+	TLSImplicit = "tls"      // TLS from the first byte (port 465)
+)
+
+// Smarthost is the admin's relay server; an empty Host delivers straight
+// to each recipient domain's MX.
+type Smarthost struct {
+	Host     string
+	Port     int // 0: 587, or 465 for implicit TLS, or 25 without TLS
+	TLS      string
+	Login    string
+	Password string
+	// InsecureSkipVerify accepts any certificate (the admin ticked "don't
+	// verify").
+	InsecureSkipVerify bool
+}
+
+// Settings are what a delivery reads, at each attempt.
+type Settings struct {
+	Smarthost Smarthost
+	// AllowedNetworks are the internal networks direct delivery of mail
+	// relayed for users may reach (the "allowed networks" setting).
+	AllowedNetworks []netip.Prefix
+	// Timeout bounds connecting and each command (0: 60 s).
+	Timeout time.Duration
+}
+
+// Resolver finds where a domain's mail goes: net.Resolver does.
+type Resolver interface {
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+}
+
+// Config is what a [Queue] needs. Store and Settings are required.
+type Config struct {
+	Store    *store.Store
+	Settings func(ctx context.Context) (Settings, error)
+	Log      worklog.Recorder // the work log (nil: none)
+	Logger   *slog.Logger
+	// Hostname names this host in EHLO and in notices ("": os.Hostname).
+	Hostname string
+	// Resolver looks MX records up (nil: net.DefaultResolver).
+	Resolver Resolver
+	// Dialer opens connections (nil: a net.Dialer); direct delivery wraps
+	// it in netguard.
+	Dialer netguard.ContextDialer
+	// MXPort is the port of direct delivery (0: 25; tests move it).
+	MXPort int
+	// Concurrency is how many messages one process delivers at once (0: 4).
+	Concurrency int
+	// PollInterval is how often the database is asked for due messages
+	// (0: 5 s); a message enqueued in this process wakes the runner at once.
+	PollInterval time.Duration
+	// LeaseTTL is how long a claim lasts without renewal (0: 5 min); a
+	// delivery renews it every third of that.
+	LeaseTTL time.Duration
+	// ShutdownGrace is how long deliveries in flight may finish after Run's
+	// context ends (0: 20 s).
+	ShutdownGrace time.Duration
+	// MaxMessageBytes caps a message taken by Enqueue (0: 64 MB).
+	MaxMessageBytes int64
+	// Now is the clock (nil: time.Now); Random gives jitter in [0, 1) (nil:
+	// math/rand/v2).
+	Now    func() time.Time
+	Random func() float64
+	// Holder names this process's leases ("": host, process ID and a random
+	// part).
+	Holder string
+}
+
+// LeaseEnv names the environment variable that sets Config.LeaseTTL in
+// whole seconds when the field is zero (the cluster test's processes).
+const LeaseEnv = "POCHTA_QUEUE_LEASE_SECONDS"
+
+// Queue is the outbound queue.
+type Queue struct {
+	config Config
+	logger *slog.Logger
+	wake   chan struct{}
+}
+
+// New makes a Queue.
+func New(config Config) *Queue {
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	if config.Hostname == "" {
+		config.Hostname, _ = os.Hostname()
+		if config.Hostname == "" {
+			config.Hostname = "localhost"
+		}
+	}
+	if config.Resolver == nil {
+		config.Resolver = net.DefaultResolver
+	}
+	if config.Dialer == nil {
+		config.Dialer = &net.Dialer{}
+	}
+	if config.MXPort == 0 {
+		config.MXPort = 25
+	}
+	if config.Concurrency <= 0 {
+		config.Concurrency = 4
+	}
+	if config.PollInterval <= 0 {
+		config.PollInterval = 5 * time.Second
+	}
+	if config.LeaseTTL <= 0 {
+		config.LeaseTTL = 5 * time.Minute
+		if seconds, err := strconv.Atoi(os.Getenv(LeaseEnv)); err == nil && seconds >= 1 {
+			config.LeaseTTL = time.Duration(seconds) * time.Second
+		}
+	}
+	if config.ShutdownGrace <= 0 {
+		config.ShutdownGrace = 20 * time.Second
+	}
+	if config.MaxMessageBytes <= 0 {
+		config.MaxMessageBytes = 64 << 20
+	}
+	if config.Now == nil {
+		config.Now = time.Now
+	}
+	if config.Random == nil {
+		config.Random = randomFloat
+	}
+	if config.Holder == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		config.Holder = fmt.Sprintf("%s:%d:%s", config.Hostname, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	return &Queue{config: config, logger: config.Logger, wake: make(chan struct{}, 1)}
+}
+
+// Errors of Enqueue and Check.
+var (
+	// ErrNoRecipients: Enqueue was given no recipient.
+	ErrNoRecipients = errors.New("no recipients")
+	// ErrTooLarge: the message is over MaxMessageBytes.
+	ErrTooLarge = errors.New("message too large for the outbound queue")
+	// ErrTooManyRecipients: more than MaxRecipients.
+	ErrTooManyRecipients = errors.New("too many recipients for one message")
+	// ErrBadAddress: an address no SMTP command can carry.
+	ErrBadAddress = errors.New("address not deliverable")
+)
+
+// MaxRecipients caps the recipients of one queued message (smtpd's own cap
+// is a setting of 100 by default; a rule forwards to a few).
+const MaxRecipients = 1000
+
+// maxAddress is RFC 5321's limit of a path.
+const maxAddress = 256
+
+// checkAddress refuses what would break or smuggle an SMTP command: CR,
+// LF, NUL (protoline), angle brackets, spaces, and paths over RFC 5321's
+// length. empty allows the null sender.
+func checkAddress(argument, address string, empty bool) error {
+	if err := protoline.Check(argument, address); err != nil {
+		return err
+	}
+	if address == "" && empty {
+		return nil
+	}
+	if !utf8.ValidString(address) {
+		return fmt.Errorf("%s: %w", argument, ErrBadAddress)
+	}
+	if len(address) > maxAddress || strings.ContainsAny(address, "<> \t") || strings.LastIndexByte(address, '@') <= 0 ||
+		strings.HasSuffix(address, "@") {
+		return fmt.Errorf("%s: %w", argument, ErrBadAddress)
+	}
+	return nil
+}
+
+// Check is smtpd's question at RCPT: whether the queue takes a recipient.
+func (q *Queue) Check(_ context.Context, from, to string) error {
+	if err := checkAddress("sender", from, true); err != nil {
+		return err
+	}
+	return checkAddress("recipient", to, false)
+}
+
+// Enqueue reads message and writes it to the queue for the recipients,
+// from the envelope sender from ("" is the null sender); once it returns
+// nil, the message is durable in the database and will be delivered or
+// bounced. It is smtpd's Relay and the rules' forward action.
+func (q *Queue) Enqueue(ctx context.Context, from string, to []string, message io.Reader) error {
+	return q.enqueue(ctx, store.OutboundMail, from, to, message)
+}
+
+func (q *Queue) enqueue(ctx context.Context, kind, from string, to []string, message io.Reader) error {
+	if len(to) == 0 {
+		return ErrNoRecipients
+	}
+	if len(to) > MaxRecipients {
+		return ErrTooManyRecipients
+	}
+	if err := checkAddress("sender", from, true); err != nil {
+		return err
+	}
+	for _, address := range to {
+		if err := checkAddress("recipient", address, false); err != nil {
+			return err
+		}
+	}
+	raw, err := io.ReadAll(io.LimitReader(message, q.config.MaxMessageBytes+1))
+	if err != nil {
+		return fmt.Errorf("enqueue: read the message: %w", err)
+	}
+	if int64(len(raw)) > q.config.MaxMessageBytes {
+		return ErrTooLarge
+	}
+	if _, err := q.config.Store.EnqueueOutbound(ctx, store.NewOutbound{Kind: kind, Sender: from, Recipients: to, Raw: raw,
+		Subject: subjectOf(raw), ForUser: true}); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	q.Wake()
+	return nil
+}
+
+// Wake makes the runner look for due messages now (a message enqueued or
+// retried in this process).
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// subjectOf reads a message's Subject for the admin's list, decoded from
+// its MIME words when it can be, shortened.
+func subjectOf(raw []byte) string {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = min(len(raw), 64<<10)
+	}
+	header, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(raw[:end:end], "\r\n\r\n"...)))).ReadMIMEHeader()
+	if err != nil && len(header) == 0 {
+		return ""
+	}
+	subject := header.Get("Subject")
+	if decoded, err := new(mime.WordDecoder).DecodeHeader(subject); err == nil {
+		subject = decoded
+	}
+	subject = strings.ToValidUTF8(strings.ReplaceAll(subject, "\x00", ""), "?")
+	return worklog.Subject(subject)
+}
