@@ -35,6 +35,7 @@ func listBench(args []string) error {
 	dsn := flags.String("db", "", "PostgreSQL DSN of an empty database (default: start a throwaway server)")
 	depth := flags.Int("depth", 10000, "rows deep for the deep page")
 	runs := flags.Int("runs", 21, "timed runs per query")
+	reuse := flags.Bool("reuse", false, "with --db: time the queries on the messages a previous run left there, without filling")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -58,6 +59,9 @@ func listBench(args []string) error {
 		return err
 	}
 	st := pochta.Store
+	if *reuse {
+		return listQueries(ctx, st, *backend, *depth, *runs)
+	}
 	sites, err := st.Sites(ctx)
 	if err != nil {
 		return err
@@ -91,7 +95,16 @@ func listBench(args []string) error {
 		}
 	}
 	fmt.Printf("%s: statistics (store.Optimize / VACUUM ANALYZE) in %v\n", *backend, time.Since(started).Round(time.Millisecond))
+	return listQueries(ctx, st, *backend, *depth, *runs)
+}
 
+// listQueries times the list's store calls on a filled database.
+func listQueries(ctx context.Context, st *store.Store, backend string, depth, runs int) error {
+	page, err := st.Messages(ctx, store.MessageFilter{}, store.MessageSort{Column: "id", Ascending: true}, "", 1)
+	if err != nil || len(page.Items) == 0 {
+		return fmt.Errorf("no messages to list (%v)", err)
+	}
+	boxes := []int64{page.Items[0].MailboxID}
 	type query struct {
 		name   string
 		filter store.MessageFilter
@@ -100,17 +113,20 @@ func listBench(args []string) error {
 	one := []int64{boxes[0]}
 	queries := []query{
 		{"first page, all mailboxes", store.MessageFilter{}, false},
-		{fmt.Sprintf("page %d rows deep, all mailboxes", *depth), store.MessageFilter{}, true},
+		{fmt.Sprintf("page %d rows deep, all mailboxes", depth), store.MessageFilter{}, true},
 		{"first page, one mailbox", store.MessageFilter{MailboxIDs: one}, false},
-		{fmt.Sprintf("page %d rows deep, one mailbox", *depth), store.MessageFilter{MailboxIDs: one}, true},
+		{fmt.Sprintf("page %d rows deep, one mailbox", depth), store.MessageFilter{MailboxIDs: one}, true},
 		{fmt.Sprintf("search %q (1%% of messages)", commonSearchWord), store.MessageFilter{Query: commonSearchWord}, false},
 		{fmt.Sprintf("search %q (10 messages)", rareSearchWord), store.MessageFilter{Query: rareSearchWord}, false},
 		{fmt.Sprintf("search %q, one mailbox", commonSearchWord), store.MessageFilter{Query: commonSearchWord, MailboxIDs: one}, false},
+		// Another word form of the 1% word, OR and an operator.
+		{"search \"квитанции OR " + rareSearchWord + "\"", store.MessageFilter{Query: "квитанции OR " + rareSearchWord}, false},
+		{"search \"" + commonSearchWord + " is:unread\"", store.MessageFilter{Query: commonSearchWord + " is:unread"}, false},
 	}
 	for _, q := range queries {
 		cursor := ""
 		if q.deep {
-			for walked := 0; walked < *depth; walked += 50 {
+			for walked := 0; walked < depth; walked += 50 {
 				page, err := st.Messages(ctx, q.filter, store.MessageSort{}, cursor, 50)
 				if err != nil {
 					return err
@@ -120,7 +136,7 @@ func listBench(args []string) error {
 		}
 		var times []time.Duration
 		var rows int
-		for range *runs {
+		for range runs {
 			t := time.Now()
 			page, err := st.Messages(ctx, q.filter, store.MessageSort{}, cursor, 50)
 			if err != nil {
@@ -130,7 +146,7 @@ func listBench(args []string) error {
 			rows = len(page.Items)
 		}
 		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		fmt.Printf("%s: %-45s median %8.2f ms  (min %.2f, max %.2f; %d rows)\n", *backend, q.name,
+		fmt.Printf("%s: %-45s median %8.2f ms  (min %.2f, max %.2f; %d rows)\n", backend, q.name,
 			ms(times[len(times)/2]), ms(times[0]), ms(times[len(times)-1]), rows)
 	}
 	return nil
@@ -192,10 +208,12 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 				sum := sha256.Sum256([]byte(header + body))
 				args = append(args, id, boxes[i%len(boxes)], fmt.Sprintf("%d@bench.example.com", i), id, subject, from, to,
 					date.UnixMicro(), date.UnixMicro()+1000000, len(header)+len(body)+2, hex.EncodeToString(sum[:]))
+				text := store.SearchText{Subject: subject, Sender: from, Recipients: to, Body: body}
 				if st.Dialect() == store.Postgres {
-					args = append(args, store.SearchVector(subject, from, to, body))
+					args = append(args, store.SearchVector(text))
 				} else {
-					fts = append(fts, id, subject, from, to, body)
+					row := store.SearchRow(text)
+					fts = append(fts, id, row[0], row[1], row[2], row[3], row[4])
 				}
 			}
 			rows := strings.TrimSuffix(strings.Repeat(row+", ", count), ", ")
@@ -204,8 +222,8 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 				return err
 			}
 			if len(fts) > 0 {
-				rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", count), ", ")
-				if _, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES `+rows, fts...); err != nil {
+				rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", count), ", ")
+				if _, err := tx.ExecContext(ctx, `INSERT INTO `+store.SearchTable+` (rowid, subject, sender, recipients, body, filenames) VALUES `+rows, fts...); err != nil {
 					tx.Rollback()
 					return err
 				}

@@ -234,6 +234,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 		a.Queue.Run,
 		func(ctx context.Context) { a.runRetention(ctx, 24*time.Hour) },
 		func(ctx context.Context) { a.Service.RunJobs(ctx, cmp.Or(a.Config.JobWorkers, 2)) },
+		a.reindexSearch,
 	} {
 		running.Add(1)
 		go func() {
@@ -278,6 +279,24 @@ func (a *App) runRetention(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		}
+	}
+}
+
+// reindexSearch makes the full-text entries of mail stored before the
+// search learnt word forms anew, once, in the background (see
+// Service.ReindexSearch); after a failure it tries again a minute later.
+func (a *App) reindexSearch(ctx context.Context) {
+	for {
+		err := a.Service.ReindexSearch(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.logger.Error("search reindex failed", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
 		}
 	}
 }

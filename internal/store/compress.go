@@ -7,10 +7,11 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// CompressSource compresses the source ahead of the insert, so that a bulk
-// importer can do it on its parsing goroutines rather than inside the
-// insert's transaction. InsertMessages does it for messages not done yet.
+// CompressSource compresses the source and prepares the full-text entry
+// (PrepareSearch) ahead of the insert, so that a bulk importer can do it on
+// its parsing goroutines rather than inside the insert's transaction. InsertMessages does it for messages not done yet.
 func (m *NewMessage) CompressSource() {
+	m.PrepareSearch()
 	if m.SaveSource && m.compressed == nil && m.CompressedSource == nil {
 		// Mail text compresses to about a third; a large message is
 		// mostly base64 attachments, which compress to about 3/4, and
@@ -56,8 +57,8 @@ func RawHash(raw []byte) string {
 // and prepared 4 KB message holds about twice its source.
 func (m *NewMessage) MemorySize() int64 {
 	size := int64(len(m.Raw) + len(m.compressed) + len(m.Header) + len(m.Text) + len(m.HTML))
-	if m.searchBody != nil {
-		size += int64(len(*m.searchBody))
+	if e := m.search; e != nil {
+		size += int64(len(e.subject) + len(e.sender) + len(e.recipients) + len(e.body) + len(e.filenames))
 	}
 	for _, attachment := range m.Attachments {
 		size += int64(len(attachment.Data))

@@ -342,7 +342,7 @@ func (b *postgresBatch) addMessage(m *NewMessage) {
 	c.spams = append(c.spams, m.Spam)
 	c.spamWords = append(c.spamWords, m.SpamWords)
 	c.parseErrors = append(c.parseErrors, strings.Join(m.ParseErrors, "\n"))
-	c.searches = append(c.searches, tsvectorLiteral(m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()))
+	c.searches = append(c.searches, tsvectorLiteral(m.searchEntry()))
 	c.reads = append(c.reads, m.Read)
 	c.spamRatings = append(c.spamRatings, rating)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,7 +14,7 @@ import (
 type MessageFilter struct {
 	IDs        []int64
 	MailboxIDs []int64 // any of these; a non-nil empty slice matches nothing
-	Query      string  // full text over subject, addresses and body
+	Query      string  // a search as people type it, operators included (ParseSearch)
 	From       string  // words in the sender (from, reply-to)
 	To         string  // words in the recipients (to, cc, bcc)
 	Subject    string  // words in the subject
@@ -114,32 +115,55 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	if !filter.Until.IsZero() {
 		where, args = append(where, "m.date < ?"), append(args, micros(filter.Until))
 	}
-	var search []string
-	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
-	var rechecks []any     // PostgreSQL: weight, query pairs for ts_filter
-	for _, part := range []struct{ text, column string }{{filter.Query, ""}, {filter.From, "sender"}, {filter.To, "recipients"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
-		if query := s.ftsQuery(part.text, part.column); query != "" {
-			search = append(search, query)
-			if weight := map[string]string{"subject": "a", "sender": "b", "recipients": "c"}[part.column]; weight != "" && s.dialect == Postgres {
-				rechecks = append(rechecks, "{"+weight+"}", s.ftsQuery(part.text, ""))
-			}
+	query := ParseSearch(filter.Query)
+	for _, part := range []struct{ text, field string }{{filter.From, "from"}, {filter.To, "to"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
+		// The list's own fields: words in one part of the message.
+		if words := searchWords(part.text); len(words) > 0 {
+			query.Groups = append(query.Groups, []SearchItem{{Field: part.field, Words: words[:min(len(words), maxSearchWords)]}})
 		}
 	}
+	search := s.searchSQL(query)
+	where, args = append(where, search.where...), append(args, search.args...)
 	from := "messages m"
-	if len(search) > 0 {
-		if s.dialect == SQLite {
-			match := strings.Join(search, " AND ")
-			where, args = append(where, "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"), append(args, match)
-			if index := s.walkIndex(ctx, filter, column, match); index != "" {
-				from += " INDEXED BY " + index
+	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
+	orderPrefix := ""      // PostgreSQL: leads the walk of a frequent word to the mailbox's date index
+	if search.match != "" {
+		frequent := s.frequentSearch(ctx, filter, column, search)
+		switch {
+		case s.dialect == SQLite:
+			where, args = append(where, "m.id IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)"), append(args, search.match)
+			if frequent {
+				from += " INDEXED BY " + walkIndex(filter)
 			}
-		} else {
+		case frequent:
+			// PostgreSQL walks the date index by itself here, testing
+			// each row's vector, as its statistics of the vectors'
+			// lexemes tell it a frequent word fills the page soon.
+			where, args = append(where, "m.search @@ CAST(? AS tsquery)"), append(args, search.match)
+			if len(filter.MailboxIDs) == 1 {
+				// The mailbox as a range and first in the order, so that
+				// the walk takes the mailbox's own date index and meets
+				// only its rows: as an equality the planner drops it from
+				// the order and walks all mailboxes' dates (four times
+				// the rows at four mailboxes). The mailbox's condition is
+				// the first (see above); its ID is written into the
+				// statement, so that a generic plan of the cached statement
+				// knows the range is one mailbox.
+				mailbox := strconv.FormatInt(filter.MailboxIDs[0], 10)
+				where[0] = "m.mailbox_id BETWEEN " + mailbox + " AND " + mailbox
+				args = args[1:]
+				orderPrefix = "m.mailbox_id ASC, "
+				if order.Ascending {
+					orderPrefix = "m.mailbox_id DESC, "
+				}
+			}
+		default:
 			// The matches come from the GIN index first, behind a
 			// materialized CTE: left to itself, PostgreSQL walks the date
 			// index and tests every row, hoping to fill the page early,
 			// which for a rare word reads the whole table (2 s at
 			// 1,000,000 messages).
-			searchQuery = strings.Join(search, " & ")
+			searchQuery = search.match
 			where = append(where, "m.id IN (SELECT id FROM hits)")
 		}
 	}
@@ -161,20 +185,16 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		where = append(where, "("+column+", m.id) "+compare+" (?, ?)")
 		args = append(args, position.Value, position.ID)
 	}
-	query := `SELECT ` + messageColumns + `, ` + column + ` FROM ` + from
+	statement := `SELECT ` + messageColumns + `, ` + column + ` FROM ` + from
 	if searchQuery != "" {
-		hits := `SELECT id FROM messages WHERE search @@ CAST(? AS tsquery)`
-		for range len(rechecks) / 2 {
-			hits += ` AND ts_filter(search, CAST(? AS "char"[])) @@ CAST(? AS tsquery)`
-		}
-		query = `WITH hits AS MATERIALIZED (` + hits + `) ` + query
-		args = append(append([]any{searchQuery}, rechecks...), args...)
+		statement = `WITH hits AS MATERIALIZED (SELECT id FROM messages WHERE search @@ CAST(? AS tsquery)) ` + statement
+		args = append([]any{searchQuery}, args...)
 	}
 	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+		statement += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY " + column + " " + direction + ", m.id " + direction + " LIMIT ?"
-	rows, err := s.query(ctx, query, append(args, limit+1)...)
+	statement += " ORDER BY " + orderPrefix + column + " " + direction + ", m.id " + direction + " LIMIT ?"
+	rows, err := s.query(ctx, statement, append(args, limit+1)...)
 	if err != nil {
 		return page, fmt.Errorf("list messages: %w", err)
 	}

@@ -307,12 +307,10 @@ var ErrBadCursor = fmt.Errorf("bad cursor")
 // ON DELETE CASCADE does the walking).
 func (s *Store) DeleteMailbox(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.dialect == SQLite {
-			// The full-text index is a virtual table that foreign keys
-			// do not reach.
-			if _, err := s.execOn(ctx, tx, `DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE mailbox_id = ?)`, id); err != nil {
-				return fmt.Errorf("delete mailbox %d: %w", id, err)
-			}
+		// The full-text index is a virtual table that foreign keys do
+		// not reach.
+		if err := s.deleteSearchRows(ctx, tx, `SELECT id FROM messages WHERE mailbox_id = ?`, id); err != nil {
+			return fmt.Errorf("delete mailbox %d: %w", id, err)
 		}
 		result, err := s.execOn(ctx, tx, `DELETE FROM mailboxes WHERE id = ?`, id)
 		if err != nil {

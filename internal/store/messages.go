@@ -117,8 +117,8 @@ type NewMessage struct {
 	// count, index entry or job; only its UID's text is checked.
 	Dropped bool
 
-	compressed []byte  // the source, compressed by CompressSource
-	searchBody *string // the body as the SQLite full-text index takes it, by PrepareSearch
+	compressed []byte       // the source, compressed by CompressSource
+	search     *searchEntry // the full-text entry, by PrepareSearch
 }
 
 const messageColumns = `m.id, m.mailbox_id, m.message_id, m.in_reply_to, m.refs, m.thread_id, m.subject, m.from_addr, m.reply_to,
@@ -360,10 +360,8 @@ func (s *Store) deleteMessagesOn(ctx context.Context, tx *sql.Tx, args []any) (i
 	if err := s.adjustCounts(ctx, tx, gone); err != nil {
 		return 0, err
 	}
-	if s.dialect == SQLite {
-		if _, err := s.execOn(ctx, tx, `DELETE FROM messages_fts WHERE rowid IN (`+placeholders(len(args))+`)`, args...); err != nil {
-			return 0, err
-		}
+	if err := s.deleteSearchRows(ctx, tx, placeholders(len(args)), args...); err != nil {
+		return 0, err
 	}
 	result, err := s.execOn(ctx, tx, `DELETE FROM messages WHERE id IN (`+placeholders(len(args))+`)`, args...)
 	if err != nil {

@@ -78,7 +78,7 @@ func TestBatchMakesOneSearchSegment(t *testing.T) {
 		}
 	}
 	var segments int
-	if err := st.DB().QueryRow(`SELECT COUNT(DISTINCT segid) FROM messages_fts_idx`).Scan(&segments); err != nil {
+	if err := st.DB().QueryRow(`SELECT COUNT(DISTINCT segid) FROM messages_fts_terms_idx`).Scan(&segments); err != nil {
 		t.Fatal(err)
 	}
 	if segments > batches {

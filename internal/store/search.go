@@ -2,27 +2,61 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
-// PrepareSearch readies the body's text for the full-text index ahead of
-// the insert, like CompressSource, so that a bulk importer does it on its
-// parsing goroutines rather than inside the insert's transaction.
+// PrepareSearch readies the message's full-text entry (its terms, folded
+// and stemmed) ahead of the insert, like CompressSource, which calls it, so
+// that a bulk importer does it on its parsing goroutines rather than inside
+// the insert's transaction.
 func (m *NewMessage) PrepareSearch() {
-	if m.searchBody == nil {
-		body := distinctPieces(indexedText(m.Text))
-		m.searchBody = &body
+	if m.search == nil {
+		filenames := make([]string, 0, len(m.Attachments))
+		for _, a := range m.Attachments {
+			filenames = append(filenames, a.Filename)
+		}
+		entry := newSearchEntry(SearchText{Subject: m.Subject, Sender: senderText(&m.Message), Recipients: recipientText(&m.Message),
+			Body: m.Text, Filenames: filenames})
+		m.search = &entry
 	}
 }
 
-// searchText is the body as the full-text index takes it: each piece once
-// (see distinctPieces; PostgreSQL's vector keeps no count either).
-func (m *NewMessage) searchText() string {
+// searchEntry is the message's full-text entry.
+func (m *NewMessage) searchEntry() *searchEntry {
 	m.PrepareSearch()
-	return *m.searchBody
+	return m.search
+}
+
+// SearchText is what the full-text index holds of a message, as text: its
+// subject, sender (from, reply-to), recipients (to, cc, bcc), body text and
+// attachment names.
+type SearchText struct {
+	Subject, Sender, Recipients, Body string
+	Filenames                         []string
+}
+
+// searchEntry is a message's full-text entry as terms (see terms.go), each
+// part its terms once, joined by spaces: the SQLite index's columns as
+// they are, and what the PostgreSQL vector is built of.
+type searchEntry struct {
+	subject, sender, recipients, body, filenames string
+}
+
+func newSearchEntry(text SearchText) searchEntry {
+	return searchEntry{
+		subject:    indexTerms(text.Subject),
+		sender:     indexTerms(text.Sender),
+		recipients: indexTerms(text.Recipients),
+		// The body's distinct pieces first: mail repeats its words, and
+		// splitting, folding and stemming each piece once costs a
+		// fraction of doing it in place (see distinctPieces).
+		body:      indexTerms(distinctPieces(indexedText(text.Body))),
+		filenames: indexTerms(strings.Join(text.Filenames, " ")),
+	}
 }
 
 // maxIndexedText is how much of a body the full-text index takes: a
@@ -55,47 +89,26 @@ func (s *Store) indexBatch(ctx context.Context, tx *messageStatements) error {
 	// and FTS5 writes a segment at each (a 100,000-message import spent
 	// two thirds of its time merging them).
 	for _, m := range tx.indexed {
-		if err := tx.exec(ctx, `INSERT INTO messages_fts (rowid, subject, sender, recipients, body) VALUES (?, ?, ?, ?, ?)`,
-			m.ID, m.Subject, senderText(&m.Message), recipientText(&m.Message), m.searchText()); err != nil {
-			return fmt.Errorf("index message: %w", err)
+		if err := s.writeSearchEntry(ctx, tx.exec, m.ID, m.searchEntry()); err != nil {
+			return err
 		}
 	}
 	tx.indexed = nil
 	return nil
 }
 
-// ftsQuery turns words a person typed into a full-text query that matches
-// messages holding every word (each as a prefix), in one column or all.
-func (s *Store) ftsQuery(text, column string) string {
-	words := searchWords(text)
-	if len(words) == 0 {
-		return ""
+// writeSearchEntry writes a message's SQLite full-text row.
+func (s *Store) writeSearchEntry(ctx context.Context, exec func(context.Context, string, ...any) error, id int64, e *searchEntry) error {
+	if err := exec(ctx, `INSERT INTO `+searchTable+` (rowid, subject, sender, recipients, body, filenames) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, e.subject, e.sender, e.recipients, e.body, e.filenames); err != nil {
+		return fmt.Errorf("index message %d: %w", id, err)
 	}
-	parts := make([]string, 0, len(words))
-	for _, word := range words {
-		if s.dialect == SQLite {
-			// Quoted, so that no word is read as an FTS5 operator.
-			part := `"` + word + `"*`
-			if column != "" {
-				part = column + ": " + part
-			}
-			parts = append(parts, part)
-		} else {
-			weight := map[string]string{"subject": "A", "sender": "B", "recipients": "C", "body": "D"}[column]
-			parts = append(parts, quoteLexeme(strings.ToLower(word))+":*"+weight)
-		}
-	}
-	if s.dialect == SQLite {
-		return strings.Join(parts, " AND ")
-	}
-	return strings.Join(parts, " & ")
+	return nil
 }
 
-// searchWords splits text into the words the full-text index knows:
-// runs of letters and digits, lower-cased by Go.
-func searchWords(text string) []string {
-	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-}
+// searchTable is the SQLite full-text table (migration 0022; messages_fts,
+// its predecessor, is dropped by the reindex once it is done).
+const searchTable = "messages_fts_terms"
 
 // quoteLexeme writes a word as a tsvector or tsquery lexeme literal.
 func quoteLexeme(word string) string {
@@ -117,57 +130,72 @@ func appendLexeme(b *strings.Builder, word string) {
 	b.WriteByte('\'')
 }
 
-// tsvectorLiteral builds the PostgreSQL search vector in Go: subject words
-// weighted A, sender B, recipients C, body D. Building it here rather than with
-// to_tsvector makes the index independent of the server's locale: under the
-// C locale PostgreSQL's parser neither splits nor lower-cases Cyrillic words.
-// Each word keeps one position per weight: the index answers "which
-// messages hold these words", not phrase queries. A word found only in the
-// body has no position at all (a third less space): such a lexeme matches
-// a query of any weight, so the subject, sender and recipient filters
-// recheck with ts_filter (see Messages), while the body's weight D matches
-// it as it should.
+// tsvectorLiteral builds the PostgreSQL search vector of an entry in Go:
+// subject terms weighted A, sender B, recipients C, body D, and the terms of
+// the attachment names after an "@" (no term holds one), which filename:
+// looks for and a plain word looks for beside its own lexeme. Building it here
+// rather than with to_tsvector makes the index independent of the server's
+// locale and gives it the terms SQLite's index holds (terms.go). Each term
+// keeps one position per weight: the index answers "which messages hold
+// these words", not phrase queries. A term found only in the body or the
+// attachment names has no position at all (a third less space): such a
+// lexeme matches a query of any weight, so the subject, sender and
+// recipient operators recheck with ts_filter (see searchSQL), while the
+// body's weight D matches it as it should.
 //
 // It is on the commit's path of every PostgreSQL batch, so it allocates
-// little: one index a word, positions appended as bytes.
-func tsvectorLiteral(subject, sender, recipients, body string) string {
+// little: one index a term, positions appended as bytes.
+func tsvectorLiteral(e *searchEntry) string {
 	type entry struct {
 		word      string
 		positions []byte // "1A,5B"
 	}
 	var entries []entry
 	index := make(map[string]int, 64)
-	lastPart := make(map[string]int, 64) // the part (1-4) that last saw a word
+	lastPart := make(map[string]int, 64) // the part (1-5) that last saw a word
 	position := 0
 	size := 0
-	for part, text := range [...]string{subject, sender, recipients, body} {
-		weight := byte('A' + part)
-		for _, word := range searchWords(text) {
-			// PostgreSQL refuses lexemes over 2 KB; no one searches for them.
-			if len(word) > 200 || lastPart[word] == part+1 {
-				continue
+	// add takes a term of a part (0-3 subject to body; 4 attachment
+	// names, never positioned).
+	add := func(word string, part int) {
+		if len(word) > maxTermLength || lastPart[word] == part+1 {
+			return
+		}
+		lastPart[word] = part + 1
+		position = min(position+1, 16383)
+		at, ok := index[word]
+		if !ok {
+			at = len(entries)
+			index[word] = at
+			entries = append(entries, entry{word: word})
+			size += len(word) + 3
+			if part >= 3 {
+				// A term of the body alone goes in without a position:
+				// positions are four bytes a term, and only the
+				// columns' weights need them.
+				return
 			}
-			lastPart[word] = part + 1
-			position = min(position+1, 16383)
-			at, ok := index[word]
-			if !ok {
-				at = len(entries)
-				index[word] = at
-				entries = append(entries, entry{word: word})
-				size += len(word) + 3
-				if weight == 'D' {
-					// A word of the body alone goes in without a position:
-					// positions are four bytes a word, and only the
-					// columns' weights need them (see ftsQuery).
-					continue
-				}
+		}
+		if part > 3 {
+			return
+		}
+		e := &entries[at]
+		if len(e.positions) > 0 {
+			e.positions = append(e.positions, ',')
+		}
+		e.positions = append(strconv.AppendInt(e.positions, int64(position), 10), byte('A'+part))
+		size += len(e.positions) + 1
+	}
+	for part, terms := range [...]string{e.subject, e.sender, e.recipients, e.body} {
+		for word := range strings.SplitSeq(terms, " ") {
+			if word != "" {
+				add(word, part)
 			}
-			e := &entries[at]
-			if len(e.positions) > 0 {
-				e.positions = append(e.positions, ',')
-			}
-			e.positions = append(strconv.AppendInt(e.positions, int64(position), 10), weight)
-			size += len(e.positions) + 1
+		}
+	}
+	for word := range strings.SplitSeq(e.filenames, " ") {
+		if word != "" {
+			add(filenameMark+word, 4)
 		}
 	}
 	var b strings.Builder
@@ -185,12 +213,28 @@ func tsvectorLiteral(subject, sender, recipients, body string) string {
 	return b.String()
 }
 
+// filenameMark starts the PostgreSQL lexemes of attachment-name terms.
+const filenameMark = "@"
+
 // SearchVector is the PostgreSQL search vector (a tsvector literal) the
 // store writes for a message, for tools that fill a database in bulk, such
 // as the benchmarks.
-func SearchVector(subject, sender, recipients, body string) string {
-	return tsvectorLiteral(subject, sender, recipients, indexedText(body))
+func SearchVector(text SearchText) string {
+	entry := newSearchEntry(text)
+	return tsvectorLiteral(&entry)
 }
+
+// SearchRow is the SQLite full-text row the store writes for a message
+// (subject, sender, recipients, body, filenames: the columns of the table
+// SearchTable names), for tools that fill a database in bulk.
+func SearchRow(text SearchText) [5]string {
+	e := newSearchEntry(text)
+	return [5]string{e.subject, e.sender, e.recipients, e.body, e.filenames}
+}
+
+// SearchTable is the SQLite full-text table, for tools that fill a database
+// in bulk.
+const SearchTable = searchTable
 
 // frequentMatches is the number of full-text matches from which a search
 // walks the date index instead of sorting its matches: SQLite fetches and
@@ -201,20 +245,78 @@ func SearchVector(subject, sender, recipients, body string) string {
 // first, up to this number. A variable for the tests.
 var frequentMatches = 2000
 
-// walkIndex gives the index a frequent-word search of the message list
-// walks (SQLite), or "" to sort the matches: only for the date order with
-// no filter but the search and at most one mailbox, where the walk is
-// known to end early.
-func (s *Store) walkIndex(ctx context.Context, filter MessageFilter, column, match string) string {
+// frequentSearch tells whether a search of the message list should walk
+// the list's date index, testing each row, rather than sort its matches:
+// only for the date order with no filter but the search and at most one
+// mailbox, where the walk is known to end early, and only for a search
+// with at least frequentMatches matches. SQLite counts them from its index
+// alone (about a millisecond). PostgreSQL cannot count from a GIN index
+// without reading each match's row (or, asked for a few, scanning the
+// table: 0.8-2.5 s at 1,000,000 messages), so there the planner's estimate
+// of the terms as whole lexemes decides: ANALYZE keeps the frequencies of
+// the most common lexemes, which is what a frequent word is, while its
+// estimate of a prefix is a fixed guess. "@@" is a lexeme no message has.
+func (s *Store) frequentSearch(ctx context.Context, filter MessageFilter, column string, search searchClause) bool {
 	if column != "m.date" || len(filter.IDs) > 0 || filter.Spam != "" || filter.Read != nil || !filter.Since.IsZero() ||
 		!filter.Until.IsZero() || len(filter.MailboxIDs) > 1 {
-		return ""
+		return false
+	}
+	if s.dialect == Postgres {
+		// A lexeme ANALYZE did not find common is estimated at a floor
+		// (half the least common one's frequency, about 0.1-0.2% of the
+		// rows): only well above it is the estimate a count. The search's
+		// other conditions (is:unread, has:attachment, dates) are tested
+		// on each row the walk meets, so they count too.
+		words := s.estimatedMatches(ctx, search.match, nil, nil)
+		if words < frequentMatches || words < 4*s.estimatedMatches(ctx, "'"+filenameMark+filenameMark+"'", nil, nil) {
+			return false
+		}
+		return len(search.where) == 0 || s.estimatedMatches(ctx, search.match, search.where, search.args) >= frequentMatches
+	}
+	if len(search.where) > 0 {
+		return false
 	}
 	var matches int
-	err := s.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)`, match, frequentMatches).Scan(&matches)
-	if err != nil || matches < frequentMatches {
-		return ""
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT rowid FROM `+searchTable+` WHERE `+searchTable+` MATCH ? LIMIT ?) AS matches`,
+		search.match, frequentMatches).Scan(&matches)
+	return err == nil && matches >= frequentMatches
+}
+
+// estimatedMatches is PostgreSQL's estimate of the rows a tsquery matches,
+// its prefixes taken as whole lexemes, with the conditions where (0 when it
+// cannot tell).
+func (s *Store) estimatedMatches(ctx context.Context, match string, where []string, args []any) int {
+	whole := prefixMark.ReplaceAllStringFunc(match, func(mark string) string {
+		if mark == ":*" {
+			return ""
+		}
+		return ":" + mark[2:] // a weight stays
+	})
+	statement := `EXPLAIN (FORMAT JSON) SELECT 1 FROM messages m WHERE m.search @@ CAST(? AS tsquery)`
+	for _, condition := range where {
+		statement += " AND " + condition
 	}
+	var plan string
+	if err := s.queryRow(ctx, statement, append([]any{whole}, args...)...).Scan(&plan); err != nil {
+		return 0
+	}
+	var explained []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal([]byte(plan), &explained); err != nil || len(explained) == 0 {
+		return 0
+	}
+	return int(explained[0].Plan.Rows)
+}
+
+// prefixMark is a tsquery's prefix mark with the weights after it (a term
+// holds letters and digits only, so it never occurs inside a lexeme).
+var prefixMark = regexp.MustCompile(`:\*[A-D]*`)
+
+// walkIndex gives the index a frequent-word search walks on SQLite.
+func walkIndex(filter MessageFilter) string {
 	if len(filter.MailboxIDs) == 1 {
 		return "messages_mailbox_date"
 	}

@@ -1,0 +1,355 @@
+package store
+
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A search as people type it in other mail tools: words (each found as a
+// word form, by its stem, and as the start of a longer word), "quoted
+// phrases" (their words whole, in any order: the index keeps no word
+// positions), OR between two items, -item for "not", and the operators
+// from:, to:, subject:, filename:, has:attachment, is:unread, is:read,
+// is:spam, before:DATE and after:DATE (YYYY-MM-DD, UTC; before is the start
+// of that day, after that day's start too, so after:D before:E is D up to
+// E). Items side by side must all hold; OR binds tighter ("a b OR c" is a
+// and either b or c). Whatever is not an operator is text: an unknown
+// operator or a bad date is searched as its words.
+
+// SearchQuery is a parsed search: every group must hold, and a group holds
+// when one of its items does.
+type SearchQuery struct {
+	Groups [][]SearchItem
+}
+
+// SearchItem is one condition of a search.
+type SearchItem struct {
+	Negated bool
+	// Field is "" (any text: subject, addresses, body, attachment names),
+	// "from", "to", "subject", "body", "filename", "has" (attachment),
+	// "is" (Value "unread", "read" or "spam"), "before" or "after" (Time).
+	Field string
+	Words []string // the terms a text item looks for, folded and stemmed
+	Whole bool     // quoted: whole terms, not also as the start of longer ones
+	Value string
+	Time  time.Time
+}
+
+// maxSearchItems bounds the work of one search: a query of thousands of
+// items would make a statement the databases take long to plan.
+const maxSearchItems = 32
+
+// maxSearchWords bounds the terms of one text item.
+const maxSearchWords = 16
+
+// ParseSearch reads a search as a person typed it. It never fails: what it
+// cannot read as an operator it searches as text, and items with no words
+// (punctuation alone) are left out.
+func ParseSearch(text string) SearchQuery {
+	var query SearchQuery
+	items := 0
+	joinNext := false
+	for _, token := range searchTokens(text) {
+		if token.text == "OR" && !token.quoted && !token.negated {
+			joinNext = len(query.Groups) > 0
+			continue
+		}
+		item, ok := parseItem(token)
+		if !ok {
+			continue
+		}
+		if items++; items > maxSearchItems {
+			break
+		}
+		if joinNext {
+			last := len(query.Groups) - 1
+			query.Groups[last] = append(query.Groups[last], item)
+		} else {
+			query.Groups = append(query.Groups, []SearchItem{item})
+		}
+		joinNext = false
+	}
+	return query
+}
+
+// searchToken is one item of the typed text: "-"? (field ":")? value.
+type searchToken struct {
+	negated bool
+	field   string
+	text    string
+	quoted  bool
+}
+
+// searchTokens splits typed text into items: runs of non-space, with
+// quoted parts (which may hold spaces) kept whole; "-" before an item
+// negates it, "field:" before a value names its field.
+func searchTokens(text string) []searchToken {
+	text = strings.ToValidUTF8(text, " ")
+	var tokens []searchToken
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsSpace(r) || r == '(' || r == ')' {
+			i += size
+			continue
+		}
+		var token searchToken
+		if text[i] == '-' && i+1 < len(text) {
+			token.negated = true
+			i++
+		}
+		// A field name: ASCII letters then a colon.
+		j := i
+		for j < len(text) && ('a' <= text[j] && text[j] <= 'z' || 'A' <= text[j] && text[j] <= 'Z') {
+			j++
+		}
+		if j > i && j < len(text) && text[j] == ':' && j+1 < len(text) {
+			token.field = strings.ToLower(text[i:j])
+			i = j + 1
+		}
+		if i < len(text) && text[i] == '"' {
+			end := strings.IndexByte(text[i+1:], '"')
+			if end < 0 {
+				end = len(text) - i - 1
+			}
+			token.text, token.quoted = text[i+1:i+1+end], true
+			i = min(len(text), i+end+2)
+		} else {
+			start := i
+			for i < len(text) {
+				r, size := utf8.DecodeRuneInString(text[i:])
+				if unicode.IsSpace(r) || r == '(' || r == ')' {
+					break
+				}
+				i += size
+			}
+			token.text = text[start:i]
+		}
+		tokens = append(tokens, token)
+	}
+	return tokens
+}
+
+// searchFields maps an operator to its item's field.
+var searchFields = map[string]string{"from": "from", "to": "to", "subject": "subject", "filename": "filename", "body": "body"}
+
+func parseItem(token searchToken) (SearchItem, bool) {
+	item := SearchItem{Negated: token.negated, Whole: token.quoted}
+	value := strings.ToLower(token.text)
+	switch token.field {
+	case "":
+	case "has":
+		if value == "attachment" || value == "attachments" {
+			item.Field = "has"
+			return item, true
+		}
+	case "is":
+		switch value {
+		case "unread", "read", "spam":
+			item.Field, item.Value = "is", value
+			return item, true
+		}
+	case "before", "after":
+		for _, layout := range []string{"2006-01-02", "2006/01/02"} {
+			if day, err := time.Parse(layout, value); err == nil {
+				item.Field, item.Time = token.field, day
+				return item, true
+			}
+		}
+	default:
+		item.Field = searchFields[token.field]
+	}
+	text := token.text
+	if item.Field == "" && token.field != "" {
+		// An unknown operator, or a known one with a value it does not
+		// take, is text: its name is a word too.
+		text = token.field + " " + text
+	}
+	item.Words = searchWords(text)
+	if len(item.Words) > maxSearchWords {
+		item.Words = item.Words[:maxSearchWords]
+	}
+	kept := item.Words[:0]
+	for _, word := range item.Words {
+		if len(word) <= maxTermLength {
+			kept = append(kept, word)
+		}
+	}
+	item.Words = kept
+	return item, len(item.Words) > 0
+}
+
+// searchClause is a search as SQL: match is the one full-text expression
+// of its text groups (SQLite: an FTS5 MATCH that gives exactly them;
+// PostgreSQL: a tsquery whose GIN lookup gives at least them, the "hits"),
+// where the conditions that go beside it.
+type searchClause struct {
+	match string
+	where []string
+	args  []any
+}
+
+// searchColumns are the SQLite index's columns of the text fields ("" is
+// every column).
+var searchColumns = map[string]string{"": "", "from": "sender", "to": "recipients", "subject": "subject", "body": "body", "filename": "filenames"}
+
+// searchWeights are the PostgreSQL vector's weights of the fields whose
+// terms have positions (see tsvectorLiteral).
+var searchWeights = map[string]string{"subject": "a", "from": "b", "to": "c"}
+
+func textItem(item SearchItem) bool {
+	_, ok := searchColumns[item.Field]
+	return ok
+}
+
+// searchSQL turns a parsed search into SQL for this store's dialect.
+func (s *Store) searchSQL(query SearchQuery) searchClause {
+	var clause searchClause
+	var positive, negative []string
+	for _, group := range query.Groups {
+		allText, anyNegated, anyWeighted := true, false, false
+		for _, item := range group {
+			allText = allText && textItem(item)
+			anyNegated = anyNegated || item.Negated
+			anyWeighted = anyWeighted || searchWeights[item.Field] != ""
+		}
+		switch {
+		case allText && !anyNegated:
+			parts := make([]string, len(group))
+			for i, item := range group {
+				parts[i] = s.textMatch(item)
+			}
+			separator := " OR "
+			if s.dialect == Postgres {
+				separator = " | "
+			}
+			positive = append(positive, "("+strings.Join(parts, separator)+")")
+			if s.dialect == Postgres && anyWeighted {
+				// The GIN lookup of a subject, sender or recipient word
+				// also gives messages with it only in the body: recheck.
+				s.addCondition(&clause, group)
+			}
+		case s.dialect == SQLite && allText && len(group) == 1:
+			negative = append(negative, s.textMatch(group[0]))
+		default:
+			s.addCondition(&clause, group)
+		}
+	}
+	if s.dialect == Postgres {
+		clause.match = strings.Join(positive, " & ")
+		return clause
+	}
+	switch {
+	case len(positive) > 0:
+		clause.match = strings.Join(positive, " AND ")
+		for _, part := range negative {
+			clause.match += " NOT " + part
+		}
+	case len(negative) > 0:
+		clause.where = append(clause.where, "m.id NOT IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)")
+		clause.args = append(clause.args, strings.Join(negative, " OR "))
+	}
+	return clause
+}
+
+// addCondition adds a group as a condition of its own: one of its items
+// holds.
+func (s *Store) addCondition(clause *searchClause, group []SearchItem) {
+	parts := make([]string, len(group))
+	for i, item := range group {
+		var part string
+		switch item.Field {
+		case "has":
+			part = "m.attachment_count > 0"
+		case "is":
+			switch item.Value {
+			case "unread":
+				part = "m.is_read = FALSE"
+			case "read":
+				part = "m.is_read = TRUE"
+			default:
+				part = "m.spam = 'yes'"
+			}
+		case "before":
+			part = "m.date < ?"
+			clause.args = append(clause.args, micros(item.Time))
+		case "after":
+			part = "m.date >= ?"
+			clause.args = append(clause.args, micros(item.Time))
+		default:
+			if s.dialect == SQLite {
+				part = "m.id IN (SELECT rowid FROM " + searchTable + " WHERE " + searchTable + " MATCH ?)"
+				clause.args = append(clause.args, s.textMatch(item))
+			} else if weight := searchWeights[item.Field]; weight != "" {
+				// Only the lexemes with a position of that weight: a
+				// word of the body alone has none (tsvectorLiteral).
+				part = `ts_filter(m.search, CAST(? AS "char"[])) @@ CAST(? AS tsquery)`
+				clause.args = append(clause.args, "{"+weight+"}", lexemeQuery(item, "", ""))
+			} else {
+				part = "m.search @@ CAST(? AS tsquery)"
+				clause.args = append(clause.args, s.textMatch(item))
+			}
+		}
+		if item.Negated {
+			part = "NOT (" + part + ")"
+		}
+		parts[i] = part
+	}
+	clause.where = append(clause.where, "("+strings.Join(parts, " OR ")+")")
+}
+
+// textMatch is a text item as a full-text expression of the dialect: its
+// words all present, each as a prefix unless the item is quoted.
+func (s *Store) textMatch(item SearchItem) string {
+	if s.dialect == Postgres {
+		switch item.Field {
+		case "":
+			return lexemeQuery(item, "", "") // with the attachment names' lexemes, below
+		case "body":
+			return lexemeQuery(item, "", "D")
+		case "filename":
+			return lexemeQuery(item, filenameMark, "")
+		default:
+			return lexemeQuery(item, "", strings.ToUpper(searchWeights[item.Field]))
+		}
+	}
+	column := searchColumns[item.Field]
+	parts := make([]string, len(item.Words))
+	for i, word := range item.Words {
+		// Quoted, so that no word is read as an FTS5 operator (a term
+		// holds letters and digits only).
+		part := `"` + word + `"`
+		if !item.Whole {
+			part += "*"
+		}
+		if column != "" {
+			part = column + " : " + part
+		}
+		parts[i] = part
+	}
+	return "(" + strings.Join(parts, " AND ") + ")"
+}
+
+// lexemeQuery is a text item as a tsquery: each word a lexeme (after mark),
+// a prefix unless the item is quoted, of the given weight. A word of any
+// text (no field) is also looked for among the attachment names' lexemes.
+func lexemeQuery(item SearchItem, mark, weight string) string {
+	parts := make([]string, len(item.Words))
+	for i, word := range item.Words {
+		suffix := ""
+		if !item.Whole {
+			suffix = "*"
+		}
+		suffix += weight
+		if suffix != "" {
+			suffix = ":" + suffix
+		}
+		part := quoteLexeme(mark+word) + suffix
+		if item.Field == "" && mark == "" {
+			part = "(" + part + " | " + quoteLexeme(filenameMark+word) + suffix + ")"
+		}
+		parts[i] = part
+	}
+	return "(" + strings.Join(parts, " & ") + ")"
+}
