@@ -1,0 +1,219 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pochta.dev/pochta/internal/rules"
+	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/testpeer"
+)
+
+// forwarded is one message the smarthost accepted: its envelope and bytes.
+type forwarded struct {
+	From string   `json:"from"`
+	To   []string `json:"to"`
+	Raw  []byte   `json:"-"`
+}
+
+// startSmarthost runs the outbound queue's test smarthost
+// (internal/queue/testdata/smarthost.py, aiosmtpd) on a loopback port; it
+// keeps what it accepts as N.eml and N.json in the folder it returns.
+func startSmarthost(t *testing.T) (dir string, port int) {
+	t.Helper()
+	python := testpeer.Python(t)
+	if err := exec.Command(python, "-c", "import aiosmtpd").Run(); err != nil {
+		t.Skip("python3-aiosmtpd not installed")
+	}
+	script, err := filepath.Abs("../queue/testdata/smarthost.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir = t.TempDir()
+	cmd := exec.Command(python, script, dir, strconv.Itoa(port))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		t.Fatalf("smarthost did not start: %q %v\n%s", line, err, stderr.String())
+	}
+	return dir, port
+}
+
+// smarthostMessages gives what the smarthost accepted, in order; a message
+// is counted once its envelope file is complete.
+func smarthostMessages(t *testing.T, dir string) []forwarded {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	sort.Slice(names, func(i, j int) bool {
+		a, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(names[i]), ".json"))
+		b, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(names[j]), ".json"))
+		return a < b
+	})
+	var out []forwarded
+	for _, name := range names {
+		var m forwarded
+		envelope, err := os.ReadFile(name)
+		if err != nil || json.Unmarshal(envelope, &m) != nil {
+			break // being written: the next poll reads it
+		}
+		if m.Raw, err = os.ReadFile(strings.TrimSuffix(name, ".json") + ".eml"); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// waitForwarded polls the smarthost until it holds n messages (30 s at most).
+func waitForwarded(t *testing.T, dir string, n int) []forwarded {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := smarthostMessages(t, dir)
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the smarthost holds %d messages after 30 s, want %d", len(got), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A rule's forward goes all the way out as serve wires it: a message
+// received into a mailbox matches an active rule on receipt, the rules' job
+// runner hands it with X-Pochta-Loop to the outbound queue, and the queue's
+// runner delivers it through the smarthost of the settings from
+// postmaster@ the SMTP hostname to the rule's address. An auto-replied
+// message is not forwarded.
+func TestRuleForwardThroughSmarthost(t *testing.T) {
+	dir, port := startSmarthost(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := Open(ctx, Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SMTPHostname: "mx.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running sync.WaitGroup
+	t.Cleanup(func() { cancel(); running.Wait(); a.Close() })
+
+	if _, err := a.Service.Bootstrap(ctx, "admin-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	host, tls := "127.0.0.1", "none"
+	if _, err := a.Service.UpdateSettings(ctx, service.System, service.SettingsInput{SmarthostHost: &host, SmarthostPort: &port, SmarthostTLS: &tls}); err != nil {
+		t.Fatal(err)
+	}
+	kind, name, mailboxPort := "smtp", "Inbound", 2525
+	box, err := a.Service.CreateMailbox(ctx, service.System, service.MailboxInput{Type: &kind, Name: &name, Port: &mailboxPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ruleName, active, onReceive := "To the boss", true, true
+	to := []string{"boss@example.net"}
+	if _, err := a.Service.CreateRule(ctx, service.System, service.RuleInput{Name: &ruleName, Active: &active, OnReceive: &onReceive,
+		Actions: &service.RuleActionsInput{ForwardTo: &to}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The two background jobs of serve that a forward goes through.
+	for _, job := range []func(context.Context){
+		func(ctx context.Context) { a.Service.RunJobs(ctx, 2) },
+		a.Queue.Run,
+	} {
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			job(ctx)
+		}()
+	}
+
+	receive := func(header, subject string) int64 {
+		t.Helper()
+		raw := header + "From: Ann <ann@example.com>\r\nTo: desk@example.com\r\nSubject: " + subject +
+			"\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", ".") + "@example.com>\r\n\r\nText of " + subject + ".\r\n"
+		result, err := a.Service.ImportMessage(ctx, service.System, box.ID, strings.NewReader(raw), "API")
+		if err != nil || result.Dropped || result.ID == 0 {
+			t.Fatalf("receiving %q: %+v %v", subject, result, err)
+		}
+		return result.ID
+	}
+	check := func(m forwarded, subject string) {
+		t.Helper()
+		if m.From != "postmaster@mx.test" {
+			t.Errorf("envelope sender %q, want postmaster@mx.test", m.From)
+		}
+		if len(m.To) != 1 || m.To[0] != "boss@example.net" {
+			t.Errorf("envelope recipients %q, want [boss@example.net]", m.To)
+		}
+		header, _, _ := bytes.Cut(m.Raw, []byte("\r\n\r\n"))
+		if !bytes.HasPrefix(header, []byte(rules.LoopHeader+": ")) && !bytes.Contains(header, []byte("\r\n"+rules.LoopHeader+": ")) {
+			t.Errorf("no %s header in the forward:\n%s", rules.LoopHeader, header)
+		}
+		if !bytes.Contains(header, []byte("\r\nSubject: "+subject+"\r\n")) {
+			t.Errorf("the forward lacks the original's subject %q:\n%s", subject, m.Raw)
+		}
+	}
+
+	receive("", "Quarterly report")
+	got := waitForwarded(t, dir, 1)
+	check(got[0], "Quarterly report")
+
+	// An automatic reply matches the rule too, but no forward job is made
+	// for it. A third, ordinary message is forwarded after it: once that
+	// arrives, the auto-reply would have too, had it been queued.
+	auto := receive("Auto-Submitted: auto-replied\r\n", "Out of office")
+	if jobs, err := a.Store.Jobs(ctx, store.JobFilter{MessageID: auto, Kind: service.JobForward}); err != nil || len(jobs) != 0 {
+		t.Errorf("forward jobs of the auto-reply: %+v %v", jobs, err)
+	}
+	receive("", "Second report")
+	got = waitForwarded(t, dir, 2)
+	if len(got) != 2 {
+		t.Fatalf("the smarthost holds %d messages, want 2", len(got))
+	}
+	check(got[1], "Second report")
+	for _, m := range got {
+		if bytes.Contains(m.Raw, []byte("Out of office")) {
+			t.Errorf("the auto-reply was forwarded:\n%s", m.Raw)
+		}
+	}
+	outbound, err := a.Store.OutboundMessages(ctx, store.OutboundFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outbound.Messages) != 2 {
+		t.Errorf("outbound queue holds %d messages, want 2 (no auto-reply, no bounce)", len(outbound.Messages))
+	}
+}
