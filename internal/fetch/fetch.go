@@ -168,55 +168,18 @@ func (f *Fetcher) Fetch(ctx context.Context, mailboxID int64) (Result, error) {
 		delete(f.active, mailboxID)
 		f.mu.Unlock()
 	}()
-	lease := fmt.Sprintf("fetch:%d", mailboxID)
-	got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, f.config.LeaseTTL)
-	if err != nil {
-		return Result{}, err
-	}
-	if !got {
-		return Result{}, ErrBusy
-	}
-	fetchCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	renewed := make(chan struct{})
-	go f.keepLease(fetchCtx, cancel, lease, renewed)
-	result, fetchErr := f.fetchPOP3(fetchCtx, mailbox)
-	cancel()
-	<-renewed
-	// The lease is given up with a fresh context: the fetch's may be done.
-	releaseCtx, releaseCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer releaseCancel()
-	if err := f.config.Store.ReleaseLease(releaseCtx, lease, f.config.Holder); err != nil {
-		f.config.Logger.Error("release fetch lease", "mailbox", mailboxID, "error", err)
-	}
-	if err := f.recordOutcome(releaseCtx, mailbox, fetchErr); err != nil {
-		f.config.Logger.Error("record check state", "mailbox", mailboxID, "error", err)
-	}
-	return result, fetchErr
-}
-
-// keepLease renews the lease while the fetch runs, and stops the fetch if
-// the lease is lost (another process then owns the mailbox).
-func (f *Fetcher) keepLease(ctx context.Context, stop context.CancelFunc, lease string, done chan<- struct{}) {
-	defer close(done)
-	ticker := time.NewTicker(f.config.LeaseTTL / 3)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		got, err := f.config.Store.AcquireLease(ctx, lease, f.config.Holder, f.config.LeaseTTL)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil || !got {
-			f.config.Logger.Error("fetch lease lost; stopping the fetch", "lease", lease, "error", err)
-			stop()
-			return
-		}
-	}
+	var result Result
+	err = receive.Lease{Leases: f.config.Store, Holder: f.config.Holder, TTL: f.config.LeaseTTL, Logger: f.config.Logger}.WithMailbox(ctx, mailboxID,
+		func(ctx context.Context) (err error) {
+			result, err = f.fetchPOP3(ctx, mailbox)
+			return err
+		},
+		func(ctx context.Context, checkErr error) {
+			if err := f.recordOutcome(ctx, mailbox, checkErr); err != nil {
+				f.config.Logger.Error("record check state", "mailbox", mailboxID, "error", err)
+			}
+		})
+	return result, err
 }
 
 // recordOutcome sets the mailbox's check state: the next check after its

@@ -172,54 +172,18 @@ func (s *Syncer) Sync(ctx context.Context, mailboxID int64) (Result, error) {
 		delete(s.active, mailboxID)
 		s.mu.Unlock()
 	}()
-	lease := fmt.Sprintf("fetch:%d", mailboxID)
-	got, err := s.config.Store.AcquireLease(ctx, lease, s.config.Holder, s.config.LeaseTTL)
-	if err != nil {
-		return Result{}, err
-	}
-	if !got {
-		return Result{}, receive.ErrBusy
-	}
-	syncCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	renewed := make(chan struct{})
-	go s.keepLease(syncCtx, cancel, lease, renewed)
-	result, syncErr := s.syncMailbox(syncCtx, mailbox)
-	cancel()
-	<-renewed
-	releaseCtx, releaseCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer releaseCancel()
-	if err := s.config.Store.ReleaseLease(releaseCtx, lease, s.config.Holder); err != nil {
-		s.config.Logger.Error("release sync lease", "mailbox", mailboxID, "error", err)
-	}
-	if err := s.recordOutcome(releaseCtx, mailbox, syncErr); err != nil {
-		s.config.Logger.Error("record sync state", "mailbox", mailboxID, "error", err)
-	}
-	return result, syncErr
-}
-
-// keepLease renews the lease while the sync runs, and stops the sync if
-// the lease is lost (another process then owns the mailbox).
-func (s *Syncer) keepLease(ctx context.Context, stop context.CancelFunc, lease string, done chan<- struct{}) {
-	defer close(done)
-	ticker := time.NewTicker(s.config.LeaseTTL / 3)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		got, err := s.config.Store.AcquireLease(ctx, lease, s.config.Holder, s.config.LeaseTTL)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil || !got {
-			s.config.Logger.Error("sync lease lost; stopping the sync", "lease", lease, "error", err)
-			stop()
-			return
-		}
-	}
+	var result Result
+	err = receive.Lease{Leases: s.config.Store, Holder: s.config.Holder, TTL: s.config.LeaseTTL, Logger: s.config.Logger}.WithMailbox(ctx, mailboxID,
+		func(ctx context.Context) (err error) {
+			result, err = s.syncMailbox(ctx, mailbox)
+			return err
+		},
+		func(ctx context.Context, checkErr error) {
+			if err := s.recordOutcome(ctx, mailbox, checkErr); err != nil {
+				s.config.Logger.Error("record check state", "mailbox", mailboxID, "error", err)
+			}
+		})
+	return result, err
 }
 
 // The schedule (SPEC.md "Receiving > IMAP user mailboxes", as the seed
