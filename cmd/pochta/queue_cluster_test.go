@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -27,26 +26,8 @@ import (
 func TestClusterQueue(t *testing.T) {
 	binary := buildBinary(t)
 	dsn := testpeer.PostgresDSN(t)
-	python := testpeer.Python(t)
-	if err := exec.Command(python, "-c", "import aiosmtpd").Run(); err != nil {
-		t.Skip("python3-aiosmtpd not installed")
-	}
-	smarthost, port := t.TempDir(), freeTCPPort(t)
-	sink := exec.Command(python, "../../internal/queue/testdata/smarthost.py", smarthost, strconv.Itoa(port))
-	stdout, err := sink.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sink.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sink.Process.Kill()
-		sink.Wait()
-	})
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || strings.TrimSpace(line) != "ready" {
-		t.Fatalf("smarthost: %q %v", line, err)
-	}
+	host := testpeer.StartSmarthost(t)
+	smarthost, port := host.Dir, host.Port
 
 	ctx := context.Background()
 	shared, err := store.Open(ctx, dsn)

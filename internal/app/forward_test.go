@@ -1,18 +1,10 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,85 +16,12 @@ import (
 	"pochta.dev/pochta/internal/testpeer"
 )
 
-// forwarded is one message the smarthost accepted: its envelope and bytes.
-type forwarded struct {
-	From string   `json:"from"`
-	To   []string `json:"to"`
-	Raw  []byte   `json:"-"`
-}
-
-// startSmarthost runs the outbound queue's test smarthost
-// (internal/queue/testdata/smarthost.py, aiosmtpd) on a loopback port; it
-// keeps what it accepts as N.eml and N.json in the folder it returns.
-func startSmarthost(t *testing.T) (dir string, port int) {
-	t.Helper()
-	python := testpeer.Python(t)
-	if err := exec.Command(python, "-c", "import aiosmtpd").Run(); err != nil {
-		t.Skip("python3-aiosmtpd not installed")
-	}
-	script, err := filepath.Abs("../queue/testdata/smarthost.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir = t.TempDir()
-	cmd := exec.Command(python, script, dir, strconv.Itoa(port))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		t.Fatalf("smarthost did not start: %q %v\n%s", line, err, stderr.String())
-	}
-	return dir, port
-}
-
-// smarthostMessages gives what the smarthost accepted, in order; a message
-// is counted once its envelope file is complete.
-func smarthostMessages(t *testing.T, dir string) []forwarded {
-	t.Helper()
-	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	sort.Slice(names, func(i, j int) bool {
-		a, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(names[i]), ".json"))
-		b, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(names[j]), ".json"))
-		return a < b
-	})
-	var out []forwarded
-	for _, name := range names {
-		var m forwarded
-		envelope, err := os.ReadFile(name)
-		if err != nil || json.Unmarshal(envelope, &m) != nil {
-			break // being written: the next poll reads it
-		}
-		if m.Raw, err = os.ReadFile(strings.TrimSuffix(name, ".json") + ".eml"); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // waitForwarded polls the smarthost until it holds n messages (30 s at most).
-func waitForwarded(t *testing.T, dir string, n int) []forwarded {
+func waitForwarded(t *testing.T, host *testpeer.Smarthost, n int) []testpeer.SmarthostMessage {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got := smarthostMessages(t, dir)
+		got := host.Messages(t)
 		if len(got) >= n {
 			return got
 		}
@@ -120,7 +39,8 @@ func waitForwarded(t *testing.T, dir string, n int) []forwarded {
 // postmaster@ the SMTP hostname to the rule's address. An auto-replied
 // message is not forwarded.
 func TestRuleForwardThroughSmarthost(t *testing.T) {
-	dir, port := startSmarthost(t)
+	smarthost := testpeer.StartSmarthost(t)
+	port := smarthost.Port
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := Open(ctx, Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SMTPHostname: "mx.test"})
 	if err != nil {
@@ -170,7 +90,7 @@ func TestRuleForwardThroughSmarthost(t *testing.T) {
 		}
 		return result.ID
 	}
-	check := func(m forwarded, subject string) {
+	check := func(m testpeer.SmarthostMessage, subject string) {
 		t.Helper()
 		if m.From != "postmaster@mx.test" {
 			t.Errorf("envelope sender %q, want postmaster@mx.test", m.From)
@@ -188,7 +108,7 @@ func TestRuleForwardThroughSmarthost(t *testing.T) {
 	}
 
 	receive("", "Quarterly report")
-	got := waitForwarded(t, dir, 1)
+	got := waitForwarded(t, smarthost, 1)
 	check(got[0], "Quarterly report")
 
 	// An automatic reply matches the rule too, but no forward job is made
@@ -199,7 +119,7 @@ func TestRuleForwardThroughSmarthost(t *testing.T) {
 		t.Errorf("forward jobs of the auto-reply: %+v %v", jobs, err)
 	}
 	receive("", "Second report")
-	got = waitForwarded(t, dir, 2)
+	got = waitForwarded(t, smarthost, 2)
 	if len(got) != 2 {
 		t.Fatalf("the smarthost holds %d messages, want 2", len(got))
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,10 +14,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,87 +51,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// smarthost is testdata/smarthost.py (aiosmtpd) on loopback.
-type smarthost struct {
-	dir  string
-	port int
-}
-
-type received struct {
-	From string   `json:"from"`
-	To   []string `json:"to"`
-	Raw  []byte   `json:"-"`
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Close()
-	return listener.Addr().(*net.TCPAddr).Port
-}
-
-func startSmarthost(t *testing.T, credentials ...string) *smarthost {
-	t.Helper()
-	python := testpeer.Python(t)
-	if err := exec.Command(python, "-c", "import aiosmtpd").Run(); err != nil {
-		t.Skip("python3-aiosmtpd not installed")
-	}
-	script, err := filepath.Abs("testdata/smarthost.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smarthost{dir: t.TempDir(), port: freePort(t)}
-	cmd := exec.Command(python, append([]string{script, s.dir, strconv.Itoa(s.port)}, credentials...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		t.Fatalf("smarthost did not start: %q %v\n%s", line, err, stderr.String())
-	}
-	return s
-}
-
-// messages gives what the smarthost accepted, in order.
-func (s *smarthost) messages(t *testing.T) []received {
-	t.Helper()
-	names, _ := filepath.Glob(filepath.Join(s.dir, "*.json"))
-	sort.Slice(names, func(i, j int) bool {
-		a, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(names[i]), ".json"))
-		b, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(names[j]), ".json"))
-		return a < b
-	})
-	var out []received
-	for _, name := range names {
-		var r received
-		envelope, err := os.ReadFile(name)
-		if err == nil {
-			err = json.Unmarshal(envelope, &r)
-		}
-		if err == nil {
-			r.Raw, err = os.ReadFile(strings.TrimSuffix(name, ".json") + ".eml")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
 type env struct {
 	log      *recorder
 	store    *store.Store
@@ -144,7 +59,7 @@ type env struct {
 	settings queue.Settings
 }
 
-func newEnv(t *testing.T, dsn string, host *smarthost, configure func(*queue.Config)) *env {
+func newEnv(t *testing.T, dsn string, host *testpeer.Smarthost, configure func(*queue.Config)) *env {
 	t.Helper()
 	if dsn == "" {
 		dsn = filepath.Join(t.TempDir(), "pochta.db")
@@ -158,7 +73,7 @@ func newEnv(t *testing.T, dsn string, host *smarthost, configure func(*queue.Con
 	st.SetClock(e.clock.Now)
 	e.settings.Timeout = 10 * time.Second
 	if host != nil {
-		e.settings.Smarthost = queue.Smarthost{Host: "127.0.0.1", Port: host.port, TLS: queue.TLSNone}
+		e.settings.Smarthost = queue.Smarthost{Host: "127.0.0.1", Port: host.Port, TLS: queue.TLSNone}
 	}
 	e.log = &recorder{}
 	config := queue.Config{Store: st, Log: e.log, Logger: slog.New(slog.DiscardHandler), Hostname: "mx.pochta.test", Now: e.clock.Now, Random: func() float64 { return 0.5 },
@@ -199,7 +114,7 @@ var original = []byte("From: Alice <alice@sender.test>\r\nTo: bob@example.test\r
 	"Привет, Боб.\r\n.\r\n..two dots\r\n" + strings.Repeat("x", 990) + "\r\n\r\nend\r\n")
 
 func TestDeliveredByteForByte(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, nil)
 	ctx := context.Background()
 	if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{"bob@example.test", "carol@example.test"}, bytes.NewReader(original)); err != nil {
@@ -212,7 +127,7 @@ func TestDeliveredByteForByte(t *testing.T) {
 	if n := e.runOnce(t); n != 1 {
 		t.Fatalf("claimed %d", n)
 	}
-	got := host.messages(t)
+	got := host.Messages(t)
 	if len(got) != 1 {
 		t.Fatalf("smarthost got %d messages", len(got))
 	}
@@ -226,7 +141,7 @@ func TestDeliveredByteForByte(t *testing.T) {
 	if done.State != store.OutboundSent || done.Attempts != 1 || !strings.HasPrefix(done.Recipients[0].LastReply, "250") {
 		t.Errorf("after delivery: %+v", done)
 	}
-	if n := e.runOnce(t); n != 0 || len(host.messages(t)) != 1 {
+	if n := e.runOnce(t); n != 0 || len(host.Messages(t)) != 1 {
 		t.Errorf("a sent message was claimed again (%d)", n)
 	}
 	lines := e.log.lines()
@@ -255,7 +170,7 @@ func (r *recorder) lines() []store.LogEntry {
 }
 
 func TestTemporaryFailureThenSuccess(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, nil)
 	ctx := context.Background()
 	if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{"flaky@example.test"}, bytes.NewReader(original)); err != nil {
@@ -263,7 +178,7 @@ func TestTemporaryFailureThenSuccess(t *testing.T) {
 	}
 	e.runOnce(t)
 	m := e.all(t)[0]
-	if m.State != store.OutboundQueued || m.Attempts != 1 || !strings.HasPrefix(m.LastReply, "451 4.3.0") || len(host.messages(t)) != 0 {
+	if m.State != store.OutboundQueued || m.Attempts != 1 || !strings.HasPrefix(m.LastReply, "451 4.3.0") || len(host.Messages(t)) != 0 {
 		t.Fatalf("after a 451: %+v", m)
 	}
 	if wait := m.NextAttemptAt.Sub(e.clock.Now()); wait != 7*time.Minute+30*time.Second {
@@ -275,7 +190,7 @@ func TestTemporaryFailureThenSuccess(t *testing.T) {
 	e.clock.Add(8 * time.Minute)
 	e.runOnce(t)
 	m = e.all(t)[0]
-	if m.State != store.OutboundSent || m.Attempts != 2 || len(host.messages(t)) != 1 || !bytes.Equal(host.messages(t)[0].Raw, original) {
+	if m.State != store.OutboundSent || m.Attempts != 2 || len(host.Messages(t)) != 1 || !bytes.Equal(host.Messages(t)[0].Raw, original) {
 		t.Fatalf("after the retry: %+v", m)
 	}
 	if len(e.all(t)) != 1 {
@@ -331,7 +246,7 @@ func dsn(t *testing.T, raw []byte) (*mail.Message, map[string]textproto.MIMEHead
 }
 
 func TestPermanentFailureBouncesOnce(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, nil)
 	ctx := context.Background()
 	if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{"bob@example.test", "reject@example.test"}, bytes.NewReader(original)); err != nil {
@@ -349,7 +264,7 @@ func TestPermanentFailureBouncesOnce(t *testing.T) {
 	e.runOnce(t) // the bounce goes through the same queue
 	e.clock.Add(6 * 24 * time.Hour)
 	e.runOnce(t)
-	got := host.messages(t)
+	got := host.Messages(t)
 	if len(got) != 2 {
 		t.Fatalf("smarthost got %d messages, want the message and one bounce", len(got))
 	}
@@ -372,7 +287,7 @@ func TestPermanentFailureBouncesOnce(t *testing.T) {
 }
 
 func TestNullSenderNeverBounced(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, nil)
 	if err := e.queue.Enqueue(context.Background(), "", []string{"reject@example.test"}, bytes.NewReader(original)); err != nil {
 		t.Fatal(err)
@@ -381,13 +296,13 @@ func TestNullSenderNeverBounced(t *testing.T) {
 	e.clock.Add(6 * 24 * time.Hour)
 	e.runOnce(t)
 	all := e.all(t)
-	if len(all) != 1 || all[0].State != store.OutboundFailed || len(host.messages(t)) != 0 {
+	if len(all) != 1 || all[0].State != store.OutboundFailed || len(host.Messages(t)) != 0 {
 		t.Fatalf("a message from the null sender was bounced: %+v", all)
 	}
 }
 
 func TestDelayNoticeThenExpiry(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, nil)
 	if err := e.queue.Enqueue(context.Background(), "alice@sender.test", []string{"defer@example.test"}, bytes.NewReader(original)); err != nil {
 		t.Fatal(err)
@@ -418,7 +333,7 @@ func TestDelayNoticeThenExpiry(t *testing.T) {
 		t.Errorf("given up after %v", age)
 	}
 	e.runOnce(t)
-	got := host.messages(t)
+	got := host.Messages(t)
 	if len(got) != 2 {
 		t.Fatalf("smarthost got %d notices, want a delay notice and a bounce", len(got))
 	}
@@ -445,7 +360,7 @@ func TestRetryDelay(t *testing.T) {
 // another: refused when enqueued and, for the settings, before a byte of
 // the command is written.
 func TestUnsafeArgumentsRefused(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, nil)
 	ctx := context.Background()
 	for _, envelope := range [][2]string{
@@ -474,13 +389,13 @@ func TestUnsafeArgumentsRefused(t *testing.T) {
 	e.runOnce(t)
 	m := e.all(t)[0]
 	if m.State != store.OutboundQueued || !strings.Contains(m.LastReply, "password") || strings.Contains(m.LastReply, "secret") ||
-		len(host.messages(t)) != 0 {
+		len(host.Messages(t)) != 0 {
 		t.Errorf("a password with CRLF: %+v", m)
 	}
 }
 
 func TestSmarthostLogin(t *testing.T) {
-	host := startSmarthost(t, "relay-user", "relay-pass")
+	host := testpeer.StartSmarthost(t, "relay-user", "relay-pass")
 	e := newEnv(t, "", host, nil)
 	ctx := context.Background()
 	e.settings.Smarthost.Login, e.settings.Smarthost.Password = "relay-user", "wrong"
@@ -489,7 +404,7 @@ func TestSmarthostLogin(t *testing.T) {
 	}
 	e.runOnce(t)
 	m := e.all(t)[0]
-	if m.State != store.OutboundQueued || !strings.Contains(m.LastReply, "535") || len(host.messages(t)) != 0 {
+	if m.State != store.OutboundQueued || !strings.Contains(m.LastReply, "535") || len(host.Messages(t)) != 0 {
 		t.Fatalf("a wrong smarthost password: %+v", m)
 	}
 	// The admin's mistake waits for the admin, not bounced.
@@ -498,7 +413,7 @@ func TestSmarthostLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.runOnce(t)
-	if got := host.messages(t); len(got) != 1 || !bytes.Equal(got[0].Raw, original) {
+	if got := host.Messages(t); len(got) != 1 || !bytes.Equal(got[0].Raw, original) {
 		t.Fatalf("delivered %d with login", len(got))
 	}
 }
@@ -513,9 +428,9 @@ func (r mxResolver) LookupMX(_ context.Context, name string) ([]*net.MX, error) 
 // Direct delivery of mail relayed for users does not reach loopback unless
 // the allowed networks list it.
 func TestDirectDeliveryGuarded(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", nil, func(c *queue.Config) {
-		c.Resolver, c.MXPort = mxResolver{"127.0.0.1"}, host.port
+		c.Resolver, c.MXPort = mxResolver{"127.0.0.1"}, host.Port
 	})
 	ctx := context.Background()
 	if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{"bob@example.test"}, bytes.NewReader(original)); err != nil {
@@ -523,7 +438,7 @@ func TestDirectDeliveryGuarded(t *testing.T) {
 	}
 	e.runOnce(t)
 	m := e.all(t)[0]
-	if m.State != store.OutboundQueued || !strings.Contains(m.LastReply, "not allowed: loopback") || len(host.messages(t)) != 0 {
+	if m.State != store.OutboundQueued || !strings.Contains(m.LastReply, "not allowed: loopback") || len(host.Messages(t)) != 0 {
 		t.Fatalf("loopback reached: %+v", m)
 	}
 	e.settings.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -531,20 +446,20 @@ func TestDirectDeliveryGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.runOnce(t)
-	if got := host.messages(t); len(got) != 1 || !bytes.Equal(got[0].Raw, original) || e.all(t)[0].State != store.OutboundSent {
+	if got := host.Messages(t); len(got) != 1 || !bytes.Equal(got[0].Raw, original) || e.all(t)[0].State != store.OutboundSent {
 		t.Fatalf("direct delivery with loopback allowed: %d messages, %+v", len(got), e.all(t)[0])
 	}
 }
 
 // An address in UTF-8 goes with SMTPUTF8 to a server that offers it.
 func TestUTF8Address(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, nil)
 	if err := e.queue.Enqueue(context.Background(), "алиса@отправитель.рф", []string{"боб@пример.рф"}, bytes.NewReader(original)); err != nil {
 		t.Fatal(err)
 	}
 	e.runOnce(t)
-	got := host.messages(t)
+	got := host.Messages(t)
 	if len(got) != 1 || got[0].From != "алиса@отправитель.рф" || got[0].To[0] != "боб@пример.рф" || e.all(t)[0].State != store.OutboundSent {
 		t.Fatalf("delivered %+v, %+v", got, e.all(t))
 	}
@@ -554,7 +469,7 @@ func TestUTF8Address(t *testing.T) {
 // delivering it at its next lease renewal: the connection is dropped
 // before the end of DATA, so the server keeps nothing.
 func TestDeletedDuringDeliveryStops(t *testing.T) {
-	host := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
 	e := newEnv(t, "", host, func(c *queue.Config) { c.LeaseTTL = 300 * time.Millisecond })
 	ctx := context.Background()
 	if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{"slow@example.test"}, bytes.NewReader(original)); err != nil {
@@ -563,7 +478,7 @@ func TestDeletedDuringDeliveryStops(t *testing.T) {
 	done := make(chan struct{})
 	go func() { e.runOnce(t); close(done) }()
 	for {
-		if _, err := os.Stat(filepath.Join(host.dir, "waiting")); err == nil {
+		if _, err := os.Stat(filepath.Join(host.Dir, "waiting")); err == nil {
 			break
 		}
 		select {
@@ -577,7 +492,7 @@ func TestDeletedDuringDeliveryStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	if got := host.messages(t); len(got) != 0 {
+	if got := host.Messages(t); len(got) != 0 {
 		t.Fatalf("the smarthost kept %d messages", len(got))
 	}
 }

@@ -1,16 +1,13 @@
 package smtpd_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
+	"sync/atomic"
 	"testing"
 
 	"pochta.dev/pochta/internal/app"
@@ -21,43 +18,13 @@ import (
 	"pochta.dev/pochta/internal/worklog"
 )
 
-// startSmarthost runs the queue's test smarthost (aiosmtpd keeping each
-// message as N.eml in a folder) on a free loopback port.
-func startSmarthost(t *testing.T) (dir string, port int) {
-	t.Helper()
-	python := testpeer.Python(t)
-	if err := exec.Command(python, "-c", "import aiosmtpd").Run(); err != nil {
-		t.Skip("python3-aiosmtpd not installed")
-	}
-	script, err := filepath.Abs("../queue/testdata/smarthost.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, port = t.TempDir(), freePort(t)
-	cmd := exec.Command(python, script, dir, strconv.Itoa(port))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || strings.TrimSpace(line) != "ready" {
-		t.Fatalf("smarthost did not start: %q %v", line, err)
-	}
-	return dir, port
-}
-
 // A message relayed for an authenticated sender (swaks, AUTH PLAIN after
 // STARTTLS) is durable in the outbound queue when the 250 comes, and the
 // queue delivers it to the smarthost as it was received, trace fields and
 // all; the local recipient's copy stays here.
 func TestRelayThroughQueueToSmarthost(t *testing.T) {
-	dir, port := startSmarthost(t)
+	host := testpeer.StartSmarthost(t)
+	dir, port := host.Dir, host.Port
 	lazy := &lazyRelay{}
 	e := newEnv(t, options{
 		mailbox: service.MailboxInput{Domains: &[]string{"example.test"}, Relay: ptr(true), RelayAuthOnly: ptr(true)},
@@ -67,7 +34,7 @@ func TestRelayThroughQueueToSmarthost(t *testing.T) {
 	})
 	outbound := queue.New(app.QueueConfig(e.svc.Service, slog.New(slog.DiscardHandler),
 		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
-	lazy.queue = outbound
+	lazy.queue.Store(outbound)
 	out, code := e.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "alice-password-1",
 		"--from", "alice@example.test", "--to", "bob@elsewhere.test,local@example.test", "--header", "Subject: through the queue",
 		"--body", "relayed body")
@@ -103,13 +70,13 @@ func TestRelayThroughQueueToSmarthost(t *testing.T) {
 }
 
 // lazyRelay is the queue made after the server (it needs the server's
-// service).
-type lazyRelay struct{ queue *queue.Queue }
+// service); the sessions' goroutines read it, so it is set atomically.
+type lazyRelay struct{ queue atomic.Pointer[queue.Queue] }
 
 func (l *lazyRelay) Check(ctx context.Context, from, to string) error {
-	return l.queue.Check(ctx, from, to)
+	return l.queue.Load().Check(ctx, from, to)
 }
 
 func (l *lazyRelay) Enqueue(ctx context.Context, from string, to []string, message io.Reader) error {
-	return l.queue.Enqueue(ctx, from, to, message)
+	return l.queue.Load().Enqueue(ctx, from, to, message)
 }

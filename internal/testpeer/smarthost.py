@@ -1,4 +1,4 @@
-# A smarthost for the outbound queue's tests: aiosmtpd on loopback that
+# A smarthost for the tests of outbound mail (testpeer.StartSmarthost): aiosmtpd on loopback that
 # keeps every message it accepts as N.eml (the bytes as received) and
 # N.json (the envelope) in a folder, and answers by recipient:
 #   reject@...  550 5.1.1 at RCPT
