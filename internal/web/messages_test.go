@@ -488,7 +488,8 @@ func TestMessageActions(t *testing.T) {
 	wantBody(t, b.get("/messages"), "Check at least one row first")
 	wantStatus(t, group(url.Values{"action": {"read"}, "id": {"x"}}), http.StatusBadRequest)
 	wantStatus(t, group(url.Values{"action": {"nope"}, "id": {mblID(f.report)}}), http.StatusBadRequest)
-	wantBody(t, group(url.Values{"action": {"apply_rules"}, "id": {mblID(f.report)}}), "Rules matched 0 messages")
+	wantStatus(t, group(url.Values{"action": {"apply_rules"}, "id": {mblID(f.report)}}), http.StatusSeeOther)
+	wantBody(t, b.get("/messages"), "Rules matched 0 messages")
 	wantStatus(t, group(url.Values{"action": {"apply_rules"}, "rule_id": {"x"}, "id": {mblID(f.report)}}), http.StatusNotFound)
 
 	// On everything the filter matches: all of Ann's mailbox and Joe's.

@@ -53,8 +53,8 @@ func TestRulesPages(t *testing.T) {
 	// Apply it from the message list: the message is read, the log says so.
 	b.get("/messages")
 	r = b.postForm("/messages/group", url.Values{"action": {"apply_rules"}, "rule_id": {id}, "id": {strconv.FormatInt(stored.ID, 10)}, "back": {"/messages"}})
-	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Rules matched 1 messages")
+	wantStatus(t, r, http.StatusSeeOther) // redirect after POST, the flash on the list
+	wantBody(t, b.get(r.header.Get("Location")), "Rules matched 1 messages")
 	if view, _ := ts.env.Service.MessageSummary(ctx, ts.env.Admin, stored.ID); !view.Read {
 		t.Error("apply rule did not mark the message read")
 	}
