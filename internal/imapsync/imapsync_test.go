@@ -109,7 +109,7 @@ type fixture struct {
 // users are added before Dovecot serves its first login: it does not always
 // see users added to its passwd-file later.
 var userNames = []string{"many", "basic", "tls", "stls", "wrong", "ranged", "seen", "moved", "expunged", "kept", "trashed",
-	"validity", "unsafe", "idle", "large", "renamed"}
+	"validity", "unsafe", "idle", "large", "renamed", "connected"}
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -724,6 +724,133 @@ func TestServiceReceivesIMAP(t *testing.T) {
 	tested, err = svc.TestConnection(ctx, admin, service.TestInput{ID: &box.ID, MailboxInput: service.MailboxInput{Password: ptr("wrong")}})
 	if err != nil || tested.OK || tested.Reason != receive.Login {
 		t.Errorf("test with a wrong password: %+v %v", tested, err)
+	}
+}
+
+// An employee connects their own mailbox as "My mailboxes" does: a test of
+// the new connection through an active service of their site, which lists
+// the server's folders, then the mailbox with the folders chosen, "delete
+// on the server too" and the per-user limit; only the chosen folder is
+// synced, and a folder added later is back-filled from the range.
+func TestUserConnectsOwnMailbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	svc, admin, owner := f.env.Service, f.env.Admin, f.owner
+	site, err := f.env.Store.SiteByID(ctx, f.siteID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptr := func(s string) *string { return &s }
+	port, security, inactive := f.dovecot.IMAPPort, "none", false
+	dovecotService, err := svc.CreateMailService(ctx, admin, service.MailServiceInput{Site: &site.Code, Name: ptr("Loopback Dovecot"),
+		Server: ptr("127.0.0.1"), Port: &port, Security: &security})
+	if err != nil {
+		t.Fatal(err)
+	}
+	switchedOff, err := svc.CreateMailService(ctx, admin, service.MailServiceInput{Site: &site.Code, Name: ptr("Switched off"),
+		Server: ptr("127.0.0.1"), Port: &port, Security: &security, Active: &inactive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.UpdateSettings(ctx, admin, service.SettingsInput{AllowedNetworks: &[]string{"127.0.0.1/32"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t, "connected")
+	if err := c.Create("Projects", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	appendMessage(t, c, "INBOX", mail(1, "In the inbox"), time.Now())
+	appendMessage(t, c, "Projects", mail(2, "In a project"), time.Now().AddDate(0, 0, -3))
+	appendMessage(t, c, "Projects", mail(3, "An old project"), time.Now().AddDate(0, -6, 0))
+
+	imapType := store.MailboxIMAP
+	test := func(serviceID int64, password string) (service.TestResult, error) {
+		return svc.TestConnection(ctx, owner, service.TestInput{MailboxInput: service.MailboxInput{Type: &imapType,
+			ServiceID: &serviceID, Login: ptr("connected"), Password: &password}})
+	}
+	tested, err := test(dovecotService.ID, "secret-connected")
+	if err != nil || !tested.OK || tested.Messages != 1 {
+		t.Fatalf("the owner's test of a new connection: %+v %v", tested, err)
+	}
+	names := map[string]string{}
+	for _, folder := range tested.Folders {
+		names[folder.Name] = folder.Role
+	}
+	if role, ok := names["INBOX"]; !ok || role != "Inbox" || tested.Folders[0].Name != "INBOX" {
+		t.Errorf("folders: %+v", tested.Folders)
+	}
+	if _, ok := names["Projects"]; !ok {
+		t.Errorf("folders without Projects: %+v", tested.Folders)
+	}
+	if tested, err := test(dovecotService.ID, "wrong"); err != nil || tested.OK || tested.Reason != receive.Login || tested.Folders != nil {
+		t.Errorf("a wrong password: %+v %v", tested, err)
+	}
+	var invalid *service.ValidationError
+	if _, err := test(switchedOff.ID, "secret-connected"); !errors.As(err, &invalid) || invalid.Fields["service_id"].Key != "error.service_inactive" {
+		t.Errorf("a switched-off service: %v", err)
+	}
+	if _, err := svc.TestConnection(ctx, owner, service.TestInput{MailboxInput: service.MailboxInput{Type: &imapType,
+		Server: ptr("127.0.0.1"), Login: ptr("connected"), Password: ptr("secret-connected")}}); !errors.As(err, &invalid) {
+		t.Errorf("a user's test without a service: %v", err)
+	}
+	pop3 := store.MailboxPOP3
+	if _, err := svc.TestConnection(ctx, owner, service.TestInput{MailboxInput: service.MailboxInput{Type: &pop3,
+		Server: ptr("127.0.0.1"), Login: ptr("connected"), Password: ptr("secret-connected")}}); !errors.Is(err, service.ErrForbidden) {
+		t.Errorf("a user's POP3 test: %v", err)
+	}
+
+	limit := 1
+	if _, err := svc.UpdateSettings(ctx, admin, service.SettingsInput{UserMailboxesPerUser: &limit}); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	input := service.MailboxInput{Type: &imapType, Name: ptr("My work mail"), ServiceID: &dovecotService.ID,
+		Login: ptr("connected"), Password: ptr("secret-connected"), Folders: &[]string{"INBOX"}, SyncRange: ptr("week"),
+		DeleteFromServer: &yes}
+	box, err := svc.CreateMailbox(ctx, owner, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if box.OwnerID == nil || *box.OwnerID != f.ownerID || !box.DeleteFromServer || box.Server != "127.0.0.1" || box.Port != port {
+		t.Errorf("created: %+v", box)
+	}
+	if _, err := svc.CreateMailbox(ctx, owner, input); err == nil {
+		t.Error("a second mailbox past the limit of one was created")
+	} else if conflict, ok := service.IsConflict(err); !ok || conflict.Message.Key != "error.mailbox_limit" {
+		t.Errorf("past the limit: %v", err)
+	}
+	if result, err := svc.CheckMailbox(ctx, owner, box.ID); err != nil || result.Received != 1 || result.Error != "" {
+		t.Fatalf("receive now: %+v %v", result, err)
+	}
+	// A folder added afterwards is synced from the range: the project
+	// of three days ago, not the one of six months ago.
+	if _, err := svc.UpdateMailbox(ctx, owner, box.ID, service.MailboxInput{Folders: &[]string{"INBOX", "Projects"}}); err != nil {
+		t.Fatal(err)
+	}
+	if result, err := svc.CheckMailbox(ctx, owner, box.ID); err != nil || result.Received != 1 {
+		t.Fatalf("after adding a folder: %+v %v", result, err)
+	}
+	// Widening the range back-fills the old one.
+	if _, err := svc.UpdateMailbox(ctx, owner, box.ID, service.MailboxInput{SyncRange: ptr("all")}); err != nil {
+		t.Fatal(err)
+	}
+	if result, err := svc.CheckMailbox(ctx, owner, box.ID); err != nil || result.Received != 1 {
+		t.Fatalf("after widening the range: %+v %v", result, err)
+	}
+	subjects := map[string]bool{}
+	for _, m := range f.stored(t, box.ID) {
+		subjects[m.Subject] = true
+	}
+	if len(subjects) != 3 {
+		t.Errorf("stored: %v", subjects)
+	}
+	// Dropping a folder stops its sync: new mail there stays on the server.
+	if _, err := svc.UpdateMailbox(ctx, owner, box.ID, service.MailboxInput{Folders: &[]string{"INBOX"}}); err != nil {
+		t.Fatal(err)
+	}
+	appendMessage(t, c, "Projects", mail(4, "Not chosen any more"), time.Now())
+	if result, err := svc.CheckMailbox(ctx, owner, box.ID); err != nil || result.Received != 0 {
+		t.Errorf("after dropping a folder: %+v %v", result, err)
 	}
 }
 

@@ -210,6 +210,31 @@ func (s *Syncer) Test(ctx context.Context, connection receive.Connection) (recei
 		return receive.Count{}, marked(err)
 	}
 	defer c.logout()
+	return c.count()
+}
+
+// TestFolders is [Syncer.Test] that also lists the server's folders, in
+// the one session: "Test connection" of a form that then offers the
+// folders to choose.
+func (s *Syncer) TestFolders(ctx context.Context, connection receive.Connection) (receive.Count, []Folder, error) {
+	c, err := s.connect(ctx, connection, nil)
+	if err != nil {
+		return receive.Count{}, nil, marked(err)
+	}
+	defer c.logout()
+	count, err := c.count()
+	if err != nil {
+		return count, nil, err
+	}
+	folders, err := c.folders()
+	if err != nil {
+		return count, nil, marked(err)
+	}
+	return count, folders, nil
+}
+
+// count is the INBOX's message count and size (when the server says it).
+func (c *session) count() (receive.Count, error) {
 	status, err := c.client.Status("INBOX", &imap.StatusOptions{NumMessages: true, Size: c.client.Caps().Has(imap.CapStatusSize)}).Wait()
 	if err != nil {
 		return receive.Count{}, marked(fmt.Errorf("status of INBOX: %w", err))

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -192,6 +193,9 @@ type TestResult struct {
 	Error    string         `json:"error"`
 	Reason   receive.Reason `json:"reason,omitempty"`
 	Detail   string         `json:"detail,omitempty"`
+	// Folders are an IMAP server's folders, for the choice of those to
+	// sync (none for POP3 or a failed test).
+	Folders []Folder `json:"folders,omitempty"`
 }
 
 // TestConnection logs in to a POP3 or IMAP server (through the type's receiver) with
@@ -220,13 +224,17 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		return TestResult{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.test_pop3_only")}}
 	}
 	input.Type = nil
-	if !actor.IsAdmin() {
-		// A user tests only what they could save: their own mailboxes.
-		if input.ID == nil {
-			return TestResult{}, ErrForbidden
-		}
+	if !actor.IsAdmin() && input.ID == nil && !actor.CanAddMailbox(mailbox.Type) {
+		// A user tests only what they could save: their own mailboxes,
+		// and a new one of the kind they may connect (IMAP).
+		return TestResult{}, ErrForbidden
 	}
 	errs := fieldErrors{}
+	if mailbox.Type == store.MailboxIMAP {
+		if err := s.testService(ctx, actor, &mailbox, input, errs); err != nil {
+			return TestResult{}, err
+		}
+	}
 	setText(&mailbox.Server, input.Server)
 	setText(&mailbox.Security, input.Security)
 	setText(&mailbox.Login, input.Login)
@@ -266,12 +274,91 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		return TestResult{}, ErrTooManyTests
 	}
 	receiver := s.receiver(mailbox.Type)
-	count, err := receiver.Test(ctx, receive.Connection{Server: mailbox.Server, Port: mailbox.Port, Security: mailbox.Security,
+	connection := receive.Connection{Server: mailbox.Server, Port: mailbox.Port, Security: mailbox.Security,
 		VerifyCert: mailbox.VerifyCert, Login: mailbox.Login, Password: password, APOP: mailbox.APOP,
-		Timeout: s.connectionTimeout(ctx), Dialer: s.mailDialer(ctx, forUser(actor, mailbox) || mailbox.Type == store.MailboxIMAP)})
+		Timeout: s.connectionTimeout(ctx), Dialer: s.mailDialer(ctx, forUser(actor, mailbox) || mailbox.Type == store.MailboxIMAP)}
+	var count receive.Count
+	var folders []imapsync.Folder
+	if lister, ok := receiver.(folderLister); ok {
+		// The folders to choose from, listed in the test's session; a
+		// server that lets the test in but fails the LIST fails the test.
+		count, folders, err = lister.TestFolders(ctx, connection)
+	} else {
+		count, err = receiver.Test(ctx, connection)
+	}
 	if err != nil {
 		text, reason, detail := failure(s.UserLanguage(ctx, actor.User), err)
 		return TestResult{Error: text, Reason: reason, Detail: detail}, nil
 	}
-	return TestResult{OK: true, Messages: count.Messages, Size: count.Size}, nil
+	result := TestResult{OK: true, Messages: count.Messages, Size: count.Size}
+	if folders != nil {
+		result.Folders = make([]Folder, 0, len(folders))
+		for _, f := range folders {
+			result.Folders = append(result.Folders, Folder{Name: f.Name, Role: f.Role, Selectable: f.Selectable})
+		}
+	}
+	return result, nil
+}
+
+// folderLister is a receiver that lists a server's folders while it tests
+// a connection (the IMAP sync), for the folder choice of the form.
+type folderLister interface {
+	TestFolders(ctx context.Context, connection receive.Connection) (receive.Count, []imapsync.Folder, error)
+}
+
+// Folder is one of the server's folders, as "Test connection" lists them
+// for the choice of folders to sync.
+type Folder struct {
+	Name string `json:"name"`
+	// Role is the folder's special use ("Inbox", "Sent", "Trash", "Junk",
+	// "Archive", "Drafts", ...), "" for none.
+	Role       string `json:"role"`
+	Selectable bool   `json:"selectable"`
+}
+
+// testService applies the mail service of an IMAP connection test: the
+// service named (or the stored mailbox's) fills the server, port and TLS
+// that the input leaves out, as saving would. A user's test goes only
+// through an active service of their own site, as the mailbox they could
+// save.
+func (s *Service) testService(ctx context.Context, actor *Actor, mailbox *store.Mailbox, input TestInput, errs fieldErrors) error {
+	if input.ServiceID == nil || *input.ServiceID == mailbox.ServiceID && mailbox.ID != 0 {
+		if mailbox.ID == 0 && !actor.IsAdmin() {
+			errs.add("service_id", "error.required", i18n.Key("field.service_id"))
+		}
+		return nil
+	}
+	service, err := s.store.MailServiceByID(ctx, *input.ServiceID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		errs.add("service_id", "error.service_site", i18n.Key("field.service_id"))
+		return nil
+	case err != nil:
+		return err
+	}
+	siteID := mailbox.SiteID
+	if siteID == 0 && !actor.CanAssignMailboxes() {
+		siteID = actor.User.SiteID
+	}
+	switch {
+	case !actor.IsAdmin() && service.SiteID != siteID:
+		errs.add("service_id", "error.service_site", i18n.Key("field.service_id"))
+	case !actor.IsAdmin() && !service.Active:
+		errs.add("service_id", "error.service_inactive", i18n.Key("field.service_id"))
+	case service.Server != "" && (input.Server == nil || strings.TrimSpace(*input.Server) == ""):
+		mailbox.Server, mailbox.Port = service.Server, service.Port
+		if service.Security != "" {
+			mailbox.Security = service.Security
+		}
+	}
+	return nil
+}
+
+// MailboxFailure says a mailbox's last failure in plain words in language
+// ("" when its last check succeeded), for its owner's page.
+func MailboxFailure(language string, m MailboxView) string {
+	if m.LastError == "" {
+		return ""
+	}
+	return FailureText(language, receive.Reason(m.LastErrorReason))
 }

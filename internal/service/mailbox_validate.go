@@ -124,7 +124,9 @@ func (s *Service) applyMailboxInput(ctx context.Context, actor *Actor, m *store.
 	case store.MailboxIMAP:
 		s.checkIMAPMailbox(ctx, actor, m, serviceChanged && input.Server == nil, serviceChanged, errs) // first: it may fill the server
 		s.checkRemoteMailbox(m, creating, errs)
-		m.APOP, m.DeleteFromServer, m.Domains, m.Relay, m.RelayAuthOnly = false, false, []string{}, false, false
+		// DeleteFromServer is "delete on the server too": a message deleted
+		// in Pochta goes to the server's Trash.
+		m.APOP, m.Domains, m.Relay, m.RelayAuthOnly = false, []string{}, false, false
 	case store.MailboxSMTP:
 		if err := s.checkSMTPMailbox(ctx, m, errs); err != nil {
 			return err

@@ -50,6 +50,7 @@ type MailboxView struct {
 	LastError        string     `json:"last_error"`
 	LastErrorReason  string     `json:"last_error_reason"`
 	FailureStreak    int        `json:"failure_streak"`
+	NextCheckAt      *time.Time `json:"next_check_at"`
 	MessagesTotal    int64      `json:"messages_total"`
 	MessagesNew      int64      `json:"messages_new"`
 	RulesCount       int64      `json:"rules_count"`
@@ -129,6 +130,10 @@ func mailboxView(actor *Actor, m store.Mailbox) MailboxView {
 	if !m.LastCheckAt.IsZero() {
 		at := m.LastCheckAt
 		view.LastCheckAt = &at
+	}
+	if !m.NextCheckAt.IsZero() {
+		at := m.NextCheckAt
+		view.NextCheckAt = &at
 	}
 	return view
 }
@@ -247,6 +252,34 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 		worklog.Part("log.mailbox_created", m.Name, actor.User.Login)))
 	s.audit(ctx, actor, "mailbox created", "mailbox", m.Name, "mailbox_id", m.ID, "type", m.Type)
 	return s.Mailbox(ctx, actor, m.ID)
+}
+
+// MailboxAllowance is how many mailboxes of their own a user has and may
+// have ("User mailboxes per user"; Limit 0: unlimited).
+type MailboxAllowance struct {
+	Owned int `json:"owned"`
+	Limit int `json:"limit"`
+}
+
+// Full reports whether no further mailbox may be added.
+func (a MailboxAllowance) Full() bool { return a.Limit > 0 && a.Owned >= a.Limit }
+
+// OwnMailboxAllowance says the actor's own mailboxes against the per-user
+// limit, for "My mailboxes" to offer "Connect a mailbox" or say why not;
+// CreateMailbox enforces the same limit.
+func (s *Service) OwnMailboxAllowance(ctx context.Context, actor *Actor) (MailboxAllowance, error) {
+	if actor == nil {
+		return MailboxAllowance{}, ErrForbidden
+	}
+	settings, err := s.currentSettings(ctx)
+	if err != nil {
+		return MailboxAllowance{}, err
+	}
+	owned, err := s.store.CountOwnedMailboxes(ctx, actor.User.ID)
+	if err != nil {
+		return MailboxAllowance{}, err
+	}
+	return MailboxAllowance{Owned: owned, Limit: settings.UserMailboxesPerUser}, nil
 }
 
 // changeableMailbox gives the mailbox id for a change by actor: ErrForbidden

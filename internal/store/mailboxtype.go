@@ -42,7 +42,7 @@ var mailboxTypes = []MailboxType{
 	{Name: MailboxSMTP, Kind: KindSystem, Security: "none", Port: 25, TLSPort: 25, // no implicit TLS on Pochta's own server yet
 		Fields: []string{"domains", "relay", "relay_auth_only"}},
 	{Name: MailboxIMAP, Kind: KindUser, Security: "tls", Port: 143, TLSPort: 993, Checked: true,
-		Fields: append(slices.Clone(remoteFields), "service_id", "owner_id", "folders", "sync_range")},
+		Fields: append(slices.Clone(remoteFields), "delete_from_server", "service_id", "owner_id", "folders", "sync_range")},
 }
 
 // MailboxTypes gives every mailbox type, in the order the front ends list them.

@@ -487,6 +487,9 @@ type testAnswer struct {
 	Text   string            `json:"text"`
 	Detail string            `json:"detail,omitempty"`
 	Errors map[string]string `json:"errors,omitempty"`
+	// Folders are an IMAP server's folders to choose from ("My
+	// mailboxes").
+	Folders []myFolder `json:"folders,omitempty"`
 }
 
 func writeTestJSON(w http.ResponseWriter, status int, answer testAnswer) {

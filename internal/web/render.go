@@ -201,6 +201,10 @@ func navigation(lang string, actor *service.Actor) []navGroup {
 		{"mailboxes", "/mailboxes", t("nav.mailboxes")},
 		{"services", "/services", t("nav.services")},
 	}}
+	if actor.CanAddMailbox(store.MailboxIMAP) && !actor.CanAssignMailboxes() {
+		// An employee's own mailboxes come first: what they came for.
+		mail.Items = append([]navItem{{"my", myMailboxesPath, t("nav.my_mailboxes")}}, mail.Items...)
+	}
 	groups := []navGroup{mail}
 	if actor.CanReadAll() {
 		groups[0].Items = append(groups[0].Items, navItem{"rules", "/rules", t("nav.rules")}, navItem{"settings", "/settings", t("nav.settings")})

@@ -100,6 +100,15 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /mailboxes/{id}", s.signedIn(s.mailboxPage))
 	mux.HandleFunc("POST /mailboxes/{id}", s.signedIn(s.updateMailbox))
 
+	mux.HandleFunc("GET /my/mailboxes", s.signedIn(s.myMailboxesPage))
+	mux.HandleFunc("GET /my/mailboxes/new", s.signedIn(s.newMyMailboxPage))
+	mux.HandleFunc("POST /my/mailboxes", s.signedIn(s.createMyMailbox))
+	mux.HandleFunc("GET /my/mailboxes/{id}", s.signedIn(s.myMailboxPage))
+	mux.HandleFunc("POST /my/mailboxes/{id}", s.signedIn(s.updateMyMailbox))
+	mux.HandleFunc("POST /my/mailboxes/{id}/check", s.signedIn(s.checkMyMailbox))
+	mux.HandleFunc("GET /my/mailboxes/{id}/delete", s.signedIn(s.deleteMyMailboxPage))
+	mux.HandleFunc("POST /my/mailboxes/{id}/delete", s.signedIn(s.deleteMyMailbox))
+
 	mux.HandleFunc("GET /services", s.signedIn(s.servicesPage))
 	mux.HandleFunc("GET /services/new", s.signedIn(s.newServicePage))
 	mux.HandleFunc("POST /services", s.signedIn(s.createService))

@@ -167,6 +167,41 @@
     }
   }
 
+  // "My mailboxes": a test lists the server's folders to choose from, the
+  // ticked ones kept (a new mailbox has the INBOX ticked).
+  var folderList = form.querySelector("[data-folder-list]");
+  function showFolders(folders) {
+    if (!folderList) {
+      return;
+    }
+    folderList.textContent = "";
+    folders.forEach(function (folder) {
+      var item = document.createElement("li");
+      var shown = document.createElement("input");
+      shown.type = "hidden";
+      shown.name = "folder_shown";
+      shown.value = folder.name;
+      var label = document.createElement("label");
+      label.className = "check";
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "folder";
+      box.value = folder.name;
+      box.checked = folder.checked;
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" " + folder.name));
+      if (folder.label) {
+        var role = document.createElement("span");
+        role.className = "muted";
+        role.textContent = " (" + folder.label + ")";
+        label.appendChild(role);
+      }
+      item.appendChild(shown);
+      item.appendChild(label);
+      folderList.appendChild(item);
+    });
+  }
+
   // "Test connection" without leaving the form: the form as typed (the
   // password too, and the CSRF token) goes to the same address with
   // X-Pochta-Test, and the outcome is said under the button. Without this
@@ -203,6 +238,9 @@
             detail.textContent = answer.detail;
             out.appendChild(document.createElement("br"));
             out.appendChild(detail);
+          }
+          if (answer.folders) {
+            showFolders(answer.folders);
           }
           if (answer.errors) {
             Object.keys(answer.errors).forEach(function (name) {
