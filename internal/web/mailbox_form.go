@@ -26,7 +26,7 @@ var mailboxFields = []string{"site", "active", "name", "description", "type",
 // imapMailboxFields is the order of an IMAP mailbox's form, whose mail
 // service comes before the server it fills.
 var imapMailboxFields = []string{"site", "active", "name", "description", "type",
-	"service_id", "server", "port", "security", "verify_cert", "login", "password", "web_url", "owner_id", "folders", "sync_range"}
+	"service_id", "server", "port", "security", "verify_cert", "login", "password", "web_url", "delete_from_server", "owner_id", "folders", "sync_range"}
 
 // mailboxForm is the state of the mailbox form: every field as typed, for
 // all three types (only the current type's fields are shown and read).
@@ -296,6 +296,7 @@ func mailboxInput(form *mailboxForm, lang string, actor *service.Actor, oldSecur
 		}
 		folders := strings.Split(strings.ReplaceAll(form.Folders, "\r", ""), "\n")
 		input.WebURL, input.Folders, input.SyncRange = &form.WebURL, &folders, &form.SyncRange
+		input.DeleteFromServer = &form.DeleteFromServer
 	}
 	if kind == store.MailboxPOP3 || kind == store.MailboxSMTP {
 		input.MaxMessages = number("max_messages", "max_messages", form.MaxMessages, 0)

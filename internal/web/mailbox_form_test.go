@@ -294,8 +294,22 @@ func TestMailboxFormIMAPAndRights(t *testing.T) {
 	}
 	annPath := "/mailboxes/" + strconv.FormatInt(annBox, 10)
 	r = b.get(annPath)
-	wantBody(t, r, `value="imap.gmail.com"`, "Sent", `<option value="week" selected>`)
+	wantBody(t, r, `value="imap.gmail.com"`, "Sent", `<option value="week" selected>`, `name="delete_from_server" value="1">`)
 	noPasswords(t, r)
+	// "Delete on the server too" is the admin's to set as well.
+	values := imapValues("Ann's gmail", gmail.ID, ann.User.ID)
+	values.Add("checkbox", "delete_from_server")
+	values.Set("delete_from_server", "1")
+	wantStatus(t, b.postForm(annPath, values), http.StatusSeeOther)
+	if m := storedMailbox(t, ts, annBox); !m.DeleteFromServer {
+		t.Errorf("delete on the server too not stored: %+v", m)
+	}
+	wantBody(t, b.get(annPath), `name="delete_from_server" value="1" checked>`)
+	values.Del("delete_from_server")
+	wantStatus(t, b.postForm(annPath, values), http.StatusSeeOther)
+	if m := storedMailbox(t, ts, annBox); m.DeleteFromServer {
+		t.Errorf("delete on the server too not cleared: %+v", m)
+	}
 
 	// A user: their own IMAP mailbox only, whatever the form says.
 	u := ts.signIn(t, "joe", "password-joe")
