@@ -246,6 +246,9 @@ func (s *server) createMyMailbox(w http.ResponseWriter, r *http.Request, session
 		s.testMyMailbox(w, r, session, form, service.TestInput{MailboxInput: input})
 		return nil
 	}
+	if s.noFolderChosen(w, r, session, form) {
+		return nil
+	}
 	created, err := s.svc.CreateMailbox(r.Context(), actor, input)
 	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
 		form.Errors = fieldErrors
@@ -258,6 +261,18 @@ func (s *server) createMyMailbox(w http.ResponseWriter, r *http.Request, session
 	// Its messages: opening them starts its first sync at once.
 	http.Redirect(w, r, "/messages?mailbox_id="+strconv.FormatInt(created.ID, 10), http.StatusSeeOther)
 	return nil
+}
+
+// noFolderChosen says under the folders that one at least is to be ticked
+// (the service would take the INBOX for none, which the page did not say).
+func (s *server) noFolderChosen(w http.ResponseWriter, r *http.Request, session *service.WebSession, form myMailboxForm) bool {
+	if len(form.chosenFolders()) > 0 {
+		return false
+	}
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	form.Errors, form.Password = map[string]string{"folders": i18n.Default.T(lang, "error.choose_folder")}, ""
+	s.renderMyMailboxForm(w, r, session, http.StatusUnprocessableEntity, form)
+	return true
 }
 
 // myMailbox gives the employee's own mailbox of the path: a mailbox they
@@ -310,6 +325,9 @@ func (s *server) updateMyMailbox(w http.ResponseWriter, r *http.Request, session
 	input := myMailboxInput(r, form)
 	if formHas(r, "test_connection") {
 		s.testMyMailbox(w, r, session, form, service.TestInput{MailboxInput: input, ID: &m.ID})
+		return nil
+	}
+	if s.noFolderChosen(w, r, session, form) {
 		return nil
 	}
 	_, err = s.svc.UpdateMailbox(r.Context(), session.Actor, m.ID, input)

@@ -138,6 +138,11 @@ func TestMyMailboxes(t *testing.T) {
 		t.Errorf("after the change: %+v", stored)
 	}
 
+	// No folder ticked: said under the folders, nothing saved.
+	r = anna.postForm("/my/mailboxes/"+id, url.Values{"login": {"employee"}, "folder_shown": {"INBOX", "Sent"}, "sync_range": {"week"}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantBody(t, r, "Tick one folder at least")
+
 	// The limit of the settings: one mailbox each.
 	limit := 1
 	if _, err := ts.env.Service.UpdateSettings(context.Background(), ts.env.Admin, service.SettingsInput{UserMailboxesPerUser: &limit}); err != nil {
