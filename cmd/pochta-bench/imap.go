@@ -48,8 +48,13 @@ func imapBench(args []string) error {
 	python := flags.String("python", "/usr/bin/python3", "the Python that runs the reference tools and common.py")
 	keep := flags.Bool("keep", false, "keep the temporary folder (Dovecot, data folders)")
 	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of Pochta's first sync here")
+	idle := flags.Int("idle", 0, "instead: hold this many user mailboxes in IDLE and measure memory and CPU at rest")
+	rest := flags.Int("rest", 60, "with --idle: seconds of rest measured")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if *idle > 0 {
+		return idleBench(*idle, *rest, *keep)
 	}
 	if *messages < 1 || *runs < 1 {
 		return errors.New("--messages and --runs must be at least 1")

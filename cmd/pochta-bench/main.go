@@ -53,6 +53,8 @@ func main() {
 		err = smtpBench(os.Args[2:])
 	case "imap":
 		err = imapBench(os.Args[2:])
+	case "imap-idle": // the child process of imap --idle
+		err = imapIdleChild(os.Args[2:])
 	case "imap-sync": // the child process of imap
 		err = imapSyncChild(os.Args[2:])
 	case "pop3-fetch": // the child process of pop3

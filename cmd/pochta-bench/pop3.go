@@ -536,6 +536,12 @@ type pop3Dovecot struct {
 func (d *pop3Dovecot) maildir() string { return filepath.Join(d.dir, "mail", pop3BenchUser, "Maildir") }
 
 func startPOP3Dovecot(dir string) (*pop3Dovecot, error) {
+	return startBenchDovecot(dir, map[string]string{pop3BenchUser: pop3BenchPassword}, "")
+}
+
+// startBenchDovecot starts the benchmarks' Dovecot with users (login ->
+// password), each with an empty Maildir, and extra lines of configuration.
+func startBenchDovecot(dir string, accounts map[string]string, extra string) (*pop3Dovecot, error) {
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
 		if _, err := os.Stat("/usr/sbin/dovecot"); err != nil {
@@ -552,11 +558,15 @@ func startPOP3Dovecot(dir string) (*pop3Dovecot, error) {
 	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
-	home := filepath.Join(dir, "mail", pop3BenchUser)
-	for _, sub := range []string{"new", "cur", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(home, "Maildir", sub), 0o700); err != nil {
-			return nil, err
+	var users strings.Builder
+	for login, password := range accounts {
+		home := filepath.Join(dir, "mail", login)
+		for _, sub := range []string{"new", "cur", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(home, "Maildir", sub), 0o700); err != nil {
+				return nil, err
+			}
 		}
+		fmt.Fprintf(&users, "%s:{PLAIN}%s:65534:65534::%s::\n", login, password, home)
 	}
 	if err := filepath.Walk(filepath.Join(dir, "mail"), func(path string, info os.FileInfo, err error) error {
 		if err != nil {
@@ -566,8 +576,7 @@ func startPOP3Dovecot(dir string) (*pop3Dovecot, error) {
 	}); err != nil {
 		return nil, err
 	}
-	users := fmt.Sprintf("%s:{PLAIN}%s:65534:65534::%s::\n", pop3BenchUser, pop3BenchPassword, home)
-	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(users), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(users.String()), 0o644); err != nil {
 		return nil, err
 	}
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -620,7 +629,8 @@ service imap-login {
   }
 }
 pop3_uidl_format = %%08Xu%%08Xv
-`, dir, port, imapPort)
+%[4]s
+`, dir, port, imapPort, extra)
 	conf := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		return nil, err
