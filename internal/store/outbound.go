@@ -41,7 +41,7 @@ type NewOutbound struct {
 	Source  io.Reader
 	Size    int64
 	Subject string // for the admin's list only
-	ForUser    bool
+	ForUser bool
 	// NotBefore delays the first attempt (zero: at once).
 	NotBefore time.Time
 }
