@@ -253,9 +253,56 @@ func isASCII(s string) bool {
 	return true
 }
 
-// deliver sends raw to the recipients: through the smarthost when there is
-// one, else to each domain's mail servers in preference order.
+// deliver sends raw to the recipients: those in domains Pochta serves
+// into its own mailboxes (Config.Local), the others out.
 func (q *Queue) deliver(ctx context.Context, settings Settings, forUser bool, from string, recipients []string, raw *content) []result {
+	if q.config.Local == nil {
+		return q.deliverOut(ctx, settings, forUser, from, recipients, raw)
+	}
+	results := make([]result, len(recipients))
+	var local, remote []int
+	for i, to := range recipients {
+		serves, err := q.config.Local.Serves(ctx, to)
+		switch {
+		case err != nil:
+			results[i] = result{reply: "local delivery: " + oneLine(err.Error())} // tried again later
+		case serves:
+			local = append(local, i)
+		default:
+			remote = append(remote, i)
+		}
+	}
+	if len(local) > 0 {
+		to := make([]string, len(local))
+		for j, i := range local {
+			to[j] = recipients[i]
+		}
+		r := result{sent: true, code: 250, reply: "250 2.0.0 stored in a local mailbox", server: "local"}
+		if err := q.config.Local.Deliver(ctx, from, to, raw.open); err != nil {
+			r = result{reply: "local delivery: " + oneLine(err.Error())}
+		} else {
+			q.local.Add(int64(len(to)))
+		}
+		for _, i := range local {
+			results[i] = r
+		}
+	}
+	if len(remote) > 0 {
+		to := make([]string, len(remote))
+		for j, i := range remote {
+			to[j] = recipients[i]
+		}
+		got := q.deliverOut(ctx, settings, forUser, from, to, raw)
+		for j, i := range remote {
+			results[i] = got[j]
+		}
+	}
+	return results
+}
+
+// deliverOut sends raw to recipients elsewhere: through the smarthost when
+// there is one, else to each domain's mail servers in preference order.
+func (q *Queue) deliverOut(ctx context.Context, settings Settings, forUser bool, from string, recipients []string, raw *content) []result {
 	timeout := settings.Timeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second

@@ -30,6 +30,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -87,6 +88,11 @@ type Config struct {
 	// Dialer opens connections (nil: a net.Dialer); direct delivery wraps
 	// it in netguard.
 	Dialer netguard.ContextDialer
+	// Local takes the recipients in domains Pochta serves itself (nil:
+	// every recipient is sent out): a bounce to a local sender, a
+	// message relayed or forwarded to a served domain, is stored through
+	// the intake rather than sent to the smarthost or MX.
+	Local Local
 	// MXPort is the port of direct delivery (0: 25; tests move it).
 	MXPort int
 	// Concurrency is how many messages one process delivers at once (0: 4).
@@ -114,6 +120,18 @@ type Config struct {
 	Holder string
 }
 
+// Local is the door to Pochta's own mailboxes (app fills it with the SMTP
+// mailboxes' served domains and the intake's sink).
+type Local interface {
+	// Serves reports whether address is in a domain one of Pochta's SMTP
+	// mailboxes serves.
+	Serves(ctx context.Context, address string) (bool, error)
+	// Deliver stores the message (open gives its bytes, as often as
+	// asked) for recipients Serves said yes to; when it returns nil the
+	// message is durable in their mailboxes.
+	Deliver(ctx context.Context, from string, recipients []string, open func() (io.ReadCloser, error)) error
+}
+
 // LeaseEnv names the environment variable that sets Config.LeaseTTL in
 // whole seconds when the field is zero (the cluster test's processes).
 const LeaseEnv = "POCHTA_QUEUE_LEASE_SECONDS"
@@ -123,6 +141,22 @@ type Queue struct {
 	config Config
 	logger *slog.Logger
 	wake   chan struct{}
+
+	attempts, delivered, deferred, failed, local atomic.Int64
+}
+
+// Counters are what this process's deliveries did since it started, for
+// /metrics: attempts made (one per message and try), and recipients
+// delivered (Local of them into Pochta's own mailboxes), deferred for
+// another try, and failed (bounced when the message had a sender).
+type Counters struct {
+	Attempts, Delivered, Local, Deferred, Failed int64
+}
+
+// Counters gives this process's delivery counts.
+func (q *Queue) Counters() Counters {
+	return Counters{Attempts: q.attempts.Load(), Delivered: q.delivered.Load(), Local: q.local.Load(), Deferred: q.deferred.Load(),
+		Failed: q.failed.Load()}
 }
 
 // New makes a Queue.

@@ -223,6 +223,19 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage, goOn
 			worklog.Part("log.outbound_notice", notice.Recipients[0], notice.Kind)))
 	}
 	next, recorded := q.finish(context.WithoutCancel(ctx), outcome, goOn())
+	if recorded {
+		q.attempts.Add(1)
+		for _, r := range outcome.Recipients {
+			switch r.State {
+			case store.OutboundSent:
+				q.delivered.Add(1)
+			case store.OutboundFailed:
+				q.failed.Add(1)
+			default:
+				q.deferred.Add(1)
+			}
+		}
+	}
 	if recorded && q.config.Log != nil {
 		q.config.Log.Record(context.WithoutCancel(ctx), entries...)
 	}
