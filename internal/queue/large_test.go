@@ -34,9 +34,14 @@ func largeMessage(size int) []byte {
 // it is read, written to the database in chunks, streamed from there to
 // the smarthost byte for byte, and its header read back for the bounce.
 func TestLargeMessageStreamed(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testLargeMessageStreamed(t, "") })
+	t.Run("postgres", func(t *testing.T) { testLargeMessageStreamed(t, testpeer.PostgresDSN(t)) })
+}
+
+func testLargeMessageStreamed(t *testing.T, dsn string) {
 	host := testpeer.StartSmarthost(t)
 	spool := t.TempDir()
-	e := newEnv(t, "", host, func(c *queue.Config) { c.SpoolDir = spool })
+	e := newEnv(t, dsn, host, func(c *queue.Config) { c.SpoolDir = spool })
 	ctx := context.Background()
 	message := largeMessage(5 << 20)
 	if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{"bob@example.test", "reject@example.test"}, bytes.NewReader(message)); err != nil {
