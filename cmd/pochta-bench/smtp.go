@@ -17,8 +17,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -54,6 +56,7 @@ func smtpBench(args []string) error {
 	postgres := flags.Bool("postgres", false, "store into a throwaway PostgreSQL server (fsync on) instead of SQLite")
 	profile := flags.String("cpuprofile", "", "a folder for the pochta servers' CPU profiles (serve --cpuprofile)")
 	big := flags.Int("big", 0, "instead of the loads: send one message of this many MB and report the server's peak RSS growth")
+	latency := flags.Int("latency", 2000, "messages of a timed pass per load after smtp-source's, for p50/p99 per transaction (0: none)")
 	idle := flags.Int("idle", 0, "instead of the loads: open this many idle sessions and report the server's memory per session")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -170,7 +173,112 @@ func smtpBench(args []string) error {
 			fmt.Printf("%-22s smtp-source %-9s %8.0f / %8.0f / %8.0f\n", srv.name, strings.Join(load, " "), lo, median, hi)
 		}
 	}
+	if *latency > 0 {
+		// smtp-source says no time per transaction: a client of this
+		// process sends the same load and times each one.
+		fmt.Printf("per transaction (MAIL to the reply after the data), %d messages of ~4 KB over %d sessions:\n", *latency, *sessions)
+		for _, reuse := range []bool{false, true} {
+			for _, srv := range servers {
+				loadStarted := time.Now()
+				took, times, err := smtpTimedLoad(srv.addr, *latency, *sessions, reuse)
+				if err != nil {
+					return fmt.Errorf("%s: %w", srv.name, err)
+				}
+				srv.sent += *latency
+				if srv.stored != nil {
+					if err := srv.stored(srv.sent); err != nil {
+						return fmt.Errorf("%s: %w", srv.name, err)
+					}
+					took = time.Since(loadStarted) // until stored, as above
+				}
+				slices.Sort(times)
+				mode := "new connection"
+				if reuse {
+					mode = "reused"
+				}
+				fmt.Printf("%-22s %-14s %6.0f msg/s  p50 %6.1f ms  p99 %6.1f ms\n", srv.name, mode, float64(*latency)/took.Seconds(),
+					milliseconds(times[len(times)/2]), milliseconds(times[len(times)*99/100]))
+			}
+		}
+	}
 	return nil
+}
+
+func milliseconds(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// smtpTimedLoad sends messages over sessions parallel clients (a new
+// connection per message, or reused ones) and gives the whole time and
+// each transaction's, from MAIL to the reply after the data.
+func smtpTimedLoad(addr string, messages, sessions int, reuse bool) (time.Duration, []time.Duration, error) {
+	body := []byte("From: me@example.test\r\nTo: bob@example.test\r\nSubject: timed\r\n\r\n" + strings.Repeat(strings.Repeat("x", 78)+"\r\n", 50))
+	next := make(chan struct{}, messages)
+	for range messages {
+		next <- struct{}{}
+	}
+	close(next)
+	var mu sync.Mutex
+	var times []time.Duration
+	errs := make(chan error, sessions)
+	started := time.Now()
+	var wg sync.WaitGroup
+	for range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var client *smtp.Client
+			defer func() {
+				if client != nil {
+					client.Quit()
+				}
+			}()
+			for range next {
+				if client == nil {
+					var err error
+					if client, err = smtp.Dial(addr); err != nil {
+						errs <- err
+						return
+					}
+					if err := client.Hello("bench.example.test"); err != nil {
+						errs <- err
+						return
+					}
+				}
+				began := time.Now()
+				err := client.Mail("me@example.test")
+				if err == nil {
+					err = client.Rcpt("bob@example.test")
+				}
+				var writer io.WriteCloser
+				if err == nil {
+					writer, err = client.Data()
+				}
+				if err == nil {
+					_, err = writer.Write(body)
+				}
+				if err == nil {
+					err = writer.Close()
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				took := time.Since(began)
+				mu.Lock()
+				times = append(times, took)
+				mu.Unlock()
+				if !reuse {
+					client.Quit()
+					client = nil
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, nil, err
+	}
+	return time.Since(started), times, nil
 }
 
 // newDSN gives the database of a pochta server the bench starts ("":
