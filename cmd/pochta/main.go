@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -156,8 +157,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	httpAddr := flags.String("http", envOr("POCHTA_HTTP", "127.0.0.1:8080"), "address of the web admin and API")
 	proxies := flags.String("trusted-proxies", os.Getenv("POCHTA_TRUSTED_PROXIES"), "reverse proxies whose X-Forwarded-For and -Proto are believed: addresses or prefixes, comma-separated")
 	publicURL := flags.String("public-url", os.Getenv("POCHTA_PUBLIC_URL"), "where Pochta is reached from outside (https://mail.example.com), for the links webhooks carry")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for measurements)")
 	if err := parse(flags, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		file, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(file); err != nil {
+			file.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			file.Close()
+		}()
 	}
 	trusted, err := app.ParseTrustedProxies(*proxies)
 	if err != nil {

@@ -3,11 +3,18 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/queue"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/smtpd"
@@ -34,7 +41,98 @@ func (a *App) newQueue() *queue.Queue {
 // QueueConfig is the outbound queue's configuration as Pochta wires it (the
 // tests of other packages use it too).
 func QueueConfig(svc *service.Service, logger *slog.Logger, log worklog.Recorder, hostname string) queue.Config {
-	return queue.Config{Store: svc.Store(), Log: log, Logger: logger, Hostname: hostname, Settings: queueSettings(svc)}
+	return queue.Config{Store: svc.Store(), Log: log, Logger: logger, Hostname: hostname, Settings: queueSettings(svc),
+		Local: queueLocal{s: svc, hostname: hostname}}
+}
+
+// queueLocal is the outbound queue's door to Pochta's own mailboxes: a
+// recipient in a domain an active SMTP mailbox serves (its "domains", not
+// a catch-all listener's every domain) is stored in that mailbox through
+// the intake, as the SMTP server stores it, instead of being sent out.
+type queueLocal struct {
+	s        *service.Service
+	hostname string
+}
+
+// mailboxFor gives the active SMTP mailbox serving address's domain (the
+// first by ID when several do).
+func (l queueLocal) mailboxFor(ctx context.Context, address string) (store.Mailbox, bool, error) {
+	at := strings.LastIndexByte(address, '@')
+	if at < 0 {
+		return store.Mailbox{}, false, nil
+	}
+	domain := strings.ToLower(address[at+1:])
+	mailboxes, err := l.s.ActiveSMTPMailboxes(ctx)
+	if err != nil {
+		return store.Mailbox{}, false, err
+	}
+	for _, mailbox := range mailboxes {
+		if slices.Contains(smtpd.ParseDomains(mailbox.Domains), domain) {
+			return mailbox, true, nil
+		}
+	}
+	return store.Mailbox{}, false, nil
+}
+
+func (l queueLocal) Serves(ctx context.Context, address string) (bool, error) {
+	_, ok, err := l.mailboxFor(ctx, address)
+	return ok, err
+}
+
+// Deliver stores the message once per mailbox of the recipients, each
+// with Return-Path, X-Original-To and a Received field of its own, and
+// returns once every copy has committed.
+func (l queueLocal) Deliver(ctx context.Context, from string, recipients []string, open func() (io.ReadCloser, error)) error {
+	byMailbox := map[int64][]string{}
+	var mailboxes []store.Mailbox
+	for _, to := range recipients {
+		mailbox, ok, err := l.mailboxFor(ctx, to)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("no mailbox serves %s any more", to)
+		}
+		if _, seen := byMailbox[mailbox.ID]; !seen {
+			mailboxes = append(mailboxes, mailbox)
+		}
+		byMailbox[mailbox.ID] = append(byMailbox[mailbox.ID], to)
+	}
+	for _, mailbox := range mailboxes {
+		if err := l.store(ctx, mailbox, from, byMailbox[mailbox.ID], open); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l queueLocal) store(ctx context.Context, mailbox store.Mailbox, from string, to []string, open func() (io.ReadCloser, error)) error {
+	source, err := open()
+	if err != nil {
+		return err
+	}
+	defer source.Close()
+	now := time.Now()
+	hostname := l.hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	// The queue checked the addresses (no CR, LF or brackets).
+	header := fmt.Sprintf("Return-Path: <%s>\r\nX-Original-To: %s\r\nReceived: by %s (Pochta) from its outbound queue;\r\n\t%s\r\n",
+		from, strings.Join(to, ",\r\n\t"), hostname, now.Format(time.RFC1123Z))
+	stored := make(chan intake.Result, 1)
+	delivery := intake.Delivery{Targets: []intake.Target{{Mailbox: mailbox}}, Origin: "SMTP", ReceivedAt: now,
+		Envelope: &intake.Envelope{From: from, Recipients: to}}
+	if err := l.s.Intake().Add(ctx, io.MultiReader(strings.NewReader(header), source), delivery,
+		func(results []intake.Result) { stored <- results[0] }); err != nil {
+		return err
+	}
+	select {
+	case result := <-stored:
+		return result.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func queueSettings(svc *service.Service) func(context.Context) (queue.Settings, error) {
@@ -139,32 +237,93 @@ func timeOrNil(set bool, t time.Time) *time.Time {
 	return &t
 }
 
-// registerSMTPMetrics puts the SMTP server's counters in /metrics.
+// registerSMTPMetrics puts the SMTP server's and the outbound queue's
+// figures in /metrics.
 func (a *App) registerSMTPMetrics() {
-	status := func() service.SMTPStatus { return smtpControl{a.SMTP}.Status() }
-	a.Metrics.Registry.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pochta_smtp_running", Help: "1 while the internal SMTP server is running."},
-			func() float64 {
-				if status().Running {
-					return 1
-				}
-				return 0
-			}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pochta_smtp_messages_received_total", Help: "Messages the internal SMTP server stored (250 given)."},
-			func() float64 { return float64(status().MessagesReceived) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pochta_smtp_connections_total", Help: "Connections the internal SMTP server accepted."},
-			func() float64 { return float64(status().ConnectionsTotal) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pochta_smtp_connections", Help: "Connections open now."},
-			func() float64 { return float64(status().ConnectionsNow) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pochta_smtp_listeners_failed", Help: "Listeners of active SMTP mailboxes that could not be bound."},
-			func() float64 {
-				failed := 0
-				for _, l := range status().Listeners {
-					if !l.Listening {
-						failed++
-					}
-				}
-				return float64(failed)
-			}),
-	)
+	a.Metrics.Registry.MustRegister(&smtpCollector{a: a})
+}
+
+var (
+	smtpRunning      = prometheus.NewDesc("pochta_smtp_running", "1 while the internal SMTP server is running.", nil, nil)
+	smtpMessages     = prometheus.NewDesc("pochta_smtp_messages_received_total", "Messages the internal SMTP server stored (250 given).", nil, nil)
+	smtpConnections  = prometheus.NewDesc("pochta_smtp_connections_total", "Connections the internal SMTP server accepted.", nil, nil)
+	smtpOpen         = prometheus.NewDesc("pochta_smtp_connections", "Connections open now.", nil, nil)
+	smtpFailed       = prometheus.NewDesc("pochta_smtp_listeners_failed", "Listeners of active SMTP mailboxes that could not be bound.", nil, nil)
+	listenerLabels   = []string{"mailbox_id", "address"}
+	listenerUp       = prometheus.NewDesc("pochta_smtp_listener_up", "1 while an SMTP mailbox's listener is bound, 0 when it could not be.", listenerLabels, nil)
+	listenerMessages = prometheus.NewDesc("pochta_smtp_listener_messages_received_total", "Messages an SMTP mailbox's listener stored since it started.",
+		listenerLabels, nil)
+	listenerConnections = prometheus.NewDesc("pochta_smtp_listener_connections_total", "Connections an SMTP mailbox's listener accepted since it started.",
+		listenerLabels, nil)
+	listenerOpen = prometheus.NewDesc("pochta_smtp_listener_connections", "Connections open now on an SMTP mailbox's listener.", listenerLabels, nil)
+
+	queueMessages = prometheus.NewDesc("pochta_queue_messages", "Messages of the outbound queue by state: queued (not tried yet), "+
+		"deferred (tried, waiting for another try), sent and failed (kept 7 days).", []string{"state"}, nil)
+	queueOldest     = prometheus.NewDesc("pochta_queue_oldest_message_age_seconds", "Age of the oldest message still queued (0: none).", nil, nil)
+	queueAttempts   = prometheus.NewDesc("pochta_queue_attempts_total", "Delivery attempts this process made (one per message and try).", nil, nil)
+	queueRecipients = prometheus.NewDesc("pochta_queue_recipients_total", "Recipients this process's attempts delivered, deferred or failed "+
+		"(bounced); local counts those of the delivered stored in Pochta's own mailboxes.", []string{"outcome"}, nil)
+	queueScrapeError = prometheus.NewDesc("pochta_queue_stats_error", "1 when the queue's counts could not be read from the database.", nil, nil)
+)
+
+// smtpCollector reads the SMTP server's status and the queue's counts at
+// each scrape.
+type smtpCollector struct{ a *App }
+
+func (c *smtpCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{smtpRunning, smtpMessages, smtpConnections, smtpOpen, smtpFailed, listenerUp, listenerMessages,
+		listenerConnections, listenerOpen, queueMessages, queueOldest, queueAttempts, queueRecipients, queueScrapeError} {
+		ch <- d
+	}
+}
+
+func (c *smtpCollector) Collect(ch chan<- prometheus.Metric) {
+	status := smtpControl{c.a.SMTP}.Status()
+	running, failed := 0.0, 0.0
+	if status.Running {
+		running = 1
+	}
+	ch <- prometheus.MustNewConstMetric(smtpRunning, prometheus.GaugeValue, running)
+	ch <- prometheus.MustNewConstMetric(smtpMessages, prometheus.CounterValue, float64(status.MessagesReceived))
+	ch <- prometheus.MustNewConstMetric(smtpConnections, prometheus.CounterValue, float64(status.ConnectionsTotal))
+	ch <- prometheus.MustNewConstMetric(smtpOpen, prometheus.GaugeValue, float64(status.ConnectionsNow))
+	for _, l := range status.Listeners {
+		labels := []string{strconv.FormatInt(l.MailboxID, 10), l.Address}
+		up := 1.0
+		if !l.Listening {
+			up, failed = 0, failed+1
+		}
+		ch <- prometheus.MustNewConstMetric(listenerUp, prometheus.GaugeValue, up, labels...)
+		ch <- prometheus.MustNewConstMetric(listenerMessages, prometheus.CounterValue, float64(l.MessagesReceived), labels...)
+		ch <- prometheus.MustNewConstMetric(listenerConnections, prometheus.CounterValue, float64(l.ConnectionsTotal), labels...)
+		ch <- prometheus.MustNewConstMetric(listenerOpen, prometheus.GaugeValue, float64(l.ConnectionsNow), labels...)
+	}
+	ch <- prometheus.MustNewConstMetric(smtpFailed, prometheus.GaugeValue, failed)
+
+	if c.a.Queue == nil {
+		return
+	}
+	counters := c.a.Queue.Counters()
+	ch <- prometheus.MustNewConstMetric(queueAttempts, prometheus.CounterValue, float64(counters.Attempts))
+	for outcome, n := range map[string]int64{"delivered": counters.Delivered, "local": counters.Local, "deferred": counters.Deferred,
+		"failed": counters.Failed} {
+		ch <- prometheus.MustNewConstMetric(queueRecipients, prometheus.CounterValue, float64(n), outcome)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stats, err := c.a.Store.OutboundStats(ctx)
+	if err != nil {
+		c.a.logger.Warn("metrics: the outbound queue's counts", "error", err)
+		ch <- prometheus.MustNewConstMetric(queueScrapeError, prometheus.GaugeValue, 1)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(queueScrapeError, prometheus.GaugeValue, 0)
+	for state, n := range map[string]int64{"queued": stats.Queued, "deferred": stats.Deferred, "sent": stats.Sent, "failed": stats.Failed} {
+		ch <- prometheus.MustNewConstMetric(queueMessages, prometheus.GaugeValue, float64(n), state)
+	}
+	age := 0.0
+	if !stats.Oldest.IsZero() {
+		age = max(0, time.Since(stats.Oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(queueOldest, prometheus.GaugeValue, age)
 }

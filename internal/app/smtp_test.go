@@ -64,9 +64,16 @@ func TestSMTPServerWired(t *testing.T) {
 	if !strings.HasPrefix(string(greeting[:n]), "220 mx.test ESMTP") {
 		t.Fatalf("greeting %q", greeting[:n])
 	}
+	if err := a.Queue.Enqueue(ctx, "alice@example.test", []string{"bob@elsewhere.test"}, strings.NewReader("Subject: queued\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
 	recorder := httptest.NewRecorder()
 	a.Handler().ServeHTTP(recorder, httptest.NewRequest("GET", "/metrics", nil))
-	for _, want := range []string{"pochta_smtp_running 1", "pochta_smtp_connections_total 1", "pochta_smtp_listeners_failed 0"} {
+	address := `address="` + net.JoinHostPort(server, itoa(port)) + `"`
+	for _, want := range []string{"pochta_smtp_running 1", "pochta_smtp_connections_total 1", "pochta_smtp_listeners_failed 0",
+		"pochta_smtp_listener_up{" + address, "pochta_smtp_listener_connections_total{" + address, `pochta_queue_messages{state="queued"} 1`,
+		`pochta_queue_messages{state="deferred"} 0`, "pochta_queue_oldest_message_age_seconds ", "pochta_queue_attempts_total 0",
+		`pochta_queue_recipients_total{outcome="failed"} 0`, "pochta_queue_stats_error 0"} {
 		if !strings.Contains(recorder.Body.String(), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -67,7 +68,7 @@ func (t target) address() string { return net.JoinHostPort(t.host, strconv.Itoa(
 // answered the transaction at all (a connection or greeting failure), for
 // the caller to try another host.
 func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t target, timeout time.Duration, from string,
-	recipients []string, raw []byte) ([]result, error) {
+	recipients []string, raw *content) ([]result, error) {
 	for _, check := range []struct{ name, value string }{{"host", t.host}, {"hostname", q.config.Hostname}, {"login", t.login},
 		{"password", t.password}, {"sender", from}} {
 		if err := protoline.Check(check.name, check.value); err != nil {
@@ -120,7 +121,7 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 	}
 	results := make([]result, len(recipients))
 	options := &smtp.MailOptions{}
-	if ok, _ := client.Extension("8BITMIME"); ok && !isASCII(string(raw)) {
+	if ok, _ := client.Extension("8BITMIME"); ok && raw.eightBit() {
 		options.Body = smtp.Body8BitMIME
 	}
 	if !isASCII(from) || slices.ContainsFunc(recipients, func(r string) bool { return !isASCII(r) }) {
@@ -183,12 +184,17 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 }
 
 // sendData sends DATA and gives the server's final reply.
-func (q *Queue) sendData(client *smtp.Client, raw []byte) (string, error) {
+func (q *Queue) sendData(client *smtp.Client, raw *content) (string, error) {
+	source, err := raw.open()
+	if err != nil {
+		return "", err
+	}
+	defer source.Close()
 	writer, err := client.Data()
 	if err != nil {
 		return "", err
 	}
-	if _, err := writer.Write(raw); err != nil {
+	if _, err := io.Copy(writer, source); err != nil {
 		writer.Close()
 		return "", err
 	}
@@ -197,6 +203,45 @@ func (q *Queue) sendData(client *smtp.Client, raw []byte) (string, error) {
 		return "", err
 	}
 	return "250 " + oneLine(response.StatusText), nil
+}
+
+// content is a claimed message's bytes: in memory when small, else read
+// from the database a chunk at a time at each sending.
+type content struct {
+	raw    []byte                        // nil: open reads it
+	stream func() (io.ReadCloser, error) // the database's stream of a large message
+}
+
+func (c *content) open() (io.ReadCloser, error) {
+	if c.raw != nil || c.stream == nil {
+		return io.NopCloser(bytes.NewReader(c.raw)), nil
+	}
+	return c.stream()
+}
+
+// eightBit says whether the message may hold 8-bit bytes (BODY=8BITMIME):
+// a large one is not read twice to find out (declaring 8BITMIME for 7-bit
+// data is allowed).
+func (c *content) eightBit() bool {
+	if c.raw == nil && c.stream != nil {
+		return true
+	}
+	return !isASCII(string(c.raw))
+}
+
+// header gives the start of the message, up to its header's end or
+// maxReturnedHeader, for a notice.
+func (c *content) header() []byte {
+	if c.raw != nil || c.stream == nil {
+		return headerOf(c.raw)
+	}
+	source, err := c.stream()
+	if err != nil {
+		return nil
+	}
+	defer source.Close()
+	start, _ := io.ReadAll(io.LimitReader(source, maxReturnedHeader+4))
+	return headerOf(start)
 }
 
 func isASCII(s string) bool {
@@ -208,9 +253,56 @@ func isASCII(s string) bool {
 	return true
 }
 
-// deliver sends raw to the recipients: through the smarthost when there is
-// one, else to each domain's mail servers in preference order.
-func (q *Queue) deliver(ctx context.Context, settings Settings, forUser bool, from string, recipients []string, raw []byte) []result {
+// deliver sends raw to the recipients: those in domains Pochta serves
+// into its own mailboxes (Config.Local), the others out.
+func (q *Queue) deliver(ctx context.Context, settings Settings, forUser bool, from string, recipients []string, raw *content) []result {
+	if q.config.Local == nil {
+		return q.deliverOut(ctx, settings, forUser, from, recipients, raw)
+	}
+	results := make([]result, len(recipients))
+	var local, remote []int
+	for i, to := range recipients {
+		serves, err := q.config.Local.Serves(ctx, to)
+		switch {
+		case err != nil:
+			results[i] = result{reply: "local delivery: " + oneLine(err.Error())} // tried again later
+		case serves:
+			local = append(local, i)
+		default:
+			remote = append(remote, i)
+		}
+	}
+	if len(local) > 0 {
+		to := make([]string, len(local))
+		for j, i := range local {
+			to[j] = recipients[i]
+		}
+		r := result{sent: true, code: 250, reply: "250 2.0.0 stored in a local mailbox", server: "local"}
+		if err := q.config.Local.Deliver(ctx, from, to, raw.open); err != nil {
+			r = result{reply: "local delivery: " + oneLine(err.Error())}
+		} else {
+			q.local.Add(int64(len(to)))
+		}
+		for _, i := range local {
+			results[i] = r
+		}
+	}
+	if len(remote) > 0 {
+		to := make([]string, len(remote))
+		for j, i := range remote {
+			to[j] = recipients[i]
+		}
+		got := q.deliverOut(ctx, settings, forUser, from, to, raw)
+		for j, i := range remote {
+			results[i] = got[j]
+		}
+	}
+	return results
+}
+
+// deliverOut sends raw to recipients elsewhere: through the smarthost when
+// there is one, else to each domain's mail servers in preference order.
+func (q *Queue) deliverOut(ctx context.Context, settings Settings, forUser bool, from string, recipients []string, raw *content) []result {
 	timeout := settings.Timeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -269,7 +361,7 @@ func (q *Queue) deliver(ctx context.Context, settings Settings, forUser bool, fr
 // deliverDomain tries the domain's MX hosts in preference order (the
 // domain itself when it has none, RFC 5321 5.1) until one answers.
 func (q *Queue) deliverDomain(ctx context.Context, dialer netguard.ContextDialer, timeout time.Duration, domain, from string,
-	recipients []string, raw []byte) []result {
+	recipients []string, raw *content) []result {
 	all := func(r result) []result {
 		out := make([]result, len(recipients))
 		for i := range out {

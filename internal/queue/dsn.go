@@ -24,7 +24,7 @@ const maxReturnedHeader = 64 << 10
 // its sender: failed recipients (delayed false) or delayed ones. It is
 // sent from the null sender, so that no notice is ever answered by
 // another.
-func (q *Queue) notice(message store.OutboundMessage, recipients []failure, delayed bool, now time.Time) store.NewOutbound {
+func (q *Queue) notice(message store.OutboundMessage, raw *content, recipients []failure, delayed bool, now time.Time) store.NewOutbound {
 	var random [12]byte
 	rand.Read(random[:])
 	boundary := "=_" + hex.EncodeToString(random[:])
@@ -93,7 +93,7 @@ func (q *Queue) notice(message store.OutboundMessage, recipients []failure, dela
 	line("Content-Type: text/rfc822-headers")
 	line("Content-Description: Undelivered message's header")
 	line("")
-	b.Write(headerOf(message.Raw))
+	b.Write(raw.header())
 	line("")
 	line("--%s--", boundary)
 	return store.NewOutbound{Kind: kind, Sender: "", Recipients: []string{message.Sender}, Raw: b.Bytes(), Subject: subject, ForUser: true}

@@ -30,6 +30,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -87,6 +88,11 @@ type Config struct {
 	// Dialer opens connections (nil: a net.Dialer); direct delivery wraps
 	// it in netguard.
 	Dialer netguard.ContextDialer
+	// Local takes the recipients in domains Pochta serves itself (nil:
+	// every recipient is sent out): a bounce to a local sender, a
+	// message relayed or forwarded to a served domain, is stored through
+	// the intake rather than sent to the smarthost or MX.
+	Local Local
 	// MXPort is the port of direct delivery (0: 25; tests move it).
 	MXPort int
 	// Concurrency is how many messages one process delivers at once (0: 4).
@@ -102,6 +108,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxMessageBytes caps a message taken by Enqueue (0: 64 MB).
 	MaxMessageBytes int64
+	// SpoolDir holds a large message between its reading and its commit
+	// ("": the system's temporary folder).
+	SpoolDir string
 	// Now is the clock (nil: time.Now); Random gives jitter in [0, 1) (nil:
 	// math/rand/v2).
 	Now    func() time.Time
@@ -109,6 +118,18 @@ type Config struct {
 	// Holder names this process's leases ("": host, process ID and a random
 	// part).
 	Holder string
+}
+
+// Local is the door to Pochta's own mailboxes (app fills it with the SMTP
+// mailboxes' served domains and the intake's sink).
+type Local interface {
+	// Serves reports whether address is in a domain one of Pochta's SMTP
+	// mailboxes serves.
+	Serves(ctx context.Context, address string) (bool, error)
+	// Deliver stores the message (open gives its bytes, as often as
+	// asked) for recipients Serves said yes to; when it returns nil the
+	// message is durable in their mailboxes.
+	Deliver(ctx context.Context, from string, recipients []string, open func() (io.ReadCloser, error)) error
 }
 
 // LeaseEnv names the environment variable that sets Config.LeaseTTL in
@@ -120,6 +141,22 @@ type Queue struct {
 	config Config
 	logger *slog.Logger
 	wake   chan struct{}
+
+	attempts, delivered, deferred, failed, local atomic.Int64
+}
+
+// Counters are what this process's deliveries did since it started, for
+// /metrics: attempts made (one per message and try), and recipients
+// delivered (Local of them into Pochta's own mailboxes), deferred for
+// another try, and failed (bounced when the message had a sender).
+type Counters struct {
+	Attempts, Delivered, Local, Deferred, Failed int64
+}
+
+// Counters gives this process's delivery counts.
+func (q *Queue) Counters() Counters {
+	return Counters{Attempts: q.attempts.Load(), Delivered: q.delivered.Load(), Local: q.local.Load(), Deferred: q.deferred.Load(),
+		Failed: q.failed.Load()}
 }
 
 // New makes a Queue.
@@ -244,19 +281,64 @@ func (q *Queue) enqueue(ctx context.Context, kind, from string, to []string, mes
 			return err
 		}
 	}
-	raw, err := io.ReadAll(io.LimitReader(message, q.config.MaxMessageBytes+1))
+	// A small message is taken in memory; a larger one is spooled to a
+	// file as it is read and streamed from there into the database, so
+	// that it is never whole in memory (and no transaction waits on a
+	// slow client).
+	limit := q.config.MaxMessageBytes
+	start, err := io.ReadAll(io.LimitReader(message, min(limit, store.ClaimedInMemory)+1))
 	if err != nil {
 		return fmt.Errorf("enqueue: read the message: %w", err)
 	}
-	if int64(len(raw)) > q.config.MaxMessageBytes {
+	if int64(len(start)) > limit {
 		return ErrTooLarge
 	}
-	if _, err := q.config.Store.EnqueueOutbound(ctx, store.NewOutbound{Kind: kind, Sender: from, Recipients: to, Raw: raw,
-		Subject: subjectOf(raw), ForUser: true}); err != nil {
+	entry := store.NewOutbound{Kind: kind, Sender: from, Recipients: to, Raw: start, Subject: subjectOf(start), ForUser: true}
+	if int64(len(start)) > store.ClaimedInMemory {
+		spool, size, err := q.spool(start, message, limit)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			spool.Close()
+			os.Remove(spool.Name())
+		}()
+		entry.Raw, entry.Source, entry.Size = nil, spool, size
+	}
+	if _, err := q.config.Store.EnqueueOutbound(ctx, entry); err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	q.Wake()
 	return nil
+}
+
+// spool writes start and the rest of message to a temporary file, up to
+// limit bytes, and gives it rewound with its size.
+func (q *Queue) spool(start []byte, message io.Reader, limit int64) (*os.File, int64, error) {
+	file, err := os.CreateTemp(q.config.SpoolDir, "pochta-outbound-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("enqueue: spool: %w", err)
+	}
+	fail := func(err error) (*os.File, int64, error) {
+		file.Close()
+		os.Remove(file.Name())
+		return nil, 0, err
+	}
+	if _, err := file.Write(start); err != nil {
+		return fail(fmt.Errorf("enqueue: spool: %w", err))
+	}
+	rest, err := io.Copy(file, io.LimitReader(message, limit-int64(len(start))+1))
+	if err != nil {
+		return fail(fmt.Errorf("enqueue: read the message: %w", err))
+	}
+	size := int64(len(start)) + rest
+	if size > limit {
+		return fail(ErrTooLarge)
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("enqueue: spool: %w", err))
+	}
+	return file, size, nil
 }
 
 // Wake makes the runner look for due messages now (a message enqueued or

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -146,8 +147,12 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage, goOn
 	for i, r := range message.Recipients {
 		recipients[i] = r.Address
 	}
+	raw := &content{raw: message.Raw}
+	if message.Raw == nil {
+		raw.stream = func() (io.ReadCloser, error) { return q.config.Store.OpenOutbound(delivering, message.ID) }
+	}
 	if err == nil {
-		results = q.deliver(delivering, settings, message.ForUser, message.Sender, recipients, message.Raw)
+		results = q.deliver(delivering, settings, message.ForUser, message.Sender, recipients, raw)
 	}
 	now := q.config.Now()
 	if err != nil || (delivering.Err() != nil && !slices.ContainsFunc(results, func(r result) bool { return r.sent })) {
@@ -201,7 +206,7 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage, goOn
 	// has the null sender anyway): no loops.
 	notify := message.Kind == store.OutboundMail && message.Sender != ""
 	if notify && len(failed) > 0 {
-		outcome.Notices = append(outcome.Notices, q.notice(message, failed, false, now))
+		outcome.Notices = append(outcome.Notices, q.notice(message, raw, failed, false, now))
 	}
 	if notify && queued > 0 && !message.DelayNotified && now.Sub(message.CreatedAt) >= DelayNotice {
 		var delayed []failure
@@ -210,7 +215,7 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage, goOn
 				delayed = append(delayed, failure{address: recipients[i], result: r})
 			}
 		}
-		outcome.Notices = append(outcome.Notices, q.notice(message, delayed, true, now))
+		outcome.Notices = append(outcome.Notices, q.notice(message, raw, delayed, true, now))
 		outcome.DelayNotified = true
 	}
 	for _, notice := range outcome.Notices {
@@ -218,6 +223,19 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage, goOn
 			worklog.Part("log.outbound_notice", notice.Recipients[0], notice.Kind)))
 	}
 	next, recorded := q.finish(context.WithoutCancel(ctx), outcome, goOn())
+	if recorded {
+		q.attempts.Add(1)
+		for _, r := range outcome.Recipients {
+			switch r.State {
+			case store.OutboundSent:
+				q.delivered.Add(1)
+			case store.OutboundFailed:
+				q.failed.Add(1)
+			default:
+				q.deferred.Add(1)
+			}
+		}
+	}
 	if recorded && q.config.Log != nil {
 		q.config.Log.Record(context.WithoutCancel(ctx), entries...)
 	}

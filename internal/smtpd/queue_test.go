@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -79,4 +80,67 @@ func (l *lazyRelay) Check(ctx context.Context, from, to string) error {
 
 func (l *lazyRelay) Enqueue(ctx context.Context, from string, to []string, message io.Reader) error {
 	return l.queue.Load().Enqueue(ctx, from, to, message)
+}
+
+// Mail the queue holds for a domain Pochta serves is stored here, never
+// sent out: a relayed recipient in the domain of another SMTP mailbox goes
+// into that mailbox, and the bounce of a failed recipient to a sender in a
+// served domain goes into the sender's mailbox; the smarthost sees neither.
+func TestQueuedMailToServedDomainsStoredLocally(t *testing.T) {
+	host := testpeer.StartSmarthost(t)
+	lazy := &lazyRelay{}
+	e := newEnv(t, options{
+		mailbox: service.MailboxInput{Domains: &[]string{"example.test"}, Relay: ptr(true), RelayAuthOnly: ptr(true)},
+		settings: service.SettingsInput{SmarthostHost: ptr("127.0.0.1"), SmarthostPort: ptr(host.Port), SmarthostTLS: ptr("none"),
+			AllowedNetworks: &[]string{}},
+		relay: lazy,
+	})
+	other, err := e.svc.Service.CreateMailbox(e.ctx, e.svc.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("Other"),
+		Server: ptr("127.0.0.1"), Port: ptr(freePort(t)), Domains: &[]string{"Other.Test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbound := queue.New(app.QueueConfig(e.svc.Service, slog.New(slog.DiscardHandler),
+		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
+	lazy.queue.Store(outbound)
+	out, code := e.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "alice-password-1",
+		"--from", "alice@example.test", "--to", "reject@elsewhere.test,carol@other.test", "--header", "Subject: to the queue",
+		"--body", "queued body")
+	if code != 0 {
+		t.Fatalf("swaks exit %d:\n%s", code, out)
+	}
+	if n := e.count(e.mailbox); n != 0 {
+		t.Fatalf("%d messages in the listener's mailbox before the queue ran", n)
+	}
+	if n, err := outbound.RunOnce(e.ctx); n != 1 || err != nil {
+		t.Fatalf("delivered %d: %v", n, err)
+	}
+	stored := e.messages(other.ID)
+	if len(stored) != 1 || !strings.Contains(stored[0], "X-Original-To: carol@other.test") || !strings.Contains(stored[0], "queued body") ||
+		!strings.Contains(stored[0], "Return-Path: <alice@example.test>") {
+		t.Fatalf("the other mailbox has %q", stored)
+	}
+	if n, err := outbound.RunOnce(e.ctx); n != 1 || err != nil { // the bounce
+		t.Fatalf("delivered %d: %v", n, err)
+	}
+	bounces := e.messages(e.mailbox)
+	if len(bounces) != 1 || !strings.Contains(bounces[0], "Return-Path: <>") || !strings.Contains(bounces[0], "multipart/report") ||
+		!strings.Contains(bounces[0], "Final-Recipient: rfc822; reject@elsewhere.test") {
+		t.Fatalf("alice's mailbox has %q", bounces)
+	}
+	if got := host.Messages(t); len(got) != 0 {
+		t.Errorf("the smarthost got %d messages, want none (the one recipient it had refused at RCPT)", len(got))
+	}
+	page, err := e.svc.Store.OutboundMessages(e.ctx, store.OutboundFilter{})
+	if err != nil || len(page.Messages) != 2 {
+		t.Fatalf("queue %+v %v", page.Messages, err)
+	}
+	for _, m := range page.Messages {
+		if m.State == store.OutboundQueued {
+			t.Errorf("still queued: %+v", m)
+		}
+	}
+	if c := outbound.Counters(); c.Attempts != 2 || c.Local != 2 || c.Failed != 1 || c.Delivered != 2 {
+		t.Errorf("counters %+v", c)
+	}
 }

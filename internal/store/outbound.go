@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // The outbound queue's kinds and states (see migration 0013).
@@ -30,9 +34,14 @@ type NewOutbound struct {
 	Kind       string // OutboundMail when empty
 	Sender     string // the envelope sender; "" is the null sender
 	Recipients []string
-	Raw        []byte
-	Subject    string // for the admin's list only
-	ForUser    bool
+	// Raw is the message; or, when Source is set, Source is read to its
+	// end instead, compressed and written in chunks as it is read (a large
+	// message from a spool file), and Size says how long it is.
+	Raw     []byte
+	Source  io.Reader
+	Size    int64
+	Subject string // for the admin's list only
+	ForUser bool
 	// NotBefore delays the first attempt (zero: at once).
 	NotBefore time.Time
 }
@@ -67,9 +76,16 @@ type OutboundMessage struct {
 	// Recipients: all of them in the admin's reads, the queued ones in a
 	// claim.
 	Recipients []OutboundRecipient
-	// Raw is the message, in a claim only.
+	// Raw is the message, in a claim only, when it is at most
+	// ClaimedInMemory bytes; a larger one is read with OpenOutbound.
 	Raw []byte
+	// Chunks is how many pieces the compressed message is stored in.
+	Chunks int
 }
+
+// ClaimedInMemory is the size up to which a claim gives a message's bytes
+// (Raw); a larger message is streamed from the database when it is sent.
+const ClaimedInMemory = 1 << 20
 
 // Sending reports whether a process holds the message's lease at now.
 func (m OutboundMessage) Sending(now time.Time) bool {
@@ -77,14 +93,14 @@ func (m OutboundMessage) Sending(now time.Time) bool {
 }
 
 const outboundColumns = `id, kind, sender, size, subject, for_user, state, attempts, next_attempt_at, last_attempt_at, last_reply,
-	delay_notified, lease_holder, lease_until, created_at, updated_at`
+	delay_notified, lease_holder, lease_until, created_at, updated_at, chunks`
 
 func scanOutbound(row rowScanner, extra ...any) (OutboundMessage, error) {
 	var m OutboundMessage
 	var next, created, updated int64
 	var last, leaseUntil sql.NullInt64
 	dest := append([]any{&m.ID, &m.Kind, &m.Sender, &m.Size, &m.Subject, &m.ForUser, &m.State, &m.Attempts, &next, &last,
-		&m.LastReply, &m.DelayNotified, &m.LeaseHolder, &leaseUntil, &created, &updated}, extra...)
+		&m.LastReply, &m.DelayNotified, &m.LeaseHolder, &leaseUntil, &created, &updated, &m.Chunks}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return m, mapError(err)
 	}
@@ -120,12 +136,23 @@ func (s *Store) enqueueOutboundOn(ctx context.Context, tx *sql.Tx, messages []Ne
 		if m.NotBefore.After(now) {
 			next = m.NotBefore
 		}
-		data := sourceEncoder.EncodeAll(m.Raw, make([]byte, 0, len(m.Raw)/3+64))
+		var data []byte
+		size := int64(len(m.Raw))
+		if m.Source == nil {
+			data = sourceEncoder.EncodeAll(m.Raw, make([]byte, 0, len(m.Raw)/3+64))
+		} else {
+			size = m.Size
+		}
 		var id int64
 		err := s.queryRowOn(ctx, tx, `INSERT INTO outbound_messages (kind, sender, data, size, subject, for_user, next_attempt_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, kind, m.Sender, data, len(m.Raw), m.Subject, m.ForUser, micros(next), micros(now), micros(now)).Scan(&id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, kind, m.Sender, nonNil(data), size, m.Subject, m.ForUser, micros(next), micros(now), micros(now)).Scan(&id)
 		if err != nil {
 			return nil, fmt.Errorf("enqueue outbound: %w", mapError(err))
+		}
+		if m.Source != nil {
+			if err := s.writeOutboundSource(ctx, tx, id, m.Source); err != nil {
+				return nil, fmt.Errorf("enqueue outbound: %w", err)
+			}
 		}
 		for i, to := range m.Recipients {
 			if _, err := s.execOn(ctx, tx, `INSERT INTO outbound_recipients (message_id, position, address, updated_at) VALUES (?, ?, ?, ?)`,
@@ -174,8 +201,10 @@ func (s *Store) claimOutboundOn(ctx context.Context, tx *sql.Tx, holder string, 
 		if err != nil {
 			return nil, fmt.Errorf("claim outbound: %w", err)
 		}
-		if m.Raw, err = sourceDecoder.DecodeAll(data, nil); err != nil {
-			return nil, fmt.Errorf("claim outbound %d: decompress: %w", m.ID, err)
+		if m.Chunks <= 1 && m.Size <= ClaimedInMemory {
+			if m.Raw, err = sourceDecoder.DecodeAll(data, make([]byte, 0, m.Size)); err != nil {
+				return nil, fmt.Errorf("claim outbound %d: decompress: %w", m.ID, err)
+			}
 		}
 		claimed = append(claimed, m)
 	}
@@ -388,11 +417,151 @@ func (s *Store) OutboundMessageByID(ctx context.Context, id int64) (OutboundMess
 
 // OutboundSource gives a queued message's bytes.
 func (s *Store) OutboundSource(ctx context.Context, id int64) ([]byte, error) {
+	source, err := s.OpenOutbound(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer source.Close()
+	return io.ReadAll(source)
+}
+
+// outboundBlobs are the chunks of the outbound queue's large messages.
+var outboundBlobs = blobKind{owner: "outbound_messages", ownerID: "id", chunks: "outbound_chunks", chunkID: "message_id"}
+
+// OpenOutbound streams a queued message's bytes: a large one a chunk at a
+// time, each chunk in a query of its own, decompressed as it is read.
+func (s *Store) OpenOutbound(ctx context.Context, id int64) (io.ReadCloser, error) {
 	var data []byte
-	if err := s.queryRow(ctx, `SELECT data FROM outbound_messages WHERE id = ?`, id).Scan(&data); err != nil {
+	var chunks int
+	var size int64
+	if err := s.queryRow(ctx, `SELECT data, chunks, size FROM outbound_messages WHERE id = ?`, id).Scan(&data, &chunks, &size); err != nil {
 		return nil, fmt.Errorf("outbound message %d: %w", id, mapError(err))
 	}
-	return sourceDecoder.DecodeAll(data, nil)
+	if chunks <= 1 && size <= ClaimedInMemory {
+		raw, err := sourceDecoder.DecodeAll(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("outbound message %d: %w", id, err)
+		}
+		return io.NopCloser(bytes.NewReader(raw)), nil
+	}
+	compressed := io.MultiReader(bytes.NewReader(data), &chunkReader{ctx: ctx, store: s, kind: outboundBlobs, owner: id, chunks: chunks, next: 1})
+	decoder, err := zstd.NewReader(compressed, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, fmt.Errorf("outbound message %d: %w", id, err)
+	}
+	return decompressingReader{decoder}, nil
+}
+
+// writeOutboundSource compresses source as it reads it into the chunks of
+// message id (a window of one chunk, as SourceWriter's): chunk 0 in the
+// message's row, the rest in outbound_chunks; at most two chunks are in
+// memory at once.
+func (s *Store) writeOutboundSource(ctx context.Context, tx *sql.Tx, id int64, source io.Reader) error {
+	chunks := &outboundChunkWriter{ctx: ctx, store: s, tx: tx, id: id}
+	encoder, err := SourceWriter(chunks)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(encoder, source); err != nil {
+		encoder.Close()
+		return fmt.Errorf("read the message: %w", err)
+	}
+	if err := encoder.Close(); err != nil {
+		return err
+	}
+	return chunks.finish()
+}
+
+// nonNil keeps an empty value a value: a nil []byte is NULL to the drivers.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+type outboundChunkWriter struct {
+	ctx     context.Context
+	store   *Store
+	tx      *sql.Tx
+	id      int64
+	first   []byte // chunk 0, written to the row at the end
+	current []byte
+	seq     int
+	err     error
+}
+
+func (w *outboundChunkWriter) Write(p []byte) (int, error) {
+	written := len(p)
+	for len(p) > 0 && w.err == nil {
+		if w.current == nil {
+			w.current = make([]byte, 0, ChunkSize)
+		}
+		n := min(len(p), ChunkSize-len(w.current))
+		w.current = append(w.current, p[:n]...)
+		p = p[n:]
+		if len(w.current) == ChunkSize {
+			w.err = w.flush()
+		}
+	}
+	return written, w.err
+}
+
+func (w *outboundChunkWriter) flush() error {
+	defer func() { w.seq++ }()
+	if w.seq == 0 {
+		w.first, w.current = w.current, nil
+		return nil
+	}
+	_, err := w.store.execOn(w.ctx, w.tx, `INSERT INTO outbound_chunks (message_id, seq, data) VALUES (?, ?, ?)`, w.id, w.seq, w.current)
+	w.current = w.current[:0]
+	if err != nil {
+		return fmt.Errorf("store chunk %d: %w", w.seq, err)
+	}
+	return nil
+}
+
+func (w *outboundChunkWriter) finish() error {
+	if w.err != nil {
+		return w.err
+	}
+	if len(w.current) > 0 || w.seq == 0 {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	_, err := w.store.execOn(w.ctx, w.tx, `UPDATE outbound_messages SET data = ?, chunks = ? WHERE id = ?`, nonNil(w.first), w.seq, w.id)
+	if err != nil {
+		return fmt.Errorf("store chunk 0: %w", err)
+	}
+	return nil
+}
+
+// OutboundStats are the queue's figures for /metrics.
+type OutboundStats struct {
+	// Queued: waiting for a first attempt; Deferred: tried and waiting
+	// for another; Sent and Failed: kept for the list until purged.
+	Queued, Deferred, Sent, Failed int64
+	// Oldest is when the oldest queued message came (zero: none).
+	Oldest time.Time
+}
+
+// OutboundStats counts the queue's messages by state.
+func (s *Store) OutboundStats(ctx context.Context) (OutboundStats, error) {
+	var stats OutboundStats
+	var oldest sql.NullInt64
+	err := s.queryRow(ctx, `SELECT
+			COALESCE(SUM(CASE WHEN state = 'queued' AND attempts = 0 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN state = 'queued' AND attempts > 0 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0),
+			MIN(CASE WHEN state = 'queued' THEN created_at END)
+		FROM outbound_messages`).Scan(&stats.Queued, &stats.Deferred, &stats.Sent, &stats.Failed, &oldest)
+	if err != nil {
+		return stats, fmt.Errorf("outbound stats: %w", err)
+	}
+	stats.Oldest = nullMicros(oldest)
+	return stats, nil
 }
 
 // RetryOutboundNow makes a queued message due at once. ErrNotFound when
