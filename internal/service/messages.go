@@ -49,6 +49,7 @@ type MessageView struct {
 	Priority      int              `json:"priority"`
 	Header        string           `json:"header,omitempty"`
 	Text          string           `json:"text"`
+	Snippet       string           `json:"snippet"` // the start of the text, as the message list shows it
 	HTML          string           `json:"html"`
 	RemoteBlocked int              `json:"remote_images_blocked"`
 	Read          bool             `json:"read"`
@@ -65,7 +66,7 @@ func messageView(m store.Message) MessageView {
 	view := MessageView{ID: m.ID, MailboxID: m.MailboxID, MailboxName: m.MailboxName, MessageID: m.MessageID, InReplyTo: m.InReplyTo,
 		References: m.References, ThreadID: m.ThreadID, Subject: m.Subject, From: m.From, ReplyTo: m.ReplyTo, To: m.To, Cc: m.Cc,
 		Bcc: m.Bcc, Date: m.Date, ReceivedAt: m.ReceivedAt, Size: m.Size, Priority: m.Priority, Read: m.Read, Spam: m.Spam,
-		SpamRating: m.SpamRating, SpamWords: m.SpamWords, AttachmentN: m.AttachmentCount, ParseErrors: m.ParseErrors,
+		SpamRating: m.SpamRating, SpamWords: m.SpamWords, AttachmentN: m.AttachmentCount, Snippet: m.Snippet, ParseErrors: m.ParseErrors,
 		HasSource: m.HasSource, Attachments: []AttachmentView{}}
 	if view.References == nil {
 		view.References = []string{}
