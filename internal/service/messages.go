@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"pochta.dev/pochta/internal/htmlsafe"
@@ -93,8 +94,14 @@ func (s *Service) visibleMailboxes(ctx context.Context, actor *Actor) ([]int64, 
 	return owned, err
 }
 
-// restrict narrows filter.MailboxIDs to what the actor may see.
+// restrict narrows filter.MailboxIDs to what the actor may see, and reads
+// the search's dates in the actor's zone unless the filter names one.
 func (s *Service) restrict(ctx context.Context, actor *Actor, filter *store.MessageFilter) error {
+	if actor != nil && filter.Location == nil && strings.Contains(filter.Query, ":") {
+		// The search's before: and after: name days of the reader's
+		// calendar, as the web admin's date filters do.
+		filter.Location = s.UserLocation(ctx, actor.User)
+	}
 	visible, err := s.visibleMailboxes(ctx, actor)
 	if err != nil || visible == nil {
 		return err

@@ -26,6 +26,9 @@ type MessageFilter struct {
 	HasAttachments *bool
 	Since          time.Time
 	Until          time.Time
+	// Location is the zone the days of the search's before: and after:
+	// are read in (the reader's); nil is UTC.
+	Location *time.Location
 }
 
 // MessageSort orders [Store.Messages].
@@ -115,7 +118,7 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	if !filter.Until.IsZero() {
 		where, args = append(where, "m.date < ?"), append(args, micros(filter.Until))
 	}
-	query := ParseSearch(filter.Query)
+	query := ParseSearchIn(filter.Query, filter.Location)
 	for _, part := range []struct{ text, field string }{{filter.From, "from"}, {filter.To, "to"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
 		// The list's own fields: words in one part of the message.
 		if words := searchWords(part.text); len(words) > 0 {
