@@ -122,6 +122,12 @@ func listQueries(ctx context.Context, st *store.Store, backend string, depth, ru
 		// Another word form of the 1% word, OR and an operator.
 		{"search \"квитанции OR " + rareSearchWord + "\"", store.MessageFilter{Query: "квитанции OR " + rareSearchWord}, false},
 		{"search \"" + commonSearchWord + " is:unread\"", store.MessageFilter{Query: commonSearchWord + " is:unread"}, false},
+		{"search \"" + commonSearchWord + " is:unread\", one mailbox", store.MessageFilter{Query: commonSearchWord + " is:unread", MailboxIDs: one}, false},
+		{"search \"" + commonSearchWord + " has:attachment\"", store.MessageFilter{Query: commonSearchWord + " has:attachment"}, false},
+		{"search \"" + commonSearchWord + " from:anna\"", store.MessageFilter{Query: commonSearchWord + " from:anna"}, false},
+		{"search \"" + commonSearchWord + " after:2024-06-01 before:2024-07-01\"", store.MessageFilter{Query: commonSearchWord + " after:2024-06-01 before:2024-07-01"}, false},
+		{"search \"from:anna\" (8% of messages)", store.MessageFilter{Query: "from:anna"}, false},
+		{"search \"has:attachment is:unread\"", store.MessageFilter{Query: "has:attachment is:unread"}, false},
 	}
 	for _, q := range queries {
 		cursor := ""
@@ -162,7 +168,7 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 	const perStatement = 250
 	const perTransaction = 20000
 	columns := []string{"id", "mailbox_id", "message_id", "thread_id", "subject", "from_addr", "to_addr", "date", "received_at",
-		"size", "raw_sha256"}
+		"size", "raw_sha256", "is_read", "attachment_count"}
 	if st.Dialect() == store.Postgres {
 		columns = append(columns, "search")
 	}
@@ -207,7 +213,10 @@ func fillMessages(ctx context.Context, st *store.Store, boxes []int64, n int) er
 					date.Format(time.RFC1123Z), from, to, subject, i)
 				sum := sha256.Sum256([]byte(header + body))
 				args = append(args, id, boxes[i%len(boxes)], fmt.Sprintf("%d@bench.example.com", i), id, subject, from, to,
-					date.UnixMicro(), date.UnixMicro()+1000000, len(header)+len(body)+2, hex.EncodeToString(sum[:]))
+					date.UnixMicro(), date.UnixMicro()+1000000, len(header)+len(body)+2, hex.EncodeToString(sum[:]),
+					// One message in 7 unread, one in 9 with a file: the
+					// operators is:unread and has:attachment narrow.
+					i%7 != 0, 1-min(1, i%9))
 				text := store.SearchText{Subject: subject, Sender: from, Recipients: to, Body: body}
 				if st.Dialect() == store.Postgres {
 					args = append(args, store.SearchVector(text))

@@ -96,6 +96,12 @@ func TestLogFilters(t *testing.T) {
 		{h.admin, "limit=1", all},
 		{h.admin, fmt.Sprintf("mailbox_id=%d", f.other), "other 2,other 1"},
 		{h.admin, "level=error", "other 2,own 2"},
+		// Several levels, as the web admin's filter takes them: repeated,
+		// comma-separated, or both.
+		{h.admin, "level=error&level=reply", "other 2,own 3,own 2"},
+		{h.admin, "level=error,reply", "other 2,own 3,own 2"},
+		{h.admin, "level=error,+reply&level=info&level=error", "other 2,own 3,no mailbox,own 2,own 1"},
+		{h.user, "level=error,request", "own 2"},
 		{h.admin, "since=" + f.start.Add(2*time.Hour).Format(time.RFC3339) + "&until=2024-05-01T14:00:00%2B00:00", "no mailbox,own 2"},
 		{h.admin, "until=2024-05-01T11:30:00.5Z", "other 1,own 1"},
 		{h.admin, "rule_id=7", ""},
@@ -140,6 +146,8 @@ func TestLogBadQuery(t *testing.T) {
 		auth, query, field, want string
 	}{
 		{f.h.admin, "level=debug", "level", "Level must be info, request, reply or error"},
+		{f.h.admin, "level=error,debug", "level", "Level must be info, request, reply or error"},
+		{f.h.admin, "level=error&level=ERROR", "level", "Level must be info, request, reply or error"},
 		{f.h.admin, "since=yesterday", "since", "Since must be a time in RFC 3339 form, such as 2024-05-01T10:00:00Z"},
 		{f.h.admin, "until=2024-05-01", "until", "Until must be a time in RFC 3339 form, such as 2024-05-01T10:00:00Z"},
 		{f.h.admin, "limit=0", "limit", "Limit must be a whole number from 1 to 1000"},

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"pochta.dev/pochta/internal/i18n"
@@ -169,6 +171,29 @@ func (q *query) oneOf(name, key string, allowed ...string) string {
 	}
 	q.fail(name, key, i18n.Key("field."+name))
 	return ""
+}
+
+// manyOf reads a parameter that may name several of allowed, repeated
+// (level=error&level=reply) or comma-separated (level=error,reply), or
+// both; each once, in the order given; nil when absent.
+func (q *query) manyOf(name, key string, allowed ...string) []string {
+	var chosen []string
+	for _, raw := range q.values[name] {
+		for _, value := range strings.Split(raw, ",") {
+			value = strings.TrimSpace(value)
+			if value == "" {
+				continue
+			}
+			if !slices.Contains(allowed, value) {
+				q.fail(name, key, i18n.Key("field."+name))
+				return nil
+			}
+			if !slices.Contains(chosen, value) {
+				chosen = append(chosen, value)
+			}
+		}
+	}
+	return chosen
 }
 
 // Cursors are opaque to clients: base64url of the last row's key, so that

@@ -192,6 +192,10 @@ func (s *Service) Mailbox(ctx context.Context, actor *Actor, id int64) (MailboxV
 }
 
 // newMailboxDefaults gives the field defaults of SPEC.md for a new mailbox.
+// DefaultCheckInterval is a new POP3 mailbox's check interval in minutes
+// (issue 16: the seed module checks every 10 minutes).
+const DefaultCheckInterval = 10
+
 func newMailboxDefaults(kind string) store.Mailbox {
 	m := store.Mailbox{Type: kind, Active: true, VerifyCert: true, Security: "none", Domains: []string{}, Folders: []string{}}
 	if t, ok := store.MailboxTypeOf(kind); ok {
@@ -199,6 +203,11 @@ func newMailboxDefaults(kind string) store.Mailbox {
 		m.Port = t.DefaultPort(t.Security)
 	}
 	switch kind {
+	case store.MailboxPOP3:
+		// Checked on a schedule unless told otherwise, as the web form
+		// offers and the seed module does: a mailbox made through the API
+		// or the CLI without an interval would otherwise check only by hand.
+		m.CheckInterval = DefaultCheckInterval
 	case store.MailboxSMTP:
 		m.Server = "*"
 	case store.MailboxIMAP:

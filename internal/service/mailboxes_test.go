@@ -332,3 +332,29 @@ func TestDeleteUserMailboxes(t *testing.T) {
 		t.Errorf("mailbox of a user deleted with their mailboxes: %v", err)
 	}
 }
+
+// A POP3 mailbox made without an interval (through the API or the CLI, as
+// the web form's default) is checked every ten minutes; one told 0 checks
+// by hand only, and an edit that leaves the interval out keeps it.
+func TestNewPOP3MailboxChecksOnASchedule(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	made, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("pop3"), Name: ptr("Support"), Server: ptr("pop.example.com"), Login: ptr("a"), Password: ptr("secret-one")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made.CheckInterval != service.DefaultCheckInterval {
+		t.Errorf("check interval %d, want %d", made.CheckInterval, service.DefaultCheckInterval)
+	}
+	manual, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("pop3"), Name: ptr("Manual"), Server: ptr("pop.example.com"), Login: ptr("b"), Password: ptr("secret-two"), CheckInterval: ptr(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited, err := env.Service.UpdateMailbox(ctx, env.Admin, manual.ID, service.MailboxInput{Name: ptr("Manual only")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if manual.CheckInterval != 0 || edited.CheckInterval != 0 {
+		t.Errorf("told 0: %d, after an edit %d", manual.CheckInterval, edited.CheckInterval)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"pochta.dev/pochta/internal/htmlsafe"
@@ -49,6 +50,7 @@ type MessageView struct {
 	Priority      int              `json:"priority"`
 	Header        string           `json:"header,omitempty"`
 	Text          string           `json:"text"`
+	Snippet       string           `json:"snippet"` // the start of the text, as the message list shows it
 	HTML          string           `json:"html"`
 	RemoteBlocked int              `json:"remote_images_blocked"`
 	Read          bool             `json:"read"`
@@ -65,7 +67,7 @@ func messageView(m store.Message) MessageView {
 	view := MessageView{ID: m.ID, MailboxID: m.MailboxID, MailboxName: m.MailboxName, MessageID: m.MessageID, InReplyTo: m.InReplyTo,
 		References: m.References, ThreadID: m.ThreadID, Subject: m.Subject, From: m.From, ReplyTo: m.ReplyTo, To: m.To, Cc: m.Cc,
 		Bcc: m.Bcc, Date: m.Date, ReceivedAt: m.ReceivedAt, Size: m.Size, Priority: m.Priority, Read: m.Read, Spam: m.Spam,
-		SpamRating: m.SpamRating, SpamWords: m.SpamWords, AttachmentN: m.AttachmentCount, ParseErrors: m.ParseErrors,
+		SpamRating: m.SpamRating, SpamWords: m.SpamWords, AttachmentN: m.AttachmentCount, Snippet: m.Snippet, ParseErrors: m.ParseErrors,
 		HasSource: m.HasSource, Attachments: []AttachmentView{}}
 	if view.References == nil {
 		view.References = []string{}
@@ -92,8 +94,14 @@ func (s *Service) visibleMailboxes(ctx context.Context, actor *Actor) ([]int64, 
 	return owned, err
 }
 
-// restrict narrows filter.MailboxIDs to what the actor may see.
+// restrict narrows filter.MailboxIDs to what the actor may see, and reads
+// the search's dates in the actor's zone unless the filter names one.
 func (s *Service) restrict(ctx context.Context, actor *Actor, filter *store.MessageFilter) error {
+	if actor != nil && filter.Location == nil && strings.Contains(filter.Query, ":") {
+		// The search's before: and after: name days of the reader's
+		// calendar, as the web admin's date filters do.
+		filter.Location = s.UserLocation(ctx, actor.User)
+	}
 	visible, err := s.visibleMailboxes(ctx, actor)
 	if err != nil || visible == nil {
 		return err

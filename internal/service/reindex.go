@@ -57,7 +57,7 @@ func (s *Service) ReindexSearch(ctx context.Context) error {
 		}
 		entries := make([]store.ReindexEntry, 0, len(ids))
 		for _, id := range ids {
-			text, err := s.searchText(ctx, id)
+			entry, err := s.reindexEntry(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				continue // deleted meanwhile
 			}
@@ -69,7 +69,7 @@ func (s *Service) ReindexSearch(ctx context.Context) error {
 				// message is indexed without its body.
 				s.logger.Warn("search reindex: message body not read", "message", id, "error", err)
 			}
-			entries = append(entries, store.ReindexEntry{ID: id, Text: text})
+			entries = append(entries, entry)
 		}
 		if err := s.store.ReindexSearch(ctx, entries, ids[len(ids)-1]); err != nil {
 			return err
@@ -78,20 +78,30 @@ func (s *Service) ReindexSearch(ctx context.Context) error {
 	}
 }
 
-// searchText reads what the full-text index holds of a stored message.
-func (s *Service) searchText(ctx context.Context, id int64) (store.SearchText, error) {
+// reindexEntry reads what the full-text index holds of a stored message,
+// with its snippet and its attachment count as a message stored now gets
+// them. When its body cannot be read, the entry has the rest and the
+// message's own snippet and count are kept.
+func (s *Service) reindexEntry(ctx context.Context, id int64) (store.ReindexEntry, error) {
 	m, err := s.store.MessageByID(ctx, id)
 	if err != nil {
-		return store.SearchText{}, err
+		return store.ReindexEntry{ID: id}, err
 	}
+	entry := store.ReindexEntry{ID: id, Text: store.MessageSearchText(m, "", nil), Snippet: m.Snippet, AttachmentCount: m.AttachmentCount}
 	attachments, err := s.store.Attachments(ctx, id)
 	if err != nil {
-		return store.MessageSearchText(m, "", nil), err
+		return entry, err
 	}
 	filenames := make([]string, len(attachments))
 	for i, a := range attachments {
 		filenames[i] = a.Filename
 	}
+	entry.Text.Filenames = filenames
+	entry.AttachmentCount = store.AttachmentCount(attachments)
 	content, err := s.messageContent(ctx, m)
-	return store.MessageSearchText(m, content.Text, filenames), err
+	if err != nil {
+		return entry, err
+	}
+	entry.Text.Body, entry.Snippet = content.Text, store.Snippet(content.Text)
+	return entry, nil
 }

@@ -99,3 +99,62 @@ func koi8(text string) string {
 	}
 	return encoded
 }
+
+// A message gets its list snippet when stored, on both insert paths, and
+// mail stored before snippets (migration 0026) or before inline images were
+// told from files gets its snippet and its attachment count from the
+// background reindex.
+func TestReindexFillsSnippetAndAttachmentCount(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			dsn := ""
+			if backend == "postgres" {
+				dsn = testpeer.PostgresDSN(t)
+			}
+			env := servicetest.New(t, dsn)
+			ctx := context.Background()
+			box, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("Inbound"), Port: ptr(2525)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := "Subject: Invoice\r\nFrom: anna@example.com\r\nMIME-Version: 1.0\r\n" +
+				"Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n" +
+				"Content-Type: multipart/related; boundary=rel\r\n\r\n--rel\r\n" +
+				"Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\n" +
+				"Content-Type: text/plain; charset=utf-8\r\n\r\nСчёт   во\r\nвложении.\r\n\r\nOn Monday Ivan wrote:\r\n> old text\r\n-- \r\nAnna\r\n" +
+				"--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Счёт <img src=\"cid:logo@x\"></p>\r\n--alt--\r\n" +
+				"--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--rel--\r\n" +
+				"--outer\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"invoice.pdf\"\r\n\r\nxyz\r\n--outer--\r\n"
+			result, err := env.Service.ImportMessage(ctx, env.Admin, box.ID, strings.NewReader(raw), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(when string) {
+				t.Helper()
+				m, err := env.Store.MessageByID(ctx, result.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Snippet != "Счёт во вложении." || m.AttachmentCount != 1 {
+					t.Errorf("%s: snippet %q, %d attachments; want %q and 1 (the inline image is no file)", when, m.Snippet, m.AttachmentCount, "Счёт во вложении.")
+				}
+			}
+			check("stored")
+			// As a message stored before migration 0026 and before issue 16
+			// told inline images apart.
+			if _, err := env.Store.DB().Exec(env.Store.Rebind(`UPDATE messages SET snippet = '', attachment_count = 2 WHERE id = ?`), result.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.Store.DB().Exec(`DELETE FROM search_reindex`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.Store.DB().Exec(env.Store.Rebind(`INSERT INTO search_reindex (id, below_id) VALUES (1, ?)`), result.ID+1); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.Service.ReindexSearch(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("reindexed")
+		})
+	}
+}

@@ -170,8 +170,11 @@ func (s *Store) prepareMessage(m *NewMessage) error {
 	if m.Priority == 0 {
 		m.Priority = 3
 	}
+	if m.Snippet == "" {
+		m.Snippet = Snippet(m.Text)
+	}
 	texts := []any{m.MessageID, m.InReplyTo, strings.Join(m.References, " "), m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc,
-		m.Text, strings.Join(m.ParseErrors, "\n")}
+		m.Text, strings.Join(m.ParseErrors, "\n"), m.Snippet}
 	if !m.SaveSource {
 		// Stored only when the source is not (the text also goes to the
 		// full-text index, so it is checked either way).
@@ -460,11 +463,11 @@ func (s *Store) insertMessageRows(ctx context.Context, tx *messageStatements, m 
 	}
 	err = tx.exec(ctx, `INSERT INTO messages (id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc,
 		date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words,
-		parse_errors, attachment_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		parse_errors, attachment_count, snippet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, m.MailboxID, m.MessageID, m.InReplyTo, strings.Join(m.References, " "),
 		threadID, m.Subject, m.From, m.ReplyTo, m.To, m.Cc, m.Bcc, micros(m.Date), micros(m.ReceivedAt), m.Size,
 		m.Priority, m.RawSHA256, m.Read, m.Spam, m.SpamRating, m.SpamWords, strings.Join(m.ParseErrors, "\n"),
-		AttachmentCount(m.Attachments))
+		AttachmentCount(m.Attachments), m.Snippet)
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
 	}

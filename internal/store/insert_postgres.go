@@ -86,7 +86,7 @@ type threadOf struct {
 type messageColumnArrays struct {
 	ids, mailboxIDs, threadIDs, dates, receivedAts, sizes, priorities, attachmentCounts []int64
 	messageIDs, inReplyTos, refs, subjects, froms, replyTos, tos, ccs, bccs             []string
-	hashes, spams, spamWords, parseErrors, searches                                     []string
+	hashes, spams, spamWords, parseErrors, searches, snippets                           []string
 	reads                                                                               []bool
 	spamRatings                                                                         []*int64
 }
@@ -329,6 +329,7 @@ func (b *postgresBatch) addMessage(m *NewMessage) {
 	c.sizes = append(c.sizes, m.Size)
 	c.priorities = append(c.priorities, int64(m.Priority))
 	c.attachmentCounts = append(c.attachmentCounts, int64(AttachmentCount(m.Attachments)))
+	c.snippets = append(c.snippets, m.Snippet)
 	c.messageIDs = append(c.messageIDs, m.MessageID)
 	c.inReplyTos = append(c.inReplyTos, m.InReplyTo)
 	c.refs = append(c.refs, strings.Join(m.References, " "))
@@ -431,18 +432,19 @@ func (b *postgresBatch) queueWrites(writes *pgx.Batch, entries []LogEntry) error
 	if c := &b.messages; len(c.ids) > 0 {
 		err := queue(writes, `INSERT INTO messages (id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to,
 			to_addr, cc, bcc, date, received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words, parse_errors,
-			attachment_count, search)
+			attachment_count, search, snippet)
 			SELECT id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc, date,
 				received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words, parse_errors, attachment_count,
-				CAST(search AS tsvector)
+				CAST(search AS tsvector), snippet
 			FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[],
 				$10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::boolean[],
-				$19::text[], $20::bigint[], $21::text[], $22::text[], $23::bigint[], $24::text[])
+				$19::text[], $20::bigint[], $21::text[], $22::text[], $23::bigint[], $24::text[], $25::text[])
 			AS m (id, mailbox_id, message_id, in_reply_to, refs, thread_id, subject, from_addr, reply_to, to_addr, cc, bcc, date,
-				received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words, parse_errors, attachment_count, search)`,
+				received_at, size, priority, raw_sha256, is_read, spam, spam_rating, spam_words, parse_errors, attachment_count, search,
+				snippet)`,
 			c.ids, c.mailboxIDs, c.messageIDs, c.inReplyTos, c.refs, c.threadIDs, c.subjects, c.froms, c.replyTos, c.tos, c.ccs, c.bccs,
 			c.dates, c.receivedAts, c.sizes, c.priorities, c.hashes, c.reads, c.spams, c.spamRatings, c.spamWords, c.parseErrors,
-			c.attachmentCounts, c.searches)
+			c.attachmentCounts, c.searches, c.snippets)
 		if err != nil {
 			return fmt.Errorf("insert messages: %w", err)
 		}

@@ -26,6 +26,9 @@ type MessageFilter struct {
 	HasAttachments *bool
 	Since          time.Time
 	Until          time.Time
+	// Location is the zone the days of the search's before: and after:
+	// are read in (the reader's); nil is UTC.
+	Location *time.Location
 }
 
 // MessageSort orders [Store.Messages].
@@ -115,7 +118,7 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	if !filter.Until.IsZero() {
 		where, args = append(where, "m.date < ?"), append(args, micros(filter.Until))
 	}
-	query := ParseSearch(filter.Query)
+	query := ParseSearchIn(filter.Query, filter.Location)
 	for _, part := range []struct{ text, field string }{{filter.From, "from"}, {filter.To, "to"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
 		// The list's own fields: words in one part of the message.
 		if words := searchWords(part.text); len(words) > 0 {
@@ -162,9 +165,8 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 			// materialized CTE: left to itself, PostgreSQL walks the date
 			// index and tests every row, hoping to fill the page early,
 			// which for a rare word reads the whole table (2 s at
-			// 1,000,000 messages).
+			// 1,000,000 messages). The statement is made below.
 			searchQuery = search.match
-			where = append(where, "m.id IN (SELECT id FROM hits)")
 		}
 	}
 	direction, compare := "DESC", "<"
@@ -187,14 +189,26 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	}
 	statement := `SELECT ` + messageColumns + `, ` + column + ` FROM ` + from
 	if searchQuery != "" {
-		statement = `WITH hits AS MATERIALIZED (SELECT id FROM messages WHERE search @@ CAST(? AS tsquery)) ` + statement
-		args = append([]any{searchQuery}, args...)
+		// The GIN matches are tested against every other condition in the
+		// one visit of their heap rows that the bitmap makes, and sorted
+		// by their sort value and ID alone; only the page's rows are then
+		// read whole. Joining all matches to the table by ID instead cost
+		// a second lookup per match: 10,000 for a frequent word with a
+		// condition that made it rare (is:unread), 200-1,700 ms.
+		conditions := append([]string{"m.search @@ CAST(? AS tsquery)"}, where...)
+		statement = `WITH hits AS MATERIALIZED (SELECT m.id, ` + column + ` AS sort_value FROM messages m WHERE ` +
+			strings.Join(conditions, " AND ") + `), page AS (SELECT id, sort_value FROM hits ORDER BY sort_value ` + direction +
+			`, id ` + direction + ` LIMIT ?) SELECT ` + messageColumns + `, ` + column + ` FROM page JOIN messages m ON m.id = page.id` +
+			` ORDER BY page.sort_value ` + direction + `, page.id ` + direction
+		args = append(append([]any{searchQuery}, args...), limit+1)
+	} else {
+		if len(where) > 0 {
+			statement += " WHERE " + strings.Join(where, " AND ")
+		}
+		statement += " ORDER BY " + orderPrefix + column + " " + direction + ", m.id " + direction + " LIMIT ?"
+		args = append(args, limit+1)
 	}
-	if len(where) > 0 {
-		statement += " WHERE " + strings.Join(where, " AND ")
-	}
-	statement += " ORDER BY " + orderPrefix + column + " " + direction + ", m.id " + direction + " LIMIT ?"
-	rows, err := s.query(ctx, statement, append(args, limit+1)...)
+	rows, err := s.query(ctx, statement, args...)
 	if err != nil {
 		return page, fmt.Errorf("list messages: %w", err)
 	}

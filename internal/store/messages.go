@@ -39,8 +39,11 @@ type Message struct {
 	SpamWords       string
 	ParseErrors     []string
 	AttachmentCount int
-	HasSource       bool // the exact source is kept (else only its Content)
-	MailboxName     string
+	// Snippet is the start of the text body for the message list
+	// ([Snippet]); made at insert when left empty.
+	Snippet     string
+	HasSource   bool // the exact source is kept (else only its Content)
+	MailboxName string
 }
 
 // Attachment is a part of a message kept apart from its text.
@@ -123,7 +126,7 @@ type NewMessage struct {
 
 const messageColumns = `m.id, m.mailbox_id, m.message_id, m.in_reply_to, m.refs, m.thread_id, m.subject, m.from_addr, m.reply_to,
 	m.to_addr, m.cc, m.bcc, m.date, m.received_at, m.size, m.priority, m.raw_sha256, m.is_read, m.spam, m.spam_rating,
-	m.spam_words, m.parse_errors, m.attachment_count, COALESCE((SELECT name FROM mailboxes WHERE id = m.mailbox_id), '')`
+	m.spam_words, m.parse_errors, m.attachment_count, m.snippet, COALESCE((SELECT name FROM mailboxes WHERE id = m.mailbox_id), '')`
 
 func scanMessage(row interface{ Scan(...any) error }, full bool, extra ...any) (Message, error) {
 	var m Message
@@ -132,7 +135,7 @@ func scanMessage(row interface{ Scan(...any) error }, full bool, extra ...any) (
 	var date, received int64
 	dest := []any{&m.ID, &m.MailboxID, &m.MessageID, &m.InReplyTo, &refs, &thread, &m.Subject, &m.From, &m.ReplyTo,
 		&m.To, &m.Cc, &m.Bcc, &date, &received, &m.Size, &m.Priority, &m.RawSHA256, &m.Read, &m.Spam, &rating,
-		&m.SpamWords, &parseErrors, &m.AttachmentCount, &m.MailboxName}
+		&m.SpamWords, &parseErrors, &m.AttachmentCount, &m.Snippet, &m.MailboxName}
 	if full {
 		dest = append(dest, &m.HasSource)
 	}

@@ -66,10 +66,15 @@ func (s *Store) SearchReindexPending(ctx context.Context, limit int) ([]int64, e
 	return nil, nil
 }
 
-// ReindexEntry is a stored message's full-text text, to index anew.
+// ReindexEntry is a stored message's full-text text, to index anew, with
+// the columns made from its parsed source that the reindex fills in for
+// mail stored before they were made (migration 0026): the snippet, and the
+// attachment count without inline images.
 type ReindexEntry struct {
-	ID   int64
-	Text SearchText
+	ID              int64
+	Text            SearchText
+	Snippet         string
+	AttachmentCount int
 }
 
 // ReindexSearch writes the full-text entries of stored messages anew and
@@ -86,6 +91,9 @@ func (s *Store) ReindexSearch(ctx context.Context, entries []ReindexEntry, below
 		if err := checkText([]any{e.Text.Subject, e.Text.Sender, e.Text.Recipients, e.Text.Body, strings.Join(e.Text.Filenames, " ")}); err != nil {
 			// Text the store would not take is indexed without its body.
 			e.Text.Body, e.Text.Filenames = "", nil
+		}
+		if checkText([]any{e.Snippet}) != nil {
+			entries[i].Snippet = ""
 		}
 		prepared[i] = newSearchEntry(e.Text)
 	}
@@ -122,16 +130,23 @@ func (s *Store) ReindexSearch(ctx context.Context, entries []ReindexEntry, below
 					if err := s.writeSearchEntry(ctx, exec, e.ID, &prepared[i]); err != nil {
 						return err
 					}
+					if err := exec(ctx, `UPDATE messages SET snippet = ?, attachment_count = ? WHERE id = ?`, e.Snippet, e.AttachmentCount, e.ID); err != nil {
+						return err
+					}
 				}
 			}
 		} else if len(entries) > 0 {
-			messageIDs := make([]int64, len(entries))
-			vectors := make([]string, len(entries))
+			messageIDs, counts := make([]int64, len(entries)), make([]int64, len(entries))
+			vectors, snippets := make([]string, len(entries)), make([]string, len(entries))
 			for i, e := range entries {
 				messageIDs[i], vectors[i] = e.ID, tsvectorLiteral(&prepared[i])
+				snippets[i], counts[i] = e.Snippet, int64(e.AttachmentCount)
 			}
-			if _, err := s.execOn(ctx, tx, `UPDATE messages AS m SET search = CAST(v.search AS tsvector)
-				FROM unnest(CAST(? AS bigint[]), CAST(? AS text[])) AS v(id, search) WHERE m.id = v.id`, messageIDs, vectors); err != nil {
+			if _, err := s.execOn(ctx, tx, `UPDATE messages AS m SET search = CAST(v.search AS tsvector), snippet = v.snippet,
+					attachment_count = v.attachment_count
+				FROM unnest(CAST(? AS bigint[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]))
+					AS v(id, search, snippet, attachment_count)
+				WHERE m.id = v.id`, messageIDs, vectors, snippets, counts); err != nil {
 				return err
 			}
 		}

@@ -257,21 +257,41 @@ var frequentMatches = 2000
 // the most common lexemes, which is what a frequent word is, while its
 // estimate of a prefix is a fixed guess. "@@" is a lexeme no message has.
 func (s *Store) frequentSearch(ctx context.Context, filter MessageFilter, column string, search searchClause) bool {
-	if column != "m.date" || len(filter.IDs) > 0 || filter.Spam != "" || filter.Read != nil || !filter.Since.IsZero() ||
-		!filter.Until.IsZero() || len(filter.MailboxIDs) > 1 {
+	if column != "m.date" || len(filter.IDs) > 0 || filter.Spam != "" || filter.Read != nil || len(filter.MailboxIDs) > 1 {
 		return false
 	}
 	if s.dialect == Postgres {
 		// A lexeme ANALYZE did not find common is estimated at a floor
 		// (half the least common one's frequency, about 0.1-0.2% of the
-		// rows): only well above it is the estimate a count. The search's
-		// other conditions (is:unread, has:attachment, dates) are tested
-		// on each row the walk meets, so they count too.
+		// rows): only well above it is the estimate a count.
 		words := s.estimatedMatches(ctx, search.match, nil, nil)
 		if words < frequentMatches || words < 4*s.estimatedMatches(ctx, "'"+filenameMark+filenameMark+"'", nil, nil) {
 			return false
 		}
-		return len(search.where) == 0 || s.estimatedMatches(ctx, search.match, search.where, search.args) >= frequentMatches
+		// The search's other conditions are tested on each row the walk
+		// meets, so they count, but for those the walk's index serves:
+		// dates bound the walk of the date order (the walk starts at the
+		// range's end and finds the word as often as anywhere), and one of
+		// is:unread and has:attachment has a partial date index of its own
+		// (migration 0027) whose rows alone the walk meets.
+		var rowWhere []string
+		var rowArgs []any
+		args, served := search.args, false
+		for _, condition := range search.where {
+			n := strings.Count(condition, "?")
+			switch {
+			case condition == "(m.date < ?)" || condition == "(m.date >= ?)":
+			case !served && (condition == "(m.is_read = FALSE)" || condition == "(m.attachment_count > 0)"):
+				served = true
+			default:
+				rowWhere, rowArgs = append(rowWhere, condition), append(rowArgs, args[:n]...)
+			}
+			args = args[n:]
+		}
+		return len(rowWhere) == 0 || s.estimatedMatches(ctx, search.match, rowWhere, rowArgs) >= frequentMatches
+	}
+	if !filter.Since.IsZero() || !filter.Until.IsZero() {
+		return false
 	}
 	if len(search.where) > 0 {
 		return false

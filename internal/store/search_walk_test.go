@@ -29,8 +29,12 @@ func testFrequentWordSearch(t *testing.T, st *store.Store) {
 			text += " invoices"
 		}
 		// Dates repeat, so that the id breaks ties across pages.
-		batch = append(batch, newMessage(boxes[i%2], fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i, text),
-			store.Message{Subject: fmt.Sprint(i), Date: base.Add(time.Duration(i%37) * time.Hour)}, store.Content{Text: text}))
+		m := newMessage(boxes[i%2], fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i, text),
+			store.Message{Subject: fmt.Sprint(i), Date: base.Add(time.Duration(i%37) * time.Hour), Read: i%5 != 0}, store.Content{Text: text})
+		if i%4 == 0 {
+			m.Attachments = []store.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", Data: []byte("x")}}
+		}
+		batch = append(batch, m)
 	}
 	if _, err := st.InsertMessages(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -59,7 +63,14 @@ func testFrequentWordSearch(t *testing.T, st *store.Store) {
 			cursor = page.NextCursor
 		}
 	}
-	for _, filter := range []store.MessageFilter{{Query: "invoice"}, {Query: "invoice", MailboxIDs: boxes[:1]}} {
+	// With the conditions whose rows a walk meets through an index of
+	// their own (is:unread, has:attachment: partial date indexes on
+	// PostgreSQL) or that bound it (dates), and with one it tests.
+	for _, filter := range []store.MessageFilter{{Query: "invoice"}, {Query: "invoice", MailboxIDs: boxes[:1]},
+		{Query: "invoice is:unread"}, {Query: "invoice is:unread", MailboxIDs: boxes[1:]}, {Query: "invoice has:attachment"},
+		{Query: "invoice has:attachment", MailboxIDs: boxes[:1]}, {Query: "invoice after:2026-01-01 before:2026-01-02"},
+		{Query: "invoice is:unread has:attachment"}, {Query: "invoice", Since: base.Add(3 * time.Hour), Until: base.Add(20 * time.Hour)},
+		{Query: "invoice subject:1"}} {
 		for _, order := range []store.MessageSort{{}, {Ascending: true}} {
 			sorted := list(filter, order)
 			restore := store.SetFrequentMatches(10)

@@ -12,9 +12,9 @@ import (
 // phrases" (their words whole, in any order: the index keeps no word
 // positions), OR between two items, -item for "not", and the operators
 // from:, to:, subject:, filename:, has:attachment, is:unread, is:read,
-// is:spam, before:DATE and after:DATE (YYYY-MM-DD, UTC; before is the start
-// of that day, after that day's start too, so after:D before:E is D up to
-// E). Items side by side must all hold; OR binds tighter ("a b OR c" is a
+// is:spam, before:DATE and after:DATE (YYYY-MM-DD, a day in the reader's
+// zone, UTC unless told; before is the start of that day, after that day's
+// start too, so after:D before:E is D up to E). Items side by side must all hold; OR binds tighter ("a b OR c" is a
 // and either b or c). Whatever is not an operator is text: an unknown
 // operator or a bad date is searched as its words.
 
@@ -47,7 +47,15 @@ const maxSearchWords = 16
 // ParseSearch reads a search as a person typed it. It never fails: what it
 // cannot read as an operator it searches as text, and items with no words
 // (punctuation alone) are left out.
-func ParseSearch(text string) SearchQuery {
+func ParseSearch(text string) SearchQuery { return ParseSearchIn(text, time.UTC) }
+
+// ParseSearchIn is [ParseSearch] with the days of before: and after: read
+// in location (the reader's zone: a Moscow reader's after:2026-12-07 starts
+// at 00:00 Moscow time, 21:00 UTC the day before).
+func ParseSearchIn(text string, location *time.Location) SearchQuery {
+	if location == nil {
+		location = time.UTC
+	}
 	var query SearchQuery
 	items := 0
 	joinNext := false
@@ -56,7 +64,7 @@ func ParseSearch(text string) SearchQuery {
 			joinNext = len(query.Groups) > 0
 			continue
 		}
-		item, ok := parseItem(token)
+		item, ok := parseItem(token, location)
 		if !ok {
 			continue
 		}
@@ -134,7 +142,7 @@ func searchTokens(text string) []searchToken {
 // searchFields maps an operator to its item's field.
 var searchFields = map[string]string{"from": "from", "to": "to", "subject": "subject", "filename": "filename", "body": "body"}
 
-func parseItem(token searchToken) (SearchItem, bool) {
+func parseItem(token searchToken, location *time.Location) (SearchItem, bool) {
 	item := SearchItem{Negated: token.negated, Whole: token.quoted}
 	value := strings.ToLower(token.text)
 	switch token.field {
@@ -152,7 +160,7 @@ func parseItem(token searchToken) (SearchItem, bool) {
 		}
 	case "before", "after":
 		for _, layout := range []string{"2006-01-02", "2006/01/02"} {
-			if day, err := time.Parse(layout, value); err == nil {
+			if day, err := time.ParseInLocation(layout, value, location); err == nil {
 				item.Field, item.Time = token.field, day
 				return item, true
 			}

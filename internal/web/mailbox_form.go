@@ -111,7 +111,7 @@ func defaultSecurity(kind string) string {
 // newMailboxCheckInterval is a new POP3 mailbox's check interval in the
 // form, in minutes: the seed module's users know its ten minutes, and a
 // mailbox that checks only by hand surprised them.
-const newMailboxCheckInterval = "10"
+const newMailboxCheckInterval = "10" // service.DefaultCheckInterval, as text
 
 // newMailboxForm is the form of a new mailbox of kind with SPEC.md's
 // defaults (and a check every ten minutes). The POP3 and SMTP fields are both filled, so that a new system

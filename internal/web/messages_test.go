@@ -189,6 +189,8 @@ func TestMessageListFilters(t *testing.T) {
 		`<span class="msg-icon msg-unread msg-spam-unknown" title="Unread, spam: unknown"`, "</svg> 1</td>", "—",
 		// The From column: the display name on one line, the full address in the title.
 		`<span class="addr-line" title="Иван Петров &lt;ivan@example.ru&gt;">Иван Петров</span>`)
+	// The start of the text under the subject, its quoted lines left out.
+	wantBody(t, r, `<span class="msg-snippet">Привет! Квартальный отчёт во вложении. Спасибо</span>`, `<span class="msg-snippet">Plain news</span>`)
 	// The group actions apply all manual rules, or one.
 	wantBody(t, r, `value="apply_rules"`, "Apply all manual rules", `name="rule_id"`)
 	msgOrder(t, r, f.annMail, f.joeMail, f.news, f.report) // newest first

@@ -14,6 +14,7 @@ import (
 
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
+	"pochta.dev/pochta/internal/store"
 )
 
 // TestBrowserRussianLocalTime: a Russian admin of a Moscow site sees a
@@ -226,5 +227,47 @@ func TestBrowserPhoneMessageList(t *testing.T) {
 	width, err := chromedp.Run(browser.ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
 	if err != nil || width > 390 {
 		t.Errorf("the mailbox list is %v px wide (%v)", width, err)
+	}
+}
+
+// TestBrowserPhoneLists: at 390 px every list page is as wide as the
+// window (its rows folded, no sideways scroll), its filters folded behind
+// their button while no filter is set, and a folded row's bare values
+// carry their column's name.
+func TestBrowserPhoneLists(t *testing.T) {
+	ts := newTestServer(t)
+	f := msgSetup(t, ts)
+	ctx := context.Background()
+	name := "Счета бухгалтерии в отдельный ящик"
+	if _, err := ts.env.Service.CreateRule(ctx, ts.env.Admin, service.RuleInput{Name: &name, MailboxID: service.Optional[int64]{Set: true, Value: &f.alpha.ID},
+		Conditions: &[]service.RuleCondition{{Field: "body", Op: "contains", Values: []string{"счёт"}}},
+		Actions:    &service.RuleActionsInput{Delete: &[]bool{true}[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.env.Store.EnqueueOutbound(ctx, store.NewOutbound{Sender: "alice@example.test",
+		Recipients: []string{"carol.very.long.address@elsewhere.example.test"}, Raw: []byte("Subject: x\r\n\r\nbody\r\n"),
+		Subject: "Письмо", NotBefore: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	browser := newChromium(t, ts)
+	browser.signIn(t, "admin", servicetest.AdminPassword)
+	browser.run(t, chromedp.EmulateViewport(390, 844))
+	for _, page := range []string{"/mailboxes", "/services", "/users", "/sites", "/rules", "/queue", "/log", "/messages"} {
+		browser.run(t, chromedp.Navigate(browser.base+page), chromedp.WaitVisible(chromedp.CSS("table.table")))
+		got, err := chromedp.Run(browser.ctx, chromedp.Evaluate[[]float64](`[document.documentElement.scrollWidth, window.innerWidth,
+			document.querySelector("form.filters") ? document.querySelector("form.filters").offsetHeight : 0,
+			document.querySelectorAll("table.table td[data-label]").length]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] > got[1] {
+			t.Errorf("%s is %v px wide in a %v px window", page, got[0], got[1])
+		}
+		if got[2] != 0 {
+			t.Errorf("%s: the filters are not folded (%v px)", page, got[2])
+		}
+		if page != "/messages" && page != "/log" && got[3] == 0 {
+			t.Errorf("%s: no value carries its column's name", page)
+		}
 	}
 }
