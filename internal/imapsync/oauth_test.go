@@ -171,7 +171,7 @@ func TestOAuthFlowEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if view.Login != oauthUser || !view.OAuth || view.HasPassword || view.SignInAgain {
+			if view.Login != oauthUser || !view.OAuth || view.HasPassword || view.SignInAgain || view.CheckInterval != 10 {
 				t.Fatalf("mailbox made by the flow: %+v", view)
 			}
 			if result := f.check(t, id); result.Error != "" || result.Received != 1 {
@@ -393,5 +393,20 @@ func TestOAuthAddressAskedFor(t *testing.T) {
 	again, err := f.signIn(t, f.session, service.OAuthStart{Login: strings.ToUpper(oauthUser)})
 	if err != nil || again != id {
 		t.Fatalf("second sign-in to the same account: %d, %v; want mailbox %s", again, err, strconv.FormatInt(id, 10))
+	}
+}
+
+// The token URL is fetched through netguard: on loopback, it is refused
+// unless the admin allows the network, whatever the service says.
+func TestOAuthTokenURLGuarded(t *testing.T) {
+	ctx := context.Background()
+	f := newOAuthFixture(t, imapsync.MechanismXOAuth2)
+	if _, err := f.env.Service.UpdateSettings(ctx, f.env.Admin, service.SettingsInput{AllowedNetworks: &[]string{}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.signIn(t, f.session, service.OAuthStart{})
+	var failure *service.OAuthFailure
+	if !errors.As(err, &failure) || failure.Key != "oauth.error_exchange" || !strings.Contains(err.Error(), "blocked") && !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("exchange with a loopback token URL not allowed: %v", err)
 	}
 }

@@ -28,9 +28,9 @@ type MailboxView struct {
 	VerifyCert  bool   `json:"verify_cert"`
 	Login       string `json:"login"`
 	HasPassword bool   `json:"has_password"`
-	// OAuth says the mailbox signs in with OAuth2; SignInAgain that its
-	// grant is gone and its owner must sign in again (the link:
-	// /my/oauth/start?mailbox=ID).
+	// OAuth says the mailbox signs in with OAuth2; SignInAgain, to its
+	// owner only (who alone can), that its grant is gone and they must
+	// sign in again (the link: /my/oauth/start?mailbox=ID).
 	OAuth            bool       `json:"oauth"`
 	SignInAgain      bool       `json:"sign_in_again"`
 	APOP             bool       `json:"apop"`
@@ -129,7 +129,7 @@ func mailboxView(actor *Actor, m store.Mailbox) MailboxView {
 	view := MailboxView{ID: m.ID, Site: m.SiteCode, Type: m.Type, Active: m.Active, Name: m.Name, Description: m.Description,
 		Server: m.Server, Port: m.Port, Security: m.Security, VerifyCert: m.VerifyCert, Login: m.Login,
 		HasPassword: len(m.PasswordSealed) > 0, OAuth: m.OAuthMechanism != "",
-		SignInAgain: m.OAuthMechanism != "" && m.LastErrorReason == string(receive.SignIn), APOP: m.APOP, DeleteFromServer: m.DeleteFromServer,
+		SignInAgain: m.OAuthMechanism != "" && m.LastErrorReason == string(receive.SignIn) && actor != nil && actor.User.ID == m.OwnerID, APOP: m.APOP, DeleteFromServer: m.DeleteFromServer,
 		CheckInterval: m.CheckInterval, Domains: m.Domains, Relay: m.Relay, RelayAuthOnly: m.RelayAuthOnly,
 		MaxMessages: m.MaxMessages, MaxMessageSizeKB: m.MaxMessageSizeKB, KeepDays: m.KeepDays, Charset: m.Charset,
 		ServiceID: optionalIDPointer(m.ServiceID), ServiceName: m.ServiceName, OwnerID: optionalIDPointer(m.OwnerID),

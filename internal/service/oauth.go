@@ -38,6 +38,9 @@ import (
 // a person consents within minutes.
 const oauthStateLifetime = 10 * time.Minute
 
+// defaultIMAPInterval is the check interval of a mailbox the sign-in makes.
+const defaultIMAPInterval = 10 * time.Minute
+
 // oauthHTTPTimeout bounds a token request.
 const oauthHTTPTimeout = 30 * time.Second
 
@@ -311,9 +314,11 @@ func (s *Service) FinishOAuth(ctx context.Context, session *WebSession, callback
 	if err != nil {
 		return 0, err
 	}
-	kind, owner, serviceID := store.MailboxIMAP, actor.User.ID, m.ID
+	// Synced on the schedule (every 10 minutes while its owner is
+	// active), as a mailbox connected with a password is.
+	kind, owner, serviceID, interval := store.MailboxIMAP, actor.User.ID, m.ID, int(defaultIMAPInterval/time.Minute)
 	created, err := s.CreateMailbox(ctx, actor, MailboxInput{Type: &kind, Name: &login, Login: &login, ServiceID: &serviceID,
-		OwnerID: &owner, Site: &site.Code, oauthMechanism: m.OAuthMechanism})
+		OwnerID: &owner, Site: &site.Code, CheckInterval: &interval, oauthMechanism: m.OAuthMechanism})
 	if err != nil {
 		return 0, err
 	}
