@@ -65,7 +65,11 @@ type Config struct {
 	Log      worklog.Recorder
 	Logger   *slog.Logger
 	Password func(store.Mailbox) (string, error) // the decrypted mailbox password
-	Timeout  func(context.Context) time.Duration // the connection timeout setting
+	// AccessToken gives a current OAuth2 access token of a mailbox signed
+	// in with OAuth2 (store.Mailbox.OAuthMechanism), refreshed when near
+	// its expiry; an error marked receive.SignIn when the grant is gone.
+	AccessToken func(context.Context, store.Mailbox) (string, error)
+	Timeout     func(context.Context) time.Duration // the connection timeout setting
 	// Holder names this process in leases; empty makes a random one.
 	Holder string
 	// Dialer opens connections; nil dials TCP.

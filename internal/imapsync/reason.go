@@ -18,6 +18,12 @@ func Reason(err error) receive.Reason {
 	if err == nil {
 		return ""
 	}
+	// An error already marked (the OAuth2 token source's "sign in
+	// again") keeps its reason.
+	var known *receive.Error
+	if errors.As(err, &known) {
+		return known.Reason
+	}
 	var reply *imap.Error
 	generic := receive.Classify(err)
 	switch {

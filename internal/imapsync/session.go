@@ -113,6 +113,14 @@ func (s *Syncer) connect(ctx context.Context, connection receive.Connection, han
 		// such, never quoted.
 		return nil, receive.Mark(receive.Protocol, fmt.Errorf("%w: %s does not greet as an IMAP server", ErrNotIMAP, address))
 	}
+	if connection.Mechanism != "" {
+		if err := c.authenticate(connection); err != nil {
+			c.close()
+			return nil, err
+		}
+		raw.SetDeadline(time.Time{})
+		return c, nil
+	}
 	if err := client.Login(connection.Login, connection.Password).Wait(); err != nil {
 		c.close()
 		var reply *imap.Error
@@ -123,6 +131,26 @@ func (s *Syncer) connect(ctx context.Context, connection receive.Connection, han
 	}
 	raw.SetDeadline(time.Time{}) // the client sets its own per command from here
 	return c, nil
+}
+
+// authenticate signs in with an OAuth2 access token (connection.Password)
+// by the connection's SASL mechanism.
+func (c *session) authenticate(connection receive.Connection) error {
+	client, refused, err := bearerClient(connection.Mechanism, connection.Login, connection.Password, connection.Server, connection.Port)
+	if err != nil {
+		return err
+	}
+	if err := c.client.Authenticate(client); err != nil {
+		if bearer := refused(); bearer != nil {
+			return fmt.Errorf("%w: %w: %w", ErrLogin, bearer, err)
+		}
+		var reply *imap.Error
+		if errors.As(err, &reply) {
+			return fmt.Errorf("%w: %w", ErrLogin, err)
+		}
+		return fmt.Errorf("authenticate with %s: %w", strings.ToUpper(connection.Mechanism), err)
+	}
+	return nil
 }
 
 // Folder is a folder on the server.

@@ -46,12 +46,24 @@ func (t *trace) flush(ctx context.Context, log worklog.Recorder) {
 
 // connectionOf gives how to reach a stored mailbox's server.
 func (s *Syncer) connectionOf(ctx context.Context, mailbox store.Mailbox) (receive.Connection, error) {
-	password, err := s.config.Password(mailbox)
+	var password string
+	var err error
+	if mailbox.OAuthMechanism != "" {
+		if s.config.AccessToken == nil {
+			return receive.Connection{}, fmt.Errorf("mailbox %d signs in with OAuth2, and no token source is configured", mailbox.ID)
+		}
+		// A token refreshed here, before the dial, when it is near its
+		// expiry: the sync holds the mailbox's lease meanwhile.
+		password, err = s.config.AccessToken(ctx, mailbox)
+	} else {
+		password, err = s.config.Password(mailbox)
+	}
 	if err != nil {
 		return receive.Connection{}, err
 	}
 	connection := receive.Connection{Server: mailbox.Server, Port: mailbox.Port, Security: mailbox.Security,
-		VerifyCert: mailbox.VerifyCert, Login: mailbox.Login, Password: password, Dialer: s.config.Dialer}
+		VerifyCert: mailbox.VerifyCert, Login: mailbox.Login, Password: password, Mechanism: mailbox.OAuthMechanism,
+		Dialer: s.config.Dialer}
 	if s.config.DialerFor != nil {
 		connection.Dialer = s.config.DialerFor(ctx, mailbox)
 	}

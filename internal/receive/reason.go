@@ -30,6 +30,7 @@ const (
 	TLS         Reason = "tls"          // the TLS handshake failed otherwise
 	NoSTARTTLS  Reason = "no_stls"      // STARTTLS asked for, not offered
 	Login       Reason = "login"        // the login or password was not accepted
+	SignIn      Reason = "sign_in"      // the OAuth2 grant was revoked or expired: the owner signs in again
 	InUse       Reason = "in_use"       // the mailbox is locked by another session
 	Temporary   Reason = "temporary"    // the server asked to come back later
 	Closed      Reason = "closed"       // the connection was dropped

@@ -59,9 +59,13 @@ type Connection struct {
 	VerifyCert bool
 	Login      string
 	Password   string
-	APOP       bool // POP3: APOP (MD5) authentication
-	Timeout    time.Duration
-	Dialer     Dialer // nil: TCP
+	// Mechanism is the SASL mechanism of a mailbox signed in with OAuth2
+	// ("xoauth2", "oauthbearer"; "" for a password), and then Password is
+	// the access token.
+	Mechanism string
+	APOP      bool // POP3: APOP (MD5) authentication
+	Timeout   time.Duration
+	Dialer    Dialer // nil: TCP
 }
 
 // Waker is a [Receiver] that can be asked to check a mailbox at once, in

@@ -63,13 +63,14 @@ func (s *Service) receiver(kind string) receive.Receiver {
 				DialerFor: dialerFor,
 			}),
 			store.MailboxIMAP: imapsync.New(imapsync.Config{
-				Store:    s.store,
-				Intake:   s.Intake(),
-				Log:      s.log,
-				Logger:   s.logger,
-				Password: s.MailboxPassword,
-				Timeout:  s.connectionTimeout,
-				Dialer:   s.dialer,
+				Store:       s.store,
+				Intake:      s.Intake(),
+				Log:         s.log,
+				Logger:      s.logger,
+				Password:    s.MailboxPassword,
+				AccessToken: s.MailboxAccessToken,
+				Timeout:     s.connectionTimeout,
+				Dialer:      s.dialer,
 				// An IMAP mailbox is always a user's: guarded, whoever
 				// made it.
 				DialerFor: func(ctx context.Context, mailbox store.Mailbox) receive.Dialer { return s.mailDialer(ctx, true) },
@@ -251,8 +252,16 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	if err != nil {
 		return TestResult{}, err
 	}
+	mechanism := ""
 	if input.Password != nil && *input.Password != "" {
 		password = *input.Password
+	} else if mailbox.OAuthMechanism != "" {
+		// A mailbox signed in with OAuth2 is tested with its token.
+		mechanism = mailbox.OAuthMechanism
+		if password, err = s.MailboxAccessToken(ctx, mailbox); err != nil {
+			text, reason, detail := failure(s.UserLanguage(ctx, actor.User), err)
+			return TestResult{Error: text, Reason: reason, Detail: detail}, nil
+		}
 	}
 	if mailbox.Server == "" {
 		errs.add("server", "error.required", i18n.Key("field.pop3_server"))
@@ -275,7 +284,7 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	}
 	receiver := s.receiver(mailbox.Type)
 	connection := receive.Connection{Server: mailbox.Server, Port: mailbox.Port, Security: mailbox.Security,
-		VerifyCert: mailbox.VerifyCert, Login: mailbox.Login, Password: password, APOP: mailbox.APOP,
+		VerifyCert: mailbox.VerifyCert, Login: mailbox.Login, Password: password, APOP: mailbox.APOP, Mechanism: mechanism,
 		Timeout: s.connectionTimeout(ctx), Dialer: s.mailDialer(ctx, forUser(actor, mailbox) || mailbox.Type == store.MailboxIMAP)}
 	var count receive.Count
 	var folders []imapsync.Folder

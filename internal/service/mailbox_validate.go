@@ -215,7 +215,7 @@ func (s *Service) checkRemoteMailbox(m *store.Mailbox, creating bool, errs field
 	if m.Login == "" {
 		errs.add("login", "error.required", i18n.Key("field.login"))
 	}
-	if len(m.PasswordSealed) == 0 && creating {
+	if len(m.PasswordSealed) == 0 && creating && m.OAuthMechanism == "" {
 		errs.add("password", "error.required", i18n.Key("field.password"))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/worklog"
 )
@@ -15,18 +16,23 @@ import (
 // MailboxView is a mailbox as the front ends and the API show it (API.md
 // "mailbox"). The password is never part of it.
 type MailboxView struct {
-	ID               int64      `json:"id"`
-	Site             string     `json:"site"`
-	Type             string     `json:"type"`
-	Active           bool       `json:"active"`
-	Name             string     `json:"name"`
-	Description      string     `json:"description"`
-	Server           string     `json:"server"`
-	Port             int        `json:"port"`
-	Security         string     `json:"security"`
-	VerifyCert       bool       `json:"verify_cert"`
-	Login            string     `json:"login"`
-	HasPassword      bool       `json:"has_password"`
+	ID          int64  `json:"id"`
+	Site        string `json:"site"`
+	Type        string `json:"type"`
+	Active      bool   `json:"active"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Server      string `json:"server"`
+	Port        int    `json:"port"`
+	Security    string `json:"security"`
+	VerifyCert  bool   `json:"verify_cert"`
+	Login       string `json:"login"`
+	HasPassword bool   `json:"has_password"`
+	// OAuth says the mailbox signs in with OAuth2; SignInAgain, to its
+	// owner only (who alone can), that its grant is gone and they must
+	// sign in again (the link: /my/oauth/start?mailbox=ID).
+	OAuth            bool       `json:"oauth"`
+	SignInAgain      bool       `json:"sign_in_again"`
 	APOP             bool       `json:"apop"`
 	DeleteFromServer bool       `json:"delete_from_server"`
 	CheckInterval    int        `json:"check_interval"`
@@ -89,6 +95,9 @@ type MailboxInput struct {
 	WebURL           *string   `json:"web_url,omitempty"`
 	Folders          *[]string `json:"folders,omitempty"`
 	SyncRange        *string   `json:"sync_range,omitempty"`
+	// oauthMechanism makes the mailbox sign in with OAuth2 (set by the
+	// sign-in flow, never from a request): it needs no password.
+	oauthMechanism string
 }
 
 // MailboxCharsets are the charsets the form offers for incoming mail ("" =
@@ -120,7 +129,8 @@ func optionalIDPointer(id int64) *int64 {
 func mailboxView(actor *Actor, m store.Mailbox) MailboxView {
 	view := MailboxView{ID: m.ID, Site: m.SiteCode, Type: m.Type, Active: m.Active, Name: m.Name, Description: m.Description,
 		Server: m.Server, Port: m.Port, Security: m.Security, VerifyCert: m.VerifyCert, Login: m.Login,
-		HasPassword: len(m.PasswordSealed) > 0, APOP: m.APOP, DeleteFromServer: m.DeleteFromServer,
+		HasPassword: len(m.PasswordSealed) > 0, OAuth: m.OAuthMechanism != "",
+		SignInAgain: m.OAuthMechanism != "" && m.LastErrorReason == string(receive.SignIn) && actor != nil && actor.User.ID == m.OwnerID, APOP: m.APOP, DeleteFromServer: m.DeleteFromServer,
 		CheckInterval: m.CheckInterval, Domains: m.Domains, Relay: m.Relay, RelayAuthOnly: m.RelayAuthOnly,
 		MaxMessages: m.MaxMessages, MaxMessageSizeKB: m.MaxMessageSizeKB, KeepDays: m.KeepDays, Charset: m.Charset,
 		ServiceID: optionalIDPointer(m.ServiceID), ServiceName: m.ServiceName, OwnerID: optionalIDPointer(m.OwnerID),
@@ -231,6 +241,7 @@ func (s *Service) CreateMailbox(ctx context.Context, actor *Actor, input Mailbox
 		return MailboxView{}, &ValidationError{Fields: map[string]i18n.Message{"type": i18n.M("error.mailbox_type", i18n.Key("field.type"))}}
 	}
 	m := newMailboxDefaults(kind)
+	m.OAuthMechanism = input.oauthMechanism
 	if !actor.CanAddMailbox(kind) {
 		return MailboxView{}, ErrForbidden
 	}

@@ -14,23 +14,33 @@ import (
 
 // MailServiceView is a mail service as the front ends show it.
 type MailServiceView struct {
-	ID            int64     `json:"id"`
-	Site          string    `json:"site"`
-	Active        bool      `json:"active"`
-	Name          string    `json:"name"`
-	Type          string    `json:"type"`
-	Server        string    `json:"server"`
-	Port          int       `json:"port"`
-	Security      string    `json:"security"`
-	WebURL        string    `json:"web_url"`
-	Sort          int       `json:"sort"`
-	SMTPServer    string    `json:"smtp_server"`
-	SMTPPort      int       `json:"smtp_port"`
-	SMTPSameLogin bool      `json:"smtp_same_login"`
-	Icon          string    `json:"icon"`
-	HasLogo       bool      `json:"has_logo"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            int64  `json:"id"`
+	Site          string `json:"site"`
+	Active        bool   `json:"active"`
+	Name          string `json:"name"`
+	Type          string `json:"type"`
+	Server        string `json:"server"`
+	Port          int    `json:"port"`
+	Security      string `json:"security"`
+	WebURL        string `json:"web_url"`
+	Sort          int    `json:"sort"`
+	SMTPServer    string `json:"smtp_server"`
+	SMTPPort      int    `json:"smtp_port"`
+	SMTPSameLogin bool   `json:"smtp_same_login"`
+	Icon          string `json:"icon"`
+	HasLogo       bool   `json:"has_logo"`
+	// OAuth2 client settings; the secret is write-only (HasOAuthSecret
+	// says whether one is stored). OAuth says whether employees sign in
+	// through this service with OAuth2 instead of a password.
+	OAuth          bool      `json:"oauth"`
+	OAuthClientID  string    `json:"oauth_client_id"`
+	HasOAuthSecret bool      `json:"has_oauth_client_secret"`
+	OAuthAuthURL   string    `json:"oauth_auth_url"`
+	OAuthTokenURL  string    `json:"oauth_token_url"`
+	OAuthScopes    string    `json:"oauth_scopes"`
+	OAuthMechanism string    `json:"oauth_mechanism"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // MailServiceInput creates or changes a mail service; nil fields stay (or
@@ -49,6 +59,16 @@ type MailServiceInput struct {
 	SMTPPort      *int    `json:"smtp_port,omitempty"`
 	SMTPSameLogin *bool   `json:"smtp_same_login,omitempty"`
 	Icon          *string `json:"icon,omitempty"`
+	// OAuthPreset ("google", "microsoft", "yandex") fills the
+	// authorisation and token URLs, the scopes and the mechanism of that
+	// provider; fields given beside it win.
+	OAuthPreset       *string `json:"oauth_preset,omitempty"`
+	OAuthClientID     *string `json:"oauth_client_id,omitempty"`
+	OAuthClientSecret *string `json:"oauth_client_secret,omitempty"` // write-only; "" keeps the stored one
+	OAuthAuthURL      *string `json:"oauth_auth_url,omitempty"`
+	OAuthTokenURL     *string `json:"oauth_token_url,omitempty"`
+	OAuthScopes       *string `json:"oauth_scopes,omitempty"`
+	OAuthMechanism    *string `json:"oauth_mechanism,omitempty"`
 	// Logo and LogoType upload a logo; an empty non-nil Logo removes it.
 	Logo     []byte `json:"-"`
 	LogoType string `json:"-"`
@@ -112,7 +132,9 @@ func (s *Service) installDefaultMailServices(ctx context.Context, site store.Sit
 func (s *Service) mailServiceView(ctx context.Context, m store.MailService) MailServiceView {
 	view := MailServiceView{ID: m.ID, Active: m.Active, Name: m.Name, Type: m.Type, Server: m.Server, Port: m.Port,
 		Security: m.Security, WebURL: m.WebURL, Sort: m.Sort, SMTPServer: m.SMTPServer, SMTPPort: m.SMTPPort,
-		SMTPSameLogin: m.SMTPSameLogin, Icon: m.Icon, HasLogo: m.LogoType != "", CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+		SMTPSameLogin: m.SMTPSameLogin, Icon: m.Icon, HasLogo: m.LogoType != "", CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		OAuth: m.OAuthClientID != "", OAuthClientID: m.OAuthClientID, HasOAuthSecret: len(m.OAuthSecretSealed) > 0,
+		OAuthAuthURL: m.OAuthAuthURL, OAuthTokenURL: m.OAuthTokenURL, OAuthScopes: m.OAuthScopes, OAuthMechanism: m.OAuthMechanism}
 	if site, err := s.store.SiteByID(ctx, m.SiteID); err == nil {
 		view.Site = site.Code
 	}
@@ -221,6 +243,7 @@ func (s *Service) applyMailServiceInput(ctx context.Context, m *store.MailServic
 	if m.Icon != "" && !contains(BuiltinIcons, m.Icon) {
 		errs.add("icon", "error.invalid", i18n.Key("field.icon"))
 	}
+	s.applyOAuthClientInput(m, input, errs)
 	if input.Logo != nil {
 		m.Logo, m.LogoType = input.Logo, input.LogoType
 		if len(input.Logo) == 0 {

@@ -44,25 +44,29 @@ type Mailbox struct {
 	WebURL           string
 	Folders          []string
 	SyncRange        string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	LastCheckAt      time.Time
-	LastError        string
-	LastErrorReason  string // fetch.FailureReason of LastError; "" when unknown
-	FailureStreak    int
-	NextCheckAt      time.Time
-	MessagesTotal    int64 // kept on the row by the message writes
-	MessagesNew      int64
-	RulesCount       int64
-	SiteCode         string
-	ServiceName      string
-	OwnerLogin       string
+	// OAuthMechanism is the SASL mechanism ("xoauth2", "oauthbearer") of a
+	// mailbox signed in with OAuth2 ("": a password); its token is read
+	// and written apart ([Store.MailboxOAuthToken]).
+	OAuthMechanism  string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	LastCheckAt     time.Time
+	LastError       string
+	LastErrorReason string // fetch.FailureReason of LastError; "" when unknown
+	FailureStreak   int
+	NextCheckAt     time.Time
+	MessagesTotal   int64 // kept on the row by the message writes
+	MessagesNew     int64
+	RulesCount      int64
+	SiteCode        string
+	ServiceName     string
+	OwnerLogin      string
 }
 
 const mailboxColumns = `m.id, m.site_id, m.type, m.active, m.name, m.description, m.server, m.port, m.security, m.verify_cert,
 	m.login, m.password_enc, m.apop, m.delete_from_server, m.check_interval, m.domains, m.relay, m.relay_auth_only,
 	m.max_messages, m.max_message_size_kb, m.keep_days, m.charset, m.service_id, m.owner_id, m.web_url, m.folders,
-	m.sync_range, m.created_at, m.updated_at, m.last_check_at, m.last_error, m.last_error_reason, m.failure_streak, m.next_check_at,
+	m.sync_range, m.oauth_mechanism, m.created_at, m.updated_at, m.last_check_at, m.last_error, m.last_error_reason, m.failure_streak, m.next_check_at,
 	m.messages_total, m.messages_unread,
 	(SELECT COUNT(*) FROM rules WHERE mailbox_id = m.id),
 	COALESCE((SELECT code FROM sites WHERE id = m.site_id), ''),
@@ -77,7 +81,7 @@ func scanMailbox(row interface{ Scan(...any) error }) (Mailbox, error) {
 	err := row.Scan(&m.ID, &m.SiteID, &m.Type, &m.Active, &m.Name, &m.Description, &m.Server, &m.Port, &m.Security, &m.VerifyCert,
 		&m.Login, &m.PasswordSealed, &m.APOP, &m.DeleteFromServer, &m.CheckInterval, &domains, &m.Relay, &m.RelayAuthOnly,
 		&m.MaxMessages, &m.MaxMessageSizeKB, &m.KeepDays, &m.Charset, &serviceID, &ownerID, &m.WebURL, &folders,
-		&m.SyncRange, &created, &updated, &lastCheck, &m.LastError, &m.LastErrorReason, &m.FailureStreak, &nextCheck,
+		&m.SyncRange, &m.OAuthMechanism, &created, &updated, &lastCheck, &m.LastError, &m.LastErrorReason, &m.FailureStreak, &nextCheck,
 		&m.MessagesTotal, &m.MessagesNew, &m.RulesCount, &m.SiteCode, &m.ServiceName, &m.OwnerLogin)
 	if err != nil {
 		return m, mapError(err)
@@ -104,13 +108,13 @@ func splitList(text string) []string {
 // of mailboxWriteArgs.
 const mailboxWriteColumns = `site_id, type, active, name, description, server, port, security, verify_cert, login, password_enc,
 	apop, delete_from_server, check_interval, domains, relay, relay_auth_only, max_messages, max_message_size_kb, keep_days,
-	charset, service_id, owner_id, web_url, folders, sync_range`
+	charset, service_id, owner_id, web_url, folders, sync_range, oauth_mechanism`
 
 func mailboxWriteArgs(m *Mailbox) []any {
 	return []any{m.SiteID, m.Type, m.Active, m.Name, m.Description, m.Server, m.Port, m.Security, m.VerifyCert, m.Login,
 		m.PasswordSealed, m.APOP, m.DeleteFromServer, m.CheckInterval, joinList(m.Domains), m.Relay, m.RelayAuthOnly,
 		m.MaxMessages, m.MaxMessageSizeKB, m.KeepDays, m.Charset, optionalID(m.ServiceID), optionalID(m.OwnerID), m.WebURL,
-		joinList(m.Folders), m.SyncRange}
+		joinList(m.Folders), m.SyncRange, m.OAuthMechanism}
 }
 
 // CreateMailbox stores a new mailbox.

@@ -28,18 +28,28 @@ type MailService struct {
 	Logo          []byte // an uploaded logo, when any
 	LogoType      string
 	IsOther       bool // the site's generic "other" service mailboxes fall back to
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// OAuth2 client of the service (empty OAuthClientID: none): its
+	// mailboxes sign in with a bearer token instead of a password.
+	OAuthClientID     string
+	OAuthSecretSealed []byte // the client secret, sealed by the service's box
+	OAuthAuthURL      string
+	OAuthTokenURL     string
+	OAuthScopes       string // space-separated
+	OAuthMechanism    string // "xoauth2" or "oauthbearer"
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 const mailServiceColumns = `id, site_id, active, name, type, server, port, security, web_url, sort, smtp_server, smtp_port,
-	smtp_same_login, icon, logo_type, is_other, created_at, updated_at`
+	smtp_same_login, icon, logo_type, is_other, oauth_client_id, oauth_secret_enc, oauth_auth_url, oauth_token_url, oauth_scopes,
+	oauth_mechanism, created_at, updated_at`
 
 func scanMailService(row interface{ Scan(...any) error }) (MailService, error) {
 	var m MailService
 	var created, updated int64
 	err := row.Scan(&m.ID, &m.SiteID, &m.Active, &m.Name, &m.Type, &m.Server, &m.Port, &m.Security, &m.WebURL, &m.Sort,
-		&m.SMTPServer, &m.SMTPPort, &m.SMTPSameLogin, &m.Icon, &m.LogoType, &m.IsOther, &created, &updated)
+		&m.SMTPServer, &m.SMTPPort, &m.SMTPSameLogin, &m.Icon, &m.LogoType, &m.IsOther, &m.OAuthClientID, &m.OAuthSecretSealed, &m.OAuthAuthURL,
+		&m.OAuthTokenURL, &m.OAuthScopes, &m.OAuthMechanism, &created, &updated)
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return m, mapError(err)
 }
@@ -48,9 +58,11 @@ func scanMailService(row interface{ Scan(...any) error }) (MailService, error) {
 func (s *Store) CreateMailService(ctx context.Context, m *MailService) error {
 	now := s.clock()
 	id, err := s.insert(ctx, `INSERT INTO services (site_id, active, name, type, server, port, security, web_url, sort, smtp_server,
-		smtp_port, smtp_same_login, icon, logo, logo_type, is_other, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		smtp_port, smtp_same_login, icon, logo, logo_type, is_other, oauth_client_id, oauth_secret_enc, oauth_auth_url, oauth_token_url,
+		oauth_scopes, oauth_mechanism, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.SiteID, m.Active, m.Name, m.Type, m.Server, m.Port, m.Security, m.WebURL, m.Sort, m.SMTPServer, m.SMTPPort,
-		m.SMTPSameLogin, m.Icon, m.Logo, m.LogoType, m.IsOther, micros(now), micros(now))
+		m.SMTPSameLogin, m.Icon, m.Logo, m.LogoType, m.IsOther, m.OAuthClientID, m.OAuthSecretSealed, m.OAuthAuthURL, m.OAuthTokenURL,
+		m.OAuthScopes, m.OAuthMechanism, micros(now), micros(now))
 	if err != nil {
 		return fmt.Errorf("create mail service %q: %w", m.Name, err)
 	}
@@ -66,9 +78,11 @@ func (s *Store) UpdateMailService(ctx context.Context, m *MailService, keepLogo 
 	now := s.clock()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		query := `UPDATE services SET site_id = ?, active = ?, name = ?, type = ?, server = ?, port = ?, security = ?, web_url = ?,
-			sort = ?, smtp_server = ?, smtp_port = ?, smtp_same_login = ?, icon = ?, is_other = ?, updated_at = ?`
+			sort = ?, smtp_server = ?, smtp_port = ?, smtp_same_login = ?, icon = ?, is_other = ?, oauth_client_id = ?,
+			oauth_secret_enc = ?, oauth_auth_url = ?, oauth_token_url = ?, oauth_scopes = ?, oauth_mechanism = ?, updated_at = ?`
 		args := []any{m.SiteID, m.Active, m.Name, m.Type, m.Server, m.Port, m.Security, m.WebURL, m.Sort, m.SMTPServer,
-			m.SMTPPort, m.SMTPSameLogin, m.Icon, m.IsOther, micros(now)}
+			m.SMTPPort, m.SMTPSameLogin, m.Icon, m.IsOther, m.OAuthClientID, m.OAuthSecretSealed, m.OAuthAuthURL, m.OAuthTokenURL,
+			m.OAuthScopes, m.OAuthMechanism, micros(now)}
 		if !keepLogo {
 			query += `, logo = ?, logo_type = ?`
 			args = append(args, m.Logo, m.LogoType)

@@ -45,6 +45,9 @@ type DovecotServer struct {
 	names    map[string]bool
 	cmd      *exec.Cmd
 	done     chan struct{}
+	// introspection, when set, is the token-introspection URL of an oauth2
+	// passdb taking XOAUTH2 and OAUTHBEARER ([DovecotOAuth]).
+	introspection string
 }
 
 var deliverSeq atomic.Uint64
@@ -53,6 +56,22 @@ var deliverSeq atomic.Uint64
 // imapd and pop3d) is not installed or cannot start, the test is skipped, or
 // fails under CI=true or POCHTA_REQUIRE_PEERS=1.
 func Dovecot(t testing.TB) *DovecotServer {
+	t.Helper()
+	return startDovecot(t, "")
+}
+
+// DovecotOAuth is [Dovecot] that also signs users in with OAuth2 bearer
+// tokens (SASL XOAUTH2 and OAUTHBEARER) through its oauth2 passdb, which
+// POSTs each token to introspectionURL (RFC 7662: a form with token=...)
+// and takes the user from the answer's "username" when its "active" is
+// true. The users must exist (AddUser): their passwd-file entry is the
+// userdb.
+func DovecotOAuth(t testing.TB, introspectionURL string) *DovecotServer {
+	t.Helper()
+	return startDovecot(t, introspectionURL)
+}
+
+func startDovecot(t testing.TB, introspection string) *DovecotServer {
 	t.Helper()
 	bin, err := dovecotBin()
 	if err != nil {
@@ -63,7 +82,7 @@ func Dovecot(t testing.TB) *DovecotServer {
 		t.Fatalf("testpeer: %v", err)
 	}
 	uid, gid, _ := peerIDs()
-	d := &DovecotServer{Host: "127.0.0.1", Dir: dir, t: t, uid: uid, gid: gid, names: map[string]bool{}}
+	d := &DovecotServer{Host: "127.0.0.1", Dir: dir, t: t, uid: uid, gid: gid, names: map[string]bool{}, introspection: introspection}
 	t.Cleanup(d.stop)
 	if err := d.setup(); err != nil {
 		t.Fatalf("testpeer: Dovecot: %v", err)
@@ -221,11 +240,23 @@ func (d *DovecotServer) setup() error {
 	if err := os.Chown(mail, d.uid, d.gid); err != nil {
 		return err
 	}
+	if d.introspection != "" {
+		settings := fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\n"+
+			"active_attribute = active\nactive_value = true\n", d.introspection)
+		if err := os.WriteFile(filepath.Join(d.Dir, "oauth2.conf.ext"), []byte(settings), 0o644); err != nil {
+			return err
+		}
+	}
 	return d.writeUsers()
 }
 
 func (d *DovecotServer) config() string {
 	D := d.Dir
+	oauthMechanisms, oauthPassdb := "", ""
+	if d.introspection != "" {
+		oauthMechanisms = " xoauth2 oauthbearer"
+		oauthPassdb = fmt.Sprintf("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s/oauth2.conf.ext\n}\n", D)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -236,7 +267,7 @@ ssl = yes
 ssl_cert = <%[1]s/cert.pem
 ssl_key = <%[1]s/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5 apop
+auth_mechanisms = plain login cram-md5 apop%[2]s
 auth_failure_delay = 0
 auth_verbose = yes
 mail_location = maildir:~/Maildir
@@ -259,7 +290,7 @@ namespace inbox {
     special_use = \Archive
   }
 }
-passdb {
+%[3]spassdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/users
 }
@@ -268,7 +299,7 @@ userdb {
   args = username_format=%%u %[1]s/users
 }
 pop3_uidl_format = %%08Xu%%08Xv
-`, D)
+`, D, oauthMechanisms, oauthPassdb)
 	if _, err := os.Stat("/usr/share/dovecot/dh.pem"); err == nil {
 		b.WriteString("ssl_dh = </usr/share/dovecot/dh.pem\n")
 	}

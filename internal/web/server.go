@@ -118,6 +118,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /services/{id}/logo", s.signedIn(s.serviceLogo))
 	mux.HandleFunc("GET /services/{id}/delete", s.signedIn(s.deleteServicePage))
 
+	mux.HandleFunc("GET /my/oauth/start", s.signedIn(s.oauthStart))
+	mux.HandleFunc("GET "+oauthCallbackPath, s.signedIn(s.oauthCallback))
+
 	mux.HandleFunc("GET /log", s.signedIn(s.logPage))
 
 	mux.HandleFunc("GET /queue", s.signedIn(s.queuePage))

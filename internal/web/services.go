@@ -16,7 +16,8 @@ import (
 
 // serviceFields is the order of the mail service form, for the error summary.
 var serviceFields = []string{"site", "active", "name", "type", "server", "port", "security", "web_url", "sort",
-	"smtp_server", "smtp_port", "smtp_same_login", "icon", "logo"}
+	"smtp_server", "smtp_port", "smtp_same_login", "icon", "logo", "oauth_preset", "oauth_client_id", "oauth_client_secret",
+	"oauth_auth_url", "oauth_token_url", "oauth_scopes", "oauth_mechanism"}
 
 // logoTypes are the image types a logo upload may have; the type is sniffed
 // from the content, not taken from the browser's word.
@@ -61,10 +62,19 @@ type serviceForm struct {
 	SMTPPort      string
 	SMTPSameLogin bool
 	Icon          string
-	Icons         []string
-	Sites         []store.Site
-	Errors        map[string]string
-	Summary       []summaryItem
+	// OAuth2 client: the secret is never shown (Service.HasOAuthSecret
+	// says whether one is stored).
+	OAuthPreset    string
+	OAuthClientID  string
+	OAuthAuthURL   string
+	OAuthTokenURL  string
+	OAuthScopes    string
+	OAuthMechanism string
+	OAuthPresets   []service.OAuthPreset
+	Icons          []string
+	Sites          []store.Site
+	Errors         map[string]string
+	Summary        []summaryItem
 }
 
 // servicesDeleteData is the confirmation page of a group delete.
@@ -139,10 +149,19 @@ func (s *server) serviceInput(r *http.Request, lang string) (service.MailService
 		Port: formValue(r, "port"), Security: formValue(r, "security"), WebURL: formValue(r, "web_url"), Sort: formValue(r, "sort"),
 		SMTPServer: formValue(r, "smtp_server"), SMTPPort: formValue(r, "smtp_port"), Icon: formValue(r, "icon"),
 		Active: r.PostForm.Get("active") != "", SMTPSameLogin: r.PostForm.Get("smtp_same_login") != "",
+		OAuthPreset: formValue(r, "oauth_preset"), OAuthClientID: formValue(r, "oauth_client_id"),
+		OAuthAuthURL: formValue(r, "oauth_auth_url"), OAuthTokenURL: formValue(r, "oauth_token_url"),
+		OAuthScopes: formValue(r, "oauth_scopes"), OAuthMechanism: formValue(r, "oauth_mechanism"),
 	}
+	// The secret is not kept in the form: a page sent back with errors
+	// asks for it again rather than echoing it into the HTML.
+	secret := r.PostForm.Get("oauth_client_secret")
 	input := service.MailServiceInput{
 		Site: &form.Site, Name: &form.Name, Type: &form.Type, Server: &form.Server, Security: &form.Security,
 		WebURL: &form.WebURL, SMTPServer: &form.SMTPServer, Icon: &form.Icon,
+		OAuthPreset: &form.OAuthPreset, OAuthClientID: &form.OAuthClientID, OAuthClientSecret: &secret,
+		OAuthAuthURL: &form.OAuthAuthURL, OAuthTokenURL: &form.OAuthTokenURL, OAuthScopes: &form.OAuthScopes,
+		OAuthMechanism: &form.OAuthMechanism,
 	}
 	fieldErrors := map[string]string{}
 	number := func(name, text string, empty int) *int {
@@ -229,7 +248,9 @@ func (s *server) servicePage(w http.ResponseWriter, r *http.Request, session *se
 		Service: stored, Site: stored.Site, Active: stored.Active, Name: stored.Name, Type: stored.Type,
 		Server: stored.Server, Port: portText(stored.Port), Security: stored.Security, WebURL: stored.WebURL,
 		Sort: strconv.Itoa(stored.Sort), SMTPServer: stored.SMTPServer, SMTPPort: portText(stored.SMTPPort),
-		SMTPSameLogin: stored.SMTPSameLogin, Icon: stored.Icon,
+		SMTPSameLogin: stored.SMTPSameLogin, Icon: stored.Icon, OAuthClientID: stored.OAuthClientID,
+		OAuthAuthURL: stored.OAuthAuthURL, OAuthTokenURL: stored.OAuthTokenURL, OAuthScopes: stored.OAuthScopes,
+		OAuthMechanism: stored.OAuthMechanism,
 	})
 	return nil
 }
@@ -279,7 +300,7 @@ func (s *server) renderServiceForm(w http.ResponseWriter, r *http.Request, sessi
 		s.serviceError(w, r, err)
 		return
 	}
-	form.Sites, form.Icons = sites, service.BuiltinIcons
+	form.Sites, form.Icons, form.OAuthPresets = sites, service.BuiltinIcons, service.OAuthPresets
 	form.ReadOnly = !session.Actor.IsAdmin()
 	form.Summary = summaryOf(form.Errors, serviceFields...)
 	data.Content = form
