@@ -75,7 +75,7 @@ func TestMyMailboxes(t *testing.T) {
 	wantBody(t, r, `class="service-grid"`, serviceLink, "Loopback Dovecot", "gmail")
 	r = anna.get(serviceLink)
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, "Loopback Dovecot", `name="folder" value="INBOX" checked`, `data-oauth-slot`, `value="month" selected`)
+	wantBody(t, r, "Loopback Dovecot", `name="folder" value="INBOX" checked`, `value="month" selected`)
 
 	form := url.Values{"service_id": {strconv.FormatInt(dovecotService.ID, 10)}, "login": {"employee"}, "password": {"wrong"},
 		"folder_shown": {"INBOX"}, "folder": {"INBOX"}, "sync_range": {"all"}, "test_connection": {"1"}}

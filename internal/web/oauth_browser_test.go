@@ -52,8 +52,13 @@ func TestOAuthMailboxInBrowser(t *testing.T) {
 
 	browser := newChromium(t, ts)
 	browser.signIn(t, "bob", "bob-password-1")
-	browser.run(t, chromedp.Navigate(ts.srv.URL+"/my/oauth/start?service="+strconv.FormatInt(created.ID, 10)),
-		chromedp.WaitVisible(chromedp.CSS("#allow")))
+	// From the employee's own page: the service's card, then its button.
+	browser.run(t, chromedp.Navigate(ts.srv.URL+"/my/mailboxes/new?service="+strconv.FormatInt(created.ID, 10)),
+		chromedp.WaitVisible(chromedp.CSS("[data-oauth-start]")))
+	if got := browser.text(t, "[data-oauth-start]"); got != "Sign in with Test provider" {
+		t.Errorf("sign-in button: %q", got)
+	}
+	browser.run(t, chromedp.Click(chromedp.CSS("[data-oauth-start]")), chromedp.WaitVisible(chromedp.CSS("#allow")))
 	if got := browser.text(t, "h1"); !strings.Contains(got, address) {
 		t.Errorf("consent page: %q", got)
 	}

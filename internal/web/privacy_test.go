@@ -122,6 +122,9 @@ type privacyCase struct {
 	// service of his site) and may answer 200 or redirect, as long as
 	// nothing of alice's is in it and nothing changed.
 	open bool
+	// refused: another status that refuses the request (the OAuth
+	// callback's 400 for a state that is not of this session).
+	refused int
 }
 
 func (f *privacyFixture) cases() map[string]privacyCase {
@@ -214,6 +217,8 @@ func (f *privacyFixture) cases() map[string]privacyCase {
 		"POST /profile/tokens":                        {path: "/profile/tokens", form: url.Values{"name": {"Bob's"}}, open: true},
 		"GET /profile/tokens/{id}/revoke":             {path: "/profile/tokens/" + token + "/revoke"},
 		"POST /profile/tokens/{id}/revoke":            {path: "/profile/tokens/" + token + "/revoke"},
+		"GET /my/oauth/start":                         {path: "/my/oauth/start?mailbox=" + mailbox},
+		"GET /my/oauth/callback":                      {path: "/my/oauth/callback?state=alices-state&code=alices-code", refused: http.StatusBadRequest},
 		"/":                                           {path: "/nothing-here"},
 	}
 }
@@ -258,6 +263,7 @@ func TestPrivacyWalkWeb(t *testing.T) {
 			}
 			switch {
 			case r.status == http.StatusForbidden || r.status == http.StatusNotFound:
+			case c.refused != 0 && r.status == c.refused:
 			case c.open && (r.status == http.StatusOK || r.status == http.StatusSeeOther || r.status == http.StatusUnprocessableEntity || r.status == http.StatusFound):
 			default:
 				t.Errorf("%s %s: status %d\n%.600s", method, c.path, r.status, r.body)

@@ -119,7 +119,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /services/{id}/delete", s.signedIn(s.deleteServicePage))
 
 	mux.HandleFunc("GET /my/oauth/start", s.signedIn(s.oauthStart))
-	mux.HandleFunc("GET "+oauthCallbackPath, s.signedIn(s.oauthCallback))
+	mux.HandleFunc("GET /my/oauth/callback", s.signedIn(s.oauthCallback)) // oauthCallbackPath
 
 	mux.HandleFunc("GET /log", s.signedIn(s.logPage))
 
