@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"pochta.dev/pochta/internal/mime"
 )
@@ -226,4 +227,23 @@ func FuzzTokenize(f *testing.F) {
 			seen[tok] = true
 		}
 	})
+}
+
+// The tokenizer's Cyrillic fold and word test without the tables give what
+// the tables give, for every character of the two-byte range.
+func TestFoldFastPath(t *testing.T) {
+	tok := newTokenizer()
+	for r := rune(0x80); r < 0x800; r++ {
+		word := "Zz" + string(r) + "Q"
+		want := strings.Map(foldRune, word)
+		if got := tok.fold(word); got != want {
+			t.Errorf("fold(%q) = %q, want %q", word, got, want)
+		}
+		if r >= 0x400 && r <= 0x4FF {
+			table := unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+			if got := isWordRune(r); got != table {
+				t.Errorf("isWordRune(%U) = %v, want %v", r, got, table)
+			}
+		}
+	}
 }
