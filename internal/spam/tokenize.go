@@ -67,6 +67,7 @@ type Tokenizer struct {
 //   - addresses of From, To, Cc, Reply-To, Return-Path and Sender as
 //     "from:addr" and "from:@domain" (to:, reply:, rtrn:), other words of
 //     those fields with the same prefix;
+//   - the name of every header field as "hn:name" (X-Spam-* left out);
 //   - the words of other header fields prefixed "h:" (one prefix for all:
 //     a mailing list names itself in half a dozen fields), except fields
 //     that identify one message or one delivery (Date, Delivery-Date,
@@ -164,6 +165,13 @@ func (t *tokenizer) message(m *mime.Message) {
 // header tokenizes one header field.
 func (t *tokenizer) header(f mime.HeaderField) {
 	name := strings.ToLower(f.Name)
+	// The field's name, as bogofilter's "head:Name": which fields a
+	// message has says which software wrote and sent it (X-Mailer,
+	// MIME-Version, List-Id, X-MSMail-Priority), whatever their values.
+	// Other filters' verdicts are left out, as their values are.
+	if validName(name) && !strings.HasPrefix(name, "x-spam") {
+		t.add("hn:" + name)
+	}
 	if name == "message-id" {
 		// The domain part says which software made the message.
 		if at := strings.LastIndexByte(f.Value, '@'); at >= 0 {
