@@ -124,10 +124,20 @@ type Result struct {
 // Rating is the probability as a whole percentage, 0..100.
 func (r Result) Rating() int { return int(math.Round(r.Probability * 100)) }
 
-// String says the words behind the rating, one a line.
+// ExplainedWords is how many of the words behind a rating [Result.String]
+// names: with every telling word used a rating may rest on hundreds, and
+// the explanation is stored on every rated message's row.
+const ExplainedWords = 30
+
+// String says the words behind the rating, one a line, the most telling
+// [ExplainedWords] of them, then "… (+N)" for the rest.
 func (r Result) String() string {
 	var b strings.Builder
 	for i, w := range r.Words {
+		if i == ExplainedWords {
+			fmt.Fprintf(&b, "\n… (+%d)", len(r.Words)-i)
+			break
+		}
 		if i > 0 {
 			b.WriteByte('\n')
 		}

@@ -2,6 +2,7 @@ package spam
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -265,5 +266,18 @@ func TestFoldFastPath(t *testing.T) {
 				t.Errorf("isWordRune(%U) = %v, want %v", r, got, table)
 			}
 		}
+	}
+}
+
+// The explanation names the most telling words only, however many were
+// used.
+func TestExplanationBounded(t *testing.T) {
+	var r Result
+	for i := range ExplainedWords + 12 {
+		r.Words = append(r.Words, WordScore{Word: fmt.Sprintf("w%d", i), Probability: 0.99, Spam: 5})
+	}
+	lines := strings.Split(r.String(), "\n")
+	if len(lines) != ExplainedWords+1 || lines[ExplainedWords] != "… (+12)" || !strings.HasPrefix(lines[0], "w0 = ") {
+		t.Errorf("explanation of %d lines, last %q", len(lines), lines[len(lines)-1])
 	}
 }
