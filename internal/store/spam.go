@@ -74,7 +74,7 @@ func (s *Store) SpamWords(ctx context.Context, words []string) (map[string]SpamC
 			query = `SELECT word, spam_count, ham_count FROM spam_words WHERE word IN (SELECT value FROM json_each(?))`
 			arg = string(encoded)
 		}
-		rows, err := s.query(ctx, query, arg)
+		rows, err := s.queryPrepared(ctx, query, arg)
 		if err != nil {
 			return nil, fmt.Errorf("spam words: %w", err)
 		}
