@@ -124,7 +124,7 @@ func Open(ctx context.Context, config Config) (*App, error) {
 	if hostname == "" {
 		hostname, _ = os.Hostname()
 	}
-	a.Service.SetOutbound(a.Queue, "postmaster@"+hostname)
+	a.Service.SetOutbound(a.Queue, hostname)
 	a.SMTP = a.newSMTPServer()
 	a.Service.SetSMTPControl(smtpControl{a.SMTP})
 	a.registerSMTPMetrics()

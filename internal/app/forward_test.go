@@ -37,7 +37,8 @@ func waitForwarded(t *testing.T, host *testpeer.Smarthost, n int) []testpeer.Sma
 // runner hands it with X-Pochta-Loop to the outbound queue, and the queue's
 // runner delivers it through the smarthost of the settings from
 // postmaster@ the SMTP hostname to the rule's address. An auto-replied
-// message is not forwarded.
+// message is not forwarded, nor one carrying this install's own loop header
+// (its SMTP hostname); another install's header does not stop a forward.
 func TestRuleForwardThroughSmarthost(t *testing.T) {
 	smarthost := testpeer.StartSmarthost(t)
 	port := smarthost.Port
@@ -99,8 +100,10 @@ func TestRuleForwardThroughSmarthost(t *testing.T) {
 			t.Errorf("envelope recipients %q, want [boss@example.net]", m.To)
 		}
 		header, _, _ := bytes.Cut(m.Raw, []byte("\r\n\r\n"))
-		if !bytes.HasPrefix(header, []byte(rules.LoopHeader+": ")) && !bytes.Contains(header, []byte("\r\n"+rules.LoopHeader+": ")) {
-			t.Errorf("no %s header in the forward:\n%s", rules.LoopHeader, header)
+		// The loop header names the install by its SMTP hostname, the
+		// name its queue greets with, not by the machine's.
+		if !bytes.HasPrefix(header, []byte(rules.LoopHeader+": mx.test\r\n")) {
+			t.Errorf("the forward does not start with %s: mx.test:\n%s", rules.LoopHeader, header)
 		}
 		if !bytes.Contains(header, []byte("\r\nSubject: "+subject+"\r\n")) {
 			t.Errorf("the forward lacks the original's subject %q:\n%s", subject, m.Raw)
@@ -118,15 +121,25 @@ func TestRuleForwardThroughSmarthost(t *testing.T) {
 	if jobs, err := a.Store.Jobs(ctx, store.JobFilter{MessageID: auto, Kind: service.JobForward}); err != nil || len(jobs) != 0 {
 		t.Errorf("forward jobs of the auto-reply: %+v %v", jobs, err)
 	}
-	receive("", "Second report")
+	// A forward of this install that came back (through another install
+	// that forwards to here) is its own loop: not forwarded again.
+	back := receive("X-Pochta-Loop: relay.other.test\r\nX-Pochta-Loop: MX.test\r\n", "Came back")
+	if jobs, err := a.Store.Jobs(ctx, store.JobFilter{MessageID: back, Kind: service.JobForward}); err != nil || len(jobs) != 0 {
+		t.Errorf("forward jobs of the message that came back: %+v %v", jobs, err)
+	}
+	// Another install's forward goes on, with this install's name added.
+	receive("X-Pochta-Loop: relay.other.test\r\n", "Second report")
 	got = waitForwarded(t, smarthost, 2)
 	if len(got) != 2 {
 		t.Fatalf("the smarthost holds %d messages, want 2", len(got))
 	}
 	check(got[1], "Second report")
+	if !bytes.Contains(got[1].Raw, []byte("\r\nX-Pochta-Loop: relay.other.test\r\n")) {
+		t.Errorf("the other install's loop header was lost:\n%s", got[1].Raw)
+	}
 	for _, m := range got {
-		if bytes.Contains(m.Raw, []byte("Out of office")) {
-			t.Errorf("the auto-reply was forwarded:\n%s", m.Raw)
+		if bytes.Contains(m.Raw, []byte("Out of office")) || bytes.Contains(m.Raw, []byte("Came back")) {
+			t.Errorf("an automatic or looping message was forwarded:\n%s", m.Raw)
 		}
 	}
 	outbound, err := a.Store.OutboundMessages(ctx, store.OutboundFilter{Limit: 10})

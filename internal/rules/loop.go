@@ -4,10 +4,13 @@ import (
 	"strings"
 )
 
-// LoopHeader is the header Pochta adds to every message it forwards (its
-// value names the forwarding host). Mail that carries it is never
-// forwarded again: a forward to an address that forwards back ends after
-// one round.
+// LoopHeader is the header Pochta adds to every message it forwards: its
+// value names the forwarding install by its SMTP hostname (the name its
+// outbound queue greets with). Mail that carries this install's own name
+// there is never forwarded again: a forward to an address that forwards
+// back ends after one round, and so does a ring of installs forwarding to
+// one another (each sees its own name come back). Another install's name
+// does not block: mail forwarded once may be forwarded on, up to MaxHops.
 const LoopHeader = "X-Pochta-Loop"
 
 // MaxHops is the most servers (Received fields) a message may have passed
@@ -42,10 +45,23 @@ func AutoSubmitted(v *View) bool {
 // Hops counts the servers the message has passed: its Received fields.
 func Hops(v *View) int { return len(v.Headers["received"]) }
 
+// ForwardedBy reports whether the message carries a loop header naming
+// host (any case), or, with host empty (this install's name unknown), any
+// loop header at all.
+func ForwardedBy(v *View, host string) bool {
+	for _, value := range v.Headers[strings.ToLower(LoopHeader)] {
+		if host == "" || strings.EqualFold(strings.TrimSpace(value), host) {
+			return true
+		}
+	}
+	return false
+}
+
 // ForwardLoop says why the message must not be forwarded, or LoopNone.
+// The loop header counts when it names v.LoopHost.
 func ForwardLoop(v *View) LoopReason {
 	switch {
-	case len(v.Headers[strings.ToLower(LoopHeader)]) > 0:
+	case ForwardedBy(v, v.LoopHost):
 		return LoopPochta
 	case AutoSubmitted(v):
 		return LoopAutoSubmitted

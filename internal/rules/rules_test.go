@@ -409,21 +409,28 @@ func TestActionOrder(t *testing.T) {
 func TestForwardLoops(t *testing.T) {
 	received := make([]string, MaxHops+1)
 	tests := []struct {
-		headers map[string][]string
-		want    LoopReason
+		headers  map[string][]string
+		loopHost string
+		want     LoopReason
 	}{
-		{map[string][]string{}, LoopNone},
-		{map[string][]string{"auto-submitted": {"no"}}, LoopNone},
-		{map[string][]string{"auto-submitted": {" No ; comment"}}, LoopNone},
-		{map[string][]string{"auto-submitted": {"auto-replied"}}, LoopAutoSubmitted},
-		{map[string][]string{"auto-submitted": {"Auto-Generated; owner-email=x@y"}}, LoopAutoSubmitted},
-		{map[string][]string{"x-pochta-loop": {"mail.example.com"}}, LoopPochta},
-		{map[string][]string{"received": received[:MaxHops]}, LoopNone},
-		{map[string][]string{"received": received}, LoopHops},
+		{map[string][]string{}, "", LoopNone},
+		{map[string][]string{"auto-submitted": {"no"}}, "", LoopNone},
+		{map[string][]string{"auto-submitted": {" No ; comment"}}, "", LoopNone},
+		{map[string][]string{"auto-submitted": {"auto-replied"}}, "", LoopAutoSubmitted},
+		{map[string][]string{"auto-submitted": {"Auto-Generated; owner-email=x@y"}}, "", LoopAutoSubmitted},
+		// This install's name unknown: any Pochta's header blocks.
+		{map[string][]string{"x-pochta-loop": {"mail.example.com"}}, "", LoopPochta},
+		// Its own name, in any case, among others: its own loop.
+		{map[string][]string{"x-pochta-loop": {"relay.example.org", " Mail.Example.COM "}}, "mail.example.com", LoopPochta},
+		// Another install forwarded it: it may go on.
+		{map[string][]string{"x-pochta-loop": {"relay.example.org"}}, "mail.example.com", LoopNone},
+		{map[string][]string{"x-pochta-loop": {"mail.example.com.evil"}}, "mail.example.com", LoopNone},
+		{map[string][]string{"received": received[:MaxHops]}, "", LoopNone},
+		{map[string][]string{"received": received}, "", LoopHops},
 	}
 	c := mustCompile(t, Rule{ID: 1, Active: true, OnReceive: true, Actions: Actions{ForwardTo: []string{"a@example.com"}}})
 	for _, test := range tests {
-		v := &View{Headers: test.headers}
+		v := &View{Headers: test.headers, LoopHost: test.loopHost}
 		if got := ForwardLoop(v); got != test.want {
 			t.Errorf("%v: %q, want %q", test.headers, got, test.want)
 		}

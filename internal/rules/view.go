@@ -24,6 +24,10 @@ type View struct {
 	// SpamRating is the spam probability in percent (0-100); negative when
 	// the message was not rated, which no spam condition matches.
 	SpamRating int
+	// LoopHost is this install's name in the LoopHeader of its forwards
+	// (its SMTP hostname): a message that carries it is not forwarded
+	// again. Empty, any loop header blocks a forward.
+	LoopHost string
 }
 
 // NewView makes the view of a parsed message received into mailboxID. Its

@@ -52,19 +52,40 @@ func (noOutbound) Enqueue(context.Context, string, []string, io.Reader) error { 
 // outboundHolder lets app set the queue after the service is made.
 type outboundHolder struct {
 	queue Outbound
-	from  string
+	host  string
 }
 
 // SetOutbound gives the service the outbound queue forwards go through and
-// the envelope sender they use (an address of Pochta's own domain, so that
-// the receiver's SPF check of the forward passes).
-func (s *Service) SetOutbound(queue Outbound, from string) {
-	s.outbound.Store(&outboundHolder{queue: queue, from: from})
+// the SMTP hostname that queue greets with. The forwards' envelope sender
+// is postmaster of that name (Pochta's own domain, so that the receiver's
+// SPF check of the forward passes), and their loop header names it, so
+// that two installs forwarding to each other each see their own name come
+// back (os.Hostname is often a container's id, the same on both or
+// meaningless to the other).
+func (s *Service) SetOutbound(queue Outbound, hostname string) {
+	s.outbound.Store(&outboundHolder{queue: queue, host: hostname})
+}
+
+// loopHost is the name this install's forwards carry in the loop header;
+// "" before app sets the queue, when any loop header blocks a forward.
+func (s *Service) loopHost() string {
+	if h := s.outbound.Load(); h != nil {
+		return h.host
+	}
+	return ""
+}
+
+// newView is the rules' view of a parsed message, knowing this install's
+// loop header.
+func (s *Service) newView(parsed *mime.Message, mailboxID int64) *rules.View {
+	view := rules.NewView(parsed, mailboxID)
+	view.LoopHost = s.loopHost()
+	return view
 }
 
 func (s *Service) outboundQueue() (Outbound, string) {
 	if h := s.outbound.Load(); h != nil && h.queue != nil {
-		return h.queue, h.from
+		return h.queue, "postmaster@" + h.host
 	}
 	host, _ := os.Hostname()
 	return noOutbound{}, "postmaster@" + host
@@ -324,7 +345,7 @@ func (s *Service) runForward(ctx context.Context, job store.Job, payload jobPayl
 	if err != nil {
 		return err
 	}
-	view := rules.NewView(mime.Parse(source, mime.Options{}), m.MailboxID)
+	view := s.newView(mime.Parse(source, mime.Options{}), m.MailboxID)
 	entry := store.LogEntry{Level: store.LevelInfo, Type: "rule", MailboxID: m.MailboxID, RuleID: payload.RuleID, MessageID: m.ID}
 	if reason := rules.ForwardLoop(view); reason != rules.LoopNone {
 		step := rules.Step{Kind: rules.KindForward, RuleID: payload.RuleID, Addresses: payload.To, Blocked: reason}
@@ -332,7 +353,10 @@ func (s *Service) runForward(ctx context.Context, job store.Job, payload jobPayl
 		s.log.Record(ctx, worklog.Say(entry, worklog.Part(line.Key, line.Args...)))
 		return nil
 	}
-	host, _ := os.Hostname()
+	host := view.LoopHost
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	forwarded := append([]byte(rules.LoopHeader+": "+host+"\r\n"), source...)
 	queue, from := s.outboundQueue()
 	if err := queue.Enqueue(ctx, from, payload.To, bytes.NewReader(forwarded)); err != nil {

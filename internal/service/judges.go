@@ -153,7 +153,7 @@ func (s *Service) judgeRules(ctx context.Context, c *intake.Candidate) {
 	if len(compiled) == 0 {
 		return
 	}
-	view := rules.NewView(c.Parsed, c.Mailbox.ID)
+	view := s.newView(c.Parsed, c.Mailbox.ID)
 	if c.Message.SpamRating != nil {
 		view.SpamRating = *c.Message.SpamRating
 	}

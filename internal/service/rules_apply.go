@@ -68,8 +68,8 @@ func (s *Service) parseStored(ctx context.Context, m store.Message) (*mime.Messa
 }
 
 // storedView is the rules' view of a stored message, with its rating.
-func storedView(m store.Message, parsed *mime.Message) *rules.View {
-	view := rules.NewView(parsed, m.MailboxID)
+func (s *Service) storedView(m store.Message, parsed *mime.Message) *rules.View {
+	view := s.newView(parsed, m.MailboxID)
 	view.Size = m.Size
 	if m.SpamRating != nil {
 		view.SpamRating = *m.SpamRating
@@ -162,7 +162,7 @@ func (s *Service) applyRulesTo(ctx context.Context, m store.Message, compiled []
 	if err != nil {
 		return false, err
 	}
-	outcome := rules.Evaluate(compiled, storedView(m, parsed), rules.EventManual)
+	outcome := rules.Evaluate(compiled, s.storedView(m, parsed), rules.EventManual)
 	if len(outcome.Matches) == 0 {
 		return false, nil
 	}
@@ -294,7 +294,7 @@ func (s *Service) TestRules(ctx context.Context, actor *Actor, input RuleTestInp
 		if err != nil {
 			return RuleTestResult{}, err
 		}
-		view, subject, mailboxID = storedView(m, parsed), m.Subject, m.MailboxID
+		view, subject, mailboxID = s.storedView(m, parsed), m.Subject, m.MailboxID
 	case len(input.Raw) > 0:
 		if len(input.Raw) > MaxRuleTestSource {
 			return RuleTestResult{}, &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
@@ -308,7 +308,7 @@ func (s *Service) TestRules(ctx context.Context, actor *Actor, input RuleTestInp
 			}
 		}
 		parsed := mime.Parse(bytes.Clone(input.Raw), mime.Options{})
-		view, subject = rules.NewView(parsed, mailboxID), parsed.Subject
+		view, subject = s.newView(parsed, mailboxID), parsed.Subject
 		if rating, ok := s.rate(ctx, parsed); ok {
 			view.SpamRating = rating
 		}

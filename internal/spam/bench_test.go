@@ -90,11 +90,11 @@ func BenchmarkClassify(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	for b.Loop() {
+	measureCPU(b, func() {
 		if _, err := classifier.Classify(ctx, Tokenize(m)); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }
 
 // BenchmarkTrain tokenizes a ~4 KB message and adds it to counts in
@@ -122,9 +122,7 @@ func BenchmarkTrain(b *testing.B) {
 func BenchmarkTokenize(b *testing.B) {
 	m := newBenchCorpus().message(4 << 10)
 	b.ReportAllocs()
-	for b.Loop() {
-		Tokenize(m)
-	}
+	measureCPU(b, func() { Tokenize(m) })
 }
 
 // BenchmarkClassifyStore is BenchmarkClassify with the counts read from
@@ -165,4 +163,24 @@ func BenchmarkClassifyStore(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkJudge is what the rating on receipt does per message once the
+// counts are at hand: tokenize, rate, and say the words behind the rating
+// for the message's row.
+func BenchmarkJudge(b *testing.B) {
+	c := newBenchCorpus()
+	counts := c.learned(b, 3000)
+	m := c.message(4 << 10)
+	ctx := context.Background()
+	totals, _ := counts.Totals(ctx)
+	classifier := Classifier{Params: Params{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	measureCPU(b, func() {
+		tokens := Tokenize(m)
+		words, _ := counts.Words(ctx, tokens)
+		result := classifier.Rate(tokens, totals, words)
+		_ = result.String()
+	})
 }

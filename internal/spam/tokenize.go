@@ -2,8 +2,10 @@ package spam
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -65,6 +67,7 @@ type Tokenizer struct {
 //   - addresses of From, To, Cc, Reply-To, Return-Path and Sender as
 //     "from:addr" and "from:@domain" (to:, reply:, rtrn:), other words of
 //     those fields with the same prefix;
+//   - the name of every header field as "hn:name" (X-Spam-* left out);
 //   - the words of other header fields prefixed "h:" (one prefix for all:
 //     a mailing list names itself in half a dozen fields), except fields
 //     that identify one message or one delivery (Date, Delivery-Date,
@@ -80,10 +83,30 @@ type Tokenizer struct {
 // A message with no text still gives its header tokens; the caller logs a
 // message that gives none.
 func (z Tokenizer) Tokenize(m *mime.Message) []string {
-	t := newTokenizer()
+	t := tokenizers.Get().(*tokenizer)
 	t.pairs = z.Pairs
 	t.message(m)
-	return t.tokens
+	tokens := slices.Clone(t.tokens)
+	t.reset()
+	tokenizers.Put(t)
+	return tokens
+}
+
+// tokenizers keeps tokenizers for reuse: a message's set of seen tokens
+// grows to hundreds of entries, and making it anew for every message
+// received was a good part of the tokenizer's cost (docs/benchmarks.md).
+var tokenizers = sync.Pool{New: func() any { return newTokenizer() }}
+
+// reset readies t for the next message. A set grown past a typical
+// message's size is dropped rather than kept at its largest.
+func (t *tokenizer) reset() {
+	if len(t.seen) > 1024 {
+		t.seen = make(map[string]struct{}, 512)
+	} else {
+		clear(t.seen)
+	}
+	clear(t.tokens)
+	t.tokens, t.prev, t.pairs = t.tokens[:0], "", false
 }
 
 type tokenizer struct {
@@ -142,6 +165,13 @@ func (t *tokenizer) message(m *mime.Message) {
 // header tokenizes one header field.
 func (t *tokenizer) header(f mime.HeaderField) {
 	name := strings.ToLower(f.Name)
+	// The field's name, as bogofilter's "head:Name": which fields a
+	// message has says which software wrote and sent it (X-Mailer,
+	// MIME-Version, List-Id, X-MSMail-Priority), whatever their values.
+	// Other filters' verdicts are left out, as their values are.
+	if validName(name) && !strings.HasPrefix(name, "x-spam") {
+		t.add("hn:" + name)
+	}
 	if name == "message-id" {
 		// The domain part says which software made the message.
 		if at := strings.LastIndexByte(f.Value, '@'); at >= 0 {
@@ -402,9 +432,49 @@ func (t *tokenizer) fold(word string) string {
 		return word
 	}
 	t.buf = t.buf[:0]
-	for _, r := range word {
-		r = foldRune(r)
-		t.buf = utf8.AppendRune(t.buf, r)
+	for i := 0; i < len(word); {
+		c := word[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			t.buf = append(t.buf, c)
+			i++
+			continue
+		}
+		// Russian byte by byte, as foldRune would give it, without the
+		// case tables (a third of the tokenizer's time on Cyrillic text):
+		// А-П (D0 90-9F) become а-п (D0 B0-BF), Р-Я (D0 A0-AF) р-я (D1
+		// 80-8F), Ё (D0 81) and ё (D1 91) е (D0 B5), Ѐ-Џ (D0 80-8F)
+		// ѐ-џ (D1 90-9F); а-я stay.
+		if i+1 < len(word) && (c == 0xD0 || c == 0xD1) {
+			d := word[i+1]
+			switch {
+			case c == 0xD0 && d == 0x81, c == 0xD1 && d == 0x91:
+				t.buf = append(t.buf, 0xD0, 0xB5)
+				i += 2
+				continue
+			case c == 0xD0 && d >= 0x90 && d <= 0x9F:
+				t.buf = append(t.buf, 0xD0, d+0x20)
+				i += 2
+				continue
+			case c == 0xD0 && d >= 0xA0 && d <= 0xAF:
+				t.buf = append(t.buf, 0xD1, d-0x20)
+				i += 2
+				continue
+			case c == 0xD0 && d >= 0x80 && d <= 0x8F:
+				t.buf = append(t.buf, 0xD1, d+0x10)
+				i += 2
+				continue
+			case c == 0xD0 && d >= 0xB0 && d <= 0xBF, c == 0xD1 && d >= 0x80 && d <= 0x8F:
+				t.buf = append(t.buf, c, d)
+				i += 2
+				continue
+			}
+		}
+		r, size := utf8.DecodeRuneInString(word[i:])
+		t.buf = utf8.AppendRune(t.buf, foldRune(r))
+		i += size
 	}
 	return string(t.buf)
 }
@@ -425,6 +495,9 @@ func foldRune(r rune) rune {
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+	}
+	if r >= 0x400 && r <= 0x481 {
+		return true // Cyrillic letters, without the tables
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }

@@ -36,8 +36,13 @@ func TestSpamDelta(t *testing.T) {
 			t.Errorf("empty table gives %v", got)
 		}
 		// More words than one statement takes, Cyrillic, and a word that
-		// cannot be stored (skipped, not an error).
+		// cannot be stored (skipped, not an error); words with what JSON
+		// escapes (SQLite reads the words as a JSON array).
+		odd := []string{`say:"hi"`, `back\slash`, "<a&b>", "tab\there", "\u2028line", "emoji😀", `\u0041`}
 		words := map[string]store.SpamCount{"free": {Spam: 2}, "ёлка": {Ham: 1}, "bad\x00": {Spam: 1}}
+		for _, w := range odd {
+			words[w] = store.SpamCount{Ham: 3}
+		}
 		var many []string
 		for i := 0; i < 1200; i++ {
 			w := fmt.Sprintf("w%04d", i)
@@ -53,6 +58,15 @@ func TestSpamDelta(t *testing.T) {
 		}
 		if totals := spamTotals(t, st); totals != (store.SpamCount{Spam: 2, Ham: 1}) {
 			t.Errorf("totals %v", totals)
+		}
+		got = spamWords(t, st, append(odd, "A", "say:")...)
+		for _, w := range odd {
+			if got[w] != (store.SpamCount{Ham: 3}) {
+				t.Errorf("%q: %v", w, got[w])
+			}
+		}
+		if len(got) != len(odd) {
+			t.Errorf("%d words found, want %d: %v", len(got), len(odd), got)
 		}
 		// Subtractions stop at zero; a word at zero twice is removed; a
 		// mixed change adds and takes away.

@@ -80,6 +80,8 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	// statements are the statements prepared once (queryPrepared).
+	statements preparedStatements
 }
 
 // Open connects to the database named by dsn and applies pending migrations.
@@ -190,7 +192,10 @@ func (s *Store) Optimize(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.statements.close()
+	return s.db.Close()
+}
 
 // Dialect reports which backend the store uses.
 func (s *Store) Dialect() Dialect { return s.dialect }
