@@ -72,12 +72,7 @@ type mailboxForm struct {
 	KeepDays         string
 	Charset          string
 
-	// The outcome of "Test connection", shown under its button.
-	Tested   bool
-	TestOK   bool
-	TestText string
-	// TestDetail is a failed test's error as the software said it.
-	TestDetail string
+	testState
 	// Password is the password typed, shown again only on the page that
 	// answers "Test connection" (never the stored one).
 	Password string
@@ -442,41 +437,68 @@ func (s *server) updateMailbox(w http.ResponseWriter, r *http.Request, session *
 // without script the form comes back as typed, password included, with the
 // outcome at its top.
 func (s *server) testMailboxConnection(w http.ResponseWriter, r *http.Request, session *service.WebSession, form mailboxForm, input service.TestInput) {
-	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
-	byScript := r.Header.Get(testHeader) == "1"
 	form.Password = r.PostForm.Get("password")
-	result, err := s.svc.TestConnection(r.Context(), session.Actor, input)
-	if errors.Is(err, service.ErrTooManyTests) {
-		// Said where the test's outcome goes, with the form as typed.
-		form.Tested, form.TestText = true, i18n.Default.T(lang, "error.test_rate")
-		if byScript {
-			writeTestJSON(w, http.StatusTooManyRequests, testAnswer{Text: form.TestText})
-			return
-		}
-		s.renderMailboxForm(w, r, session, http.StatusTooManyRequests, form)
+	render := func(status int) { s.renderMailboxForm(w, r, session, status, form) }
+	fieldErrors := func(errs map[string]string) map[string]string {
+		form.Errors = pageFieldErrors(form.Type, errs)
+		return form.Errors
+	}
+	if _, ok := s.connectionTest(w, r, session, input, &form.testState, fieldErrors, render); !ok {
 		return
 	}
-	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
-		form.Errors = pageFieldErrors(form.Type, fieldErrors)
-		if byScript {
-			writeTestJSON(w, http.StatusUnprocessableEntity, testAnswer{Text: i18n.Default.T(lang, "form.errors"), Errors: form.Errors})
-			return
-		}
-		s.renderMailboxForm(w, r, session, http.StatusUnprocessableEntity, form)
-	}) {
-		return
-	}
-	form.Tested, form.TestOK = true, result.OK
-	if result.OK {
-		form.TestText = i18n.Default.T(lang, "test.ok", result.Messages, result.Size)
-	} else {
-		form.TestText, form.TestDetail = i18n.Default.T(lang, "test.failed", result.Error), result.Detail
-	}
-	if byScript {
+	if r.Header.Get(testHeader) == "1" {
 		writeTestJSON(w, http.StatusOK, testAnswer{OK: form.TestOK, Text: form.TestText, Detail: form.TestDetail})
 		return
 	}
-	s.renderMailboxForm(w, r, session, http.StatusOK, form)
+	render(http.StatusOK)
+}
+
+// testState is the outcome of a form's "Test connection", shown under its
+// button (or at the form's top without script).
+type testState struct {
+	Tested, TestOK bool
+	TestText       string
+	// TestDetail is a failed test's error as the software said it.
+	TestDetail string
+}
+
+// connectionTest runs a form's "Test connection" and puts its outcome in
+// state. When the service refuses the test (too many, or a field's error)
+// it answers by itself, JSON to the page's script or the form again
+// through render, and returns false; fieldErrors keeps the errors on the
+// form as the page names its fields and gives them back for the JSON.
+func (s *server) connectionTest(w http.ResponseWriter, r *http.Request, session *service.WebSession, input service.TestInput,
+	state *testState, fieldErrors func(map[string]string) map[string]string, render func(status int)) (service.TestResult, bool) {
+	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
+	byScript := r.Header.Get(testHeader) == "1"
+	result, err := s.svc.TestConnection(r.Context(), session.Actor, input)
+	if errors.Is(err, service.ErrTooManyTests) {
+		// Said where the test's outcome goes, with the form as typed.
+		state.Tested, state.TestText = true, i18n.Default.T(lang, "error.test_rate")
+		if byScript {
+			writeTestJSON(w, http.StatusTooManyRequests, testAnswer{Text: state.TestText})
+		} else {
+			render(http.StatusTooManyRequests)
+		}
+		return result, false
+	}
+	if s.formFailed(w, r, session, err, func(errs map[string]string) {
+		shown := fieldErrors(errs)
+		if byScript {
+			writeTestJSON(w, http.StatusUnprocessableEntity, testAnswer{Text: i18n.Default.T(lang, "form.errors"), Errors: shown})
+			return
+		}
+		render(http.StatusUnprocessableEntity)
+	}) {
+		return result, false
+	}
+	state.Tested, state.TestOK = true, result.OK
+	if result.OK {
+		state.TestText = i18n.Default.T(lang, "test.ok", result.Messages, result.Size)
+	} else {
+		state.TestText, state.TestDetail = i18n.Default.T(lang, "test.failed", result.Error), result.Detail
+	}
+	return result, true
 }
 
 // testHeader marks the page script's "Test connection", which wants JSON.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -107,11 +106,9 @@ type myMailboxForm struct {
 	SyncRange        string
 	DeleteFromServer bool
 	SyncRanges       []string
-	Tested, TestOK   bool
-	TestText         string
-	TestDetail       string
-	Errors           map[string]string
-	Summary          []summaryItem
+	testState
+	Errors  map[string]string
+	Summary []summaryItem
 }
 
 // myMailboxFields is the order of the form, for its error summary.
@@ -348,36 +345,22 @@ func (s *server) updateMyMailbox(w http.ResponseWriter, r *http.Request, session
 // mailbox has the INBOX ticked.
 func (s *server) testMyMailbox(w http.ResponseWriter, r *http.Request, session *service.WebSession, form myMailboxForm, input service.TestInput) {
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
-	byScript := r.Header.Get(testHeader) == "1"
 	form.Password = r.PostForm.Get("password")
 	kind := store.MailboxIMAP
 	input.Type = &kind
 	// A test needs no name, folders or range; the service would refuse
 	// none of them, but they are not the connection's.
 	input.Name, input.Folders, input.SyncRange, input.DeleteFromServer = nil, nil, nil, nil
-	result, err := s.svc.TestConnection(r.Context(), session.Actor, input)
-	if errors.Is(err, service.ErrTooManyTests) {
-		form.Tested, form.TestText = true, i18n.Default.T(lang, "error.test_rate")
-		if byScript {
-			writeTestJSON(w, http.StatusTooManyRequests, testAnswer{Text: form.TestText})
-			return
-		}
-		s.renderMyMailboxForm(w, r, session, http.StatusTooManyRequests, form)
+	render := func(status int) { s.renderMyMailboxForm(w, r, session, status, form) }
+	fieldErrors := func(errs map[string]string) map[string]string {
+		form.Errors = errs
+		return errs
+	}
+	result, ok := s.connectionTest(w, r, session, input, &form.testState, fieldErrors, render)
+	if !ok {
 		return
 	}
-	if s.formFailed(w, r, session, err, func(fieldErrors map[string]string) {
-		form.Errors = fieldErrors
-		if byScript {
-			writeTestJSON(w, http.StatusUnprocessableEntity, testAnswer{Text: i18n.Default.T(lang, "form.errors"), Errors: fieldErrors})
-			return
-		}
-		s.renderMyMailboxForm(w, r, session, http.StatusUnprocessableEntity, form)
-	}) {
-		return
-	}
-	form.Tested, form.TestOK = true, result.OK
 	if result.OK {
-		form.TestText = i18n.Default.T(lang, "test.ok", result.Messages, result.Size)
 		chosen := form.chosenFolders()
 		form.Folders = form.Folders[:0]
 		for _, folder := range result.Folders {
@@ -393,10 +376,8 @@ func (s *server) testMyMailbox(w http.ResponseWriter, r *http.Request, session *
 			}
 			form.Folders = append(form.Folders, myFolder{Name: folder.Name, Label: label, Checked: slices.Contains(chosen, folder.Name)})
 		}
-	} else {
-		form.TestText, form.TestDetail = i18n.Default.T(lang, "test.failed", result.Error), result.Detail
 	}
-	if byScript {
+	if r.Header.Get(testHeader) == "1" {
 		answer := testAnswer{OK: form.TestOK, Text: form.TestText, Detail: form.TestDetail}
 		if result.OK {
 			answer.Folders = form.Folders
@@ -404,7 +385,7 @@ func (s *server) testMyMailbox(w http.ResponseWriter, r *http.Request, session *
 		writeTestJSON(w, http.StatusOK, answer)
 		return
 	}
-	s.renderMyMailboxForm(w, r, session, http.StatusOK, form)
+	render(http.StatusOK)
 }
 
 func (s *server) renderMyMailboxForm(w http.ResponseWriter, r *http.Request, session *service.WebSession, status int, form myMailboxForm) {
