@@ -89,7 +89,8 @@ type Config struct {
 	// 90 s).
 	LeaseTTL time.Duration
 	// Idle holds an IDLE connection on the INBOX of every active mailbox
-	// that synced without error, and syncs it when mail arrives.
+	// that synced without error or failed for a passing reason
+	// ([Watched]), and syncs it when mail arrives.
 	Idle bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time

@@ -15,7 +15,8 @@ import (
 // Run syncs due IMAP mailboxes every Config.Tick, and at once those woken
 // ([Syncer.Wake], IDLE), at most Config.Parallel at a time, until ctx ends.
 // With Config.Idle it holds an IDLE connection on the INBOX of every active
-// mailbox whose last sync succeeded.
+// mailbox whose last sync succeeded or failed for a passing reason
+// ([Watched]).
 func (s *Syncer) Run(ctx context.Context) {
 	slots := make(chan struct{}, s.config.Parallel)
 	var running sync.Map // mailbox ID -> struct{}: syncs of this process
@@ -88,7 +89,8 @@ func (s *Syncer) Run(ctx context.Context) {
 }
 
 // watch starts an IDLE watcher for each active IMAP mailbox whose last
-// sync succeeded, and stops those of mailboxes that no longer qualify.
+// sync succeeded or failed for a passing reason ([Watched]), and stops
+// those of mailboxes that no longer qualify.
 func (s *Syncer) watch(ctx context.Context, watchers map[int64]context.CancelFunc, wait *sync.WaitGroup) {
 	mailboxes, err := s.config.Store.WatchedMailboxes(ctx, store.MailboxIMAP)
 	if err != nil {
@@ -99,7 +101,9 @@ func (s *Syncer) watch(ctx context.Context, watchers map[int64]context.CancelFun
 	}
 	wanted := map[int64]store.Mailbox{}
 	for _, m := range mailboxes {
-		wanted[m.ID] = m
+		if Watched(m) {
+			wanted[m.ID] = m
+		}
 	}
 	for id, stop := range watchers {
 		if _, ok := wanted[id]; !ok {
@@ -119,6 +123,32 @@ func (s *Syncer) watch(ctx context.Context, watchers map[int64]context.CancelFun
 			s.idle(watchCtx, mailbox)
 		}()
 	}
+}
+
+// Watched says whether IDLE is held for a mailbox checked at least once:
+// when its last sync succeeded, or failed for a reason that passes by
+// itself (a timeout under load, a server restarting, a dropped
+// connection). Then the watcher's own reconnections (1 s doubling to 5
+// minutes), each of which wakes a sync once the INBOX is selected, bring
+// push back as soon as the server answers, not at the schedule's backoff
+// (up to a day). A failure only the owner or the admin can mend (a wrong
+// password, "sign in again", a certificate, a blocked address) waits for
+// the schedule or the owner, as before: reconnecting could not succeed,
+// and would knock at the server with a refused login every few minutes.
+func Watched(mailbox store.Mailbox) bool {
+	if mailbox.FailureStreak == 0 {
+		return true
+	}
+	return transient(receive.Reason(mailbox.LastErrorReason))
+}
+
+// transient are the failures that pass without anyone's doing.
+func transient(reason receive.Reason) bool {
+	switch reason {
+	case receive.Timeout, receive.Refused, receive.Unreachable, receive.Closed, receive.Temporary, receive.InUse:
+		return true
+	}
+	return false
 }
 
 // idleRefresh ends and restarts IDLE before servers' 30-minute inactivity

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -455,8 +456,29 @@ func (m *mailboxSync) fetchBodies(ctx context.Context, folder string, plan []pla
 func (m *mailboxSync) fetchChunk(ctx context.Context, folder string, set imap.UIDSet, byUID map[uint32]planned, batch *storedBatch) error {
 	section := &imap.FetchItemBodySection{Peek: true}
 	command := m.session.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	defer command.Close()
+	// broken is set when a body's read failed (the connection dropped or
+	// was closed by ctx's end or a lost lease). go-imap v2.0.0-beta.9 lets
+	// its reader goroutine go on at a literal's first read error, and
+	// command.Close discards the current body by reading it again: both
+	// would read the connection's buffer at once (a data race). So the
+	// connection is closed here, by this goroutine, and the reader
+	// goroutine's end awaited (it fails on the closed connection at once:
+	// the buffer was empty when the error came) before Close reads
+	// anything.
+	broken := false
+	defer func() {
+		if broken {
+			m.session.client.Close()
+			<-m.session.client.Closed()
+		}
+		command.Close()
+	}()
 	for {
+		// A sync told to stop (ctx ended, the lease lost) stops between
+		// messages, not inside a body.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		msg := command.Next()
 		if msg == nil {
 			break
@@ -483,10 +505,14 @@ func (m *mailboxSync) fetchChunk(ctx context.Context, folder string, set imap.UI
 					Read: p.seen, Tombstoned: m.tombstoned}
 				delivery := intake.Delivery{Targets: []intake.Target{target}, Origin: "IMAP", MaxBytes: maxMessageBytes}
 				batch.pending.Add(1)
-				err := m.syncer.config.Intake.Add(ctx, item.Literal, delivery, func(results []intake.Result) { batch.record(p, results[0]) })
+				body := &bodyReader{literal: item.Literal}
+				err := m.syncer.config.Intake.Add(ctx, body, delivery, func(results []intake.Result) { batch.record(p, results[0]) })
+				if body.broken {
+					broken = true
+				}
 				if err != nil {
 					batch.pending.Done()
-					if errors.Is(err, intake.ErrTooLarge) {
+					if errors.Is(err, intake.ErrTooLarge) && !body.broken {
 						m.result.TooLarge++
 						m.trace.add(store.LevelInfo, worklog.Part("log.pop3_too_large", uid, p.size, maxMessageBytes/1024))
 						continue
@@ -500,6 +526,44 @@ func (m *mailboxSync) fetchChunk(ctx context.Context, folder string, set imap.UI
 		return fmt.Errorf("fetch messages: %w", err)
 	}
 	return nil
+}
+
+// bodyReader reads a message's body (a literal of the FETCH response) and
+// notes whether the read broke off before the body's end: a connection
+// that dropped (the server's restart) or was closed (ctx ended) mid-body.
+// After a break it reads no more, so that nothing here reads the
+// connection's buffer while go-imap's reader goroutine may.
+type bodyReader struct {
+	literal imap.LiteralReader
+	read    int64
+	broken  bool
+	err     error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.literal.Read(p)
+	b.read += int64(n)
+	if err != nil {
+		b.err = err
+		if err != io.EOF || b.read < b.literal.Size() {
+			b.broken = true
+			if err == io.EOF {
+				// Never a clean end: the message would be stored cut.
+				b.err = io.ErrUnexpectedEOF
+			}
+		}
+	}
+	return n, b.errOr(err)
+}
+
+func (b *bodyReader) errOr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return b.err
 }
 
 // flags merges \Seen both ways for the UIDs known before this sync: the

@@ -58,25 +58,45 @@ func (l Lease) WithMailbox(ctx context.Context, mailboxID int64, check func(cont
 }
 
 // keep renews the lease until ctx ends, and stops the check if the lease
-// is lost (another process then owns the mailbox).
+// is lost (another process then owns the mailbox). A renewal that fails
+// with an error (SQLITE_BUSY under load, a dropped database connection) is
+// retried while the lease still runs: the lease is ours until it expires,
+// so only a renewal refused (another holder) or not done by then loses it.
 func (l Lease) keep(ctx context.Context, stop context.CancelFunc, name string, done chan<- struct{}) {
 	defer close(done)
 	ticker := time.NewTicker(l.TTL / 3)
 	defer ticker.Stop()
+	// expires is when the lease runs out by this process's clock: counted
+	// from before the renewal's request, so never later than the
+	// database's.
+	expires := time.Now().Add(l.TTL)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
-		got, err := l.Leases.AcquireLease(ctx, name, l.Holder, l.TTL)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil || !got {
-			l.Logger.Error("mailbox lease lost; stopping the check", "lease", name, "error", err)
-			stop()
-			return
+		for retry := max(l.TTL/30, time.Millisecond); ; retry = min(retry*2, max(l.TTL/6, time.Millisecond)) {
+			asked := time.Now()
+			got, err := l.Leases.AcquireLease(ctx, name, l.Holder, l.TTL)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil && got {
+				expires = asked.Add(l.TTL)
+				break
+			}
+			if err == nil || time.Until(expires) <= retry {
+				l.Logger.Error("mailbox lease lost; stopping the check", "lease", name, "error", err)
+				stop()
+				return
+			}
+			l.Logger.Warn("renew mailbox lease; retrying", "lease", name, "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retry):
+			}
 		}
 	}
 }

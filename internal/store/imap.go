@@ -284,10 +284,12 @@ func (s *Store) UserLastSeen(ctx context.Context, userID int64) (time.Time, erro
 	return fromMicros(latest), nil
 }
 
-// WatchedMailboxes lists the active mailboxes of a type whose last check
-// succeeded: those the IMAP sync holds an IDLE connection for.
+// WatchedMailboxes lists the active mailboxes of a type checked at least
+// once, with their last outcome (LastErrorReason, FailureStreak): those the
+// IMAP sync may hold an IDLE connection for. Which of them it does (those
+// that succeeded, or failed for a passing reason) is its decision.
 func (s *Store) WatchedMailboxes(ctx context.Context, kind string) ([]Mailbox, error) {
-	list, err := s.mailboxList(ctx, `WHERE m.type = ? AND m.active = TRUE AND m.failure_streak = 0 AND m.last_check_at IS NOT NULL ORDER BY m.id`, kind)
+	list, err := s.mailboxList(ctx, `WHERE m.type = ? AND m.active = TRUE AND m.last_check_at IS NOT NULL ORDER BY m.id`, kind)
 	if err != nil {
 		return nil, fmt.Errorf("watched mailboxes: %w", err)
 	}
