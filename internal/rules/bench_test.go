@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"pochta.dev/pochta/internal/benchcpu"
 	"pochta.dev/pochta/internal/mime"
 )
 
@@ -105,7 +106,7 @@ func BenchmarkEvaluate100Rules(b *testing.B) {
 		b.Fatalf("%d rules match the typical message, want 2", got)
 	}
 	b.ReportAllocs()
-	measureCPU(b, func() { Evaluate(set, v, EventReceive) })
+	benchcpu.Measure(b, func() { Evaluate(set, v, EventReceive) })
 }
 
 // BenchmarkEvaluate100RulesWithView also builds the view from the parsed
@@ -114,7 +115,7 @@ func BenchmarkEvaluate100RulesWithView(b *testing.B) {
 	set := hundredRules(b)
 	m := mime.Parse(typicalMessage(), mime.Options{})
 	b.ReportAllocs()
-	measureCPU(b, func() {
+	benchcpu.Measure(b, func() {
 		v := NewView(m, 1)
 		v.SpamRating = 12
 		Evaluate(set, v, EventReceive)
@@ -130,7 +131,7 @@ func BenchmarkRegexWithoutLiteral(b *testing.B) {
 		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`\b\d{4} \d{4} \d{4} \d{4}\b`}}}})
 	v := NewView(mime.Parse(typicalMessage(), mime.Options{}), 1)
 	set := []*Compiled{c}
-	measureCPU(b, func() { Evaluate(set, v, EventReceive) })
+	benchcpu.Measure(b, func() { Evaluate(set, v, EventReceive) })
 }
 
 func BenchmarkCompile(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"pochta.dev/pochta/internal/benchcpu"
 	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testpeer"
@@ -90,7 +91,7 @@ func BenchmarkClassify(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	measureCPU(b, func() {
+	benchcpu.Measure(b, func() {
 		if _, err := classifier.Classify(ctx, Tokenize(m)); err != nil {
 			b.Fatal(err)
 		}
@@ -122,7 +123,7 @@ func BenchmarkTrain(b *testing.B) {
 func BenchmarkTokenize(b *testing.B) {
 	m := newBenchCorpus().message(4 << 10)
 	b.ReportAllocs()
-	measureCPU(b, func() { Tokenize(m) })
+	benchcpu.Measure(b, func() { Tokenize(m) })
 }
 
 // BenchmarkClassifyStore is BenchmarkClassify with the counts read from
@@ -177,7 +178,7 @@ func BenchmarkJudge(b *testing.B) {
 	classifier := Classifier{Params: Params{}}
 	b.ReportAllocs()
 	b.ResetTimer()
-	measureCPU(b, func() {
+	benchcpu.Measure(b, func() {
 		tokens := Tokenize(m)
 		words, _ := counts.Words(ctx, tokens)
 		result := classifier.Rate(tokens, totals, words)

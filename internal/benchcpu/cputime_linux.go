@@ -1,4 +1,6 @@
-package rules
+// Package benchcpu reports a benchmark's own CPU time per operation beside
+// its wall time, for measurements on a machine shared with other work.
+package benchcpu
 
 import (
 	"runtime"
@@ -20,9 +22,9 @@ func threadCPU() time.Duration {
 	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
 
-// measureCPU runs f b.N times on one locked thread and reports the
+// Measure runs f b.N times on one locked thread and reports the
 // thread's CPU time per run as cpu-ns/op beside ns/op.
-func measureCPU(b *testing.B, f func()) {
+func Measure(b *testing.B, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	start := threadCPU()
