@@ -17,8 +17,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,34 +124,12 @@ func imapIdleChild(args []string) error {
 	}
 	ctx := context.Background()
 	started := time.Now()
-	pochta, err := app.Open(ctx, app.Config{DataDir: *data, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	pochta, actor, err := openBench(ctx, *data, "")
 	if err != nil {
 		return err
 	}
 	defer pochta.Close()
-	if _, err := pochta.Service.Bootstrap(ctx, "bench-password"); err != nil {
-		return err
-	}
-	admin, err := pochta.Store.UserByLogin(ctx, "admin")
-	if err != nil {
-		return err
-	}
-	actor := &service.Actor{User: admin}
-	text := func(s string) *string { return &s }
-	number := func(n int) *int { return &n }
-	if _, err := pochta.Service.UpdateSettings(ctx, actor, service.SettingsInput{AllowedNetworks: &[]string{"127.0.0.1/32"}}); err != nil {
-		return err
-	}
-	site, err := pochta.Store.SiteByID(ctx, admin.SiteID)
-	if err != nil {
-		return err
-	}
-	mailService, err := pochta.Service.CreateMailService(ctx, actor, service.MailServiceInput{Site: &site.Code, Name: text("Dovecot"),
-		Server: text("127.0.0.1"), Port: number(*port), Security: text("none")})
-	if err != nil {
-		return err
-	}
-	owner, err := pochta.Service.CreateUser(ctx, actor, service.UserInput{Login: text("owner"), Password: text("owner-password-1"), Role: text("user")})
+	owner, err := setUpIMAPOwner(ctx, pochta, actor, *port)
 	if err != nil {
 		return err
 	}
@@ -164,7 +140,7 @@ func imapIdleChild(args []string) error {
 	for range 8 {
 		workers.Go(func() {
 			for i := range work {
-				failed <- setUpIdleMailbox(ctx, pochta, actor, site.Code, mailService.ID, owner.ID, i)
+				failed <- setUpIdleMailbox(ctx, pochta, actor, owner.site, owner.service, owner.owner, i)
 			}
 		})
 	}

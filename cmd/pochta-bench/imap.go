@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -35,7 +34,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"pochta.dev/pochta/internal/app"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
 )
@@ -235,40 +233,19 @@ func imapSyncChild(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	pochta, err := app.Open(ctx, app.Config{DataDir: *data, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	pochta, actor, err := openBench(ctx, *data, "")
 	if err != nil {
 		return err
 	}
 	defer pochta.Close()
-	if _, err := pochta.Service.Bootstrap(ctx, "bench-password"); err != nil {
-		return err
-	}
-	admin, err := pochta.Store.UserByLogin(ctx, "admin")
+	owner, err := setUpIMAPOwner(ctx, pochta, actor, *port)
 	if err != nil {
 		return err
 	}
-	actor := &service.Actor{User: admin}
 	text := func(s string) *string { return &s }
 	number := func(n int) *int { return &n }
-	// The user's server is on loopback: allowed for the benchmark.
-	if _, err := pochta.Service.UpdateSettings(ctx, actor, service.SettingsInput{AllowedNetworks: &[]string{"127.0.0.1/32"}}); err != nil {
-		return err
-	}
-	site, err := pochta.Store.SiteByID(ctx, admin.SiteID)
-	if err != nil {
-		return err
-	}
-	mailService, err := pochta.Service.CreateMailService(ctx, actor, service.MailServiceInput{Site: &site.Code, Name: text("Dovecot"),
-		Server: text("127.0.0.1"), Port: number(*port), Security: text("none")})
-	if err != nil {
-		return err
-	}
-	owner, err := pochta.Service.CreateUser(ctx, actor, service.UserInput{Login: text("owner"), Password: text("owner-password-1"), Role: text("user")})
-	if err != nil {
-		return err
-	}
 	mailbox, err := pochta.Service.CreateMailbox(ctx, actor, service.MailboxInput{
-		Site: &site.Code, Type: text(store.MailboxIMAP), Name: text("bench"), ServiceID: &mailService.ID, OwnerID: &owner.ID,
+		Site: &owner.site, Type: text(store.MailboxIMAP), Name: text("bench"), ServiceID: &owner.service, OwnerID: &owner.owner,
 		Server: text("127.0.0.1"), Port: number(*port), Security: text("none"),
 		Login: text(pop3BenchUser), Password: text(pop3BenchPassword), SyncRange: text("all"),
 	})

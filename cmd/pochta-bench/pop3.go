@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"os"
@@ -35,7 +34,6 @@ import (
 	"syscall"
 	"time"
 
-	"pochta.dev/pochta/internal/app"
 	"pochta.dev/pochta/internal/pop3"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/store"
@@ -261,19 +259,11 @@ func pop3FetchChild(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	pochta, err := app.Open(ctx, app.Config{DataDir: *data, DSN: *dsn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	pochta, actor, err := openBench(ctx, *data, *dsn)
 	if err != nil {
 		return err
 	}
 	defer pochta.Close()
-	if _, err := pochta.Service.Bootstrap(ctx, "bench-password"); err != nil {
-		return err
-	}
-	admin, err := pochta.Store.UserByLogin(ctx, "admin")
-	if err != nil {
-		return err
-	}
-	actor := &service.Actor{User: admin}
 	text := func(s string) *string { return &s }
 	number := func(n int) *int { return &n }
 	mailbox, err := pochta.Service.CreateMailbox(ctx, actor, service.MailboxInput{
