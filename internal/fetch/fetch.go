@@ -33,7 +33,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"pochta.dev/pochta/internal/intake"
@@ -79,8 +78,7 @@ type Fetcher struct {
 	config Config
 	now    func() time.Time
 
-	mu     sync.Mutex
-	active map[int64]bool // mailboxes this Fetcher is fetching now
+	running receive.Running // mailboxes this Fetcher is fetching now
 }
 
 // ErrBusy is returned when another fetch of the mailbox holds its lease.
@@ -126,7 +124,7 @@ func New(config Config) *Fetcher {
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
-	return &Fetcher{config: config, now: time.Now, active: map[int64]bool{}}
+	return &Fetcher{config: config, now: time.Now}
 }
 
 // Result says what one fetch brought in.
@@ -151,23 +149,11 @@ func (f *Fetcher) Fetch(ctx context.Context, mailboxID int64) (Result, error) {
 	if mailbox.Type != store.MailboxPOP3 {
 		return Result{}, fmt.Errorf("mailbox %d is not a POP3 mailbox", mailboxID)
 	}
-	// The lease keeps other processes out; within this one, the lease's
-	// holder is the same for every fetch, so renewing would succeed for a
-	// second fetch of the mailbox (say "Receive mail now" while the
-	// scheduler is at it) and the first to finish would free the mailbox
-	// while the other still runs.
-	f.mu.Lock()
-	if f.active[mailboxID] {
-		f.mu.Unlock()
+	done, ok := f.running.Start(mailboxID)
+	if !ok {
 		return Result{}, ErrBusy
 	}
-	f.active[mailboxID] = true
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		delete(f.active, mailboxID)
-		f.mu.Unlock()
-	}()
+	defer done()
 	var result Result
 	err = receive.Lease{Leases: f.config.Store, Holder: f.config.Holder, TTL: f.config.LeaseTTL, Logger: f.config.Logger}.WithMailbox(ctx, mailboxID,
 		func(ctx context.Context) (err error) {
@@ -192,22 +178,9 @@ func (f *Fetcher) recordOutcome(ctx context.Context, mailbox store.Mailbox, fetc
 		state.LastError, state.ErrorReason, state.FailureStreak = fetchErr.Error(), string(Reason(fetchErr)), mailbox.FailureStreak+1
 	}
 	if mailbox.CheckInterval > 0 {
-		state.NextCheckAt = now.Add(NextDelay(time.Duration(mailbox.CheckInterval)*time.Minute, state.FailureStreak, rand.Float64()))
+		state.NextCheckAt = now.Add(receive.NextDelay(time.Duration(mailbox.CheckInterval)*time.Minute, state.FailureStreak, rand.Float64()))
 	}
 	return f.config.Store.SetCheckState(ctx, mailbox.ID, state)
-}
-
-// NextDelay is the time to the next check: the interval with up to 10%
-// jitter (so that mailboxes made together do not all connect at once), or,
-// after failures, the interval doubled per failure, up to a day. jitter is
-// in [0, 1).
-func NextDelay(interval time.Duration, failures int, jitter float64) time.Duration {
-	delay := interval
-	for i := 0; i < failures && delay < 24*time.Hour; i++ {
-		delay *= 2
-	}
-	delay = min(delay, 24*time.Hour)
-	return delay + time.Duration(float64(delay)/10*jitter)
 }
 
 // uidKey is how a server's UIDL is recorded: as sent, unless it is longer

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"pochta.dev/pochta/internal/fetch"
 	"pochta.dev/pochta/internal/receive"
 	"pochta.dev/pochta/internal/service"
 	"pochta.dev/pochta/internal/service/servicetest"
@@ -318,25 +317,4 @@ func TestFetchFromDovecot(t *testing.T) {
 			t.Errorf("subject %q", messages[0].Subject)
 		}
 	})
-}
-
-func TestNextDelay(t *testing.T) {
-	tests := []struct {
-		interval time.Duration
-		failures int
-		jitter   float64
-		want     time.Duration
-	}{
-		{5 * time.Minute, 0, 0, 5 * time.Minute},
-		{5 * time.Minute, 0, 0.5, 5*time.Minute + 15*time.Second},
-		{5 * time.Minute, 1, 0, 10 * time.Minute},
-		{5 * time.Minute, 3, 0, 40 * time.Minute},
-		{5 * time.Minute, 30, 0, 24 * time.Hour},
-		{time.Hour, 100, 0.99, 24*time.Hour + time.Duration(float64(24*time.Hour)/10*0.99)},
-	}
-	for _, test := range tests {
-		if got := fetch.NextDelay(test.interval, test.failures, test.jitter); got != test.want {
-			t.Errorf("NextDelay(%v, %d, %v) = %v, want %v", test.interval, test.failures, test.jitter, got, test.want)
-		}
-	}
 }

@@ -48,7 +48,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"pochta.dev/pochta/internal/intake"
@@ -105,9 +104,8 @@ const LeaseEnv = "POCHTA_FETCH_LEASE_SECONDS"
 type Syncer struct {
 	config Config
 
-	mu     sync.Mutex
-	active map[int64]bool // mailboxes this Syncer is syncing now
-	wake   chan int64     // mailboxes to sync at once (Wake, IDLE)
+	running receive.Running // mailboxes this Syncer is syncing now
+	wake    chan int64      // mailboxes to sync at once (Wake, IDLE)
 }
 
 // New makes a Syncer.
@@ -136,7 +134,7 @@ func New(config Config) *Syncer {
 	if config.Now == nil {
 		config.Now = time.Now
 	}
-	return &Syncer{config: config, active: map[int64]bool{}, wake: make(chan int64, 256)}
+	return &Syncer{config: config, wake: make(chan int64, 256)}
 }
 
 // The syncer is the service's receiver of IMAP mailboxes.
@@ -165,18 +163,11 @@ func (s *Syncer) Sync(ctx context.Context, mailboxID int64) (Result, error) {
 	if mailbox.Type != store.MailboxIMAP {
 		return Result{}, fmt.Errorf("mailbox %d is not an IMAP mailbox", mailboxID)
 	}
-	s.mu.Lock()
-	if s.active[mailboxID] {
-		s.mu.Unlock()
+	done, ok := s.running.Start(mailboxID)
+	if !ok {
 		return Result{}, receive.ErrBusy
 	}
-	s.active[mailboxID] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.active, mailboxID)
-		s.mu.Unlock()
-	}()
+	defer done()
 	var result Result
 	err = receive.Lease{Leases: s.config.Store, Holder: s.config.Holder, TTL: s.config.LeaseTTL, Logger: s.config.Logger}.WithMailbox(ctx, mailboxID,
 		func(ctx context.Context) (err error) {
@@ -211,7 +202,7 @@ func (s *Syncer) recordOutcome(ctx context.Context, mailbox store.Mailbox, syncE
 		state.LastError, state.ErrorReason, state.FailureStreak = syncErr.Error(), string(Reason(syncErr)), mailbox.FailureStreak+1
 	}
 	interval := s.interval(ctx, mailbox, now)
-	state.NextCheckAt = now.Add(NextDelay(interval, state.FailureStreak, rand.Float64()))
+	state.NextCheckAt = now.Add(receive.NextDelay(interval, state.FailureStreak, rand.Float64()))
 	return s.config.Store.SetCheckState(ctx, mailbox.ID, state)
 }
 
@@ -230,18 +221,6 @@ func (s *Syncer) interval(ctx context.Context, mailbox store.Mailbox, now time.T
 		return max(interval, idleInterval)
 	}
 	return interval
-}
-
-// NextDelay is the time to the next sync: the interval with up to 10%
-// jitter, or, after failures, the interval doubled per failure, up to a
-// day. jitter is in [0, 1).
-func NextDelay(interval time.Duration, failures int, jitter float64) time.Duration {
-	delay := interval
-	for i := 0; i < failures && delay < 24*time.Hour; i++ {
-		delay *= 2
-	}
-	delay = min(delay, 24*time.Hour)
-	return delay + time.Duration(float64(delay)/10*jitter)
 }
 
 // Wake asks Run to sync a mailbox at once (its owner opened it). It never
