@@ -338,6 +338,9 @@ func (m *mailboxSync) folder(ctx context.Context, folder Folder, cursor store.IM
 	if err != nil {
 		return nil, err
 	}
+	retry := stored.unhandledBelow(plan, lastUID)
+	missed := retry < lastUID
+	lastUID = retry
 	if err := st.SetMessagesRead(ctx, stored.matchedRead, true); err != nil {
 		return nil, err
 	}
@@ -364,6 +367,9 @@ func (m *mailboxSync) folder(ctx context.Context, folder Folder, cursor store.IM
 	stats.gone = len(gone)
 	cursor.Name, cursor.Role, cursor.UIDValidity = folder.Name, folder.Role, selected.UIDValidity
 	cursor.LastUID, cursor.HighestModSeq = lastUID, selected.HighestModSeq
+	if missed {
+		cursor.HighestModSeq = 0 // not "unchanged" next time: the missed UIDs are asked for again
+	}
 	// A sync that found nothing writes nothing (each write is a disk sync).
 	if !hadCursor || cursor != saved {
 		if err := st.SaveIMAPFolder(ctx, m.mailbox.ID, cursor); err != nil {
@@ -391,6 +397,22 @@ type storedBatch struct {
 	// server, or a UIDVALIDITY resync), by their \Seen flag there: the
 	// server's flag wins, as in any change the two sides disagree on.
 	matchedRead, matchedUnread []int64
+	// handled are the planned UIDs whose body was handed to the intake
+	// (or refused as too large); written by the fetching goroutine only.
+	handled map[uint32]bool
+}
+
+// unhandledBelow is the last UID the folder's cursor may say is done: one
+// below the first planned message whose body never came (a server that
+// left it out, or sent its body before its UID), so that the next sync
+// asks for it again instead of passing it for good.
+func (b *storedBatch) unhandledBelow(plan []planned, lastUID uint32) uint32 {
+	for _, p := range plan { // plan is sorted by UID
+		if !b.handled[p.uid] {
+			return min(lastUID, p.uid-1)
+		}
+	}
+	return lastUID
 }
 
 func (b *storedBatch) record(p planned, result intake.Result) {
@@ -432,7 +454,7 @@ const fetchChunk = 2000
 // fetchBodies streams the planned messages' bodies into the intake and
 // waits until each is stored (or failed).
 func (m *mailboxSync) fetchBodies(ctx context.Context, folder string, plan []planned) (*storedBatch, error) {
-	batch := &storedBatch{}
+	batch := &storedBatch{handled: make(map[uint32]bool, len(plan))}
 	byUID := make(map[uint32]planned, len(plan))
 	for _, p := range plan {
 		byUID[p.uid] = p
@@ -495,7 +517,8 @@ func (m *mailboxSync) fetchChunk(ctx context.Context, folder string, set imap.UI
 				p, ok := byUID[uid]
 				if !ok {
 					// The body came before its UID, or for a message not
-					// asked for: skipped, fetched again next time.
+					// asked for: skipped; a planned one is asked for again
+					// next time (unhandledBelow).
 					continue
 				}
 				if err := batch.failed(); err != nil {
@@ -507,6 +530,9 @@ func (m *mailboxSync) fetchChunk(ctx context.Context, folder string, set imap.UI
 				batch.pending.Add(1)
 				body := &bodyReader{literal: item.Literal}
 				err := m.syncer.config.Intake.Add(ctx, body, delivery, func(results []intake.Result) { batch.record(p, results[0]) })
+				if err == nil || errors.Is(err, intake.ErrTooLarge) && !body.broken {
+					batch.handled[uid] = true
+				}
 				if body.broken {
 					broken = true
 				}
