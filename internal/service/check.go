@@ -230,6 +230,11 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 		// and a new one of the kind they may connect (IMAP).
 		return TestResult{}, ErrForbidden
 	}
+	// The stored secret (password or OAuth2 token) goes only to the server
+	// it was saved for: a test pointed elsewhere, or with certificates no
+	// longer verified, needs the password typed, or a changer of the
+	// mailbox could collect the secret on a server of their own.
+	saved := mailbox
 	errs := fieldErrors{}
 	if mailbox.Type == store.MailboxIMAP {
 		if err := s.testService(ctx, actor, &mailbox, input, errs); err != nil {
@@ -248,6 +253,9 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	if input.APOP != nil {
 		mailbox.APOP = *input.APOP
 	}
+	host := func(server string) string { return strings.ToLower(strings.Trim(strings.TrimSpace(server), "[]")) }
+	sameServer := input.ID != nil && host(mailbox.Server) == host(saved.Server) && mailbox.Port == saved.Port &&
+		mailbox.Security == saved.Security && (mailbox.VerifyCert || !saved.VerifyCert)
 	password, err := s.box.Open(mailbox.PasswordSealed)
 	if err != nil {
 		return TestResult{}, err
@@ -255,6 +263,11 @@ func (s *Service) TestConnection(ctx context.Context, actor *Actor, input TestIn
 	mechanism := ""
 	if input.Password != nil && *input.Password != "" {
 		password = *input.Password
+	} else if !sameServer {
+		password = ""
+		if input.ID != nil {
+			errs.add("password", "error.required", i18n.Key("field.password"))
+		}
 	} else if mailbox.OAuthMechanism != "" {
 		// A mailbox signed in with OAuth2 is tested with its token.
 		mechanism = mailbox.OAuthMechanism

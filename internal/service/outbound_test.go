@@ -282,3 +282,45 @@ func allowedNetworksSetting(t *testing.T, env *servicetest.Env) {
 		t.Errorf("test after emptying: %+v, %v", result, err)
 	}
 }
+
+// A stored password (or OAuth2 token) is sent only to the server it was
+// saved for: a test of a stored mailbox pointed at another server, or with
+// certificates no longer verified, must have the password typed, and
+// connects nowhere without it.
+func TestConnectionTestKeepsStoredSecretToItsServer(t *testing.T) {
+	env := servicetest.New(t)
+	ctx := context.Background()
+	pop3 := servicetest.NewFakeServer(t, "+OK ready")
+	collector := servicetest.NewFakeServer(t, "+OK ready")
+	system, err := env.Service.CreateMailbox(ctx, env.Admin, service.MailboxInput{Type: ptr("pop3"), Name: ptr("Sales"),
+		Server: &pop3.Host, Port: &pop3.Port, Security: ptr("none"), Login: ptr("sales"), Password: ptr("secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, input := range map[string]service.MailboxInput{
+		"another port":      {Server: &collector.Host, Port: &collector.Port},
+		"another host":      {Server: ptr("localhost"), Port: &pop3.Port},
+		"verify turned off": {Security: ptr("tls"), VerifyCert: ptr(false)},
+	} {
+		_, err := env.Service.TestConnection(ctx, env.Admin, service.TestInput{ID: &system.ID, MailboxInput: input})
+		var invalid *service.ValidationError
+		if !errors.As(err, &invalid) || invalid.Fields["password"].Key == "" {
+			t.Errorf("%s: %v, want the password asked for", name, err)
+		}
+	}
+	if collector.Connections() != 0 {
+		t.Errorf("the other server got %d connections", collector.Connections())
+	}
+	// The same server, as the form sends it back: the stored password.
+	result, err := env.Service.TestConnection(ctx, env.Admin, service.TestInput{ID: &system.ID,
+		MailboxInput: service.MailboxInput{Server: &pop3.Host, Port: &pop3.Port, Security: ptr("none")}})
+	if err != nil || !result.OK {
+		t.Errorf("the stored server: %+v, %v", result, err)
+	}
+	// Another server with the password typed is the admin's own test.
+	result, err = env.Service.TestConnection(ctx, env.Admin, service.TestInput{ID: &system.ID,
+		MailboxInput: service.MailboxInput{Server: &collector.Host, Port: &collector.Port, Password: ptr("typed")}})
+	if err != nil || !result.OK {
+		t.Errorf("another server, password typed: %+v, %v", result, err)
+	}
+}
