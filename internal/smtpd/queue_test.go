@@ -37,7 +37,7 @@ func TestRelayThroughQueueToSmarthost(t *testing.T) {
 		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
 	lazy.queue.Store(outbound)
 	out, code := e.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "alice-password-1",
-		"--from", "alice@example.test", "--to", "bob@elsewhere.test,local@example.test", "--header", "Subject: through the queue",
+		"--from", "alice@example.test", "--to", "bob@elsewhere.test,local@example.test", "--header", "Subject: through the queue", "--header", "To: bob@elsewhere.test",
 		"--body", "relayed body")
 	if code != 0 {
 		t.Fatalf("swaks exit %d:\n%s", code, out)
@@ -57,9 +57,16 @@ func TestRelayThroughQueueToSmarthost(t *testing.T) {
 	if !bytes.Contains(envelope, []byte(`"to": ["bob@elsewhere.test"]`)) || !bytes.Contains(envelope, []byte(`"from": "alice@example.test"`)) {
 		t.Errorf("envelope at the smarthost: %s", envelope)
 	}
-	for _, want := range []string{"Return-Path: <alice@example.test>", "(authenticated as alice)", "Subject: through the queue", "relayed body"} {
+	for _, want := range []string{"Received: from ", "(authenticated as alice)", "Subject: through the queue", "relayed body"} {
 		if !bytes.Contains(raw, []byte(want)) {
 			t.Errorf("the smarthost's copy lacks %q:\n%s", want, raw)
+		}
+	}
+	// The local recipient is a Bcc to the outside: the copy sent on names
+	// them nowhere, and has no Return-Path (added at final delivery).
+	for _, unwanted := range []string{"local@example.test", "Return-Path:", "X-Original-To:"} {
+		if bytes.Contains(raw, []byte(unwanted)) {
+			t.Errorf("the smarthost's copy has %q:\n%s", unwanted, raw)
 		}
 	}
 	if n := e.count(e.mailbox); n != 1 {

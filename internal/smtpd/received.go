@@ -19,6 +19,11 @@ type TraceInfo struct {
 	From          string    // MAIL FROM, "" for the null path
 	Recipients    []string  // the local recipients
 	Time          time.Time // when the message arrived
+	// Relay: the copy is sent on, not delivered here. It gets the
+	// Received field alone, as a relaying server adds it (RFC 5321 4.4:
+	// Return-Path is added at the final delivery), and never names the
+	// local recipients, whom the outside copy must not tell (a Bcc).
+	Relay bool
 }
 
 // TraceHeader gives the fields a receiving server adds at the top of a
@@ -30,7 +35,11 @@ type TraceInfo struct {
 // control characters first, so that a HELO name cannot add a header field.
 func TraceHeader(info TraceInfo) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", clean(info.From))
+	if info.Relay {
+		info.Recipients = nil
+	} else {
+		fmt.Fprintf(&b, "Return-Path: <%s>\r\n", clean(info.From))
+	}
 	if len(info.Recipients) > 0 {
 		recipients := make([]string, len(info.Recipients))
 		for i, r := range info.Recipients {

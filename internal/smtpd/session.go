@@ -308,11 +308,10 @@ func (s *session) Data(r io.Reader) error {
 		return errShuttingDown
 	}
 	id := newID()
-	header := TraceHeader(TraceInfo{Helo: s.helo, ClientIP: s.ip, Hostname: s.server.hostname, TLS: s.tls,
-		Authenticated: s.user, ID: id, From: s.from, Recipients: s.local, Time: s.server.config.Now()})
+	trace := TraceInfo{Helo: s.helo, ClientIP: s.ip, Hostname: s.server.hostname, TLS: s.tls,
+		Authenticated: s.user, ID: id, From: s.from, Recipients: s.local, Time: s.server.config.Now()}
 	body := &checkedReader{r: r, session: s}
-	message := io.MultiReader(bytes.NewReader(header), body)
-	err := s.deliver(message)
+	err := s.deliver(body, trace)
 	s.mu.Lock()
 	if err == nil {
 		s.messages++
@@ -344,9 +343,15 @@ func (s *session) smuggledNow() bool {
 	return seen
 }
 
-func (s *session) deliver(message io.Reader) error {
+// deliver stores the message (body after trace's header fields) for the
+// local recipients and queues it for the relayed ones, each copy with the
+// trace fields its way calls for.
+func (s *session) deliver(body io.Reader, trace TraceInfo) error {
+	relayTrace := trace
+	relayTrace.Relay = true
+	relayCopy := func(body io.Reader) io.Reader { return io.MultiReader(bytes.NewReader(TraceHeader(relayTrace)), body) }
 	if len(s.relayed) > 0 && len(s.local) == 0 {
-		return mapReadError(s.server.config.Relay.Enqueue(s.ctx, s.from, s.relayed, message))
+		return mapReadError(s.server.config.Relay.Enqueue(s.ctx, s.from, s.relayed, relayCopy(body)))
 	}
 	// Both local and relayed recipients: the queue reads a copy as the
 	// sink reads the message, and sees the sink's read error if it fails.
@@ -357,10 +362,10 @@ func (s *session) deliver(message io.Reader) error {
 	if len(s.relayed) > 0 {
 		pr, pw := io.Pipe()
 		copyTo = pw
-		message = io.TeeReader(message, pw)
+		body = io.TeeReader(body, pw)
 		relayDone = make(chan error, 1)
 		go func() {
-			err := s.server.config.Relay.Enqueue(s.ctx, s.from, s.relayed, pr)
+			err := s.server.config.Relay.Enqueue(s.ctx, s.from, s.relayed, relayCopy(pr))
 			pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
 			relayDone <- err
 		}()
@@ -373,6 +378,7 @@ func (s *session) deliver(message io.Reader) error {
 		Envelope:   &intake.Envelope{From: s.from, Recipients: append([]string(nil), s.local...), Client: s.ip, Authenticated: s.user},
 		ReceivedAt: s.server.config.Now(),
 	}
+	message := io.MultiReader(bytes.NewReader(TraceHeader(trace)), body)
 	err := s.server.config.Sink.Add(s.ctx, message, delivery, func(results []intake.Result) { stored <- results[0] })
 	if copyTo != nil {
 		copyTo.CloseWithError(err) // nil: EOF
