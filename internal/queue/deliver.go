@@ -31,13 +31,15 @@ type result struct {
 	server    string // the host that answered ("" when none did)
 }
 
-// transient makes a temporary failure of err.
+// transient makes a temporary failure of err. Its text may hold a hostile
+// server's raw bytes (a malformed reply): made one valid line, or the
+// database would refuse the outcome and the message be tried for ever.
 func transient(server string, err error) result {
 	var smtpErr *smtp.SMTPError
 	if errors.As(err, &smtpErr) {
 		return replyResult(server, smtpErr)
 	}
-	return result{reply: err.Error(), server: server}
+	return result{reply: oneLine(err.Error()), server: server}
 }
 
 func replyResult(server string, e *smtp.SMTPError) result {
@@ -150,7 +152,7 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 	accepted := 0
 	for i, to := range recipients {
 		if err := protoline.Check("recipient", to); err != nil {
-			results[i] = result{permanent: true, reply: "550 5.1.3 " + err.Error(), code: 550, enhanced: "5.1.3"}
+			results[i] = result{permanent: true, reply: "550 5.1.3 " + oneLine(err.Error()), code: 550, enhanced: "5.1.3"}
 			continue
 		}
 		if err := client.Rcpt(to, nil); err != nil {
@@ -393,7 +395,7 @@ func (q *Queue) deliverDomain(ctx context.Context, dialer netguard.ContextDialer
 			return all(result{permanent: true, code: 556, enhanced: "5.1.10", reply: "556 5.1.10 " + domain + " accepts no mail (null MX)"})
 		}
 	default:
-		return all(result{reply: "MX lookup for " + domain + ": " + err.Error()})
+		return all(result{reply: "MX lookup for " + domain + ": " + oneLine(err.Error())})
 	}
 	var last error
 	for _, host := range hosts {
@@ -402,7 +404,7 @@ func (q *Queue) deliverDomain(ctx context.Context, dialer netguard.ContextDialer
 			return got
 		}
 		if errors.Is(err, protoline.ErrUnsafe) {
-			return all(result{permanent: true, code: 550, enhanced: "5.1.3", reply: "550 5.1.3 " + err.Error()})
+			return all(result{permanent: true, code: 550, enhanced: "5.1.3", reply: "550 5.1.3 " + oneLine(err.Error())})
 		}
 		last = err
 		if ctx.Err() != nil {
