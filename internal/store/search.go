@@ -10,10 +10,13 @@ import (
 )
 
 // PrepareSearch readies the message's full-text entry (its terms, folded
-// and stemmed) ahead of the insert, like CompressSource, which calls it, so
-// that a bulk importer does it on its parsing goroutines rather than inside
-// the insert's transaction.
+// and stemmed) and its snippet ahead of the insert, like CompressSource,
+// which calls it, so that a bulk importer and the intake's workers do it on
+// their parsing goroutines rather than inside the insert's transaction.
 func (m *NewMessage) PrepareSearch() {
+	if m.Snippet == "" {
+		m.Snippet = Snippet(m.Text)
+	}
 	if m.search == nil {
 		filenames := make([]string, 0, len(m.Attachments))
 		for _, a := range m.Attachments {

@@ -10,6 +10,9 @@ import (
 // list shows under its subject.
 const SnippetLength = 120
 
+// snippetScan is how much of a text Snippet reads at most.
+const snippetScan = 64 << 10
+
 // Snippet is the start of a message's text body as the message list shows
 // it under the subject: at most SnippetLength characters, whitespace
 // collapsed, quoted lines ("> ...") and the "On ... wrote:" line before
@@ -17,6 +20,12 @@ const SnippetLength = 120
 // stored with the message (the list must not parse sources) and made anew
 // by the background reindex for mail stored before it had one.
 func Snippet(text string) string {
+	// The snippet comes from the text's start: a text that gives none in
+	// its first 64 KB (all quoted, say) gives none, rather than having
+	// every line of a huge body split and read.
+	if len(text) > snippetScan {
+		text = text[:snippetScan]
+	}
 	var b strings.Builder
 	n := 0
 	lines := strings.Split(text, "\n")

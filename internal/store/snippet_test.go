@@ -13,6 +13,9 @@ func TestSnippet(t *testing.T) {
 		{"signature cut", "Счёт во вложении.\n-- \nИван Петров\n+7 900", "Счёт во вложении."},
 		{"empty", "\n\n", ""},
 		{"colon kept when not a quote", "Agenda:\n1. budget", "Agenda: 1. budget"},
+		// Only the text's start is read: a body quoted past 64 KB gives none.
+		{"long quote first", strings.Repeat("> quoted line\n", 10000) + "reply at the end", ""},
+		{"long body", "Short start.\n" + strings.Repeat("word ", 1<<20), "Short start. " + strings.TrimSpace(strings.Repeat("word ", 21)) + " wo…"},
 	}
 	for _, c := range cases {
 		if got := Snippet(c.text); got != c.want {
