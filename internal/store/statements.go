@@ -82,13 +82,24 @@ type preparedStatements struct {
 
 func (p *preparedStatements) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if statement, ok := p.byText[query]; ok {
+	statement, ok := p.byText[query]
+	p.mu.Unlock()
+	if ok {
 		return statement, nil
 	}
+	// Prepared without the lock: preparing takes a pooled connection,
+	// which may wait (for a writer's transaction, say), and the other
+	// callers must not queue behind it on a lock that ignores their
+	// contexts.
 	statement, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if earlier, ok := p.byText[query]; ok {
+		statement.Close() // another caller's came first
+		return earlier, nil
 	}
 	if p.byText == nil {
 		p.byText = make(map[string]*sql.Stmt)

@@ -122,6 +122,10 @@ func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 		}
 		db.SetMaxOpenConns(8)
+		// Idle connections kept as many as open ones (database/sql keeps
+		// 2): a connection closed on its return loses the statements
+		// prepared on it, which queryPrepared would prepare again.
+		db.SetMaxIdleConns(8)
 		s = &Store{db: db, dialect: SQLite, now: time.Now}
 	}
 	if err := s.db.PingContext(ctx); err != nil {
