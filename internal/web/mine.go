@@ -217,7 +217,9 @@ func myMailboxInput(r *http.Request, form myMailboxForm) service.MailboxInput {
 			input.Port = &zero // said as the port's range error
 		}
 	}
-	if password := r.PostForm.Get("password"); password != "" {
+	// A mailbox signed in with OAuth2 logs in with its token: a password
+	// typed for it would be stored and never used.
+	if password := r.PostForm.Get("password"); password != "" && !form.Mailbox.OAuth {
 		input.Password = &password
 	}
 	return input

@@ -87,6 +87,20 @@ func TestOAuthMailboxInBrowser(t *testing.T) {
 		t.Errorf("messages list: %q", got)
 	}
 
+	// The mailbox's own page asks for no password: it signs in again.
+	mailboxID := strings.TrimPrefix(location, ts.srv.URL+"/messages?mailbox_id=")
+	browser.run(t, chromedp.Navigate(ts.srv.URL+"/my/mailboxes/"+mailboxID), chromedp.WaitVisible(chromedp.CSS("form")))
+	if got := browser.text(t, "form.my-mailbox-form"); !strings.Contains(got, "Signed in with the provider") || !strings.Contains(got, "Sign in again") {
+		t.Errorf("the OAuth2 mailbox's page: %q", got)
+	}
+	passwordFields, err := chromedp.Run(browser.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#password").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if passwordFields != 0 {
+		t.Error("the OAuth2 mailbox's page asks for a password")
+	}
+
 	// A second sign-in whose callback is opened twice: the second time the
 	// state is spent.
 	browser.run(t, chromedp.Navigate(ts.srv.URL+"/my/oauth/start?service="+strconv.FormatInt(created.ID, 10)),
