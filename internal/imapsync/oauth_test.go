@@ -396,6 +396,26 @@ func TestOAuthAddressAskedFor(t *testing.T) {
 	}
 }
 
+// Signing in again with another account than the mailbox's is refused:
+// its token would go with the mailbox's login and be refused by the server.
+func TestOAuthSignInAgainWithAnotherAccount(t *testing.T) {
+	f := newOAuthFixture(t, imapsync.MechanismXOAuth2)
+	id, err := f.signIn(t, f.session, service.OAuthStart{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.provider.SetUser("eve@example.test")
+	_, err = f.signIn(t, f.session, service.OAuthStart{MailboxID: id})
+	var failure *service.OAuthFailure
+	if !errors.As(err, &failure) || failure.Key != "oauth.error_wrong_account" || failure.MailboxID != id {
+		t.Fatalf("another account: %v", err)
+	}
+	f.provider.SetUser(oauthUser)
+	if again, err := f.signIn(t, f.session, service.OAuthStart{MailboxID: id}); err != nil || again != id {
+		t.Fatalf("the mailbox's own account: %d, %v", again, err)
+	}
+}
+
 // The token URL is fetched through netguard: on loopback, it is refused
 // unless the admin allows the network, whatever the service says.
 func TestOAuthTokenURLGuarded(t *testing.T) {

@@ -283,6 +283,11 @@ func (s *Service) FinishOAuth(ctx context.Context, session *WebSession, callback
 		if err != nil {
 			return 0, err
 		}
+		if address := tokenAddress(token); address != "" && !strings.EqualFold(address, mailbox.Login) {
+			// Another account chosen at the provider: its token would be
+			// sent with this mailbox's login and refused.
+			return 0, restart("oauth.error_wrong_account", fmt.Errorf("signed in as %s, the mailbox is %s", address, mailbox.Login))
+		}
 		if err := s.store.SetMailboxOAuth(ctx, mailbox.ID, m.OAuthMechanism, sealed); err != nil {
 			return 0, err
 		}
@@ -295,13 +300,12 @@ func (s *Service) FinishOAuth(ctx context.Context, session *WebSession, callback
 	}
 	// One mailbox per account: signing in again to an account already
 	// connected renews its tokens.
-	owned, err := s.store.OwnedMailboxIDs(ctx, actor.User.ID)
+	owned, err := s.store.Mailboxes(ctx, store.MailboxFilter{OwnerID: actor.User.ID, Types: []string{store.MailboxIMAP}}, store.MailboxSort{}, "", 1000)
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range owned {
-		existing, err := s.store.MailboxByID(ctx, id)
-		if err == nil && existing.Type == store.MailboxIMAP && existing.ServiceID == m.ID && strings.EqualFold(existing.Login, login) {
+	for _, existing := range owned.Items {
+		if existing.ServiceID == m.ID && strings.EqualFold(existing.Login, login) {
 			if err := s.store.SetMailboxOAuth(ctx, existing.ID, m.OAuthMechanism, sealed); err != nil {
 				return 0, err
 			}
