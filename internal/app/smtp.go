@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +36,9 @@ func (a *App) newSMTPServer() *smtpd.Server {
 // newQueue builds the outbound queue over the service's store and settings:
 // smtpd relays into it, and the rules' forward action is to.
 func (a *App) newQueue() *queue.Queue {
-	return queue.New(QueueConfig(a.Service, a.logger, a.WorkLog, a.Config.SMTPHostname))
+	config := QueueConfig(a.Service, a.logger, a.WorkLog, a.Config.SMTPHostname)
+	config.SpoolDir = filepath.Join(a.Config.DataDir, "spool") // cleaned of a crash's leftovers at start
+	return queue.New(config)
 }
 
 // QueueConfig is the outbound queue's configuration as Pochta wires it (the

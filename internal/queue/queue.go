@@ -34,6 +34,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/netguard"
 	"pochta.dev/pochta/internal/protoline"
 	"pochta.dev/pochta/internal/store"
@@ -315,7 +316,9 @@ func (q *Queue) enqueue(ctx context.Context, kind, from string, to []string, mes
 // spool writes start and the rest of message to a temporary file, up to
 // limit bytes, and gives it rewound with its size.
 func (q *Queue) spool(start []byte, message io.Reader, limit int64) (*os.File, int64, error) {
-	file, err := os.CreateTemp(q.config.SpoolDir, "pochta-outbound-*")
+	// Named as the intake's spool files are, so that serve's start removes
+	// one a crashed process left (app's removeStaleSpool).
+	file, err := os.CreateTemp(q.config.SpoolDir, intake.SpoolPrefix()+"outbound-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("enqueue: spool: %w", err)
 	}

@@ -201,11 +201,11 @@ func (s *Service) Mailbox(ctx context.Context, actor *Actor, id int64) (MailboxV
 	return mailboxView(actor, m), nil
 }
 
-// newMailboxDefaults gives the field defaults of SPEC.md for a new mailbox.
 // DefaultCheckInterval is a new POP3 mailbox's check interval in minutes
 // (issue 16: the seed module checks every 10 minutes).
 const DefaultCheckInterval = 10
 
+// newMailboxDefaults gives the field defaults of SPEC.md for a new mailbox.
 func newMailboxDefaults(kind string) store.Mailbox {
 	m := store.Mailbox{Type: kind, Active: true, VerifyCert: true, Security: "none", Domains: []string{}, Folders: []string{}}
 	if t, ok := store.MailboxTypeOf(kind); ok {
