@@ -101,23 +101,19 @@ func (s *Service) installLanguageMailServices(ctx context.Context, site store.Si
 	if site.Language != "ru" {
 		return nil
 	}
-	for _, preset := range defaultMailServices {
-		if !preset.russianOnly {
-			continue
-		}
-		m := preset.MailService
-		m.SiteID, m.Active, m.Type, m.Security, m.SMTPSameLogin = site.ID, true, store.MailboxIMAP, "tls", true
-		if err := s.store.CreateMailService(ctx, &m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.installMailServices(ctx, site, func(russianOnly bool) bool { return russianOnly })
 }
 
 // installDefaultMailServices gives a new site the default provider list.
 func (s *Service) installDefaultMailServices(ctx context.Context, site store.Site) error {
+	return s.installMailServices(ctx, site, func(russianOnly bool) bool { return !russianOnly || site.Language == "ru" })
+}
+
+// installMailServices adds to a site the default providers that keep
+// says yes to (given whether the provider is offered only in Russian).
+func (s *Service) installMailServices(ctx context.Context, site store.Site, keep func(russianOnly bool) bool) error {
 	for _, preset := range defaultMailServices {
-		if preset.russianOnly && site.Language != "ru" {
+		if !keep(preset.russianOnly) {
 			continue
 		}
 		m := preset.MailService
