@@ -39,7 +39,7 @@ func (a *api) listLog(w http.ResponseWriter, r *http.Request, actor *service.Act
 		MailboxID: q.id("mailbox_id"),
 		RuleID:    q.id("rule_id"),
 		MessageID: q.id("message_id"),
-		Levels:    q.manyOf("level", "error.log_level", store.LevelInfo, store.LevelRequest, store.LevelReply, store.LevelError),
+		Levels:    q.allOf("level", "error.log_level", store.LevelInfo, store.LevelRequest, store.LevelReply, store.LevelError),
 		Since:     q.time("since"),
 		Until:     q.time("until"),
 		BeforeID:  q.cursorID(),

@@ -95,24 +95,6 @@ func (q *query) boolean(name string) *bool {
 	return &value
 }
 
-// allOf reads a parameter that may repeat, each value one of allowed; nil
-// when absent.
-func (q *query) allOf(name, key string, allowed ...string) []string {
-	var values []string
-	for _, raw := range q.values[name] {
-		ok := false
-		for _, value := range allowed {
-			ok = ok || raw == value
-		}
-		if !ok {
-			q.fail(name, key, i18n.Key("field."+name))
-			return nil
-		}
-		values = append(values, raw)
-	}
-	return values
-}
-
 // siteID reads "site" as a site code and gives its ID; 0 when absent.
 func (q *query) siteID(a *api, r *http.Request, actor *service.Actor) (int64, error) {
 	code := q.get("site")
@@ -173,10 +155,10 @@ func (q *query) oneOf(name, key string, allowed ...string) string {
 	return ""
 }
 
-// manyOf reads a parameter that may name several of allowed, repeated
+// allOf reads a parameter that may name several of allowed, repeated
 // (level=error&level=reply) or comma-separated (level=error,reply), or
 // both; each once, in the order given; nil when absent.
-func (q *query) manyOf(name, key string, allowed ...string) []string {
+func (q *query) allOf(name, key string, allowed ...string) []string {
 	var chosen []string
 	for _, raw := range q.values[name] {
 		for _, value := range strings.Split(raw, ",") {
