@@ -29,6 +29,9 @@ type result struct {
 	code      int    // the reply code, 0 when none came
 	enhanced  string // "5.1.1", "" when none came
 	server    string // the host that answered ("" when none did)
+	// tlsFallback is why an MX's STARTTLS failed when the message then
+	// went on in plain text ("" when it did not), for the work log.
+	tlsFallback string
 }
 
 // transient makes a temporary failure of err. Its text may hold a hostile
@@ -103,9 +106,16 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 			var handshake *tlsHandshakeError
 			if t.tls == "" && errors.As(err, &handshake) {
 				// Opportunistic TLS that fails is mail in plain text,
-				// as RFC 7435 says, rather than mail never delivered.
+				// as RFC 7435 says, rather than mail never delivered:
+				// an MX is never authenticated, so TLS here only ever
+				// guarded against a passive listener. A smarthost's
+				// TLS mode is never "", so it never falls back.
 				t.tls = TLSNone
-				return q.session(ctx, dialer, t, timeout, from, recipients, raw)
+				results, err := q.session(ctx, dialer, t, timeout, from, recipients, raw)
+				for i := range results {
+					results[i].tlsFallback = oneLine(handshake.err.Error())
+				}
+				return results, err
 			}
 			return nil, fmt.Errorf("%s: %w", t.address(), err)
 		}
