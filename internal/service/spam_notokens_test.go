@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +82,33 @@ func TestSpamNoTokensWarned(t *testing.T) {
 	}
 	if got := warnings(worded.ID); len(got) != 0 {
 		t.Errorf("a message with words warned: %+v", got)
+	}
+}
+
+// Bulk training with a message that gives no tokens learns nothing and
+// says so in the log, with a warning.
+func TestSpamTrainingNoTokensWarned(t *testing.T) {
+	var logged bytes.Buffer
+	env := servicetest.NewLogged(t, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx := context.Background()
+	before, err := env.Store.SpamTotals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Service.TrainSpam(ctx, env.Admin, "spam", []byte("\r\n... !!! -- ?? ;\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := env.Store.SpamTotals(ctx); after != before {
+		t.Errorf("totals %+v after training a message without tokens, before %+v", after, before)
+	}
+	if text := logged.String(); !strings.Contains(text, "level=WARN") || !strings.Contains(text, "gave no tokens") || strings.Count(text, "\n") != 1 {
+		t.Errorf("logged:\n%s", text)
+	}
+	logged.Reset()
+	if err := env.Service.TrainSpam(ctx, env.Admin, "spam", []byte(message("Cheap pills", "viagra casino"))); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logged.String(), "gave no tokens") {
+		t.Errorf("a message with words warned:\n%s", logged.String())
 	}
 }
