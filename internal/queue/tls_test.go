@@ -79,6 +79,25 @@ func TestOpportunisticTLSFallsBackToPlain(t *testing.T) {
 	}
 }
 
+// An MX that offers STARTTLS and refuses it when asked (454) gets the
+// message in plain text on the same connection, and the work log says so.
+func TestOpportunisticTLSRefusedGoesOnPlain(t *testing.T) {
+	host := testpeer.StartSmarthostTLS(t, testpeer.SmarthostTLSRefused)
+	e := newMXEnv(t, host)
+	if err := e.queue.Enqueue(context.Background(), "alice@sender.test", []string{"bob@example.test"}, bytes.NewReader(original)); err != nil {
+		t.Fatal(err)
+	}
+	e.runOnce(t)
+	got := host.Messages(t)
+	if len(got) != 1 || got[0].TLS || !bytes.Equal(got[0].Raw, original) || e.all(t)[0].State != store.OutboundSent {
+		t.Fatalf("delivered %+v, %+v", got, e.all(t))
+	}
+	fallbacks := fallbackLines(e.log.lines())
+	if len(fallbacks) != 1 || !strings.Contains(fallbacks[0].Text, "(refused: 454 4.7.0 TLS not available)") {
+		t.Fatalf("fallback lines: %+v", fallbacks)
+	}
+}
+
 // A smarthost whose TLS mode is STARTTLS never gets the message in plain
 // text: not when its handshake fails, not when it offers no STARTTLS.
 func TestSmarthostTLSRequiredNeverFallsBack(t *testing.T) {
@@ -89,6 +108,7 @@ func TestSmarthostTLSRequiredNeverFallsBack(t *testing.T) {
 	}{
 		{"handshake fails", testpeer.StartSmarthostTLS(t, testpeer.SmarthostTLSBroken), "TLS handshake"},
 		{"no STARTTLS offered", testpeer.StartSmarthost(t), "no STARTTLS offered"},
+		{"STARTTLS refused", testpeer.StartSmarthostTLS(t, testpeer.SmarthostTLSRefused), "454 4.7.0 TLS not available"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			e := newEnv(t, "", test.host, nil)

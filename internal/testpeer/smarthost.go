@@ -60,6 +60,9 @@ const (
 	// fails every handshake: TLS 1.2 at most with only DHE ciphers, which
 	// Go's client does not offer (as an old or misconfigured MX does).
 	SmarthostTLSBroken
+	// SmarthostTLSRefused offers STARTTLS and answers it "454 4.7.0 TLS
+	// not available", the session going on in plain text.
+	SmarthostTLSRefused
 )
 
 // StartSmarthostTLS starts a [Smarthost] that offers STARTTLS, working or
@@ -68,8 +71,11 @@ func StartSmarthostTLS(t testing.TB, mode SmarthostTLS, credentials ...string) *
 	t.Helper()
 	certFile, keyFile := SelfSignedFiles(t, "127.0.0.1")
 	environment := []string{"SMARTHOST_TLS_CERT=" + certFile, "SMARTHOST_TLS_KEY=" + keyFile}
-	if mode == SmarthostTLSBroken {
+	switch mode {
+	case SmarthostTLSBroken:
 		environment = append(environment, "SMARTHOST_TLS_BROKEN=1")
+	case SmarthostTLSRefused:
+		environment = append(environment, "SMARTHOST_TLS_REFUSE=1")
 	}
 	return startSmarthost(t, environment, credentials)
 }
