@@ -66,8 +66,12 @@ func (s *Service) TrainSpam(ctx context.Context, actor *Actor, class string, raw
 	if len(raw) > MaxRuleTestSource {
 		return &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
 	}
-	tokens := spam.Tokenize(mime.Parse(raw, mime.Options{}))
+	parsed := mime.Parse(raw, mime.Options{})
+	tokens := spam.Tokenize(parsed)
 	if len(tokens) == 0 {
+		// Nothing to learn; said, so that a bulk training of an
+		// unreadable folder does not pass for one that taught something.
+		s.logger.Warn("spam training: the message gave no tokens, nothing learned", "class", class, "subject", parsed.Subject, "size", len(raw))
 		return nil
 	}
 	if err := spam.Train(ctx, spam.Store{St: s.store}, tokens, c); err != nil {
