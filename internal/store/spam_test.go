@@ -198,3 +198,23 @@ func TestSpamTrainingConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// The whole vocabulary read at once, and the limit past which it is not.
+func TestEachSpamWord(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		words := map[string]store.SpamCount{"free": {Spam: 2}, "ёлка": {Ham: 1}, "pair free:ёлка": {Spam: 1, Ham: 1}}
+		if err := st.ApplySpamDelta(ctx, words, store.SpamCount{Spam: 2, Ham: 1}); err != nil {
+			t.Fatal(err)
+		}
+		read := map[string]store.SpamCount{}
+		complete, err := st.EachSpamWord(ctx, 3, func(word string, count store.SpamCount) { read[word] = count })
+		if err != nil || !complete || fmt.Sprint(read) != fmt.Sprint(words) {
+			t.Errorf("limit 3: complete %v, %v, read %v", complete, err, read)
+		}
+		complete, err = st.EachSpamWord(ctx, 2, func(string, store.SpamCount) {})
+		if err != nil || complete {
+			t.Errorf("limit 2 of 3 words: complete %v, %v", complete, err)
+		}
+	})
+}
