@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Reason fields that are not text fields: the spam probability and size
@@ -335,6 +336,7 @@ func (p *prepared) found(c *compiledCondition, reason *Reason) bool {
 			if folded != nil && !containsAny(folded[i], c.literals) {
 				continue
 			}
+			text = regexText(text)
 			if !c.any.MatchString(text) {
 				continue
 			}
@@ -398,6 +400,19 @@ func addressParts(text string) (name, address string) {
 		name = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(name[1 : len(name)-1])
 	}
 	return name, text[open+1 : len(text)-1]
+}
+
+// regexText is the part of text a regular expression runs on: its first
+// MaxRegexText bytes, cut before a character that would not fit whole.
+func regexText(text string) string {
+	if len(text) <= MaxRegexText {
+		return text
+	}
+	end := MaxRegexText
+	for end > 0 && !utf8.RuneStart(text[end]) {
+		end--
+	}
+	return text[:end]
 }
 
 func containsAny(text string, literals []string) bool {

@@ -646,3 +646,50 @@ func TestEvaluateConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// A hostile regular expression's cost is bounded: a program of thousands
+// of instructions is refused when saved (a rule saved under the earlier
+// bound still runs), and a regular expression sees at most MaxRegexText
+// bytes of a field, so a 1 MB body costs what 256 KB does. No timing is
+// asserted: the bound is the refusal and the length of the cut text.
+func TestHostileRegexBounded(t *testing.T) {
+	hostile := `(?:[a-zа-я]\w?){1000}(?:[a-zа-я]\w?){339}\d`
+	if size := programSize("(?i)" + hostile); size <= MaxProgram || size > MaxStoredProgram {
+		t.Fatalf("the hostile pattern compiles to %d instructions; want between %d and %d", size, MaxProgram, MaxStoredProgram)
+	}
+	rule := Rule{ID: 1, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{hostile}}}}
+	var invalid *InvalidError
+	if _, err := Compile(rule); !errors.As(err, &invalid) || invalid.Fields["conditions.0.values"].Key != "error.rule_regex_large" {
+		t.Fatalf("saving the hostile rule: %v", err)
+	}
+	if _, err := CompileStored(rule); err != nil {
+		t.Fatalf("a stored rule under the earlier bound: %v", err)
+	}
+
+	// A 1 MB body, Cyrillic so that the cut falls inside a character.
+	body := strings.Repeat("съешь ещё этих мягких булок x", 1<<20/50) + "tail-marker 42"
+	if len(body) < 1<<20 {
+		t.Fatalf("body of %d bytes", len(body))
+	}
+	cut := regexText(body)
+	if len(cut) > MaxRegexText || len(cut) < MaxRegexText-utf8.UTFMax || !utf8.ValidString(cut) || !strings.HasPrefix(body, cut) {
+		t.Errorf("the text a regex runs on: %d bytes (valid %v); want the first %d at most", len(cut), utf8.ValidString(cut), MaxRegexText)
+	}
+	view := &View{MailboxID: 7, Body: body, SpamRating: -1}
+	beyond := mustCompile(t, Rule{ID: 2, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`tail-marker \d+`}}}})
+	within := mustCompile(t, Rule{ID: 3, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`мягких\s+булок`}}}})
+	// contains sees the whole text; a regex only its first MaxRegexText.
+	whole := mustCompile(t, Rule{ID: 4, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpContains, Values: []string{"TAIL-MARKER"}}}})
+	outcome := Evaluate([]*Compiled{beyond, within, whole}, view, EventReceive)
+	var matched []int64
+	for _, m := range outcome.Matches {
+		matched = append(matched, m.RuleID)
+	}
+	if !slices.Equal(matched, []int64{3, 4}) {
+		t.Errorf("matched rules %v; want [3 4] (the regex past the first %d bytes does not see its text)", matched, MaxRegexText)
+	}
+}

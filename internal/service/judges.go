@@ -181,7 +181,7 @@ func (c *ruleCache) get(ctx context.Context, s *Service) ([]*rules.Compiled, err
 	}
 	compiled := make([]*rules.Compiled, 0, len(rows))
 	for _, row := range rows {
-		rule, err := rules.Compile(rulestore.FromRow(row))
+		rule, err := rules.CompileStored(rulestore.FromRow(row))
 		if err != nil {
 			// Saved rules were compiled when saved; one that no longer
 			// compiles (a later, stricter check) is left out, loudly.
