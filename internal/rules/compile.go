@@ -104,6 +104,12 @@ type compiledCondition struct {
 	// OpRegex: a folded text every match contains, when every value has
 	// one (see requiredLiterals): a text holding none of them is skipped.
 	literals []string
+	// OpRegex: folded texts one of which every match begins with, when
+	// every value has one (see prefixLiterals): the patterns are then run
+	// anchored where those are ([anchoredMatch]), with the character
+	// before (anchored) or at the text's start (anchoredStart).
+	prefixes                []string
+	anchored, anchoredStart *regexp.Regexp
 }
 
 // Compile checks rule and prepares it to run. A rule it refuses gives an
@@ -243,6 +249,24 @@ func compileCondition(i int, condition Condition, maxProgram int, errs *InvalidE
 					compiled.literals = nil
 				}
 			}
+		}
+		for j, value := range values {
+			literals := prefixLiterals("(?i)" + value)
+			if literals == nil {
+				compiled.prefixes = nil
+				break
+			}
+			if j == 0 {
+				compiled.prefixes = literals
+			} else if compiled.prefixes != nil {
+				compiled.prefixes = append(compiled.prefixes, literals...)
+			}
+		}
+		if compiled.prefixes != nil {
+			// Each value compiled alone above, as for any below.
+			joined := strings.Join(alternatives, "|")
+			compiled.anchored = regexp.MustCompile(`(?i)\A(?s:.)(?:` + joined + ")")
+			compiled.anchoredStart = regexp.MustCompile(`(?i)\A(?:` + joined + ")")
 		}
 		if len(values) == 1 {
 			compiled.any = compiled.each[0]

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -691,5 +692,33 @@ func TestHostileRegexBounded(t *testing.T) {
 	}
 	if !slices.Equal(matched, []int64{3, 4}) {
 		t.Errorf("matched rules %v; want [3 4] (the regex past the first %d bytes does not see its text)", matched, MaxRegexText)
+	}
+}
+
+// A pattern that every match begins with a literal of is run anchored
+// where the literal is, and finds what it finds over the whole text:
+// assertions before the literal, Cyrillic folding (the offsets of the
+// folded and the written text differ), several values, and more places
+// than are tried anchored.
+func TestAnchoredRegexAgrees(t *testing.T) {
+	body := "Добрый день! ПРОШУ ОПЛАТИТЬ СЧЁТ №42 до пятницы.\nReorder 123456; order #654321.\nИТОГО: 5 000 руб.\n" +
+		strings.Repeat("счёт-фактура ", 12) + "Invoice 77"
+	patterns := []string{`\border\s+#?\d{6}\b`, `\border\s+\d{6}`, `\Border\s+\d{6}`, `^добрый`, `^день`, `(?m)^итого`,
+		`(?m)^order`, `счёт\s+№\d+`, `счёт №43`, `(invoice|счёт)\s+\d+`, `invoice \d+$`, `фактура\s+invoice`,
+		`пятницы\.$`, `(?s)прошу.*invoice`, `(?s)прошу.*nothing`}
+	for _, pattern := range patterns {
+		for _, values := range [][]string{{pattern}, {pattern, `zzz\d{9}`}} {
+			rule := Rule{ID: 1, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+				Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: values}}}
+			c := mustCompile(t, rule)
+			if prefixLiterals("(?i)"+pattern) != nil && c.conditions[0].prefixes == nil {
+				t.Errorf("%q: not run anchored", pattern)
+			}
+			want := regexp.MustCompile("(?i)" + pattern).MatchString(body)
+			got := len(Evaluate([]*Compiled{c}, &View{Body: body, SpamRating: -1}, EventReceive).Matches) == 1
+			if got != want {
+				t.Errorf("%q (of %d values): matched %v, the pattern over the whole body %v", pattern, len(values), got, want)
+			}
+		}
 	}
 }
