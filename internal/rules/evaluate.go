@@ -325,6 +325,13 @@ func (s *slot) foldedTexts() []string {
 // the field's texts (contains, equals or regex, whatever the operator's
 // polarity), and with reason non-nil records which string and where.
 func (p *prepared) found(c *compiledCondition, reason *Reason) bool {
+	if c.Field == FieldAll && (c.Op == OpContains || c.Op == OpNotContains) {
+		// In the header block, then in the body, each as folded for their
+		// own conditions: a string, one line without a line break, cannot
+		// span the blank line between them, so the whole message's text
+		// need not be made and folded (two copies of the message).
+		return p.contains(p.slot(FieldHeader, ""), c, reason) || p.contains(p.slot(FieldBody, ""), c, reason)
+	}
 	s := p.slot(c.Field, c.header)
 	switch c.Op {
 	case OpRegex:
@@ -355,21 +362,7 @@ func (p *prepared) found(c *compiledCondition, reason *Reason) bool {
 			return true
 		}
 	case OpContains, OpNotContains:
-		for i, text := range p.folded(c.Field, s) {
-			for j, value := range c.folded {
-				at := strings.Index(text, value)
-				if at < 0 {
-					continue
-				}
-				if reason != nil {
-					original := s.texts[i]
-					start := originalOffset(original, text, at)
-					end := originalOffset(original, text, at+len(value))
-					reason.Value, reason.Text = c.Values[j], excerpt(original, start, end)
-				}
-				return true
-			}
-		}
+		return p.contains(s, c, reason)
 	case OpEquals, OpNotEquals:
 		addresses := c.Field == FieldSender || c.Field == FieldRecipient
 		for i, text := range p.folded(c.Field, s) {
@@ -387,6 +380,27 @@ func (p *prepared) found(c *compiledCondition, reason *Reason) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// contains reports whether one of the condition's strings is in one of the
+// slot's texts, folded.
+func (p *prepared) contains(s *slot, c *compiledCondition, reason *Reason) bool {
+	for i, text := range s.foldedTexts() {
+		for j, value := range c.folded {
+			at := strings.Index(text, value)
+			if at < 0 {
+				continue
+			}
+			if reason != nil {
+				original := s.texts[i]
+				start := originalOffset(original, text, at)
+				end := originalOffset(original, text, at+len(value))
+				reason.Value, reason.Text = c.Values[j], excerpt(original, start, end)
+			}
+			return true
 		}
 	}
 	return false
