@@ -148,7 +148,9 @@ func ruleLogLines(outcome rules.Outcome, mailboxID, messageID int64) []store.Log
 // database did (its version, a cheap query, read at most every
 // ruleCheckInterval).
 type ruleCache struct {
-	mu       sync.Mutex
+	// mu is read-locked by every received message's judge, on the sink's
+	// workers at once, and locked to load.
+	mu       sync.RWMutex
 	compiled []*rules.Compiled
 	version  string
 	loaded   bool
@@ -161,9 +163,16 @@ type ruleCache struct {
 const ruleCheckInterval = 2 * time.Second
 
 func (c *ruleCache) get(ctx context.Context, s *Service) ([]*rules.Compiled, error) {
+	now := s.now()
+	c.mu.RLock()
+	if c.loaded && now.Sub(c.checked) < ruleCheckInterval {
+		compiled := c.compiled
+		c.mu.RUnlock()
+		return compiled, nil
+	}
+	c.mu.RUnlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := s.now()
 	if c.loaded && now.Sub(c.checked) < ruleCheckInterval {
 		return c.compiled, nil
 	}
