@@ -96,7 +96,7 @@ func (s *Service) ApplyRules(ctx context.Context, actor *Actor, selection Messag
 		}
 		rule := rulestore.FromRow(row)
 		rule.Active, rule.OnManual = true, true
-		c, err := rules.Compile(rule)
+		c, err := rules.CompileStored(rule)
 		if err != nil {
 			return 0, err
 		}
@@ -326,7 +326,7 @@ func (s *Service) TestRules(ctx context.Context, actor *Actor, input RuleTestInp
 		if rule.MailboxID != 0 {
 			rule.MailboxID = view.MailboxID // tried on this message whatever its mailbox
 		}
-		c, err := rules.Compile(rule)
+		c, err := rules.CompileStored(rule)
 		if err != nil {
 			return RuleTestResult{}, err
 		}

@@ -269,3 +269,34 @@ func (s *Store) SpamWordCount(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// EachSpamWord calls fn with every learned word and its counts, in no
+// order, as long as there are at most limit of them: a process that holds
+// the whole vocabulary in memory reads it so, and one statement reads it
+// all (a statement sees one state of the table on both backends). With
+// more than limit words it stops and gives complete false, having called
+// fn for some of them.
+func (s *Store) EachSpamWord(ctx context.Context, limit int, fn func(word string, count SpamCount)) (complete bool, err error) {
+	rows, err := s.query(ctx, `SELECT word, spam_count, ham_count FROM spam_words LIMIT ?`, limit+1)
+	if err != nil {
+		return false, fmt.Errorf("read spam words: %w", err)
+	}
+	defer rows.Close()
+	read := 0
+	for rows.Next() {
+		if read == limit {
+			return false, nil
+		}
+		var word string
+		var c SpamCount
+		if err := rows.Scan(&word, &c.Spam, &c.Ham); err != nil {
+			return false, fmt.Errorf("read spam words: %w", err)
+		}
+		fn(word, c)
+		read++
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read spam words: %w", err)
+	}
+	return true, nil
+}
