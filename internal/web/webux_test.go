@@ -131,3 +131,35 @@ func TestListFiltersIssue16(t *testing.T) {
 	wantNoBody(t, r, `class="log-request"`, `class="log-reply"`)
 	wantStatus(t, b.get("/log?level=info&level=loud"), http.StatusBadRequest)
 }
+
+// TestMailboxListSchedule: the list says how often each mailbox is checked
+// as the schedules do it: a POP3 mailbox by its interval or by hand only,
+// an IMAP mailbox without an interval every 10 minutes (its sync's
+// default), an SMTP mailbox nothing.
+func TestMailboxListSchedule(t *testing.T) {
+	ts := newTestServer(t)
+	f := mblSetup(t, ts)
+	manual := mblPOP3("Manual POP", "pop.manual.example")
+	manual.CheckInterval = mblPtr(0)
+	manualBox := mblAdd(t, ts, manual)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	r := b.get("/mailboxes?kind=all")
+	wantStatus(t, r, http.StatusOK)
+	for _, test := range []struct {
+		id        int64
+		want, not string
+	}{
+		{f.alpha.ID, "every 10 min", "manual only"},
+		{manualBox.ID, "manual only", "every"},
+		{f.joeBox.ID, "every 10 min", "manual only"},
+		{f.gamma.ID, "", "every"},
+	} {
+		row := mblRowHTML(t, r, test.id)
+		if !strings.Contains(row, test.want) || strings.Contains(row, test.not) {
+			t.Errorf("mailbox %d's row says\n%s\nwant %q, not %q", test.id, row, test.want, test.not)
+		}
+	}
+	if row := mblRowHTML(t, r, f.joeBox.ID); !strings.Contains(row, "once a day otherwise") {
+		t.Errorf("the IMAP row does not say the owner's schedule:\n%s", row)
+	}
+}
