@@ -163,3 +163,24 @@ func TestMailboxListSchedule(t *testing.T) {
 		t.Errorf("the IMAP row does not say the owner's schedule:\n%s", row)
 	}
 }
+
+// TestIMAPFormTestsConnection: an admin's IMAP mailbox form has "Test
+// connection" too, and without script the outcome comes back at the top
+// of the form with the typed password kept.
+func TestIMAPFormTestsConnection(t *testing.T) {
+	ts := newTestServer(t)
+	joe := ts.addUser(t, "joe", "user")
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	wantBody(t, b.get("/mailboxes/new?type=imap"), `name="test_connection"`)
+	server := servicetest.NewFakeServer(t, "+OK a POP3 server, not IMAP")
+	form := imapValues("JoeTested", findService(t, ts, "other").ID, joe.User.ID)
+	form.Set("server", server.Host)
+	form.Set("port", server.PortText())
+	form.Set("security", "none")
+	form.Set("password", "typed-imap-secret")
+	form.Set("test_connection", "1")
+	r := b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, `<div class="alert alert-error" role="status" id="test-outcome">`, `value="typed-imap-secret"`)
+	wantNoBody(t, b.get("/mailboxes?kind=all"), "JoeTested")
+}
