@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -183,4 +184,32 @@ func TestIMAPFormTestsConnection(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, `<div class="alert alert-error" role="status" id="test-outcome">`, `value="typed-imap-secret"`)
 	wantNoBody(t, b.get("/mailboxes?kind=all"), "JoeTested")
+}
+
+// TestIMAPFormSummaryInFieldOrder: the error summary of an admin's IMAP
+// form lists its errors in the order of the fields on the page (it had
+// the POP3 form's order, the mail service after the server).
+func TestIMAPFormSummaryInFieldOrder(t *testing.T) {
+	ts := newTestServer(t)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	form := imapValues("", 0, 0)
+	form.Set("service_id", "")
+	form.Set("owner_id", "")
+	form.Set("login", "")
+	form.Set("password", "")
+	r := b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	summary := r.body[strings.Index(r.body, `<p class="alert-title">`):]
+	summary = summary[:strings.Index(summary, "</ul>")]
+	var links []string
+	for _, part := range strings.Split(summary, `<a href="#`)[1:] {
+		links = append(links, part[:strings.Index(part, `"`)])
+	}
+	onPage := slices.Clone(links)
+	slices.SortStableFunc(onPage, func(a, b string) int {
+		return strings.Index(r.body, `id="`+a+`"`) - strings.Index(r.body, `id="`+b+`"`)
+	})
+	if len(links) < 4 || !slices.Equal(links, onPage) {
+		t.Errorf("the summary links %v, the fields come in the order %v", links, onPage)
+	}
 }
