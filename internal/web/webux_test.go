@@ -213,3 +213,18 @@ func TestIMAPFormSummaryInFieldOrder(t *testing.T) {
 		t.Errorf("the summary links %v, the fields come in the order %v", links, onPage)
 	}
 }
+
+// TestFirstSignInLeadsToAMailbox: a first sign-in with no mailbox shows,
+// instead of an empty list, the way to add one: a system mailbox for an
+// admin, their own mailbox for an employee.
+func TestFirstSignInLeadsToAMailbox(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser(t, "joe", "user")
+	r := ts.signIn(t, "admin", servicetest.AdminPassword).get("/messages")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "No mailboxes yet", `href="/mailboxes/new?type=pop3">Add a mailbox</a>`)
+	r = ts.signIn(t, "joe", "password-joe").get("/messages")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "No mailboxes yet", "Connect your own mailbox", `href="/my/mailboxes/new">Connect a mailbox</a>`)
+	wantNoBody(t, r, "/mailboxes/new?type=")
+}
