@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -227,4 +229,28 @@ func TestFirstSignInLeadsToAMailbox(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantBody(t, r, "No mailboxes yet", "Connect your own mailbox", `href="/my/mailboxes/new">Connect a mailbox</a>`)
 	wantNoBody(t, r, "/mailboxes/new?type=")
+}
+
+// TestRulesGroupSaysWhatWasDone: a group action on rules comes back to the
+// list saying in words what it did, with the count, as the mailboxes' do.
+func TestRulesGroupSaysWhatWasDone(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	var ids []string
+	for _, name := range []string{"One", "Two"} {
+		rule, err := ts.env.Service.CreateRule(ctx, ts.env.Admin, service.RuleInput{Name: &name,
+			Conditions: &[]service.RuleCondition{{Field: "body", Op: "contains", Values: []string{"счёт"}}},
+			Actions:    &service.RuleActionsInput{Delete: new(true)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, strconv.FormatInt(rule.ID, 10))
+	}
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	b.get("/rules")
+	r := b.postForm("/rules/group", url.Values{"action": {"deactivate"}, "id": ids})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantBody(t, b.follow(r), `<div class="flash" role="status">Rules switched off: 2.</div>`)
+	r = b.follow(b.postForm("/rules/group", url.Values{"action": {"delete"}, "id": ids, "confirm": {"yes"}}))
+	wantBody(t, r, "Rules deleted: 2.")
 }
