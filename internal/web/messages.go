@@ -337,8 +337,11 @@ type messagesData struct {
 	CanChange   bool
 	Count       int // rows on this page
 	// AddMailbox is the new mailbox form of the type the reader may add,
-	// offered while they see no mailbox at all (a new admin's first page).
+	// offered while they see no mailbox at all (a new admin's first page):
+	// a system mailbox for an admin, their own mailbox for an employee
+	// (OwnMailbox), each with its own words.
 	AddMailbox string
+	OwnMailbox bool
 	// ManualRules are the rules "apply rule: <name>" offers.
 	ManualRules []service.RuleView
 }
@@ -391,10 +394,11 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 	}
 	content.Mailboxes = mailboxes
 	if len(mailboxes) == 0 {
-		for _, kind := range []string{store.MailboxPOP3, store.MailboxIMAP} {
-			if content.AddMailbox == "" && actor.CanAddMailbox(kind) {
-				content.AddMailbox = "/mailboxes/new?type=" + kind
-			}
+		switch {
+		case actor.CanAddMailbox(store.MailboxPOP3):
+			content.AddMailbox = "/mailboxes/new?type=" + store.MailboxPOP3
+		case actor.CanAddMailbox(store.MailboxIMAP):
+			content.AddMailbox, content.OwnMailbox = "/my/mailboxes/new", true
 		}
 	}
 	if content.CanChange {
