@@ -32,7 +32,20 @@ type SearchItem struct {
 	// "is" (Value "unread", "read" or "spam"), "before" or "after" (Time).
 	Field string
 	Words []string // the terms a text item looks for, folded and stemmed
-	Whole bool     // quoted: whole terms, not also as the start of longer ones
+	// Whole: every term is looked up whole, not also as the start of
+	// longer ones (a quoted item, and from: and to:, whose words are
+	// names and addresses: a prefix of a common name was a bitmap of
+	// 160,000 messages at 1,000,000).
+	Whole bool
+	// Exact tells, word by word, that a term is looked up whole although
+	// the item is not: the person typed a whole word form, which the
+	// stemmer shortened to its stem ("квитанция" is "квитанц"), and the
+	// index holds that stem for every form of the word, so the stem as an
+	// entry of its own finds them all (a prefix would also find other
+	// words that start with it, such as "квитанционный", at the cost of a
+	// range of the index's entries). A word the stemmer left as it was may
+	// be the start of a longer one being typed ("лиценз"): a prefix.
+	Exact []bool
 	Value string
 	Time  time.Time
 }
@@ -174,18 +187,35 @@ func parseItem(token searchToken, location *time.Location) (SearchItem, bool) {
 		// take, is text: its name is a word too.
 		text = token.field + " " + text
 	}
-	item.Words = searchWords(text)
-	if len(item.Words) > maxSearchWords {
-		item.Words = item.Words[:maxSearchWords]
+	item.Words, item.Exact = searchTerms(text)
+	if item.Field == "from" || item.Field == "to" {
+		item.Whole = true
 	}
-	kept := item.Words[:0]
-	for _, word := range item.Words {
-		if len(word) <= maxTermLength {
-			kept = append(kept, word)
+	return item, len(item.Words) > 0
+}
+
+// searchTerms are the terms a text item looks for (at most
+// maxSearchWords, none longer than maxTermLength) and, for each, whether
+// it is a whole word form that the stemmer shortened (SearchItem.Exact).
+func searchTerms(text string) (terms []string, exact []bool) {
+	for _, word := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		folded := foldWord(word)
+		stem := stemWord(folded)
+		if len(stem) > maxTermLength {
+			continue
+		}
+		terms, exact = append(terms, stem), append(exact, stem != folded)
+		if len(terms) == maxSearchWords {
+			break
 		}
 	}
-	item.Words = kept
-	return item, len(item.Words) > 0
+	return terms, exact
+}
+
+// prefix tells whether the item's word i is looked up also as the start
+// of longer terms.
+func (item SearchItem) prefix(i int) bool {
+	return !item.Whole && (i >= len(item.Exact) || !item.Exact[i])
 }
 
 // searchClause is a search as SQL: match is the one full-text expression
@@ -202,9 +232,10 @@ type searchClause struct {
 // every column).
 var searchColumns = map[string]string{"": "", "from": "sender", "to": "recipients", "subject": "subject", "body": "body", "filename": "filenames"}
 
-// searchWeights are the PostgreSQL vector's weights of the fields whose
-// terms have positions (see tsvectorLiteral).
-var searchWeights = map[string]string{"subject": "a", "from": "b", "to": "c"}
+// searchWeights are the PostgreSQL vector's weights of the fields looked
+// up by weight (see tsvectorLiteral; the sender and the recipients have
+// lexemes of their own).
+var searchWeights = map[string]string{"subject": "a"}
 
 func textItem(item SearchItem) bool {
 	_, ok := searchColumns[item.Field]
@@ -318,6 +349,10 @@ func (s *Store) textMatch(item SearchItem) string {
 			return lexemeQuery(item, "", "D")
 		case "filename":
 			return lexemeQuery(item, filenameMark, "")
+		case "from":
+			return lexemeQuery(item, senderMark, "")
+		case "to":
+			return lexemeQuery(item, recipientMark, "")
 		default:
 			return lexemeQuery(item, "", strings.ToUpper(searchWeights[item.Field]))
 		}
@@ -328,7 +363,7 @@ func (s *Store) textMatch(item SearchItem) string {
 		// Quoted, so that no word is read as an FTS5 operator (a term
 		// holds letters and digits only).
 		part := `"` + word + `"`
-		if !item.Whole {
+		if item.prefix(i) {
 			part += "*"
 		}
 		if column != "" {
@@ -346,7 +381,7 @@ func lexemeQuery(item SearchItem, mark, weight string) string {
 	parts := make([]string, len(item.Words))
 	for i, word := range item.Words {
 		suffix := ""
-		if !item.Whole {
+		if item.prefix(i) {
 			suffix = "*"
 		}
 		suffix += weight
