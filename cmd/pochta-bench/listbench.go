@@ -135,6 +135,8 @@ func listQueries(ctx context.Context, st *store.Store, backend string, depth, ru
 		{"search \"" + commonSearchWord + " is:unread\", one mailbox", store.MessageFilter{Query: commonSearchWord + " is:unread", MailboxIDs: one}, false},
 		{"search \"" + commonSearchWord + " has:attachment\"", store.MessageFilter{Query: commonSearchWord + " has:attachment"}, false},
 		{"search \"" + commonSearchWord + " from:anna\"", store.MessageFilter{Query: commonSearchWord + " from:anna"}, false},
+		{"search \"" + commonSearchWord + " to:anna\", one mailbox", store.MessageFilter{Query: commonSearchWord + " to:anna", MailboxIDs: one}, false},
+		{"search \"" + commonSearchWord + " -from:anna\"", store.MessageFilter{Query: commonSearchWord + " -from:anna"}, false},
 		{"search \"" + commonSearchWord + " after:2024-06-01 before:2024-07-01\"", store.MessageFilter{Query: commonSearchWord + " after:2024-06-01 before:2024-07-01"}, false},
 		{"search \"from:anna\" (8% of messages)", store.MessageFilter{Query: "from:anna"}, false},
 		{"search \"has:attachment is:unread\"", store.MessageFilter{Query: "has:attachment is:unread"}, false},
