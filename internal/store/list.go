@@ -122,8 +122,8 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	for _, part := range []struct{ text, field string }{{filter.From, "from"}, {filter.To, "to"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
 		// The list's own fields: words in one part of the message, read
 		// as the operators of the same names are.
-		if words, exact := searchTerms(part.text); len(words) > 0 {
-			item := SearchItem{Field: part.field, Words: words, Exact: exact, Whole: part.field == "from" || part.field == "to"}
+		if words := searchTerms(part.text); len(words) > 0 {
+			item := SearchItem{Field: part.field, Words: words, Whole: part.field == "from" || part.field == "to"}
 			query.Groups = append(query.Groups, []SearchItem{item})
 		}
 	}

@@ -50,6 +50,7 @@ func TestSearchFindsWhatPeopleType(t *testing.T) {
 		{"from: takes whole words", "from:bil", nil},
 		{"to: takes whole words", "to:ann", nil},
 		{"a word form typed whole finds the others", "лицензию", []string{"Продление лицензии"}},
+		{"a word being typed, which the stemmer shortens", "лицен", []string{"Продление лицензии"}},
 		{"счета finds Счёт", "счета", []string{"Счёт на оплату"}},
 		{"a word form and an operator", "invoices from:billing has:attachment is:unread", []string{"Invoices for March"}},
 		{"subject:", "subject:отчет", []string{"ОТЧЕТ за квартал"}},
