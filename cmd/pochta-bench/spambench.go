@@ -39,6 +39,8 @@ func spamBench(args []string) error {
 	pairs := flags.Bool("pairs", false, "tokenize pairs of adjacent words too")
 	sweep := flags.Bool("sweep", false, "also print ham marked spam and spam missed at other thresholds")
 	explain := flags.Bool("explain", false, "print the words behind each ham marked spam and spam missed")
+	margin := flags.Float64("margin", spam.DefaultBulkMargin, "bulk training: train a message unless rated this far on its side (0.5: train every message once)")
+	passes := flags.Int("passes", spam.DefaultBulkPasses, "bulk training: passes at most")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -82,15 +84,16 @@ func spamBench(args []string) error {
 		ctx := context.Background()
 		var counts spam.Memory
 		start := time.Now()
+		examples := make([]spam.Example, 0, len(hTrain)+len(sTrain))
 		for _, f := range hTrain {
-			if err := spam.Train(ctx, &counts, tokens[f], spam.Ham); err != nil {
-				return err
-			}
+			examples = append(examples, spam.Example{Tokens: tokens[f], Class: spam.Ham})
 		}
 		for _, f := range sTrain {
-			if err := spam.Train(ctx, &counts, tokens[f], spam.Spam); err != nil {
-				return err
-			}
+			examples = append(examples, spam.Example{Tokens: tokens[f], Class: spam.Spam})
+		}
+		bulk, err := spam.TrainBulk(ctx, &counts, examples, spam.BulkOptions{Params: params, Margin: *margin, Passes: *passes})
+		if err != nil {
+			return err
 		}
 		trainTime := time.Since(start)
 		classifier := spam.NewClassifier(params, &counts)
@@ -117,9 +120,9 @@ func spamBench(args []string) error {
 		classifyTime := time.Since(start)
 		hamScores, spamScores := probabilities(hamResults), probabilities(spamResults)
 		fp, fn := errorRates(hamResults, spamResults, *threshold)
-		fmt.Printf("seed %d: 1-AUC %.3f%%  @%d%%: ham->spam %.2f%% (%d) spam missed %.2f%% (%d)  train %.3f ms/msg classify %.3f ms/msg (%d words learned)\n",
+		fmt.Printf("seed %d: 1-AUC %.3f%%  @%d%%: ham->spam %.2f%% (%d) spam missed %.2f%% (%d)  train %.3f ms/msg classify %.3f ms/msg (%d words learned; trained %d ham, %d spam in %d passes)\n",
 			seed, 100*(1-auc(spamScores, hamScores)), *threshold, 100*fp, int(fp*float64(len(hTest))+0.5), 100*fn, int(fn*float64(len(sTest))+0.5),
-			msPer(trainTime, len(hTrain)+len(sTrain)), msPer(classifyTime, len(hTest)+len(sTest)), counts.Len())
+			msPer(trainTime, len(hTrain)+len(sTrain)), msPer(classifyTime, len(hTest)+len(sTest)), counts.Len(), bulk.Trained.Ham, bulk.Trained.Spam, bulk.Pass)
 		if *explain {
 			for i, r := range hamResults {
 				if r.Rating() > *threshold {
