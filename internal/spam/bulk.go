@@ -111,6 +111,15 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 		if trainedInPass == 0 {
 			break
 		}
+		// Until both classes are learned every message rates 0.5: a
+		// further pass would only train them all again.
+		totals, err := l.Totals(ctx)
+		if err != nil {
+			return progress, fmt.Errorf("spam totals: %w", err)
+		}
+		if totals.Spam <= 0 || totals.Ham <= 0 {
+			break
+		}
 	}
 	return progress, nil
 }

@@ -94,6 +94,14 @@ func TestTrainBulk(t *testing.T) {
 		}
 	}
 
+	// One class alone (an mbox of spam) is trained once: with no ham
+	// learned nothing can be rated, and further passes would repeat it.
+	var spamOnly Memory
+	progress, err = TrainBulk(ctx, &spamOnly, bulkExamples(5, 0), BulkOptions{})
+	if err != nil || progress.Trained != (Count{Spam: 5}) || progress.Pass != 1 {
+		t.Errorf("spam alone: %+v, %v", progress, err)
+	}
+
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := TrainBulk(cancelled, &Memory{}, examples, BulkOptions{}); err == nil {
