@@ -16,9 +16,10 @@ type BulkOptions struct {
 	// Params rate each message before it is trained (the settings' words
 	// used and minimum count).
 	Params Params
-	// Margin: a message is trained unless it is already rated at least
-	// this far on its own side, a spam at 1-Margin or more, a ham at
-	// Margin or less. 0 means [DefaultBulkMargin]; 0.5 or more trains
+	// Margin: a message is trained unless it is already rated within
+	// Margin of certain on its own side, a spam at 1-Margin or more, a ham
+	// at Margin or less (chi-square rates most messages within 10⁻⁶ of 0
+	// or 1, so the default is that small). 0 means [DefaultBulkMargin]; 0.5 or more trains
 	// every message once (Passes is then 1).
 	Margin float64
 	// Passes is how many times at most the examples are gone through; a
@@ -52,8 +53,8 @@ type BulkProgress struct {
 // when the filter does not already rate it clearly on its side. Training
 // every message once weighs the many easy messages (the thousandth list
 // mail) as much as the hard ones and left 8-14% of the corpus's spam
-// between 50% and 90%; training on the errors spends the counts where the
-// filter errs. The classes are interleaved in proportion, each in the
+// rated 70% or less; training on the errors spends the counts where the
+// filter errs (4-7% at 80%, docs/benchmarks.md). The classes are interleaved in proportion, each in the
 // given order, so that the filter learns both from the start.
 //
 // Messages trained this way cannot be untrained one by one: only a stored
