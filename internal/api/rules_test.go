@@ -74,12 +74,15 @@ func TestRulesAPI(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, train)
 	trained := decodeAs[struct {
-		Trained int
-		State   struct {
+		Messages int
+		Trained  int
+		Passes   int
+		State    struct {
 			SpamMessages int64 `json:"spam_messages"`
 		}
 	}](t, rec)
-	if rec.Code != http.StatusOK || trained.Trained != 2 || trained.State.SpamMessages != 2 {
+	if rec.Code != http.StatusOK || trained.Messages != 2 || trained.Trained != 2 || trained.Passes != 1 || trained.State.SpamMessages != 2 {
+		// With no ham learned nothing is rated: both are trained, once.
 		t.Errorf("train %d: %s", rec.Code, rec.Body)
 	}
 	h.expect(t, http.StatusBadRequest, h.admin, "POST", "/api/v1/spam/train?class=maybe", "x")

@@ -50,33 +50,50 @@ func (s *Service) Spam(ctx context.Context, actor *Actor) (SpamState, error) {
 		CheckSpam: settings.CheckSpam, WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}, nil
 }
 
-// TrainSpam teaches the filter one message that is not stored in Pochta
-// (bulk training from folders and mbox files: "pochta spam train", the
-// API's /spam/train) as class "spam" or "ham" (admins). Such a message
-// cannot be untrained: train stored messages through their spam / not
-// spam actions for that.
-func (s *Service) TrainSpam(ctx context.Context, actor *Actor, class string, raw []byte) error {
-	if err := requireAdmin(actor); err != nil {
-		return err
-	}
+// SpamExample reads one message that is not stored in Pochta for bulk
+// training (from folders and mbox files: "pochta spam train", the API's
+// /spam/train) as class "spam" or "ham": its tokens, which is all
+// [Service.TrainSpamBulk] keeps of it. A message without tokens gives an
+// example that training leaves out.
+func SpamExample(class string, raw []byte) (spam.Example, error) {
 	c := spam.Class(class)
 	if c != spam.Spam && c != spam.Ham {
-		return &ValidationError{Fields: map[string]i18n.Message{"class": i18n.M("error.spam_class")}}
+		return spam.Example{}, &ValidationError{Fields: map[string]i18n.Message{"class": i18n.M("error.spam_class")}}
 	}
 	if len(raw) > MaxRuleTestSource {
-		return &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
+		return spam.Example{}, &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
 	}
-	parsed := mime.Parse(raw, mime.Options{})
-	tokens := spam.Tokenize(parsed)
-	if len(tokens) == 0 {
-		// Nothing to learn; said, so that a bulk training of an
-		// unreadable folder does not pass for one that taught something.
-		s.logger.Warn("spam training: the message gave no tokens, nothing learned", "class", class, "subject", parsed.Subject, "size", len(raw))
-		return nil
+	return spam.Example{Tokens: spam.Tokenize(mime.Parse(raw, mime.Options{})), Class: c}, nil
+}
+
+// TrainSpamBulk teaches the filter many messages at once (admins): on
+// error with a margin, in up to three passes ([spam.TrainBulk]), rating
+// each with the settings' words used and minimum count, so that it learns
+// from the messages it does not yet rate clearly, not from every one.
+// progress, when set, is called after each message of each pass. Such
+// messages cannot be untrained: train stored messages through their spam /
+// not spam actions for that.
+func (s *Service) TrainSpamBulk(ctx context.Context, actor *Actor, examples []spam.Example, progress func(spam.BulkProgress)) (spam.BulkProgress, error) {
+	if err := requireAdmin(actor); err != nil {
+		return spam.BulkProgress{}, err
 	}
-	if err := spam.Train(ctx, spam.Store{St: s.store}, tokens, c); err != nil {
-		return fmt.Errorf("train the spam filter: %w", err)
+	settings, err := s.currentSettings(ctx)
+	if err != nil {
+		return spam.BulkProgress{}, err
 	}
+	for i, example := range examples {
+		if len(example.Tokens) == 0 {
+			// Nothing to learn from it; said, so that a bulk training of
+			// an unreadable folder does not pass for one that taught
+			// something.
+			s.logger.Warn("spam training: a message gave no tokens, nothing learned", "class", string(example.Class), "message", i+1)
+		}
+	}
+	params := spam.Params{WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}
+	done, err := spam.TrainBulk(ctx, spam.Store{St: s.store}, examples, spam.BulkOptions{Params: params, Progress: progress})
 	s.spamCounts.forget()
-	return nil
+	if err != nil {
+		return done, fmt.Errorf("train the spam filter: %w", err)
+	}
+	return done, nil
 }

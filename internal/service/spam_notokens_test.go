@@ -95,7 +95,7 @@ func TestSpamTrainingNoTokensWarned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Service.TrainSpam(ctx, env.Admin, "spam", []byte("\r\n... !!! -- ?? ;\r\n")); err != nil {
+	if err := trainOne(ctx, env, "spam", "\r\n... !!! -- ?? ;\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := env.Store.SpamTotals(ctx); after != before {
@@ -105,10 +105,21 @@ func TestSpamTrainingNoTokensWarned(t *testing.T) {
 		t.Errorf("logged:\n%s", text)
 	}
 	logged.Reset()
-	if err := env.Service.TrainSpam(ctx, env.Admin, "spam", []byte(message("Cheap pills", "viagra casino"))); err != nil {
+	if err := trainOne(ctx, env, "spam", message("Cheap pills", "viagra casino")); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(logged.String(), "gave no tokens") {
 		t.Errorf("a message with words warned:\n%s", logged.String())
 	}
+}
+
+// trainOne trains one message through bulk training, as "pochta spam
+// train" does with a folder of one.
+func trainOne(ctx context.Context, env *servicetest.Env, class, raw string) error {
+	example, err := service.SpamExample(class, []byte(raw))
+	if err != nil {
+		return err
+	}
+	_, err = env.Service.TrainSpamBulk(ctx, env.Admin, []spam.Example{example}, nil)
+	return err
 }
