@@ -243,9 +243,10 @@ func (s *Service) Rule(ctx context.Context, actor *Actor, id int64) (RuleView, e
 }
 
 // ManualRules lists the active rules set to run manually that apply to
-// messages of mailboxID (0: of any mailbox), for "apply rule: <name>".
+// messages of mailboxID (0: of any mailbox), for "apply rule: <name>"
+// (admins: those who may apply them).
 func (s *Service) ManualRules(ctx context.Context, actor *Actor, mailboxID int64) ([]RuleView, error) {
-	if !actor.CanChangeMail() {
+	if !actor.CanApplyRules() {
 		return nil, ErrForbidden
 	}
 	rows, err := s.store.AllActiveRules(ctx)

@@ -339,8 +339,10 @@ type messagesData struct {
 	// AddMailbox is the new mailbox form of the type the reader may add,
 	// offered while they see no mailbox at all (a new admin's first page).
 	AddMailbox string
-	// ManualRules are the rules "apply rule: <name>" offers.
-	ManualRules []service.RuleView
+	// CanApplyRules offers "apply rules" (admins); ManualRules are the
+	// rules "apply rule: <name>" offers.
+	CanApplyRules bool
+	ManualRules   []service.RuleView
 }
 
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
@@ -397,7 +399,7 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 			}
 		}
 	}
-	if content.CanChange {
+	if content.CanApplyRules = actor.CanApplyRules(); content.CanApplyRules {
 		if manual, err := s.svc.ManualRules(r.Context(), actor, 0); err == nil {
 			content.ManualRules = manual
 		}
