@@ -131,6 +131,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings", s.signedIn(s.settingsPage))
 	mux.HandleFunc("POST /settings", s.signedIn(s.saveSettings))
 	mux.HandleFunc("POST /settings/smtp", s.signedIn(s.switchSMTP))
+	mux.HandleFunc("GET /spam", s.signedIn(s.spamPage))
+	mux.HandleFunc("POST /spam/train", s.signedIn(s.trainSpam)) // spamTrainPath
 
 	mux.HandleFunc("GET /sites", s.signedIn(s.sitesPage))
 	mux.HandleFunc("GET /sites/new", s.signedIn(s.newSitePage))
