@@ -3,10 +3,12 @@ package service
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/spam"
+	"pochta.dev/pochta/internal/store"
 )
 
 // SpamReadyMessages is how many messages of each class the filter should
@@ -26,6 +28,41 @@ type SpamState struct {
 	CheckSpam bool `json:"check_spam"` // "check spam on receipt"
 	WordsUsed int  `json:"words_used"`
 	MinCount  int  `json:"min_word_count"`
+	// SpamWords and HamWords are the learned words that tell most of
+	// spam and of ham (SpamTellingWords of each), seen in at least
+	// MinCount messages.
+	SpamWords []SpamWordView `json:"spam_words"`
+	HamWords  []SpamWordView `json:"ham_words"`
+}
+
+// SpamTellingWords is how many telling words of each class the spam
+// state lists.
+const SpamTellingWords = 20
+
+// SpamWordView is a learned word: the trained messages of each class that
+// held it, and the spam probability it gives alone (0-100), from its
+// shares of each class.
+type SpamWordView struct {
+	Word        string `json:"word"`
+	Spam        int64  `json:"spam"`
+	Ham         int64  `json:"ham"`
+	Probability int    `json:"probability"`
+}
+
+// spamWordViews adds each word's probability: its share of the spam
+// messages against its share of the ham messages.
+func spamWordViews(words []store.SpamWord, totals store.SpamCount) []SpamWordView {
+	out := make([]SpamWordView, 0, len(words))
+	for _, w := range words {
+		spamShare := float64(w.Spam) / float64(max(totals.Spam, 1))
+		hamShare := float64(w.Ham) / float64(max(totals.Ham, 1))
+		probability := 50
+		if spamShare+hamShare > 0 {
+			probability = int(math.Round(100 * spamShare / (spamShare + hamShare)))
+		}
+		out = append(out, SpamWordView{Word: w.Word, Spam: w.Spam, Ham: w.Ham, Probability: probability})
+	}
+	return out
 }
 
 // Spam gives the spam filter's state to admins and auditors.
@@ -45,9 +82,21 @@ func (s *Service) Spam(ctx context.Context, actor *Actor) (SpamState, error) {
 	if err != nil {
 		return SpamState{}, err
 	}
-	return SpamState{SpamMessages: totals.Spam, HamMessages: totals.Ham, Words: words, ReadyAt: SpamReadyMessages,
+	state := SpamState{SpamMessages: totals.Spam, HamMessages: totals.Ham, Words: words, ReadyAt: SpamReadyMessages,
 		Ready:     totals.Spam >= SpamReadyMessages && totals.Ham >= SpamReadyMessages,
-		CheckSpam: settings.CheckSpam, WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}, nil
+		CheckSpam: settings.CheckSpam, WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}
+	for _, class := range []bool{true, false} {
+		telling, err := s.store.SpamTellingWords(ctx, totals, class, int64(settings.SpamMinWordCount), SpamTellingWords)
+		if err != nil {
+			return SpamState{}, err
+		}
+		if class {
+			state.SpamWords = spamWordViews(telling, totals)
+		} else {
+			state.HamWords = spamWordViews(telling, totals)
+		}
+	}
+	return state, nil
 }
 
 // SpamExample reads one message that is not stored in Pochta for bulk

@@ -342,8 +342,10 @@ type messagesData struct {
 	// (OwnMailbox), each with its own words.
 	AddMailbox string
 	OwnMailbox bool
-	// ManualRules are the rules "apply rule: <name>" offers.
-	ManualRules []service.RuleView
+	// CanApplyRules offers "apply rules" (admins); ManualRules are the
+	// rules "apply rule: <name>" offers.
+	CanApplyRules bool
+	ManualRules   []service.RuleView
 }
 
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
@@ -401,7 +403,7 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 			content.AddMailbox, content.OwnMailbox = "/my/mailboxes/new", true
 		}
 	}
-	if content.CanChange {
+	if content.CanApplyRules = actor.CanApplyRules(); content.CanApplyRules {
 		if manual, err := s.svc.ManualRules(r.Context(), actor, 0); err == nil {
 			content.ManualRules = manual
 		}

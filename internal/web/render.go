@@ -217,7 +217,8 @@ func navigation(lang string, actor *service.Actor) []navGroup {
 	}
 	groups := []navGroup{mail}
 	if actor.CanReadAll() {
-		groups[0].Items = append(groups[0].Items, navItem{"rules", "/rules", t("nav.rules")}, navItem{"settings", "/settings", t("nav.settings")})
+		groups[0].Items = append(groups[0].Items, navItem{"rules", "/rules", t("nav.rules")}, navItem{"spam", "/spam", t("nav.spam")},
+			navItem{"settings", "/settings", t("nav.settings")})
 		groups = append(groups, navGroup{Label: t("nav.group.admin"), Items: []navItem{
 			{"sites", "/sites", t("nav.sites")},
 			{"users", "/users", t("nav.users")},
