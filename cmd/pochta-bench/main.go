@@ -32,7 +32,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: pochta-bench startup|import|list|bigmessage|pop3|imap|spam|smtp [flags] (-h for each)")
+		fmt.Fprintln(os.Stderr, "usage: pochta-bench startup|import|list|bigmessage|pop3|imap|spam|smtp|fsync [flags] (-h for each)")
 		os.Exit(2)
 	}
 	var err error
@@ -51,6 +51,8 @@ func main() {
 		err = spamBench(os.Args[2:])
 	case "smtp":
 		err = smtpBench(os.Args[2:])
+	case "fsync":
+		err = fsyncBench(os.Args[2:])
 	case "imap":
 		err = imapBench(os.Args[2:])
 	case "imap-idle": // the child process of imap --idle

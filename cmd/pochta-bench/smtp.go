@@ -94,16 +94,23 @@ func smtpBench(args []string) error {
 		stop   func()
 		sent   int
 		rates  [2][]float64
+		// commits reads a Pochta server's intake counters (nil for the
+		// references); perCommit is what each load's runs added.
+		commits   func() (commits, messages float64)
+		perCommit [2][2]float64
 	}
 	pochtaServer := func(name, binary string) *server {
-		return &server{name: name, start: func() (string, func(), error) {
+		srv := &server{name: name}
+		srv.start = func() (string, func(), error) {
 			profileFile := ""
 			if *profile != "" {
 				profileFile = filepath.Join(*profile, strings.ReplaceAll(name, " ", "-")+".prof")
 			}
-			addr, _, stop, err := startPochtaSMTP(binary, profileFile, false)
+			addr, process, stop, err := startPochtaSMTP(binary, profileFile, false)
+			srv.commits = process.commits
 			return addr, stop, err
-		}}
+		}
+		return srv
 	}
 	servers := []*server{pochtaServer("pochta", *binary)}
 	if *compare != "" {
@@ -155,6 +162,10 @@ func smtpBench(args []string) error {
 				cmd.Env = env
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, &out
+				var commitsBefore, messagesBefore float64
+				if srv.commits != nil {
+					commitsBefore, messagesBefore = srv.commits()
+				}
 				started := time.Now()
 				if err := cmd.Run(); err != nil {
 					return fmt.Errorf("%s: smtp-source %v: %v: %s", srv.name, load, err, out.String())
@@ -166,11 +177,21 @@ func smtpBench(args []string) error {
 					}
 				}
 				srv.rates[i] = append(srv.rates[i], float64(*messages)/time.Since(started).Seconds())
+				if srv.commits != nil {
+					commits, messages := srv.commits()
+					srv.perCommit[i][0] += commits - commitsBefore
+					srv.perCommit[i][1] += messages - messagesBefore
+				}
 			}
 		}
 		for _, srv := range servers {
 			lo, median, hi := stats3(srv.rates[i])
-			fmt.Printf("%-22s smtp-source %-9s %8.0f / %8.0f / %8.0f\n", srv.name, strings.Join(load, " "), lo, median, hi)
+			fmt.Printf("%-22s smtp-source %-9s %8.0f / %8.0f / %8.0f", srv.name, strings.Join(load, " "), lo, median, hi)
+			if commits, messages := srv.perCommit[i][0], srv.perCommit[i][1]; commits > 0 {
+				// How many messages shared a commit (a disk sync).
+				fmt.Printf("   %.0f commits, %.1f messages a commit", commits, messages/commits)
+			}
+			fmt.Println()
 		}
 	}
 	if *latency > 0 {
@@ -361,6 +382,26 @@ func (p pochtaProcess) goMemory() float64 {
 		}
 	}
 	return total
+}
+
+// commits reads the intake's commit counters from /metrics (zeros when
+// they cannot be read).
+func (p pochtaProcess) commits() (commits, messages float64) {
+	response, err := http.Get(p.http + "/metrics")
+	if err != nil {
+		return 0, 0
+	}
+	defer response.Body.Close()
+	text, _ := io.ReadAll(response.Body)
+	for _, line := range strings.Split(string(text), "\n") {
+		if value, ok := strings.CutPrefix(line, "pochta_intake_commits_total "); ok {
+			commits, _ = strconv.ParseFloat(value, 64)
+		}
+		if value, ok := strings.CutPrefix(line, "pochta_intake_messages_committed_total "); ok {
+			messages, _ = strconv.ParseFloat(value, 64)
+		}
+	}
+	return commits, messages
 }
 
 // resetPeak makes the process's VmHWM its current RSS (Linux clear_refs 5),

@@ -280,6 +280,12 @@ var (
 	queueRecipients = prometheus.NewDesc("pochta_queue_recipients_total", "Recipients this process's attempts delivered, deferred or failed "+
 		"(bounced); local counts those of the delivered stored in Pochta's own mailboxes.", []string{"outcome"}, nil)
 	queueScrapeError = prometheus.NewDesc("pochta_queue_stats_error", "1 when the queue's counts could not be read from the database.", nil, nil)
+
+	// The intake's group commit, which every SMTP message's 250 waits for:
+	// messages per commit is how many share one disk sync.
+	intakeCommits  = prometheus.NewDesc("pochta_intake_commits_total", "Transactions the intake committed to store received messages.", nil, nil)
+	intakeMessages = prometheus.NewDesc("pochta_intake_messages_committed_total", "Messages the intake's commits stored (all ways in: SMTP, POP3, IMAP, API, import).",
+		nil, nil)
 )
 
 // smtpCollector reads the SMTP server's status and the queue's counts at
@@ -288,7 +294,7 @@ type smtpCollector struct{ a *App }
 
 func (c *smtpCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{smtpRunning, smtpStarted, smtpMessages, smtpConnections, smtpOpen, smtpFailed, listenerUp, listenerMessages,
-		listenerConnections, listenerOpen, listenerStarted, queueMessages, queueOldest, queueAttempts, queueRecipients, queueScrapeError} {
+		listenerConnections, listenerOpen, listenerStarted, queueMessages, queueOldest, queueAttempts, queueRecipients, queueScrapeError, intakeCommits, intakeMessages} {
 		ch <- d
 	}
 }
@@ -317,6 +323,9 @@ func (c *smtpCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(listenerOpen, prometheus.GaugeValue, float64(l.ConnectionsNow), labels...)
 	}
 	ch <- prometheus.MustNewConstMetric(smtpFailed, prometheus.GaugeValue, failed)
+	intakeCounters := c.a.Service.IntakeCounters()
+	ch <- prometheus.MustNewConstMetric(intakeCommits, prometheus.CounterValue, float64(intakeCounters.Commits))
+	ch <- prometheus.MustNewConstMetric(intakeMessages, prometheus.CounterValue, float64(intakeCounters.Messages))
 
 	if c.a.Queue == nil {
 		return

@@ -221,6 +221,10 @@ func TestSinkConcurrentCallers(t *testing.T) {
 				t.Errorf("%q reported %d times", raw, n)
 			}
 		}
+		// Every done came after its commit, so the counters hold them all.
+		if counters := sink.Counters(); counters.Messages != callers*each || counters.Commits < 1 || counters.Commits > counters.Messages {
+			t.Errorf("counters %+v, want %d messages in 1 to %d commits", counters, callers*each, callers*each)
+		}
 		for _, box := range []store.Mailbox{mailbox, other} {
 			page, err := st.Messages(ctx, store.MessageFilter{MailboxIDs: []int64{box.ID}}, store.MessageSort{}, "", 1000)
 			if err != nil || len(page.Items) != callers*each/2 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pochta.dev/pochta/internal/mime"
@@ -75,6 +76,28 @@ type Sink struct {
 	mu     sync.RWMutex // held for reading while adding; Close takes it to close the channels
 	closed bool
 	done   sync.WaitGroup
+
+	// commits and committed count the batches stored and their messages
+	// (see [Sink.Counters]).
+	commits, committed atomic.Int64
+}
+
+// Counters are what a sink has committed since it started: how well group
+// commit shares a disk sync among messages (Messages / Commits).
+type Counters struct {
+	// Commits is the number of transactions that stored a batch.
+	Commits int64
+	// Messages is the number of messages those transactions stored (a
+	// message stored in several mailboxes counts once).
+	Messages int64
+}
+
+// Counters gives the sink's commit counters (zero for a nil sink).
+func (s *Sink) Counters() Counters {
+	if s == nil {
+		return Counters{}
+	}
+	return Counters{Commits: s.commits.Load(), Messages: s.committed.Load()}
 }
 
 // Target is one mailbox a message goes into.
@@ -471,10 +494,12 @@ func (s *Sink) store(batch []*pending) {
 	ctx := context.Background()
 	var messages []*store.NewMessage
 	var owners []*Candidate
+	accepted := 0
 	for _, p := range batch {
 		if p.err != nil || p.refused != nil {
 			continue
 		}
+		accepted++
 		for _, candidate := range p.candidates {
 			messages = append(messages, candidate.Message)
 			owners = append(owners, candidate)
@@ -492,6 +517,10 @@ func (s *Sink) store(batch []*pending) {
 	}
 	stored, err := s.config.Store.InsertMessagesLogged(ctx, messages, inline)
 	logged := err == nil && inline != nil
+	if err == nil && len(messages) > 0 {
+		s.commits.Add(1)
+		s.committed.Add(int64(accepted))
+	}
 	if err != nil && len(messages) > 1 {
 		// One bad message must cost only itself: store them one by one.
 		stored = make([]store.InsertResult, len(messages))

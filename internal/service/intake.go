@@ -28,6 +28,10 @@ func (s *Service) Intake() *intake.Sink {
 	return s.sink
 }
 
+// IntakeCounters gives the intake's commit counters for /metrics (the
+// SMTP server starts the sink anyway; after Close, the last counts).
+func (s *Service) IntakeCounters() intake.Counters { return s.Intake().Counters() }
+
 // Close stores the messages the intake still holds and stops it.
 func (s *Service) Close() error {
 	s.sinkOnce.Do(func() {}) // no sink is started after Close

@@ -1,6 +1,9 @@
 package smtpd
 
-import "sync/atomic"
+import (
+	"bytes"
+	"sync/atomic"
+)
 
 // smuggleScanner watches the bytes a client sends, after TLS, for the line
 // ends of SMTP smuggling: a line holding only a dot where the line break
@@ -23,9 +26,24 @@ type smuggleScanner struct {
 // Write scans p; it never fails. The stream it sees also holds the
 // server's replies, which are "NNN text\r\n" lines and never put a dot at
 // the start of a line.
+//
+// Every sequence ends within two bytes after its dot, so while neither of
+// the last two bytes seen is a dot the scanner jumps to the next dot
+// (bytes.IndexByte) instead of looking at each byte: it runs on every byte
+// a client sends, and a message body has few dots.
 func (s *smuggleScanner) Write(p []byte) (int, error) {
 	w := s.window
-	for _, b := range p {
+	for i := 0; i < len(p); i++ {
+		if w[3] != '.' && w[2] != '.' {
+			next := bytes.IndexByte(p[i:], '.')
+			if next < 0 {
+				w = slide(w, p[i:])
+				break
+			}
+			w = slide(w, p[i:i+next])
+			i += next
+		}
+		b := p[i]
 		// w[3] is the previous byte, w[2] the one before, ...
 		switch {
 		case b == '\n' && w[3] == '.' && isBreak(w[2]):
@@ -42,6 +60,18 @@ func (s *smuggleScanner) Write(p []byte) (int, error) {
 	}
 	s.window = w
 	return len(p), nil
+}
+
+// slide gives the window after the bytes of seen.
+func slide(w [4]byte, seen []byte) [4]byte {
+	if len(seen) >= len(w) {
+		copy(w[:], seen[len(seen)-len(w):])
+		return w
+	}
+	for _, b := range seen {
+		w[0], w[1], w[2], w[3] = w[1], w[2], w[3], b
+	}
+	return w
 }
 
 func isBreak(b byte) bool { return b == '\r' || b == '\n' }
