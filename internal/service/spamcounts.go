@@ -62,6 +62,9 @@ type spamCountCache struct {
 	loadAt time.Time
 	// fallback serves the words when the vocabulary is too large to hold.
 	fallback spamWordCache
+	// limit is the most words held; 0 means spamVocabularyWords (a test
+	// sets a few).
+	limit int
 }
 
 // current gives the snapshot to rate with, reading the change counter when
@@ -141,7 +144,11 @@ func (c *spamCountCache) load(s *Service) chan struct{} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		started := time.Now()
-		snapshot, err := readSpamSnapshot(ctx, s.store, hint)
+		limit := c.limit
+		if limit == 0 {
+			limit = spamVocabularyWords
+		}
+		snapshot, err := readSpamSnapshot(ctx, s.store, hint, limit)
 		elapsed := time.Since(started)
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -154,7 +161,7 @@ func (c *spamCountCache) load(s *Service) chan struct{} {
 		if snapshot.words == nil {
 			c.wholeAt = s.now().Add(spamVocabularyRetry)
 			s.logger.Info("spam rating: too many learned words to hold in memory; reading them per message",
-				"limit", spamVocabularyWords)
+				"limit", limit)
 		}
 		c.snapshot = snapshot
 	}()
@@ -164,13 +171,13 @@ func (c *spamCountCache) load(s *Service) chan struct{} {
 // readSpamSnapshot reads the totals and every learned word. The change
 // counter is read first: a training during the read moves it past the
 // snapshot's, so the next check reads the words again.
-func readSpamSnapshot(ctx context.Context, st *store.Store, hint int) (*spamSnapshot, error) {
+func readSpamSnapshot(ctx context.Context, st *store.Store, hint, limit int) (*spamSnapshot, error) {
 	totals, changes, err := st.SpamVersion(ctx)
 	if err != nil {
 		return nil, err
 	}
 	words := make(map[string]spam.Count, hint)
-	complete, err := st.EachSpamWord(ctx, spamVocabularyWords, func(word string, count store.SpamCount) {
+	complete, err := st.EachSpamWord(ctx, limit, func(word string, count store.SpamCount) {
 		words[word] = spam.Count(count)
 	})
 	if err != nil {
