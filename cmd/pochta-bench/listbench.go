@@ -35,22 +35,32 @@ func listBench(args []string) error {
 	dsn := flags.String("db", "", "PostgreSQL DSN of an empty database (default: start a throwaway server)")
 	depth := flags.Int("depth", 10000, "rows deep for the deep page")
 	runs := flags.Int("runs", 21, "timed runs per query")
-	reuse := flags.Bool("reuse", false, "with --db: time the queries on the messages a previous run left there, without filling")
+	data := flags.String("data", "", "data folder to fill and keep (SQLite's database is there; default: a temporary one, removed)")
+	reuse := flags.Bool("reuse", false, "with --db (PostgreSQL) or --data (SQLite): time the queries on the messages a previous run left there, without filling")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "pochta-bench-list-")
-	if err != nil {
+	dataDir := *data
+	if dataDir == "" {
+		if *reuse && *backend == "sqlite" {
+			return fmt.Errorf("--reuse on SQLite needs --data, the folder a previous run filled")
+		}
+		dir, err := os.MkdirTemp("", "pochta-bench-list-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dataDir = filepath.Join(dir, "data")
+	} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
 	target, stop, err := benchTarget(*backend, *dsn, "bench_list")
 	if err != nil {
 		return err
 	}
 	defer stop()
 	ctx := context.Background()
-	pochta, err := app.Open(ctx, app.Config{DataDir: filepath.Join(dir, "data"), DSN: target, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	pochta, err := app.Open(ctx, app.Config{DataDir: dataDir, DSN: target, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
 	}
@@ -125,6 +135,8 @@ func listQueries(ctx context.Context, st *store.Store, backend string, depth, ru
 		{"search \"" + commonSearchWord + " is:unread\", one mailbox", store.MessageFilter{Query: commonSearchWord + " is:unread", MailboxIDs: one}, false},
 		{"search \"" + commonSearchWord + " has:attachment\"", store.MessageFilter{Query: commonSearchWord + " has:attachment"}, false},
 		{"search \"" + commonSearchWord + " from:anna\"", store.MessageFilter{Query: commonSearchWord + " from:anna"}, false},
+		{"search \"" + commonSearchWord + " to:anna\", one mailbox", store.MessageFilter{Query: commonSearchWord + " to:anna", MailboxIDs: one}, false},
+		{"search \"" + commonSearchWord + " -from:anna\"", store.MessageFilter{Query: commonSearchWord + " -from:anna"}, false},
 		{"search \"" + commonSearchWord + " after:2024-06-01 before:2024-07-01\"", store.MessageFilter{Query: commonSearchWord + " after:2024-06-01 before:2024-07-01"}, false},
 		{"search \"from:anna\" (8% of messages)", store.MessageFilter{Query: "from:anna"}, false},
 		{"search \"has:attachment is:unread\"", store.MessageFilter{Query: "has:attachment is:unread"}, false},

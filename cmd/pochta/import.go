@@ -102,8 +102,11 @@ func newImporter(ctx context.Context, svc *service.Service, mailboxID int64) (*i
 // importSummary counts what an import did.
 type importSummary struct {
 	read, stored, duplicates, withNotes, failed int
-	errors                                      []string
-	elapsed                                     time.Duration
+	// deletedByRules: a rule's delete on receipt stored nothing of these
+	// (intake.Result.Dropped; the rules are the only judge that drops).
+	deletedByRules int
+	errors         []string
+	elapsed        time.Duration
 }
 
 // count adds what became of one message.
@@ -114,6 +117,8 @@ func (s *importSummary) count(name string, result intake.Result) {
 		s.fail(name, result.Err)
 	case result.Duplicate:
 		s.duplicates++
+	case result.Dropped:
+		s.deletedByRules++
 	default:
 		s.stored++
 		if len(result.ParseErrors) > 0 {
@@ -138,6 +143,7 @@ func (s *importSummary) write(w io.Writer) {
 	fmt.Fprintf(w, "  stored:             %d\n", s.stored)
 	fmt.Fprintf(w, "  with parse notes:   %d\n", s.withNotes)
 	fmt.Fprintf(w, "  duplicates skipped: %d\n", s.duplicates)
+	fmt.Fprintf(w, "  deleted by rules:   %d\n", s.deletedByRules)
 	fmt.Fprintf(w, "  failed:             %d\n", s.failed)
 	for _, e := range s.errors {
 		fmt.Fprintf(w, "    %s\n", e)

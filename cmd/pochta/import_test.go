@@ -48,7 +48,7 @@ func summaryCounts(t *testing.T, summary string) map[string]int {
 		n, _ := strconv.Atoi(match[2])
 		counts[match[1]] = n
 	}
-	if len(counts) != 4 {
+	if len(counts) != 5 {
 		t.Fatalf("summary without its counts:\n%s", summary)
 	}
 	return counts

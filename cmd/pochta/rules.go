@@ -11,6 +11,7 @@ import (
 	"pochta.dev/pochta/internal/mailfile"
 	"pochta.dev/pochta/internal/rules"
 	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/spam"
 	"pochta.dev/pochta/internal/store"
 )
 
@@ -128,6 +129,10 @@ func spamTrain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer pochta.Close()
+	// Every message is read first and only its tokens kept (a few KB a
+	// message): training on error goes over them up to three times, the
+	// classes interleaved.
+	var examples []spam.Example
 	counts := map[string]int{}
 	failed := 0
 	for _, group := range []struct {
@@ -146,14 +151,16 @@ func spamTrain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				if err != nil {
 					return err
 				}
-				if err := pochta.Service.TrainSpam(ctx, service.System, group.class, raw); err != nil {
+				example, err := service.SpamExample(group.class, raw)
+				if err != nil {
 					fmt.Fprintf(stderr, "%s: %v\n", m.Name, err)
 					failed++
 					return nil
 				}
+				examples = append(examples, example)
 				counts[group.class]++
 				if !*quiet && (counts[group.class]%100 == 0) {
-					fmt.Fprintf(stderr, "\r%s: %d learned", group.class, counts[group.class])
+					fmt.Fprintf(stderr, "\r%s: %d read", group.class, counts[group.class])
 				}
 				return ctx.Err()
 			})
@@ -166,12 +173,27 @@ func spamTrain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintln(stderr)
 		}
 	}
+	progress := func(p spam.BulkProgress) {
+		if p.Done%100 == 0 || p.Done == p.Total {
+			fmt.Fprintf(stderr, "\rpass %d of at most %d: %d of %d messages, %d spam and %d ham trained", p.Pass, p.Passes, p.Done, p.Total, p.Trained.Spam, p.Trained.Ham)
+		}
+	}
+	if *quiet {
+		progress = nil
+	}
+	done, err := pochta.Service.TrainSpamBulk(ctx, service.System, examples, progress)
+	if !*quiet && len(examples) > 0 {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return fmt.Errorf("spam train: %w", err)
+	}
 	state, err := pochta.Service.Spam(ctx, service.System)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Learned %d spam and %d ham messages now; the filter knows %d spam, %d ham, %d words.\n",
-		counts["spam"], counts["ham"], state.SpamMessages, state.HamMessages, state.Words)
+	fmt.Fprintf(stdout, "Read %d spam and %d ham messages; trained %d spam and %d ham on error in %d passes; the filter knows %d spam, %d ham, %d words.\n",
+		counts["spam"], counts["ham"], done.Trained.Spam, done.Trained.Ham, done.Pass, state.SpamMessages, state.HamMessages, state.Words)
 	if !state.Ready {
 		fmt.Fprintf(stdout, "Train at least %d messages of each class before rules trust its ratings.\n", state.ReadyAt)
 	}

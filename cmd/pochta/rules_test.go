@@ -81,7 +81,7 @@ func TestRulesAndSpamCommands(t *testing.T) {
 	if err := run(ctx, []string{"spam", "train", "--data", data, "--quiet", "--spam", mbox, "--ham", hamDir}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("spam train: %v\n%s", err, stderr.String())
 	}
-	if out := stdout.String(); !strings.Contains(out, "Learned 2 spam and 1 ham") || !strings.Contains(out, "at least 200") {
+	if out := stdout.String(); !strings.Contains(out, "Read 2 spam and 1 ham messages; trained") || !strings.Contains(out, "at least 200") {
 		t.Errorf("spam train printed %q", out)
 	}
 	for _, args := range [][]string{{"rules", "test", "--data", data}, {"rules", "apply", "--data", data}, {"spam", "train", "--data", data}} {

@@ -14,6 +14,7 @@ import (
 	"pochta.dev/pochta/internal/mailfile"
 	"pochta.dev/pochta/internal/rules"
 	"pochta.dev/pochta/internal/service"
+	"pochta.dev/pochta/internal/spam"
 	"pochta.dev/pochta/internal/store"
 )
 
@@ -265,17 +266,23 @@ func (a *api) getSpam(w http.ResponseWriter, r *http.Request, actor *service.Act
 	return respond(w, http.StatusOK, state)
 }
 
-// spamTrainResult answers POST /spam/train.
+// spamTrainResult answers POST /spam/train: how many messages the body
+// held, how many trainings bulk training on error made of them (a message
+// the filter already rated clearly is not trained; one trained in two
+// passes counts twice) and in how many passes.
 type spamTrainResult struct {
-	Trained int               `json:"trained"`
-	State   service.SpamState `json:"state"`
+	Messages int               `json:"messages"`
+	Trained  int64             `json:"trained"`
+	Passes   int               `json:"passes"`
+	State    service.SpamState `json:"state"`
 }
 
 // maxTrainBytes bounds one training upload (an mbox of many messages).
 const maxTrainBytes = 200 << 20
 
 // trainSpam teaches the filter the messages of the body as ?class=spam or
-// ham: one message (message/rfc822) or an mbox file (application/mbox).
+// ham: one message (message/rfc822) or an mbox file (application/mbox),
+// read whole, then trained in bulk (on error, up to three passes).
 // Training stored messages is their spam / not spam action.
 func (a *api) trainSpam(w http.ResponseWriter, r *http.Request, actor *service.Actor) error {
 	q := newQuery(r)
@@ -288,12 +295,13 @@ func (a *api) trainSpam(w http.ResponseWriter, r *http.Request, actor *service.A
 	}
 	body := http.MaxBytesReader(w, r.Body, maxTrainBytes)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	trained := 0
-	train := func(raw []byte) error {
-		if err := a.svc.TrainSpam(r.Context(), actor, class, raw); err != nil {
+	var examples []spam.Example
+	read := func(raw []byte) error {
+		example, err := service.SpamExample(class, raw)
+		if err != nil {
 			return err
 		}
-		trained++
+		examples = append(examples, example)
 		return nil
 	}
 	var err error
@@ -313,14 +321,14 @@ func (a *api) trainSpam(w http.ResponseWriter, r *http.Request, actor *service.A
 			if raw, err = io.ReadAll(message); err != nil {
 				break
 			}
-			if err = train(raw); err != nil {
+			if err = read(raw); err != nil {
 				break
 			}
 		}
 	} else {
 		var raw []byte
 		if raw, err = io.ReadAll(body); err == nil {
-			err = train(raw)
+			err = read(raw)
 		}
 	}
 	var tooLarge *http.MaxBytesError
@@ -328,12 +336,18 @@ func (a *api) trainSpam(w http.ResponseWriter, r *http.Request, actor *service.A
 		return errorf(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", maxTrainBytes)
 	}
 	if err != nil {
-		return fmt.Errorf("train spam (after %d messages): %w", trained, err)
+		return fmt.Errorf("train spam (message %d): %w", len(examples)+1, err)
 	}
-	a.logger.Info("spam filter trained", "by", actor.User.Login, "class", class, "messages", trained)
+	done, err := a.svc.TrainSpamBulk(r.Context(), actor, examples, nil)
+	if err != nil {
+		return fmt.Errorf("train spam: %w", err)
+	}
+	trained := done.Trained.Spam + done.Trained.Ham
+	a.logger.Info("spam filter trained", "by", actor.User.Login, "class", class, "messages", len(examples),
+		"trained", trained, "passes", done.Pass)
 	state, err := a.svc.Spam(r.Context(), actor)
 	if err != nil {
 		return err
 	}
-	return respond(w, http.StatusOK, spamTrainResult{Trained: trained, State: state})
+	return respond(w, http.StatusOK, spamTrainResult{Messages: len(examples), Trained: trained, Passes: done.Pass, State: state})
 }

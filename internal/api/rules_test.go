@@ -65,6 +65,21 @@ func TestRulesAPI(t *testing.T) {
 	if done.Done != 1 {
 		t.Errorf("apply rule: %+v", done)
 	}
+	// A rule that is off, or not set to run manually, is refused at its
+	// field; an employee's token may apply nothing, neither to this message
+	// (another's: not found) nor with this rule (403 on a group).
+	off := decodeAs[ruleBody](t, h.expect(t, http.StatusCreated, h.admin, "POST", "/api/v1/rules",
+		`{"name":"Off","active":false,"actions":{"read":"unread"}}`))
+	refused := decodeAs[errorBody](t, h.expect(t, http.StatusBadRequest, h.admin, "POST", fmt.Sprintf("/api/v1/messages/%d/actions", stored.ID),
+		fmt.Sprintf(`{"action":"apply_rules","rule_id":%d}`, off.ID)))
+	if refused.Fields["rule_id"] == "" {
+		t.Errorf("inactive rule applied: %+v", refused)
+	}
+	for _, body := range []string{`{"action":"apply_rules"}`, fmt.Sprintf(`{"action":"apply_rules","rule_id":%d}`, created.ID)} {
+		h.expect(t, http.StatusNotFound, h.user, "POST", fmt.Sprintf("/api/v1/messages/%d/actions", stored.ID), body)
+		h.expect(t, http.StatusForbidden, h.user, "POST", "/api/v1/messages/actions",
+			strings.Replace(body, "{", fmt.Sprintf(`{"ids":[%d],`, stored.ID), 1))
+	}
 
 	// Bulk training from an mbox, then the state.
 	mbox := "From a@example.com Mon Jan  1 00:00:00 2024\nSubject: one\n\ncheap pills\n\nFrom b@example.com Mon Jan  1 00:00:00 2024\nSubject: two\n\ncasino\n"
@@ -74,12 +89,15 @@ func TestRulesAPI(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, train)
 	trained := decodeAs[struct {
-		Trained int
-		State   struct {
+		Messages int
+		Trained  int
+		Passes   int
+		State    struct {
 			SpamMessages int64 `json:"spam_messages"`
 		}
 	}](t, rec)
-	if rec.Code != http.StatusOK || trained.Trained != 2 || trained.State.SpamMessages != 2 {
+	if rec.Code != http.StatusOK || trained.Messages != 2 || trained.Trained != 2 || trained.Passes != 1 || trained.State.SpamMessages != 2 {
+		// With no ham learned nothing is rated: both are trained, once.
 		t.Errorf("train %d: %s", rec.Code, rec.Body)
 	}
 	h.expect(t, http.StatusBadRequest, h.admin, "POST", "/api/v1/spam/train?class=maybe", "x")

@@ -222,11 +222,13 @@ func (c smtpControl) Stop()  { c.s.Stop() }
 
 func (c smtpControl) Status() service.SMTPStatus {
 	st := c.s.Status()
-	out := service.SMTPStatus{Running: st.Running, StartedAt: timeOrNil(st.Running, st.StartedAt), MessagesReceived: st.MessagesReceived,
+	out := service.SMTPStatus{Running: st.Running, StartedAt: timeOrNil(st.Running, st.StartedAt), Received: st.MessagesReceived,
+		MessagesReceived: st.MessagesReceived,
 		ConnectionsTotal: st.ConnectionsTotal, ConnectionsNow: st.ConnectionsNow, Listeners: []service.SMTPListenerStatus{}}
 	for _, l := range st.Listeners {
 		out.Listeners = append(out.Listeners, service.SMTPListenerStatus{MailboxID: l.MailboxID, Mailbox: l.Mailbox, Address: l.Address,
-			Listening: l.Listening, Error: l.Error, StartedAt: timeOrNil(l.Listening, l.StartedAt), MessagesReceived: l.MessagesReceived,
+			Listening: l.Listening, Error: l.Error, StartedAt: timeOrNil(l.Listening, l.StartedAt), Received: l.MessagesReceived,
+			MessagesReceived: l.MessagesReceived,
 			ConnectionsTotal: l.ConnectionsTotal, ConnectionsNow: l.ConnectionsNow})
 	}
 	return out
@@ -240,6 +242,14 @@ func timeOrNil(set bool, t time.Time) *time.Time {
 	return &t
 }
 
+// unixSeconds is a start time as Prometheus has times (0: not started).
+func unixSeconds(t *time.Time) float64 {
+	if t == nil {
+		return 0
+	}
+	return float64(t.UnixMicro()) / 1e6
+}
+
 // registerSMTPMetrics puts the SMTP server's and the outbound queue's
 // figures in /metrics.
 func (a *App) registerSMTPMetrics() {
@@ -251,6 +261,7 @@ var (
 	smtpMessages     = prometheus.NewDesc("pochta_smtp_messages_received_total", "Messages the internal SMTP server stored (250 given).", nil, nil)
 	smtpConnections  = prometheus.NewDesc("pochta_smtp_connections_total", "Connections the internal SMTP server accepted.", nil, nil)
 	smtpOpen         = prometheus.NewDesc("pochta_smtp_connections", "Connections open now.", nil, nil)
+	smtpStarted      = prometheus.NewDesc("pochta_smtp_started_at_seconds", "When the internal SMTP server started (Unix time; 0 while stopped).", nil, nil)
 	smtpFailed       = prometheus.NewDesc("pochta_smtp_listeners_failed", "Listeners of active SMTP mailboxes that could not be bound.", nil, nil)
 	listenerLabels   = []string{"mailbox_id", "address"}
 	listenerUp       = prometheus.NewDesc("pochta_smtp_listener_up", "1 while an SMTP mailbox's listener is bound, 0 when it could not be.", listenerLabels, nil)
@@ -258,7 +269,9 @@ var (
 		listenerLabels, nil)
 	listenerConnections = prometheus.NewDesc("pochta_smtp_listener_connections_total", "Connections an SMTP mailbox's listener accepted since it started.",
 		listenerLabels, nil)
-	listenerOpen = prometheus.NewDesc("pochta_smtp_listener_connections", "Connections open now on an SMTP mailbox's listener.", listenerLabels, nil)
+	listenerOpen    = prometheus.NewDesc("pochta_smtp_listener_connections", "Connections open now on an SMTP mailbox's listener.", listenerLabels, nil)
+	listenerStarted = prometheus.NewDesc("pochta_smtp_listener_started_at_seconds", "When an SMTP mailbox's listener was bound (Unix time; 0 when it is not).",
+		listenerLabels, nil)
 
 	queueMessages = prometheus.NewDesc("pochta_queue_messages", "Messages of the outbound queue by state: queued (not tried yet), "+
 		"deferred (tried, waiting for another try), sent and failed (kept 7 days).", []string{"state"}, nil)
@@ -280,8 +293,9 @@ var (
 type smtpCollector struct{ a *App }
 
 func (c *smtpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{smtpRunning, smtpMessages, smtpConnections, smtpOpen, smtpFailed, listenerUp, listenerMessages,
-		listenerConnections, listenerOpen, queueMessages, queueOldest, queueAttempts, queueRecipients, queueScrapeError, intakeCommits, intakeMessages} {
+	for _, d := range []*prometheus.Desc{smtpRunning, smtpStarted, smtpMessages, smtpConnections, smtpOpen, smtpFailed, listenerUp, listenerMessages,
+		listenerConnections, listenerOpen, listenerStarted, queueMessages, queueOldest, queueAttempts, queueRecipients, queueScrapeError,
+		intakeCommits, intakeMessages} {
 		ch <- d
 	}
 }
@@ -293,7 +307,8 @@ func (c *smtpCollector) Collect(ch chan<- prometheus.Metric) {
 		running = 1
 	}
 	ch <- prometheus.MustNewConstMetric(smtpRunning, prometheus.GaugeValue, running)
-	ch <- prometheus.MustNewConstMetric(smtpMessages, prometheus.CounterValue, float64(status.MessagesReceived))
+	ch <- prometheus.MustNewConstMetric(smtpStarted, prometheus.GaugeValue, unixSeconds(status.StartedAt))
+	ch <- prometheus.MustNewConstMetric(smtpMessages, prometheus.CounterValue, float64(status.Received))
 	ch <- prometheus.MustNewConstMetric(smtpConnections, prometheus.CounterValue, float64(status.ConnectionsTotal))
 	ch <- prometheus.MustNewConstMetric(smtpOpen, prometheus.GaugeValue, float64(status.ConnectionsNow))
 	for _, l := range status.Listeners {
@@ -303,7 +318,8 @@ func (c *smtpCollector) Collect(ch chan<- prometheus.Metric) {
 			up, failed = 0, failed+1
 		}
 		ch <- prometheus.MustNewConstMetric(listenerUp, prometheus.GaugeValue, up, labels...)
-		ch <- prometheus.MustNewConstMetric(listenerMessages, prometheus.CounterValue, float64(l.MessagesReceived), labels...)
+		ch <- prometheus.MustNewConstMetric(listenerStarted, prometheus.GaugeValue, unixSeconds(l.StartedAt), labels...)
+		ch <- prometheus.MustNewConstMetric(listenerMessages, prometheus.CounterValue, float64(l.Received), labels...)
 		ch <- prometheus.MustNewConstMetric(listenerConnections, prometheus.CounterValue, float64(l.ConnectionsTotal), labels...)
 		ch <- prometheus.MustNewConstMetric(listenerOpen, prometheus.GaugeValue, float64(l.ConnectionsNow), labels...)
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -73,11 +74,33 @@ func TestSMTPServerWired(t *testing.T) {
 	for _, want := range []string{"pochta_smtp_running 1", "pochta_smtp_connections_total 1", "pochta_smtp_listeners_failed 0",
 		"pochta_smtp_listener_up{" + address, "pochta_smtp_listener_connections_total{" + address, `pochta_queue_messages{state="queued"} 1`,
 		`pochta_queue_messages{state="deferred"} 0`, "pochta_queue_oldest_message_age_seconds ", "pochta_queue_attempts_total 0",
-		`pochta_queue_recipients_total{outcome="failed"} 0`, "pochta_queue_stats_error 0", "pochta_intake_commits_total 0",
+		`pochta_queue_recipients_total{outcome="failed"} 0`, "pochta_queue_stats_error 0", "pochta_smtp_started_at_seconds ",
+		"pochta_smtp_messages_received_total 0", "pochta_smtp_listener_started_at_seconds{" + address, "pochta_intake_commits_total 0",
 		"pochta_intake_messages_committed_total 0"} {
 		if !strings.Contains(recorder.Body.String(), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	if strings.Contains(recorder.Body.String(), "pochta_smtp_started_at_seconds 0\n") {
+		t.Error("/metrics: a running server's start time is 0")
+	}
+
+	// The API's status carries every field API.md names.
+	request := httptest.NewRequest("GET", "/api/v1/smtp/status", nil)
+	request.SetBasicAuth("admin", "admin-password-1")
+	recorder = httptest.NewRecorder()
+	a.Handler().ServeHTTP(recorder, request)
+	var body map[string]any
+	if err := json.Unmarshal(recorder.Body.Bytes(), &body); err != nil {
+		t.Fatalf("status %d %q: %v", recorder.Code, recorder.Body, err)
+	}
+	for _, field := range []string{"running", "started_at", "received", "connections_total", "connections_now", "listeners"} {
+		if _, ok := body[field]; !ok {
+			t.Errorf("GET /api/v1/smtp/status lacks %q: %s", field, recorder.Body)
+		}
+	}
+	if listeners, _ := body["listeners"].([]any); len(listeners) != 1 || body["running"] != true || body["started_at"] == nil {
+		t.Errorf("GET /api/v1/smtp/status: %s", recorder.Body)
 	}
 }
 

@@ -187,8 +187,7 @@ func (s *Syncer) Sync(ctx context.Context, mailboxID int64) (Result, error) {
 // otherwise; at once when the owner opens the mailbox ([Syncer.Wake]) and
 // when IDLE says mail came.
 const (
-	defaultInterval = 10 * time.Minute
-	idleInterval    = 24 * time.Hour
+	idleInterval = 24 * time.Hour
 	// activeWithin: an owner seen this recently is active.
 	activeWithin = 30 * time.Minute
 )
@@ -209,7 +208,10 @@ func (s *Syncer) recordOutcome(ctx context.Context, mailbox store.Mailbox, syncE
 // interval is the time between syncs of a mailbox now: its check interval
 // (10 minutes when unset) while its owner is active, a day otherwise.
 func (s *Syncer) interval(ctx context.Context, mailbox store.Mailbox, now time.Time) time.Duration {
-	interval := defaultInterval
+	// The store's type table says how often an IMAP mailbox without an
+	// interval of its own is synced, so that its list says the same.
+	imapType, _ := store.MailboxTypeOf(store.MailboxIMAP)
+	interval := time.Duration(imapType.UnsetInterval) * time.Minute
 	if mailbox.CheckInterval > 0 {
 		interval = time.Duration(mailbox.CheckInterval) * time.Minute
 	}

@@ -190,6 +190,9 @@ func (p Policy) Check(addr netip.Addr) error {
 	return &BlockedError{Address: addr, Class: class}
 }
 
+// Allows reports whether addr may be dialled ([Policy.Check] gives nil).
+func (p Policy) Allows(addr netip.Addr) bool { return p.Check(addr) == nil }
+
 // ParseNetworks reads a list of networks ("10.0.0.0/8") and single addresses
 // ("192.168.1.5", taken as a /32 or /128) separated by white space or
 // commas. A network is reduced to its base address (10.1.2.3/8 is

@@ -29,6 +29,9 @@ type result struct {
 	code      int    // the reply code, 0 when none came
 	enhanced  string // "5.1.1", "" when none came
 	server    string // the host that answered ("" when none did)
+	// tlsFallback is why an MX's STARTTLS failed when the message then
+	// went on in plain text ("" when it did not), for the work log.
+	tlsFallback string
 }
 
 // transient makes a temporary failure of err. Its text may hold a hostile
@@ -70,7 +73,7 @@ func (t target) address() string { return net.JoinHostPort(t.host, strconv.Itoa(
 // answered the transaction at all (a connection or greeting failure), for
 // the caller to try another host.
 func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t target, timeout time.Duration, from string,
-	recipients []string, raw *content) ([]result, error) {
+	recipients []string, raw *content) (results []result, err error) {
 	for _, check := range []struct{ name, value string }{{"host", t.host}, {"hostname", q.config.Hostname}, {"login", t.login},
 		{"password", t.password}, {"sender", from}} {
 		if err := protoline.Check(check.name, check.value); err != nil {
@@ -97,15 +100,32 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 		// the handshake is made here, and the client is given the
 		// encrypted connection with a greeting of its own.
 		plain := conn
-		conn, err = startTLS(conn, timeout, q.config.Hostname, tlsConfig, t.tls == TLSStartTLS)
+		var refused string
+		conn, refused, err = startTLS(conn, timeout, q.config.Hostname, tlsConfig, t.tls == TLSStartTLS)
+		if refused != "" {
+			// Said on every result of this session, whichever way it
+			// returns.
+			defer func() {
+				for i := range results {
+					results[i].tlsFallback = refused
+				}
+			}()
+		}
 		if err != nil {
 			plain.Close()
 			var handshake *tlsHandshakeError
 			if t.tls == "" && errors.As(err, &handshake) {
 				// Opportunistic TLS that fails is mail in plain text,
-				// as RFC 7435 says, rather than mail never delivered.
+				// as RFC 7435 says, rather than mail never delivered:
+				// an MX is never authenticated, so TLS here only ever
+				// guarded against a passive listener. A smarthost's
+				// TLS mode is never "", so it never falls back.
 				t.tls = TLSNone
-				return q.session(ctx, dialer, t, timeout, from, recipients, raw)
+				results, err := q.session(ctx, dialer, t, timeout, from, recipients, raw)
+				for i := range results {
+					results[i].tlsFallback = oneLine(handshake.err.Error())
+				}
+				return results, err
 			}
 			return nil, fmt.Errorf("%s: %w", t.address(), err)
 		}
@@ -121,7 +141,7 @@ func (q *Queue) session(ctx context.Context, dialer netguard.ContextDialer, t ta
 			return nil, fmt.Errorf("AUTH at %s: %w", t.address(), err)
 		}
 	}
-	results := make([]result, len(recipients))
+	results = make([]result, len(recipients))
 	options := &smtp.MailOptions{}
 	if ok, _ := client.Extension("8BITMIME"); ok && raw.eightBit() {
 		options.Body = smtp.Body8BitMIME
@@ -418,8 +438,11 @@ func (q *Queue) deliverDomain(ctx context.Context, dialer netguard.ContextDialer
 
 // startTLS reads the greeting, says EHLO and, when the server offers it
 // (required: or fails), starts TLS. It gives the connection to continue on
-// (encrypted or not), which first reads as a fresh 220 greeting.
-func startTLS(conn net.Conn, timeout time.Duration, hostname string, config *tls.Config, required bool) (net.Conn, error) {
+// (encrypted or not), which first reads as a fresh 220 greeting. When TLS
+// is not required and the server offers STARTTLS but refuses it when asked
+// (a 454 "TLS not available", RFC 3207 4), the session goes on in plain
+// text on the same connection, and refused says why.
+func startTLS(conn net.Conn, timeout time.Duration, hostname string, config *tls.Config, required bool) (_ net.Conn, refused string, _ error) {
 	conn.SetDeadline(time.Now().Add(timeout))
 	defer conn.SetDeadline(time.Time{})
 	text := textproto.NewConn(struct {
@@ -437,14 +460,14 @@ func startTLS(conn net.Conn, timeout time.Duration, hostname string, config *tls
 	}
 	greeting, err := reply(220)
 	if err != nil {
-		return nil, fmt.Errorf("greeting: %w", err)
+		return nil, "", fmt.Errorf("greeting: %w", err)
 	}
 	if err := text.PrintfLine("EHLO %s", hostname); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	extensions, err := reply(250)
 	if err != nil {
-		return nil, fmt.Errorf("EHLO: %w", err)
+		return nil, "", fmt.Errorf("EHLO: %w", err)
 	}
 	offered := false
 	for _, line := range strings.Split(extensions, "\n")[1:] {
@@ -454,21 +477,27 @@ func startTLS(conn net.Conn, timeout time.Duration, hostname string, config *tls
 	}
 	if !offered {
 		if required {
-			return nil, errors.New("no STARTTLS offered")
+			return nil, "", errors.New("no STARTTLS offered")
 		}
-		return greeted(conn, greeting), nil
+		return greeted(conn, greeting), "", nil
 	}
 	if err := text.PrintfLine("STARTTLS"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if _, err := reply(220); err != nil {
-		return nil, fmt.Errorf("STARTTLS: %w", err)
+		var smtpErr *smtp.SMTPError
+		if !required && errors.As(err, &smtpErr) && smtpErr.Code != 421 {
+			// Still a session in plain text: the client's EHLO
+			// starts it again.
+			return greeted(conn, greeting), oneLine(fmt.Sprintf("refused: %d %s", smtpErr.Code, smtpErr.Message)), nil
+		}
+		return nil, "", fmt.Errorf("STARTTLS: %w", err)
 	}
 	encrypted := tls.Client(conn, config)
 	if err := encrypted.Handshake(); err != nil {
-		return nil, &tlsHandshakeError{err}
+		return nil, "", &tlsHandshakeError{err}
 	}
-	return greeted(encrypted, greeting), nil
+	return greeted(encrypted, greeting), "", nil
 }
 
 // greeted is a connection whose first read is a 220 greeting, for a client

@@ -177,6 +177,17 @@ func (q *Queue) attempt(ctx context.Context, message store.OutboundMessage, goOn
 	var entries []store.LogEntry
 	queued := 0
 	outcome.NextAttemptAt = q.nextAttempt(now, message.Attempts+1)
+	// A failed STARTTLS to an MX is said once per server, before what
+	// became of the recipients it took in plain text.
+	fellBack := map[string]bool{}
+	for _, r := range results {
+		if r.tlsFallback != "" && !fellBack[r.server] {
+			fellBack[r.server] = true
+			q.logger.Warn("outbound queue: STARTTLS failed, delivered without TLS", "server", r.server, "error", r.tlsFallback)
+			entries = append(entries, worklog.Say(store.LogEntry{Type: "outbound", Level: store.LevelInfo},
+				worklog.Part("log.outbound_tls_fallback", r.server, r.tlsFallback)))
+		}
+	}
 	for i, r := range results {
 		recipient := message.Recipients[i]
 		entry := store.LogEntry{Type: "outbound", Level: store.LevelInfo}

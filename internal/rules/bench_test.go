@@ -146,3 +146,30 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRegexWithPrefix is a regular expression whose literal the
+// typical body holds (the judged fetch's body rule, `\border\s+#?\d{6}\b`,
+// on a body saying "order" three times): run anchored where "order" is
+// rather than over the whole body.
+func BenchmarkRegexWithPrefix(b *testing.B) {
+	c := mustCompile(b, Rule{ID: 1, Active: true, OnReceive: true,
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`\border\s+#?\d{6}\b`}}}})
+	v := NewView(mime.Parse(typicalMessage(), mime.Options{}), 1)
+	v.Body += "\nPlease confirm the order. Order 12345 and the reorder of 1234567 follow.\n"
+	set := []*Compiled{c}
+	benchcpu.Measure(b, func() { Evaluate(set, v, EventReceive) })
+}
+
+// BenchmarkHostileRegex is a condition at the saving bound (990
+// instructions, no literal) on a 1 MB body: the regex sees its first
+// 256 KB. The same shape at 4,020 instructions over the whole megabyte
+// took 16 times as long (docs/benchmarks.md).
+func BenchmarkHostileRegex(b *testing.B) {
+	c := mustCompile(b, Rule{ID: 1, Active: true, OnReceive: true,
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`(?:[a-zа-я]\w?){330}\d`}}}})
+	// ASCII letters only, no digit: `\w?` matches or not at every
+	// position, which keeps the most of RE2's threads alive.
+	v := &View{Body: strings.Repeat("thequickbrownfoxjumpsoverthelazydog", 1<<20/35), SpamRating: -1}
+	set := []*Compiled{c}
+	benchcpu.Measure(b, func() { Evaluate(set, v, EventReceive) })
+}

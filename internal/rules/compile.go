@@ -28,9 +28,22 @@ const (
 	MaxURLLength        = 2048 // the webhook's URL
 	MaxSpam             = 100  // the spam probability is a percentage
 	// MaxProgram bounds the RE2 instructions of one condition's patterns
-	// together: a regular expression's time on a text grows with them
-	// (`\w{1000}` is a thousand), and the condition runs on every message.
-	MaxProgram = 5000
+	// together when a rule is saved: a regular expression's time on a text
+	// grows with its instructions times the text's length (`\w{1000}` is a
+	// thousand; RE2 runs in time linear in both), and the condition runs on
+	// every message. An audit found a condition of 4,018 instructions
+	// taking 83 s on a 1 MB body of a loaded machine.
+	MaxProgram = 1000
+	// MaxStoredProgram is the bound rules saved before MaxProgram was
+	// lowered were held to: they still run, on texts cut to MaxRegexText,
+	// rather than silently stopping (CompileStored).
+	MaxStoredProgram = 5000
+	// MaxRegexText is how much of a field's text, in bytes, a regular
+	// expression looks at: the first 256 KB (cut at a character's
+	// boundary). With MaxProgram it bounds one condition's time on any
+	// message, a megabyte body included; contains and equals see the
+	// whole text.
+	MaxRegexText = 256 << 10
 )
 
 // maxSize bounds a size condition's value per unit, so that its bytes fit
@@ -91,12 +104,25 @@ type compiledCondition struct {
 	// OpRegex: a folded text every match contains, when every value has
 	// one (see requiredLiterals): a text holding none of them is skipped.
 	literals []string
+	// OpRegex: folded texts one of which every match begins with, when
+	// every value has one (see prefixLiterals): the patterns are then run
+	// anchored where those are ([anchoredMatch]), with the character
+	// before (anchored) or at the text's start (anchoredStart).
+	prefixes                []string
+	anchored, anchoredStart *regexp.Regexp
 }
 
 // Compile checks rule and prepares it to run. A rule it refuses gives an
 // *InvalidError that names every wrong field. The rule's name and
 // description are the service's to check.
-func Compile(rule Rule) (*Compiled, error) {
+func Compile(rule Rule) (*Compiled, error) { return compile(rule, MaxProgram) }
+
+// CompileStored is Compile for a rule as it was saved, to run it: its
+// regular expressions are held to MaxStoredProgram, so that a rule saved
+// under the earlier bound keeps working.
+func CompileStored(rule Rule) (*Compiled, error) { return compile(rule, MaxStoredProgram) }
+
+func compile(rule Rule, maxProgram int) (*Compiled, error) {
 	errs := &InvalidError{Fields: map[string]i18n.Message{}}
 	c := &Compiled{rule: rule}
 	c.rule.Conditions = nil
@@ -107,7 +133,7 @@ func Compile(rule Rule) (*Compiled, error) {
 		if i >= MaxConditions {
 			break
 		}
-		compiled, ok := compileCondition(i, condition, errs)
+		compiled, ok := compileCondition(i, condition, maxProgram, errs)
 		if ok {
 			c.conditions = append(c.conditions, compiled)
 		}
@@ -146,7 +172,7 @@ func Compile(rule Rule) (*Compiled, error) {
 	return c, nil
 }
 
-func compileCondition(i int, condition Condition, errs *InvalidError) (compiledCondition, bool) {
+func compileCondition(i int, condition Condition, maxProgram int, errs *InvalidError) (compiledCondition, bool) {
 	at := func(name string) string { return fmt.Sprintf("conditions.%d.%s", i, name) }
 	number := i + 1
 	ok := true
@@ -203,7 +229,7 @@ func compileCondition(i int, condition Condition, errs *InvalidError) (compiledC
 		for _, value := range values {
 			instructions += programSize("(?i)" + value)
 		}
-		if instructions > MaxProgram {
+		if instructions > maxProgram {
 			errs.add(at("values"), "error.rule_regex_large", number)
 			return compiled, false
 		}
@@ -223,6 +249,24 @@ func compileCondition(i int, condition Condition, errs *InvalidError) (compiledC
 					compiled.literals = nil
 				}
 			}
+		}
+		for j, value := range values {
+			literals := prefixLiterals("(?i)" + value)
+			if literals == nil {
+				compiled.prefixes = nil
+				break
+			}
+			if j == 0 {
+				compiled.prefixes = literals
+			} else if compiled.prefixes != nil {
+				compiled.prefixes = append(compiled.prefixes, literals...)
+			}
+		}
+		if compiled.prefixes != nil {
+			// Each value compiled alone above, as for any below.
+			joined := strings.Join(alternatives, "|")
+			compiled.anchored = regexp.MustCompile(`(?i)\A(?s:.)(?:` + joined + ")")
+			compiled.anchoredStart = regexp.MustCompile(`(?i)\A(?:` + joined + ")")
 		}
 		if len(values) == 1 {
 			compiled.any = compiled.each[0]

@@ -92,3 +92,82 @@ func required(re *syntax.Regexp) []string {
 	}
 	return nil
 }
+
+// prefixLiterals gives pieces of text, folded, one of which every match of
+// the pattern begins with, or nil when it finds none worth looking for:
+// the pattern then needs to be tried only where one of them is, anchored
+// there ([anchoredMatch]), instead of over the whole text. Empty-width
+// assertions before the literal (`\b`, `^`) consume nothing and are
+// skipped: the anchored run sees the character before the position, so
+// they are still checked. Like requiredLiterals it is conservative:
+// anything it does not know gives nil.
+func prefixLiterals(pattern string) []string {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	literals := prefixes(re.Simplify())
+	for i, literal := range literals {
+		if utf8.RuneCountInString(literal) < minLiteral {
+			return nil
+		}
+		literals[i] = fold(literal)
+	}
+	return literals
+}
+
+func prefixes(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{string(re.Rune)}
+	case syntax.OpCapture, syntax.OpPlus:
+		return prefixes(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return prefixes(re.Sub[0])
+		}
+	case syntax.OpAlternate:
+		var all []string
+		for _, sub := range re.Sub {
+			literals := prefixes(sub)
+			if literals == nil {
+				return nil
+			}
+			all = append(all, literals...)
+		}
+		return all
+	case syntax.OpConcat:
+		subs := re.Sub
+		for len(subs) > 0 && emptyWidth(subs[0]) {
+			subs = subs[1:]
+		}
+		if len(subs) == 0 {
+			return nil
+		}
+		if subs[0].Op != syntax.OpLiteral {
+			return prefixes(subs[0])
+		}
+		// Consecutive literals make one longer prefix (the parser splits
+		// a literal where its case-folding flag changes).
+		var run strings.Builder
+		for _, sub := range subs {
+			if sub.Op != syntax.OpLiteral {
+				break
+			}
+			run.WriteString(string(sub.Rune))
+		}
+		return []string{run.String()}
+	}
+	return nil
+}
+
+// emptyWidth reports whether re matches only the empty string at a
+// position (an assertion), consuming nothing.
+func emptyWidth(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpEmptyMatch:
+		return true
+	}
+	return false
+}

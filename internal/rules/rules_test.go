@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -643,6 +644,81 @@ func TestEvaluateConcurrently(t *testing.T) {
 	for range 4 {
 		if got := <-done; got != 40 {
 			t.Errorf("%d matches in 20 runs, want 40", got)
+		}
+	}
+}
+
+// A hostile regular expression's cost is bounded: a program of thousands
+// of instructions is refused when saved (a rule saved under the earlier
+// bound still runs), and a regular expression sees at most MaxRegexText
+// bytes of a field, so a 1 MB body costs what 256 KB does. No timing is
+// asserted: the bound is the refusal and the length of the cut text.
+func TestHostileRegexBounded(t *testing.T) {
+	hostile := `(?:[a-zа-я]\w?){1000}(?:[a-zа-я]\w?){339}\d`
+	if size := programSize("(?i)" + hostile); size <= MaxProgram || size > MaxStoredProgram {
+		t.Fatalf("the hostile pattern compiles to %d instructions; want between %d and %d", size, MaxProgram, MaxStoredProgram)
+	}
+	rule := Rule{ID: 1, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{hostile}}}}
+	var invalid *InvalidError
+	if _, err := Compile(rule); !errors.As(err, &invalid) || invalid.Fields["conditions.0.values"].Key != "error.rule_regex_large" {
+		t.Fatalf("saving the hostile rule: %v", err)
+	}
+	if _, err := CompileStored(rule); err != nil {
+		t.Fatalf("a stored rule under the earlier bound: %v", err)
+	}
+
+	// A 1 MB body, Cyrillic so that the cut falls inside a character.
+	body := strings.Repeat("съешь ещё этих мягких булок x", 1<<20/50) + "tail-marker 42"
+	if len(body) < 1<<20 {
+		t.Fatalf("body of %d bytes", len(body))
+	}
+	cut := regexText(body)
+	if len(cut) > MaxRegexText || len(cut) < MaxRegexText-utf8.UTFMax || !utf8.ValidString(cut) || !strings.HasPrefix(body, cut) {
+		t.Errorf("the text a regex runs on: %d bytes (valid %v); want the first %d at most", len(cut), utf8.ValidString(cut), MaxRegexText)
+	}
+	view := &View{MailboxID: 7, Body: body, SpamRating: -1}
+	beyond := mustCompile(t, Rule{ID: 2, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`tail-marker \d+`}}}})
+	within := mustCompile(t, Rule{ID: 3, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`мягких\s+булок`}}}})
+	// contains sees the whole text; a regex only its first MaxRegexText.
+	whole := mustCompile(t, Rule{ID: 4, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+		Conditions: []Condition{{Field: FieldBody, Op: OpContains, Values: []string{"TAIL-MARKER"}}}})
+	outcome := Evaluate([]*Compiled{beyond, within, whole}, view, EventReceive)
+	var matched []int64
+	for _, m := range outcome.Matches {
+		matched = append(matched, m.RuleID)
+	}
+	if !slices.Equal(matched, []int64{3, 4}) {
+		t.Errorf("matched rules %v; want [3 4] (the regex past the first %d bytes does not see its text)", matched, MaxRegexText)
+	}
+}
+
+// A pattern that every match begins with a literal of is run anchored
+// where the literal is, and finds what it finds over the whole text:
+// assertions before the literal, Cyrillic folding (the offsets of the
+// folded and the written text differ), several values, and more places
+// than are tried anchored.
+func TestAnchoredRegexAgrees(t *testing.T) {
+	body := "Добрый день! ПРОШУ ОПЛАТИТЬ СЧЁТ №42 до пятницы.\nReorder 123456; order #654321.\nИТОГО: 5 000 руб.\n" +
+		strings.Repeat("счёт-фактура ", 12) + "Invoice 77"
+	patterns := []string{`\border\s+#?\d{6}\b`, `\border\s+\d{6}`, `\Border\s+\d{6}`, `^добрый`, `^день`, `(?m)^итого`,
+		`(?m)^order`, `счёт\s+№\d+`, `счёт №43`, `(invoice|счёт)\s+\d+`, `invoice \d+$`, `фактура\s+invoice`,
+		`пятницы\.$`, `(?s)прошу.*invoice`, `(?s)прошу.*nothing`}
+	for _, pattern := range patterns {
+		for _, values := range [][]string{{pattern}, {pattern, `zzz\d{9}`}} {
+			rule := Rule{ID: 1, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+				Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: values}}}
+			c := mustCompile(t, rule)
+			if prefixLiterals("(?i)"+pattern) != nil && c.conditions[0].prefixes == nil {
+				t.Errorf("%q: not run anchored", pattern)
+			}
+			want := regexp.MustCompile("(?i)" + pattern).MatchString(body)
+			got := len(Evaluate([]*Compiled{c}, &View{Body: body, SpamRating: -1}, EventReceive).Matches) == 1
+			if got != want {
+				t.Errorf("%q (of %d values): matched %v, the pattern over the whole body %v", pattern, len(values), got, want)
+			}
 		}
 	}
 }

@@ -114,7 +114,8 @@ const (
 )
 
 // webhookRetries is the growing wait after each failed attempt; past the
-// last one the wait stays the last, until WebhookGiveUp.
+// last one the wait stays the last, until WebhookGiveUp, where the last
+// retry is made.
 var webhookRetries = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour}
 
 func retryDelay(attempt int) time.Duration {
@@ -206,7 +207,13 @@ func (s *Service) RunDueJob(ctx context.Context, holder string) (bool, error) {
 			worklog.Part("log.webhook_gave_up", job.Attempts)))
 		return true, s.store.FinishJob(ctx, job.ID, holder, store.JobFailed, time.Time{}, runErr.Error())
 	default:
+		// The last retry comes at the latest a day after the job was
+		// written (its first attempt is claimed at once, so never
+		// before): a wait past it would try again beyond the day.
 		retryAt = s.now().Add(retryDelay(job.Attempts))
+		if deadline := job.CreatedAt.Add(WebhookGiveUp); retryAt.After(deadline) {
+			retryAt = deadline
+		}
 		return true, s.store.FinishJob(ctx, job.ID, holder, store.JobPending, retryAt, runErr.Error())
 	}
 }

@@ -35,10 +35,13 @@ func (s *Service) judgeSpam(ctx context.Context, c *intake.Candidate) {
 		return
 	}
 	// Nothing learned of a class yet: no rating, and no tokenizing.
-	if totals, _, err := s.spamCounts.lookup(ctx, s, nil); err != nil || totals.Spam == 0 || totals.Ham == 0 {
-		if err != nil {
-			s.logger.Error("spam rating: read the learned counts", "error", err)
-		}
+	snapshot, err := s.spamCounts.current(ctx, s)
+	if err != nil {
+		s.logger.Error("spam rating: read the learned counts", "error", err)
+		return
+	}
+	totals := snapshot.totals
+	if totals.Spam == 0 || totals.Ham == 0 {
 		return
 	}
 	tokens := spam.Tokenize(c.Parsed)
@@ -47,7 +50,7 @@ func (s *Service) judgeSpam(ctx context.Context, c *intake.Candidate) {
 			worklog.Part("log.spam_no_tokens", worklog.Subject(c.Message.Subject))))
 		return
 	}
-	totals, counts, err := s.spamCounts.lookup(ctx, s, tokens)
+	counts, err := s.spamCounts.words(ctx, s, snapshot, tokens)
 	if err != nil {
 		s.logger.Error("spam rating: read the learned counts", "error", err)
 		return
@@ -56,84 +59,6 @@ func (s *Service) judgeSpam(ctx context.Context, c *intake.Candidate) {
 	result := classifier.Rate(tokens, totals, counts)
 	rating := result.Rating()
 	c.Message.SpamRating, c.Message.SpamWords = &rating, result.String()
-}
-
-// spamCountCache keeps learned counts in memory for the rating on receipt,
-// which reads hundreds of words a message: read from the database for each
-// message they made the judged import four times slower (see
-// docs/benchmarks.md). The words read stay while the store's count of
-// changes to the learned counts stays the same (checked at most once a
-// second, with the totals), so a training by any process sharing the
-// database is seen within a second. Words never learned are kept too, as
-// zero counts: most of a message's words are.
-type spamCountCache struct {
-	mu      sync.Mutex
-	totals  spam.Count
-	changes int64
-	words   map[string]spam.Count
-	expires time.Time
-}
-
-// spamCacheWords bounds the words kept (a few tens of megabytes); past it
-// the cache starts again.
-const spamCacheWords = 300_000
-
-// lookup gives the totals and the counts of those of tokens ever learned.
-func (c *spamCountCache) lookup(ctx context.Context, s *Service, tokens []string) (spam.Count, map[string]spam.Count, error) {
-	c.mu.Lock()
-	now := s.now()
-	if !now.Before(c.expires) {
-		totals, changes, err := s.store.SpamVersion(ctx)
-		if err != nil {
-			c.mu.Unlock()
-			return spam.Count{}, nil, err
-		}
-		if changes != c.changes || c.words == nil || len(c.words) > spamCacheWords {
-			c.words = make(map[string]spam.Count, 4096)
-		}
-		c.totals, c.changes, c.expires = spam.Count(totals), changes, now.Add(time.Second)
-	}
-	totals, changes := c.totals, c.changes
-	counts := make(map[string]spam.Count, len(tokens)/2)
-	var missing []string
-	for _, token := range tokens {
-		count, known := c.words[token]
-		switch {
-		case !known:
-			missing = append(missing, token)
-		case count != (spam.Count{}):
-			counts[token] = count
-		}
-	}
-	c.mu.Unlock()
-	if len(missing) == 0 || totals.Spam == 0 || totals.Ham == 0 {
-		return totals, counts, nil
-	}
-	read, err := spam.Store{St: s.store}.Words(ctx, missing)
-	if err != nil {
-		return totals, nil, err
-	}
-	c.mu.Lock()
-	keep := c.changes == changes // a training since: these may be stale for the next message
-	for _, token := range missing {
-		count := read[token]
-		if count != (spam.Count{}) {
-			counts[token] = count
-		}
-		if keep {
-			c.words[token] = count
-		}
-	}
-	c.mu.Unlock()
-	return totals, counts, nil
-}
-
-// forget makes the next lookup read the totals again (this process
-// trained).
-func (c *spamCountCache) forget() {
-	c.mu.Lock()
-	c.expires = time.Time{}
-	c.mu.Unlock()
 }
 
 // judgeRules runs the active rules of the message's mailbox and of every
@@ -223,7 +148,9 @@ func ruleLogLines(outcome rules.Outcome, mailboxID, messageID int64) []store.Log
 // database did (its version, a cheap query, read at most every
 // ruleCheckInterval).
 type ruleCache struct {
-	mu       sync.Mutex
+	// mu is read-locked by every received message's judge, on the sink's
+	// workers at once, and locked to load.
+	mu       sync.RWMutex
 	compiled []*rules.Compiled
 	version  string
 	loaded   bool
@@ -236,9 +163,16 @@ type ruleCache struct {
 const ruleCheckInterval = 2 * time.Second
 
 func (c *ruleCache) get(ctx context.Context, s *Service) ([]*rules.Compiled, error) {
+	now := s.now()
+	c.mu.RLock()
+	if c.loaded && now.Sub(c.checked) < ruleCheckInterval {
+		compiled := c.compiled
+		c.mu.RUnlock()
+		return compiled, nil
+	}
+	c.mu.RUnlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := s.now()
 	if c.loaded && now.Sub(c.checked) < ruleCheckInterval {
 		return c.compiled, nil
 	}
@@ -256,7 +190,7 @@ func (c *ruleCache) get(ctx context.Context, s *Service) ([]*rules.Compiled, err
 	}
 	compiled := make([]*rules.Compiled, 0, len(rows))
 	for _, row := range rows {
-		rule, err := rules.Compile(rulestore.FromRow(row))
+		rule, err := rules.CompileStored(rulestore.FromRow(row))
 		if err != nil {
 			// Saved rules were compiled when saved; one that no longer
 			// compiles (a later, stricter check) is left out, loudly.

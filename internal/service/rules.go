@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/netguard"
 	"pochta.dev/pochta/internal/rules"
 	"pochta.dev/pochta/internal/rules/rulestore"
 	"pochta.dev/pochta/internal/store"
@@ -243,9 +246,10 @@ func (s *Service) Rule(ctx context.Context, actor *Actor, id int64) (RuleView, e
 }
 
 // ManualRules lists the active rules set to run manually that apply to
-// messages of mailboxID (0: of any mailbox), for "apply rule: <name>".
+// messages of mailboxID (0: of any mailbox), for "apply rule: <name>"
+// (admins: those who may apply them).
 func (s *Service) ManualRules(ctx context.Context, actor *Actor, mailboxID int64) ([]RuleView, error) {
-	if !actor.CanChangeMail() {
+	if !actor.CanApplyRules() {
 		return nil, ErrForbidden
 	}
 	rows, err := s.store.AllActiveRules(ctx)
@@ -462,6 +466,9 @@ func (s *Service) applyRuleInput(ctx context.Context, row *store.Rule, input Rul
 				row.WebhookURL, row.WebhookSecret = "", nil
 			} else {
 				row.WebhookURL = strings.TrimSpace(hook.URL)
+				if host, internal := s.internalWebhookHost(ctx, row.WebhookURL); internal {
+					errs.add("actions.webhook.url", "error.webhook_internal", i18n.Key("rules.action.webhook_url"), host)
+				}
 				switch {
 				case hook.Secret != "":
 					if !tooLong(errs, "actions.webhook.secret", i18n.Key(ruleSecretFieldLabel), hook.Secret, MaxWebhookSecret) {
@@ -507,4 +514,27 @@ func (s *Service) applyRuleInput(ctx context.Context, row *store.Rule, input Rul
 	}
 	_ = create
 	return errs.err()
+}
+
+// internalWebhookHost reports a webhook URL whose host is an address of
+// this machine or of an internal network (in any spelling a resolver takes,
+// 2130706433 and 0177.0.0.1 included) or the name localhost, unless the
+// "allowed networks" setting lets it through: refused when the rule is
+// saved, so the admin learns it at once rather than from a failed delivery.
+// A name that resolves to such an address is refused at each delivery by
+// the netguard dialer.
+func (s *Service) internalWebhookHost(ctx context.Context, text string) (string, bool) {
+	parsed, err := url.Parse(text)
+	if err != nil {
+		return "", false // the engine's URL check says so at the field
+	}
+	host := strings.ToLower(parsed.Hostname())
+	addr, ok := netguard.HostAddress(host)
+	if bare := strings.TrimSuffix(host, "."); bare == "localhost" || strings.HasSuffix(bare, ".localhost") {
+		addr, ok = netip.AddrFrom4([4]byte{127, 0, 0, 1}), true // RFC 6761: always this machine
+	}
+	if !ok {
+		return "", false
+	}
+	return host, !s.networkPolicy(ctx).Allows(addr)
 }

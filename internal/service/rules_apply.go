@@ -78,14 +78,16 @@ func (s *Service) storedView(m store.Message, parsed *mime.Message) *rules.View 
 }
 
 // ApplyRules runs rules by hand on the selected messages ("apply rules" in
-// the list, the view, the API and "pochta rules apply"): every active rule
-// set to run manually, or the one rule ruleID (active or not: it was
-// chosen by name). Each message's flags change, its spam mark trains the
-// filter, its forwards and webhooks become jobs, a delete deletes it (after
-// its jobs when it has any), and every match and action is logged. It
-// reports how many messages a rule matched.
+// the list, the view, the API and "pochta rules apply"; admins only, see
+// [Actor.CanApplyRules]): every active rule set to run manually, or the
+// one rule ruleID, which must be active and set to run manually too (a
+// rule that is off stays off, whoever names it). Each message's flags
+// change, its spam mark trains the filter, its forwards and webhooks
+// become jobs, a delete deletes it (after its jobs when it has any), and
+// every match and action is logged. It reports how many messages a rule
+// matched.
 func (s *Service) ApplyRules(ctx context.Context, actor *Actor, selection MessageSelection, ruleID int64) (int, error) {
-	if !actor.CanChangeMail() {
+	if !actor.CanApplyRules() {
 		return 0, ErrForbidden
 	}
 	var compiled []*rules.Compiled
@@ -94,9 +96,10 @@ func (s *Service) ApplyRules(ctx context.Context, actor *Actor, selection Messag
 		if err != nil {
 			return 0, wrapNotFound("rule", err)
 		}
-		rule := rulestore.FromRow(row)
-		rule.Active, rule.OnManual = true, true
-		c, err := rules.Compile(rule)
+		if !row.Active || !row.OnManual {
+			return 0, &ValidationError{Fields: map[string]i18n.Message{"rule_id": i18n.M("error.rule_not_manual")}}
+		}
+		c, err := rules.CompileStored(rulestore.FromRow(row))
 		if err != nil {
 			return 0, err
 		}
@@ -326,7 +329,7 @@ func (s *Service) TestRules(ctx context.Context, actor *Actor, input RuleTestInp
 		if rule.MailboxID != 0 {
 			rule.MailboxID = view.MailboxID // tried on this message whatever its mailbox
 		}
-		c, err := rules.Compile(rule)
+		c, err := rules.CompileStored(rule)
 		if err != nil {
 			return RuleTestResult{}, err
 		}

@@ -122,6 +122,14 @@ func (a *Actor) CanChangeMail() bool {
 // checks ask them, and so do the front ends, which offer only what the
 // service will allow and never compare roles themselves.
 
+// CanApplyRules reports whether the actor may run the rules by hand on
+// stored messages (the list's, the view's and the API's "apply rules"):
+// admins only. Rules are an admin's to write and an auditor's to read
+// (SPEC.md "Rights"); a user sees none of them, and a manual rule may
+// forward or post a message elsewhere, which a user may not set off on
+// any mail, their own included.
+func (a *Actor) CanApplyRules() bool { return a.IsAdmin() }
+
 // CanEditUser reports whether the actor may change user id's record at
 // all: admins anyone's, everyone else their own (UpdateUser says which
 // fields a non-admin may change).

@@ -46,8 +46,12 @@ func (s *Service) SystemSettings(ctx context.Context) (Settings, error) {
 // SMTPStatus is the internal SMTP server's state: the settings page's SMTP
 // panel, GET /api/v1/smtp/status and /metrics.
 type SMTPStatus struct {
-	Running          bool                 `json:"running"`
-	StartedAt        *time.Time           `json:"started_at"` // null while stopped
+	Running   bool       `json:"running"`
+	StartedAt *time.Time `json:"started_at"` // null while stopped
+	// Received is the messages stored (250 given) since this process
+	// started: API.md's "received". MessagesReceived repeats it under the
+	// name the first version of the API gave it, for scripts that read it.
+	Received         int64                `json:"received"`
 	MessagesReceived int64                `json:"messages_received"`
 	ConnectionsTotal int64                `json:"connections_total"`
 	ConnectionsNow   int64                `json:"connections_now"`
@@ -62,7 +66,8 @@ type SMTPListenerStatus struct {
 	Listening        bool       `json:"listening"`
 	Error            string     `json:"error"` // why it is not listening ("" when it is)
 	StartedAt        *time.Time `json:"started_at"`
-	MessagesReceived int64      `json:"messages_received"`
+	Received         int64      `json:"received"`
+	MessagesReceived int64      `json:"messages_received"` // the same, as the first version named it
 	ConnectionsTotal int64      `json:"connections_total"`
 	ConnectionsNow   int64      `json:"connections_now"`
 }

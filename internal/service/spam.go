@@ -3,10 +3,12 @@ package service
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/spam"
+	"pochta.dev/pochta/internal/store"
 )
 
 // SpamReadyMessages is how many messages of each class the filter should
@@ -26,6 +28,41 @@ type SpamState struct {
 	CheckSpam bool `json:"check_spam"` // "check spam on receipt"
 	WordsUsed int  `json:"words_used"`
 	MinCount  int  `json:"min_word_count"`
+	// SpamWords and HamWords are the learned words that tell most of
+	// spam and of ham (SpamTellingWords of each), seen in at least
+	// MinCount messages.
+	SpamWords []SpamWordView `json:"spam_words"`
+	HamWords  []SpamWordView `json:"ham_words"`
+}
+
+// SpamTellingWords is how many telling words of each class the spam
+// state lists.
+const SpamTellingWords = 20
+
+// SpamWordView is a learned word: the trained messages of each class that
+// held it, and the spam probability it gives alone (0-100), from its
+// shares of each class.
+type SpamWordView struct {
+	Word        string `json:"word"`
+	Spam        int64  `json:"spam"`
+	Ham         int64  `json:"ham"`
+	Probability int    `json:"probability"`
+}
+
+// spamWordViews adds each word's probability: its share of the spam
+// messages against its share of the ham messages.
+func spamWordViews(words []store.SpamWord, totals store.SpamCount) []SpamWordView {
+	out := make([]SpamWordView, 0, len(words))
+	for _, w := range words {
+		spamShare := float64(w.Spam) / float64(max(totals.Spam, 1))
+		hamShare := float64(w.Ham) / float64(max(totals.Ham, 1))
+		probability := 50
+		if spamShare+hamShare > 0 {
+			probability = int(math.Round(100 * spamShare / (spamShare + hamShare)))
+		}
+		out = append(out, SpamWordView{Word: w.Word, Spam: w.Spam, Ham: w.Ham, Probability: probability})
+	}
+	return out
 }
 
 // Spam gives the spam filter's state to admins and auditors.
@@ -45,34 +82,67 @@ func (s *Service) Spam(ctx context.Context, actor *Actor) (SpamState, error) {
 	if err != nil {
 		return SpamState{}, err
 	}
-	return SpamState{SpamMessages: totals.Spam, HamMessages: totals.Ham, Words: words, ReadyAt: SpamReadyMessages,
+	state := SpamState{SpamMessages: totals.Spam, HamMessages: totals.Ham, Words: words, ReadyAt: SpamReadyMessages,
 		Ready:     totals.Spam >= SpamReadyMessages && totals.Ham >= SpamReadyMessages,
-		CheckSpam: settings.CheckSpam, WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}, nil
+		CheckSpam: settings.CheckSpam, WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}
+	for _, class := range []bool{true, false} {
+		telling, err := s.store.SpamTellingWords(ctx, totals, class, int64(settings.SpamMinWordCount), SpamTellingWords)
+		if err != nil {
+			return SpamState{}, err
+		}
+		if class {
+			state.SpamWords = spamWordViews(telling, totals)
+		} else {
+			state.HamWords = spamWordViews(telling, totals)
+		}
+	}
+	return state, nil
 }
 
-// TrainSpam teaches the filter one message that is not stored in Pochta
-// (bulk training from folders and mbox files: "pochta spam train", the
-// API's /spam/train) as class "spam" or "ham" (admins). Such a message
-// cannot be untrained: train stored messages through their spam / not
-// spam actions for that.
-func (s *Service) TrainSpam(ctx context.Context, actor *Actor, class string, raw []byte) error {
-	if err := requireAdmin(actor); err != nil {
-		return err
-	}
+// SpamExample reads one message that is not stored in Pochta for bulk
+// training (from folders and mbox files: "pochta spam train", the API's
+// /spam/train) as class "spam" or "ham": its tokens, which is all
+// [Service.TrainSpamBulk] keeps of it. A message without tokens gives an
+// example that training leaves out.
+func SpamExample(class string, raw []byte) (spam.Example, error) {
 	c := spam.Class(class)
 	if c != spam.Spam && c != spam.Ham {
-		return &ValidationError{Fields: map[string]i18n.Message{"class": i18n.M("error.spam_class")}}
+		return spam.Example{}, &ValidationError{Fields: map[string]i18n.Message{"class": i18n.M("error.spam_class")}}
 	}
 	if len(raw) > MaxRuleTestSource {
-		return &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
+		return spam.Example{}, &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
 	}
-	tokens := spam.Tokenize(mime.Parse(raw, mime.Options{}))
-	if len(tokens) == 0 {
-		return nil
+	return spam.Example{Tokens: spam.Tokenize(mime.Parse(raw, mime.Options{})), Class: c}, nil
+}
+
+// TrainSpamBulk teaches the filter many messages at once (admins): on
+// error with a margin, in up to three passes ([spam.TrainBulk]), rating
+// each with the settings' words used and minimum count, so that it learns
+// from the messages it does not yet rate clearly, not from every one.
+// progress, when set, is called after each message of each pass. Such
+// messages cannot be untrained: train stored messages through their spam /
+// not spam actions for that.
+func (s *Service) TrainSpamBulk(ctx context.Context, actor *Actor, examples []spam.Example, progress func(spam.BulkProgress)) (spam.BulkProgress, error) {
+	if err := requireAdmin(actor); err != nil {
+		return spam.BulkProgress{}, err
 	}
-	if err := spam.Train(ctx, spam.Store{St: s.store}, tokens, c); err != nil {
-		return fmt.Errorf("train the spam filter: %w", err)
+	settings, err := s.currentSettings(ctx)
+	if err != nil {
+		return spam.BulkProgress{}, err
 	}
+	for i, example := range examples {
+		if len(example.Tokens) == 0 {
+			// Nothing to learn from it; said, so that a bulk training of
+			// an unreadable folder does not pass for one that taught
+			// something.
+			s.logger.Warn("spam training: a message gave no tokens, nothing learned", "class", string(example.Class), "message", i+1)
+		}
+	}
+	params := spam.Params{WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}
+	done, err := spam.TrainBulk(ctx, spam.Store{St: s.store}, examples, spam.BulkOptions{Params: params, Progress: progress})
 	s.spamCounts.forget()
-	return nil
+	if err != nil {
+		return done, fmt.Errorf("train the spam filter: %w", err)
+	}
+	return done, nil
 }

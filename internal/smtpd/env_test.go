@@ -55,6 +55,7 @@ type options struct {
 	idle     time.Duration
 	relay    smtpd.Relay
 	dsn      string
+	dataDir  string // "": a folder of the test's own
 }
 
 // newEnv starts a server with one SMTP mailbox on a free loopback port.
@@ -87,7 +88,10 @@ func newEnv(t *testing.T, o options) *env {
 	config.Relay = relay
 	config.Log = worklog.New(svc.Store, svc.Service, slog.New(slog.DiscardHandler))
 	config.Hostname = "mx.test"
-	config.DataDir = t.TempDir()
+	config.DataDir = o.dataDir
+	if config.DataDir == "" {
+		config.DataDir = t.TempDir()
+	}
 	config.IdleTimeout = o.idle
 	e.server = smtpd.New(config)
 	e.server.Reload(ctx) // bind now: the test talks at once

@@ -108,12 +108,41 @@ func selfSigned(dir string) (tls.Certificate, error) {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	if dir != "" {
-		if err := os.WriteFile(filepath.Join(dir, selfSignedKey), keyPEM, 0o600); err != nil {
+		// Each file appears whole or not at all (a crash while writing
+		// would otherwise leave a truncated pair that no start could
+		// load), the key first: a certificate is never kept without it.
+		if err := writeWhole(filepath.Join(dir, selfSignedKey), keyPEM, 0o600); err != nil {
 			return tls.Certificate{}, fmt.Errorf("keeping the self-signed key: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, selfSignedCert), certPEM, 0o644); err != nil {
+		if err := writeWhole(filepath.Join(dir, selfSignedCert), certPEM, 0o644); err != nil {
 			return tls.Certificate{}, fmt.Errorf("keeping the self-signed certificate: %w", err)
 		}
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// writeWhole writes data to a temporary file beside path, syncs it and
+// renames it over path.
+func writeWhole(path string, data []byte, mode os.FileMode) error {
+	file, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(file.Name()) // gone by then unless something failed
+	if err := file.Chmod(mode); err != nil {
+		file.Close()
+		return err
+	}
+	if _, err := file.Write(data); err != nil {
+		file.Close()
+		return err
+	}
+	if err := file.Sync(); err != nil {
+		file.Close()
+		return err
+	}
+	if err := file.Close(); err != nil {
+		return err
+	}
+	return os.Rename(file.Name(), path)
 }

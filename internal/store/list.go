@@ -120,9 +120,11 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	}
 	query := ParseSearchIn(filter.Query, filter.Location)
 	for _, part := range []struct{ text, field string }{{filter.From, "from"}, {filter.To, "to"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
-		// The list's own fields: words in one part of the message.
-		if words := searchWords(part.text); len(words) > 0 {
-			query.Groups = append(query.Groups, []SearchItem{{Field: part.field, Words: words[:min(len(words), maxSearchWords)]}})
+		// The list's own fields: words in one part of the message, read
+		// as the operators of the same names are.
+		if words := searchTerms(part.text); len(words) > 0 {
+			item := SearchItem{Field: part.field, Words: words, Whole: part.field == "from" || part.field == "to"}
+			query.Groups = append(query.Groups, []SearchItem{item})
 		}
 	}
 	search := s.searchSQL(query)

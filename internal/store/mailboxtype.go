@@ -26,6 +26,11 @@ type MailboxType struct {
 	// "Receive mail now" (POP3, IMAP); otherwise mail arrives by itself
 	// (SMTP, to Pochta's own server).
 	Checked bool
+	// UnsetInterval is the minutes between scheduled checks of a mailbox
+	// of this type whose check interval is 0: none for POP3 (0 means by
+	// hand only, as in the seed module), 10 for IMAP (its form has no
+	// interval; the sync comes that often while the owner is active).
+	UnsetInterval int
 	// Fields are the JSON names of the mailbox fields of this type of the
 	// ones not all types have (see MailboxTypeFields); the common ones
 	// (name, server, port, charset...) are not listed.
@@ -41,7 +46,7 @@ var mailboxTypes = []MailboxType{
 		Fields: append(slices.Clone(remoteFields), "apop", "delete_from_server")},
 	{Name: MailboxSMTP, Kind: KindSystem, Security: "none", Port: 25, TLSPort: 25, // no implicit TLS on Pochta's own server yet
 		Fields: []string{"domains", "relay", "relay_auth_only"}},
-	{Name: MailboxIMAP, Kind: KindUser, Security: "tls", Port: 143, TLSPort: 993, Checked: true,
+	{Name: MailboxIMAP, Kind: KindUser, Security: "tls", Port: 143, TLSPort: 993, Checked: true, UnsetInterval: 10,
 		Fields: append(slices.Clone(remoteFields), "delete_from_server", "service_id", "owner_id", "folders", "sync_range")},
 }
 

@@ -47,6 +47,12 @@ func TestSearchFindsWhatPeopleType(t *testing.T) {
 		{"from:", "from:бухгалтерия", []string{"Счёт на оплату"}},
 		{"from: an address", "from:billing@example.com", []string{"Invoices for March"}},
 		{"to:", "to:anna", []string{"Invoices for March", "Счёт на оплату"}},
+		{"from: takes whole words", "from:bil", nil},
+		{"to: takes whole words", "to:ann", nil},
+		{"a word form typed whole finds the others", "лицензию", []string{"Продление лицензии"}},
+		{"a word being typed, which the stemmer shortens", "лицен", []string{"Продление лицензии"}},
+		{"счета finds Счёт", "счета", []string{"Счёт на оплату"}},
+		{"a word form and an operator", "invoices from:billing has:attachment is:unread", []string{"Invoices for March"}},
 		{"subject:", "subject:отчет", []string{"ОТЧЕТ за квартал"}},
 		{"subject: is not the body", "subject:report", nil},
 		{"an attachment name", "xlsx", []string{"Invoices for March"}},
@@ -77,6 +83,7 @@ func TestSearchFindsWhatPeopleType(t *testing.T) {
 		{"the body filter", store.MessageFilter{Text: "истекать"}, []string{"Продление лицензии"}},
 		{"the body filter is not the attachment names", store.MessageFilter{Text: "xlsx"}, nil},
 		{"the sender filter with the query", store.MessageFilter{From: "anna", Query: "отчет"}, []string{"ОТЧЕТ за квартал"}},
+		{"the sender filter takes whole words", store.MessageFilter{From: "ann"}, nil},
 	}
 	backends(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -272,7 +279,9 @@ func TestMigrationLeavesOldMailToTheReindex(t *testing.T) {
 			if name == "postgres" {
 				meanwhile = []int64{newID, oldID}
 			}
-			if got := found("лицензия"); !slices.Equal(got, meanwhile) {
+			// Meanwhile PostgreSQL's old vector holds the words as they
+			// were, which a prefix finds.
+			if got := found("лиценз"); !slices.Equal(got, meanwhile) {
 				t.Errorf("before the reindex: %v, want %v", got, meanwhile)
 			}
 			pending, err := st.SearchReindexPending(ctx, 10)

@@ -18,14 +18,16 @@ func referenceVector(subject, sender, recipients, body string, filenames ...stri
 	entries := map[string]*entry{}
 	var order []string
 	position := 0
-	for _, part := range []struct{ text, weight string }{{subject, "A"}, {sender, "B"}, {recipients, "C"}, {body, "D"}, {strings.Join(filenames, " "), "@"}} {
+	for _, part := range []struct{ text, weight string }{{subject, "A"}, {sender, "B"}, {recipients, "C"}, {body, "D"}, {strings.Join(filenames, " "), "@"},
+		{sender, "^"}, {recipients, "~"}} {
 		seen := map[string]bool{}
 		for _, word := range searchWords(part.text) {
 			if len(word) > 200 || seen[word] {
 				continue
 			}
-			if part.weight == "@" {
-				word = "@" + word
+			marked := part.weight == "@" || part.weight == "^" || part.weight == "~"
+			if marked {
+				word = part.weight + word
 			}
 			seen[word] = true
 			position = min(position+1, 16383)
@@ -34,12 +36,12 @@ func referenceVector(subject, sender, recipients, body string, filenames ...stri
 				e = &entry{}
 				entries[word] = e
 				order = append(order, word)
-				if part.weight == "D" || part.weight == "@" {
+				if part.weight == "D" || marked {
 					continue
 				}
 			}
-			if part.weight == "@" {
-				continue // attachment names' terms have no positions
+			if marked {
+				continue // attachment names' and the marked terms have no positions
 			}
 			e.positions = append(e.positions, strconv.Itoa(position)+part.weight)
 		}

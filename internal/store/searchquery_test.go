@@ -25,7 +25,7 @@ func TestParseSearch(t *testing.T) {
 		{`"Anna Petrova"`, SearchQuery{Groups: [][]SearchItem{{{Whole: true, Words: []string{"anna", "petrova"}}}}}},
 		{`from:"Anna P" TO:boris@example.com`, SearchQuery{Groups: [][]SearchItem{
 			{{Field: "from", Whole: true, Words: []string{"anna", "p"}}},
-			{{Field: "to", Words: []string{"bori", "exampl", "com"}}}}}},
+			{{Field: "to", Whole: true, Words: []string{"bori", "exampl", "com"}}}}}},
 		{"subject:счёт filename:report.pdf body:x", SearchQuery{Groups: [][]SearchItem{
 			{{Field: "subject", Words: []string{"счет"}}}, {{Field: "filename", Words: []string{"report", "pdf"}}}, {{Field: "body", Words: []string{"x"}}}}}},
 		{"has:attachment -is:unread is:spam is:read", SearchQuery{Groups: [][]SearchItem{
@@ -43,6 +43,32 @@ func TestParseSearch(t *testing.T) {
 	}
 	if got := ParseSearch(strings.Repeat("a ", 1000)); len(got.Groups) != maxSearchItems {
 		t.Errorf("%d groups of a long query, want %d", len(got.Groups), maxSearchItems)
+	}
+}
+
+// Every word is looked up also as the start of longer terms, but quoted
+// words and the words of from: and to:, which are whole.
+func TestSearchWordsWholeOrPrefix(t *testing.T) {
+	tests := []struct {
+		text   string
+		prefix []bool
+	}{
+		{"квитанция квитан", []bool{true, true}},
+		{`"лиценз" subject:лиценз`, []bool{false, true}},
+		{"from:ann to:bor", []bool{false, false}},
+	}
+	for _, test := range tests {
+		var got []bool
+		for _, group := range ParseSearch(test.text).Groups {
+			for _, item := range group {
+				for range item.Words {
+					got = append(got, item.prefix())
+				}
+			}
+		}
+		if !slices.Equal(got, test.prefix) {
+			t.Errorf("%q: prefixes %v, want %v", test.text, got, test.prefix)
+		}
 	}
 }
 

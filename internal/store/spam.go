@@ -269,3 +269,73 @@ func (s *Store) SpamWordCount(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// EachSpamWord calls fn with every learned word and its counts, in no
+// order, as long as there are at most limit of them: a process that holds
+// the whole vocabulary in memory reads it so, and one statement reads it
+// all (a statement sees one state of the table on both backends). With
+// more than limit words it stops and gives complete false, having called
+// fn for some of them.
+func (s *Store) EachSpamWord(ctx context.Context, limit int, fn func(word string, count SpamCount)) (complete bool, err error) {
+	rows, err := s.query(ctx, `SELECT word, spam_count, ham_count FROM spam_words LIMIT ?`, limit+1)
+	if err != nil {
+		return false, fmt.Errorf("read spam words: %w", err)
+	}
+	defer rows.Close()
+	read := 0
+	for rows.Next() {
+		if read == limit {
+			return false, nil
+		}
+		var word string
+		var c SpamCount
+		if err := rows.Scan(&word, &c.Spam, &c.Ham); err != nil {
+			return false, fmt.Errorf("read spam words: %w", err)
+		}
+		fn(word, c)
+		read++
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read spam words: %w", err)
+	}
+	return true, nil
+}
+
+// SpamWord is one learned word with its counts.
+type SpamWord struct {
+	Word string
+	SpamCount
+}
+
+// SpamTellingWords gives the limit words learned in at least minCount
+// messages that lean most towards spam (spam true) or ham: ordered by how
+// much more often they were seen in one class than in the other, as shares
+// of that class's trained messages (totals), the word itself breaking
+// ties. It reads the whole table: for the spam page, not for rating mail.
+func (s *Store) SpamTellingWords(ctx context.Context, totals SpamCount, spam bool, minCount int64, limit int) ([]SpamWord, error) {
+	// s/S - h/H, scaled by S*H to stay in integers: s*H - h*S.
+	lean := `spam_count * ? - ham_count * ?`
+	own, other := max(totals.Ham, 1), max(totals.Spam, 1)
+	if !spam {
+		lean = `ham_count * ? - spam_count * ?`
+		own, other = other, own
+	}
+	rows, err := s.query(ctx, `SELECT word, spam_count, ham_count FROM spam_words WHERE spam_count + ham_count >= ?
+		ORDER BY `+lean+` DESC, word LIMIT ?`, max(minCount, 1), own, other, limit)
+	if err != nil {
+		return nil, fmt.Errorf("telling spam words: %w", err)
+	}
+	defer rows.Close()
+	out := []SpamWord{}
+	for rows.Next() {
+		var w SpamWord
+		if err := rows.Scan(&w.Word, &w.Spam, &w.Ham); err != nil {
+			return nil, fmt.Errorf("telling spam words: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("telling spam words: %w", err)
+	}
+	return out, nil
+}

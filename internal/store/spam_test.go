@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"pochta.dev/pochta/internal/store"
 	"pochta.dev/pochta/internal/testpeer"
@@ -197,4 +200,76 @@ func TestSpamTrainingConcurrent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The whole vocabulary read at once, and the limit past which it is not.
+func TestEachSpamWord(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		words := map[string]store.SpamCount{"free": {Spam: 2}, "ёлка": {Ham: 1}, "pair free:ёлка": {Spam: 1, Ham: 1}}
+		if err := st.ApplySpamDelta(ctx, words, store.SpamCount{Spam: 2, Ham: 1}); err != nil {
+			t.Fatal(err)
+		}
+		read := map[string]store.SpamCount{}
+		complete, err := st.EachSpamWord(ctx, 3, func(word string, count store.SpamCount) { read[word] = count })
+		if err != nil || !complete || fmt.Sprint(read) != fmt.Sprint(words) {
+			t.Errorf("limit 3: complete %v, %v, read %v", complete, err, read)
+		}
+		complete, err = st.EachSpamWord(ctx, 2, func(string, store.SpamCount) {})
+		if err != nil || complete {
+			t.Errorf("limit 2 of 3 words: complete %v, %v", complete, err)
+		}
+	})
+}
+
+// BenchmarkEachSpamWord reads a learned vocabulary of a million words
+// (SQLite) into a map, as the rating's snapshot does in each process when
+// the learned counts change, and reports the heap the map holds.
+func BenchmarkEachSpamWord(b *testing.B) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, b.TempDir()+"/pochta.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	const vocabulary = 1_000_000
+	words := make(map[string]store.SpamCount, 10_000)
+	for i := range vocabulary {
+		words[fmt.Sprintf("word%07d", i)] = store.SpamCount{Spam: 1 + int64(i%7), Ham: int64(i % 5)}
+		if len(words) == 10_000 || i == vocabulary-1 {
+			if err := st.ApplySpamDelta(ctx, words, store.SpamCount{}); err != nil {
+				b.Fatal(err)
+			}
+			clear(words)
+		}
+	}
+	var cpu time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		held := make(map[string]store.SpamCount)
+		started := processCPU()
+		complete, err := st.EachSpamWord(ctx, vocabulary, func(word string, count store.SpamCount) { held[word] = count })
+		cpu += processCPU() - started
+		if err != nil || !complete || len(held) != vocabulary {
+			b.Fatalf("read %d words, complete %v: %v", len(held), complete, err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(held)), "heap-B/word")
+		runtime.KeepAlive(held)
+	}
+	// The process's CPU time (the database driver's and the collector's
+	// threads too), of the reads alone: the machine is shared.
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+}
+
+func processCPU() time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		return 0
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }

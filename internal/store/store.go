@@ -82,6 +82,9 @@ type Store struct {
 	now     func() time.Time
 	// statements are the statements prepared once (queryPrepared).
 	statements preparedStatements
+	// estimates are PostgreSQL's recent row estimates of searches
+	// (estimatedMatches).
+	estimates estimateMemo
 }
 
 // Open connects to the database named by dsn and applies pending migrations.

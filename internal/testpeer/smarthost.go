@@ -3,8 +3,14 @@ package testpeer
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	_ "embed"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 //go:embed smarthost.py
@@ -31,12 +38,81 @@ type Smarthost struct {
 type SmarthostMessage struct {
 	From string   `json:"from"`
 	To   []string `json:"to"`
+	TLS  bool     `json:"tls"` // it came after STARTTLS
 	Raw  []byte   `json:"-"`
 }
 
 // StartSmarthost starts a [Smarthost] for the test, stopped at its end;
 // with a login and a password it asks for AUTH.
 func StartSmarthost(t testing.TB, credentials ...string) *Smarthost {
+	t.Helper()
+	return startSmarthost(t, nil, credentials)
+}
+
+// SmarthostTLS is how a [Smarthost] started by [StartSmarthostTLS] answers
+// STARTTLS.
+type SmarthostTLS int
+
+const (
+	// SmarthostTLSWorks offers STARTTLS with a self-signed certificate.
+	SmarthostTLSWorks SmarthostTLS = iota
+	// SmarthostTLSBroken offers STARTTLS, answers it with 220 and then
+	// fails every handshake: TLS 1.2 at most with only DHE ciphers, which
+	// Go's client does not offer (as an old or misconfigured MX does).
+	SmarthostTLSBroken
+	// SmarthostTLSRefused offers STARTTLS and answers it "454 4.7.0 TLS
+	// not available", the session going on in plain text.
+	SmarthostTLSRefused
+)
+
+// StartSmarthostTLS starts a [Smarthost] that offers STARTTLS, working or
+// broken as mode says.
+func StartSmarthostTLS(t testing.TB, mode SmarthostTLS, credentials ...string) *Smarthost {
+	t.Helper()
+	certFile, keyFile := SelfSignedFiles(t, "127.0.0.1")
+	environment := []string{"SMARTHOST_TLS_CERT=" + certFile, "SMARTHOST_TLS_KEY=" + keyFile}
+	switch mode {
+	case SmarthostTLSBroken:
+		environment = append(environment, "SMARTHOST_TLS_BROKEN=1")
+	case SmarthostTLSRefused:
+		environment = append(environment, "SMARTHOST_TLS_REFUSE=1")
+	}
+	return startSmarthost(t, environment, credentials)
+}
+
+// SelfSignedFiles writes a self-signed RSA certificate for host and its key
+// as PEM files in a folder of the test and gives their paths. RSA, because
+// the DHE ciphers of a broken [Smarthost] need an RSA key.
+func SelfSignedFiles(t testing.TB, host string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if ip := net.ParseIP(host); ip != nil {
+		template.IPAddresses = []net.IP{ip}
+	} else {
+		template.DNSNames = []string{host}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func startSmarthost(t testing.TB, environment, credentials []string) *Smarthost {
 	t.Helper()
 	python := Python(t)
 	if err := exec.Command(python, "-c", "import aiosmtpd").Run(); err != nil {
@@ -53,6 +129,7 @@ func StartSmarthost(t testing.TB, credentials ...string) *Smarthost {
 	s := &Smarthost{Dir: t.TempDir(), Port: listener.Addr().(*net.TCPAddr).Port}
 	listener.Close()
 	cmd := exec.Command(python, append([]string{script, s.Dir, strconv.Itoa(s.Port)}, credentials...)...)
+	cmd.Env = append(os.Environ(), environment...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,13 @@ func (s *server) checkCSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.URL.Path == spamTrainPath {
+			// The spam page's training upload: a file's bytes as the
+			// body (never a form), its token in the header.
+			limit = maxTrainBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		// Parse here, once, so that handlers can read r.PostForm directly.
 		// A multipart form (with a file) is read whole into memory: the body
 		// is bounded above, so nothing spills to temporary files.

@@ -32,7 +32,7 @@ func TestLogPageNamesAndFilter(t *testing.T) {
 	wantBody(t, r,
 		`<a href="/mailboxes/`+mblID(f.alpha.ID)+`">Alpha POP</a>`,
 		`<a href="/mailboxes/`+mblID(f.joeBox.ID)+`">Joe IMAP</a>`,
-		`<a href="/messages/`+mblID(f.news)+`">Weekly news</a>`,
+		`<a href="/messages/`+mblID(f.news)+`" title="Weekly news">Weekly news</a>`, // the whole subject on hover: two lines show
 		`<a href="/messages/`+mblID(untitled)+`">(no subject)</a>`,
 		`<td class="nowrap">Receiving</td>`, `<td class="nowrap">brand-new</td>`,
 		`<select id="mailbox_id" name="mailbox_id">`,
@@ -51,7 +51,7 @@ func TestLogPageNamesAndFilter(t *testing.T) {
 	// The message and rule filters keep working.
 	r = b.get("/log?message_id=" + mblID(f.news))
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, `<a href="/messages/`+mblID(f.news)+`">Weekly news</a>`)
+	wantBody(t, r, `<a href="/messages/`+mblID(f.news)+`" title="Weekly news">Weekly news</a>`)
 	wantNoBody(t, r, "Joe private", "(no subject)")
 	r = b.get("/log?rule_id=999999")
 	wantStatus(t, r, http.StatusOK)
@@ -61,8 +61,8 @@ func TestLogPageNamesAndFilter(t *testing.T) {
 	joe := ts.signIn(t, "joe", "password-joe")
 	r = joe.get("/log")
 	wantStatus(t, r, http.StatusOK)
-	wantBody(t, r, option(f.joeBox.ID, "Joe IMAP"), `<a href="/messages/`+mblID(f.joeMail)+`">Joe private</a>`)
-	wantBody(t, r, "cross line", "<td>#"+mblID(f.annMail)+"</td>")
+	wantBody(t, r, option(f.joeBox.ID, "Joe IMAP"), `<a href="/messages/`+mblID(f.joeMail)+`" title="Joe private">Joe private</a>`)
+	wantBody(t, r, "cross line", `<td class="log-subject">#`+mblID(f.annMail)+"</td>")
 	wantNoBody(t, r, "Alpha POP", "Ann IMAP", "Beta POP", "Gamma SMTP", "Weekly news", "Ann private", "odd type",
 		`href="/messages/`+mblID(f.annMail)+`"`)
 

@@ -97,8 +97,12 @@ type messageData struct {
 	Back        string // the list it was opened from
 	Self        string // this view, to come back to after an action
 	CanChange   bool
-	SpamRating  string
-	SpamStatus  string
+	// CanApplyRules offers "apply rules": all manual rules, or one of
+	// ManualRules, those that may run on this message's mailbox.
+	CanApplyRules bool
+	ManualRules   []service.RuleView
+	SpamRating    string
+	SpamStatus    string
 }
 
 func messageURL(id int64) string { return "/messages/" + strconv.FormatInt(id, 10) }
@@ -126,6 +130,11 @@ func (s *server) messagePage(w http.ResponseWriter, r *http.Request, session *se
 	content := messageData{Message: m, Row: newMessageRow(data.Lang, m, back), Blocks: quoteBlocks(m.Text), Back: back,
 		Self: messageLink(id, back), CanChange: actor.CanChangeMail(), Remote: remote, SpamRating: spamText(m),
 		SpamStatus: spamStatusText(data.Lang, m.Spam)}
+	if content.CanApplyRules = actor.CanApplyRules(); content.CanApplyRules {
+		if content.ManualRules, err = s.svc.ManualRules(r.Context(), actor, m.MailboxID); err != nil {
+			return err
+		}
+	}
 	data.Title = content.Row.SubjectText
 	if m.HTML != "" {
 		content.HTMLURL = messageURL(id) + "/html"

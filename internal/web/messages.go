@@ -337,10 +337,15 @@ type messagesData struct {
 	CanChange   bool
 	Count       int // rows on this page
 	// AddMailbox is the new mailbox form of the type the reader may add,
-	// offered while they see no mailbox at all (a new admin's first page).
+	// offered while they see no mailbox at all (a new admin's first page):
+	// a system mailbox for an admin, their own mailbox for an employee
+	// (OwnMailbox), each with its own words.
 	AddMailbox string
-	// ManualRules are the rules "apply rule: <name>" offers.
-	ManualRules []service.RuleView
+	OwnMailbox bool
+	// CanApplyRules offers "apply rules" (admins); ManualRules are the
+	// rules "apply rule: <name>" offers.
+	CanApplyRules bool
+	ManualRules   []service.RuleView
 }
 
 func (s *server) messageChangeAllowed(w http.ResponseWriter, r *http.Request, session *service.WebSession) bool {
@@ -391,13 +396,14 @@ func (s *server) renderMessages(w http.ResponseWriter, r *http.Request, session 
 	}
 	content.Mailboxes = mailboxes
 	if len(mailboxes) == 0 {
-		for _, kind := range []string{store.MailboxPOP3, store.MailboxIMAP} {
-			if content.AddMailbox == "" && actor.CanAddMailbox(kind) {
-				content.AddMailbox = "/mailboxes/new?type=" + kind
-			}
+		switch {
+		case actor.CanAddMailbox(store.MailboxPOP3):
+			content.AddMailbox = "/mailboxes/new?type=" + store.MailboxPOP3
+		case actor.CanAddMailbox(store.MailboxIMAP):
+			content.AddMailbox, content.OwnMailbox = "/my/mailboxes/new", true
 		}
 	}
-	if content.CanChange {
+	if content.CanApplyRules = actor.CanApplyRules(); content.CanApplyRules {
 		if manual, err := s.svc.ManualRules(r.Context(), actor, 0); err == nil {
 			content.ManualRules = manual
 		}

@@ -194,6 +194,8 @@ func (f *privacyFixture) cases() map[string]privacyCase {
 		"GET /settings":                               {path: "/settings"},
 		"POST /settings":                              {path: "/settings", form: url.Values{"log_keep_days": {"1"}}},
 		"POST /settings/smtp":                         {path: "/settings/smtp", form: url.Values{"action": {"stop"}}},
+		"GET /spam":                                   {path: "/spam"},
+		"POST /spam/train":                            {path: "/spam/train?class=spam", form: url.Values{"raw": {"Subject: x"}}},
 		"GET /sites":                                  {path: "/sites", open: true},
 		"GET /sites/new":                              {path: "/sites/new"},
 		"POST /sites":                                 {path: "/sites", form: url.Values{"code": {"s9"}, "name": {"x"}}},

@@ -51,9 +51,19 @@ func loadPages(statics *statics) *pages {
 		// checkedType: Pochta goes and gets this type's mail (POP3, IMAP),
 		// so "Receive mail now" and a check interval mean something.
 		"checkedType": func(kind string) bool { t, _ := store.MailboxTypeOf(kind); return t.Checked },
-		"listHas":     listContains,
-		"add1":        func(i int) int { return i + 1 },
-		"slice4":      func(a, b, c, d string) []string { return []string{a, b, c, d} },
+		// checkEvery: the minutes between scheduled checks of a mailbox,
+		// its own interval or its type's when unset (an IMAP mailbox is
+		// synced every 10 minutes without one); 0 is by hand only.
+		"checkEvery": func(kind string, interval int) int {
+			if interval > 0 {
+				return interval
+			}
+			t, _ := store.MailboxTypeOf(kind)
+			return t.UnsetInterval
+		},
+		"listHas": listContains,
+		"add1":    func(i int) int { return i + 1 },
+		"slice4":  func(a, b, c, d string) []string { return []string{a, b, c, d} },
 		"hasKey": func(m map[string]string, key string) bool {
 			_, ok := m[key]
 			return ok
@@ -207,7 +217,8 @@ func navigation(lang string, actor *service.Actor) []navGroup {
 	}
 	groups := []navGroup{mail}
 	if actor.CanReadAll() {
-		groups[0].Items = append(groups[0].Items, navItem{"rules", "/rules", t("nav.rules")}, navItem{"settings", "/settings", t("nav.settings")})
+		groups[0].Items = append(groups[0].Items, navItem{"rules", "/rules", t("nav.rules")}, navItem{"spam", "/spam", t("nav.spam")},
+			navItem{"settings", "/settings", t("nav.settings")})
 		groups = append(groups, navGroup{Label: t("nav.group.admin"), Items: []navItem{
 			{"sites", "/sites", t("nav.sites")},
 			{"users", "/users", t("nav.users")},

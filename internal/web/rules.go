@@ -179,10 +179,13 @@ func (s *server) rulesGroup(w http.ResponseWriter, r *http.Request, session *ser
 		s.render(w, r, http.StatusOK, "rules_delete", data)
 		return nil
 	}
-	if _, err := s.svc.RuleGroupAction(r.Context(), session.Actor, action, ids, nil); err != nil {
+	done, err := s.svc.RuleGroupAction(r.Context(), session.Actor, action, ids, nil)
+	if err != nil {
 		return err
 	}
-	s.flash(w, r, "flash.saved")
+	// Said in words with the count, as the mailboxes' group actions are
+	// ("Rules switched off: 2."), not a bare "Saved".
+	s.flashDone(w, r, "flash.rules_"+action+"_n", done, "")
 	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
 }

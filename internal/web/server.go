@@ -131,6 +131,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings", s.signedIn(s.settingsPage))
 	mux.HandleFunc("POST /settings", s.signedIn(s.saveSettings))
 	mux.HandleFunc("POST /settings/smtp", s.signedIn(s.switchSMTP))
+	mux.HandleFunc("GET /spam", s.signedIn(s.spamPage))
+	mux.HandleFunc("POST /spam/train", s.signedIn(s.trainSpam)) // spamTrainPath
 
 	mux.HandleFunc("GET /sites", s.signedIn(s.sitesPage))
 	mux.HandleFunc("GET /sites/new", s.signedIn(s.newSitePage))
@@ -299,8 +301,9 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request) error {
 // serviceError is the one writer of errors: it renders the page for an
 // error a handler returned (or a helper met): forbidden and not found have
 // their own pages, a failed sign-in goes back to the login page, text that
-// no field may hold is a 400, anything else is logged and shown as a plain
-// 500 without its text (which may hold internals).
+// no field may hold and input the service refused are a 400, anything else
+// is logged and shown as a plain 500 without its text (which may hold
+// internals).
 func (s *server) serviceError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, service.ErrForbidden):
@@ -311,6 +314,10 @@ func (s *server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	case errors.Is(err, service.ErrInvalidText):
 		s.renderError(w, r, http.StatusBadRequest, "error.invalid_text")
+	case errors.As(err, new(*service.ValidationError)):
+		// A form a page did not offer (a rule switched off since the
+		// page was shown): a plain 400, not a logged fault.
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
 	default:
 		s.logger.Error("web: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")

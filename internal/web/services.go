@@ -379,7 +379,7 @@ func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *
 	if !ok {
 		return nil
 	}
-	flash := "flash.services_deleted"
+	flash, done := "flash.services_deleted", 0
 	switch action {
 	case "delete":
 		if !deleteConfirmed(r) {
@@ -390,6 +390,9 @@ func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *
 			err := s.svc.DeleteMailService(r.Context(), session.Actor, id)
 			if err != nil && !errors.Is(err, service.ErrNotFound) { // already gone is fine
 				return err
+			}
+			if err == nil {
+				done++
 			}
 		}
 		if strings.HasPrefix(back, "/services/") {
@@ -405,9 +408,10 @@ func (s *server) servicesGroup(w http.ResponseWriter, r *http.Request, session *
 			if _, err := s.svc.UpdateMailService(r.Context(), session.Actor, id, service.MailServiceInput{Active: &active}); err != nil {
 				return err
 			}
+			done++
 		}
 	}
-	s.flash(w, r, flash)
+	s.flashDone(w, r, flash, done, "")
 	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
 }

@@ -143,7 +143,7 @@ func TestMailServices(t *testing.T) {
 	if findService(t, ts, "gmail").Active || findService(t, ts, "Corp mail").Active {
 		t.Error("group deactivate left a service active")
 	}
-	wantBody(t, b.get("/services"), "Mail services deactivated")
+	wantBody(t, b.get("/services"), "Mail services switched off: 2.")
 	r = b.postForm("/services/group", url.Values{"action": {"activate"}, "id": ids[:1]})
 	wantStatus(t, r, http.StatusSeeOther)
 	if !findService(t, ts, "gmail").Active {
@@ -193,7 +193,7 @@ func TestMailServices(t *testing.T) {
 	if _, err := ts.env.Service.MailService(ctx, ts.env.Admin, corp.ID); err == nil {
 		t.Fatal("service not deleted")
 	}
-	wantBody(t, b.get("/services"), "Mail services deleted")
+	wantBody(t, b.get("/services"), "Mail services deleted: 1.")
 	wantStatus(t, b.get(corpPath), http.StatusNotFound)
 }
 

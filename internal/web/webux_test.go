@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,4 +133,124 @@ func TestListFiltersIssue16(t *testing.T) {
 	wantBody(t, r, `value="info" checked`, `value="error" checked`)
 	wantNoBody(t, r, `class="log-request"`, `class="log-reply"`)
 	wantStatus(t, b.get("/log?level=info&level=loud"), http.StatusBadRequest)
+}
+
+// TestMailboxListSchedule: the list says how often each mailbox is checked
+// as the schedules do it: a POP3 mailbox by its interval or by hand only,
+// an IMAP mailbox without an interval every 10 minutes (its sync's
+// default), an SMTP mailbox nothing.
+func TestMailboxListSchedule(t *testing.T) {
+	ts := newTestServer(t)
+	f := mblSetup(t, ts)
+	manual := mblPOP3("Manual POP", "pop.manual.example")
+	manual.CheckInterval = mblPtr(0)
+	manualBox := mblAdd(t, ts, manual)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	r := b.get("/mailboxes?kind=all")
+	wantStatus(t, r, http.StatusOK)
+	for _, test := range []struct {
+		id        int64
+		want, not string
+	}{
+		{f.alpha.ID, "every 10 min", "manual only"},
+		{manualBox.ID, "manual only", "every"},
+		{f.joeBox.ID, "every 10 min", "manual only"},
+		{f.gamma.ID, "", "every"},
+	} {
+		row := mblRowHTML(t, r, test.id)
+		if !strings.Contains(row, test.want) || strings.Contains(row, test.not) {
+			t.Errorf("mailbox %d's row says\n%s\nwant %q, not %q", test.id, row, test.want, test.not)
+		}
+	}
+	if row := mblRowHTML(t, r, f.joeBox.ID); !strings.Contains(row, "once a day otherwise") {
+		t.Errorf("the IMAP row does not say the owner's schedule:\n%s", row)
+	}
+}
+
+// TestIMAPFormTestsConnection: an admin's IMAP mailbox form has "Test
+// connection" too, and without script the outcome comes back at the top
+// of the form with the typed password kept.
+func TestIMAPFormTestsConnection(t *testing.T) {
+	ts := newTestServer(t)
+	joe := ts.addUser(t, "joe", "user")
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	wantBody(t, b.get("/mailboxes/new?type=imap"), `name="test_connection"`)
+	server := servicetest.NewFakeServer(t, "+OK a POP3 server, not IMAP")
+	form := imapValues("JoeTested", findService(t, ts, "other").ID, joe.User.ID)
+	form.Set("server", server.Host)
+	form.Set("port", server.PortText())
+	form.Set("security", "none")
+	form.Set("password", "typed-imap-secret")
+	form.Set("test_connection", "1")
+	r := b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, `<div class="alert alert-error" role="status" id="test-outcome">`, `value="typed-imap-secret"`)
+	wantNoBody(t, b.get("/mailboxes?kind=all"), "JoeTested")
+}
+
+// TestIMAPFormSummaryInFieldOrder: the error summary of an admin's IMAP
+// form lists its errors in the order of the fields on the page (it had
+// the POP3 form's order, the mail service after the server).
+func TestIMAPFormSummaryInFieldOrder(t *testing.T) {
+	ts := newTestServer(t)
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	form := imapValues("", 0, 0)
+	form.Set("service_id", "")
+	form.Set("owner_id", "")
+	form.Set("login", "")
+	form.Set("password", "")
+	r := b.postForm("/mailboxes", form)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	summary := r.body[strings.Index(r.body, `<p class="alert-title">`):]
+	summary = summary[:strings.Index(summary, "</ul>")]
+	var links []string
+	for _, part := range strings.Split(summary, `<a href="#`)[1:] {
+		links = append(links, part[:strings.Index(part, `"`)])
+	}
+	onPage := slices.Clone(links)
+	slices.SortStableFunc(onPage, func(a, b string) int {
+		return strings.Index(r.body, `id="`+a+`"`) - strings.Index(r.body, `id="`+b+`"`)
+	})
+	if len(links) < 4 || !slices.Equal(links, onPage) {
+		t.Errorf("the summary links %v, the fields come in the order %v", links, onPage)
+	}
+}
+
+// TestFirstSignInLeadsToAMailbox: a first sign-in with no mailbox shows,
+// instead of an empty list, the way to add one: a system mailbox for an
+// admin, their own mailbox for an employee.
+func TestFirstSignInLeadsToAMailbox(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser(t, "joe", "user")
+	r := ts.signIn(t, "admin", servicetest.AdminPassword).get("/messages")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "No mailboxes yet", `href="/mailboxes/new?type=pop3">Add a mailbox</a>`)
+	r = ts.signIn(t, "joe", "password-joe").get("/messages")
+	wantStatus(t, r, http.StatusOK)
+	wantBody(t, r, "No mailboxes yet", "Connect your own mailbox", `href="/my/mailboxes/new">Connect a mailbox</a>`)
+	wantNoBody(t, r, "/mailboxes/new?type=")
+}
+
+// TestRulesGroupSaysWhatWasDone: a group action on rules comes back to the
+// list saying in words what it did, with the count, as the mailboxes' do.
+func TestRulesGroupSaysWhatWasDone(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	var ids []string
+	for _, name := range []string{"One", "Two"} {
+		rule, err := ts.env.Service.CreateRule(ctx, ts.env.Admin, service.RuleInput{Name: &name,
+			Conditions: &[]service.RuleCondition{{Field: "body", Op: "contains", Values: []string{"счёт"}}},
+			Actions:    &service.RuleActionsInput{Delete: new(true)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, strconv.FormatInt(rule.ID, 10))
+	}
+	b := ts.signIn(t, "admin", servicetest.AdminPassword)
+	b.get("/rules")
+	r := b.postForm("/rules/group", url.Values{"action": {"deactivate"}, "id": ids})
+	wantStatus(t, r, http.StatusSeeOther)
+	wantBody(t, b.follow(r), `<div class="flash" role="status">Rules switched off: 2.</div>`)
+	r = b.follow(b.postForm("/rules/group", url.Values{"action": {"delete"}, "id": ids, "confirm": {"yes"}}))
+	wantBody(t, r, "Rules deleted: 2.")
 }
