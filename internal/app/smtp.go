@@ -294,8 +294,7 @@ type smtpCollector struct{ a *App }
 
 func (c *smtpCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{smtpRunning, smtpStarted, smtpMessages, smtpConnections, smtpOpen, smtpFailed, listenerUp, listenerMessages,
-		listenerConnections, listenerOpen, listenerStarted, queueMessages, queueOldest, queueAttempts, queueRecipients, queueScrapeError,
-		intakeCommits, intakeMessages} {
+		listenerConnections, listenerOpen, listenerStarted, queueMessages, queueOldest, queueAttempts, queueRecipients, queueScrapeError, intakeCommits, intakeMessages} {
 		ch <- d
 	}
 }

@@ -75,8 +75,8 @@ func TestSMTPServerWired(t *testing.T) {
 		"pochta_smtp_listener_up{" + address, "pochta_smtp_listener_connections_total{" + address, `pochta_queue_messages{state="queued"} 1`,
 		`pochta_queue_messages{state="deferred"} 0`, "pochta_queue_oldest_message_age_seconds ", "pochta_queue_attempts_total 0",
 		`pochta_queue_recipients_total{outcome="failed"} 0`, "pochta_queue_stats_error 0", "pochta_smtp_started_at_seconds ",
-		"pochta_smtp_messages_received_total 0", "pochta_smtp_listener_started_at_seconds{" + address, "pochta_intake_commits_total 0",
-		"pochta_intake_messages_committed_total 0"} {
+		"pochta_smtp_messages_received_total 0", "pochta_smtp_listener_started_at_seconds{" + address,
+		"pochta_intake_commits_total 0", "pochta_intake_messages_committed_total 0"} {
 		if !strings.Contains(recorder.Body.String(), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
