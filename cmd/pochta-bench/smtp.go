@@ -98,6 +98,12 @@ func smtpBench(args []string) error {
 		// references); perCommit is what each load's runs added.
 		commits   func() (commits, messages float64)
 		perCommit [2][2]float64
+		// pid is a Pochta server's process (0 for the references); cpu is
+		// the CPU time it used during each load's runs: CPU per message
+		// says more than a rate on a shared machine, whose load steals
+		// time but not work.
+		pid int
+		cpu [2]time.Duration
 	}
 	pochtaServer := func(name, binary string) *server {
 		srv := &server{name: name}
@@ -107,7 +113,7 @@ func smtpBench(args []string) error {
 				profileFile = filepath.Join(*profile, strings.ReplaceAll(name, " ", "-")+".prof")
 			}
 			addr, process, stop, err := startPochtaSMTP(binary, profileFile, false)
-			srv.commits = process.commits
+			srv.commits, srv.pid = process.commits, process.pid
 			return addr, stop, err
 		}
 		return srv
@@ -166,6 +172,7 @@ func smtpBench(args []string) error {
 				if srv.commits != nil {
 					commitsBefore, messagesBefore = srv.commits()
 				}
+				cpuBefore := serverCPU(srv.pid)
 				started := time.Now()
 				if err := cmd.Run(); err != nil {
 					return fmt.Errorf("%s: smtp-source %v: %v: %s", srv.name, load, err, out.String())
@@ -177,6 +184,7 @@ func smtpBench(args []string) error {
 					}
 				}
 				srv.rates[i] = append(srv.rates[i], float64(*messages)/time.Since(started).Seconds())
+				srv.cpu[i] += serverCPU(srv.pid) - cpuBefore
 				if srv.commits != nil {
 					commits, messages := srv.commits()
 					srv.perCommit[i][0] += commits - commitsBefore
@@ -190,6 +198,9 @@ func smtpBench(args []string) error {
 			if commits, messages := srv.perCommit[i][0], srv.perCommit[i][1]; commits > 0 {
 				// How many messages shared a commit (a disk sync).
 				fmt.Printf("   %.0f commits, %.1f messages a commit", commits, messages/commits)
+			}
+			if srv.cpu[i] > 0 {
+				fmt.Printf(", CPU %.0f µs a message", float64(srv.cpu[i].Microseconds())/float64(*messages**runs))
 			}
 			fmt.Println()
 		}
@@ -402,6 +413,28 @@ func (p pochtaProcess) commits() (commits, messages float64) {
 		}
 	}
 	return commits, messages
+}
+
+// serverCPU is the user and system CPU time a process has used (0 when
+// pid is 0 or cannot be read), from /proc/PID/stat in clock ticks of
+// 1/100 s (Linux's USER_HZ).
+func serverCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th of them.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(fields[11], 10, 64)
+	system, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(user+system) * 10 * time.Millisecond
 }
 
 // resetPeak makes the process's VmHWM its current RSS (Linux clear_refs 5),

@@ -104,7 +104,7 @@ func (s *Store) indexBatch(ctx context.Context, tx *messageStatements) error {
 
 // writeSearchEntry writes a message's SQLite full-text row.
 func (s *Store) writeSearchEntry(ctx context.Context, exec func(context.Context, string, ...any) error, id int64, e *searchEntry) error {
-	if err := exec(ctx, `INSERT INTO `+searchTable+` (rowid, subject, sender, recipients, body, filenames) VALUES (?, ?, ?, ?, ?, ?)`,
+	if err := exec(ctx, insertSearchRow,
 		id, e.subject, e.sender, e.recipients, e.body, e.filenames); err != nil {
 		return fmt.Errorf("index message %d: %w", id, err)
 	}

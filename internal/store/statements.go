@@ -108,6 +108,14 @@ func (p *preparedStatements) get(ctx context.Context, db *sql.DB, query string) 
 	return statement, nil
 }
 
+// lookup gives the statement prepared for query, or nil when there is none
+// yet (it prepares nothing, so it never waits for a connection).
+func (p *preparedStatements) lookup(query string) *sql.Stmt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byText[query]
+}
+
 func (p *preparedStatements) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

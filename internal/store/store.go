@@ -143,6 +143,9 @@ func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if s.dialect == SQLite {
+		s.prepareInsertStatements(ctx)
+	}
 	return s, nil
 }
 
