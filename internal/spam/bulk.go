@@ -91,10 +91,18 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 				if err != nil {
 					return progress, err
 				}
+				// The first pass trains within the margin; later ones only
+				// the messages still on the wrong side, so that a few
+				// messages too short to be rated that surely are not
+				// trained three times over.
+				need := margin
+				if pass > 1 {
+					need = 0.5
+				}
 				if e.Class == Spam {
-					train = result.Probability < 1-margin
+					train = result.Probability < 1-need
 				} else {
-					train = result.Probability > margin
+					train = result.Probability > need
 				}
 			}
 			if train {
