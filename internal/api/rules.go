@@ -11,10 +11,8 @@ import (
 	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
-	"pochta.dev/pochta/internal/mailfile"
 	"pochta.dev/pochta/internal/rules"
 	"pochta.dev/pochta/internal/service"
-	"pochta.dev/pochta/internal/spam"
 	"pochta.dev/pochta/internal/store"
 )
 
@@ -295,42 +293,7 @@ func (a *api) trainSpam(w http.ResponseWriter, r *http.Request, actor *service.A
 	}
 	body := http.MaxBytesReader(w, r.Body, maxTrainBytes)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var examples []spam.Example
-	read := func(raw []byte) error {
-		example, err := service.SpamExample(class, raw)
-		if err != nil {
-			return err
-		}
-		examples = append(examples, example)
-		return nil
-	}
-	var err error
-	if mediaType == "application/mbox" {
-		reader := mailfile.NewMboxReader(body)
-		for {
-			var message io.Reader
-			message, err = reader.Next()
-			if errors.Is(err, io.EOF) {
-				err = nil
-				break
-			}
-			if err != nil {
-				break
-			}
-			var raw []byte
-			if raw, err = io.ReadAll(message); err != nil {
-				break
-			}
-			if err = read(raw); err != nil {
-				break
-			}
-		}
-	} else {
-		var raw []byte
-		if raw, err = io.ReadAll(body); err == nil {
-			err = read(raw)
-		}
-	}
+	examples, err := service.SpamExamples(class, body, mediaType == "application/mbox")
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return errorf(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", maxTrainBytes)

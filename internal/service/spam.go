@@ -2,10 +2,13 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"pochta.dev/pochta/internal/i18n"
+	"pochta.dev/pochta/internal/mailfile"
 	"pochta.dev/pochta/internal/mime"
 	"pochta.dev/pochta/internal/spam"
 	"pochta.dev/pochta/internal/store"
@@ -113,6 +116,42 @@ func SpamExample(class string, raw []byte) (spam.Example, error) {
 		return spam.Example{}, &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
 	}
 	return spam.Example{Tokens: spam.Tokenize(mime.Parse(raw, mime.Options{})), Class: c}, nil
+}
+
+// SpamExamples reads an upload for bulk training as class "spam" or
+// "ham": an mbox file (mbox true) or one message. With an error it gives
+// the examples read before it, so that the caller can say which message
+// failed; a *ValidationError names a bad class or a message too large.
+func SpamExamples(class string, body io.Reader, mbox bool) ([]spam.Example, error) {
+	var examples []spam.Example
+	add := func(message io.Reader) error {
+		raw, err := io.ReadAll(message)
+		if err != nil {
+			return err
+		}
+		example, err := SpamExample(class, raw)
+		if err != nil {
+			return err
+		}
+		examples = append(examples, example)
+		return nil
+	}
+	if !mbox {
+		return examples, add(body)
+	}
+	reader := mailfile.NewMboxReader(body)
+	for {
+		message, err := reader.Next()
+		if errors.Is(err, io.EOF) {
+			return examples, nil
+		}
+		if err != nil {
+			return examples, err
+		}
+		if err := add(message); err != nil {
+			return examples, err
+		}
+	}
 }
 
 // TrainSpamBulk teaches the filter many messages at once (admins): on

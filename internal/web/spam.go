@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
 	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
-	"pochta.dev/pochta/internal/mailfile"
 	"pochta.dev/pochta/internal/service"
-	"pochta.dev/pochta/internal/spam"
 )
 
 // spamTrainPath is the spam page's bulk training: its script posts each
@@ -70,37 +67,8 @@ func (s *server) trainSpam(w http.ResponseWriter, r *http.Request, session *serv
 	body := bufio.NewReader(r.Body)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	start, _ := body.Peek(5)
-	var examples []spam.Example
-	train := func(message io.Reader) error {
-		raw, err := io.ReadAll(message)
-		if err != nil {
-			return err
-		}
-		example, err := service.SpamExample(class, raw)
-		if err != nil {
-			return err
-		}
-		examples = append(examples, example)
-		return nil
-	}
-	var err error
-	if mediaType == "application/mbox" || string(start) == "From " {
-		reader := mailfile.NewMboxReader(body)
-		for {
-			var message io.Reader
-			if message, err = reader.Next(); err != nil {
-				if errors.Is(err, io.EOF) {
-					err = nil
-				}
-				break
-			}
-			if err = train(message); err != nil {
-				break
-			}
-		}
-	} else {
-		err = train(body)
-	}
+	mbox := mediaType == "application/mbox" || string(start) == "From "
+	examples, err := service.SpamExamples(class, body, mbox)
 	if err == nil {
 		// The file's messages are learned together, on error with a
 		// margin (service.TrainSpamBulk), as pochta spam train does.
