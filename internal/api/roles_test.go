@@ -126,7 +126,7 @@ func (f *roleFixture) mutations(selfID int64) []mutation {
 	rule := fmt.Sprintf("/api/v1/rules/%d", f.ruleID)
 	return []mutation{
 		{"POST /api/v1/rules", "/api/v1/rules", `{"name":"Intruder","actions":{"delete":true}}`, 0},
-		{"POST /api/v1/messages/{id}/actions", message + "/actions", fmt.Sprintf(`{"action":"apply_rules","rule_id":%d}`, f.ruleID), 0},
+		{"POST /api/v1/messages/{id}/actions", message + "/actions", fmt.Sprintf(`{"action":"apply_rules","rule_id":%d}`, f.ruleID), http.StatusNotFound},
 		{"PATCH /api/v1/rules/{id}", rule, `{"active":false}`, 0},
 		{"DELETE /api/v1/rules/{id}", rule, "", 0},
 		{"POST /api/v1/rules/actions", "/api/v1/rules/actions", `{"action":"delete","filter":{}}`, 0},
