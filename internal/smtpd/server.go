@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -433,7 +434,17 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write sends one reply (go-smtp writes one per Write). A 354 starts DATA
+// for the client before go-smtp calls the session's Data, so it makes the
+// connection busy before it is sent: a shutdown that finds it so waits for
+// the message's reply, and one that came first has closed the connection,
+// so that the 354 is never seen. Any other reply ends a DATA, and closes
+// the connection after it if a shutdown or a 421 asked for that.
 func (c *conn) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("354")) {
+		c.busy.Store(true)
+		return c.Conn.Write(p)
+	}
 	n, err := c.Conn.Write(p)
 	c.busy.Store(false)
 	if c.closeAfter.Load() {

@@ -23,7 +23,6 @@ import (
 
 // Replies of the acceptance rules.
 var (
-	errShuttingDown  = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down, try again later"}
 	errRelayDenied   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
 	errBadAddress    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address syntax"}
 	errTooManyErrors = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "too many errors, closing the connection"}
@@ -301,12 +300,11 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // recipients), and the reply waits for the sink's commit, so that 250
 // means durable.
 func (s *session) Data(r io.Reader) error {
-	s.conn.busy.Store(true) // until the reply is written: a shutdown waits for it
-	if s.conn.closeAfter.Load() {
-		// The server is stopping: refuse the message rather than
-		// take it on a connection about to close.
-		return errShuttingDown
-	}
+	// Busy until the reply is written: a shutdown waits for it. The 354
+	// already made it so (see conn.Write); BDAT has no 354. A shutdown that
+	// began after the 354 lets the message through to its 250: the client
+	// is sending it.
+	s.conn.busy.Store(true)
 	id := newID()
 	trace := TraceInfo{Helo: s.helo, ClientIP: s.ip, Hostname: s.server.hostname, TLS: s.tls,
 		Authenticated: s.user, ID: id, From: s.from, Recipients: s.local, Time: s.server.config.Now()}
