@@ -239,6 +239,14 @@ func (t *tokenizer) addresses(value, prefix string) {
 		}
 		address := foldString(field)
 		t.add(prefix + address)
+		// A character may fold to fewer bytes (the Kelvin sign to "k"),
+		// which can put the field's offset of the '@' past the fold's end:
+		// that crashed the judge (the message was not stored). Only that
+		// case takes the fold's own '@'; the others keep the tokens they
+		// gave, on which the filter was trained.
+		if at >= len(address) {
+			at = strings.LastIndexByte(address, '@')
+		}
 		domain := address[at+1:]
 		t.add(prefix + "@" + domain)
 	}
