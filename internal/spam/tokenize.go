@@ -1,6 +1,7 @@
 package spam
 
 import (
+	"bytes"
 	"net"
 	"slices"
 	"strconv"
@@ -114,9 +115,10 @@ type tokenizer struct {
 	tokens []string
 	// prev is the previous word of the current run, for pairs; "" at the
 	// start of a run.
-	prev  string
-	buf   []byte
-	pairs bool
+	prev string
+	// buf is fold's, token the token being made by words.
+	buf, token []byte
+	pairs      bool
 }
 
 func newTokenizer() *tokenizer {
@@ -135,6 +137,20 @@ func (t *tokenizer) add(token string) {
 	}
 	t.seen[token] = struct{}{}
 	t.tokens = append(t.tokens, token)
+}
+
+// addBytes is add for a token made in a buffer: it becomes a string only
+// when it is new.
+func (t *tokenizer) addBytes(token []byte) {
+	if t.full() {
+		return
+	}
+	if _, ok := t.seen[string(token)]; ok {
+		return
+	}
+	s := string(token)
+	t.seen[s] = struct{}{}
+	t.tokens = append(t.tokens, s)
 }
 
 func (t *tokenizer) message(m *mime.Message) {
@@ -355,15 +371,26 @@ func isNumericHost(host string) bool {
 
 // words tokenizes text into words (and pairs when pairs is set), each
 // prefixed with prefix. URLs in the text are tokenized as URLs.
+//
+// ASCII is read byte by byte, without decoding; a token is made in the
+// tokenizer's buffer, prefix and fold, and becomes a string only when it
+// was not seen before in the message (most of a message's words repeat).
+// TestTokenizeSameAsBefore proves the tokens are what they were.
 func (t *tokenizer) words(text, prefix string, pairs bool) {
 	t.prev = ""
 	for i := 0; i < len(text) && !t.full(); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if !isWordRune(r) && r != '$' {
-			i += size
-			if r != ' ' && r != '-' && r != ',' {
-				t.prev = "" // a pair does not span punctuation or lines
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if !asciiWordByte(c) && c != '$' {
+				i++
+				if c != ' ' && c != '-' && c != ',' {
+					t.prev = "" // a pair does not span punctuation or lines
+				}
+				continue
 			}
+		} else if r, size := utf8.DecodeRuneInString(text[i:]); !isWordRune(r) {
+			i += size
+			t.prev = ""
 			continue
 		}
 		// A word: word runes, with ' - . inside between word runes.
@@ -371,19 +398,30 @@ func (t *tokenizer) words(text, prefix string, pairs bool) {
 		runes := 0
 		j := i
 		for j < len(text) {
+			c := text[j]
+			if c < utf8.RuneSelf {
+				if asciiWordByte(c) || (c == '$' && j == start) {
+					j++
+					runes++
+					continue
+				}
+				if (c == '\'' || c == '-' || c == '.') && j > start && j+1 < len(text) && wordRuneAt(text, j+1) {
+					j++
+					runes++
+					continue
+				}
+				break
+			}
 			r, size := utf8.DecodeRuneInString(text[j:])
-			if isWordRune(r) || (r == '$' && j == start) {
+			if isWordRune(r) {
 				j += size
 				runes++
 				continue
 			}
-			if (r == '\'' || r == '’' || r == '-' || r == '.') && j > start && j+size < len(text) {
-				next, _ := utf8.DecodeRuneInString(text[j+size:])
-				if isWordRune(next) {
-					j += size
-					runes++
-					continue
-				}
+			if r == '’' && j > start && j+size < len(text) && wordRuneAt(text, j+size) {
+				j += size
+				runes++
+				continue
 			}
 			break
 		}
@@ -406,47 +444,90 @@ func (t *tokenizer) words(text, prefix string, pairs bool) {
 				// a tracking code) said by its first character and
 				// length in tens.
 				first, _ := utf8.DecodeRuneInString(word)
-				t.add(prefix + "skip:" + string(foldRune(first)) + strconv.Itoa(runes/10*10))
+				t.token = append(append(t.token[:0], prefix...), "skip:"...)
+				t.token = utf8.AppendRune(t.token, foldRune(first))
+				t.token = strconv.AppendInt(t.token, int64(runes/10*10), 10)
+				t.addBytes(t.token)
 			}
 			t.prev = ""
 			continue
 		}
-		folded := t.fold(word)
-		if strings.HasPrefix(folded, "www.") {
-			t.host(folded)
-		}
-		t.add(prefix + folded)
-		if pairs {
-			if t.prev != "" {
-				t.add(prefix + t.prev + " " + folded)
+		if prefix == "" && lowerASCII(word) {
+			// The word as it is in the text: no copy at all.
+			if strings.HasPrefix(word, "www.") {
+				t.host(word)
 			}
-			t.prev = folded
+			t.add(word)
+			if pairs {
+				t.pair(prefix, word)
+			}
+			continue
+		}
+		t.token = t.appendFold(append(t.token[:0], prefix...), word)
+		folded := t.token[len(prefix):]
+		if bytes.HasPrefix(folded, []byte("www.")) {
+			t.host(string(folded))
+		}
+		t.addBytes(t.token)
+		if pairs {
+			t.pair(prefix, string(folded))
 		}
 	}
 	t.prev = ""
 }
 
+// pair adds the pair of the previous word and folded, and makes folded the
+// previous word.
+func (t *tokenizer) pair(prefix, folded string) {
+	if t.prev != "" {
+		t.add(prefix + t.prev + " " + folded)
+	}
+	t.prev = folded
+}
+
+// asciiWordByte is isWordRune for an ASCII byte.
+func asciiWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// wordRuneAt reports whether text[i:] begins with a word rune.
+func wordRuneAt(text string, i int) bool {
+	if c := text[i]; c < utf8.RuneSelf {
+		return asciiWordByte(c)
+	}
+	r, _ := utf8.DecodeRuneInString(text[i:])
+	return isWordRune(r)
+}
+
+// lowerASCII reports whether word is ASCII without capitals: its own fold.
+func lowerASCII(word string) bool {
+	for i := 0; i < len(word); i++ {
+		if c := word[i]; c >= utf8.RuneSelf || (c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // fold lower-cases a word and writes ё as е, reusing the tokenizer's
 // buffer; the result is a new string.
 func (t *tokenizer) fold(word string) string {
-	ascii := true
-	for i := 0; i < len(word); i++ {
-		if c := word[i]; c >= utf8.RuneSelf || (c >= 'A' && c <= 'Z') {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if lowerASCII(word) {
 		return word
 	}
-	t.buf = t.buf[:0]
+	t.buf = t.appendFold(t.buf[:0], word)
+	return string(t.buf)
+}
+
+// appendFold appends word lower-cased, ё as е, to buf.
+func (t *tokenizer) appendFold(buf []byte, word string) []byte {
 	for i := 0; i < len(word); {
 		c := word[i]
 		if c < utf8.RuneSelf {
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
 			}
-			t.buf = append(t.buf, c)
+			buf = append(buf, c)
 			i++
 			continue
 		}
@@ -459,32 +540,32 @@ func (t *tokenizer) fold(word string) string {
 			d := word[i+1]
 			switch {
 			case c == 0xD0 && d == 0x81, c == 0xD1 && d == 0x91:
-				t.buf = append(t.buf, 0xD0, 0xB5)
+				buf = append(buf, 0xD0, 0xB5)
 				i += 2
 				continue
 			case c == 0xD0 && d >= 0x90 && d <= 0x9F:
-				t.buf = append(t.buf, 0xD0, d+0x20)
+				buf = append(buf, 0xD0, d+0x20)
 				i += 2
 				continue
 			case c == 0xD0 && d >= 0xA0 && d <= 0xAF:
-				t.buf = append(t.buf, 0xD1, d-0x20)
+				buf = append(buf, 0xD1, d-0x20)
 				i += 2
 				continue
 			case c == 0xD0 && d >= 0x80 && d <= 0x8F:
-				t.buf = append(t.buf, 0xD1, d+0x10)
+				buf = append(buf, 0xD1, d+0x10)
 				i += 2
 				continue
 			case c == 0xD0 && d >= 0xB0 && d <= 0xBF, c == 0xD1 && d >= 0x80 && d <= 0x8F:
-				t.buf = append(t.buf, c, d)
+				buf = append(buf, c, d)
 				i += 2
 				continue
 			}
 		}
 		r, size := utf8.DecodeRuneInString(word[i:])
-		t.buf = utf8.AppendRune(t.buf, foldRune(r))
+		buf = utf8.AppendRune(buf, foldRune(r))
 		i += size
 	}
-	return string(t.buf)
+	return buf
 }
 
 // foldString is fold for strings outside the tokenizer.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"pochta.dev/pochta/internal/benchcpu"
 	"pochta.dev/pochta/internal/mime"
 )
 
@@ -128,4 +129,12 @@ func FuzzTokenizeSame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sameTokens(t, "fuzzed", mime.Parse(raw, mime.Options{}))
 	})
+}
+
+// BenchmarkTokenizeReference is BenchmarkTokenize with the tokenizer as it
+// was, for a comparison in one binary.
+func BenchmarkTokenizeReference(b *testing.B) {
+	m := newBenchCorpus().message(4 << 10)
+	b.ReportAllocs()
+	benchcpu.Measure(b, func() { refTokenize(m) })
 }
