@@ -3,6 +3,8 @@ package spam
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -279,5 +281,33 @@ func TestExplanationBounded(t *testing.T) {
 	lines := strings.Split(r.String(), "\n")
 	if len(lines) != ExplainedWords+1 || lines[ExplainedWords] != "… (+12)" || !strings.HasPrefix(lines[0], "w0 = ") {
 		t.Errorf("explanation of %d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+}
+
+// The explanation's percentages without fmt are fmt's, to the character.
+func TestPercentAsFmt(t *testing.T) {
+	fmtPercent := func(p float64) string {
+		v := p * 100
+		switch {
+		case v > 0 && v < 1:
+			return fmt.Sprintf("%.2g", v)
+		case v > 99 && v < 100:
+			return fmt.Sprintf("%.3g", math.Floor(v*10)/10)
+		}
+		return fmt.Sprintf("%.0f", v)
+	}
+	values := []float64{0, 1, 0.5, 0.0001, 0.9999, 0.005, 0.995, 0.00999, 0.99001, 0.0099999, 0.125, 0.015, 0.025, 1e-9, math.NaN(), math.Inf(1), -0.01}
+	rnd := rand.New(rand.NewPCG(1, 4))
+	for range 200000 {
+		values = append(values, rnd.Float64(), rnd.Float64()/100, 0.99+rnd.Float64()/100, float64(rnd.IntN(100001))/100000)
+	}
+	for _, p := range values {
+		if got, want := percent(p), fmtPercent(p); got != want {
+			t.Fatalf("percent(%v) = %q, fmt gives %q", p, got, want)
+		}
+		w := WordScore{Word: "слово", Probability: p, Spam: int64(rnd.IntN(1000)), Ham: -3}
+		if got, want := w.String(), fmt.Sprintf("%s = %s%% (spam %d, ham %d)", w.Word, fmtPercent(p), w.Spam, w.Ham); got != want {
+			t.Fatalf("String() = %q, want %q", got, want)
+		}
 	}
 }
