@@ -173,3 +173,14 @@ func BenchmarkHostileRegex(b *testing.B) {
 	set := []*Compiled{c}
 	benchcpu.Measure(b, func() { Evaluate(set, v, EventReceive) })
 }
+
+// BenchmarkRegexManyPlaces is the judged fetch's body rule on a body of
+// the POP3 bench's kind: "order" a dozen times, never before a number.
+func BenchmarkRegexManyPlaces(b *testing.B) {
+	c := mustCompile(b, Rule{ID: 1, Active: true, OnReceive: true,
+		Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{`\border\s+#?\d{6}\b`}}}})
+	v := NewView(mime.Parse(typicalMessage(), mime.Options{}), 1)
+	v.Body += strings.Repeat("\nthe order of the shipment and the invoice, payment order approved by the team.", 12)
+	set := []*Compiled{c}
+	benchcpu.Measure(b, func() { Evaluate(set, v, EventReceive) })
+}

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"cmp"
+	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -422,17 +424,24 @@ func addressParts(text string) (name, address string) {
 
 // maxAnchored is how many places of its prefixes a condition's patterns
 // are tried at, anchored, before they are run over the whole text once
-// instead: an anchored run that fails late (`(?s)invoice.*total`) may read
-// to the text's end, so many of them could cost more than one full run.
-const maxAnchored = 8
+// instead. Each anchored run reads the text only as far as its pattern
+// needs (a reader, see [anchoredRun]), and all of them together read at
+// most anchoredBudget times the text: an anchored run that fails late
+// (`(?s)invoice.*total`) may read to the text's end, and many of them must
+// not cost more than a few full runs.
+const (
+	maxAnchored    = 64
+	anchoredBudget = 2
+)
 
 // anchoredMatch reports whether the condition's patterns match text, whose
 // fold is folded, trying them only where one of their prefixes begins:
 // every match begins at one. RE2 takes some 40 ns a byte of a Cyrillic
-// body over the whole text; a text holding a prefix a few times costs a
-// few short anchored runs. Each run sees the character before its
-// position, so that `\b` or `(?m)^` before the prefix is checked as in
-// the whole text.
+// body over the whole text, and a run on a string clears a table the size
+// of the text times the pattern however soon it fails; an anchored run on
+// a reader stops where its pattern fails, a few characters on. Each run
+// sees the character before its position, so that `\b` or `(?m)^` before
+// the prefix is checked as in the whole text.
 func (c *compiledCondition) anchoredMatch(text, folded string) bool {
 	var at [maxAnchored]int
 	found := 0
@@ -453,6 +462,7 @@ func (c *compiledCondition) anchoredMatch(text, folded string) bool {
 	positions := at[:found]
 	slices.Sort(positions)
 	same := len(text) == len(folded) && text == folded
+	reader := anchoredReader{budget: anchoredBudget*len(text) + 64*found}
 	original, walked := 0, 0 // the same character's offsets in text and folded
 	for _, position := range positions {
 		offset := position
@@ -468,18 +478,60 @@ func (c *compiledCondition) anchoredMatch(text, folded string) bool {
 		if offset >= len(text) {
 			break // past the cut of regexText
 		}
+		var matched bool
 		if offset == 0 {
-			if c.anchoredStart.MatchString(text) {
-				return true
-			}
-			continue
+			matched = reader.run(c.anchoredStart, text)
+		} else {
+			_, before := utf8.DecodeLastRuneInString(text[:offset])
+			matched = reader.run(c.anchored, text[offset-before:])
 		}
-		_, before := utf8.DecodeLastRuneInString(text[:offset])
-		if c.anchored.MatchString(text[offset-before:]) {
+		if reader.spent {
+			// The runs read too much: once over the whole text instead.
+			return c.any.MatchString(text)
+		}
+		if matched {
 			return true
 		}
 	}
 	return false
+}
+
+// anchoredReader feeds anchored runs their text rune by rune, within a
+// budget of bytes shared by all the runs of one condition on one text.
+type anchoredReader struct {
+	text   string
+	at     int
+	budget int
+	spent  bool // the budget ran out: the last run's answer is void
+}
+
+// run reports whether re, anchored at the text's start, matches text. When
+// the budget runs out the run sees an early end, which may change its
+// answer: the caller must then not use it (spent is set).
+func (r *anchoredReader) run(re *regexp.Regexp, text string) bool {
+	r.text, r.at = text, 0
+	return re.MatchReader(r)
+}
+
+// ReadRune is [io.RuneReader]'s.
+func (r *anchoredReader) ReadRune() (rune, int, error) {
+	if r.at >= len(r.text) {
+		return 0, 0, io.EOF
+	}
+	if r.budget <= 0 {
+		r.spent = true
+		return 0, 0, io.EOF
+	}
+	c := r.text[r.at]
+	if c < utf8.RuneSelf {
+		r.at++
+		r.budget--
+		return rune(c), 1, nil
+	}
+	rn, size := utf8.DecodeRuneInString(r.text[r.at:])
+	r.at += size
+	r.budget -= size
+	return rn, size, nil
 }
 
 // regexText is the part of text a regular expression runs on: its first

@@ -722,3 +722,24 @@ func TestAnchoredRegexAgrees(t *testing.T) {
 		}
 	}
 }
+
+// Many places of a prefix, patterns that fail late: the anchored runs'
+// budget runs out and the pattern runs once over the text, with the same
+// answer as the pattern alone.
+func TestAnchoredRegexBudget(t *testing.T) {
+	body := strings.Repeat("an order of goods, ", 40) + "\nTOTAL 5"
+	for _, pattern := range []string{`(?s)order.*total \d`, `(?s)order.*nothing`, `order.*\d$`, `order of goods, an order`, `order\s+\d`,
+		`\border\b[^\n]*total`} {
+		rule := Rule{ID: 1, Active: true, OnReceive: true, Actions: Actions{Read: Read},
+			Conditions: []Condition{{Field: FieldBody, Op: OpRegex, Values: []string{pattern}}}}
+		c := mustCompile(t, rule)
+		if c.conditions[0].prefixes == nil {
+			t.Errorf("%q: not run anchored", pattern)
+		}
+		want := regexp.MustCompile("(?i)" + pattern).MatchString(body)
+		got := len(Evaluate([]*Compiled{c}, &View{Body: body, SpamRating: -1}, EventReceive).Matches) == 1
+		if got != want {
+			t.Errorf("%q: matched %v, the pattern over the whole body %v", pattern, got, want)
+		}
+	}
+}
