@@ -132,6 +132,7 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	from := "messages m"
 	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
 	orderPrefix := ""      // PostgreSQL: leads the walk of a frequent word to the mailbox's date index
+	customPlan := false    // PostgreSQL: the statement is planned for its values each time (queryCustomPlan)
 	if search.match != "" {
 		frequent := s.frequentSearch(ctx, filter, column, search)
 		switch {
@@ -145,6 +146,10 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 			// each row's vector, as its statistics of the vectors'
 			// lexemes tell it a frequent word fills the page soon.
 			where, args = append(where, "m.search @@ CAST(? AS tsquery)"), append(args, search.match)
+			// The walk is right for this word and these dates only: a
+			// generic plan of the cached statement would not know them
+			// and takes the GIN matches (see queryCustomPlan).
+			customPlan = true
 			if len(filter.MailboxIDs) == 1 {
 				// The mailbox as a range and first in the order, so that
 				// the walk takes the mailbox's own date index and meets
@@ -210,7 +215,11 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		statement += " ORDER BY " + orderPrefix + column + " " + direction + ", m.id " + direction + " LIMIT ?"
 		args = append(args, limit+1)
 	}
-	rows, err := s.query(ctx, statement, args...)
+	run := s.query
+	if customPlan {
+		run = s.queryCustomPlan
+	}
+	rows, err := run(ctx, statement, args...)
 	if err != nil {
 		return page, fmt.Errorf("list messages: %w", err)
 	}

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"pochta.dev/pochta/internal/store"
+	"pochta.dev/pochta/internal/testpeer"
 )
 
 // The per-message lookups of an insert use their indexes on SQLite even
@@ -83,5 +85,64 @@ func TestBatchMakesOneSearchSegment(t *testing.T) {
 	}
 	if segments > batches {
 		t.Errorf("%d full-text segments after %d batches, want one a batch", segments, batches)
+	}
+}
+
+// On PostgreSQL a frequent word's search that walks a date index is planned
+// for its values each time, never prepared: pgx caches every statement it
+// prepares, and from a cached statement's sixth run PostgreSQL may use a
+// generic plan that does not know the word (for "квитанция is:unread" in one
+// mailbox at 1,000,000 messages, a BitmapAnd of all its GIN matches with the
+// mailbox's unread rows, 4-8 times slower than the walk). Other lists stay
+// prepared. The store runs on one connection, so that the prepared
+// statements seen are those of its queries.
+func TestFrequentWordWalkIsNotPrepared(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, testpeer.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.DB().SetMaxOpenConns(1)
+	site := newSite(t, st, "s1")
+	box := newMailbox(t, st, site.ID, 0)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var batch []*store.NewMessage
+	for i := range 200 {
+		text := fmt.Sprintf("message %d invoices", i)
+		batch = append(batch, newMessage(box, fmt.Sprintf("Subject: %d\r\n\r\n%s\r\n", i, text),
+			store.Message{Subject: fmt.Sprint(i), Date: base.Add(time.Duration(i) * time.Hour), Read: i%3 != 0}, store.Content{Text: text}))
+	}
+	if _, err := st.InsertMessages(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`ANALYZE messages`); err != nil {
+		t.Fatal(err)
+	}
+	restore := store.SetFrequentMatches(10)
+	defer restore()
+	for _, filter := range []store.MessageFilter{{Query: "invoice is:unread", MailboxIDs: []int64{box}}, {MailboxIDs: []int64{box}}} {
+		for range 7 {
+			page, err := st.Messages(ctx, filter, store.MessageSort{}, "", 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Items) != 5 {
+				t.Fatalf("%+v: %d messages, want 5", filter, len(page.Items))
+			}
+		}
+	}
+	var walks, lists int
+	err = st.DB().QueryRow(`SELECT COUNT(*) FILTER (WHERE statement LIKE '%m.search @@%ORDER BY%'),
+		COUNT(*) FILTER (WHERE statement LIKE '%FROM messages m WHERE m.mailbox_id IN ($1) ORDER BY%')
+		FROM pg_prepared_statements WHERE statement NOT LIKE '%pg_prepared_statements%'`).Scan(&walks, &lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lists != 1 {
+		t.Errorf("%d prepared statements of the plain list, want 1 (the check does not see the driver's statements)", lists)
+	}
+	if walks != 0 {
+		t.Errorf("the walk of a frequent word is a prepared statement (%d), which PostgreSQL may plan once for any word", walks)
 	}
 }
