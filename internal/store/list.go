@@ -139,7 +139,8 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		case s.dialect == SQLite:
 			where, args = append(where, "m.id IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)"), append(args, search.match)
 			if frequent {
-				from += " INDEXED BY " + walkIndex(filter)
+				index, _ := sqliteWalkIndex(filter, search)
+				from += " INDEXED BY " + index
 			}
 		case frequent:
 			// PostgreSQL walks the date index by itself here, testing
