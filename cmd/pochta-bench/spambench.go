@@ -42,6 +42,7 @@ func spamBench(args []string) error {
 	explain := flags.Bool("explain", false, "print the words behind each ham marked spam and spam missed")
 	margin := flags.Float64("margin", spam.DefaultBulkMargin, "bulk training: train a message unless rated this far on its side (0.5: train every message once)")
 	bogofilter := flags.String("bogofilter", "bogofilter", "the bogofilter to train and rate the same splits with beside Pochta (\"\": none)")
+	laterMargin := flags.Float64("later-margin", spam.DefaultBulkLaterMargin, "bulk training: the margin of the passes after the first (0.5: only messages on the wrong side)")
 	passes := flags.Int("passes", spam.DefaultBulkPasses, "bulk training: passes at most")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -93,7 +94,7 @@ func spamBench(args []string) error {
 		for _, f := range sTrain {
 			examples = append(examples, spam.Example{Tokens: tokens[f], Class: spam.Spam})
 		}
-		bulk, err := spam.TrainBulk(ctx, &counts, examples, spam.BulkOptions{Params: params, Margin: *margin, Passes: *passes})
+		bulk, err := spam.TrainBulk(ctx, &counts, examples, spam.BulkOptions{Params: params, Margin: *margin, LaterMargin: *laterMargin, Passes: *passes})
 		if err != nil {
 			return err
 		}

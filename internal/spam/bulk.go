@@ -18,10 +18,18 @@ type BulkOptions struct {
 	Params Params
 	// Margin: a message is trained unless it is already rated within
 	// Margin of certain on its own side, a spam at 1-Margin or more, a ham
-	// at Margin or less (chi-square rates most messages within 10⁻⁶ of 0
-	// or 1, so the default is that small). 0 means [DefaultBulkMargin]; 0.5 or more trains
-	// every message once (Passes is then 1).
+	// at Margin or less (chi-square rates most messages within 10⁻⁸ of 0
+	// or 1, so the default is that small). 0 means [DefaultBulkMargin];
+	// 0.5 or more trains every message once (Passes is then 1).
 	Margin float64
+	// LaterMargin is the margin of the passes after the first: a message
+	// is trained again only when rated less than LaterMargin from certain
+	// on its side. 0 means [DefaultBulkLaterMargin]; 0.5 trains again only
+	// messages on the wrong side. An upload with fewer than
+	// [BulkLaterMarginMinimum] messages of either class always uses 0.5:
+	// its few counts cannot rate a message that near certain, and each of
+	// its messages would be trained in every pass.
+	LaterMargin float64
 	// Passes is how many times at most the examples are gone through; a
 	// pass that trains nothing ends it. 0 means [DefaultBulkPasses].
 	Passes int
@@ -33,8 +41,13 @@ type BulkOptions struct {
 // chosen on the SpamAssassin corpus's splits with seeds 4-9
 // (docs/benchmarks.md).
 const (
-	DefaultBulkMargin = 1e-6
-	DefaultBulkPasses = 3
+	DefaultBulkMargin      = 1e-8
+	DefaultBulkLaterMargin = 1e-4
+	DefaultBulkPasses      = 3
+	// BulkLaterMarginMinimum is how many messages of each class an upload
+	// needs for its later passes to train within LaterMargin rather than
+	// on error only (the spam page's "at least 200 of each class").
+	BulkLaterMarginMinimum = 200
 )
 
 // BulkProgress is how far a bulk training has got.
@@ -54,7 +67,7 @@ type BulkProgress struct {
 // every message once weighs the many easy messages (the thousandth list
 // mail) as much as the hard ones and left 8-14% of the corpus's spam
 // rated 70% or less; training on the errors spends the counts where the
-// filter errs (4-7% at 80%, docs/benchmarks.md). The classes are interleaved in proportion, each in the
+// filter errs (4-6% at 70%, docs/benchmarks.md). The classes are interleaved in proportion, each in the
 // given order, so that the filter learns both from the start.
 //
 // Messages trained this way cannot be untrained one by one: only a stored
@@ -76,6 +89,13 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 	if err != nil {
 		return BulkProgress{}, err
 	}
+	laterMargin := options.LaterMargin
+	if laterMargin <= 0 || laterMargin > 0.5 {
+		laterMargin = DefaultBulkLaterMargin
+	}
+	if spams, hams := classSizes(ordered); spams < BulkLaterMarginMinimum || hams < BulkLaterMarginMinimum {
+		laterMargin = 0.5
+	}
 	classifier := NewClassifier(options.Params, l)
 	progress := BulkProgress{Passes: passes, Total: len(ordered)}
 	for pass := 1; pass <= passes; pass++ {
@@ -91,13 +111,14 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 				if err != nil {
 					return progress, err
 				}
-				// The first pass trains within the margin; later ones only
-				// the messages still on the wrong side, so that a few
+				// The first pass trains within the margin; later ones
+				// within the smaller later margin (only the messages still
+				// on the wrong side for a small upload), so that a few
 				// messages too short to be rated that surely are not
 				// trained three times over.
 				need := margin
 				if pass > 1 {
-					need = 0.5
+					need = laterMargin
 				}
 				if e.Class == Spam {
 					train = result.Probability < 1-need
@@ -131,6 +152,18 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 		}
 	}
 	return progress, nil
+}
+
+// classSizes counts the examples of each class.
+func classSizes(examples []Example) (spams, hams int) {
+	for _, e := range examples {
+		if e.Class == Spam {
+			spams++
+		} else {
+			hams++
+		}
+	}
+	return spams, hams
 }
 
 // interleave orders the examples so that the classes alternate in

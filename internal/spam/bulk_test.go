@@ -108,3 +108,24 @@ func TestTrainBulk(t *testing.T) {
 		t.Error("a cancelled training went on")
 	}
 }
+
+// An upload of a few messages is trained on error only after its first
+// pass: its few counts rate its own messages less near certain than the
+// later margin, and each would be trained again in every pass (the web
+// spam page's upload of two ham once learned six).
+func TestTrainBulkSmallUploadOnce(t *testing.T) {
+	ctx := context.Background()
+	examples := []Example{
+		{Tokens: []string{"cheap", "pills", "casino", "now", "shared"}, Class: Spam},
+		{Tokens: []string{"quarterly", "report", "meeting", "shared"}, Class: Ham},
+		{Tokens: []string{"квартальный", "отчёт", "meeting", "shared"}, Class: Ham},
+	}
+	var counts Memory
+	progress, err := TrainBulk(ctx, &counts, examples, BulkOptions{LaterMargin: 1e-4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if progress.Trained != (Count{Spam: 1, Ham: 2}) {
+		t.Errorf("a small upload trained %+v in %d passes, want each message once", progress.Trained, progress.Pass)
+	}
+}
