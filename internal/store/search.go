@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -309,7 +311,7 @@ func (s *Store) frequentSearch(ctx context.Context, filter MessageFilter, column
 		}
 		return len(rowWhere) == 0 || s.estimatedMatches(ctx, search.match, rowWhere, rowArgs) >= frequentMatches
 	}
-	if _, ok := sqliteWalkIndex(filter, search); !ok {
+	if _, _, ok := sqliteWalkIndex(filter, search); !ok {
 		return false
 	}
 	var matches int
@@ -409,26 +411,126 @@ var prefixMark = regexp.MustCompile(`:\*[A-D]*`)
 // (the other of the two, when both are asked for, is tested on the rows
 // the word's matches leave). Any other condition could leave so few rows
 // that the walk read the whole index: those searches sort their matches.
-func sqliteWalkIndex(filter MessageFilter, search searchClause) (string, bool) {
-	served := ""
+func sqliteWalkIndex(filter MessageFilter, search searchClause) (index, served string, ok bool) {
 	for _, condition := range search.where {
 		switch condition {
 		case "(m.date < ?)", "(m.date >= ?)":
 		case "(m.is_read = FALSE)":
-			served = "unread_"
+			index, served = "unread_", condition
 		case "(m.attachment_count > 0)":
 			if served == "" {
-				served = "attached_"
+				index, served = "attached_", condition
 			}
 		default:
-			return "", false
+			return "", "", false
 		}
 	}
 	if served == "" && filter.HasAttachments != nil && *filter.HasAttachments {
-		served = "attached_"
+		index, served = "attached_", "m.attachment_count > 0"
 	}
 	if len(filter.MailboxIDs) == 1 {
-		return "messages_" + served + "mailbox_date", true
+		return "messages_" + index + "mailbox_date", served, true
 	}
-	return "messages_" + served + "date", true
+	return "messages_" + index + "date", served, true
+}
+
+// firstWalkChunk is how many entries of the date index the first chunk of
+// a walk on SQLite takes (see walkSearch); each next chunk takes twice as
+// many. A variable for the tests.
+var firstWalkChunk = 2048
+
+// walkSearch lists a page of a frequent search on SQLite (frequentSearch)
+// by walking the date index in chunks: a chunk is the next entries of the
+// index (those of the walk's own conditions: the mailbox, the dates, the
+// partial index's condition, the cursor), and the page's rows of it are
+// its messages among the full-text matches whose IDs lie between the
+// chunk's least and greatest ID, which FTS5 seeks to. Testing the walk
+// against all the matches instead made SQLite gather every one of them
+// first: 80,000 for the 8% of messages from:anna finds at 1,000,000.
+// Dates mostly rise with IDs, so a chunk's IDs span about as many
+// messages as it holds; where they do not (old mail imported late), a
+// chunk costs what gathering all the matches did, and the chunks double,
+// so that a walk takes a few of them. The conditions the index does not
+// serve are tested on the matched rows alone.
+func (s *Store) walkSearch(ctx context.Context, index, served string, where []string, args []any, match string, direction, compare string, limit int) (MessagePage, error) {
+	var page MessagePage
+	var inner, outer []string
+	var innerArgs, outerArgs []any
+	for _, condition := range where {
+		n := strings.Count(condition, "?")
+		switch {
+		case condition == served || strings.HasPrefix(condition, "m.mailbox_id IN (") || strings.HasPrefix(condition, "(m.date, m.id) ") ||
+			condition == "(m.date < ?)" || condition == "(m.date >= ?)" || condition == "m.date < ?" || condition == "m.date >= ?":
+			inner, innerArgs = append(inner, condition), append(innerArgs, args[:n]...)
+		default:
+			outer, outerArgs = append(outer, condition), append(outerArgs, args[:n]...)
+		}
+		args = args[n:]
+	}
+	order := " ORDER BY m.date " + direction + ", m.id " + direction
+	var sortValues []int64
+	for chunk := firstWalkChunk; ; chunk *= 2 {
+		walk := "SELECT m.id AS id, m.date AS date FROM messages m INDEXED BY " + index
+		if len(inner) > 0 {
+			walk += " WHERE " + strings.Join(inner, " AND ")
+		}
+		walk += order
+		// The matches come first (CROSS JOIN keeps them there), sought by
+		// ID range; "+" keeps SQLite from looking each chunk ID up in the
+		// full-text index, a query of its own for every one.
+		statement := `WITH chunk AS MATERIALIZED (` + walk + ` LIMIT ?) SELECT ` + messageColumns + `, m.date FROM ` + searchTable +
+			` AS hits CROSS JOIN messages m WHERE hits.` + searchTable + ` MATCH ? AND hits.rowid BETWEEN (SELECT MIN(id) FROM chunk) AND (SELECT MAX(id) FROM chunk)` +
+			` AND +hits.rowid IN (SELECT id FROM chunk) AND m.id = hits.rowid`
+		for _, condition := range outer {
+			statement += " AND " + condition
+		}
+		statement += order + " LIMIT ?"
+		statementArgs := append(append(append(append([]any{}, innerArgs...), chunk, match), outerArgs...), limit+1-len(page.Items))
+		rows, err := s.query(ctx, statement, statementArgs...)
+		if err != nil {
+			return page, fmt.Errorf("list messages: %w", err)
+		}
+		for rows.Next() {
+			var value int64
+			m, err := scanMessage(rows, false, &value)
+			if err != nil {
+				rows.Close()
+				return page, fmt.Errorf("list messages: %w", err)
+			}
+			page.Items, sortValues = append(page.Items, m), append(sortValues, value)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return page, fmt.Errorf("list messages: %w", err)
+		}
+		if len(page.Items) > limit {
+			break
+		}
+		// The chunk's last entry, where the next one starts; none when the
+		// walk has reached the end of its index.
+		var date, id int64
+		err = s.queryRow(ctx, walk+" LIMIT 1 OFFSET ?", append(append([]any{}, innerArgs...), chunk-1)...).Scan(&id, &date)
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return page, fmt.Errorf("list messages: %w", err)
+		}
+		// The cursor's condition, if any, is replaced by the chunk's end.
+		kept, keptArgs, rest := []string{}, []any{}, innerArgs
+		for _, condition := range inner {
+			n := strings.Count(condition, "?")
+			if !strings.HasPrefix(condition, "(m.date, m.id) ") {
+				kept, keptArgs = append(kept, condition), append(keptArgs, rest[:n]...)
+			}
+			rest = rest[n:]
+		}
+		inner, innerArgs = append(kept, "(m.date, m.id) "+compare+" (?, ?)"), append(keptArgs, date, id)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.NextCursor = encodeMessageCursor(sortValues[limit-1], page.Items[limit-1].ID)
+	}
+	return page, nil
 }
