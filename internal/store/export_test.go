@@ -11,5 +11,13 @@ func SetFrequentMatches(n int) func() {
 	return func() { frequentMatches = old }
 }
 
+// SetFirstWalkChunk sets how many index entries the first chunk of a walk
+// on SQLite takes, until the returned function restores it.
+func SetFirstWalkChunk(n int) func() {
+	old := firstWalkChunk
+	firstWalkChunk = n
+	return func() { firstWalkChunk = old }
+}
+
 // MapError is mapError, for tests of driver errors.
 var MapError = mapError

@@ -130,17 +130,19 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	search := s.searchSQL(query)
 	where, args = append(where, search.where...), append(args, search.args...)
 	from := "messages m"
-	var searchQuery string // PostgreSQL: the tsquery of the hits CTE
-	orderPrefix := ""      // PostgreSQL: leads the walk of a frequent word to the mailbox's date index
-	customPlan := false    // PostgreSQL: the statement is planned for its values each time (queryCustomPlan)
+	var searchQuery string                      // PostgreSQL: the tsquery of the hits CTE
+	orderPrefix := ""                           // PostgreSQL: leads the walk of a frequent word to the mailbox's date index
+	customPlan := false                         // PostgreSQL: the statement is planned for its values each time (queryCustomPlan)
+	var walkIndex, walkServed, walkMatch string // SQLite: the walk of a frequent search (walkSearch)
 	if search.match != "" {
 		frequent := s.frequentSearch(ctx, filter, column, search)
 		switch {
 		case s.dialect == SQLite:
-			where, args = append(where, "m.id IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)"), append(args, search.match)
 			if frequent {
-				index, _ := sqliteWalkIndex(filter, search)
-				from += " INDEXED BY " + index
+				walkIndex, walkServed, _ = sqliteWalkIndex(filter, search)
+				walkMatch = search.match
+			} else {
+				where, args = append(where, "m.id IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)"), append(args, search.match)
 			}
 		case frequent:
 			// PostgreSQL walks the date index by itself here, testing
@@ -194,6 +196,9 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		// to the cursor instead of walking it from the start.
 		where = append(where, "("+column+", m.id) "+compare+" (?, ?)")
 		args = append(args, position.Value, position.ID)
+	}
+	if walkIndex != "" {
+		return s.walkSearch(ctx, walkIndex, walkServed, where, args, walkMatch, direction, compare, limit)
 	}
 	statement := `SELECT ` + messageColumns + `, ` + column + ` FROM ` + from
 	if searchQuery != "" {
