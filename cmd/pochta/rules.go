@@ -188,7 +188,7 @@ func spamTrain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("spam train: %w", err)
 	}
-	state, err := pochta.Service.Spam(ctx, service.System)
+	state, err := pochta.Service.SpamCounts(ctx, service.System)
 	if err != nil {
 		return err
 	}

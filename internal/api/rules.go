@@ -270,13 +270,11 @@ func (a *api) getSpam(w http.ResponseWriter, r *http.Request, actor *service.Act
 // passes counts twice) and in how many passes.
 type spamTrainResult struct {
 	Messages int               `json:"messages"`
+	Skipped  int               `json:"skipped"`
 	Trained  int64             `json:"trained"`
 	Passes   int               `json:"passes"`
 	State    service.SpamState `json:"state"`
 }
-
-// maxTrainBytes bounds one training upload (an mbox of many messages).
-const maxTrainBytes = 200 << 20
 
 // trainSpam teaches the filter the messages of the body as ?class=spam or
 // ham: one message (message/rfc822) or an mbox file (application/mbox),
@@ -291,15 +289,15 @@ func (a *api) trainSpam(w http.ResponseWriter, r *http.Request, actor *service.A
 	if err := q.err(); err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, maxTrainBytes)
+	body := http.MaxBytesReader(w, r.Body, service.MaxSpamUploadBytes)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	examples, err := service.SpamExamples(class, body, mediaType == "application/mbox")
+	examples, skipped, err := service.SpamExamples(class, body, mediaType == "application/mbox")
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return errorf(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", maxTrainBytes)
+		return errorf(http.StatusRequestEntityTooLarge, "body is larger than %d bytes", service.MaxSpamUploadBytes)
 	}
 	if err != nil {
-		return fmt.Errorf("train spam (message %d): %w", len(examples)+1, err)
+		return fmt.Errorf("train spam (message %d): %w", len(examples)+skipped+1, err)
 	}
 	done, err := a.svc.TrainSpamBulk(r.Context(), actor, examples, nil)
 	if err != nil {
@@ -307,10 +305,10 @@ func (a *api) trainSpam(w http.ResponseWriter, r *http.Request, actor *service.A
 	}
 	trained := done.Trained.Spam + done.Trained.Ham
 	a.logger.Info("spam filter trained", "by", actor.User.Login, "class", class, "messages", len(examples),
-		"trained", trained, "passes", done.Pass)
-	state, err := a.svc.Spam(r.Context(), actor)
+		"skipped", skipped, "trained", trained, "passes", done.Pass)
+	state, err := a.svc.SpamCounts(r.Context(), actor)
 	if err != nil {
 		return err
 	}
-	return respond(w, http.StatusOK, spamTrainResult{Messages: len(examples), Trained: trained, Passes: done.Pass, State: state})
+	return respond(w, http.StatusOK, spamTrainResult{Messages: len(examples), Skipped: skipped, Trained: trained, Passes: done.Pass, State: state})
 }

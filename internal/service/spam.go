@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"pochta.dev/pochta/internal/i18n"
 	"pochta.dev/pochta/internal/mailfile"
@@ -68,8 +69,32 @@ func spamWordViews(words []store.SpamWord, totals store.SpamCount) []SpamWordVie
 	return out
 }
 
-// Spam gives the spam filter's state to admins and auditors.
+// Spam gives the spam filter's state to admins and auditors, with the
+// words that tell most of each class (the page and GET /api/v1/spam).
 func (s *Service) Spam(ctx context.Context, actor *Actor) (SpamState, error) {
+	state, err := s.SpamCounts(ctx, actor)
+	if err != nil {
+		return SpamState{}, err
+	}
+	totals := store.SpamCount{Spam: state.SpamMessages, Ham: state.HamMessages}
+	for _, class := range []bool{true, false} {
+		// A scan of the whole vocabulary each: only where they are shown.
+		telling, err := s.store.SpamTellingWords(ctx, totals, class, int64(state.MinCount), SpamTellingWords)
+		if err != nil {
+			return SpamState{}, err
+		}
+		if class {
+			state.SpamWords = spamWordViews(telling, totals)
+		} else {
+			state.HamWords = spamWordViews(telling, totals)
+		}
+	}
+	return state, nil
+}
+
+// SpamCounts is [Service.Spam] without the telling words: what a training
+// upload answers with.
+func (s *Service) SpamCounts(ctx context.Context, actor *Actor) (SpamState, error) {
 	if err := requireReadAll(actor); err != nil {
 		return SpamState{}, err
 	}
@@ -85,21 +110,10 @@ func (s *Service) Spam(ctx context.Context, actor *Actor) (SpamState, error) {
 	if err != nil {
 		return SpamState{}, err
 	}
-	state := SpamState{SpamMessages: totals.Spam, HamMessages: totals.Ham, Words: words, ReadyAt: SpamReadyMessages,
+	return SpamState{SpamMessages: totals.Spam, HamMessages: totals.Ham, Words: words, ReadyAt: SpamReadyMessages,
 		Ready:     totals.Spam >= SpamReadyMessages && totals.Ham >= SpamReadyMessages,
-		CheckSpam: settings.CheckSpam, WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount}
-	for _, class := range []bool{true, false} {
-		telling, err := s.store.SpamTellingWords(ctx, totals, class, int64(settings.SpamMinWordCount), SpamTellingWords)
-		if err != nil {
-			return SpamState{}, err
-		}
-		if class {
-			state.SpamWords = spamWordViews(telling, totals)
-		} else {
-			state.HamWords = spamWordViews(telling, totals)
-		}
-	}
-	return state, nil
+		CheckSpam: settings.CheckSpam, WordsUsed: settings.SpamWordsUsed, MinCount: settings.SpamMinWordCount,
+		SpamWords: []SpamWordView{}, HamWords: []SpamWordView{}}, nil
 }
 
 // SpamExample reads one message that is not stored in Pochta for bulk
@@ -115,19 +129,36 @@ func SpamExample(class string, raw []byte) (spam.Example, error) {
 	if len(raw) > MaxRuleTestSource {
 		return spam.Example{}, &ValidationError{Fields: map[string]i18n.Message{"raw": i18n.M("error.too_large", i18n.Key("field.source"))}}
 	}
-	return spam.Example{Tokens: spam.Tokenize(mime.Parse(raw, mime.Options{})), Class: c}, nil
+	tokens := spam.Tokenize(mime.Parse(raw, mime.Options{}))
+	// Tokens may be pieces of the message's text (see spam.Tokenize), and
+	// an example is kept through every pass of a bulk training: copies,
+	// so that a thousand examples do not hold a thousand bodies.
+	for i, token := range tokens {
+		tokens[i] = strings.Clone(token)
+	}
+	return spam.Example{Tokens: tokens, Class: c}, nil
 }
 
+// MaxSpamUploadBytes bounds one bulk-training upload (an mbox of many
+// messages) on the web page and the API.
+const MaxSpamUploadBytes = 200 << 20
+
 // SpamExamples reads an upload for bulk training as class "spam" or
-// "ham": an mbox file (mbox true) or one message. With an error it gives
+// "ham": an mbox file (mbox true) or one message. A message of an mbox
+// larger than MaxRuleTestSource is left out and counted in skipped (as
+// "pochta spam train" leaves it out), never read whole; one message that
+// large is a *ValidationError, as is a bad class. With an error it gives
 // the examples read before it, so that the caller can say which message
-// failed; a *ValidationError names a bad class or a message too large.
-func SpamExamples(class string, body io.Reader, mbox bool) ([]spam.Example, error) {
-	var examples []spam.Example
+// failed.
+func SpamExamples(class string, body io.Reader, mbox bool) (examples []spam.Example, skipped int, err error) {
 	add := func(message io.Reader) error {
-		raw, err := io.ReadAll(message)
+		raw, err := io.ReadAll(io.LimitReader(message, MaxRuleTestSource+1))
 		if err != nil {
 			return err
+		}
+		if mbox && len(raw) > MaxRuleTestSource {
+			skipped++ // the mbox reader skips the rest of it
+			return nil
 		}
 		example, err := SpamExample(class, raw)
 		if err != nil {
@@ -137,19 +168,19 @@ func SpamExamples(class string, body io.Reader, mbox bool) ([]spam.Example, erro
 		return nil
 	}
 	if !mbox {
-		return examples, add(body)
+		return examples, 0, add(body)
 	}
 	reader := mailfile.NewMboxReader(body)
 	for {
 		message, err := reader.Next()
 		if errors.Is(err, io.EOF) {
-			return examples, nil
+			return examples, skipped, nil
 		}
 		if err != nil {
-			return examples, err
+			return examples, skipped, err
 		}
 		if err := add(message); err != nil {
-			return examples, err
+			return examples, skipped, err
 		}
 	}
 }

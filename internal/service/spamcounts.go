@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -282,7 +283,10 @@ func (c *spamWordCache) lookup(ctx context.Context, s *Service, tokens []string)
 			counts[token] = count
 		}
 		if keep {
-			c.words[token] = count
+			// A token may be a piece of its message's text (see
+			// spam.Tokenize): a copy, so that the cache does not keep
+			// the message.
+			c.words[strings.Clone(token)] = count
 		}
 	}
 	c.mu.Unlock()

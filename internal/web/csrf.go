@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"mime"
 	"net/http"
+
+	"pochta.dev/pochta/internal/service"
 )
 
 // CSRF protection. Every form carries a hidden csrf_token field and one
@@ -33,23 +35,26 @@ func (s *server) checkCSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		limit := int64(maxFormBytes)
 		if r.URL.Path == spamTrainPath {
 			// The spam page's training upload: a file's bytes as the
-			// body (never a form), its token in the header.
-			limit = maxTrainBytes
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		// Parse here, once, so that handlers can read r.PostForm directly.
-		// A multipart form (with a file) is read whole into memory: the body
-		// is bounded above, so nothing spills to temporary files.
-		parse := r.ParseForm
-		if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType == "multipart/form-data" {
-			parse = func() error { return r.ParseMultipartForm(maxFormBytes) }
-		}
-		if err := parse(); err != nil {
-			s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
-			return
+			// body (never a form), its token in the header. Nothing of
+			// the body is read here, so a request without a session or
+			// a token costs nothing however large it says it is.
+			r.Body = http.MaxBytesReader(w, r.Body, service.MaxSpamUploadBytes)
+		} else {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			// Parse here, once, so that handlers can read r.PostForm
+			// directly. A multipart form (with a file) is read whole into
+			// memory: the body is bounded above, so nothing spills to
+			// temporary files.
+			parse := r.ParseForm
+			if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType == "multipart/form-data" {
+				parse = func() error { return r.ParseMultipartForm(maxFormBytes) }
+			}
+			if err := parse(); err != nil {
+				s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+				return
+			}
 		}
 		sent := r.Header.Get(csrfHeader)
 		if sent == "" {

@@ -16,12 +16,9 @@ import (
 
 // spamTrainPath is the spam page's bulk training: its script posts each
 // chosen file's bytes there, so the body may be far larger than a form's
-// (checkCSRF lets it be up to maxTrainBytes).
+// (checkCSRF lets it be up to service.MaxSpamUploadBytes and reads none of
+// it).
 const spamTrainPath = "/spam/train"
-
-// maxTrainBytes bounds one training file (an mbox of many messages), as
-// the API's POST /spam/train does.
-const maxTrainBytes = 200 << 20
 
 // spamData is the content of the spam filter's page.
 type spamData struct {
@@ -49,6 +46,8 @@ type spamTrainReply struct {
 	Trained int               `json:"trained"`
 	State   service.SpamState `json:"state"`
 	Error   string            `json:"error,omitempty"`
+	// Skipped says the messages of the file left out as too large.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // trainSpam teaches the filter one uploaded file as ?class=spam or ham:
@@ -68,20 +67,23 @@ func (s *server) trainSpam(w http.ResponseWriter, r *http.Request, session *serv
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	start, _ := body.Peek(5)
 	mbox := mediaType == "application/mbox" || string(start) == "From "
-	examples, err := service.SpamExamples(class, body, mbox)
+	examples, skipped, err := service.SpamExamples(class, body, mbox)
 	if err == nil {
 		// The file's messages are learned together, on error with a
 		// margin (service.TrainSpamBulk), as pochta spam train does.
 		_, err = s.svc.TrainSpamBulk(r.Context(), session.Actor, examples, nil)
 	}
 	lang := s.svc.UserLanguage(r.Context(), session.Actor.User)
-	reply := spamTrainReply{Trained: len(examples)}
+	reply := spamTrainReply{}
+	if err == nil {
+		reply.Trained = len(examples)
+	}
 	status := http.StatusOK
 	var tooLarge *http.MaxBytesError
 	var invalid *service.ValidationError
 	switch {
 	case errors.As(err, &tooLarge):
-		status, reply.Error = http.StatusRequestEntityTooLarge, i18n.Default.T(lang, "spam.train_too_large", maxTrainBytes>>20)
+		status, reply.Error = http.StatusRequestEntityTooLarge, i18n.Default.T(lang, "spam.train_too_large", service.MaxSpamUploadBytes>>20)
 	case errors.As(err, &invalid):
 		var texts []string
 		for _, text := range invalid.Translated(lang) {
@@ -91,8 +93,10 @@ func (s *server) trainSpam(w http.ResponseWriter, r *http.Request, session *serv
 		status, reply.Error = http.StatusBadRequest, strings.Join(texts, " ")
 	case err != nil:
 		return fmt.Errorf("train the spam filter from an upload: %w", err)
+	case skipped > 0:
+		reply.Skipped = i18n.Default.T(lang, "spam.train_skipped", skipped, service.MaxRuleTestSource>>20)
 	}
-	if reply.State, err = s.svc.Spam(r.Context(), session.Actor); err != nil {
+	if reply.State, err = s.svc.SpamCounts(r.Context(), session.Actor); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -3,7 +3,9 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -87,4 +89,34 @@ func TestSpamPage(t *testing.T) {
 	employee := ts.signIn(t, "emil", "password-emil")
 	wantStatus(t, employee.get("/spam"), http.StatusForbidden)
 	wantNoBody(t, employee.get("/messages"), `href="/spam"`)
+}
+
+// countingReader is an endless body that counts what is read of it.
+type countingReader struct{ read int64 }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'b'
+	}
+	c.read += int64(len(p))
+	return len(p), nil
+}
+
+// The training upload may be 200 MB, but not for anyone: a request with
+// no session (or no token) is answered before any of its body is read,
+// whatever its type says (a urlencoded form was read whole into memory).
+func TestSpamTrainUnsignedReadsNothing(t *testing.T) {
+	ts := newTestServer(t)
+	secure := false
+	handler := New(ts.env.Service, Options{SecureCookies: &secure, Logger: slog.New(slog.DiscardHandler)})
+	for _, contentType := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/mbox"} {
+		body := &countingReader{}
+		request := httptest.NewRequest("POST", "/spam/train?class=spam", body)
+		request.Header.Set("Content-Type", contentType)
+		recorder := httptest.NewRecorder()
+		handler.ServeHTTP(recorder, request)
+		if recorder.Code != http.StatusSeeOther || body.read != 0 {
+			t.Errorf("%s: status %d after reading %d bytes; want 303 and nothing read", contentType, recorder.Code, body.read)
+		}
+	}
 }

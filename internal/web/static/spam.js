@@ -83,6 +83,8 @@
         }
         if (!result.ok) {
           failed.push(file.name + (result.reply.error ? " (" + result.reply.error + ")" : ""));
+        } else if (result.reply.skipped) {
+          failed.push(file.name + " (" + result.reply.skipped + ")");
         }
         index++;
         next();
