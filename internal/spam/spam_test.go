@@ -311,3 +311,19 @@ func TestPercentAsFmt(t *testing.T) {
 		}
 	}
 }
+
+// An address whose fold changes its length (Kelvin signs fold to "k", İ
+// to two characters) gives its domain whole: cut at the field's offset of
+// the '@' it was "@e.com", or bytes that are not UTF-8.
+func TestTokenizeDomainAfterFold(t *testing.T) {
+	for from, want := range map[string]string{
+		"\u212a\u212a\u212a@example.com": "from:@example.com",
+		"\u212ax@ab.com":                 "from:@ab.com",
+		"\u0130x@ыы.рф":                  "from:@ыы.рф",
+	} {
+		tokens := Tokenize(parse(t, "From: "+from+"\nSubject: hi\n\nhello there\n"))
+		if !slices.Contains(tokens, want) {
+			t.Errorf("From %q: tokens %q; want %s", from, tokens, want)
+		}
+	}
+}

@@ -82,7 +82,9 @@ type Tokenizer struct {
 //   - attachments as "att:type" and "att:.ext".
 //
 // A message with no text still gives its header tokens; the caller logs a
-// message that gives none.
+// message that gives none. A token may share memory with the message's
+// text (a lower-case ASCII word is not copied): a caller that keeps tokens
+// long after the message clones them.
 func (z Tokenizer) Tokenize(m *mime.Message) []string {
 	t := tokenizers.Get().(*tokenizer)
 	t.pairs = z.Pairs
@@ -255,16 +257,14 @@ func (t *tokenizer) addresses(value, prefix string) {
 		}
 		address := foldString(field)
 		t.add(prefix + address)
-		// A character may fold to fewer bytes (the Kelvin sign to "k"),
-		// which can put the field's offset of the '@' past the fold's end:
-		// that crashed the judge (the message was not stored). Only that
-		// case takes the fold's own '@'; the others keep the tokens they
-		// gave, on which the filter was trained.
-		if at >= len(address) {
-			at = strings.LastIndexByte(address, '@')
+		// The domain is cut at the fold's own '@': a character may fold to
+		// fewer or more bytes (the Kelvin sign to "k", İ to "i̇"), so the
+		// field's offset of it is not the fold's (that crashed the judge,
+		// and cut "KKK@example.com" to "@e.com", a domain a spammer could
+		// vary to dodge learning).
+		if at = strings.LastIndexByte(address, '@'); at >= 0 {
+			t.add(prefix + "@" + address[at+1:])
 		}
-		domain := address[at+1:]
-		t.add(prefix + "@" + domain)
 	}
 }
 

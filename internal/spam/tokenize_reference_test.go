@@ -243,6 +243,10 @@ func (t *refTokenizer) addresses(value, prefix string) {
 		}
 		address := refFoldString(field)
 		t.add(prefix + address)
+		// The one change from main's tokenizer: the domain is cut at the
+		// fold's own '@' (main cut it at the field's, wrong where folding
+		// changes the length, and crashed where it shrank past the end).
+		at = strings.LastIndexByte(address, '@')
 		domain := address[at+1:]
 		t.add(prefix + "@" + domain)
 	}
