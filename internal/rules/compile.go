@@ -241,7 +241,18 @@ func compileCondition(i int, condition Condition, maxProgram int, errs *InvalidE
 				return compiled, false
 			}
 			compiled.each = append(compiled.each, re)
-			alternatives[j] = "(?:" + value + ")"
+			// The value as the parser understood it, not as typed: a
+			// "\Q" with no "\E" quotes to the end of the text it is
+			// in, so typed into a larger pattern it would swallow the
+			// group's closing parenthesis (the fuzz test found it: the
+			// joined pattern did not compile, and a stored rule made
+			// every message of its mailboxes fail).
+			parsed, err := syntax.Parse("(?i)"+value, syntax.Perl)
+			if err != nil {
+				errs.add(at("values"), "error.rule_regex", number, value, regexError(err))
+				return compiled, false
+			}
+			alternatives[j] = "(?:" + parsed.String() + ")"
 			if compiled.literals != nil || j == 0 {
 				if literals := requiredLiterals("(?i)" + value); literals != nil {
 					compiled.literals = append(compiled.literals, literals...)
@@ -265,16 +276,23 @@ func compileCondition(i int, condition Condition, maxProgram int, errs *InvalidE
 		if compiled.prefixes != nil {
 			// Each value compiled alone above, as for any below.
 			joined := strings.Join(alternatives, "|")
-			compiled.anchored = regexp.MustCompile(`(?i)\A(?s:.)(?:` + joined + ")")
-			compiled.anchoredStart = regexp.MustCompile(`(?i)\A(?:` + joined + ")")
+			// No (?i) around them: each alternative holds its own flags.
+			anchored, err := regexp.Compile(`\A(?s:.)(?:` + joined + ")")
+			anchoredStart, errStart := regexp.Compile(`\A(?:` + joined + ")")
+			if err == nil && errStart == nil {
+				compiled.anchored, compiled.anchoredStart = anchored, anchoredStart
+			} else {
+				compiled.prefixes = nil // the whole text is run instead
+			}
 		}
 		if len(values) == 1 {
 			compiled.any = compiled.each[0]
 		} else {
 			// One pass over the text for every alternative; each one
 			// compiled on its own above, so a pattern cannot close the
-			// group around it without failing there first.
-			re, err := regexp.Compile("(?i)" + strings.Join(alternatives, "|"))
+			// group around it without failing there first (and each
+			// holds its own flags, (?i) among them).
+			re, err := regexp.Compile(strings.Join(alternatives, "|"))
 			if err != nil {
 				errs.add(at("values"), "error.rule_regex", number, strings.Join(values, "\n"), regexError(err))
 				return compiled, false

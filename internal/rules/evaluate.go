@@ -535,7 +535,12 @@ func (r *anchoredReader) ReadRune() (rune, int, error) {
 }
 
 // regexText is the part of text a regular expression runs on: its first
-// MaxRegexText bytes, cut before a character that would not fit whole.
+// MaxRegexText bytes, cut after the last space, tab or line break within
+// its last 4 KB, else before a character that would not fit whole. Cut
+// after a space, the text's end looks to a pattern as the whole text does
+// there (a word has ended, no digit follows): cut inside "123456 7", `\d{6}\b`
+// or `\d{6}$` would match at the cut, and a delete rule would act on a
+// match the whole text does not have.
 func regexText(text string) string {
 	if len(text) <= MaxRegexText {
 		return text
@@ -543,6 +548,9 @@ func regexText(text string) string {
 	end := MaxRegexText
 	for end > 0 && !utf8.RuneStart(text[end]) {
 		end--
+	}
+	if space := strings.LastIndexAny(text[end-4096:end], " \t\r\n"); space >= 0 {
+		end = end - 4096 + space + 1
 	}
 	return text[:end]
 }

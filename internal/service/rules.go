@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/net/idna"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -465,8 +466,12 @@ func (s *Service) applyRuleInput(ctx context.Context, row *store.Rule, input Rul
 			if hook := a.Webhook.Value; hook == nil || strings.TrimSpace(hook.URL) == "" {
 				row.WebhookURL, row.WebhookSecret = "", nil
 			} else {
+				previous := row.WebhookURL
 				row.WebhookURL = strings.TrimSpace(hook.URL)
-				if host, internal := s.internalWebhookHost(ctx, row.WebhookURL); internal {
+				// Checked when it changes: an old rule's URL, saved when
+				// the allowed networks held it, does not stop the rule
+				// from being edited (the delivery's dialer refuses it).
+				if host, internal := s.internalWebhookHost(ctx, row.WebhookURL); internal && row.WebhookURL != previous {
 					errs.add("actions.webhook.url", "error.webhook_internal", i18n.Key("rules.action.webhook_url"), host)
 				}
 				switch {
@@ -490,7 +495,14 @@ func (s *Service) applyRuleInput(ctx context.Context, row *store.Rule, input Rul
 	if row.ActionSpam == "" {
 		row.ActionSpam = rules.Unchanged
 	}
-	compiled, err := rules.Compile(rulestore.FromRow(*row))
+	// Conditions as sent are held to today's limits; a stored rule's
+	// kept ones to the limits it was saved under, so that an old rule
+	// can still be switched off, sorted or renamed.
+	compile := rules.Compile
+	if input.Conditions == nil {
+		compile = rules.CompileStored
+	}
+	compiled, err := compile(rulestore.FromRow(*row))
 	var invalid *rules.InvalidError
 	switch {
 	case errors.As(err, &invalid):
@@ -529,6 +541,11 @@ func (s *Service) internalWebhookHost(ctx context.Context, text string) (string,
 		return "", false // the engine's URL check says so at the field
 	}
 	host := strings.ToLower(parsed.Hostname())
+	// As a resolver will see it: fullwidth letters and ideographic full
+	// stops ("ｌｏｃａｌｈｏｓｔ", "127。0。0。1") mapped as IDNA does.
+	if mapped, err := idna.Lookup.ToASCII(host); err == nil {
+		host = mapped
+	}
 	addr, ok := netguard.HostAddress(host)
 	if bare := strings.TrimSuffix(host, "."); bare == "localhost" || strings.HasSuffix(bare, ".localhost") {
 		addr, ok = netip.AddrFrom4([4]byte{127, 0, 0, 1}), true // RFC 6761: always this machine

@@ -29,7 +29,7 @@ func TestWebhookInternalTargets(t *testing.T) {
 	}
 	internal := []string{"http://127.0.0.1/in", "http://[::1]:8080/in", "http://10.0.0.5/in", "https://169.254.169.254/latest/meta-data",
 		"http://0.0.0.0:9000/", "http://[::ffff:127.0.0.1]/", "http://2130706433/", "http://0177.0.0.1/", "http://0x7f.1/",
-		"http://127.1:8080/", "http://192.168.1.10/", "http://[fd00::1]/", "http://localhost:8080/in", "http://api.localhost/",
+		"http://127.1:8080/", "http://192.168.1.10/", "http://[fd00::1]/", "http://localhost:8080/in", "http://api.localhost/", "http://ｌｏｃａｌｈｏｓｔ:18932/", "http://127。0。0。1:18932/",
 		"http://LOCALHOST./", "http://user:pass@127.0.0.1/"}
 	for _, target := range internal {
 		if got := fieldError(t, save(target), "en")["actions.webhook.url"]; !strings.Contains(got, "Allowed networks") {
