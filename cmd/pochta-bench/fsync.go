@@ -25,6 +25,9 @@ func fsyncBench(args []string) error {
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
+	if *count < 1 {
+		return fmt.Errorf("fsync: --count must be at least 1")
+	}
 	block := make([]byte, 16<<10)
 	path := filepath.Join(*dir, fmt.Sprintf("pochta-bench-fsync-%d", os.Getpid()))
 	defer os.Remove(path)

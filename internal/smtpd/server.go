@@ -440,6 +440,13 @@ func (c *conn) Read(p []byte) (int, error) {
 // the message's reply, and one that came first has closed the connection,
 // so that the 354 is never seen. Any other reply ends a DATA, and closes
 // the connection after it if a shutdown or a 421 asked for that.
+//
+// After STARTTLS go-smtp writes through a TLS connection made over this
+// one, so the bytes here are TLS records and no 354 is seen: such a
+// session is busy from the session's Data on, and a shutdown in the
+// microseconds between the 354 and Data closes it with the message
+// unsent. Nothing is lost (no 250 was given: the client sends it again);
+// the plain-text case is the one a test can hold to the exact moment.
 func (c *conn) Write(p []byte) (int, error) {
 	if bytes.HasPrefix(p, []byte("354")) {
 		c.busy.Store(true)
