@@ -1,13 +1,13 @@
 package spam
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Params are the filter's tunables. The zero value of a field means its
@@ -154,7 +154,8 @@ const ExplainedWords = 30
 // String says the words behind the rating, one a line, the most telling
 // [ExplainedWords] of them, then "… (+N)" for the rest.
 func (r Result) String() string {
-	var b []byte
+	// About 40 bytes a word named: one array, not a growing one.
+	b := make([]byte, 0, 48*min(len(r.Words), ExplainedWords)+16)
 	for i, w := range r.Words {
 		if i == ExplainedWords {
 			b = append(b, "\n… (+"...)
@@ -220,7 +221,9 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 	if totals.Spam <= 0 || totals.Ham <= 0 {
 		return result
 	}
-	scores := make([]WordScore, 0, 64)
+	buffer := rateBuffers.Get().(*rateBuffer)
+	defer buffer.put()
+	scores, keys := buffer.scores[:0], buffer.keys[:0]
 	telling := 0
 	for _, token := range tokens {
 		count, ok := words[token]
@@ -233,38 +236,102 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 		} else if count.Spam+count.Ham < int64(p.MinCount) {
 			continue // neither telling nor seen enough to fill
 		}
+		keys = append(keys, scoreKey{deviation: deviationKey(f), index: int32(len(scores))})
 		scores = append(scores, WordScore{Word: token, Probability: f, Spam: count.Spam, Ham: count.Ham})
 	}
-	slices.SortFunc(scores, func(a, b WordScore) int {
-		// The most telling first; among equals by word, so that a message
-		// gets the same words whatever the order of its tokens.
-		if c := cmp.Compare(math.Abs(b.Probability-0.5), math.Abs(a.Probability-0.5)); c != 0 {
-			return c
+	buffer.scores, buffer.keys = scores, keys
+	// The scores are sorted by their keys (how telling, computed once per
+	// score; a sort of the scores themselves computed it twice a comparison
+	// and moved 40 bytes a swap): the most telling first; among equals by
+	// word, so that a message gets the same words, and the same sum in
+	// chiSquareCombine, whatever the order of its tokens.
+	slices.SortFunc(keys, func(a, b scoreKey) int {
+		if a.deviation != b.deviation {
+			if a.deviation > b.deviation {
+				return -1
+			}
+			return 1
 		}
-		return strings.Compare(a.Word, b.Word)
+		return strings.Compare(scores[a.index].Word, scores[b.index].Word)
 	})
 	// The telling words sort first: all of them, and fillers up to the
 	// floor.
-	scores = scores[:min(len(scores), max(telling, p.WordsUsed))]
-	if len(scores) == 0 {
+	used := min(len(keys), max(telling, p.WordsUsed))
+	if used == 0 {
 		return result
 	}
-	result.Words = scores
-	result.Probability = chiSquareCombine(scores)
+	result.Words = make([]WordScore, used)
+	for i, key := range keys[:used] {
+		result.Words[i] = scores[key.index]
+	}
+	result.Probability = chiSquareCombine(result.Words)
 	return result
+}
+
+// scoreKey is what Rate sorts a message's scores by: how far the word's
+// probability is from 0.5 (deviationKey), and the score's index.
+type scoreKey struct {
+	deviation uint64
+	index     int32
+}
+
+// deviationKey orders probabilities as cmp.Compare orders their distances
+// from 0.5, as integers: the bits of a float that is not negative grow with
+// it, one more so that NaN, which cmp.Compare puts below every number, can
+// be 0.
+func deviationKey(probability float64) uint64 {
+	deviation := math.Abs(probability - 0.5)
+	if deviation != deviation {
+		return 0
+	}
+	return math.Float64bits(deviation) + 1
+}
+
+// rateBuffer is Rate's working space, kept for the next message (a
+// message has hundreds of known words).
+type rateBuffer struct {
+	scores []WordScore
+	keys   []scoreKey
+}
+
+var rateBuffers = sync.Pool{New: func() any { return &rateBuffer{scores: make([]WordScore, 0, 512), keys: make([]scoreKey, 0, 512)} }}
+
+// put returns b to the pool, not holding on to the message's words.
+func (b *rateBuffer) put() {
+	if cap(b.scores) > 8192 {
+		return // a huge message's: let it go
+	}
+	clear(b.scores)
+	b.scores, b.keys = b.scores[:0], b.keys[:0]
+	rateBuffers.Put(b)
 }
 
 // wordProbability is Robinson's f(w): the word's spam probability from
 // its counts relative to the classes' sizes, drawn towards the assumed
 // probability by the strength when the word was seen little.
 func wordProbability(count, totals Count, p Params) float64 {
-	spamRatio := math.Min(1, float64(count.Spam)/float64(totals.Spam))
-	hamRatio := math.Min(1, float64(count.Ham)/float64(totals.Ham))
+	// Comparisons rather than math.Min and math.Max, which are calls (a
+	// tenth of Rate): the same values, NaN kept, for ratios that are never
+	// negative zero.
+	spamRatio := float64(count.Spam) / float64(totals.Spam)
+	if spamRatio > 1 {
+		spamRatio = 1
+	}
+	hamRatio := float64(count.Ham) / float64(totals.Ham)
+	if hamRatio > 1 {
+		hamRatio = 1
+	}
 	pw := spamRatio / (spamRatio + hamRatio)
 	n := float64(count.Spam + count.Ham)
 	f := (p.Strength*p.Assumed + n*pw) / (p.Strength + n)
 	// Never quite certain: one word must not outweigh all the others.
-	return math.Min(0.9999, math.Max(0.0001, f))
+	if f < 0.0001 {
+		f = 0.0001
+	}
+	if f > 0.9999 {
+		f = 0.9999
+	}
+	return f
 }
 
 // chiSquareCombine is Robinson's Fisher combining (as in SpamBayes and

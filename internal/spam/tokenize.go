@@ -2,6 +2,7 @@ package spam
 
 import (
 	"bytes"
+	"hash/maphash"
 	"net"
 	"slices"
 	"strconv"
@@ -100,31 +101,32 @@ func (z Tokenizer) Tokenize(m *mime.Message) []string {
 // received was a good part of the tokenizer's cost (docs/benchmarks.md).
 var tokenizers = sync.Pool{New: func() any { return newTokenizer() }}
 
-// reset readies t for the next message. A set grown past a typical
-// message's size is dropped rather than kept at its largest.
+// reset readies t for the next message. Its tokens' strings are left to
+// the caller: the next message's go into a new arena.
 func (t *tokenizer) reset() {
-	if len(t.seen) > 1024 {
-		t.seen = make(map[string]struct{}, 512)
-	} else {
-		clear(t.seen)
-	}
+	t.seen.reset()
+	t.arena.Reset()
 	clear(t.tokens)
 	t.tokens, t.prev, t.pairs = t.tokens[:0], "", false
 }
 
 type tokenizer struct {
-	seen   map[string]struct{}
+	seen   tokenSet
 	tokens []string
+	// arena holds the message's new tokens made in a buffer (arenaString).
+	arena strings.Builder
 	// prev is the previous word of the current run, for pairs; "" at the
 	// start of a run.
 	prev string
 	// buf is fold's, token the token being made by words.
 	buf, token []byte
-	pairs      bool
+	// joined is addJoined's.
+	joined []byte
+	pairs  bool
 }
 
 func newTokenizer() *tokenizer {
-	return &tokenizer{seen: make(map[string]struct{}, 512), tokens: make([]string, 0, 512)}
+	return &tokenizer{seen: newTokenSet(), tokens: make([]string, 0, 512)}
 }
 
 func (t *tokenizer) full() bool { return len(t.tokens) >= MaxTokens }
@@ -134,11 +136,13 @@ func (t *tokenizer) add(token string) {
 	if t.full() {
 		return
 	}
-	if _, ok := t.seen[token]; ok {
+	h := maphash.String(t.seen.seed, token)
+	slot, ok := findToken(&t.seen, t.tokens, token, h)
+	if ok {
 		return
 	}
-	t.seen[token] = struct{}{}
 	t.tokens = append(t.tokens, token)
+	t.seen.insert(t.tokens, slot, h, len(t.tokens)-1)
 }
 
 // addBytes is add for a token made in a buffer: it becomes a string only
@@ -147,12 +151,13 @@ func (t *tokenizer) addBytes(token []byte) {
 	if t.full() {
 		return
 	}
-	if _, ok := t.seen[string(token)]; ok {
+	h := maphash.Bytes(t.seen.seed, token)
+	slot, ok := findToken(&t.seen, t.tokens, token, h)
+	if ok {
 		return
 	}
-	s := string(token)
-	t.seen[s] = struct{}{}
-	t.tokens = append(t.tokens, s)
+	t.tokens = append(t.tokens, t.arenaString(token))
+	t.seen.insert(t.tokens, slot, h, len(t.tokens)-1)
 }
 
 func (t *tokenizer) message(m *mime.Message) {
@@ -411,6 +416,13 @@ func (t *tokenizer) words(text, prefix string, pairs bool) {
 					continue
 				}
 				break
+			}
+			if (c == 0xD0 || c == 0xD1) && j+1 < len(text) && text[j+1]&0xC0 == 0x80 {
+				// Cyrillic U+0400-U+047F, all word runes, without
+				// decoding (most of a Russian text's bytes).
+				j += 2
+				runes++
+				continue
 			}
 			r, size := utf8.DecodeRuneInString(text[j:])
 			if isWordRune(r) {
