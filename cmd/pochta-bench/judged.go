@@ -20,37 +20,7 @@ import (
 // messages (200 each way), so that every message is rated from the
 // database's counts.
 func judgedSetup(ctx context.Context, st *store.Store, mailboxID int64) error {
-	conditions := []rules.Condition{
-		{Field: rules.FieldSubject, Op: rules.OpContains, Values: []string{"invoice", "счёт", "payment"}},
-		{Field: rules.FieldSender, Op: rules.OpContains, Values: []string{"@example.net", "noreply@"}},
-		{Field: rules.FieldRecipient, Op: rules.OpEquals, Values: []string{"sales@example.com"}},
-		{Field: rules.FieldBody, Op: rules.OpRegex, Values: []string{`\border\s+#?\d{6}\b`}},
-		{Field: rules.FieldHeader, Header: "X-Mailer", Op: rules.OpContains, Values: []string{"bulk", "mass"}},
-		{Field: rules.FieldAll, Op: rules.OpContains, Values: []string{"unsubscribe-zz"}},
-		{Field: rules.FieldAttachment, Op: rules.OpRegex, Values: []string{`\.(exe|scr|js)$`}},
-		{Field: rules.FieldBody, Op: rules.OpContains, Values: []string{"выигрыш", "lottery", "unsubscribe"}},
-		{Field: rules.FieldSubject, Op: rules.OpRegex, Values: []string{`^re:\s`, `^fwd?:\s`}},
-		{Field: rules.FieldSender, Op: rules.OpEquals, Values: []string{"boss@example.com"}},
-	}
-	for i := range 20 {
-		rule := rules.Rule{Name: fmt.Sprintf("bench rule %d", i+1), Active: true, Sort: 100 + i, OnReceive: true,
-			Conditions: []rules.Condition{conditions[i%len(conditions)]}}
-		if i%2 == 0 {
-			rule.MailboxID = mailboxID
-		}
-		switch i % 4 {
-		case 0:
-			rule.Actions.Read = rules.Read
-		case 1:
-			rule.Spam = &rules.Threshold{Op: rules.OpGreater, Value: 90}
-			rule.Actions.Spam = rules.Spam
-		case 2:
-			rule.Size = &rules.SizeLimit{Op: rules.OpGreater, Value: 1, Unit: rules.UnitMB}
-			rule.Actions.Read = rules.Unread
-		case 3:
-			rule.Conditions = append(rule.Conditions, conditions[(i+3)%len(conditions)])
-			rule.Actions.Read = rules.Read
-		}
+	for i, rule := range judgedRules(mailboxID) {
 		if _, err := rules.Compile(rule); err != nil {
 			return fmt.Errorf("bench rule %d: %w", i+1, err)
 		}
@@ -72,4 +42,43 @@ func judgedSetup(ctx context.Context, st *store.Store, mailboxID int64) error {
 		}
 	}
 	return nil
+}
+
+// judgedRules are the 20 rules of judgedSetup, half of them on mailboxID.
+func judgedRules(mailboxID int64) []rules.Rule {
+	conditions := []rules.Condition{
+		{Field: rules.FieldSubject, Op: rules.OpContains, Values: []string{"invoice", "счёт", "payment"}},
+		{Field: rules.FieldSender, Op: rules.OpContains, Values: []string{"@example.net", "noreply@"}},
+		{Field: rules.FieldRecipient, Op: rules.OpEquals, Values: []string{"sales@example.com"}},
+		{Field: rules.FieldBody, Op: rules.OpRegex, Values: []string{`\border\s+#?\d{6}\b`}},
+		{Field: rules.FieldHeader, Header: "X-Mailer", Op: rules.OpContains, Values: []string{"bulk", "mass"}},
+		{Field: rules.FieldAll, Op: rules.OpContains, Values: []string{"unsubscribe-zz"}},
+		{Field: rules.FieldAttachment, Op: rules.OpRegex, Values: []string{`\.(exe|scr|js)$`}},
+		{Field: rules.FieldBody, Op: rules.OpContains, Values: []string{"выигрыш", "lottery", "unsubscribe"}},
+		{Field: rules.FieldSubject, Op: rules.OpRegex, Values: []string{`^re:\s`, `^fwd?:\s`}},
+		{Field: rules.FieldSender, Op: rules.OpEquals, Values: []string{"boss@example.com"}},
+	}
+	var out []rules.Rule
+	for i := range 20 {
+		rule := rules.Rule{Name: fmt.Sprintf("bench rule %d", i+1), Active: true, Sort: 100 + i, OnReceive: true,
+			Conditions: []rules.Condition{conditions[i%len(conditions)]}}
+		if i%2 == 0 {
+			rule.MailboxID = mailboxID
+		}
+		switch i % 4 {
+		case 0:
+			rule.Actions.Read = rules.Read
+		case 1:
+			rule.Spam = &rules.Threshold{Op: rules.OpGreater, Value: 90}
+			rule.Actions.Spam = rules.Spam
+		case 2:
+			rule.Size = &rules.SizeLimit{Op: rules.OpGreater, Value: 1, Unit: rules.UnitMB}
+			rule.Actions.Read = rules.Unread
+		case 3:
+			rule.Conditions = append(rule.Conditions, conditions[(i+3)%len(conditions)])
+			rule.Actions.Read = rules.Read
+		}
+		out = append(out, rule)
+	}
+	return out
 }

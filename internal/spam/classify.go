@@ -236,7 +236,7 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 		} else if count.Spam+count.Ham < int64(p.MinCount) {
 			continue // neither telling nor seen enough to fill
 		}
-		keys = append(keys, scoreKey{deviation: deviationKey(f), index: int32(len(scores))})
+		keys = append(keys, scoreKey{deviation: deviationKey(f), prefix: wordPrefix(token), index: int32(len(scores))})
 		scores = append(scores, WordScore{Word: token, Probability: f, Spam: count.Spam, Ham: count.Ham})
 	}
 	buffer.scores, buffer.keys = scores, keys
@@ -244,10 +244,19 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 	// score; a sort of the scores themselves computed it twice a comparison
 	// and moved 40 bytes a swap): the most telling first; among equals by
 	// word, so that a message gets the same words, and the same sum in
-	// chiSquareCombine, whatever the order of its tokens.
+	// chiSquareCombine, whatever the order of its tokens. Equals are
+	// common (a small vocabulary gives many words the same counts): their
+	// words are compared by their first 8 bytes as a number, the strings
+	// only when those are the same.
 	slices.SortFunc(keys, func(a, b scoreKey) int {
 		if a.deviation != b.deviation {
 			if a.deviation > b.deviation {
+				return -1
+			}
+			return 1
+		}
+		if a.prefix != b.prefix {
+			if a.prefix < b.prefix {
 				return -1
 			}
 			return 1
@@ -269,10 +278,28 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 }
 
 // scoreKey is what Rate sorts a message's scores by: how far the word's
-// probability is from 0.5 (deviationKey), and the score's index.
+// probability is from 0.5 (deviationKey), then the word (wordPrefix, then
+// the score's word at index).
 type scoreKey struct {
 	deviation uint64
+	prefix    uint64
 	index     int32
+}
+
+// wordPrefix is the first 8 bytes of word as a big-endian number, zeros
+// after a shorter word: two words whose prefixes differ compare as their
+// prefixes do (a word that ends within them is padded with zeros, which
+// sort first as its end does; a zero byte in a word ties with the padding
+// and the words are compared).
+func wordPrefix(word string) uint64 {
+	var prefix uint64
+	for i := range 8 {
+		prefix <<= 8
+		if i < len(word) {
+			prefix |= uint64(word[i])
+		}
+	}
+	return prefix
 }
 
 // deviationKey orders probabilities as cmp.Compare orders their distances

@@ -51,6 +51,8 @@ func refRate(c *Classifier, tokens []string, totals Count, words map[string]Coun
 	return result
 }
 
+var awkwardWords = []string{"a", "a\x00", "a\x00b", "ab", "abcdefgh", "abcdefghi", "abcdefgh\x00", "abcdefgh\xff", "\xff", "", "я", "яя"}
+
 // TestRateSameAsBefore: the same probability (to the bit), words and
 // explanation as the reference, on random vocabularies full of ties (few
 // distinct counts), tokens in any order, with several settings.
@@ -64,6 +66,11 @@ func TestRateSameAsBefore(t *testing.T) {
 			token := fmt.Sprintf("w%d", rnd.IntN(2*n+1))
 			if j%7 == 0 {
 				token = fmt.Sprintf("слово%d", j)
+			}
+			if j%11 == 0 {
+				// Words alike in their first 8 bytes, zero bytes, ends
+				// within them: the sort's prefix keys.
+				token = awkwardWords[rnd.IntN(len(awkwardWords))]
 			}
 			tokens = append(tokens, token)
 			if rnd.IntN(4) > 0 {

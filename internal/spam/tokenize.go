@@ -174,9 +174,9 @@ func (t *tokenizer) message(m *mime.Message) {
 		t.header(f)
 	}
 	for _, a := range m.Attachments {
-		t.add("att:" + strings.ToLower(a.ContentType))
+		t.addJoined("att:", strings.ToLower(a.ContentType))
 		if dot := strings.LastIndexByte(a.Filename, '.'); dot >= 0 && len(a.Filename)-dot <= 8 {
-			t.add("att:." + strings.ToLower(a.Filename[dot+1:]))
+			t.addJoined("att:.", strings.ToLower(a.Filename[dot+1:]))
 		}
 	}
 	t.words(truncateBytes(m.Text, maxTextBytes), "", t.pairs)
@@ -187,13 +187,13 @@ func (t *tokenizer) message(m *mime.Message) {
 
 // header tokenizes one header field.
 func (t *tokenizer) header(f mime.HeaderField) {
-	name := strings.ToLower(f.Name)
+	name := lowerHeaderName(f.Name)
 	// The field's name, as bogofilter's "head:Name": which fields a
 	// message has says which software wrote and sent it (X-Mailer,
 	// MIME-Version, List-Id, X-MSMail-Priority), whatever their values.
 	// Other filters' verdicts are left out, as their values are.
 	if validName(name) && !strings.HasPrefix(name, "x-spam") {
-		t.add("hn:" + name)
+		t.addJoined("hn:", name)
 	}
 	if name == "message-id" {
 		// The domain part says which software made the message.
@@ -202,7 +202,7 @@ func (t *tokenizer) header(f mime.HeaderField) {
 			if net.ParseIP(strings.Trim(domain, "[]")) != nil {
 				domain = "ip"
 			}
-			t.add("h:message-id@" + domain)
+			t.addJoined("h:message-id@", domain)
 		}
 		return
 	}
@@ -217,13 +217,15 @@ func (t *tokenizer) header(f mime.HeaderField) {
 	switch name {
 	case "content-type":
 		// The media type and charset, not the boundary (random text).
-		for i, part := range strings.Split(value, ";") {
+		i := 0
+		for part := range strings.SplitSeq(value, ";") {
 			part = strings.TrimSpace(foldString(part))
 			if i == 0 {
-				t.add("h:type:" + part)
+				t.addJoined("h:type:", part)
 			} else if rest, ok := strings.CutPrefix(part, "charset="); ok {
-				t.add("h:charset:" + strings.Trim(rest, `"' `))
+				t.addJoined("h:charset:", strings.Trim(rest, `"' `))
 			}
+			i++
 		}
 		return
 	case "received":
@@ -240,11 +242,11 @@ func (t *tokenizer) header(f mime.HeaderField) {
 
 // hosts adds the words of value that hold a dot (host names, IP addresses).
 func (t *tokenizer) hosts(value, prefix string) {
-	for _, field := range strings.FieldsFunc(value, func(r rune) bool {
+	for field := range strings.FieldsFuncSeq(value, func(r rune) bool {
 		return r == ' ' || r == '\t' || r == '(' || r == ')' || r == '[' || r == ']' || r == ';' || r == '<' || r == '>'
 	}) {
 		if strings.IndexByte(field, '.') > 0 && len(field) <= 100 {
-			t.add(prefix + strings.Trim(foldString(field), "."))
+			t.addJoined(prefix, strings.Trim(foldString(field), "."))
 		}
 	}
 }
@@ -252,7 +254,7 @@ func (t *tokenizer) hosts(value, prefix string) {
 // addresses tokenizes an address header loosely (a bad header is still
 // worth its words): each address and its domain, and the other words.
 func (t *tokenizer) addresses(value, prefix string) {
-	for _, field := range strings.FieldsFunc(value, func(r rune) bool {
+	for field := range strings.FieldsFuncSeq(value, func(r rune) bool {
 		return r == ',' || r == ' ' || r == '<' || r == '>' || r == '"' || r == '\t' || r == ';'
 	}) {
 		at := strings.LastIndexByte(field, '@')
@@ -261,14 +263,14 @@ func (t *tokenizer) addresses(value, prefix string) {
 			continue
 		}
 		address := foldString(field)
-		t.add(prefix + address)
+		t.addJoined(prefix, address)
 		// The domain is cut at the fold's own '@': a character may fold to
 		// fewer or more bytes (the Kelvin sign to "k", İ to "i̇"), so the
 		// field's offset of it is not the fold's (that crashed the judge,
 		// and cut "KKK@example.com" to "@e.com", a domain a spammer could
 		// vary to dodge learning).
 		if at = strings.LastIndexByte(address, '@'); at >= 0 {
-			t.add(prefix + "@" + address[at+1:])
+			t.addJoined(prefix, address[at:])
 		}
 	}
 }
@@ -351,14 +353,14 @@ func (t *tokenizer) host(host string) {
 		t.add("url:ip")
 		return
 	}
-	t.add("url:" + host)
+	t.addJoined("url:", host)
 	for {
 		dot := strings.IndexByte(host, '.')
 		if dot < 0 || strings.Count(host, ".") < 2 {
 			return
 		}
 		host = host[dot+1:]
-		t.add("url:" + host)
+		t.addJoined("url:", host)
 	}
 }
 
