@@ -259,6 +259,9 @@ type prepared struct {
 type slot struct {
 	ready, foldedReady bool
 	texts, folded      []string
+	// one and foldedOne hold a field of one text (the subject, the body,
+	// the header block), so that it costs no slice of its own.
+	one, foldedOne [1]string
 }
 
 var slotFields = [...]Field{FieldSender, FieldRecipient, FieldSubject, FieldBody, FieldAll, FieldAttachment, FieldHeader}
@@ -282,20 +285,27 @@ func (p *prepared) slot(field Field, header string) *slot {
 	}
 	v := p.view
 	switch field {
+	// The texts are only read: a field of one list is that list.
 	case FieldSender:
-		s.texts = append(append([]string(nil), v.From...), v.ReplyTo...)
+		s.texts = v.From
+		if len(v.ReplyTo) > 0 {
+			s.texts = append(append([]string(nil), v.From...), v.ReplyTo...)
+		}
 	case FieldRecipient:
-		s.texts = append(append(append([]string(nil), v.To...), v.Cc...), v.Bcc...)
+		s.texts = v.To
+		if len(v.Cc) > 0 || len(v.Bcc) > 0 {
+			s.texts = append(append(append([]string(nil), v.To...), v.Cc...), v.Bcc...)
+		}
 	case FieldSubject:
-		s.texts = []string{v.Subject}
+		s.one[0], s.texts = v.Subject, s.one[:]
 	case FieldBody:
-		s.texts = []string{v.Body}
+		s.one[0], s.texts = v.Body, s.one[:]
 	case FieldAll:
-		s.texts = []string{v.HeaderText + "\n\n" + v.Body}
+		s.one[0], s.texts = v.HeaderText+"\n\n"+v.Body, s.one[:]
 	case FieldAttachment:
 		s.texts = v.Attachments
 	case FieldHeader:
-		s.texts = []string{v.HeaderText}
+		s.one[0], s.texts = v.HeaderText, s.one[:]
 	}
 	s.ready = true
 	return s
@@ -307,14 +317,18 @@ func (p *prepared) folded(field Field, s *slot) []string {
 	if field == FieldAll && !s.foldedReady {
 		header := p.folded(FieldHeader, p.slot(FieldHeader, ""))[0]
 		body := p.folded(FieldBody, p.slot(FieldBody, ""))[0]
-		s.folded, s.foldedReady = []string{header + "\n\n" + body}, true
+		s.foldedOne[0] = header + "\n\n" + body
+		s.folded, s.foldedReady = s.foldedOne[:], true
 	}
 	return s.foldedTexts()
 }
 
 func (s *slot) foldedTexts() []string {
 	if !s.foldedReady {
-		s.folded = make([]string, len(s.texts))
+		s.folded = s.foldedOne[:]
+		if len(s.texts) != 1 {
+			s.folded = make([]string, len(s.texts))
+		}
 		for i, text := range s.texts {
 			s.folded[i] = fold(text)
 		}
