@@ -223,38 +223,43 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 	}
 	buffer := rateBuffers.Get().(*rateBuffer)
 	defer buffer.put()
-	scores, keys := buffer.scores[:0], buffer.keys[:0]
-	telling := 0
+	scores, telling, fillers := buffer.scores[:0], buffer.keys[:0], buffer.fillers[:0]
 	for _, token := range tokens {
 		count, ok := words[token]
 		if !ok || count.Spam+count.Ham <= 0 {
 			continue
 		}
 		f := wordProbability(count, totals, p)
+		key := scoreKey{deviation: deviationKey(f), prefix: wordPrefix(token), index: int32(len(scores))}
 		if math.Abs(f-0.5) >= p.MinDeviation {
-			telling++
+			telling = append(telling, key)
 		} else if count.Spam+count.Ham < int64(p.MinCount) {
 			continue // neither telling nor seen enough to fill
+		} else {
+			fillers = append(fillers, key)
 		}
-		keys = append(keys, scoreKey{deviation: deviationKey(f), prefix: wordPrefix(token), index: int32(len(scores))})
 		scores = append(scores, WordScore{Word: token, Probability: f, Spam: count.Spam, Ham: count.Ham})
 	}
-	buffer.scores, buffer.keys = scores, keys
-	// The scores are sorted by their keys (how telling, computed once per
-	// score; a sort of the scores themselves computed it twice a comparison
-	// and moved 40 bytes a swap): the most telling first; among equals by
-	// word, so that a message gets the same words, and the same sum in
-	// chiSquareCombine, whatever the order of its tokens. Equals are
-	// common (a small vocabulary gives many words the same counts): their
-	// words are compared by their first 8 bytes as a number, the strings
-	// only when those are the same.
-	slices.SortFunc(keys, func(a, b scoreKey) int {
+	buffer.scores, buffer.keys, buffer.fillers = scores, telling, fillers
+	// The words used are the most telling first; among equals by word, so
+	// that a message gets the same words, and the same sum in
+	// chiSquareCombine, whatever the order of its tokens. Every telling
+	// word sorts before every other, so the telling words are sorted, and
+	// of the others only the best few that fill up to the floor are picked
+	// (with a small vocabulary most of a message's words are fillers).
+	// The keys are computed once per score (a sort of the scores
+	// themselves computed them twice a comparison and moved 40 bytes a
+	// swap).
+	compare := func(a, b scoreKey) int {
 		if a.deviation != b.deviation {
 			if a.deviation > b.deviation {
 				return -1
 			}
 			return 1
 		}
+		// Equals are common (a small vocabulary gives many words the same
+		// counts): their words are compared by their first 8 bytes as a
+		// number, the strings only when those are the same.
 		if a.prefix != b.prefix {
 			if a.prefix < b.prefix {
 				return -1
@@ -262,19 +267,48 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 			return 1
 		}
 		return strings.Compare(scores[a.index].Word, scores[b.index].Word)
-	})
-	// The telling words sort first: all of them, and fillers up to the
-	// floor.
-	used := min(len(keys), max(telling, p.WordsUsed))
+	}
+	slices.SortFunc(telling, compare)
+	fillers = bestKeys(fillers, p.WordsUsed-len(telling), compare)
+	used := len(telling) + len(fillers)
 	if used == 0 {
 		return result
 	}
-	result.Words = make([]WordScore, used)
-	for i, key := range keys[:used] {
-		result.Words[i] = scores[key.index]
+	result.Words = make([]WordScore, 0, used)
+	for _, key := range telling {
+		result.Words = append(result.Words, scores[key.index])
+	}
+	for _, key := range fillers {
+		result.Words = append(result.Words, scores[key.index])
 	}
 	result.Probability = chiSquareCombine(result.Words)
 	return result
+}
+
+// bestKeys gives the n first of keys in compare's order, in that order,
+// reordering keys: one comparison for most keys (with the n best so far
+// kept sorted at the front, a key not better than the last of them is
+// passed over), rather than a sort of them all.
+func bestKeys(keys []scoreKey, n int, compare func(a, b scoreKey) int) []scoreKey {
+	if n <= 0 {
+		return keys[:0]
+	}
+	if n >= len(keys) {
+		slices.SortFunc(keys, compare)
+		return keys
+	}
+	best := keys[:n]
+	slices.SortFunc(best, compare)
+	for _, key := range keys[n:] {
+		if compare(key, best[n-1]) >= 0 {
+			continue
+		}
+		// Insert key in its place, dropping the last.
+		i, _ := slices.BinarySearchFunc(best, key, compare)
+		copy(best[i+1:], best[i:n-1])
+		best[i] = key
+	}
+	return best
 }
 
 // scoreKey is what Rate sorts a message's scores by: how far the word's
@@ -317,11 +351,13 @@ func deviationKey(probability float64) uint64 {
 // rateBuffer is Rate's working space, kept for the next message (a
 // message has hundreds of known words).
 type rateBuffer struct {
-	scores []WordScore
-	keys   []scoreKey
+	scores        []WordScore
+	keys, fillers []scoreKey
 }
 
-var rateBuffers = sync.Pool{New: func() any { return &rateBuffer{scores: make([]WordScore, 0, 512), keys: make([]scoreKey, 0, 512)} }}
+var rateBuffers = sync.Pool{New: func() any {
+	return &rateBuffer{scores: make([]WordScore, 0, 512), keys: make([]scoreKey, 0, 256), fillers: make([]scoreKey, 0, 256)}
+}}
 
 // put returns b to the pool, not holding on to the message's words.
 func (b *rateBuffer) put() {
@@ -329,7 +365,7 @@ func (b *rateBuffer) put() {
 		return // a huge message's: let it go
 	}
 	clear(b.scores)
-	b.scores, b.keys = b.scores[:0], b.keys[:0]
+	b.scores, b.keys, b.fillers = b.scores[:0], b.keys[:0], b.fillers[:0]
 	rateBuffers.Put(b)
 }
 
