@@ -11,7 +11,7 @@ import (
 )
 
 // judgesBench is the judged POP3 fetch's judging without the fetch: the
-// bench's generated messages, parsed beforehand; the counts learned from
+// messages the fetch's Dovecot serves (goCorpus's), parsed beforehand; the counts learned from
 // the 400 messages judgedSetup trains on, held as a process's snapshot
 // holds them (one map of every word); judgedRules compiled.
 type judgesBench struct {
@@ -47,9 +47,8 @@ func newJudgesBench(b *testing.B) *judgesBench {
 		}
 		j.rules = append(j.rules, compiled)
 	}
-	fetched := newGenerator(1)
 	for i := range 64 {
-		j.messages = append(j.messages, mime.Parse(fetched.message(i, 4096, ""), mime.Options{}))
+		j.messages = append(j.messages, mime.Parse([]byte(goCorpusMessage(i)), mime.Options{}))
 	}
 	return j
 }

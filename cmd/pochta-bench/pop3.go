@@ -437,50 +437,9 @@ for i in range(n):
 // 25% multipart/alternative, 30% Russian text, about 4 KB) when the
 // reference folder is not there.
 func goCorpus(maildir string, n int) error {
-	english := strings.Fields("the a of to and in is for on that with as by at from this be are was it an or have not will your our we you " +
-		"invoice meeting report server backup quarterly budget release review schedule customer contract delivery " +
-		"update security password account payment order shipment project deadline draft approval agenda notes " +
-		"attached please regards thanks tomorrow monday friday office team manager support ticket issue resolved")
-	russian := strings.Fields("письмо отчёт встреча счёт договор доставка сервер почта ящик команда проект срок спасибо пожалуйста")
-	names := strings.Fields("alice bob carol dave erin frank grace heidi ivan judy mallory olga pavel sergey tanya victor")
-	domains := strings.Fields("example.test example.org mail.example.net corp.example.com lists.example.org")
 	base := time.Now().Unix()
 	for i := range n {
-		r := mrand.New(mrand.NewPCG(uint64(i), 1))
-		pick := func(list []string) string { return list[r.IntN(len(list))] }
-		from, to, fd, td := pick(names), pick(names), pick(domains), pick(domains)
-		date := time.Unix(1767225600+int64(i)*37, 0).UTC().Format("Mon, 02 Jan 2006 15:04:05 +0000")
-		random := make([]byte, 96)
-		rand.Read(random)
-		var b strings.Builder
-		fmt.Fprintf(&b, "Return-Path: <%s@%s>\nDelivered-To: %s@%s\n", from, fd, to, td)
-		fmt.Fprintf(&b, "Received: from mx%d.%s (mx.%s [192.0.2.%d])\n\tby mail.%s with ESMTPS id %012X\n\tfor <%s@%s>; %s\n", r.IntN(9)+1, fd, fd, r.IntN(254)+1, td, r.Uint64()>>16, to, td, date)
-		fmt.Fprintf(&b, "Received: from [198.51.100.%d] by mx.%s with ESMTPSA; %s\n", r.IntN(254)+1, fd, date)
-		fmt.Fprintf(&b, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=sel1;\n\th=from:to:subject:date:message-id;\n\tbh=%x=;\n\tb=%x\n", fd, random[:21], random)
-		fmt.Fprintf(&b, "From: %s <%s@%s>\nTo: %s <%s@%s>\nSubject: %s %s %s #%d\nDate: %s\nMessage-ID: <%x.%d@%s>\nMIME-Version: 1.0\n",
-			strings.ToUpper(from[:1])+from[1:], from, fd, strings.ToUpper(to[:1])+to[1:], to, td, pick(english), pick(english), pick(english), i, date, 1767225600+i*37, i, fd)
-		words := english
-		if r.Float64() < 0.3 {
-			words = russian
-		}
-		target := int(4096 * (0.9 + 0.2*r.Float64()))
-		var text strings.Builder
-		for b.Len()+text.Len()+400 < target {
-			line := make([]string, 0, 12)
-			for range 10 {
-				line = append(line, pick(words))
-			}
-			text.WriteString(strings.Join(line, " ") + ".\n")
-		}
-		if r.Float64() < 0.25 {
-			boundary := fmt.Sprintf("b%016x", r.Uint64())
-			half := text.String()[:text.Len()/2]
-			half = strings.ToValidUTF8(half, "")
-			fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=\"%[1]s\"\n\n--%[1]s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n%[2]s\n--%[1]s\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n<html><body><p>%[2]s</p></body></html>\n--%[1]s--\n", boundary, half)
-		} else {
-			fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n%s", text.String())
-		}
-		raw := b.String()
+		raw := goCorpusMessage(i)
 		path := filepath.Join(maildir, "new", fmt.Sprintf("%d.M%dP%d.bench,S=%d,W=%d", base, i, os.Getpid(), len(raw), len(raw)+strings.Count(raw, "\n")))
 		if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
 			return err
@@ -490,6 +449,56 @@ func goCorpus(maildir string, n int) error {
 		}
 	}
 	return nil
+}
+
+var (
+	corpusEnglish = strings.Fields("the a of to and in is for on that with as by at from this be are was it an or have not will your our we you " +
+		"invoice meeting report server backup quarterly budget release review schedule customer contract delivery " +
+		"update security password account payment order shipment project deadline draft approval agenda notes " +
+		"attached please regards thanks tomorrow monday friday office team manager support ticket issue resolved")
+	corpusRussian = strings.Fields("письмо отчёт встреча счёт договор доставка сервер почта ящик команда проект срок спасибо пожалуйста")
+	corpusNames   = strings.Fields("alice bob carol dave erin frank grace heidi ivan judy mallory olga pavel sergey tanya victor")
+	corpusDomains = strings.Fields("example.test example.org mail.example.net corp.example.com lists.example.org")
+)
+
+// goCorpusMessage is goCorpus's message number i.
+func goCorpusMessage(i int) string {
+	english, russian, names, domains := corpusEnglish, corpusRussian, corpusNames, corpusDomains
+	r := mrand.New(mrand.NewPCG(uint64(i), 1))
+	pick := func(list []string) string { return list[r.IntN(len(list))] }
+	from, to, fd, td := pick(names), pick(names), pick(domains), pick(domains)
+	date := time.Unix(1767225600+int64(i)*37, 0).UTC().Format("Mon, 02 Jan 2006 15:04:05 +0000")
+	random := make([]byte, 96)
+	rand.Read(random)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Return-Path: <%s@%s>\nDelivered-To: %s@%s\n", from, fd, to, td)
+	fmt.Fprintf(&b, "Received: from mx%d.%s (mx.%s [192.0.2.%d])\n\tby mail.%s with ESMTPS id %012X\n\tfor <%s@%s>; %s\n", r.IntN(9)+1, fd, fd, r.IntN(254)+1, td, r.Uint64()>>16, to, td, date)
+	fmt.Fprintf(&b, "Received: from [198.51.100.%d] by mx.%s with ESMTPSA; %s\n", r.IntN(254)+1, fd, date)
+	fmt.Fprintf(&b, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=sel1;\n\th=from:to:subject:date:message-id;\n\tbh=%x=;\n\tb=%x\n", fd, random[:21], random)
+	fmt.Fprintf(&b, "From: %s <%s@%s>\nTo: %s <%s@%s>\nSubject: %s %s %s #%d\nDate: %s\nMessage-ID: <%x.%d@%s>\nMIME-Version: 1.0\n",
+		strings.ToUpper(from[:1])+from[1:], from, fd, strings.ToUpper(to[:1])+to[1:], to, td, pick(english), pick(english), pick(english), i, date, 1767225600+i*37, i, fd)
+	words := english
+	if r.Float64() < 0.3 {
+		words = russian
+	}
+	target := int(4096 * (0.9 + 0.2*r.Float64()))
+	var text strings.Builder
+	for b.Len()+text.Len()+400 < target {
+		line := make([]string, 0, 12)
+		for range 10 {
+			line = append(line, pick(words))
+		}
+		text.WriteString(strings.Join(line, " ") + ".\n")
+	}
+	if r.Float64() < 0.25 {
+		boundary := fmt.Sprintf("b%016x", r.Uint64())
+		half := text.String()[:text.Len()/2]
+		half = strings.ToValidUTF8(half, "")
+		fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=\"%[1]s\"\n\n--%[1]s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n%[2]s\n--%[1]s\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n<html><body><p>%[2]s</p></body></html>\n--%[1]s--\n", boundary, half)
+	} else {
+		fmt.Fprintf(&b, "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n%s", text.String())
+	}
+	return b.String()
 }
 
 func maildirSize(maildir string) (int64, int, error) {
