@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,6 +187,22 @@ func TestSpamRatingOnReceipt(t *testing.T) {
 	view, _ := env.Service.MessageSummary(ctx, env.Admin, suspect.ID)
 	if view.SpamRating == nil || *view.SpamRating < 90 || !strings.Contains(view.SpamWords, "casino = ") || view.Spam != "unknown" {
 		t.Errorf("suspect rated %v, words %q, flag %q", view.SpamRating, view.SpamWords, view.Spam)
+	}
+	// The spam page gives a word the probability the rating's lines give
+	// it (Robinson's, drawn towards the assumed one: a word of one message
+	// is not 100%).
+	state, err := env.Service.Spam(ctx, env.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page string
+	for _, w := range state.SpamWords {
+		if w.Word == "casino" {
+			page = fmt.Sprintf("casino = %d%% (spam %d, ham %d)", w.Probability, w.Spam, w.Ham)
+		}
+	}
+	if page == "" || page == "casino = 100% (spam 1, ham 0)" || !strings.Contains(view.SpamWords, page) {
+		t.Errorf("spam page says %q, the rating %q", page, view.SpamWords)
 	}
 
 	if _, err := env.Service.UpdateSettings(ctx, env.Admin, service.SettingsInput{CheckSpam: ptr(false)}); err != nil {

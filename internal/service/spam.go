@@ -44,8 +44,7 @@ type SpamState struct {
 const SpamTellingWords = 20
 
 // SpamWordView is a learned word: the trained messages of each class that
-// held it, and the spam probability it gives alone (0-100), from its
-// shares of each class.
+// held it, and the spam probability it gives in a rating (0-100).
 type SpamWordView struct {
 	Word        string `json:"word"`
 	Spam        int64  `json:"spam"`
@@ -53,18 +52,16 @@ type SpamWordView struct {
 	Probability int    `json:"probability"`
 }
 
-// spamWordViews adds each word's probability: its share of the spam
-// messages against its share of the ham messages.
-func spamWordViews(words []store.SpamWord, totals store.SpamCount) []SpamWordView {
+// spamWordViews adds each word's probability as a rating would take it
+// (Robinson's, from its shares of each class drawn towards the assumed
+// probability when it was seen little), so that the page and a message's
+// "word = p%" lines agree.
+func spamWordViews(words []store.SpamWord, totals store.SpamCount, params spam.Params) []SpamWordView {
 	out := make([]SpamWordView, 0, len(words))
+	learned := spam.Count{Spam: totals.Spam, Ham: totals.Ham}
 	for _, w := range words {
-		spamShare := float64(w.Spam) / float64(max(totals.Spam, 1))
-		hamShare := float64(w.Ham) / float64(max(totals.Ham, 1))
-		probability := 50
-		if spamShare+hamShare > 0 {
-			probability = int(math.Round(100 * spamShare / (spamShare + hamShare)))
-		}
-		out = append(out, SpamWordView{Word: w.Word, Spam: w.Spam, Ham: w.Ham, Probability: probability})
+		probability := params.WordProbability(spam.Count{Spam: w.Spam, Ham: w.Ham}, learned)
+		out = append(out, SpamWordView{Word: w.Word, Spam: w.Spam, Ham: w.Ham, Probability: int(math.Round(100 * probability))})
 	}
 	return out
 }
@@ -77,6 +74,7 @@ func (s *Service) Spam(ctx context.Context, actor *Actor) (SpamState, error) {
 		return SpamState{}, err
 	}
 	totals := store.SpamCount{Spam: state.SpamMessages, Ham: state.HamMessages}
+	params := spam.Params{WordsUsed: state.WordsUsed, MinCount: state.MinCount}
 	for _, class := range []bool{true, false} {
 		// A scan of the whole vocabulary each: only where they are shown.
 		telling, err := s.store.SpamTellingWords(ctx, totals, class, int64(state.MinCount), SpamTellingWords)
@@ -84,9 +82,9 @@ func (s *Service) Spam(ctx context.Context, actor *Actor) (SpamState, error) {
 			return SpamState{}, err
 		}
 		if class {
-			state.SpamWords = spamWordViews(telling, totals)
+			state.SpamWords = spamWordViews(telling, totals, params)
 		} else {
-			state.HamWords = spamWordViews(telling, totals)
+			state.HamWords = spamWordViews(telling, totals, params)
 		}
 	}
 	return state, nil

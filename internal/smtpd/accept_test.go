@@ -43,6 +43,27 @@ s.quit()
 	}
 }
 
+// A quoted local part stays quoted in Return-Path: go-smtp unquotes it,
+// and "john doe"@far.test written back bare would be no address.
+func TestQuotedSenderKeepsQuotes(t *testing.T) {
+	e := newEnv(t, options{mailbox: service.MailboxInput{Domains: &[]string{"example.test"}}})
+	out := e.python(`
+c, reply = raw_session()
+reply()
+c.sendall(b"EHLO py.test\r\n"); reply()
+c.sendall(b'MAIL FROM:<"john doe"@far.test>\r\n'); print("mail", reply())
+c.sendall(b"RCPT TO:<bob@example.test>\r\n"); print("rcpt", reply())
+c.sendall(b"DATA\r\n"); reply()
+c.sendall(b"Subject: quoted\r\n\r\nx\r\n.\r\n"); print("data", reply())
+`)
+	contains(t, out, "data 250 2.0.0")
+	msgs := e.messages(e.mailbox)
+	if len(msgs) != 1 {
+		t.Fatalf("stored %d messages:\n%s", len(msgs), out)
+	}
+	contains(t, msgs[0], "Return-Path: <\"john doe\"@far.test>\r\n")
+}
+
 func TestUnknownDomain(t *testing.T) {
 	e := newEnv(t, options{mailbox: service.MailboxInput{Domains: &[]string{"example.test"}}})
 	out, code := e.swaks("--from", "a@far.test", "--to", "bob@elsewhere.test")

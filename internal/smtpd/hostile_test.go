@@ -267,11 +267,16 @@ reply()
 c.sendall(b"EHLO evil\rX-Injected: yes\r\n"); print(reply())
 c.sendall(b"MAIL FROM:<a\rX-Evil: 1@far.test>\r\n"); print("mail", reply())
 c.sendall(b"MAIL FROM:<a\x00b@far.test>\r\n"); print("mail nul", reply())
+c.sendall(b"MAIL FROM:<a\rb@far.test>\r\n"); print("mail cr", reply())
 c.sendall(b"RSET\r\nMAIL FROM:<a@far.test>\r\nRCPT TO:<b\rX-Evil: 2@x.test>\r\n"); print(reply()); print(reply()); print("rcpt", reply())
 c.sendall(b"RCPT TO:<b@x.test>\r\nDATA\r\n"); print(reply()); print(reply())
 c.sendall(b"Subject: hi\r\n\r\nx\r\n.\r\n"); print("data", reply())
 `)
 	t.Log(out)
+	// A control character in MAIL FROM is refused, not echoed back in a 250.
+	contains(t, out, "mail 501 ")
+	contains(t, out, "mail nul 501 5.1.7 bad sender address syntax")
+	contains(t, out, "mail cr 501 5.1.7 bad sender address syntax")
 	for _, m := range e.messages(e.mailbox) {
 		header, _, _ := strings.Cut(m, "\r\n\r\n")
 		for _, line := range strings.Split(header, "\r\n") {

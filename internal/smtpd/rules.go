@@ -116,3 +116,48 @@ func ParseDomains(domains []string) []string {
 	}
 	return out
 }
+
+// pathForm gives an address as a path writes it (RFC 5321 4.1.2), its local
+// part quoted when it is not a dot-string. go-smtp hands a quoted local part
+// over unquoted ("john doe"@example.com as john doe@example.com): written
+// back so into Return-Path or an outgoing MAIL FROM it would name another
+// mailbox or none, and a bounce would go astray.
+func pathForm(address string) string {
+	at := strings.LastIndexByte(address, '@')
+	if at <= 0 || dotString(address[:at]) {
+		return address
+	}
+	var b strings.Builder
+	b.Grow(len(address) + 4)
+	b.WriteByte('"')
+	for i := 0; i < at; i++ {
+		if c := address[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(address[i])
+	}
+	b.WriteByte('"')
+	b.WriteString(address[at:])
+	return b.String()
+}
+
+// dotString says whether a local part can go unquoted: atoms of atext (and
+// UTF-8, RFC 6531) joined by single dots.
+func dotString(local string) bool {
+	if local == "" || local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
+		return false
+	}
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		switch {
+		case c >= 0x80, 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isControl says whether r is a control character, which no address has.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -187,3 +187,22 @@ func BenchmarkSmuggleScanner(b *testing.B) {
 		}
 	})
 }
+
+func TestPathForm(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"alice@example.com", "alice@example.com"},
+		{"first.last+tag@example.com", "first.last+tag@example.com"},
+		{"иван@пример.рф", "иван@пример.рф"},
+		{"john doe@example.com", `"john doe"@example.com`},
+		{"user@other@example.com", `"user@other"@example.com`},
+		{`a"b\c@example.com`, `"a\"b\\c"@example.com`},
+		{".lead@example.com", `".lead"@example.com`},
+		{"two..dots@example.com", `"two..dots"@example.com`},
+		{"", ""},
+		{"postmaster", "postmaster"},
+	} {
+		if got := pathForm(tc.in); got != tc.want {
+			t.Errorf("pathForm(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

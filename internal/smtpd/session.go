@@ -24,6 +24,7 @@ import (
 // Replies of the acceptance rules.
 var (
 	errRelayDenied   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
+	errBadSender     = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address syntax"}
 	errBadAddress    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address syntax"}
 	errTooManyErrors = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "too many errors, closing the connection"}
 	errTooMany       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "too many messages in this connection, closing it"}
@@ -268,7 +269,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		s.log(store.LevelReply, replyText(errTooMany))
 		return errTooMany
 	}
-	s.from = from
+	if strings.ContainsFunc(from, isControl) {
+		// go-smtp would echo it in its 250 ("accepting mail from <...>"),
+		// and no address has one.
+		s.log(store.LevelReply, replyText(errBadSender))
+		return errBadSender
+	}
+	s.from = pathForm(from)
 	s.local, s.relayed = nil, nil
 	return nil
 }

@@ -369,6 +369,17 @@ func (b *rateBuffer) put() {
 	rateBuffers.Put(b)
 }
 
+// WordProbability is the spam probability a word with these counts gives
+// in a rating under p (its zero fields defaulted): what the spam page shows
+// beside a learned word, so that it says the same as a message's "word =
+// p%" lines.
+func (p Params) WordProbability(count, totals Count) float64 {
+	if totals.Spam <= 0 || totals.Ham <= 0 || count.Spam+count.Ham <= 0 {
+		return 0.5
+	}
+	return wordProbability(count, totals, p.WithDefaults())
+}
+
 // wordProbability is Robinson's f(w): the word's spam probability from
 // its counts relative to the classes' sizes, drawn towards the assumed
 // probability by the strength when the word was seen little.

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -82,41 +81,42 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	if limit <= 0 || limit > 1000 {
 		limit = 50
 	}
-	var where []string
-	var args []any
+	var where []condition
 	if filter.MailboxIDs != nil {
 		if len(filter.MailboxIDs) == 0 {
 			return page, nil
 		}
-		where = append(where, "m.mailbox_id IN ("+placeholders(len(filter.MailboxIDs))+")")
+		c := condition{sql: "m.mailbox_id IN (" + placeholders(len(filter.MailboxIDs)) + ")", kind: mailboxCondition}
 		for _, id := range filter.MailboxIDs {
-			args = append(args, id)
+			c.args = append(c.args, id)
 		}
+		where = append(where, c)
 	}
 	if len(filter.IDs) > 0 {
-		where = append(where, "m.id IN ("+placeholders(len(filter.IDs))+")")
+		c := condition{sql: "m.id IN (" + placeholders(len(filter.IDs)) + ")"}
 		for _, id := range filter.IDs {
-			args = append(args, id)
+			c.args = append(c.args, id)
 		}
+		where = append(where, c)
 	}
 	if filter.Spam != "" {
-		where, args = append(where, "m.spam = ?"), append(args, filter.Spam)
+		where = append(where, condition{sql: "m.spam = ?", args: []any{filter.Spam}})
 	}
 	if filter.Read != nil {
-		where, args = append(where, "m.is_read = ?"), append(args, *filter.Read)
+		where = append(where, condition{sql: "m.is_read = ?", args: []any{*filter.Read}})
 	}
 	if filter.HasAttachments != nil {
 		if *filter.HasAttachments {
-			where = append(where, "m.attachment_count > 0")
+			where = append(where, condition{sql: "m.attachment_count > 0", kind: attachmentCondition})
 		} else {
-			where = append(where, "m.attachment_count = 0")
+			where = append(where, condition{sql: "m.attachment_count = 0"})
 		}
 	}
 	if !filter.Since.IsZero() {
-		where, args = append(where, "m.date >= ?"), append(args, micros(filter.Since))
+		where = append(where, condition{sql: "m.date >= ?", args: []any{micros(filter.Since)}, kind: dateCondition})
 	}
 	if !filter.Until.IsZero() {
-		where, args = append(where, "m.date < ?"), append(args, micros(filter.Until))
+		where = append(where, condition{sql: "m.date < ?", args: []any{micros(filter.Until)}, kind: dateCondition})
 	}
 	query := ParseSearchIn(filter.Query, filter.Location)
 	for _, part := range []struct{ text, field string }{{filter.From, "from"}, {filter.To, "to"}, {filter.Subject, "subject"}, {filter.Text, "body"}} {
@@ -128,12 +128,13 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		}
 	}
 	search := s.searchSQL(query)
-	where, args = append(where, search.where...), append(args, search.args...)
+	where = append(where, search.where...)
 	from := "messages m"
-	var searchQuery string                      // PostgreSQL: the tsquery of the hits CTE
-	orderPrefix := ""                           // PostgreSQL: leads the walk of a frequent word to the mailbox's date index
-	customPlan := false                         // PostgreSQL: the statement is planned for its values each time (queryCustomPlan)
-	var walkIndex, walkServed, walkMatch string // SQLite: the walk of a frequent search (walkSearch)
+	var searchQuery string          // PostgreSQL: the tsquery of the hits CTE
+	orderPrefix := ""               // PostgreSQL: leads the walk of a frequent word to the mailbox's date index
+	customPlan := false             // PostgreSQL: the statement is planned for its values each time (queryCustomPlan)
+	var walkIndex, walkMatch string // SQLite: the walk of a frequent search (walkSearch)
+	var walkServed conditionKind    // SQLite: the condition its partial index serves
 	if search.match != "" {
 		frequent := s.frequentSearch(ctx, filter, column, search)
 		switch {
@@ -142,13 +143,13 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 				walkIndex, walkServed, _ = sqliteWalkIndex(filter, search)
 				walkMatch = search.match
 			} else {
-				where, args = append(where, "m.id IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)"), append(args, search.match)
+				where = append(where, condition{sql: "m.id IN (SELECT rowid FROM " + searchTable + " WHERE " + searchTable + " MATCH ?)", args: []any{search.match}})
 			}
 		case frequent:
 			// PostgreSQL walks the date index by itself here, testing
 			// each row's vector, as its statistics of the vectors'
 			// lexemes tell it a frequent word fills the page soon.
-			where, args = append(where, "m.search @@ CAST(? AS tsquery)"), append(args, search.match)
+			where = append(where, condition{sql: "m.search @@ CAST(? AS tsquery)", args: []any{search.match}})
 			// The walk is right for this word and these dates only: a
 			// generic plan of the cached statement would not know them
 			// and takes the GIN matches (see queryCustomPlan).
@@ -159,12 +160,11 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 				// only its rows: as an equality the planner drops it from
 				// the order and walks all mailboxes' dates (four times
 				// the rows at four mailboxes). The mailbox's condition is
-				// the first (see above); its ID is written into the
-				// statement, so that a generic plan of the cached statement
-				// knows the range is one mailbox.
-				mailbox := strconv.FormatInt(filter.MailboxIDs[0], 10)
-				where[0] = "m.mailbox_id BETWEEN " + mailbox + " AND " + mailbox
-				args = args[1:]
+				// the first (see above). The statement is planned for its
+				// values (customPlan), so the planner sees the range is one
+				// mailbox.
+				mailbox := filter.MailboxIDs[0]
+				where[0] = condition{sql: "m.mailbox_id BETWEEN ? AND ?", args: []any{mailbox, mailbox}, kind: mailboxCondition}
 				orderPrefix = "m.mailbox_id ASC, "
 				if order.Ascending {
 					orderPrefix = "m.mailbox_id DESC, "
@@ -194,12 +194,12 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		}
 		// A row value, so that both backends seek the (column, id) index
 		// to the cursor instead of walking it from the start.
-		where = append(where, "("+column+", m.id) "+compare+" (?, ?)")
-		args = append(args, position.Value, position.ID)
+		where = append(where, condition{sql: "(" + column + ", m.id) " + compare + " (?, ?)", args: []any{position.Value, position.ID}, kind: cursorCondition})
 	}
 	if walkIndex != "" {
-		return s.walkSearch(ctx, walkIndex, walkServed, where, args, walkMatch, direction, compare, limit)
+		return s.walkSearch(ctx, walkIndex, walkServed, where, walkMatch, direction, compare, limit)
 	}
+	conditions, args := joinConditions(where)
 	statement := `SELECT ` + messageColumns + `, ` + column + ` FROM ` + from
 	if searchQuery != "" {
 		// The GIN matches are tested against every other condition in the
@@ -208,15 +208,18 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 		// read whole. Joining all matches to the table by ID instead cost
 		// a second lookup per match: 10,000 for a frequent word with a
 		// condition that made it rare (is:unread), 200-1,700 ms.
-		conditions := append([]string{"m.search @@ CAST(? AS tsquery)"}, where...)
+		hits := "m.search @@ CAST(? AS tsquery)"
+		if conditions != "" {
+			hits += " AND " + conditions
+		}
 		statement = `WITH hits AS MATERIALIZED (SELECT m.id, ` + column + ` AS sort_value FROM messages m WHERE ` +
-			strings.Join(conditions, " AND ") + `), page AS (SELECT id, sort_value FROM hits ORDER BY sort_value ` + direction +
+			hits + `), page AS (SELECT id, sort_value FROM hits ORDER BY sort_value ` + direction +
 			`, id ` + direction + ` LIMIT ?) SELECT ` + messageColumns + `, ` + column + ` FROM page JOIN messages m ON m.id = page.id` +
 			` ORDER BY page.sort_value ` + direction + `, page.id ` + direction
 		args = append(append([]any{searchQuery}, args...), limit+1)
 	} else {
-		if len(where) > 0 {
-			statement += " WHERE " + strings.Join(where, " AND ")
+		if conditions != "" {
+			statement += " WHERE " + conditions
 		}
 		statement += " ORDER BY " + orderPrefix + column + " " + direction + ", m.id " + direction + " LIMIT ?"
 		args = append(args, limit+1)

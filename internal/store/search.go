@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -295,17 +296,15 @@ func (s *Store) frequentSearch(ctx context.Context, filter MessageFilter, column
 		// (migration 0027) whose rows alone the walk meets.
 		var rowWhere []string
 		var rowArgs []any
-		args, served := search.args, false
-		for _, condition := range search.where {
-			n := strings.Count(condition, "?")
+		served := false
+		for _, c := range search.where {
 			switch {
-			case condition == "(m.date < ?)" || condition == "(m.date >= ?)":
-			case !served && (condition == "(m.is_read = FALSE)" || condition == "(m.attachment_count > 0)"):
+			case c.kind == dateCondition:
+			case !served && (c.kind == unreadCondition || c.kind == attachmentCondition):
 				served = true
 			default:
-				rowWhere, rowArgs = append(rowWhere, condition), append(rowArgs, args[:n]...)
+				rowWhere, rowArgs = append(rowWhere, c.sql), append(rowArgs, c.args...)
 			}
-			args = args[n:]
 		}
 		return len(rowWhere) == 0 || s.estimatedMatches(ctx, search.match, rowWhere, rowArgs) >= frequentMatches
 	}
@@ -409,22 +408,23 @@ var prefixMark = regexp.MustCompile(`:\*[A-D]*`)
 // (the other of the two, when both are asked for, is tested on the rows
 // the word's matches leave). Any other condition could leave so few rows
 // that the walk read the whole index: those searches sort their matches.
-func sqliteWalkIndex(filter MessageFilter, search searchClause) (index, served string, ok bool) {
-	for _, condition := range search.where {
-		switch condition {
-		case "(m.date < ?)", "(m.date >= ?)":
-		case "(m.is_read = FALSE)":
-			index, served = "unread_", condition
-		case "(m.attachment_count > 0)":
-			if served == "" {
-				index, served = "attached_", condition
+func sqliteWalkIndex(filter MessageFilter, search searchClause) (index string, served conditionKind, ok bool) {
+	served = otherCondition
+	for _, c := range search.where {
+		switch c.kind {
+		case dateCondition:
+		case unreadCondition:
+			index, served = "unread_", unreadCondition
+		case attachmentCondition:
+			if served == otherCondition {
+				index, served = "attached_", attachmentCondition
 			}
 		default:
-			return "", "", false
+			return "", otherCondition, false
 		}
 	}
-	if served == "" && filter.HasAttachments != nil && *filter.HasAttachments {
-		index, served = "attached_", "m.attachment_count > 0"
+	if served == otherCondition && filter.HasAttachments != nil && *filter.HasAttachments {
+		index, served = "attached_", attachmentCondition
 	}
 	if len(filter.MailboxIDs) == 1 {
 		return "messages_" + index + "mailbox_date", served, true
@@ -454,31 +454,27 @@ var firstWalkChunk = 2048
 // chunk costs what gathering all the matches did, and the chunks double,
 // so that a walk takes a few of them. The conditions the index does not
 // serve are tested on the matched rows alone.
-func (s *Store) walkSearch(ctx context.Context, index, served string, where []string, args []any, match string, direction, compare string, limit int) (MessagePage, error) {
+func (s *Store) walkSearch(ctx context.Context, index string, served conditionKind, where []condition, match string, direction, compare string, limit int) (MessagePage, error) {
 	var page MessagePage
 	within := ">="
 	if compare == ">" {
 		within = "<="
 	}
-	var inner, outer []string
-	var innerArgs, outerArgs []any
-	for _, condition := range where {
-		n := strings.Count(condition, "?")
-		switch {
-		case condition == served || strings.HasPrefix(condition, "m.mailbox_id IN (") || strings.HasPrefix(condition, "(m.date, m.id) ") ||
-			condition == "(m.date < ?)" || condition == "(m.date >= ?)" || condition == "m.date < ?" || condition == "m.date >= ?":
-			inner, innerArgs = append(inner, condition), append(innerArgs, args[:n]...)
-		default:
-			outer, outerArgs = append(outer, condition), append(outerArgs, args[:n]...)
+	var inner, outer []condition
+	for _, c := range where {
+		if c.kind == mailboxCondition || c.kind == dateCondition || c.kind == cursorCondition || (served != otherCondition && c.kind == served) {
+			inner = append(inner, c)
+		} else {
+			outer = append(outer, c)
 		}
-		args = args[n:]
 	}
 	order := " ORDER BY m.date " + direction + ", m.id " + direction
 	var sortValues []int64
 	for chunk := firstWalkChunk; ; chunk *= 2 {
 		walk := "SELECT m.id AS id, m.date AS date FROM messages m INDEXED BY " + index
-		if len(inner) > 0 {
-			walk += " WHERE " + strings.Join(inner, " AND ")
+		innerSQL, innerArgs := joinConditions(inner)
+		if innerSQL != "" {
+			walk += " WHERE " + innerSQL
 		}
 		walk += order
 		// The chunk's range of IDs and its last entry, from the index
@@ -499,14 +495,14 @@ func (s *Store) walkSearch(ctx context.Context, index, served string, where []st
 		// walk's conditions and lie no further than its last entry. The
 		// matches come first (CROSS JOIN keeps them there): each is read
 		// from the table, about as many rows as the page needs.
-		conditions := append([]string{"hits." + searchTable + " MATCH ?", "hits.rowid BETWEEN ? AND ?", "m.id = hits.rowid"}, inner...)
-		statementArgs := append([]any{match, low, high}, innerArgs...)
+		conditions := append([]condition{{sql: "hits." + searchTable + " MATCH ?", args: []any{match}},
+			{sql: "hits.rowid BETWEEN ? AND ?", args: []any{low, high}}, {sql: "m.id = hits.rowid"}}, inner...)
 		if full {
-			conditions, statementArgs = append(conditions, "(m.date, m.id) "+within+" (?, ?)"), append(statementArgs, endDate, endID)
+			conditions = append(conditions, condition{sql: "(m.date, m.id) " + within + " (?, ?)", args: []any{endDate, endID}})
 		}
-		conditions, statementArgs = append(conditions, outer...), append(statementArgs, outerArgs...)
+		conditionSQL, statementArgs := joinConditions(append(conditions, outer...))
 		statement := `SELECT ` + messageColumns + `, m.date FROM ` + searchTable + ` AS hits CROSS JOIN messages m WHERE ` +
-			strings.Join(conditions, " AND ") + order + " LIMIT ?"
+			conditionSQL + order + " LIMIT ?"
 		rows, err := s.query(ctx, statement, append(statementArgs, limit+1-len(page.Items))...)
 		if err != nil {
 			return page, fmt.Errorf("list messages: %w", err)
@@ -530,15 +526,8 @@ func (s *Store) walkSearch(ctx context.Context, index, served string, where []st
 		}
 		// The next chunk starts after this one's last entry: the cursor's
 		// condition, if any, gives way to it.
-		kept, keptArgs, rest := []string{}, []any{}, innerArgs
-		for _, condition := range inner {
-			n := strings.Count(condition, "?")
-			if !strings.HasPrefix(condition, "(m.date, m.id) ") {
-				kept, keptArgs = append(kept, condition), append(keptArgs, rest[:n]...)
-			}
-			rest = rest[n:]
-		}
-		inner, innerArgs = append(kept, "(m.date, m.id) "+compare+" (?, ?)"), append(keptArgs, endDate, endID)
+		inner = slices.DeleteFunc(inner, func(c condition) bool { return c.kind == cursorCondition })
+		inner = append(inner, condition{sql: "(m.date, m.id) " + compare + " (?, ?)", args: []any{endDate, endID}, kind: cursorCondition})
 	}
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]

@@ -216,8 +216,41 @@ func (item SearchItem) prefix() bool { return !item.Whole }
 // where the conditions that go beside it.
 type searchClause struct {
 	match string
-	where []string
-	args  []any
+	where []condition
+}
+
+// condition is one condition of a message list's statement with its
+// arguments, and what it tests, so that the plans that serve some
+// conditions from an index (frequentSearch, walkSearch) tell them by kind,
+// not by reading their SQL.
+type condition struct {
+	sql  string
+	args []any
+	kind conditionKind
+}
+
+// conditionKind says what a condition tests, where a plan cares.
+type conditionKind int
+
+const (
+	otherCondition      conditionKind = iota
+	mailboxCondition                  // the message is in one of some mailboxes
+	dateCondition                     // a bound of the message's date
+	unreadCondition                   // is:unread, which a partial date index serves
+	attachmentCondition               // has:attachment, which a partial date index serves
+	cursorCondition                   // the list's position past the cursor
+)
+
+// joinConditions gives conditions joined with AND, and their arguments in
+// order.
+func joinConditions(conditions []condition) (string, []any) {
+	parts := make([]string, len(conditions))
+	var args []any
+	for i, c := range conditions {
+		parts[i] = c.sql
+		args = append(args, c.args...)
+	}
+	return strings.Join(parts, " AND "), args
 }
 
 // searchColumns are the SQLite index's columns of the text fields ("" is
@@ -278,48 +311,51 @@ func (s *Store) searchSQL(query SearchQuery) searchClause {
 			clause.match += " NOT " + part
 		}
 	case len(negative) > 0:
-		clause.where = append(clause.where, "m.id NOT IN (SELECT rowid FROM "+searchTable+" WHERE "+searchTable+" MATCH ?)")
-		clause.args = append(clause.args, strings.Join(negative, " OR "))
+		clause.where = append(clause.where, condition{sql: "m.id NOT IN (SELECT rowid FROM " + searchTable + " WHERE " + searchTable + " MATCH ?)",
+			args: []any{strings.Join(negative, " OR ")}})
 	}
 	return clause
 }
 
 // addCondition adds a group as a condition of its own: one of its items
-// holds.
+// holds. A group of one item that a date index can serve (a date, is:unread,
+// has:attachment) is marked so.
 func (s *Store) addCondition(clause *searchClause, group []SearchItem) {
 	parts := make([]string, len(group))
+	var args []any
+	kind := otherCondition
 	for i, item := range group {
 		var part string
 		switch item.Field {
 		case "has":
-			part = "m.attachment_count > 0"
+			part, kind = "m.attachment_count > 0", attachmentCondition
 		case "is":
 			switch item.Value {
 			case "unread":
-				part = "m.is_read = FALSE"
+				part, kind = "m.is_read = FALSE", unreadCondition
 			case "read":
 				part = "m.is_read = TRUE"
 			default:
 				part = "m.spam = 'yes'"
 			}
 		case "before":
-			part = "m.date < ?"
-			clause.args = append(clause.args, micros(item.Time))
+			part, kind = "m.date < ?", dateCondition
+			args = append(args, micros(item.Time))
 		case "after":
-			part = "m.date >= ?"
-			clause.args = append(clause.args, micros(item.Time))
+			part, kind = "m.date >= ?", dateCondition
+			args = append(args, micros(item.Time))
 		default:
 			if s.dialect == SQLite {
 				part = "m.id IN (SELECT rowid FROM " + searchTable + " WHERE " + searchTable + " MATCH ?)"
-				clause.args = append(clause.args, s.textMatch(item))
+				args = append(args, s.textMatch(item))
 			} else if weight := searchWeights[item.Field]; weight != "" {
 				// Only the lexemes with a position of that weight: a
 				// word of the body alone has none (tsvectorLiteral).
 				part = `ts_filter(m.search, CAST(? AS "char"[])) @@ CAST(? AS tsquery)`
-				clause.args = append(clause.args, "{"+weight+"}", lexemeQuery(item, "", ""))
+				args = append(args, "{"+weight+"}", lexemeQuery(item, "", ""))
 			} else {
 				part = "m.search @@ CAST(? AS tsquery)"
-				clause.args = append(clause.args, s.textMatch(item))
+				args = append(args, s.textMatch(item))
 			}
 		}
 		if item.Negated {
@@ -327,7 +363,10 @@ func (s *Store) addCondition(clause *searchClause, group []SearchItem) {
 		}
 		parts[i] = part
 	}
-	clause.where = append(clause.where, "("+strings.Join(parts, " OR ")+")")
+	if len(group) != 1 || group[0].Negated {
+		kind = otherCondition
+	}
+	clause.where = append(clause.where, condition{sql: "(" + strings.Join(parts, " OR ") + ")", args: args, kind: kind})
 }
 
 // textMatch is a text item as a full-text expression of the dialect: its

@@ -131,7 +131,7 @@ func FuzzParseSearch(f *testing.F) {
 			t.Fatalf("%q: %d items", text, items)
 		}
 		clause := sqlite.searchSQL(query)
-		matches := clause.args
+		_, matches := joinConditions(clause.where)
 		if clause.match != "" {
 			matches = append(matches, clause.match)
 		}
