@@ -23,26 +23,37 @@ func fold(s string) string {
 
 func foldFrom(s string, start int) string {
 	// A Builder, whose String is not a copy, and ASCII without capitals
-	// copied a run at a time: most of a body's bytes (byte by byte into a
+	// and lower-case Cyrillic copied a run at a time: most of a body's bytes (byte by byte into a
 	// slice, then copied into a string, folding was a third of the rules'
 	// time on receipt, docs/benchmarks.md).
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	b.WriteString(s[:start])
 	for i := start; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				b.WriteByte(c + 'a' - 'A')
-				i++
-				continue
-			}
-			j := i + 1
-			for j < len(s) && s[j] < utf8.RuneSelf && (s[j] < 'A' || s[j] > 'Z') {
+		// A run of what folds to itself: ASCII but capitals, and
+		// lower-case Cyrillic (D0 B0-BF, D1 80-9F), most of a Russian body.
+		j := i
+		for j < len(s) {
+			if c := s[j]; c < utf8.RuneSelf {
+				if 'A' <= c && c <= 'Z' {
+					break
+				}
 				j++
+			} else if j+1 < len(s) && (c == 0xD0 && s[j+1] >= 0xB0 && s[j+1] <= 0xBF || c == 0xD1 && s[j+1] >= 0x80 && s[j+1] <= 0x9F) {
+				j += 2
+			} else {
+				break
 			}
+		}
+		if j > i {
 			b.WriteString(s[i:j])
 			i = j
+			continue
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			b.WriteByte(c + 'a' - 'A') // a capital: the run stopped at it
+			i++
 			continue
 		}
 		// Cyrillic, two bytes each, byte by byte: А-П (D0 90-9F) become
