@@ -183,6 +183,11 @@ func appendPercent(b []byte, p float64) []byte {
 		return strconv.AppendFloat(b, v, 'g', 2, 64)
 	case v > 99 && v < 100:
 		return strconv.AppendFloat(b, math.Floor(v*10)/10, 'g', 3, 64)
+	case v >= 0 && v < 1e15:
+		// A whole percentage, as 'f' with no decimals rounds the exact
+		// value (ties to even), without the float formatter (a fifth of
+		// the row's text). Not below zero: 'f' says "-0" there.
+		return strconv.AppendInt(b, int64(math.RoundToEven(v)), 10)
 	}
 	return strconv.AppendFloat(b, v, 'f', 0, 64)
 }

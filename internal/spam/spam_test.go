@@ -296,7 +296,7 @@ func TestPercentAsFmt(t *testing.T) {
 		}
 		return fmt.Sprintf("%.0f", v)
 	}
-	values := []float64{0, 1, 0.5, 0.0001, 0.9999, 0.005, 0.995, 0.00999, 0.99001, 0.0099999, 0.125, 0.015, 0.025, 1e-9, math.NaN(), math.Inf(1), -0.01}
+	values := []float64{0, 1, 0.5, 0.0001, 0.9999, 0.005, 0.995, 0.00999, 0.99001, 0.0099999, 0.125, 0.015, 0.025, 1e-9, math.NaN(), math.Inf(1), -0.01, -0.003, 0.405, 0.445, 0.625, 0.875, 1e13, 1e20}
 	rnd := rand.New(rand.NewPCG(1, 4))
 	for range 200000 {
 		values = append(values, rnd.Float64(), rnd.Float64()/100, 0.99+rnd.Float64()/100, float64(rnd.IntN(100001))/100000)
