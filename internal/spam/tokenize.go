@@ -84,8 +84,9 @@ type Tokenizer struct {
 //
 // A message with no text still gives its header tokens; the caller logs a
 // message that gives none. A token may share memory with the message's
-// text (a lower-case ASCII word is not copied): a caller that keeps tokens
-// long after the message clones them.
+// text (a lower-case ASCII word is not copied) and with the message's other
+// tokens (new ones are made in one arena): a caller that keeps tokens long
+// after the message clones them.
 func (z Tokenizer) Tokenize(m *mime.Message) []string {
 	t := tokenizers.Get().(*tokenizer)
 	t.pairs = z.Pairs
