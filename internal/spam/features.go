@@ -1,6 +1,8 @@
 package spam
 
 import (
+	"math/bits"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -32,6 +34,20 @@ func messageFeatures(m *mime.Message, add func(string)) {
 	if m.HTML != "" {
 		hiddenText(truncateBytes(m.HTML, maxTextBytes), add)
 	}
+	urlCount(m.Text, m.HTML, add)
+}
+
+// urlCount adds how many http(s) links the text and the HTML hold, in
+// powers of two ("url:count:0" for none, "url:count:1" for one, "2" for 2-3,
+// "3" for 4-7, ...): a sales letter links more than a note does (a link in
+// both the text and the HTML counts twice). Their hosts are "url:" tokens
+// already.
+func urlCount(text, html string, add func(string)) {
+	n := 0
+	for _, s := range []string{text, html} {
+		n += strings.Count(s, "http://") + strings.Count(s, "https://")
+	}
+	add("url:count:" + strconv.Itoa(bits.Len(uint(n))))
 }
 
 // receivedRoles adds the hosts of a Received field by their role, the host

@@ -68,7 +68,7 @@ func TestTokenizeHasFeatures(t *testing.T) {
 		HTML:    `<div style="display:none">x</div>`,
 	}
 	tokens := Tokenize(m)
-	for _, want := range []string{"subject:cheap pills", "rcvd:from:a.example.net", "rcvd:by:b.example.org", "rcvd:with:esmtp", "html:display:none", "h:a.example.net"} {
+	for _, want := range []string{"url:count:0", "subject:cheap pills", "rcvd:from:a.example.net", "rcvd:by:b.example.org", "rcvd:with:esmtp", "html:display:none", "h:a.example.net"} {
 		if !slices.Contains(tokens, want) {
 			t.Errorf("Tokenize gave no %q: %q", want, tokens)
 		}
@@ -83,3 +83,19 @@ func splitTokens(s string) []string {
 }
 
 func splitBar(s string) []string { return strings.Split(s, "|") }
+
+func TestURLCount(t *testing.T) {
+	for _, test := range []struct {
+		text, html, want string
+	}{
+		{"no links", "", "url:count:0"},
+		{"see http://a.example", "", "url:count:1"},
+		{"http://a.example https://b.example", `<a href="https://b.example">`, "url:count:2"},
+		{"", strings.Repeat(`<a href="http://x.example/">`, 9), "url:count:4"},
+	} {
+		got := collect(func(add func(string)) { urlCount(test.text, test.html, add) })
+		if len(got) != 1 || got[0] != test.want {
+			t.Errorf("urlCount(%q, %q) = %q, want %q", test.text, test.html, got, test.want)
+		}
+	}
+}

@@ -83,7 +83,8 @@ type Tokenizer struct {
 //   - session 10's features (features.go): the subject's pairs of
 //     adjacent words ("subject:free money"), a Received field's hosts by
 //     role ("rcvd:from:host", "rcvd:by:host", "rcvd:with:esmtp"), and the
-//     HTML's ways of hiding text ("html:display:none", "html:color=white").
+//     HTML's ways of hiding text ("html:display:none", "html:color=white"),
+//     and how many links the message holds ("url:count:3" for 4-7).
 //
 // A message with no text still gives its header tokens; the caller logs a
 // message that gives none. A token may share memory with the message's
