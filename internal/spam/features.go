@@ -26,8 +26,13 @@ func headerFeatures(name, value string, add func(string)) {
 }
 
 // messageFeatures adds the tokens of the message as a whole, after its
-// header and body words.
-func messageFeatures(m *mime.Message, add func(string)) {
+// header and body words, of which there are tokens so far. A message that
+// gave none gets none here either ("url:count:0" would be its only token):
+// it is one to warn of, not to rate on its want of links.
+func messageFeatures(m *mime.Message, tokens int, add func(string)) {
+	if tokens == 0 {
+		return
+	}
 	if m.Subject != "" {
 		subjectPairs(truncateBytes(m.Subject, maxHeaderBytes), add)
 	}

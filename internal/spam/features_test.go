@@ -99,3 +99,11 @@ func TestURLCount(t *testing.T) {
 		}
 	}
 }
+
+// A message that gives no tokens of its own gets none from the features
+// either: the service warns of it rather than rating it.
+func TestTokenizeNothingStaysNothing(t *testing.T) {
+	if tokens := Tokenize(&mime.Message{Text: "... !!! -- ?? ;"}); len(tokens) != 0 {
+		t.Errorf("a message without words gave %q", tokens)
+	}
+}

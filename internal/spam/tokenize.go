@@ -183,7 +183,7 @@ func (t *tokenizer) message(m *mime.Message) {
 	if m.HTML != "" {
 		t.html(truncateBytes(m.HTML, maxTextBytes))
 	}
-	messageFeatures(m, t.add)
+	messageFeatures(m, len(t.tokens), t.add)
 }
 
 // header tokenizes one header field.

@@ -164,7 +164,7 @@ func (t *refTokenizer) message(m *mime.Message) {
 	if m.HTML != "" {
 		t.html(refTruncateBytes(m.HTML, refMaxTextBytes))
 	}
-	messageFeatures(m, t.add) // session 10's features: the same code as the tokenizer's
+	messageFeatures(m, len(t.tokens), t.add) // session 10's features: the same code as the tokenizer's
 }
 
 // header tokenizes one header field.
