@@ -144,7 +144,7 @@ func spamBench(args []string) error {
 			}
 		}
 		if *sweep {
-			for _, t := range []int{50, 60, 70, 80, 90, 95, 98, 99} {
+			for _, t := range []int{50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 98, 99} {
 				fp, fn := errorRates(hamResults, spamResults, t)
 				fmt.Printf("    > %d%%: ham->spam %.2f%% spam missed %.2f%%\n", t, 100*fp, 100*fn)
 			}

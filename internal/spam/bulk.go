@@ -25,10 +25,11 @@ type BulkOptions struct {
 	// LaterMargin is the margin of the passes after the first: a message
 	// is trained again only when rated less than LaterMargin from certain
 	// on its side. 0 means [DefaultBulkLaterMargin]; 0.5 trains again only
-	// messages on the wrong side. An upload with fewer than
-	// [BulkLaterMarginMinimum] messages of either class always uses 0.5:
-	// its few counts cannot rate a message that near certain, and each of
-	// its messages would be trained in every pass.
+	// messages on the wrong side. While fewer than [BulkLaterMarginMinimum]
+	// messages of either class are learned after the first pass (the counts
+	// learned before plus the upload's trainings), 0.5 is used: so few
+	// counts cannot rate a message that near certain, and each message
+	// would be trained in every pass.
 	LaterMargin float64
 	// Passes is how many times at most the examples are gone through; a
 	// pass that trains nothing ends it. 0 means [DefaultBulkPasses].
@@ -44,9 +45,12 @@ const (
 	DefaultBulkMargin      = 1e-8
 	DefaultBulkLaterMargin = 1e-4
 	DefaultBulkPasses      = 3
-	// BulkLaterMarginMinimum is how many messages of each class an upload
-	// needs for its later passes to train within LaterMargin rather than
-	// on error only (the spam page's "at least 200 of each class").
+	// BulkLaterMarginMinimum is how many messages of each class must be
+	// learned after the first pass (before the upload and from it) for the
+	// later passes to train within LaterMargin rather than on error only
+	// (the spam page's "at least 200 of each class"). The learned totals
+	// decide, not the upload's own sizes: the web page and the API train
+	// one class per request, so an upload never holds 200 of both.
 	BulkLaterMarginMinimum = 200
 )
 
@@ -93,9 +97,6 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 	if laterMargin <= 0 || laterMargin > 0.5 {
 		laterMargin = DefaultBulkLaterMargin
 	}
-	if spams, hams := classSizes(ordered); spams < BulkLaterMarginMinimum || hams < BulkLaterMarginMinimum {
-		laterMargin = 0.5
-	}
 	classifier := NewClassifier(options.Params, l)
 	progress := BulkProgress{Passes: passes, Total: len(ordered)}
 	for pass := 1; pass <= passes; pass++ {
@@ -113,9 +114,9 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 				}
 				// The first pass trains within the margin; later ones
 				// within the smaller later margin (only the messages still
-				// on the wrong side for a small upload), so that a few
-				// messages too short to be rated that surely are not
-				// trained three times over.
+				// on the wrong side while fewer than 200 of a class are
+				// learned), so that a few messages too short to be rated
+				// that surely are not trained three times over.
 				need := margin
 				if pass > 1 {
 					need = laterMargin
@@ -150,20 +151,11 @@ func TrainBulk(ctx context.Context, l Learner, examples []Example, options BulkO
 		if totals.Spam <= 0 || totals.Ham <= 0 {
 			break
 		}
-	}
-	return progress, nil
-}
-
-// classSizes counts the examples of each class.
-func classSizes(examples []Example) (spams, hams int) {
-	for _, e := range examples {
-		if e.Class == Spam {
-			spams++
-		} else {
-			hams++
+		if pass == 1 && (totals.Spam < BulkLaterMarginMinimum || totals.Ham < BulkLaterMarginMinimum) {
+			laterMargin = 0.5
 		}
 	}
-	return spams, hams
+	return progress, nil
 }
 
 // interleave orders the examples so that the classes alternate in

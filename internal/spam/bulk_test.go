@@ -129,3 +129,48 @@ func TestTrainBulkSmallUploadOnce(t *testing.T) {
 		t.Errorf("a small upload trained %+v in %d passes, want each message once", progress.Trained, progress.Pass)
 	}
 }
+
+// The web page and the API train one class per request, so an upload never
+// holds 200 of both classes: whether the later passes keep their margin is
+// decided by what is learned after the first pass, the counts learned
+// before plus the upload's. An upload of 5 spam into a filter that knows
+// 200 of each class is trained again while rated short of certain; into an
+// empty filter (TestTrainBulkSmallUploadOnce) on error only.
+func TestTrainBulkLaterMarginFromLearnedTotals(t *testing.T) {
+	ctx := context.Background()
+	var upload []Example
+	for i := range 5 {
+		// Words of both classes: rated about 50% before, short of
+		// certain after one training.
+		tokens := append(append(words("offer", 4), words("meeting", 2)...), fmt.Sprintf("new%d", i))
+		upload = append(upload, Example{Tokens: tokens, Class: Spam})
+	}
+	learned := func(spams, hams int) *Memory {
+		var counts Memory
+		for _, e := range bulkExamples(spams, hams) {
+			if err := Train(ctx, &counts, e.Tokens, e.Class); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return &counts
+	}
+	for _, test := range []struct {
+		name        string
+		spams, hams int
+		laterMargin float64
+		want        func(trained int64) bool
+		wantText    string
+	}{
+		{"200 of each learned", BulkLaterMarginMinimum, BulkLaterMarginMinimum, 0, func(n int64) bool { return n > 5 }, "more than 5 (trained again within the margin)"},
+		{"200 of each learned, later passes on error", BulkLaterMarginMinimum, BulkLaterMarginMinimum, 0.5, func(n int64) bool { return n == 5 }, "5"},
+		{"199 ham learned", BulkLaterMarginMinimum, BulkLaterMarginMinimum - 1, 0, func(n int64) bool { return n == 5 }, "5 (on error only)"},
+	} {
+		progress, err := TrainBulk(ctx, learned(test.spams, test.hams), upload, BulkOptions{LaterMargin: test.laterMargin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if progress.Trained.Ham != 0 || !test.want(progress.Trained.Spam) {
+			t.Errorf("%s: trained %+v in %d passes, want spam %s", test.name, progress.Trained, progress.Pass, test.wantText)
+		}
+	}
+}

@@ -80,7 +80,12 @@ type Tokenizer struct {
 //   - http(s) URLs and www. words as "url:host" and each parent domain
 //     ("url:example.com"), a numeric host as "url:ip"; in HTML the URLs
 //     of its tags' attributes too;
-//   - attachments as "att:type" and "att:.ext".
+//   - attachments as "att:type" and "att:.ext";
+//   - session 10's features (features.go): the subject's pairs of
+//     adjacent words ("subject:free money"), a Received field's hosts by
+//     role ("rcvd:from:host", "rcvd:by:host", "rcvd:with:esmtp"), and the
+//     HTML's ways of hiding text ("html:display:none", "html:color=white"),
+//     and how many links the message holds ("url:count:3" for 4-7).
 //
 // A message with no text still gives its header tokens; the caller logs a
 // message that gives none. A token may share memory with the message's
@@ -184,6 +189,7 @@ func (t *tokenizer) message(m *mime.Message) {
 	if m.HTML != "" {
 		t.html(truncateBytes(m.HTML, maxTextBytes))
 	}
+	messageFeatures(m, len(t.tokens), t.add)
 }
 
 // header tokenizes one header field.
@@ -211,6 +217,7 @@ func (t *tokenizer) header(f mime.HeaderField) {
 		return
 	}
 	value := truncateBytes(f.Value, maxHeaderBytes)
+	headerFeatures(name, value, t.add)
 	if prefix, ok := addressHeaders[name]; ok {
 		t.addresses(value, prefix+":")
 		return

@@ -164,6 +164,7 @@ func (t *refTokenizer) message(m *mime.Message) {
 	if m.HTML != "" {
 		t.html(refTruncateBytes(m.HTML, refMaxTextBytes))
 	}
+	messageFeatures(m, len(t.tokens), t.add) // session 10's features: the same code as the tokenizer's
 }
 
 // header tokenizes one header field.
@@ -191,6 +192,7 @@ func (t *refTokenizer) header(f mime.HeaderField) {
 		return
 	}
 	value := refTruncateBytes(f.Value, refMaxHeaderBytes)
+	headerFeatures(name, value, t.add) // session 10's features: the same code as the tokenizer's
 	if prefix, ok := refAddressHeaders[name]; ok {
 		t.addresses(value, prefix+":")
 		return
