@@ -29,15 +29,21 @@ func judgedSetup(ctx context.Context, st *store.Store, mailboxID int64) error {
 			return err
 		}
 	}
-	learner := spam.Store{St: st}
+	return judgedTraining(func(tokens []string, class spam.Class) error {
+		return spam.Train(ctx, spam.Store{St: st}, tokens, class)
+	})
+}
+
+// judgedTraining gives learn the tokens and class of the 400 generated
+// messages (200 each way) that the judged fetch's spam filter is trained on.
+func judgedTraining(learn func(tokens []string, class spam.Class) error) error {
 	g := newGenerator(99)
 	for i := range 400 {
 		class := spam.Ham
 		if i%2 == 1 {
 			class = spam.Spam
 		}
-		tokens := spam.Tokenize(mime.Parse(g.message(i, 4096, ""), mime.Options{}))
-		if err := spam.Train(ctx, learner, tokens, class); err != nil {
+		if err := learn(spam.Tokenize(mime.Parse(g.message(i, 4096, ""), mime.Options{})), class); err != nil {
 			return err
 		}
 	}

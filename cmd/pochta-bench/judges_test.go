@@ -25,17 +25,11 @@ func newJudgesBench(b *testing.B) *judgesBench {
 	ctx := context.Background()
 	var counts spam.Memory
 	var vocabulary []string
-	g := newGenerator(99)
-	for i := range 400 {
-		class := spam.Ham
-		if i%2 == 1 {
-			class = spam.Spam
-		}
-		tokens := spam.Tokenize(mime.Parse(g.message(i, 4096, ""), mime.Options{}))
+	if err := judgedTraining(func(tokens []string, class spam.Class) error {
 		vocabulary = append(vocabulary, tokens...)
-		if err := spam.Train(ctx, &counts, tokens, class); err != nil {
-			b.Fatal(err)
-		}
+		return spam.Train(ctx, &counts, tokens, class)
+	}); err != nil {
+		b.Fatal(err)
 	}
 	j := &judgesBench{}
 	j.totals, _ = counts.Totals(ctx)

@@ -72,6 +72,33 @@ type HeaderField struct {
 	Raw   string // the field as received, folding included, without the final line break, as UTF-8 text
 }
 
+// LowerName is the field's name lower-cased: strings.ToLower, without
+// making a string for the names mail is full of, written as they usually
+// are (the rules' view and the spam tokenizer ask it of every field of every
+// message received).
+func (f HeaderField) LowerName() string {
+	if lower, ok := usualFieldNames[f.Name]; ok {
+		return lower
+	}
+	return strings.ToLower(f.Name)
+}
+
+var usualFieldNames = func() map[string]string {
+	names := map[string]string{}
+	for _, name := range []string{
+		"Received", "Date", "From", "To", "Cc", "Subject", "Message-ID", "Message-Id", "MIME-Version", "Mime-Version",
+		"Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "X-Mailer", "Reply-To", "Return-Path",
+		"Sender", "In-Reply-To", "References", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Precedence",
+		"DKIM-Signature", "Authentication-Results", "ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
+		"Received-SPF", "X-Originating-IP", "User-Agent", "Delivered-To", "Thread-Topic", "Thread-Index",
+		"X-MS-Has-Attach", "X-Priority", "X-MSMail-Priority", "Importance", "Feedback-ID", "Auto-Submitted",
+		"X-Pochta-Loop",
+	} {
+		names[name] = strings.ToLower(name)
+	}
+	return names
+}()
+
 // Address is a mailbox from an address header.
 type Address struct {
 	Name    string // display name, decoded; may be empty

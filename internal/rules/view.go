@@ -54,10 +54,7 @@ func NewView(m *mime.Message, mailboxID int64) *View {
 	// fifth of the rules' time on receipt, a slice and a name a field.
 	values := make([]string, len(m.Header))
 	for i, field := range m.Header {
-		name, ok := lowerNames[field.Name]
-		if !ok {
-			name = strings.ToLower(field.Name)
-		}
+		name := field.LowerName()
 		if have, ok := v.Headers[name]; ok {
 			v.Headers[name] = append(have, field.Value)
 			continue
@@ -70,23 +67,6 @@ func NewView(m *mime.Message, mailboxID int64) *View {
 	}
 	return v
 }
-
-// lowerNames are the usual spellings of the usual header fields' names,
-// lower-cased.
-var lowerNames = func() map[string]string {
-	names := map[string]string{}
-	for _, name := range []string{
-		"Received", "Date", "From", "To", "Cc", "Subject", "Message-ID", "Message-Id", "MIME-Version", "Mime-Version",
-		"Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "X-Mailer", "Reply-To", "Return-Path",
-		"Sender", "In-Reply-To", "References", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Precedence",
-		"DKIM-Signature", "Authentication-Results", "ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
-		"Received-SPF", "X-Originating-IP", "User-Agent", "Delivered-To", "Thread-Topic", "Thread-Index",
-		"X-Priority", "Importance", "Feedback-ID", "Auto-Submitted", LoopHeader,
-	} {
-		names[name] = strings.ToLower(name)
-	}
-	return names
-}()
 
 func addresses(list []mime.Address) []string {
 	if len(list) == 0 {

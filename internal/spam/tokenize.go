@@ -194,7 +194,7 @@ func (t *tokenizer) message(m *mime.Message) {
 
 // header tokenizes one header field.
 func (t *tokenizer) header(f mime.HeaderField) {
-	name := lowerHeaderName(f.Name)
+	name := f.LowerName()
 	// The field's name, as bogofilter's "head:Name": which fields a
 	// message has says which software wrote and sent it (X-Mailer,
 	// MIME-Version, List-Id, X-MSMail-Priority), whatever their values.

@@ -2,7 +2,6 @@ package spam
 
 import (
 	"hash/maphash"
-	"strings"
 )
 
 // tokenSet is the tokenizer's set of the tokens already given for the
@@ -119,28 +118,3 @@ func (t *tokenizer) arenaString(token []byte) string {
 	t.arena.Write(token)
 	return t.arena.String()[start:]
 }
-
-// lowerHeaderName is strings.ToLower for a header field's name, without
-// making a string for the names mail is full of, written as they usually
-// are.
-func lowerHeaderName(name string) string {
-	if lower, ok := commonHeaderNames[name]; ok {
-		return lower
-	}
-	return strings.ToLower(name)
-}
-
-var commonHeaderNames = func() map[string]string {
-	names := map[string]string{}
-	for _, name := range []string{
-		"Received", "Date", "From", "To", "Cc", "Subject", "Message-ID", "Message-Id", "MIME-Version", "Mime-Version",
-		"Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "X-Mailer", "Reply-To", "Return-Path",
-		"Sender", "In-Reply-To", "References", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Precedence",
-		"DKIM-Signature", "Authentication-Results", "ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
-		"Received-SPF", "X-Originating-IP", "User-Agent", "Delivered-To", "Thread-Topic", "Thread-Index",
-		"X-MS-Has-Attach", "X-Priority", "X-MSMail-Priority", "Importance", "Feedback-ID", "Auto-Submitted",
-	} {
-		names[name] = strings.ToLower(name)
-	}
-	return names
-}()
