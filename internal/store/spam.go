@@ -311,7 +311,8 @@ type SpamWord struct {
 // messages that lean most towards spam (spam true) or ham: ordered by how
 // much more often they were seen in one class than in the other, as shares
 // of that class's trained messages (totals), the word itself breaking
-// ties. It reads the whole table: for the spam page, not for rating mail.
+// ties; words that do not lean to the class are left out. It reads the
+// whole table: for the spam page, not for rating mail.
 func (s *Store) SpamTellingWords(ctx context.Context, totals SpamCount, spam bool, minCount int64, limit int) ([]SpamWord, error) {
 	// s/S - h/H, scaled by S*H to stay in integers: s*H - h*S.
 	lean := `spam_count * ? - ham_count * ?`
@@ -320,8 +321,10 @@ func (s *Store) SpamTellingWords(ctx context.Context, totals SpamCount, spam boo
 		lean = `ham_count * ? - spam_count * ?`
 		own, other = other, own
 	}
+	// Only words that lean to the class: with fewer of them than the limit,
+	// the list of one class would go on with the other's words.
 	rows, err := s.query(ctx, `SELECT word, spam_count, ham_count FROM spam_words WHERE spam_count + ham_count >= ?
-		ORDER BY `+lean+` DESC, word LIMIT ?`, max(minCount, 1), own, other, limit)
+		AND `+lean+` > 0 ORDER BY `+lean+` DESC, word LIMIT ?`, max(minCount, 1), own, other, own, other, limit)
 	if err != nil {
 		return nil, fmt.Errorf("telling spam words: %w", err)
 	}
