@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -269,9 +270,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		s.log(store.LevelReply, replyText(errTooMany))
 		return errTooMany
 	}
-	if strings.ContainsFunc(from, isControl) {
+	if strings.ContainsFunc(from, isControl) || !utf8.ValidString(from) {
 		// go-smtp would echo it in its 250 ("accepting mail from <...>"),
-		// and no address has one.
+		// and no address has one (RFC 6531 addresses are UTF-8).
 		s.log(store.LevelReply, replyText(errBadSender))
 		return errBadSender
 	}

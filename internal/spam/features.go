@@ -128,7 +128,7 @@ func wordsOf(value string, word func(string)) {
 // not displayed): words written for filters, not for the reader. Each
 // becomes a token "html:" + marker when the HTML holds it (ASCII case
 // ignored).
-var hiddenMarkers = []string{
+var hiddenMarkers = [...]string{
 	"display:none", "visibility:hidden", "font-size:1px", `size="1"`, "size=1",
 	`color="#ffffff"`, "color=#ffffff", "color=white",
 }
@@ -136,7 +136,7 @@ var hiddenMarkers = []string{
 // hiddenText adds a token for each of hiddenMarkers that the HTML holds, in
 // one pass over it.
 func hiddenText(html string, add func(string)) {
-	var found [8]bool // len(hiddenMarkers)
+	var found [len(hiddenMarkers)]bool
 	for i := 0; i < len(html); i++ {
 		c := html[i] | 0x20 // ASCII lower case; other bytes match no marker's first
 		if c != 'd' && c != 'v' && c != 'f' && c != 's' && c != 'c' {
