@@ -470,3 +470,20 @@ func TestSinkFlushAndClose(t *testing.T) {
 		t.Errorf("a delivery without a mailbox was taken")
 	}
 }
+
+// When a batch's transaction fails, its rows are stored one by one, each in
+// a commit of its own, and the counters say so: a message counts once, when
+// a row of it is stored.
+func TestSinkCountersAfterFallback(t *testing.T) {
+	st, mailbox, _ := newStore(t)
+	sink := newSink(t, st, &recorder{})
+	gone := mailbox
+	gone.ID = mailbox.ID + 1000 // no such mailbox: its row fails the batch
+	results := deliver(t, sink, []byte("Subject: half\r\n\r\nhi\r\n"), to(mailbox, gone))
+	if len(results) != 2 || results[0].Err != nil || results[1].Err == nil {
+		t.Fatalf("results: %+v", results)
+	}
+	if counters := sink.Counters(); counters != (intake.Counters{Commits: 1, Messages: 1}) {
+		t.Errorf("counters %+v, want 1 commit of 1 message", counters)
+	}
+}

@@ -494,8 +494,9 @@ func (s *Sink) store(batch []*pending) {
 	ctx := context.Background()
 	var messages []*store.NewMessage
 	var owners []*Candidate
+	var from []int // per row, the index in batch of the message it stores
 	accepted := 0
-	for _, p := range batch {
+	for b, p := range batch {
 		if p.err != nil || p.refused != nil {
 			continue
 		}
@@ -503,6 +504,7 @@ func (s *Sink) store(batch []*pending) {
 		for _, candidate := range p.candidates {
 			messages = append(messages, candidate.Message)
 			owners = append(owners, candidate)
+			from = append(from, b)
 		}
 	}
 	logEnabled := false
@@ -522,8 +524,11 @@ func (s *Sink) store(batch []*pending) {
 		s.committed.Add(int64(accepted))
 	}
 	if err != nil && len(messages) > 1 {
-		// One bad message must cost only itself: store them one by one.
+		// One bad message must cost only itself: store them one by one,
+		// each its own commit; a message counts as committed once, when
+		// a row of it is stored.
 		stored = make([]store.InsertResult, len(messages))
+		counted := -1
 		for i, m := range messages {
 			one, err := s.config.Store.InsertMessages(ctx, []*store.NewMessage{m})
 			if err != nil {
@@ -531,6 +536,11 @@ func (s *Sink) store(batch []*pending) {
 				continue
 			}
 			stored[i] = one[0]
+			s.commits.Add(1)
+			if from[i] != counted {
+				counted = from[i]
+				s.committed.Add(1)
+			}
 		}
 		err = nil
 	}

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"regexp"
 	"strings"
@@ -38,8 +37,6 @@ func validHost(text string) bool {
 	}
 	return len(text) <= MaxHostLength && domainPattern.MatchString(text)
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 // KnownCharset reports whether the decoder knows the charset name.
 func KnownCharset(name string) bool {

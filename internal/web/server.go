@@ -277,22 +277,6 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request, _ *service.We
 	return nil
 }
 
-// notBuilt renders the layout with a notice for a page a later issue brings,
-// so the navigation is complete from the start.
-func (s *server) notBuilt(titleKey, whatKey string) handler {
-	return func(w http.ResponseWriter, r *http.Request, session *service.WebSession) error {
-		data := s.newPage(w, r, session, titleKey, navOf(r.URL.Path))
-		data.Content = notBuiltData{What: whatKey}
-		s.render(w, r, http.StatusOK, "notbuilt", data)
-		return nil
-	}
-}
-
-// notBuiltData names, by catalog key, what brings a page that is not built.
-type notBuiltData struct {
-	What string
-}
-
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) error {
 	s.renderError(w, r, http.StatusNotFound, "error.page_not_found")
 	return nil
