@@ -232,8 +232,8 @@ const MaxRecipients = 1000
 const maxAddress = 256
 
 // checkAddress refuses what would break or smuggle an SMTP command: CR,
-// LF, NUL (protoline), angle brackets, spaces, and paths over RFC 5321's
-// length. empty allows the null sender.
+// LF, NUL (protoline), angle brackets, spaces outside a quoted local part,
+// and paths over RFC 5321's length. empty allows the null sender.
 func checkAddress(argument, address string, empty bool) error {
 	if err := protoline.Check(argument, address); err != nil {
 		return err
@@ -244,11 +244,42 @@ func checkAddress(argument, address string, empty bool) error {
 	if !utf8.ValidString(address) {
 		return fmt.Errorf("%s: %w", argument, ErrBadAddress)
 	}
-	if len(address) > maxAddress || strings.ContainsAny(address, "<> \t") || strings.LastIndexByte(address, '@') <= 0 ||
-		strings.HasSuffix(address, "@") {
+	// A quoted local part ("john doe"@example.com, as smtpd keeps it) may
+	// hold spaces: it goes out as it came, quotes and all.
+	rest := address
+	if strings.HasPrefix(address, `"`) {
+		end := quotedEnd(address)
+		if end < 0 || !strings.HasPrefix(address[end:], "@") {
+			return fmt.Errorf("%s: %w", argument, ErrBadAddress)
+		}
+		rest = address[end:]
+	}
+	if len(address) > maxAddress || strings.ContainsAny(address, "<>\t") || strings.ContainsRune(rest, ' ') ||
+		strings.LastIndexByte(address, '@') <= 0 || strings.HasSuffix(address, "@") {
 		return fmt.Errorf("%s: %w", argument, ErrBadAddress)
 	}
 	return nil
+}
+
+// quotedEnd gives the index just past the closing quote of the quoted
+// string address starts with, or -1 when it is not one by RFC 5321
+// (qtextSMTP and quoted-pairSMTP: printable ASCII and space; UTF-8 too,
+// as RFC 6531 allows).
+func quotedEnd(address string) int {
+	for i := 1; i < len(address); i++ {
+		switch c := address[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			i++
+			if i == len(address) || address[i] < ' ' || address[i] == 0x7f {
+				return -1
+			}
+		case c < ' ' || c == 0x7f:
+			return -1
+		}
+	}
+	return -1
 }
 
 // Check is smtpd's question at RCPT: whether the queue takes a recipient.

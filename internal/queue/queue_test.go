@@ -374,7 +374,8 @@ func TestUnsafeArgumentsRefused(t *testing.T) {
 			t.Errorf("Enqueue(%q, %q) = %v, want ErrUnsafe", envelope[0], envelope[1], err)
 		}
 	}
-	for _, bad := range []string{"<x@y>", "a b@c", "", "nobody", "b\xffob@example.test", strings.Repeat("a", 300) + "@b"} {
+	for _, bad := range []string{"<x@y>", "a b@c", "", "nobody", "b\xffob@example.test", strings.Repeat("a", 300) + "@b",
+		`"a b"c@d`, `"open@example.test`, `"a b"@c d`, "\"a\tb\"@c", `"a\`, `"a b"`, `"a"@`} {
 		if err := e.queue.Enqueue(ctx, "alice@sender.test", []string{bad}, bytes.NewReader(original)); err == nil {
 			t.Errorf("Enqueue to %q taken", bad)
 		}
@@ -462,6 +463,25 @@ func TestUTF8Address(t *testing.T) {
 	got := host.Messages(t)
 	if len(got) != 1 || got[0].From != "алиса@отправитель.рф" || got[0].To[0] != "боб@пример.рф" || e.all(t)[0].State != store.OutboundSent {
 		t.Fatalf("delivered %+v, %+v", got, e.all(t))
+	}
+}
+
+// A quoted local part with a space, as smtpd keeps it in the envelope, is
+// taken and goes out quoted.
+func TestQuotedLocalPart(t *testing.T) {
+	host := testpeer.StartSmarthost(t)
+	e := newEnv(t, "", host, nil)
+	from, to := `"john doe"@sender.test`, `"mary \"m\" ann"@example.test`
+	if err := e.queue.Enqueue(context.Background(), from, []string{to}, bytes.NewReader(original)); err != nil {
+		t.Fatal(err)
+	}
+	e.runOnce(t)
+	got := host.Messages(t)
+	if len(got) != 1 || e.all(t)[0].State != store.OutboundSent {
+		t.Fatalf("delivered %+v, %+v", got, e.all(t))
+	}
+	if got[0].From != from || len(got[0].To) != 1 || got[0].To[0] != to {
+		t.Errorf("envelope %q %q, want %q %q", got[0].From, got[0].To, from, to)
 	}
 }
 
