@@ -169,10 +169,6 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	if err != nil {
 		return result, err
 	}
-	sizeOf := make(map[int]int64, len(sizes))
-	for _, s := range sizes {
-		sizeOf[s.Number] = s.Size
-	}
 	uids, err := client.UIDL(ctx)
 	withoutUIDL := errors.Is(err, pop3.ErrNoUIDL)
 	if err != nil && !withoutUIDL {
@@ -183,62 +179,30 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 		return result, err
 	}
 
-	// Plan: which messages are new, which are stored and may be deleted,
-	// which are too large.
-	var fresh, storedOnServer []int
-	keyOf := map[int]string{}
-	present := map[string]bool{}
-	maxBytes := int64(mailbox.MaxMessageSizeKB) * 1024
+	plan := planPOP3(sizes, uids, withoutUIDL, known, mailboxLimits{
+		maxBytes: int64(mailbox.MaxMessageSizeKB) * 1024, maxMessages: mailbox.MaxMessages})
 	if withoutUIDL {
 		trace.add(store.LevelInfo, worklog.Part("log.pop3_no_uidl"))
-		for _, s := range sizes {
-			fresh = append(fresh, s.Number)
-		}
-	} else {
-		seen := map[string]int{}
-		for _, u := range uids {
-			key := uidKey(u.UID)
-			// A UIDL the server repeats (a broken server) is told apart
-			// by its place among the repeats; the content hash still
-			// keeps a message from being stored twice.
-			if n := seen[key]; n > 0 {
-				key = key + "#" + strconv.Itoa(n+1)
-			}
-			seen[uidKey(u.UID)]++
-			keyOf[u.Number], present[key] = key, true
-			if known[key] {
-				storedOnServer = append(storedOnServer, u.Number)
-			} else {
-				fresh = append(fresh, u.Number)
-			}
-		}
 	}
-	var fetchList []int
-	for _, n := range fresh {
-		if maxBytes > 0 && sizeOf[n] > maxBytes {
-			result.TooLarge++
-			trace.add(store.LevelInfo, worklog.Part("log.pop3_too_large", n, sizeOf[n], mailbox.MaxMessageSizeKB))
-			continue
-		}
-		if mailbox.MaxMessages > 0 && len(fetchList) >= mailbox.MaxMessages {
-			result.LeftOver++
-			continue
-		}
-		fetchList = append(fetchList, n)
+	for _, large := range plan.tooLarge {
+		trace.add(store.LevelInfo, worklog.Part("log.pop3_too_large", large.Number, large.Size, mailbox.MaxMessageSizeKB))
 	}
-	if result.LeftOver > 0 {
-		trace.add(store.LevelInfo, worklog.Part("log.pop3_left_over", result.LeftOver, mailbox.MaxMessages))
+	result.TooLarge = len(plan.tooLarge)
+	result.LeftOver = plan.leftOver
+	if plan.leftOver > 0 {
+		trace.add(store.LevelInfo, worklog.Part("log.pop3_left_over", plan.leftOver, mailbox.MaxMessages))
 	}
+	keyOf, present := plan.keyOf, plan.present
 
 	// Fetch and store, each message durably with its UID before anything
 	// is deleted.
 	var deletable []int
 	if mailbox.DeleteFromServer {
-		deletable = append(deletable, storedOnServer...)
+		deletable = append(deletable, plan.storedOnServer...)
 	}
 	trace.flush(ctx)
 	stored := &storedSet{}
-	err = client.RetrPipelined(ctx, fetchList, f.config.Window, func(n int, r io.Reader) error {
+	err = client.RetrPipelined(ctx, plan.fetch, f.config.Window, func(n int, r io.Reader) error {
 		// After a message could not be stored, nothing more is stored or
 		// deleted this time.
 		if err := stored.failed(); err != nil {
@@ -333,4 +297,77 @@ func (s *storedSet) failed() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// mailboxLimits are the mailbox settings that bound one fetch.
+type mailboxLimits struct {
+	maxBytes    int64 // a larger message is left on the server (0: no limit)
+	maxMessages int   // the most messages fetched at a time (0: no limit)
+}
+
+// pop3Plan is what one fetch does with the server's messages, decided from
+// LIST, UIDL and the UIDs already stored, before any message is read.
+type pop3Plan struct {
+	// fetch are the message numbers to read and store, in the server's
+	// order.
+	fetch []int
+	// storedOnServer are the numbers of messages stored before (deleted
+	// from the server when the mailbox says so).
+	storedOnServer []int
+	// tooLarge are the new messages over the size limit, left on the
+	// server; leftOver counts the new ones past the per-fetch limit.
+	tooLarge []pop3.MessageSize
+	leftOver int
+	// keyOf is each message's UID as stored (uidKey, a repeat told apart
+	// by its place); present is the set of those keys, the UIDs to keep.
+	keyOf   map[int]string
+	present map[string]bool
+}
+
+// planPOP3 decides a fetch: which messages are new, which are stored and may
+// be deleted, which are too large or over the limit. Without UIDL every
+// message is new (the content hash keeps a message from being stored
+// twice). A pure function of what the server said and what is stored.
+func planPOP3(sizes []pop3.MessageSize, uids []pop3.MessageUID, withoutUIDL bool, known map[string]bool, limits mailboxLimits) pop3Plan {
+	plan := pop3Plan{keyOf: map[int]string{}, present: map[string]bool{}}
+	sizeOf := make(map[int]int64, len(sizes))
+	for _, s := range sizes {
+		sizeOf[s.Number] = s.Size
+	}
+	var fresh []int
+	if withoutUIDL {
+		for _, s := range sizes {
+			fresh = append(fresh, s.Number)
+		}
+	} else {
+		seen := map[string]int{}
+		for _, u := range uids {
+			key := uidKey(u.UID)
+			// A UIDL the server repeats (a broken server) is told apart
+			// by its place among the repeats; the content hash still
+			// keeps a message from being stored twice.
+			if n := seen[key]; n > 0 {
+				key = key + "#" + strconv.Itoa(n+1)
+			}
+			seen[uidKey(u.UID)]++
+			plan.keyOf[u.Number], plan.present[key] = key, true
+			if known[key] {
+				plan.storedOnServer = append(plan.storedOnServer, u.Number)
+			} else {
+				fresh = append(fresh, u.Number)
+			}
+		}
+	}
+	for _, n := range fresh {
+		if limits.maxBytes > 0 && sizeOf[n] > limits.maxBytes {
+			plan.tooLarge = append(plan.tooLarge, pop3.MessageSize{Number: n, Size: sizeOf[n]})
+			continue
+		}
+		if limits.maxMessages > 0 && len(plan.fetch) >= limits.maxMessages {
+			plan.leftOver++
+			continue
+		}
+		plan.fetch = append(plan.fetch, n)
+	}
+	return plan
 }
