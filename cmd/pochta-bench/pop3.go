@@ -138,7 +138,8 @@ func pop3Bench(args []string) error {
 		}
 		pochta = append(pochta, float64(*messages)/result.Seconds)
 		peaks = append(peaks, result.PeakKB)
-		fmt.Printf("run %d: pochta %.0f msg/s (%.2f s, peak RSS %.1f MB)", run, pochta[len(pochta)-1], result.Seconds, float64(result.PeakKB)/1024)
+		fmt.Printf("run %d: pochta %.0f msg/s (%.2f s, %.0f µs CPU a message, %d commits, peak RSS %.1f MB)", run, pochta[len(pochta)-1],
+			result.Seconds, result.CPUSeconds*1e6/float64(result.Received), result.Commits, float64(result.PeakKB)/1024)
 		if !*keep {
 			os.RemoveAll(filepath.Join(work, fmt.Sprintf("data-%d", run)))
 		}
@@ -226,6 +227,11 @@ type pop3FetchResult struct {
 	Seconds  float64 `json:"seconds"`
 	Received int     `json:"received"`
 	PeakKB   int     `json:"peak_kb"`
+	// CPUSeconds is the fetching process's CPU during the fetch; Commits
+	// the intake's transactions (group commit's batches: Received /
+	// Commits messages each).
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Commits    int64   `json:"commits"`
 }
 
 func pochtaFetchRun(self, data, dsn string, port, messages int, cpuProfile string, judged bool) (pop3FetchResult, error) {
@@ -289,16 +295,19 @@ func pop3FetchChild(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cpuStarted, _ := processCPU()
 	started := time.Now()
 	result, err := pochta.Service.CheckMailbox(ctx, actor, mailbox.ID)
 	took := time.Since(started)
+	cpuEnded, _ := processCPU()
 	if err != nil {
 		return err
 	}
 	if result.Error != "" {
 		return errors.New(result.Error)
 	}
-	return json.NewEncoder(os.Stdout).Encode(pop3FetchResult{Seconds: took.Seconds(), Received: result.Received, PeakKB: procStatusKB("VmHWM")})
+	return json.NewEncoder(os.Stdout).Encode(pop3FetchResult{Seconds: took.Seconds(), Received: result.Received, PeakKB: procStatusKB("VmHWM"),
+		CPUSeconds: cpuEnded - cpuStarted, Commits: pochta.Service.IntakeCounters().Commits})
 }
 
 // procStatusKB reads a "kB" field of /proc/self/status.
