@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"pochta.dev/pochta/internal/intake"
 	"pochta.dev/pochta/internal/store"
@@ -486,70 +485,5 @@ func TestSinkCountersAfterFallback(t *testing.T) {
 	}
 	if counters := sink.Counters(); counters != (intake.Counters{Commits: 1, Messages: 1}) {
 		t.Errorf("counters %+v, want 1 commit of 1 message", counters)
-	}
-}
-
-// Group commit's patience: a message added while an earlier one is ready
-// but itself still being judged is waited for and committed with it; with
-// no patience it commits on its own.
-func TestSinkWaitsForMessagesInFlight(t *testing.T) {
-	for _, test := range []struct {
-		name    string
-		wait    time.Duration
-		commits int64
-	}{
-		{"patient", time.Minute, 1},
-		{"impatient", -1, 2},
-	} {
-		t.Run(test.name, func(t *testing.T) {
-			st, mailbox, _ := newStore(t)
-			added := make(chan struct{})       // the second message is in the sink
-			firstJudged := make(chan struct{}) // the first is ready
-			release := make(chan struct{})     // the second may finish
-			slow := intake.JudgeFunc(func(_ context.Context, c *intake.Candidate) {
-				if c.Message.Subject == "first" {
-					<-added
-					close(firstJudged)
-					return
-				}
-				<-firstJudged
-				<-release
-			})
-			sink := intake.NewSink(intake.SinkConfig{
-				Store: st, Log: &recorder{}, Judges: []intake.Judge{slow}, TempDir: t.TempDir(), Workers: 2, GatherWait: test.wait,
-				Options: func(context.Context, store.Mailbox) (intake.Options, error) { return keepAll, nil },
-			})
-			t.Cleanup(func() { sink.Close() })
-			stored := make(chan string, 2)
-			for _, subject := range []string{"first", "second"} {
-				err := sink.Add(context.Background(), strings.NewReader("Subject: "+subject+"\r\n\r\nbody\r\n"), to(mailbox),
-					func(results []intake.Result) {
-						if results[0].Err != nil {
-							t.Error(results[0].Err)
-						}
-						stored <- subject
-					})
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			close(added)
-			if test.wait < 0 {
-				// Impatient: the first commits alone, while the second
-				// is still being judged.
-				if got := <-stored; got != "first" {
-					t.Fatalf("stored %q first", got)
-				}
-				close(release)
-				<-stored
-			} else {
-				close(release)
-				<-stored
-				<-stored
-			}
-			if counters := sink.Counters(); counters != (intake.Counters{Commits: test.commits, Messages: 2}) {
-				t.Errorf("counters %+v, want %d commits of 2 messages", counters, test.commits)
-			}
-		})
 	}
 }

@@ -51,17 +51,6 @@ type SinkConfig struct {
 	// needs no more than a batch or two in hand). A spooled message counts as
 	// [MaxInMemory], the most its parse keeps in memory.
 	MaxPendingBytes int64
-	// GatherMessages and GatherWait are group commit's patience: a batch
-	// of fewer than GatherMessages waits up to GatherWait for messages
-	// already added and still being prepared, rather than commit without
-	// them (0: 128 messages, 5 ms; a negative GatherWait: no waiting).
-	// A commit's cost is much the same for 80 messages as for 160 (its
-	// index and full-text pages), so a few milliseconds spent waiting
-	// buy back more CPU than they cost (docs/benchmarks.md, "Group
-	// commit's patience"); a message that is not yet added is never
-	// waited for, so a lone message commits at once.
-	GatherMessages int
-	GatherWait     time.Duration
 }
 
 // Sink is the one door through which received mail goes into the store:
@@ -201,12 +190,6 @@ func NewSink(config SinkConfig) *Sink {
 	}
 	if config.MaxPendingBytes <= 0 {
 		config.MaxPendingBytes = 8 << 20
-	}
-	if config.GatherMessages <= 0 {
-		config.GatherMessages = 128
-	}
-	if config.GatherWait == 0 {
-		config.GatherWait = 5 * time.Millisecond
 	}
 	s := &Sink{
 		config:  config,
@@ -474,7 +457,6 @@ func (s *Sink) commit() {
 		batch := []*pending{first}
 		size := first.cost
 		var barrier *pending
-		patience := s.newPatience()
 	gather:
 		for len(batch) < s.config.MaxBatchMessages && size < s.config.MaxBatchBytes {
 			select {
@@ -488,59 +470,22 @@ func (s *Sink) commit() {
 				}
 				select {
 				case <-next.ready:
+					batch = append(batch, next)
+					size += next.cost
 				default:
-					// Not prepared yet: waited for while the batch is
-					// small and the patience lasts, else it starts the
-					// next batch rather than hold this one back.
-					if len(batch) >= s.config.GatherMessages || !patience.wait(next) {
-						carried = next
-						break gather
-					}
+					// Not parsed yet: it starts the next batch rather than
+					// hold this one back.
+					carried = next
+					break gather
 				}
-				batch = append(batch, next)
-				size += next.cost
 			default:
 				break gather
 			}
 		}
-		patience.stop()
 		s.store(batch)
 		if barrier != nil {
 			close(barrier.barrier)
 		}
-	}
-}
-
-// patience is how long one batch still waits for messages being prepared.
-type patience struct {
-	timer   *time.Timer // made at the first wait
-	wait0   time.Duration
-	expired bool
-}
-
-func (s *Sink) newPatience() *patience { return &patience{wait0: s.config.GatherWait} }
-
-// wait waits until p is prepared or the batch's patience is spent, and
-// reports whether p is ready.
-func (w *patience) wait(p *pending) bool {
-	if w.expired || w.wait0 < 0 {
-		return false
-	}
-	if w.timer == nil {
-		w.timer = time.NewTimer(w.wait0)
-	}
-	select {
-	case <-p.ready:
-		return true
-	case <-w.timer.C:
-		w.expired = true
-		return false
-	}
-}
-
-func (w *patience) stop() {
-	if w.timer != nil {
-		w.timer.Stop()
 	}
 }
 
