@@ -9,9 +9,9 @@ import (
 	"pochta.dev/pochta/internal/mime"
 )
 
-// The token kinds added in session 10 (issue 14), each chosen by its effect
-// on the SpamAssassin corpus's tuning splits (docs/benchmarks.md, "Spam
-// accuracy, session 10"). They are free functions that take the
+// The token kinds added in sessions 10 and 11 (issue 14), each chosen by
+// its effect on the SpamAssassin corpus's tuning splits (docs/benchmarks.md,
+// "Spam accuracy, session 10" and "session 11"). They are free functions that take the
 // tokenizer's add, so that the tokenizer and the reference tokenizer of
 // TestTokenizeSameAsBefore call the very same code: the tokenizer's speed
 // work and these features change apart.
@@ -40,6 +40,32 @@ func messageFeatures(m *mime.Message, tokens int, add func(string)) {
 		hiddenText(truncateBytes(m.HTML, maxTextBytes), add)
 	}
 	urlCount(m.Text, m.HTML, add)
+	headerOrder(m.Header, add)
+}
+
+// headerOrder adds the names of each three header fields in a row, in the
+// order the message gives them ("hord:from>to>subject"): the program that
+// wrote a message writes its fields in an order of its own, and a bulk
+// mailer's order is not a mail program's (a single field's name is an
+// "hn:" token already; pairs of names and runs of four told less, session
+// 11 in docs/benchmarks.md). Received fields are left out, as the relays'
+// and not the writer's, and so are X-Spam-* (another filter's) and a name
+// repeated in a row (a second Cc counts once).
+func headerOrder(header []mime.HeaderField, add func(string)) {
+	var previous [2]string // the last two names, previous[1] the latest
+	for i, f := range header {
+		if i >= maxHeaderFields {
+			break
+		}
+		name := f.LowerName()
+		if name == "received" || name == previous[1] || strings.HasPrefix(name, "x-spam") || !validName(name) {
+			continue
+		}
+		if previous[0] != "" {
+			add("hord:" + previous[0] + ">" + previous[1] + ">" + name)
+		}
+		previous[0], previous[1] = previous[1], name
+	}
 }
 
 // urlCount adds how many http(s) links the text and the HTML hold, in

@@ -2,6 +2,7 @@ package spam
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,8 +68,10 @@ func TestTokenizeHasFeatures(t *testing.T) {
 		Header:  []mime.HeaderField{{Name: "Received", Value: "from a.example.net by b.example.org with ESMTP"}},
 		HTML:    `<div style="display:none">x</div>`,
 	}
+	m.Header = append(m.Header, mime.HeaderField{Name: "From", Value: "a@example.net"},
+		mime.HeaderField{Name: "To", Value: "b@example.org"}, mime.HeaderField{Name: "Date", Value: "Mon, 7 Dec 2026 10:00:00 +0000"})
 	tokens := Tokenize(m)
-	for _, want := range []string{"url:count:0", "subject:cheap pills", "rcvd:from:a.example.net", "rcvd:by:b.example.org", "rcvd:with:esmtp", "html:display:none", "h:a.example.net"} {
+	for _, want := range []string{"hord:from>to>date", "url:count:0", "subject:cheap pills", "rcvd:from:a.example.net", "rcvd:by:b.example.org", "rcvd:with:esmtp", "html:display:none", "h:a.example.net"} {
 		if !slices.Contains(tokens, want) {
 			t.Errorf("Tokenize gave no %q: %q", want, tokens)
 		}
@@ -105,5 +108,35 @@ func TestURLCount(t *testing.T) {
 func TestTokenizeNothingStaysNothing(t *testing.T) {
 	if tokens := Tokenize(&mime.Message{Text: "... !!! -- ?? ;"}); len(tokens) != 0 {
 		t.Errorf("a message without words gave %q", tokens)
+	}
+}
+
+func TestHeaderOrder(t *testing.T) {
+	for _, test := range []struct{ names, want string }{
+		{"From To Subject Date", "hord:from>to>subject hord:to>subject>date"},
+		// Received fields are the relays', not the writer's; a name
+		// repeated in a row counts once; case is folded.
+		{"Received Return-Path Received received FROM Cc Cc cc Subject", "hord:return-path>from>cc hord:from>cc>subject"},
+		// Other filters' verdicts and names that are not names are left out.
+		{"X-Spam-Status From X-Spam-Level To Bad:Name Subject", "hord:from>to>subject"},
+		{"From To", ""},
+		{"", ""},
+	} {
+		var header []mime.HeaderField
+		for _, name := range strings.Fields(test.names) {
+			header = append(header, mime.HeaderField{Name: name, Value: "x"})
+		}
+		got := collect(func(add func(string)) { headerOrder(header, add) })
+		if want := splitTokens(test.want); !slices.Equal(got, want) {
+			t.Errorf("headerOrder(%q) = %q, want %q", test.names, got, want)
+		}
+	}
+	// Only the first maxHeaderFields fields are read, as the tokenizer reads.
+	header := make([]mime.HeaderField, maxHeaderFields+3)
+	for i := range header {
+		header[i] = mime.HeaderField{Name: "X-F" + strconv.Itoa(i)}
+	}
+	if got := collect(func(add func(string)) { headerOrder(header, add) }); len(got) != maxHeaderFields-2 {
+		t.Errorf("headerOrder of %d fields gave %d tokens, want %d", len(header), len(got), maxHeaderFields-2)
 	}
 }

@@ -85,7 +85,9 @@ type Tokenizer struct {
 //     adjacent words ("subject:free money"), a Received field's hosts by
 //     role ("rcvd:from:host", "rcvd:by:host", "rcvd:with:esmtp"), and the
 //     HTML's ways of hiding text ("html:display:none", "html:color=white"),
-//     and how many links the message holds ("url:count:3" for 4-7).
+//     and how many links the message holds ("url:count:3" for 4-7);
+//   - session 11's (features.go): the names of each three header fields
+//     in a row, Received left out ("hord:from>to>subject").
 //
 // A message with no text still gives its header tokens; the caller logs a
 // message that gives none. A token may share memory with the message's
