@@ -151,3 +151,33 @@ func TestQueuedMailToServedDomainsStoredLocally(t *testing.T) {
 		t.Errorf("counters %+v", c)
 	}
 }
+
+// A sender whose local part is quoted and holds a space (swaks sends it as
+// given) is relayed with its quotes: the queue takes it at RCPT and the
+// smarthost gets the same envelope sender.
+func TestRelayQuotedSender(t *testing.T) {
+	host := testpeer.StartSmarthost(t)
+	lazy := &lazyRelay{}
+	e := newEnv(t, options{
+		mailbox: service.MailboxInput{Domains: &[]string{"example.test"}, Relay: ptr(true), RelayAuthOnly: ptr(true)},
+		settings: service.SettingsInput{SmarthostHost: ptr("127.0.0.1"), SmarthostPort: ptr(host.Port), SmarthostTLS: ptr("none"),
+			AllowedNetworks: &[]string{}},
+		relay: lazy,
+	})
+	outbound := queue.New(app.QueueConfig(e.svc.Service, slog.New(slog.DiscardHandler),
+		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
+	lazy.queue.Store(outbound)
+	const sender = `"john doe"@example.test`
+	out, code := e.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "alice-password-1",
+		"--from", sender, "--to", "bob@elsewhere.test", "--header", "Subject: quoted sender", "--body", "hello")
+	if code != 0 {
+		t.Fatalf("swaks exit %d:\n%s", code, out)
+	}
+	if n, err := outbound.RunOnce(e.ctx); n != 1 || err != nil {
+		t.Fatalf("delivered %d: %v", n, err)
+	}
+	got := host.Messages(t)
+	if len(got) != 1 || got[0].From != sender || len(got[0].To) != 1 || got[0].To[0] != "bob@elsewhere.test" {
+		t.Fatalf("the smarthost got %+v", got)
+	}
+}
