@@ -25,17 +25,8 @@ import (
 // all; the local recipient's copy stays here.
 func TestRelayThroughQueueToSmarthost(t *testing.T) {
 	host := testpeer.StartSmarthost(t)
-	dir, port := host.Dir, host.Port
-	lazy := &lazyRelay{}
-	e := newEnv(t, options{
-		mailbox: service.MailboxInput{Domains: &[]string{"example.test"}, Relay: ptr(true), RelayAuthOnly: ptr(true)},
-		settings: service.SettingsInput{SmarthostHost: ptr("127.0.0.1"), SmarthostPort: ptr(port), SmarthostTLS: ptr("none"),
-			AllowedNetworks: &[]string{}},
-		relay: lazy,
-	})
-	outbound := queue.New(app.QueueConfig(e.svc.Service, slog.New(slog.DiscardHandler),
-		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
-	lazy.queue.Store(outbound)
+	dir := host.Dir
+	e, outbound := queueRelayEnv(t, host)
 	out, code := e.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "alice-password-1",
 		"--from", "alice@example.test", "--to", "bob@elsewhere.test,local@example.test", "--header", "Subject: through the queue", "--header", "To: bob@elsewhere.test",
 		"--body", "relayed body")
@@ -77,6 +68,24 @@ func TestRelayThroughQueueToSmarthost(t *testing.T) {
 	}
 }
 
+// queueRelayEnv is a server whose SMTP mailbox serves example.test and relays
+// for authenticated senders through the outbound queue it gives back, host
+// being the queue's smarthost.
+func queueRelayEnv(t *testing.T, host *testpeer.Smarthost) (*env, *queue.Queue) {
+	t.Helper()
+	lazy := &lazyRelay{}
+	e := newEnv(t, options{
+		mailbox: service.MailboxInput{Domains: &[]string{"example.test"}, Relay: ptr(true), RelayAuthOnly: ptr(true)},
+		settings: service.SettingsInput{SmarthostHost: ptr("127.0.0.1"), SmarthostPort: ptr(host.Port), SmarthostTLS: ptr("none"),
+			AllowedNetworks: &[]string{}},
+		relay: lazy,
+	})
+	outbound := queue.New(app.QueueConfig(e.svc.Service, slog.New(slog.DiscardHandler),
+		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
+	lazy.queue.Store(outbound)
+	return e, outbound
+}
+
 // lazyRelay is the queue made after the server (it needs the server's
 // service); the sessions' goroutines read it, so it is set atomically.
 type lazyRelay struct{ queue atomic.Pointer[queue.Queue] }
@@ -95,21 +104,12 @@ func (l *lazyRelay) Enqueue(ctx context.Context, from string, to []string, messa
 // served domain goes into the sender's mailbox; the smarthost sees neither.
 func TestQueuedMailToServedDomainsStoredLocally(t *testing.T) {
 	host := testpeer.StartSmarthost(t)
-	lazy := &lazyRelay{}
-	e := newEnv(t, options{
-		mailbox: service.MailboxInput{Domains: &[]string{"example.test"}, Relay: ptr(true), RelayAuthOnly: ptr(true)},
-		settings: service.SettingsInput{SmarthostHost: ptr("127.0.0.1"), SmarthostPort: ptr(host.Port), SmarthostTLS: ptr("none"),
-			AllowedNetworks: &[]string{}},
-		relay: lazy,
-	})
+	e, outbound := queueRelayEnv(t, host)
 	other, err := e.svc.Service.CreateMailbox(e.ctx, e.svc.Admin, service.MailboxInput{Type: ptr("smtp"), Name: ptr("Other"),
 		Server: ptr("127.0.0.1"), Port: ptr(freePort(t)), Domains: &[]string{"Other.Test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	outbound := queue.New(app.QueueConfig(e.svc.Service, slog.New(slog.DiscardHandler),
-		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
-	lazy.queue.Store(outbound)
 	out, code := e.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "alice-password-1",
 		"--from", "alice@example.test", "--to", "reject@elsewhere.test,carol@other.test", "--header", "Subject: to the queue",
 		"--body", "queued body")
@@ -157,16 +157,7 @@ func TestQueuedMailToServedDomainsStoredLocally(t *testing.T) {
 // smarthost gets the same envelope sender.
 func TestRelayQuotedSender(t *testing.T) {
 	host := testpeer.StartSmarthost(t)
-	lazy := &lazyRelay{}
-	e := newEnv(t, options{
-		mailbox: service.MailboxInput{Domains: &[]string{"example.test"}, Relay: ptr(true), RelayAuthOnly: ptr(true)},
-		settings: service.SettingsInput{SmarthostHost: ptr("127.0.0.1"), SmarthostPort: ptr(host.Port), SmarthostTLS: ptr("none"),
-			AllowedNetworks: &[]string{}},
-		relay: lazy,
-	})
-	outbound := queue.New(app.QueueConfig(e.svc.Service, slog.New(slog.DiscardHandler),
-		worklog.New(e.svc.Store, e.svc.Service, slog.New(slog.DiscardHandler)), "mx.test"))
-	lazy.queue.Store(outbound)
+	e, outbound := queueRelayEnv(t, host)
 	const sender = `"john doe"@example.test`
 	out, code := e.swaks("--tls", "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "alice-password-1",
 		"--from", sender, "--to", "bob@elsewhere.test", "--header", "Subject: quoted sender", "--body", "hello")
