@@ -342,14 +342,15 @@ func planPOP3(sizes []pop3.MessageSize, uids []pop3.MessageUID, withoutUIDL bool
 	} else {
 		seen := map[string]int{}
 		for _, u := range uids {
-			key := uidKey(u.UID)
+			base := uidKey(u.UID)
 			// A UIDL the server repeats (a broken server) is told apart
 			// by its place among the repeats; the content hash still
 			// keeps a message from being stored twice.
-			if n := seen[key]; n > 0 {
-				key = key + "#" + strconv.Itoa(n+1)
+			key := base
+			if n := seen[base]; n > 0 {
+				key = base + "#" + strconv.Itoa(n+1)
 			}
-			seen[uidKey(u.UID)]++
+			seen[base]++
 			plan.keyOf[u.Number], plan.present[key] = key, true
 			if known[key] {
 				plan.storedOnServer = append(plan.storedOnServer, u.Number)
