@@ -15,8 +15,7 @@ func (s *Store) adjustCounts(ctx context.Context, tx *sql.Tx, changes map[int64]
 		if change.total == 0 && change.unread == 0 {
 			continue
 		}
-		if _, err := s.execOn(ctx, tx, `UPDATE mailboxes SET messages_total = messages_total + ?, messages_unread = messages_unread + ? WHERE id = ?`,
-			change.total, change.unread, mailbox); err != nil {
+		if _, err := s.execOn(ctx, tx, addCounts, change.total, change.unread, mailbox); err != nil {
 			return fmt.Errorf("mailbox counts: %w", err)
 		}
 	}

@@ -99,11 +99,6 @@ func (s *Store) AddLog(ctx context.Context, entries ...LogEntry) error {
 	})
 }
 
-// logRowsPerStatement is how many work log rows one INSERT writes: a fetch
-// of thousands of messages logs three lines a message, and one statement
-// per line was a tenth of its time.
-const logRowsPerStatement = 64
-
 // logColumns are the values of a work log row as stored.
 type logColumns struct {
 	time                   int64
@@ -133,43 +128,25 @@ func logRow(entry LogEntry, now int64) logColumns {
 // insertLog writes entries within a transaction, many rows a statement.
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) error {
 	now := micros(s.clock())
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
-	var statement *sql.Stmt
-	defer func() {
-		if statement != nil {
-			statement.Close()
-		}
-	}()
-	for start := 0; start < len(entries); start += logRowsPerStatement {
-		chunk := entries[start:min(start+logRowsPerStatement, len(entries))]
-		args := make([]any, 0, 8*len(chunk))
-		for _, entry := range chunk {
+	for start := 0; start < len(entries); {
+		rows := rowsIn(len(entries) - start)
+		args := make([]any, 0, 8*rows)
+		for _, entry := range entries[start : start+rows] {
 			row := logRow(entry, now)
 			args = append(args, row.time, row.level, row.kind, row.text, row.parts,
 				optionalID(row.mailbox), optionalID(row.rule), optionalID(row.message))
 		}
-		query := `INSERT INTO log (time, level, type, text, parts, mailbox_id, rule_id, message_id) VALUES ` +
-			strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)), ", ")
-		var err error
-		if len(chunk) == logRowsPerStatement {
-			// Full chunks share one prepared statement.
-			if err := checkText(args); err != nil {
-				return fmt.Errorf("add log: %w", err)
-			}
-			if statement == nil {
-				if statement, err = tx.PrepareContext(ctx, s.rebind(query)); err != nil {
-					return fmt.Errorf("add log: %w", err)
-				}
-			}
-			_, err = statement.ExecContext(ctx, args...)
-		} else {
-			_, err = s.execOn(ctx, tx, query, args...)
-		}
-		if err != nil {
+		if _, err := s.execOn(ctx, tx, insertLogRows(rows), args...); err != nil {
 			return fmt.Errorf("add log: %w", mapError(err))
 		}
+		start += rows
 	}
 	return nil
+}
+
+// insertLogRows is the statement that writes rows work log rows.
+func insertLogRows(rows int) string {
+	return `INSERT INTO log (time, level, type, text, parts, mailbox_id, rule_id, message_id) VALUES ` + rowsOf("(?, ?, ?, ?, ?, ?, ?, ?)", rows)
 }
 
 // LogFilter narrows [Store.Log]. Zero fields do not filter.

@@ -27,24 +27,57 @@ func TestInsertLookupsUseTheirIndexes(t *testing.T) {
 		`SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = 1 AND substr(raw_sha256, 1, 16) IN ('a', 'b') GROUP BY raw_sha256`: "messages_hash",
 	}
 	for query, index := range plans {
-		rows, err := st.DB().QueryContext(ctx, `EXPLAIN QUERY PLAN `+query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if !strings.Contains(strings.Join(plan, "; "), index) {
+		if plan := queryPlan(t, st, query); !strings.Contains(plan, index) {
 			t.Errorf("%s\nplan %q does not use %s", query, plan, index)
 		}
 	}
+}
+
+// The date order's lists walk their index backwards on SQLite: the date
+// indexes are ascending (migration 0034, so that new mail is appended at
+// their right edge), and newest first must not sort.
+func TestDateOrderWalksItsIndex(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "order.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plans := map[string]string{
+		`SELECT m.id FROM messages m ORDER BY m.date DESC, m.id DESC LIMIT 50`:                                                    "messages_date",
+		`SELECT m.id FROM messages m WHERE m.mailbox_id = 1 ORDER BY m.date DESC, m.id DESC LIMIT 50`:                             "messages_mailbox_date",
+		`SELECT m.id FROM messages m WHERE m.is_read = FALSE ORDER BY m.date DESC, m.id DESC LIMIT 50`:                            "messages_unread_date",
+		`SELECT m.id FROM messages m WHERE m.mailbox_id = 1 AND m.is_read = FALSE ORDER BY m.date DESC, m.id DESC LIMIT 50`:       "messages_unread_mailbox_date",
+		`SELECT m.id FROM messages m WHERE m.attachment_count > 0 ORDER BY m.date DESC, m.id DESC LIMIT 50`:                       "messages_attached_date",
+		`SELECT m.id FROM messages m WHERE m.mailbox_id = 1 AND (m.date, m.id) < (5, 5) ORDER BY m.date DESC, m.id DESC LIMIT 50`: "messages_mailbox_date",
+		`SELECT m.id FROM messages m WHERE m.mailbox_id = 1 ORDER BY m.date ASC, m.id ASC LIMIT 50`:                               "messages_mailbox_date",
+	}
+	for query, index := range plans {
+		plan := queryPlan(t, st, query)
+		if !strings.Contains(plan, index) || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("%s\nplan %q: want %s and no sort", query, plan, index)
+		}
+	}
+}
+
+// queryPlan is SQLite's EXPLAIN QUERY PLAN of query, its lines joined.
+func queryPlan(t *testing.T, st *store.Store, query string) string {
+	t.Helper()
+	rows, err := st.DB().QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
 }
 
 // A batch's full-text rows make one FTS5 segment: any statement that opens

@@ -23,11 +23,17 @@ type querier interface {
 // execOn runs a statement on the database or a transaction: its text
 // arguments checked (the same refusal on both backends, inside a
 // transaction as outside) and its placeholders rebound.
+// A statement the store prepared at open (prepareInsertStatements) runs
+// prepared, on the connection it runs on; any other is parsed each time.
 func (s *Store) execOn(ctx context.Context, on querier, query string, args ...any) (sql.Result, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
-	return on.ExecContext(ctx, s.rebind(query), args...)
+	query = s.rebind(query)
+	if prepared := s.preparedOn(ctx, on, query); prepared != nil {
+		return prepared.ExecContext(ctx, args...)
+	}
+	return on.ExecContext(ctx, query, args...)
 }
 
 // queryOn is execOn for a query that gives rows.
@@ -35,7 +41,11 @@ func (s *Store) queryOn(ctx context.Context, on querier, query string, args ...a
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
-	return on.QueryContext(ctx, s.rebind(query), args...)
+	query = s.rebind(query)
+	if prepared := s.preparedOn(ctx, on, query); prepared != nil {
+		return prepared.QueryContext(ctx, args...)
+	}
+	return on.QueryContext(ctx, query, args...)
 }
 
 // queryRowOn is execOn for a query of one row. A text argument that cannot
@@ -44,7 +54,33 @@ func (s *Store) queryRowOn(ctx context.Context, on querier, query string, args .
 	if checkText(args) != nil {
 		return failedRow{err: sql.ErrNoRows}
 	}
-	return on.QueryRowContext(ctx, s.rebind(query), args...)
+	query = s.rebind(query)
+	if prepared := s.preparedOn(ctx, on, query); prepared != nil {
+		return prepared.QueryRowContext(ctx, args...)
+	}
+	return on.QueryRowContext(ctx, query, args...)
+}
+
+// preparedOn gives the store's statement prepared at open for query, as it
+// runs on the database or in the transaction (database/sql prepares it on
+// a connection the first time it runs there, and closes a transaction's
+// use of it with the transaction), or nil when the store has none. It never
+// prepares: preparing on the pool inside a transaction could wait for a
+// connection that writers waiting for this transaction's lock hold.
+func (s *Store) preparedOn(ctx context.Context, on querier, query string) *sql.Stmt {
+	prepared := s.statements.lookup(query)
+	if prepared == nil {
+		return nil
+	}
+	switch on := on.(type) {
+	case *sql.Tx:
+		return on.StmtContext(ctx, prepared)
+	case *sql.DB:
+		if on == s.db {
+			return prepared
+		}
+	}
+	return nil
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

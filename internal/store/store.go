@@ -119,7 +119,13 @@ func open(ctx context.Context, dsn string, upTo int) (*Store, error) {
 		// makes a committed transaction survive a crash, which the "nothing
 		// lost" promise needs; BEGIN IMMEDIATE (txlock) takes the write lock
 		// up front so that concurrent writers wait instead of failing.
-		params := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(15000)&_txlock=immediate"
+		// The WAL is copied into the database every 4,000 pages (16 MB)
+		// rather than SQLite's 1,000: small commits write the same pages
+		// again and again (an index's last leaf, the mailbox's counts, the
+		// full-text index's structure), and a longer WAL copies each of
+		// them once for more commits (a commit of five messages 6% less
+		// CPU, BenchmarkInsertFiveLogged).
+		params := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(15000)&_pragma=wal_autocheckpoint(4000)&_txlock=immediate"
 		db, err := sql.Open("sqlite", "file:"+dsn+"?"+params)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
