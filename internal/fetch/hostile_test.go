@@ -554,6 +554,57 @@ func TestHostileDuplicateUIDL(t *testing.T) {
 	}
 }
 
+// TestHostileRepeatedNumbers: a broken server's UIDL says message 2 twice
+// (with two UIDs) and names a message 9 that LIST does not have. Each
+// message is downloaded, stored and deleted once, message 9 is never asked
+// for, and the work log says that lines were left out.
+func TestHostileRepeatedNumbers(t *testing.T) {
+	h := newHostileEnv(t)
+	server := newFakePOP3(t, fakeMessages(3, true)...)
+	server.reply = func(session int, command string, w *bufio.Writer, c net.Conn) bool {
+		if session == 1 && command == "UIDL" {
+			w.WriteString("+OK\r\n1 uid-001\r\n2 uid-002\r\n2 uid-bogus\r\n3 uid-003\r\n9 uid-009\r\n.\r\n")
+			return true
+		}
+		return false
+	}
+	id := h.mailbox(t, server, true)
+	if got := h.check(t, id); got.Error != "" || got.Received != 3 {
+		t.Fatalf("fetch: %+v", got)
+	}
+	if subjects := strings.Join(h.subjects(t, id), ","); subjects != wantSubjects(3) {
+		t.Errorf("stored %q", subjects)
+	}
+	counts := map[string]int{}
+	for _, command := range server.sessionCommands(1) {
+		counts[command]++
+	}
+	for _, command := range []string{"RETR 1", "RETR 2", "RETR 3", "DELE 1", "DELE 2", "DELE 3"} {
+		if counts[command] != 1 {
+			t.Errorf("%q sent %d times, want once: %q", command, counts[command], server.sessionCommands(1))
+		}
+	}
+	if counts["RETR 9"] != 0 || counts["DELE 9"] != 0 {
+		t.Errorf("message 9, which LIST does not have, was asked for: %q", server.sessionCommands(1))
+	}
+	if server.left() != 0 {
+		t.Errorf("%d left on the server", server.left())
+	}
+	entries, err := h.env.Store.Log(context.Background(), store.LogFilter{MailboxID: id, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := false
+	for _, entry := range entries {
+		for _, part := range entry.Parts {
+			said = said || part.Key == "log.pop3_listing_ignored" && len(part.Args) == 1 && part.Args[0] == "2"
+		}
+	}
+	if !said {
+		t.Errorf("the work log does not say that two lines were left out")
+	}
+}
+
 // fetchTwiceWithoutUIDL makes a mailbox on a server without UIDL that
 // holds three messages and fetches it twice: the first fetch stores the
 // three, the second nothing (they are recognised by their content).

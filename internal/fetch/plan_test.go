@@ -58,6 +58,22 @@ func TestPlanPOP3(t *testing.T) {
 				keyOf: map[int]string{1: "x", 2: "x#2", 3: "x#3"}, present: map[string]bool{"x": true, "x#2": true, "x#3": true}},
 		},
 		{
+			name: "a number UIDL says twice is planned once, as first said", sizes: sizes(10, 20),
+			uids: []pop3.MessageUID{{Number: 1, UID: "a"}, {Number: 2, UID: "b"}, {Number: 1, UID: "c"}},
+			want: pop3Plan{fetch: []int{1, 2}, ignored: 1,
+				keyOf: map[int]string{1: "a", 2: "b"}, present: map[string]bool{"a": true, "b": true}},
+		},
+		{
+			name: "a number UIDL gives and LIST does not is not asked for", sizes: sizes(10),
+			uids: []pop3.MessageUID{{Number: 1, UID: "a"}, {Number: 7, UID: "z"}},
+			want: pop3Plan{fetch: []int{1}, ignored: 1, keyOf: map[int]string{1: "a"}, present: map[string]bool{"a": true}},
+		},
+		{
+			name: "a number LIST says twice is fetched once", sizes: []pop3.MessageSize{{Number: 1, Size: 10}, {Number: 1, Size: 99}},
+			withoutUIDL: true,
+			want:        pop3Plan{fetch: []int{1}, ignored: 1, keyOf: map[int]string{}, present: map[string]bool{}},
+		},
+		{
 			name: "a long UIDL stored as its hash", sizes: sizes(1), uids: uids(long),
 			want: pop3Plan{fetch: []int{1}, keyOf: map[int]string{1: uidKey(long)}, present: map[string]bool{uidKey(long): true}},
 		},

@@ -187,6 +187,9 @@ func (f *Fetcher) fetchPOP3(ctx context.Context, mailbox store.Mailbox) (result 
 	for _, large := range plan.tooLarge {
 		trace.add(store.LevelInfo, worklog.Part("log.pop3_too_large", large.Number, large.Size, mailbox.MaxMessageSizeKB))
 	}
+	if plan.ignored > 0 {
+		trace.add(store.LevelError, worklog.Part("log.pop3_listing_ignored", plan.ignored))
+	}
 	result.TooLarge = len(plan.tooLarge)
 	result.LeftOver = plan.leftOver
 	if plan.leftOver > 0 {
@@ -318,6 +321,11 @@ type pop3Plan struct {
 	// server; leftOver counts the new ones past the per-fetch limit.
 	tooLarge []pop3.MessageSize
 	leftOver int
+	// ignored are the lines of UIDL (or LIST) left out: a number said
+	// again, or one UIDL gives and LIST does not (a broken server; read
+	// as said, a message would be fetched twice, or one that is not there
+	// asked for).
+	ignored int
 	// keyOf is each message's UID as stored (uidKey, a repeat told apart
 	// by its place); present is the set of those keys, the UIDs to keep.
 	keyOf   map[int]string
@@ -331,17 +339,27 @@ type pop3Plan struct {
 func planPOP3(sizes []pop3.MessageSize, uids []pop3.MessageUID, withoutUIDL bool, known map[string]bool, limits mailboxLimits) pop3Plan {
 	plan := pop3Plan{keyOf: map[int]string{}, present: map[string]bool{}}
 	sizeOf := make(map[int]int64, len(sizes))
+	var listed []int // LIST's numbers, each once, in its order
 	for _, s := range sizes {
+		if _, again := sizeOf[s.Number]; again {
+			plan.ignored++
+			continue
+		}
 		sizeOf[s.Number] = s.Size
+		listed = append(listed, s.Number)
 	}
 	var fresh []int
 	if withoutUIDL {
-		for _, s := range sizes {
-			fresh = append(fresh, s.Number)
-		}
+		fresh = listed
 	} else {
 		seen := map[string]int{}
+		planned := make(map[int]bool, len(uids))
 		for _, u := range uids {
+			if _, inList := sizeOf[u.Number]; !inList || planned[u.Number] {
+				plan.ignored++
+				continue
+			}
+			planned[u.Number] = true
 			base := uidKey(u.UID)
 			// A UIDL the server repeats (a broken server) is told apart
 			// by its place among the repeats; the content hash still
