@@ -51,6 +51,9 @@ func TestDateOrderWalksItsIndex(t *testing.T) {
 		`SELECT m.id FROM messages m WHERE m.attachment_count > 0 ORDER BY m.date DESC, m.id DESC LIMIT 50`:                       "messages_attached_date",
 		`SELECT m.id FROM messages m WHERE m.mailbox_id = 1 AND (m.date, m.id) < (5, 5) ORDER BY m.date DESC, m.id DESC LIMIT 50`: "messages_mailbox_date",
 		`SELECT m.id FROM messages m WHERE m.mailbox_id = 1 ORDER BY m.date ASC, m.id ASC LIMIT 50`:                               "messages_mailbox_date",
+		// The search walk's chunk (walkSearch), as it names its index.
+		`SELECT m.id AS id, m.date AS date FROM messages m INDEXED BY messages_unread_mailbox_date WHERE m.mailbox_id = 1 AND m.is_read = FALSE ORDER BY m.date DESC, m.id DESC LIMIT 2048`: "messages_unread_mailbox_date",
+		`SELECT m.id AS id, m.date AS date FROM messages m INDEXED BY messages_date WHERE (m.date, m.id) < (5, 5) ORDER BY m.date DESC, m.id DESC LIMIT 2048`:                               "messages_date",
 	}
 	for query, index := range plans {
 		plan := queryPlan(t, st, query)
