@@ -17,19 +17,7 @@ import (
 //	go test -run '^$' -bench InsertMessages ./internal/store/
 func BenchmarkInsertMessages(b *testing.B) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	site := store.Site{Code: "s1", Name: "s1"}
-	if err := st.CreateSite(ctx, &site); err != nil {
-		b.Fatal(err)
-	}
-	var box int64
-	if err := st.DB().QueryRow(`INSERT INTO mailboxes (site_id, type, name, created_at, updated_at) VALUES (?, 'smtp', 'box', 0, 0) RETURNING id`, site.ID).Scan(&box); err != nil {
-		b.Fatal(err)
-	}
+	st, box := benchMailbox(b)
 	n := 0
 	b.ResetTimer()
 	for b.Loop() {
@@ -57,19 +45,7 @@ func BenchmarkInsertMessages(b *testing.B) {
 //	go test -run '^$' -bench InsertFiveLogged -benchtime 2000x ./internal/store/
 func BenchmarkInsertFiveLogged(b *testing.B) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	site := store.Site{Code: "s1", Name: "s1"}
-	if err := st.CreateSite(ctx, &site); err != nil {
-		b.Fatal(err)
-	}
-	var box int64
-	if err := st.DB().QueryRow(`INSERT INTO mailboxes (site_id, type, name, created_at, updated_at) VALUES (?, 'smtp', 'box', 0, 0) RETURNING id`, site.ID).Scan(&box); err != nil {
-		b.Fatal(err)
-	}
+	st, box := benchMailbox(b)
 	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	n := 0
 	insert := func(count int) {
@@ -81,14 +57,7 @@ func BenchmarkInsertFiveLogged(b *testing.B) {
 				Subject: fmt.Sprintf("message %d", n), From: "a@example.com", To: "b@example.com", Date: start.Add(time.Duration(n) * time.Second)},
 				Content: store.Content{Text: fmt.Sprintf("body of message %d with some words", n)}, Raw: []byte(raw), SaveSource: true})
 		}
-		logLines := func(results []store.InsertResult) []store.LogEntry {
-			entries := make([]store.LogEntry, len(results))
-			for i, result := range results {
-				entries[i] = store.LogEntry{Level: store.LevelInfo, Type: "receive", Text: "stored", MailboxID: box, MessageID: result.ID}
-			}
-			return entries
-		}
-		if _, err := st.InsertMessagesLogged(ctx, batch, logLines); err != nil {
+		if _, err := st.InsertMessagesLogged(ctx, batch, storedLines(box)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -97,4 +66,25 @@ func BenchmarkInsertFiveLogged(b *testing.B) {
 	}
 	b.ResetTimer()
 	benchcpu.Measure(b, func() { insert(5) })
+}
+
+// benchMailbox opens a SQLite store in the benchmark's folder with one
+// mailbox, closed when the benchmark ends.
+func benchMailbox(b *testing.B) (*store.Store, int64) {
+	b.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	site := store.Site{Code: "s1", Name: "s1"}
+	if err := st.CreateSite(ctx, &site); err != nil {
+		b.Fatal(err)
+	}
+	var box int64
+	if err := st.DB().QueryRow(`INSERT INTO mailboxes (site_id, type, name, created_at, updated_at) VALUES (?, 'smtp', 'box', 0, 0) RETURNING id`, site.ID).Scan(&box); err != nil {
+		b.Fatal(err)
+	}
+	return st, box
 }

@@ -104,14 +104,7 @@ func TestBatchMakesOneSearchSegment(t *testing.T) {
 			batch = append(batch, newMessage(box, raw, store.Message{Subject: fmt.Sprintf("message %d %d", b, i)},
 				store.Content{Text: fmt.Sprintf("body words w%d w%d", b, i)}))
 		}
-		logLines := func(results []store.InsertResult) []store.LogEntry {
-			entries := make([]store.LogEntry, len(results))
-			for i, result := range results {
-				entries[i] = store.LogEntry{Level: store.LevelInfo, Text: "stored", MailboxID: box, MessageID: result.ID}
-			}
-			return entries
-		}
-		if _, err := st.InsertMessagesLogged(ctx, batch, logLines); err != nil {
+		if _, err := st.InsertMessagesLogged(ctx, batch, storedLines(box)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -48,14 +48,7 @@ func TestWALPagesPerCommit(t *testing.T) {
 				Date: start.Add(time.Duration(n) * time.Second), Size: int64(len(raw)),
 			}, store.Content{Text: fmt.Sprintf("Hello, your order %d has shipped.", n)}))
 		}
-		logLines := func(results []store.InsertResult) []store.LogEntry {
-			entries := make([]store.LogEntry, len(results))
-			for i, result := range results {
-				entries[i] = store.LogEntry{Level: store.LevelInfo, Text: "stored", MailboxID: box, MessageID: result.ID}
-			}
-			return entries
-		}
-		if _, err := st.InsertMessagesLogged(ctx, batch, logLines); err != nil {
+		if _, err := st.InsertMessagesLogged(ctx, batch, storedLines(box)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,6 +112,18 @@ func TestWALPagesPerCommit(t *testing.T) {
 		if pages := float64(byTree[index]) / commits; pages > 1.5 {
 			t.Errorf("%s: %.2f pages a commit, want about one (new mail at the index's right edge)", index, pages)
 		}
+	}
+}
+
+// storedLines gives a batch's work log lines as the intake writes them: a
+// "stored" line a message.
+func storedLines(box int64) func([]store.InsertResult) []store.LogEntry {
+	return func(results []store.InsertResult) []store.LogEntry {
+		entries := make([]store.LogEntry, len(results))
+		for i, result := range results {
+			entries[i] = store.LogEntry{Level: store.LevelInfo, Type: "receive", Text: "stored", MailboxID: box, MessageID: result.ID}
+		}
+		return entries
 	}
 }
 
