@@ -19,10 +19,10 @@ import (
 // five messages there, and each page written is a WAL frame: two write
 // system calls and a checksum). Counted, not timed, so it holds on a busy
 // machine. The date indexes must take new mail at their right edge, where
-// SQLite appends to the last page; declared descending, they took it at
-// their left edge, where every full page is split in two and its
-// neighbours rewritten (2.2 pages a commit each against 1.0;
-// docs/benchmarks.md "Pages a commit writes").
+// SQLite appends with few page writes; declared descending, they took it
+// at their left edge, where a full leaf's split rewrote it and its
+// neighbours (2.5 pages a commit each against 1.2; docs/benchmarks.md
+// "Pages a commit writes").
 func TestWALPagesPerCommit(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "wal.db")

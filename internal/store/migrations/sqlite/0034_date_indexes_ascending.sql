@@ -1,14 +1,14 @@
 -- The date indexes ascending on SQLite (sessions' group commits, issue 13).
 -- Declared descending, they held the newest mail at their left edge, and
--- new mail, which mostly comes with the latest dates, went there: SQLite
--- appends cheaply only at a b-tree's right edge, so every full leaf was
--- split in two and its neighbours rewritten, each index writing 2.5 pages a
--- commit of five messages where one will do, and keeping its pages half
--- full (TestWALPagesPerCommit: 43.4 pages a commit, 38.4 after). SQLite walks
--- an index backwards as fast as forwards, so "newest first" still reads
--- the index in order without sorting (TestDateOrderWalksItsIndex). The
--- names stay: the search walk names them (INDEXED BY). PostgreSQL's are
--- left as they are.
+-- new mail, which mostly comes with the latest dates, went there: SQLite's
+-- b-tree takes appends at its right edge with few page writes, and at the
+-- left edge a full leaf's split rewrote it and its neighbours, each index
+-- writing 2.5 pages a commit of five messages where one will do, and
+-- keeping its pages half full (TestWALPagesPerCommit: 43.4 pages a
+-- commit, 38.4 after). SQLite walks an index backwards as fast as
+-- forwards, so "newest first" still reads the index in order without
+-- sorting (TestDateOrderWalksItsIndex). The names stay: the search walk
+-- names them (INDEXED BY). PostgreSQL's are left as they are.
 DROP INDEX messages_date;
 DROP INDEX messages_mailbox_date;
 DROP INDEX messages_unread_date;
