@@ -12,8 +12,10 @@ import (
 
 // openBench opens the data (applying migrations, making the default site
 // and the first admin) for a child process that measures, and gives the
-// admin as the actor of its set-up. The caller closes the app.
+// admin as the actor of its set-up. The caller closes the app. The child
+// stands in for "pochta serve", so its collector is set as serve's.
 func openBench(ctx context.Context, dataDir, dsn string) (*app.App, *service.Actor, error) {
+	app.TuneGC()
 	pochta, err := app.Open(ctx, app.Config{DataDir: dataDir, DSN: dsn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, nil, err

@@ -179,6 +179,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	app.TuneGC()
 	logger := newLogger(stderr)
 	config := common.config(logger)
 	config.HTTPAddr = *httpAddr
