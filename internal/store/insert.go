@@ -455,14 +455,15 @@ func (p *messageStatements) get(ctx context.Context, query string) (*sql.Stmt, e
 	if stmt, ok := p.prepared[query]; ok {
 		return stmt, nil
 	}
-	var stmt *sql.Stmt
-	var err error
-	if prepared := p.store.statements.lookup(p.store.rebind(query)); prepared != nil && p.tx != nil {
-		// The store's statement on this transaction's connection: prepared
-		// there the first time only.
-		stmt = p.tx.StmtContext(ctx, prepared)
-	} else if stmt, err = p.tx.PrepareContext(ctx, p.store.rebind(query)); err != nil {
-		return nil, err
+	// The store's statement on this transaction's connection (prepared
+	// there the first time only), else this transaction's own.
+	rebound := p.store.rebind(query)
+	stmt := p.store.preparedOn(ctx, p.tx, rebound)
+	if stmt == nil {
+		var err error
+		if stmt, err = p.tx.PrepareContext(ctx, rebound); err != nil {
+			return nil, err
+		}
 	}
 	if p.prepared == nil {
 		p.prepared = map[string]*sql.Stmt{}
