@@ -21,3 +21,12 @@ func SetFirstWalkChunk(n int) func() {
 
 // MapError is mapError, for tests of driver errors.
 var MapError = mapError
+
+// SeeListStatements gives see each message list's statement (with ?
+// placeholders) and arguments before it runs, until the returned function
+// restores the store's own behaviour.
+func SeeListStatements(see func(statement string, args []any)) func() {
+	old := listStatementSeen
+	listStatementSeen = see
+	return func() { listStatementSeen = old }
+}

@@ -36,6 +36,18 @@ type MessageSort struct {
 	Ascending bool
 }
 
+// direction is the order's SQL keyword.
+func (o MessageSort) direction() string {
+	if o.Ascending {
+		return "ASC"
+	}
+	return "DESC"
+}
+
+// listStatementSeen, when a test sets it, is given each message list's
+// statement (with ? placeholders) and its arguments before it runs.
+var listStatementSeen func(statement string, args []any)
+
 var messageSortColumns = map[string]string{"date": "m.date", "received_at": "m.received_at", "size": "m.size", "id": "m.id"}
 
 // MessagePage is one page of messages.
@@ -162,26 +174,34 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 				// the rows at four mailboxes). The mailbox's condition is
 				// the first (see above). The statement is planned for its
 				// values (customPlan), so the planner sees the range is one
-				// mailbox.
+				// mailbox. The mailbox goes in the order's own direction:
+				// the index is ascending (migration 0035), walked backwards
+				// for newest first, and a mailbox ascending before dates
+				// descending is an order no walk of it gives (a sort of the
+				// mailbox's every match: 0.3-1.7 s at 1,000,000 messages).
 				mailbox := filter.MailboxIDs[0]
 				where[0] = condition{sql: "m.mailbox_id BETWEEN ? AND ?", args: []any{mailbox, mailbox}, kind: mailboxCondition}
-				orderPrefix = "m.mailbox_id ASC, "
-				if order.Ascending {
-					orderPrefix = "m.mailbox_id DESC, "
-				}
+				orderPrefix = "m.mailbox_id " + order.direction() + ", "
 			}
 		default:
 			// The matches come from the GIN index first, behind a
 			// materialized CTE: left to itself, PostgreSQL walks the date
 			// index and tests every row, hoping to fill the page early,
 			// which for a rare word reads the whole table (2 s at
-			// 1,000,000 messages). The statement is made below.
+			// 1,000,000 messages). The statement is made below. It too
+			// is planned for its values: a generic plan does not know how
+			// rare the word is, guesses 5,000 matches for any, and then
+			// takes them with every entry of the mailbox's date index
+			// (a BitmapAnd of 250,000 entries for a word of 823 matches in
+			// one mailbox at 1,000,000 messages: 130 ms, against 7 ms
+			// for its custom plan, which tests the mailbox on the matches).
 			searchQuery = search.match
+			customPlan = true
 		}
 	}
-	direction, compare := "DESC", "<"
+	direction, compare := order.direction(), "<"
 	if order.Ascending {
-		direction, compare = "ASC", ">"
+		compare = ">"
 	}
 	if cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(cursor)
@@ -227,6 +247,9 @@ func (s *Store) Messages(ctx context.Context, filter MessageFilter, order Messag
 	run := s.query
 	if customPlan {
 		run = s.queryCustomPlan
+	}
+	if listStatementSeen != nil {
+		listStatementSeen(statement, args)
 	}
 	rows, err := run(ctx, statement, args...)
 	if err != nil {
