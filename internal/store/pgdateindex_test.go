@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -62,11 +63,7 @@ func insertSmallCommits(t *testing.T, st *store.Store, box int64, n int) int64 {
 // not timed; the WAL a commit is logged for docs/benchmarks.md.
 func TestDateIndexesStayCompact(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, testpeer.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPostgres(t)
 	site := newSite(t, st, "s1")
 	box := newMailbox(t, st, site.ID, 0)
 	const messages = 6000
@@ -98,25 +95,11 @@ func TestDateIndexesStayCompact(t *testing.T) {
 // no sort, whichever list or search walk asks. (Which date index serves a
 // mailbox's list is the planner's choice: here all mail is in one.)
 func TestNewestFirstWalksBackwards(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, testpeer.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPostgres(t)
 	site := newSite(t, st, "s1")
 	box := newMailbox(t, st, site.ID, 0)
 	insertSmallCommits(t, st, box, 500)
-	conn, err := st.DB().Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// The table is small: without this the planner reads it whole and
-	// sorts, which says nothing about the index's order.
-	if _, err := conn.ExecContext(ctx, `ANALYZE messages; SET enable_seqscan = off; SET enable_bitmapscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	conn := indexWalkingConn(t, st)
 	mailbox := fmt.Sprint(box)
 	plans := map[string]string{ // the query, and the index it must walk ("" any of them)
 		`SELECT m.id FROM messages m ORDER BY m.date DESC, m.id DESC LIMIT 50`:                                                                                "messages_date ",
@@ -128,20 +111,7 @@ func TestNewestFirstWalksBackwards(t *testing.T) {
 		`SELECT m.id FROM messages m WHERE m.mailbox_id = ` + mailbox + ` AND (m.date, m.id) < (4102444800000, 400) ORDER BY m.date DESC, m.id DESC LIMIT 50`: "",
 	}
 	for query, index := range plans {
-		rows, err := conn.QueryContext(ctx, `EXPLAIN `+query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, strings.TrimSpace(line))
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
+		text := explain(t, conn, query)
 		if !strings.Contains(text, "Backward using messages_") || !strings.Contains(text, "Backward using "+index) || strings.Contains(text, "Sort") {
 			t.Errorf("%s\nplan %q: want a backward scan of a date index (%s) and no sort", query, text, index)
 		}
@@ -156,11 +126,7 @@ func TestNewestFirstWalksBackwards(t *testing.T) {
 // matches (0.3-1.7 s at 1,000,000 messages, docs/benchmarks.md).
 func TestFrequentWordWalksItsIndexInOrder(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, testpeer.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPostgres(t)
 	site := newSite(t, st, "s1")
 	boxes := []int64{newMailbox(t, st, site.ID, 0), newMailbox(t, st, site.ID, 0)}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -206,33 +172,63 @@ func TestFrequentWordWalksItsIndexInOrder(t *testing.T) {
 			t.Fatalf("%+v %+v: %d walks, want one (the word is frequent)", f.filter, f.order, len(walks)-before)
 		}
 	}
-	conn, err := st.DB().Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// Kept off sequential and bitmap scans, the planner walks an index;
-	// whether it must sort then is the statement's order's doing.
-	if _, err := conn.ExecContext(ctx, `SET enable_seqscan = off; SET enable_bitmapscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	conn := indexWalkingConn(t, st)
 	for i, walk := range walks {
-		rows, err := conn.QueryContext(ctx, `EXPLAIN `+st.Rebind(walk.statement), walk.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, strings.TrimSpace(line))
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
+		text := explain(t, conn, st.Rebind(walk.statement), walk.args...)
 		if !strings.Contains(text, "Index Scan") || !strings.Contains(text, "_date on messages") || strings.Contains(text, "Sort") {
 			t.Errorf("%+v %+v:\n%s\nplan %q: want a walk of a date index without a sort", filters[i].filter, filters[i].order, walk.statement, text)
 		}
 	}
+}
+
+// indexWalkingConn is a connection of st's kept off sequential and bitmap
+// scans, after an ANALYZE: on a test's small table the planner would read
+// it whole and sort, which says nothing about an index's order; walking an
+// index, whether it must sort is the statement's order's doing.
+func indexWalkingConn(t *testing.T, st *store.Store) *sql.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := st.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(ctx, `ANALYZE messages; SET enable_seqscan = off; SET enable_bitmapscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// explain is PostgreSQL's plan of query with args, its lines joined by "; ".
+func explain(t *testing.T, conn *sql.Conn, query string, args ...any) string {
+	t.Helper()
+	rows, err := conn.QueryContext(context.Background(), `EXPLAIN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, strings.TrimSpace(line))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
+}
+
+// openPostgres opens a store on a database of its own in the test's
+// PostgreSQL, closed when the test ends.
+func openPostgres(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), testpeer.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"pochta.dev/pochta/internal/store"
-	"pochta.dev/pochta/internal/testpeer"
 )
 
 // The per-message lookups of an insert use their indexes on SQLite even
@@ -129,11 +128,7 @@ func TestBatchMakesOneSearchSegment(t *testing.T) {
 // statements seen are those of its queries.
 func TestFrequentWordWalkIsNotPrepared(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, testpeer.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPostgres(t)
 	st.DB().SetMaxOpenConns(1)
 	site := newSite(t, st, "s1")
 	box := newMailbox(t, st, site.ID, 0)
@@ -170,7 +165,7 @@ func TestFrequentWordWalkIsNotPrepared(t *testing.T) {
 	defer restore()
 	run(store.MessageFilter{Query: "invoice is:unread", MailboxIDs: []int64{box}}, store.MessageFilter{MailboxIDs: []int64{box}})
 	var walks, lists int
-	err = st.DB().QueryRow(`SELECT COUNT(*) FILTER (WHERE statement LIKE '%m.search @@%ORDER BY%'),
+	err := st.DB().QueryRow(`SELECT COUNT(*) FILTER (WHERE statement LIKE '%m.search @@%ORDER BY%'),
 		COUNT(*) FILTER (WHERE statement LIKE '%FROM messages m WHERE m.mailbox_id IN ($1) ORDER BY%')
 		FROM pg_prepared_statements WHERE statement NOT LIKE '%pg_prepared_statements%'`).Scan(&walks, &lists)
 	if err != nil {
