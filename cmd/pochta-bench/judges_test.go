@@ -13,11 +13,11 @@ import (
 // judgesBench is the judged POP3 fetch's judging without the fetch: the
 // messages the fetch's Dovecot serves (goCorpus's), parsed beforehand; the counts learned from
 // the 400 messages judgedSetup trains on, held as a process's snapshot
-// holds them (one map of every word); judgedRules compiled.
+// holds them (a spam.Vocabulary of every word); judgedRules compiled.
 type judgesBench struct {
 	messages []*mime.Message
 	totals   spam.Count
-	words    map[string]spam.Count
+	words    *spam.Vocabulary
 	rules    []*rules.Compiled
 }
 
@@ -33,7 +33,11 @@ func newJudgesBench(b *testing.B) *judgesBench {
 	}
 	j := &judgesBench{}
 	j.totals, _ = counts.Totals(ctx)
-	j.words, _ = counts.Words(ctx, vocabulary)
+	words, _ := counts.Words(ctx, vocabulary)
+	j.words = spam.NewVocabulary(len(words))
+	for word, count := range words {
+		j.words.Set(word, count)
+	}
 	for _, rule := range judgedRules(1) {
 		compiled, err := rules.Compile(rule)
 		if err != nil {

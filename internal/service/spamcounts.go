@@ -12,9 +12,9 @@ import (
 )
 
 // spamVocabularyWords is the most learned words a process holds in memory
-// (about 70 bytes each in a map, so some 70 MB at the most, twice that
-// while a new snapshot is read beside the old one). Past it the rating
-// reads the words it needs from the database, keeping those it read
+// (about 34 bytes each in a spam.Vocabulary, so some 34 MB at the most,
+// twice that while a new snapshot is read beside the old one). Past it the
+// rating reads the words it needs from the database, keeping those it read
 // (spamWordCache).
 const spamVocabularyWords = 1_000_000
 
@@ -31,7 +31,7 @@ type spamSnapshot struct {
 	changes int64
 	// words are every learned word's counts; nil when there were more
 	// than spamVocabularyWords (the per-word cache serves then).
-	words map[string]spam.Count
+	words *spam.Vocabulary
 }
 
 // spamCountCache gives the rating on receipt the learned counts without a
@@ -135,8 +135,8 @@ func (c *spamCountCache) load(s *Service) chan struct{} {
 	done := make(chan struct{})
 	c.loading = done
 	hint := 4096
-	if c.snapshot != nil {
-		hint = len(c.snapshot.words)
+	if c.snapshot != nil && c.snapshot.words != nil {
+		hint = c.snapshot.words.Len()
 	}
 	go func() {
 		defer close(done)
@@ -177,9 +177,9 @@ func readSpamSnapshot(ctx context.Context, st *store.Store, hint, limit int) (*s
 	if err != nil {
 		return nil, err
 	}
-	words := make(map[string]spam.Count, hint)
+	words := spam.NewVocabulary(hint)
 	complete, err := st.EachSpamWord(ctx, limit, func(word string, count store.SpamCount) {
-		words[word] = spam.Count(count)
+		words.Set(word, spam.Count(count))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("spam snapshot: %w", err)
@@ -193,16 +193,16 @@ func readSpamSnapshot(ctx context.Context, st *store.Store, hint, limit int) (*s
 // words gives the counts of a message's tokens: the snapshot's whole
 // vocabulary (read, never changed), or those of tokens ever learned when
 // the vocabulary is too large to hold.
-func (c *spamCountCache) words(ctx context.Context, s *Service, snapshot *spamSnapshot, tokens []string) (map[string]spam.Count, error) {
+func (c *spamCountCache) words(ctx context.Context, s *Service, snapshot *spamSnapshot, tokens []string) (spam.WordCounts, error) {
 	if snapshot.words != nil {
 		return snapshot.words, nil
 	}
 	_, counts, err := c.fallback.lookup(ctx, s, tokens)
-	return counts, err
+	return spam.Words(counts), err
 }
 
 // lookup gives the totals and the counts of tokens (the dry run's rating).
-func (c *spamCountCache) lookup(ctx context.Context, s *Service, tokens []string) (spam.Count, map[string]spam.Count, error) {
+func (c *spamCountCache) lookup(ctx context.Context, s *Service, tokens []string) (spam.Count, spam.WordCounts, error) {
 	snapshot, err := c.current(ctx, s)
 	if err != nil {
 		return spam.Count{}, nil, err

@@ -181,7 +181,7 @@ func BenchmarkJudge(b *testing.B) {
 	benchcpu.Measure(b, func() {
 		tokens := Tokenize(m)
 		words, _ := counts.Words(ctx, tokens)
-		result := classifier.Rate(tokens, totals, words)
+		result := classifier.Rate(tokens, totals, Words(words))
 		_ = result.String()
 	})
 }

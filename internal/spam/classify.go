@@ -215,12 +215,12 @@ func (c *Classifier) Classify(ctx context.Context, tokens []string) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("spam word counts: %w", err)
 	}
-	return c.Rate(tokens, totals, words), nil
+	return c.Rate(tokens, totals, Words(words)), nil
 }
 
 // Rate is Classify on counts already read: totals and the counts of the
 // tokens (missing ones never seen).
-func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count) Result {
+func (c *Classifier) Rate(tokens []string, totals Count, words WordCounts) Result {
 	p := c.Params.WithDefaults()
 	result := Result{Probability: 0.5, Tokens: len(tokens)}
 	if totals.Spam <= 0 || totals.Ham <= 0 {
@@ -230,7 +230,7 @@ func (c *Classifier) Rate(tokens []string, totals Count, words map[string]Count)
 	defer buffer.put()
 	scores, telling, fillers := buffer.scores[:0], buffer.keys[:0], buffer.fillers[:0]
 	for _, token := range tokens {
-		count, ok := words[token]
+		count, ok := words.Count(token)
 		if !ok || count.Spam+count.Ham <= 0 {
 			continue
 		}

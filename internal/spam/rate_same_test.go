@@ -87,11 +87,16 @@ func TestRateSameAsBefore(t *testing.T) {
 		params := Params{WordsUsed: rnd.IntN(40), MinCount: rnd.IntN(8), MinDeviation: []float64{0, -1, 0.1, 0.4}[rnd.IntN(4)]}
 		classifier := NewClassifier(params, nil)
 		want := refRate(classifier, tokens, totals, words)
+		// The same from a map of the words and from a vocabulary of their
+		// hashes (the snapshot rating on receipt reads).
+		vocabulary := vocabularyOf(words)
 		for range 2 {
-			got := classifier.Rate(tokens, totals, words)
-			if math.Float64bits(got.Probability) != math.Float64bits(want.Probability) || got.Tokens != want.Tokens ||
-				!slices.Equal(got.Words, want.Words) || got.String() != want.String() {
-				t.Fatalf("case %d: got %v (%d words), want %v (%d words)", i, got.Probability, len(got.Words), want.Probability, len(want.Words))
+			for _, counts := range []WordCounts{Words(words), vocabulary} {
+				got := classifier.Rate(tokens, totals, counts)
+				if math.Float64bits(got.Probability) != math.Float64bits(want.Probability) || got.Tokens != want.Tokens ||
+					!slices.Equal(got.Words, want.Words) || got.String() != want.String() {
+					t.Fatalf("case %d (%T): got %v (%d words), want %v (%d words)", i, counts, got.Probability, len(got.Words), want.Probability, len(want.Words))
+				}
 			}
 			rnd.Shuffle(len(tokens), func(a, b int) { tokens[a], tokens[b] = tokens[b], tokens[a] })
 		}
@@ -99,28 +104,50 @@ func TestRateSameAsBefore(t *testing.T) {
 }
 
 // BenchmarkRate is the rating of a ~4 KB message once its tokens and
-// their counts are at hand (the snapshot's map), with the words behind it
-// said for the row, as the rating on receipt does; BenchmarkRateReference
-// the same with refRate.
+// their counts are at hand (the snapshot's vocabulary), with the words
+// behind it said for the row, as the rating on receipt does;
+// BenchmarkRateMap the same from a map of the words, and
+// BenchmarkRateReference with refRate.
 func BenchmarkRate(b *testing.B) {
-	benchmarkRate(b, func(c *Classifier, tokens []string, totals Count, words map[string]Count) Result {
-		return c.Rate(tokens, totals, words)
+	benchmarkRate(b, func(c *Classifier, tokens []string, totals Count, words map[string]Count, vocabulary *Vocabulary) Result {
+		return c.Rate(tokens, totals, vocabulary)
 	})
 }
 
-func BenchmarkRateReference(b *testing.B) { benchmarkRate(b, refRate) }
+func BenchmarkRateMap(b *testing.B) {
+	benchmarkRate(b, func(c *Classifier, tokens []string, totals Count, words map[string]Count, _ *Vocabulary) Result {
+		return c.Rate(tokens, totals, Words(words))
+	})
+}
 
-func benchmarkRate(b *testing.B, rate func(*Classifier, []string, Count, map[string]Count) Result) {
+func BenchmarkRateReference(b *testing.B) {
+	benchmarkRate(b, func(c *Classifier, tokens []string, totals Count, words map[string]Count, _ *Vocabulary) Result {
+		return refRate(c, tokens, totals, words)
+	})
+}
+
+// vocabularyOf is words as a Vocabulary.
+func vocabularyOf(words map[string]Count) *Vocabulary {
+	v := NewVocabulary(len(words))
+	for word, count := range words {
+		v.Set(word, count)
+	}
+	return v
+}
+
+func benchmarkRate(b *testing.B, rate func(*Classifier, []string, Count, map[string]Count, *Vocabulary) Result) {
 	c := newBenchCorpus()
 	counts := c.learned(b, 3000)
 	ctx := context.Background()
 	totals, _ := counts.Totals(ctx)
 	tokens := Tokenize(c.message(4 << 10))
-	words, _ := counts.Words(ctx, tokens)
+	// The whole vocabulary, as a process's snapshot holds it.
+	words := counts.words
+	vocabulary := vocabularyOf(words)
 	classifier := Classifier{Params: Params{}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	benchcpu.Measure(b, func() {
-		_ = rate(&classifier, tokens, totals, words).String()
+		_ = rate(&classifier, tokens, totals, words, vocabulary).String()
 	})
 }

@@ -156,7 +156,7 @@ func TestParamsHonoured(t *testing.T) {
 	tokens := []string{"cheap", "pills", "winner", "the"}
 	used := func(p Params) []string {
 		t.Helper()
-		r := NewClassifier(p, counts).Rate(tokens, Count{Spam: 10, Ham: 10}, mustWords(t, counts, tokens))
+		r := NewClassifier(p, counts).Rate(tokens, Count{Spam: 10, Ham: 10}, Words(mustWords(t, counts, tokens)))
 		var words []string
 		for _, w := range r.Words {
 			words = append(words, w.Word)
