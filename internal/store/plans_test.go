@@ -126,7 +126,7 @@ func TestBatchMakesOneSearchSegment(t *testing.T) {
 // BitmapAnd with all the mailbox's rows, 130 ms against 7). Other lists
 // stay prepared. The store runs on one connection, so that the prepared
 // statements seen are those of its queries.
-func TestFrequentWordWalkIsNotPrepared(t *testing.T) {
+func TestSearchesAreNotPrepared(t *testing.T) {
 	ctx := context.Background()
 	st := openPostgres(t)
 	st.DB().SetMaxOpenConns(1)
