@@ -216,12 +216,10 @@ type messageStatements struct {
 // writeRows writes the sources and UIDs the batch collected, many rows a
 // statement (rowsIn).
 func (p *messageStatements) writeRows(ctx context.Context) error {
-	for start := 0; start < len(p.sources); {
-		rows := rowsIn((len(p.sources) - start) / 2)
-		if err := p.exec(ctx, insertSources(rows), p.sources[start:start+2*rows]...); err != nil {
-			return fmt.Errorf("insert sources: %w", err)
-		}
-		start += 2 * rows
+	if err := inRows(p.sources, 2, func(rows int, values []any) error {
+		return p.exec(ctx, insertSources(rows), values...)
+	}); err != nil {
+		return fmt.Errorf("insert sources: %w", err)
 	}
 	p.sources = nil
 	now := micros(p.store.clock())
@@ -230,20 +228,16 @@ func (p *messageStatements) writeRows(ctx context.Context) error {
 	for key, id := range p.uids {
 		uids = append(uids, key.mailbox, key.uid.Folder, key.uid.UID, optionalID(id), now)
 	}
-	for start := 0; start < len(uids); {
-		rows := rowsIn((len(uids) - start) / 5)
-		if err := p.exec(ctx, insertUIDs(rows), uids[start:start+5*rows]...); err != nil {
-			return fmt.Errorf("record uids: %w", err)
-		}
-		start += 5 * rows
+	if err := inRows(uids, 5, func(rows int, values []any) error {
+		return p.exec(ctx, insertUIDs(rows), values...)
+	}); err != nil {
+		return fmt.Errorf("record uids: %w", err)
 	}
 	p.uids = map[uidKey]int64{}
-	for start := 0; start < len(p.jobs); {
-		rows := rowsIn((len(p.jobs) - start) / jobColumns)
-		if err := p.exec(ctx, insertJobs(rows), p.jobs[start:start+jobColumns*rows]...); err != nil {
-			return fmt.Errorf("insert jobs: %w", err)
-		}
-		start += jobColumns * rows
+	if err := inRows(p.jobs, jobColumns, func(rows int, values []any) error {
+		return p.exec(ctx, insertJobs(rows), values...)
+	}); err != nil {
+		return fmt.Errorf("insert jobs: %w", err)
 	}
 	p.jobs = nil
 	return nil
@@ -379,6 +373,20 @@ const (
 // many rows a statement (a statement a row was a sixth of a POP3 fetch's
 // commit, and its work log's a tenth of its time), in few texts.
 var rowSizes = []int{64, 16, 4, 1}
+
+// inRows runs a multi-row statement for each chunk of values (columns of
+// them a row), the chunks in the sizes of rowSizes (rowsIn): run gets the
+// chunk's rows and values.
+func inRows(values []any, columns int, run func(rows int, values []any) error) error {
+	for start := 0; start < len(values); {
+		rows := rowsIn((len(values) - start) / columns)
+		if err := run(rows, values[start:start+columns*rows]); err != nil {
+			return err
+		}
+		start += columns * rows
+	}
+	return nil
+}
 
 // rowsIn is how many of n rows (n > 0) the next statement writes: the
 // largest of rowSizes that n fills.

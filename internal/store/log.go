@@ -128,20 +128,18 @@ func logRow(entry LogEntry, now int64) logColumns {
 // insertLog writes entries within a transaction, many rows a statement.
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, entries []LogEntry) error {
 	now := micros(s.clock())
-	for start := 0; start < len(entries); {
-		rows := rowsIn(len(entries) - start)
-		args := make([]any, 0, 8*rows)
-		for _, entry := range entries[start : start+rows] {
-			row := logRow(entry, now)
-			args = append(args, row.time, row.level, row.kind, row.text, row.parts,
-				optionalID(row.mailbox), optionalID(row.rule), optionalID(row.message))
-		}
-		if _, err := s.execOn(ctx, tx, insertLogRows(rows), args...); err != nil {
+	values := make([]any, 0, 8*len(entries))
+	for _, entry := range entries {
+		row := logRow(entry, now)
+		values = append(values, row.time, row.level, row.kind, row.text, row.parts,
+			optionalID(row.mailbox), optionalID(row.rule), optionalID(row.message))
+	}
+	return inRows(values, 8, func(rows int, values []any) error {
+		if _, err := s.execOn(ctx, tx, insertLogRows(rows), values...); err != nil {
 			return fmt.Errorf("add log: %w", mapError(err))
 		}
-		start += rows
-	}
-	return nil
+		return nil
+	})
 }
 
 // insertLogRows is the statement that writes rows work log rows.

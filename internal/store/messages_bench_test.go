@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"pochta.dev/pochta/internal/benchcpu"
 	"pochta.dev/pochta/internal/store"
@@ -44,22 +43,11 @@ func BenchmarkInsertMessages(b *testing.B) {
 //
 //	go test -run '^$' -bench InsertFiveLogged -benchtime 2000x ./internal/store/
 func BenchmarkInsertFiveLogged(b *testing.B) {
-	ctx := context.Background()
 	st, box := benchMailbox(b)
-	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	n := 0
 	insert := func(count int) {
-		var batch []*store.NewMessage
-		for range count {
-			n++
-			raw := fmt.Sprintf("Subject: message %d\r\nMessage-ID: <%08x.%d@x>\r\n\r\nbody of message %d with some words\r\n", n, uint32(n)*2654435761, n, n)
-			batch = append(batch, &store.NewMessage{Message: store.Message{MailboxID: box, MessageID: fmt.Sprintf("<%08x.%d@x>", uint32(n)*2654435761, n),
-				Subject: fmt.Sprintf("message %d", n), From: "a@example.com", To: "b@example.com", Date: start.Add(time.Duration(n) * time.Second)},
-				Content: store.Content{Text: fmt.Sprintf("body of message %d with some words", n)}, Raw: []byte(raw), SaveSource: true})
-		}
-		if _, err := st.InsertMessagesLogged(ctx, batch, storedLines(box)); err != nil {
-			b.Fatal(err)
-		}
+		insertOrders(b, st, box, n, count)
+		n += count
 	}
 	for range 25 {
 		insert(200)
@@ -78,13 +66,6 @@ func benchMailbox(b *testing.B) (*store.Store, int64) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	site := store.Site{Code: "s1", Name: "s1"}
-	if err := st.CreateSite(ctx, &site); err != nil {
-		b.Fatal(err)
-	}
-	var box int64
-	if err := st.DB().QueryRow(`INSERT INTO mailboxes (site_id, type, name, created_at, updated_at) VALUES (?, 'smtp', 'box', 0, 0) RETURNING id`, site.ID).Scan(&box); err != nil {
-		b.Fatal(err)
-	}
+	box := newMailbox(b, st, newSite(b, st, "s1").ID, 0)
 	return st, box
 }

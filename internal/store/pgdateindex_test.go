@@ -32,22 +32,8 @@ func insertSmallCommits(t *testing.T, st *store.Store, box int64, n int) int64 {
 		return lsn
 	}
 	before := walAt()
-	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for first := 0; first < n; first += 5 {
-		var batch []*store.NewMessage
-		for i := first; i < first+5 && i < n; i++ {
-			raw := fmt.Sprintf("Message-ID: <%08x.%d@sender.example>\r\nSubject: order %d\r\n\r\nYour order %d has shipped.\r\n",
-				uint32(i)*2654435761, i, i, i)
-			fields := store.Message{
-				MessageID: fmt.Sprintf("<%08x.%d@sender.example>", uint32(i)*2654435761, i),
-				Subject:   fmt.Sprintf("order %d", i), From: "shop@sender.example", To: "anna@example.com",
-				Date: start.Add(time.Duration(i) * time.Second), Size: int64(len(raw)),
-			}
-			batch = append(batch, newMessage(box, raw, fields, store.Content{Text: fmt.Sprintf("Your order %d has shipped.", i)}))
-		}
-		if _, err := st.InsertMessagesLogged(ctx, batch, storedLines(box)); err != nil {
-			t.Fatal(err)
-		}
+		insertOrders(t, st, box, first, min(5, n-first))
 	}
 	var written int64
 	if err := st.DB().QueryRowContext(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint`, before).Scan(&written); err != nil {

@@ -15,12 +15,7 @@ import (
 // before the planner has statistics (a fresh database): a wrong choice
 // would scan a whole mailbox for every message stored.
 func TestInsertLookupsUseTheirIndexes(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "plans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	plans := map[string]string{
 		`SELECT thread_id FROM messages WHERE message_id = 'x' AND +mailbox_id = 1 ORDER BY id LIMIT 1`:                                 "messages_msgid",
 		`SELECT raw_sha256, MIN(id) FROM messages WHERE mailbox_id = 1 AND substr(raw_sha256, 1, 16) IN ('a', 'b') GROUP BY raw_sha256`: "messages_hash",
@@ -36,12 +31,7 @@ func TestInsertLookupsUseTheirIndexes(t *testing.T) {
 // indexes are ascending (migration 0034, so that new mail is appended at
 // their right edge), and newest first must not sort.
 func TestDateOrderWalksItsIndex(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "order.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	plans := map[string]string{
 		`SELECT m.id FROM messages m ORDER BY m.date DESC, m.id DESC LIMIT 50`:                                                    "messages_date",
 		`SELECT m.id FROM messages m WHERE m.mailbox_id = 1 ORDER BY m.date DESC, m.id DESC LIMIT 50`:                             "messages_mailbox_date",
@@ -60,6 +50,18 @@ func TestDateOrderWalksItsIndex(t *testing.T) {
 			t.Errorf("%s\nplan %q: want %s and no sort", query, plan, index)
 		}
 	}
+}
+
+// openSQLite opens a store on a fresh SQLite database, closed when the test
+// ends.
+func openSQLite(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "pochta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 // queryPlan is SQLite's EXPLAIN QUERY PLAN of query, its lines joined.
@@ -88,11 +90,7 @@ func queryPlan(t *testing.T, st *store.Store, query string) string {
 // took two thirds of a 100,000-message import.
 func TestBatchMakesOneSearchSegment(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "segments.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	site := newSite(t, st, "s1")
 	box := newMailbox(t, st, site.ID, 0)
 	const batches = 3

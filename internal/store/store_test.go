@@ -45,7 +45,7 @@ type fixedClock struct{ now time.Time }
 func (c *fixedClock) Now() time.Time          { return c.now }
 func (c *fixedClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
 
-func newSite(t *testing.T, st *store.Store, code string) store.Site {
+func newSite(t testing.TB, st *store.Store, code string) store.Site {
 	t.Helper()
 	site := store.Site{Code: code, Name: "Site " + code, Charset: "UTF-8", Language: "en"}
 	if err := st.CreateSite(context.Background(), &site); err != nil {
@@ -65,7 +65,7 @@ func newUser(t *testing.T, st *store.Store, siteID int64, login, role string) st
 
 // newMailbox inserts a bare mailbox row; the mailboxes issue brings its
 // store methods.
-func newMailbox(t *testing.T, st *store.Store, siteID, ownerID int64) int64 {
+func newMailbox(t testing.TB, st *store.Store, siteID, ownerID int64) int64 {
 	t.Helper()
 	var id int64
 	var owner any

@@ -33,24 +33,11 @@ func TestWALPagesPerCommit(t *testing.T) {
 	defer st.Close()
 	site := newSite(t, st, "s1")
 	box := newMailbox(t, st, site.ID, 0)
-	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	n := 0
 	insert := func(count int) {
 		t.Helper()
-		var batch []*store.NewMessage
-		for range count {
-			n++
-			raw := fmt.Sprintf("Message-ID: <%08x.%d@sender.example>\r\nSubject: order %d\r\n\r\nHello, your order %d has shipped.\r\n",
-				uint32(n)*2654435761, n, n, n)
-			batch = append(batch, newMessage(box, raw, store.Message{
-				MessageID: fmt.Sprintf("<%08x.%d@sender.example>", uint32(n)*2654435761, n),
-				Subject:   fmt.Sprintf("order %d", n), From: "shop@sender.example", To: "anna@example.com",
-				Date: start.Add(time.Duration(n) * time.Second), Size: int64(len(raw)),
-			}, store.Content{Text: fmt.Sprintf("Hello, your order %d has shipped.", n)}))
-		}
-		if _, err := st.InsertMessagesLogged(ctx, batch, storedLines(box)); err != nil {
-			t.Fatal(err)
-		}
+		insertOrders(t, st, box, n, count)
+		n += count
 	}
 	// A mailbox of some thousands first, so that every b-tree has its
 	// inner pages, then the WAL emptied.
@@ -112,6 +99,32 @@ func TestWALPagesPerCommit(t *testing.T) {
 		if pages := float64(byTree[index]) / commits; pages > 1.5 {
 			t.Errorf("%s: %.2f pages a commit, want about one (new mail at the index's right edge)", index, pages)
 		}
+	}
+}
+
+// orderMessage is the nth of a mailbox's generated messages: a shop's
+// order notice with a Message-ID of its own (spread, as real ones are, over
+// the index), its date n seconds after the first's.
+func orderMessage(box int64, n int) *store.NewMessage {
+	messageID := fmt.Sprintf("<%08x.%d@sender.example>", uint32(n)*2654435761, n)
+	text := fmt.Sprintf("Hello, your order %d has shipped.", n)
+	raw := fmt.Sprintf("Message-ID: %s\r\nSubject: order %d\r\n\r\n%s\r\n", messageID, n, text)
+	return newMessage(box, raw, store.Message{
+		MessageID: messageID, Subject: fmt.Sprintf("order %d", n), From: "shop@sender.example", To: "anna@example.com",
+		Date: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second), Size: int64(len(raw)),
+	}, store.Content{Text: text})
+}
+
+// insertOrders stores the order messages first to first+count-1 in one
+// transaction, each with its work log line.
+func insertOrders(tb testing.TB, st *store.Store, box int64, first, count int) {
+	tb.Helper()
+	batch := make([]*store.NewMessage, 0, count)
+	for n := first; n < first+count; n++ {
+		batch = append(batch, orderMessage(box, n))
+	}
+	if _, err := st.InsertMessagesLogged(context.Background(), batch, storedLines(box)); err != nil {
+		tb.Fatal(err)
 	}
 }
 
