@@ -45,7 +45,7 @@ func insertSmallCommits(t *testing.T, st *store.Store, box int64, n int) int64 {
 // On PostgreSQL the date indexes take new mail at their right edge, where
 // the B-tree appends, and stay about as compact as a rebuild makes them.
 // Declared descending (before migration 0035) they took it at their left
-// edge and split its pages in halves: 1.8 times the rebuilt size. Counted,
+// edge and split its pages in halves: 1.7 times the rebuilt size. Counted,
 // not timed; the WAL a commit is logged for docs/benchmarks.md.
 func TestDateIndexesStayCompact(t *testing.T) {
 	ctx := context.Background()
